@@ -1,0 +1,146 @@
+/**
+ * Herald's domain types.
+ *
+ * Glossary (see DESIGN.md for the full contract):
+ * - **application** (`app_…`): a consumer of webhooks; owns endpoints and messages.
+ * - **event type**: a named kind of event (`content.published`), with a description.
+ * - **endpoint** (`ep_…`): a URL subscribed to some event types and channels, with its own
+ *   secret(s), custom headers, retry schedule and timeout.
+ * - **message** (`msg_…`): one event sent to one application; its payload is kept as the
+ *   exact JSON text that arrived and is sent byte for byte.
+ * - **delivery** (`dlv_…`): one message bound for one endpoint, with its state, attempt count,
+ *   due time and lease.
+ * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
+ *
+ * All times are Unix milliseconds taken from an injected {@link Clock}.
+ */
+
+/** A consumer of webhooks. */
+export interface Application {
+  id: string;
+  uid: string | null;
+  name: string;
+  /** Stored for the API; per-application throttling is not enforced yet (see README). */
+  rateLimit: number | null;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A named kind of event. */
+export interface EventType {
+  name: string;
+  description: string;
+  /** Optional JSON Schemas keyed by version, as in the Svix API. */
+  schemas: Record<string, unknown> | null;
+  archived: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One signing key of an endpoint; `expiresAt` is set on keys kept for a rotation's grace period. */
+export interface EndpointSecret {
+  /** `whsec_…` (HMAC, signs `v1`) or `whsk_…` (ed25519, signs `v1a`). */
+  key: string;
+  expiresAt: number | null;
+}
+
+/** A URL subscribed to some of an application's messages. */
+export interface Endpoint {
+  id: string;
+  appId: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  /** Event types this endpoint receives; `null` means all. */
+  filterTypes: string[] | null;
+  /** Channels this endpoint receives; `null` means every message, whatever its channels. */
+  channels: string[] | null;
+  /** The current key first, then keys still inside their rotation grace period. */
+  secrets: EndpointSecret[];
+  headers: Record<string, string>;
+  /** Stored for the API; real per-endpoint throttling is on the roadmap (see README). */
+  rateLimit: number | null;
+  disabled: boolean;
+  metadata: Record<string, string>;
+  /** Per-endpoint retry delays in ms (after the first try); `null` uses the server's. */
+  retrySchedule: number[] | null;
+  /** Per-endpoint request timeout in ms (1,000 to 30,000); `null` uses the server's. */
+  timeoutMs: number | null;
+  /** When messages first exhausted their retries with no success since; drives auto-disable. */
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One event sent to one application. */
+export interface Message {
+  id: string;
+  appId: string;
+  eventType: string;
+  /** Caller-chosen idempotency id, unique within the application. */
+  eventId: string | null;
+  channels: string[] | null;
+  /** The payload as the exact JSON text that will be signed and sent. */
+  payload: string;
+  createdAt: number;
+}
+
+/** Where a delivery stands. `sending` means leased by a worker. */
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
+
+/** One message bound for one endpoint. */
+export interface Delivery {
+  id: string;
+  msgId: string;
+  endpointId: string;
+  appId: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** For `pending`, when the next try is due; for `sending`, when the lease expires. */
+  dueAt: number | null;
+  leaseOwner: string | null;
+  lastAttemptAt: number | null;
+  createdAt: number;
+}
+
+/**
+ * Why an attempt failed without an HTTP status, or what the status meant.
+ * Retry rules are keyed on these (see `core/retry.ts`).
+ */
+export type AttemptErrorKind =
+  | 'http_status'
+  | 'timeout'
+  | 'connection_refused'
+  | 'connection_reset'
+  | 'dns'
+  | 'tls'
+  | 'blocked_address'
+  | 'invalid_url'
+  | 'network'
+  | 'endpoint_disabled';
+
+/** What started an attempt. */
+export type AttemptTrigger = 'scheduled' | 'manual';
+
+/** One HTTP request of a delivery. */
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  msgId: string;
+  endpointId: string;
+  appId: string;
+  url: string;
+  trigger: AttemptTrigger;
+  succeeded: boolean;
+  /** HTTP status, or `null` when no response arrived. */
+  statusCode: number | null;
+  /** The first 20,000 bytes of the response body at most, decoded as UTF-8. */
+  responseBody: string;
+  durationMs: number;
+  errorKind: AttemptErrorKind | null;
+  errorMessage: string | null;
+  /** The request headers sent, without the body. */
+  requestHeaders: Record<string, string>;
+  createdAt: number;
+}

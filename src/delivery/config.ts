@@ -1,0 +1,119 @@
+/**
+ * The dispatcher's options, their defaults (one object, each documented), and the check
+ * that turns user options into a complete config.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { type Clock, systemClock } from '../core/clock.js';
+import { ValidationError } from '../core/errors.js';
+import { DEFAULT_RETRY_SCHEDULE_MS } from '../core/retry.js';
+import { checkRetrySchedule, checkTimeout, LIMITS } from '../core/rules.js';
+import type { Store } from '../store/store.js';
+import type { Resolver } from './ssrf.js';
+
+/** Which header family carries id, timestamp and signature. */
+export type HeaderStyle = 'standard' | 'svix';
+
+/** Defaults of {@link DispatcherOptions}. */
+export const DISPATCHER_DEFAULTS = {
+  /** Deliveries held (queued or sending) by this worker at most. */
+  concurrency: 256,
+  /** Deliveries held per endpoint at most, so a slow endpoint cannot take every slot. */
+  endpointConcurrency: 64,
+  /** Deliveries claimed per statement at most. */
+  batchSize: 256,
+  /** Request timeout in ms unless the endpoint sets its own (1,000 to 30,000). */
+  timeoutMs: 15_000,
+  /** Lease length in ms; longer than the longest timeout plus the wait in a local queue. */
+  leaseMs: 120_000,
+  /** Retry delays after the first try. */
+  retrySchedule: DEFAULT_RETRY_SCHEDULE_MS,
+  /** Exhausted deliveries for this long with no success disable an endpoint (5 days). */
+  autoDisableAfterMs: 5 * 24 * 3_600_000,
+  /** `standard` sends `webhook-*` headers, `svix` sends `svix-*` headers. */
+  headerStyle: 'standard' as HeaderStyle,
+  /** Private or loopback ranges that endpoints may reach (`--allow-network`). */
+  allowNetworks: [] as readonly string[],
+  /** Response bytes kept per attempt. */
+  maxResponseBytes: 20_000,
+  /** How long shutdown waits for in-flight attempts before aborting and releasing them. */
+  shutdownDeadlineMs: 10_000,
+  /**
+   * Longest idle sleep in ms. Wake-ups come from the store and from the next due time; this
+   * only bounds how late a worker notices work it was not told about (another process
+   * writing the same SQLite file).
+   */
+  idleRecheckMs: 30_000,
+  /** `User-Agent` of every request. */
+  userAgent: 'Herald/0.1.0',
+} as const;
+
+/** Options of the dispatcher; only `store` is required. */
+export interface DispatcherOptions {
+  store: Store;
+  clock?: Clock;
+  logger?: Logger;
+  /** Lease owner id; default a random UUID per dispatcher. */
+  workerId?: string;
+  /** Resolver for host names; a stub in tests. */
+  resolver?: Resolver;
+  /** A number in [0, 1) for jitter; injectable for tests. */
+  random?: () => number;
+  concurrency?: number;
+  endpointConcurrency?: number;
+  batchSize?: number;
+  timeoutMs?: number;
+  leaseMs?: number;
+  retrySchedule?: readonly number[];
+  autoDisableAfterMs?: number;
+  headerStyle?: HeaderStyle;
+  allowNetworks?: readonly string[];
+  maxResponseBytes?: number;
+  shutdownDeadlineMs?: number;
+  idleRecheckMs?: number;
+  userAgent?: string;
+}
+
+/** The resolved config: every field present and checked. */
+export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver'>> & { resolver: Resolver | undefined };
+
+function positiveInt(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new ValidationError(field, 'must be a whole number >= 1');
+  return value;
+}
+
+/** Checks options once, at the boundary, and fills in defaults. */
+export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherConfig {
+  const d = DISPATCHER_DEFAULTS;
+  const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? d.timeoutMs)!;
+  const leaseMs = positiveInt('leaseMs', options.leaseMs ?? d.leaseMs);
+  if (leaseMs < 2 * LIMITS.timeoutMaxMs) {
+    throw new ValidationError('leaseMs', `must be at least ${2 * LIMITS.timeoutMaxMs} ms, twice the longest timeout`);
+  }
+  const headerStyle = options.headerStyle ?? d.headerStyle;
+  if (headerStyle !== 'standard' && headerStyle !== 'svix') {
+    throw new ValidationError('headerStyle', 'must be standard or svix');
+  }
+  return {
+    store: options.store,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    workerId: options.workerId ?? `worker-${randomUUID()}`,
+    resolver: options.resolver,
+    random: options.random ?? Math.random,
+    concurrency: positiveInt('concurrency', options.concurrency ?? d.concurrency),
+    endpointConcurrency: positiveInt('endpointConcurrency', options.endpointConcurrency ?? d.endpointConcurrency),
+    batchSize: positiveInt('batchSize', options.batchSize ?? d.batchSize),
+    timeoutMs,
+    leaseMs,
+    retrySchedule: checkRetrySchedule('retrySchedule', options.retrySchedule ?? d.retrySchedule)!,
+    autoDisableAfterMs: positiveInt('autoDisableAfterMs', options.autoDisableAfterMs ?? d.autoDisableAfterMs),
+    headerStyle,
+    allowNetworks: [...(options.allowNetworks ?? d.allowNetworks)],
+    maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes ?? d.maxResponseBytes),
+    shutdownDeadlineMs: positiveInt('shutdownDeadlineMs', options.shutdownDeadlineMs ?? d.shutdownDeadlineMs),
+    idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
+    userAgent: options.userAgent ?? d.userAgent,
+  };
+}

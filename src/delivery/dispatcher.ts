@@ -1,0 +1,370 @@
+/**
+ * The dispatcher: claims due deliveries in batches under a lease, sends them with bounded
+ * concurrency (overall and per endpoint), records every attempt in batches, and schedules
+ * the next try. It sleeps only when nothing is due, and wakes when the store says work
+ * arrived, when capacity frees up, or at the next due time.
+ */
+import { EventEmitter } from 'node:events';
+import { newId } from '../core/ids.js';
+import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
+import { signatureHeader } from '../core/signing.js';
+import type { Attempt } from '../core/types.js';
+import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint } from '../store/store.js';
+import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
+import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
+import { HttpSender } from './sender.js';
+
+const HEADER_NAMES = {
+  standard: { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' },
+  svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
+} as const;
+
+/** Safety margin between a request's timeout and its lease expiry. */
+const LEASE_MARGIN_MS = 5_000;
+
+/** An attempt as committed, with what became of its delivery. */
+export interface AttemptEvent {
+  attempt: Attempt;
+  next: DeliveryNext;
+}
+
+/** Events of {@link Dispatcher}, emitted after the store has committed them. */
+export interface DispatcherEvents {
+  attempt: [AttemptEvent];
+  'endpoint.disabled': [DisabledEndpoint];
+  error: [unknown];
+}
+
+/** Sends due deliveries; see the module comment. */
+export class Dispatcher extends EventEmitter<DispatcherEvents> {
+  readonly config: DispatcherConfig;
+  private readonly sender: HttpSender;
+  private readonly endpoints: EndpointCache;
+  private readonly shutdown = new AbortController();
+  /** Deliveries held: queued locally or sending. */
+  private held = 0;
+  private readonly heldPerEndpoint = new Map<string, number>();
+  private readonly queues = new Map<string, ClaimedDelivery[]>();
+  private readonly sendingPerEndpoint = new Map<string, number>();
+  private completions: Completion[] = [];
+  private events: AttemptEvent[] = [];
+  private releases: string[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private signalled = false;
+  private wakeUp: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly settled = new Set<Promise<void>>();
+
+  constructor(options: DispatcherOptions) {
+    super();
+    this.config = resolveDispatcherConfig(options);
+    this.endpoints = new EndpointCache(this.config.store);
+    this.sender = new HttpSender({
+      allowNetworks: this.config.allowNetworks,
+      ...(this.config.resolver ? { resolver: this.config.resolver } : {}),
+      maxResponseBytes: this.config.maxResponseBytes,
+      maxTimeoutMs: 30_000,
+      connectionsPerOrigin: this.config.endpointConcurrency,
+    });
+  }
+
+  /** Starts claiming and sending. */
+  start(): this {
+    if (this.loop) return this;
+    this.unsubscribe = this.config.store.onWake(() => this.signal());
+    this.loop = this.run().catch((error) => {
+      this.config.logger.error({ err: error }, 'dispatcher loop stopped');
+      this.emit('error', error);
+    });
+    return this;
+  }
+
+  /** Deliveries this worker holds right now (queued or in flight). */
+  get inFlight(): number {
+    return this.held;
+  }
+
+  /** Wakes the loop: work may be due or capacity freed. */
+  private signal(): void {
+    this.signalled = true;
+    const wake = this.wakeUp;
+    this.wakeUp = null;
+    wake?.();
+  }
+
+  private waitForSignal(ms: number | null): Promise<void> {
+    if (this.signalled || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = ms === null ? null : this.config.clock.setTimer(() => this.signal(), ms);
+      this.wakeUp = () => {
+        timer?.cancel();
+        resolve();
+      };
+    });
+  }
+
+  private saturatedEndpoints(): string[] {
+    const out: string[] = [];
+    for (const [id, n] of this.heldPerEndpoint) if (n >= this.config.endpointConcurrency) out.push(id);
+    return out;
+  }
+
+  private async run(): Promise<void> {
+    const { store, clock, concurrency, batchSize } = this.config;
+    // Claim when a good share of capacity is free, so claims stay batched under load.
+    const refillAt = Math.max(1, Math.min(batchSize, Math.ceil(concurrency / 4)));
+    while (!this.stopping) {
+      const free = concurrency - this.held;
+      if (free < refillAt && this.held > 0) {
+        this.signalled = false;
+        await this.waitForSignal(null);
+        continue;
+      }
+      this.signalled = false;
+      const limit = Math.min(free, batchSize);
+      let claimed: ClaimedDelivery[];
+      try {
+        claimed = await store.claimDue({
+          owner: this.config.workerId,
+          now: clock.now(),
+          leaseMs: this.config.leaseMs,
+          limit,
+          skipEndpoints: this.saturatedEndpoints(),
+        });
+      } catch (error) {
+        this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
+        await this.waitForSignal(1_000);
+        continue;
+      }
+      for (const delivery of claimed) this.hold(delivery);
+      if (claimed.length === limit || this.signalled) continue;
+      const due = await store.nextDueAt().catch(() => null);
+      const now = clock.now();
+      // Past-due work left unclaimed belongs to saturated endpoints: wait for capacity.
+      const sleep = due === null ? this.config.idleRecheckMs : due <= now ? null : due - now;
+      await this.waitForSignal(sleep === null ? this.config.idleRecheckMs : Math.min(sleep, this.config.idleRecheckMs));
+    }
+  }
+
+  private hold(delivery: ClaimedDelivery): void {
+    this.held++;
+    this.heldPerEndpoint.set(delivery.endpointId, (this.heldPerEndpoint.get(delivery.endpointId) ?? 0) + 1);
+    const queue = this.queues.get(delivery.endpointId);
+    if (queue) queue.push(delivery);
+    else this.queues.set(delivery.endpointId, [delivery]);
+    this.pump(delivery.endpointId);
+  }
+
+  /** Starts queued deliveries of an endpoint while its sending budget allows. */
+  private pump(endpointId: string): void {
+    const queue = this.queues.get(endpointId);
+    while (queue && queue.length > 0) {
+      const sending = this.sendingPerEndpoint.get(endpointId) ?? 0;
+      if (sending >= this.config.endpointConcurrency) return;
+      const delivery = queue.shift()!;
+      this.sendingPerEndpoint.set(endpointId, sending + 1);
+      const task = this.attempt(delivery)
+        .catch((error) => {
+          // An attempt never throws by design; if it does, give the delivery back.
+          this.config.logger.error({ err: error, msgId: delivery.msgId }, 'attempt failed unexpectedly');
+          this.releases.push(delivery.id);
+          this.scheduleFlush();
+        })
+        .finally(() => {
+          this.settled.delete(task);
+          this.sendingPerEndpoint.set(endpointId, (this.sendingPerEndpoint.get(endpointId) ?? 1) - 1);
+          this.letGo(endpointId);
+          this.pump(endpointId);
+        });
+      this.settled.add(task);
+    }
+    if (queue && queue.length === 0) this.queues.delete(endpointId);
+  }
+
+  private letGo(endpointId: string): void {
+    this.held--;
+    const n = (this.heldPerEndpoint.get(endpointId) ?? 1) - 1;
+    if (n <= 0) this.heldPerEndpoint.delete(endpointId);
+    else this.heldPerEndpoint.set(endpointId, n);
+    this.signal();
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const { clock, logger } = this.config;
+    const prepared = await this.endpoints.get(delivery.appId, delivery.endpointId, delivery.endpointVersion);
+    if (!prepared || prepared.endpoint.disabled) {
+      this.finish(delivery, null, { status: 'failed', exhausted: false }, false);
+      return;
+    }
+    const endpoint = prepared.endpoint;
+    const timeoutMs = endpoint.timeoutMs ?? this.config.timeoutMs;
+    if (this.stopping || delivery.leaseExpiresAt - clock.now() < timeoutMs + LEASE_MARGIN_MS) {
+      // Too late to finish before the lease ends (or shutting down): give it back untried.
+      this.releases.push(delivery.id);
+      this.scheduleFlush();
+      return;
+    }
+    const startedAt = clock.now();
+    const headers = this.headersFor(prepared, delivery, startedAt);
+    const result = await this.sender.send({
+      url: prepared.url,
+      headers,
+      body: delivery.payload,
+      timeoutMs,
+      signal: this.shutdown.signal,
+    });
+    if (result.aborted) {
+      this.releases.push(delivery.id);
+      this.scheduleFlush();
+      return;
+    }
+    const verdict = judge(result.statusCode, result.errorKind);
+    const attemptsMade = delivery.attempts + 1;
+    let next: DeliveryNext;
+    if (verdict.succeeded) next = { status: 'succeeded' };
+    else if (!verdict.retry) next = { status: 'failed', exhausted: false };
+    else {
+      const now = clock.now();
+      const delay = nextDelay({
+        attemptsMade,
+        schedule: endpoint.retrySchedule ?? this.config.retrySchedule,
+        throttle: verdict.throttle,
+        retryAfterMs: parseRetryAfter(result.retryAfter, now),
+        random: this.config.random(),
+      });
+      next = delay === null ? { status: 'failed', exhausted: true } : { status: 'pending', dueAt: now + delay };
+    }
+    const attempt: Attempt = {
+      id: newId('atmpt', startedAt),
+      deliveryId: delivery.id,
+      msgId: delivery.msgId,
+      endpointId: delivery.endpointId,
+      appId: delivery.appId,
+      url: endpoint.url,
+      trigger: delivery.trigger,
+      succeeded: verdict.succeeded,
+      statusCode: result.statusCode,
+      responseBody: result.responseBody,
+      durationMs: result.durationMs,
+      errorKind: result.errorKind,
+      errorMessage: result.errorMessage,
+      requestHeaders: redactCustomHeaders(headers, endpoint.headers),
+      createdAt: startedAt,
+    };
+    if (!verdict.succeeded) {
+      logger.debug(
+        { appId: delivery.appId, endpointId: delivery.endpointId, msgId: delivery.msgId, attemptId: attempt.id },
+        `attempt failed: ${result.errorKind}${result.statusCode ? ` ${result.statusCode}` : ''}`,
+      );
+    }
+    this.finish(delivery, attempt, next, verdict.disableEndpoint);
+  }
+
+  private headersFor(prepared: PreparedEndpoint, delivery: ClaimedDelivery, now: number): Record<string, string> {
+    const names = HEADER_NAMES[this.config.headerStyle];
+    const timestamp = Math.floor(now / 1000);
+    const keys = EndpointCache.activeKeys(prepared, now);
+    return {
+      ...prepared.endpoint.headers,
+      'content-type': 'application/json',
+      'user-agent': this.config.userAgent,
+      [names.id]: delivery.msgId,
+      [names.timestamp]: String(timestamp),
+      [names.signature]: signatureHeader(keys, delivery.msgId, timestamp, delivery.payload),
+    };
+  }
+
+  private finish(delivery: ClaimedDelivery, attempt: Attempt | null, next: DeliveryNext, disable: boolean): void {
+    this.completions.push({
+      owner: this.config.workerId,
+      deliveryId: delivery.id,
+      endpointId: delivery.endpointId,
+      attempt,
+      next,
+      disableEndpoint: disable,
+    });
+    if (attempt) this.events.push({ attempt, next });
+    this.scheduleFlush();
+  }
+
+  /** Writes finished attempts and releases in one batch per event-loop turn. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushing.then(() => this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const { store, clock, logger } = this.config;
+    const completions = this.completions;
+    const events = this.events;
+    const releases = this.releases;
+    this.completions = [];
+    this.events = [];
+    this.releases = [];
+    try {
+      const disabled = await store.complete(completions, clock.now(), this.config.autoDisableAfterMs);
+      if (releases.length > 0) await store.release(this.config.workerId, releases, clock.now());
+      for (const event of events) this.emit('attempt', event);
+      for (const d of disabled) {
+        logger.warn({ appId: d.appId, endpointId: d.endpointId, reason: d.reason }, 'endpoint disabled');
+        this.emit('endpoint.disabled', d);
+      }
+    } catch (error) {
+      // Leases stay; they expire and the deliveries are sent again (at-least-once).
+      logger.error({ err: error, count: completions.length }, 'recording attempts failed');
+      this.emit('error', error);
+    }
+    // A due retry may now be earlier than the loop's timer.
+    if (completions.some((c) => c.next.status === 'pending')) this.signal();
+  }
+
+  /**
+   * Stops claiming, lets in-flight attempts finish until the shutdown deadline, aborts and
+   * releases the rest, and writes everything down.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.signal();
+    await this.loop;
+    // Deliveries still queued locally were never started: give them back now.
+    for (const [endpointId, queue] of this.queues) {
+      for (const delivery of queue) {
+        this.releases.push(delivery.id);
+        this.letGo(endpointId);
+      }
+    }
+    this.queues.clear();
+    this.scheduleFlush();
+    const deadline = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, this.config.shutdownDeadlineMs);
+      t.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.settled]), deadline]);
+    this.shutdown.abort();
+    await Promise.allSettled([...this.settled]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.flushing;
+    await this.flush();
+    await this.sender.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** The headers as recorded in the attempt log: custom header values are not kept. */
+function redactCustomHeaders(sent: Record<string, string>, custom: Record<string, string>): Record<string, string> {
+  const out = { ...sent };
+  for (const name of Object.keys(custom)) out[name] = '[redacted]';
+  return out;
+}

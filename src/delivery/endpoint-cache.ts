@@ -1,0 +1,48 @@
+/**
+ * What every attempt to an endpoint needs, computed once per endpoint version: the parsed
+ * URL, the decoded signing keys, the custom headers. A claimed delivery carries the
+ * endpoint's current version, so a change made by any process is seen on the next claim.
+ */
+import { parseSecret, type SigningKey } from '../core/signing.js';
+import type { Endpoint } from '../core/types.js';
+import type { Store } from '../store/store.js';
+
+/** An endpoint ready to be sent to. */
+export interface PreparedEndpoint {
+  endpoint: Endpoint;
+  url: URL;
+  keys: { key: SigningKey; expiresAt: number | null }[];
+}
+
+/** Caches {@link PreparedEndpoint}s by id and version. */
+export class EndpointCache {
+  private readonly entries = new Map<string, { version: number; prepared: Promise<PreparedEndpoint | null> }>();
+
+  constructor(private readonly store: Store) {}
+
+  /** The endpoint as of `version` or later; `null` if it no longer exists. */
+  get(appId: string, endpointId: string, version: number): Promise<PreparedEndpoint | null> {
+    const hit = this.entries.get(endpointId);
+    if (hit && hit.version >= version) return hit.prepared;
+    const prepared = this.load(appId, endpointId);
+    this.entries.set(endpointId, { version, prepared });
+    // A failed load is not cached, so the next claim tries again.
+    prepared.catch(() => this.entries.delete(endpointId));
+    return prepared;
+  }
+
+  private async load(appId: string, endpointId: string): Promise<PreparedEndpoint | null> {
+    const endpoint = await this.store.getEndpoint(appId, endpointId);
+    if (!endpoint) return null;
+    return {
+      endpoint,
+      url: new URL(endpoint.url),
+      keys: endpoint.secrets.map((s) => ({ key: parseSecret(s.key), expiresAt: s.expiresAt })),
+    };
+  }
+
+  /** The keys that sign at `now`: the current one and those still in a grace period. */
+  static activeKeys(prepared: PreparedEndpoint, now: number): SigningKey[] {
+    return prepared.keys.filter((k) => k.expiresAt === null || k.expiresAt > now).map((k) => k.key);
+  }
+}

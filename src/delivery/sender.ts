@@ -1,0 +1,185 @@
+/**
+ * One HTTP POST per attempt, over one keep-alive undici Agent whose every connection passes
+ * the SSRF guard. Redirects are never followed; the response body is read up to a limit
+ * and the rest is never buffered.
+ */
+import { Agent } from 'undici';
+import type { AttemptErrorKind } from '../core/types.js';
+import { AddressPolicy, BlockedAddressError, DnsError, guardedConnector, type Resolver } from './ssrf.js';
+
+/** Options of {@link HttpSender}. */
+export interface SenderOptions {
+  /** CIDR ranges reachable despite the SSRF block list. */
+  allowNetworks: readonly string[];
+  /** Resolver for host names (a stub in tests). */
+  resolver?: Resolver;
+  /** Bytes of response body kept per attempt. */
+  maxResponseBytes: number;
+  /** Upper bound of any request's timeout; also the connect timeout. */
+  maxTimeoutMs: number;
+  /** Connections kept per origin at most. */
+  connectionsPerOrigin: number;
+}
+
+/** One request to send. */
+export interface SendRequest {
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  /** Aborts the request (shutdown); the result is then `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** What came of a request. */
+export interface SendResult {
+  /** True when stopped by the caller's signal: no verdict, the delivery is released. */
+  aborted: boolean;
+  statusCode: number | null;
+  responseBody: string;
+  retryAfter: string | undefined;
+  durationMs: number;
+  errorKind: AttemptErrorKind | null;
+  errorMessage: string | null;
+}
+
+const ERROR_KINDS: Record<string, AttemptErrorKind> = {
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout',
+  UND_ERR_BODY_TIMEOUT: 'timeout',
+  ETIMEDOUT: 'timeout',
+  ECONNREFUSED: 'connection_refused',
+  ECONNRESET: 'connection_reset',
+  EPIPE: 'connection_reset',
+  UND_ERR_SOCKET: 'connection_reset',
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EHOSTUNREACH: 'network',
+  ENETUNREACH: 'network',
+};
+
+/** Maps an error from undici, the guard or the socket to an attempt error kind. */
+export function errorKindOf(error: unknown): AttemptErrorKind {
+  if (error instanceof BlockedAddressError) return 'blocked_address';
+  if (error instanceof DnsError) return 'dns';
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: string }).code;
+    if (code) {
+      const kind = ERROR_KINDS[code];
+      if (kind) return kind;
+      if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED')) return 'tls';
+      if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return 'tls';
+    }
+    if (e instanceof BlockedAddressError) return 'blocked_address';
+    if (e instanceof DnsError) return 'dns';
+    e = (e as { cause?: unknown }).cause;
+  }
+  return 'network';
+}
+
+class DeadlineError extends Error {
+  readonly code = 'ETIMEDOUT';
+}
+
+/** Sends webhook requests; see the module comment. */
+export class HttpSender {
+  private readonly agent: Agent;
+
+  constructor(private readonly options: SenderOptions) {
+    this.agent = new Agent({
+      connect: guardedConnector({
+        policy: new AddressPolicy(options.allowNetworks),
+        ...(options.resolver ? { resolver: options.resolver } : {}),
+        connectTimeoutMs: options.maxTimeoutMs,
+      }),
+      connections: options.connectionsPerOrigin,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+    });
+  }
+
+  /** Sends one POST and reports what happened; never throws. */
+  async send(request: SendRequest): Promise<SendResult> {
+    const started = performance.now();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DeadlineError('request timed out')), request.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([deadline.signal, request.signal]) : deadline.signal;
+    let statusCode: number | null = null;
+    let retryAfter: string | undefined;
+    let excerpt = '';
+    try {
+      const response = await this.agent.request({
+        origin: request.url.origin,
+        path: request.url.pathname + request.url.search,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+        signal,
+      });
+      statusCode = response.statusCode;
+      const header = response.headers['retry-after'];
+      retryAfter = Array.isArray(header) ? header[0] : header;
+      excerpt = await readExcerpt(response.body, this.options.maxResponseBytes);
+      return this.result(started, statusCode, excerpt, retryAfter, null, null);
+    } catch (error) {
+      if (request.signal?.aborted) {
+        return { ...this.result(started, statusCode, excerpt, retryAfter, null, null), aborted: true };
+      }
+      const kind = signal.aborted ? 'timeout' : errorKindOf(error);
+      const message = signal.aborted ? `no complete response within ${request.timeoutMs} ms` : String(error);
+      // A status that arrived before the body failed still decides the outcome.
+      if (statusCode !== null) return this.result(started, statusCode, excerpt, retryAfter, null, message);
+      return this.result(started, null, excerpt, retryAfter, kind, message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private result(
+    started: number,
+    statusCode: number | null,
+    responseBody: string,
+    retryAfter: string | undefined,
+    errorKind: AttemptErrorKind | null,
+    errorMessage: string | null,
+  ): SendResult {
+    const ok = statusCode !== null && statusCode >= 200 && statusCode < 300;
+    return {
+      aborted: false,
+      statusCode,
+      responseBody,
+      retryAfter,
+      durationMs: performance.now() - started,
+      errorKind: errorKind ?? (statusCode !== null && !ok ? 'http_status' : null),
+      errorMessage,
+    };
+  }
+
+  /** Closes idle connections and waits for in-flight requests to end. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/**
+ * Reads at most `max` bytes of a body and stops: the rest is discarded by destroying the
+ * stream, so a 50 MB answer costs no more memory than a short one.
+ */
+async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const room = max - size;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    size += Math.min(chunk.length, room);
+    if (size >= max) {
+      body.destroy();
+      break;
+    }
+  }
+  // A cut inside a multi-byte character decodes to U+FFFD rather than failing.
+  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks, size));
+}

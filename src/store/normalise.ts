@@ -1,0 +1,144 @@
+/**
+ * Turns store inputs into complete, checked records. Shared by every backend, so the same
+ * input is accepted or refused the same way whatever the database.
+ */
+import { ValidationError } from '../core/errors.js';
+import {
+  checkEndpointUrl,
+  checkHeaders,
+  checkName,
+  checkNameList,
+  checkRetrySchedule,
+  checkSecret,
+  checkTimeout,
+  LIMITS,
+} from '../core/rules.js';
+import { generateHmacSecret } from '../core/signing.js';
+import type { Application, Endpoint, EndpointSecret, Message } from '../core/types.js';
+import type { ApplicationPatch, EndpointPatch, NewApplication, NewEndpoint, NewMessage } from './store.js';
+
+function checkMetadata(field: string, metadata: Record<string, string> | undefined): Record<string, string> {
+  if (metadata === undefined) return {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new ValidationError(`${field}.${k}`, 'must be a string');
+  }
+  return { ...metadata };
+}
+
+function checkRate(field: string, rate: number | null | undefined): number | null {
+  if (rate === undefined || rate === null) return null;
+  if (!Number.isInteger(rate) || rate < 1 || rate > 65_535) {
+    throw new ValidationError(field, 'must be an integer from 1 to 65535');
+  }
+  return rate;
+}
+
+/** Applies `patch` to an application (or builds a new one from defaults). */
+export function applicationRecord(
+  base: Application,
+  patch: ApplicationPatch | NewApplication,
+  now: number,
+): Application {
+  const name = patch.name ?? base.name;
+  if (name.length === 0) throw new ValidationError('name', 'must not be empty');
+  return {
+    ...base,
+    name,
+    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkName('uid', patch.uid),
+    rateLimit: patch.rateLimit === undefined ? base.rateLimit : checkRate('rateLimit', patch.rateLimit),
+    metadata: patch.metadata === undefined ? base.metadata : checkMetadata('metadata', patch.metadata),
+    updatedAt: now,
+  };
+}
+
+/** A blank application with `id`, to be completed by {@link applicationRecord}. */
+export function blankApplication(id: string, now: number): Application {
+  return { id, uid: null, name: '', rateLimit: null, metadata: {}, createdAt: now, updatedAt: now };
+}
+
+/** A blank endpoint with `id` and a fresh secret, to be completed by {@link endpointRecord}. */
+export function blankEndpoint(id: string, appId: string, now: number, secret?: string | null): Endpoint {
+  const key = secret === undefined || secret === null ? generateHmacSecret() : checkSecret('secret', secret);
+  return {
+    id,
+    appId,
+    uid: null,
+    url: '',
+    description: '',
+    filterTypes: null,
+    channels: null,
+    secrets: [{ key, expiresAt: null }],
+    headers: {},
+    rateLimit: null,
+    disabled: false,
+    metadata: {},
+    retrySchedule: null,
+    timeoutMs: null,
+    failingSince: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** Applies `patch` to an endpoint, checking every changed field. */
+export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoint, now: number): Endpoint {
+  const disabled = patch.disabled ?? base.disabled;
+  return {
+    ...base,
+    url: patch.url === undefined ? base.url : checkEndpointUrl('url', patch.url),
+    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkName('uid', patch.uid),
+    description: patch.description ?? base.description,
+    filterTypes:
+      patch.filterTypes === undefined
+        ? base.filterTypes
+        : checkNameList('filterTypes', patch.filterTypes, Number.POSITIVE_INFINITY),
+    channels:
+      patch.channels === undefined
+        ? base.channels
+        : checkNameList('channels', patch.channels, LIMITS.endpointChannelsMax, LIMITS.channelMaxLength),
+    headers: patch.headers === undefined ? base.headers : checkHeaders('headers', patch.headers),
+    rateLimit: patch.rateLimit === undefined ? base.rateLimit : checkRate('rateLimit', patch.rateLimit),
+    disabled,
+    metadata: patch.metadata === undefined ? base.metadata : checkMetadata('metadata', patch.metadata),
+    retrySchedule:
+      patch.retrySchedule === undefined
+        ? base.retrySchedule
+        : checkRetrySchedule('retrySchedule', patch.retrySchedule),
+    timeoutMs: patch.timeoutMs === undefined ? base.timeoutMs : checkTimeout('timeoutMs', patch.timeoutMs),
+    // Enabling an endpoint again starts its failure clock afresh.
+    failingSince: disabled ? base.failingSince : base.disabled ? null : base.failingSince,
+    updatedAt: now,
+  };
+}
+
+/** The secrets after a rotation: the new key, then the old ones still in their grace period. */
+export function rotatedSecrets(
+  secrets: readonly EndpointSecret[],
+  newSecret: string,
+  graceMs: number,
+  now: number,
+): EndpointSecret[] {
+  const key = checkSecret('key', newSecret);
+  if (!Number.isInteger(graceMs) || graceMs < 0) throw new ValidationError('graceMs', 'must be a whole number >= 0');
+  const kept = secrets
+    .map((s) => (s.expiresAt === null ? { key: s.key, expiresAt: now + graceMs } : s))
+    .filter((s) => s.expiresAt !== null && s.expiresAt > now && s.key !== key);
+  return [{ key, expiresAt: null }, ...kept];
+}
+
+/** Checks a new message's fields (the payload is JSON text checked by the caller). */
+export function messageRecord(id: string, input: NewMessage, now: number): Message {
+  if (typeof input.payload !== 'string') throw new ValidationError('payload', 'must be JSON text');
+  return {
+    id,
+    appId: input.appId,
+    eventType: checkName('eventType', input.eventType),
+    eventId: input.eventId === undefined || input.eventId === null ? null : checkName('eventId', input.eventId),
+    channels:
+      input.channels === undefined
+        ? null
+        : checkNameList('channels', input.channels, LIMITS.messageChannelsMax, LIMITS.channelMaxLength),
+    payload: input.payload,
+    createdAt: now,
+  };
+}

@@ -1,0 +1,562 @@
+/**
+ * The embedded SQLite backend (better-sqlite3, WAL, `synchronous=NORMAL`: a committed
+ * transaction survives a process crash; a power loss can take the last ones).
+ * better-sqlite3 is synchronous, so every method runs its statements in one go; writes
+ * from several processes are serialised by SQLite's lock with a busy timeout.
+ */
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { matches } from '../../core/filter.js';
+import { newId } from '../../core/ids.js';
+import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../../core/types.js';
+import { GroupCommit, type ItemResult } from '../group-commit.js';
+import {
+  applicationRecord,
+  blankApplication,
+  blankEndpoint,
+  endpointRecord,
+  messageRecord,
+  rotatedSecrets,
+} from '../normalise.js';
+import type {
+  AcceptedMessage,
+  ApplicationPatch,
+  AttemptFilter,
+  ClaimedDelivery,
+  ClaimRequest,
+  Completion,
+  DisabledEndpoint,
+  EndpointPatch,
+  NewApplication,
+  NewEndpoint,
+  NewEventType,
+  NewMessage,
+  Page,
+  PageRequest,
+  Store,
+} from '../store.js';
+import { migrate } from './migrate.js';
+import {
+  type ApplicationRow,
+  type AttemptRow,
+  type DeliveryRow,
+  type EndpointRow,
+  type EventTypeRow,
+  fromApplication,
+  fromAttempt,
+  fromEndpoint,
+  fromMessage,
+  type MessageRow,
+  toApplication,
+  toAttempt,
+  toDelivery,
+  toEndpoint,
+  toEventType,
+  toMessage,
+} from './rows.js';
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file path; `:memory:` for a throwaway store. */
+  path: string;
+  /** Source of time for created/updated stamps. Default: the system clock. */
+  clock?: Clock;
+  /** Messages committed together at most (group commit). Default 512. */
+  maxBatch?: number;
+}
+
+const SQLITE_CONSTRAINT_UNIQUE = 'SQLITE_CONSTRAINT_UNIQUE';
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === SQLITE_CONSTRAINT_UNIQUE;
+}
+
+function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
+  const done = rows.length <= limit;
+  const data = done ? rows : rows.slice(0, limit);
+  const last = data[data.length - 1];
+  return { data, iterator: last === undefined ? null : key(last), done };
+}
+
+/** Opens (creating and migrating if needed) a SQLite store. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
+
+/** The SQLite implementation of {@link Store}. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly wake = new EventEmitter();
+  private readonly ingest: GroupCommit<Message, AcceptedMessage>;
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db, this.clock.now());
+    this.wake.setMaxListeners(0);
+    this.stmt = this.prepare();
+    this.ingest = new GroupCommit((items) => this.commitMessages(items), options.maxBatch ?? 512);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      appById: db.prepare<[string, string], ApplicationRow>('SELECT * FROM applications WHERE id = ? OR uid = ?'),
+      insertApp: db.prepare(
+        `INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
+         VALUES (@id, @uid, @name, @rate_limit, @metadata, @created_at, @updated_at)`,
+      ),
+      updateApp: db.prepare(
+        `UPDATE applications SET uid = @uid, name = @name, rate_limit = @rate_limit, metadata = @metadata,
+         updated_at = @updated_at WHERE id = @id`,
+      ),
+      endpointById: db.prepare<[string, string, string], EndpointRow>(
+        'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?)',
+      ),
+      enabledEndpointsOfApp: db.prepare<[string], EndpointRow>(
+        'SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0',
+      ),
+      insertEndpoint: db.prepare(
+        `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
+           rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
+         VALUES (@id, @app_id, @uid, @url, @description, @filter_types, @channels, @secrets, @headers,
+           @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @created_at, @updated_at)`,
+      ),
+      updateEndpoint: db.prepare(
+        `UPDATE endpoints SET uid = @uid, url = @url, description = @description, filter_types = @filter_types,
+           channels = @channels, secrets = @secrets, headers = @headers, rate_limit = @rate_limit,
+           disabled = @disabled, metadata = @metadata, retry_schedule = @retry_schedule,
+           timeout_ms = @timeout_ms, failing_since = @failing_since, updated_at = @updated_at
+         WHERE id = @id`,
+      ),
+      failPendingOfEndpoint: db.prepare(
+        `UPDATE deliveries SET status = 'failed', due_at = NULL
+         WHERE endpoint_id = ? AND status = 'pending'`,
+      ),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at)
+         VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @created_at)
+         ON CONFLICT DO NOTHING`,
+      ),
+      messageById: db.prepare<[string, string, string], MessageRow>(
+        'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?)',
+      ),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
+      ),
+      dueDeliveries: db.prepare<[number, string, number], ClaimRow>(
+        `SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
+                m.event_type, m.payload, e.updated_at AS endpoint_version
+         FROM deliveries d
+         JOIN messages m ON m.id = d.msg_id
+         JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
+           AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+         ORDER BY d.due_at
+         LIMIT ?`,
+      ),
+      lease: db.prepare(
+        `UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`,
+      ),
+      insertAttempt: db.prepare(
+        `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,
+           status_code, response_body, duration_ms, error_kind, error_message, request_headers, created_at)
+         VALUES (@id, @delivery_id, @msg_id, @endpoint_id, @app_id, @url, @trigger, @succeeded,
+           @status_code, @response_body, @duration_ms, @error_kind, @error_message, @request_headers, @created_at)`,
+      ),
+      finishDelivery: db.prepare(
+        `UPDATE deliveries
+         SET status = @status, due_at = @due_at, attempts = attempts + @counted,
+             last_attempt_at = COALESCE(@attempted_at, last_attempt_at),
+             lease_owner = NULL, next_trigger = 'scheduled'
+         WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
+      ),
+      clearFailing: db.prepare(
+        'UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL',
+      ),
+      markFailing: db.prepare<[number, string], { failing_since: number; disabled: number; app_id: string }>(
+        `UPDATE endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ?
+         RETURNING failing_since, disabled, app_id`,
+      ),
+      disableEndpoint: db.prepare<[number, string], { app_id: string }>(
+        'UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ? AND disabled = 0 RETURNING app_id',
+      ),
+      release: db.prepare(
+        `UPDATE deliveries SET status = 'pending', due_at = ?, lease_owner = NULL
+         WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+      ),
+      nextDue: db.prepare<[], { due: number | null }>(
+        `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+      ),
+      delivery: db.prepare<[string, string], DeliveryRow>(
+        'SELECT * FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
+      ),
+      deliveriesOfMessage: db.prepare<[string], DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = ? ORDER BY id'),
+      resend: db.prepare(
+        `UPDATE deliveries SET status = 'pending', due_at = ?, next_trigger = 'manual', lease_owner = NULL
+         WHERE msg_id = ? AND endpoint_id = ? AND status <> 'sending'`,
+      ),
+    };
+  }
+
+  // Applications
+
+  async createApplication(input: NewApplication): Promise<Application> {
+    const now = this.clock.now();
+    const app = applicationRecord(blankApplication(newId('app', now), now), input, now);
+    try {
+      this.stmt.insertApp.run(fromApplication(app));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an application with uid ${app.uid} exists`);
+      throw error;
+    }
+    return app;
+  }
+
+  async getApplication(idOrUid: string): Promise<Application | null> {
+    const row = this.stmt.appById.get(idOrUid, idOrUid);
+    return row ? toApplication(row) : null;
+  }
+
+  async listApplications(page: PageRequest): Promise<Page<Application>> {
+    const rows = this.db
+      .prepare<[string, number], ApplicationRow>('SELECT * FROM applications WHERE id > ? ORDER BY id LIMIT ?')
+      .all(page.iterator ?? '', page.limit + 1);
+    return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
+  }
+
+  async updateApplication(id: string, patch: ApplicationPatch): Promise<Application> {
+    const current = await this.getApplication(id);
+    if (!current) throw new NotFoundError(`application ${id} not found`);
+    const next = applicationRecord(current, patch, this.clock.now());
+    try {
+      this.stmt.updateApp.run(fromApplication(next));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an application with uid ${next.uid} exists`);
+      throw error;
+    }
+    return next;
+  }
+
+  async deleteApplication(id: string): Promise<void> {
+    const app = await this.getApplication(id);
+    if (!app) throw new NotFoundError(`application ${id} not found`);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM attempts WHERE app_id = ?').run(app.id);
+      this.db.prepare('DELETE FROM applications WHERE id = ?').run(app.id);
+    })();
+  }
+
+  // Event types
+
+  async upsertEventType(input: NewEventType): Promise<EventType> {
+    const now = this.clock.now();
+    const row = this.db
+      .prepare<unknown[], EventTypeRow>(
+        `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+           archived = excluded.archived, updated_at = excluded.updated_at
+         RETURNING *`,
+      )
+      .get(
+        input.name,
+        input.description ?? '',
+        input.schemas ? JSON.stringify(input.schemas) : null,
+        input.archived ? 1 : 0,
+        now,
+        now,
+      );
+    return toEventType(row!);
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    const row = this.db.prepare<[string], EventTypeRow>('SELECT * FROM event_types WHERE name = ?').get(name);
+    return row ? toEventType(row) : null;
+  }
+
+  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
+    const rows = this.db
+      .prepare<[string, number], EventTypeRow>('SELECT * FROM event_types WHERE name > ? ORDER BY name LIMIT ?')
+      .all(page.iterator ?? '', page.limit + 1);
+    return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
+  }
+
+  async deleteEventType(name: string): Promise<void> {
+    const { changes } = this.db.prepare('DELETE FROM event_types WHERE name = ?').run(name);
+    if (changes === 0) throw new NotFoundError(`event type ${name} not found`);
+  }
+
+  // Endpoints
+
+  async createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint> {
+    const app = await this.getApplication(appId);
+    if (!app) throw new NotFoundError(`application ${appId} not found`);
+    const now = this.clock.now();
+    const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app.id, now, input.secret), input, now);
+    try {
+      this.stmt.insertEndpoint.run(fromEndpoint(endpoint));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`);
+      throw error;
+    }
+    return endpoint;
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    const app = this.stmt.appById.get(appId, appId);
+    if (!app) return null;
+    const row = this.stmt.endpointById.get(app.id, idOrUid, idOrUid);
+    return row ? toEndpoint(row) : null;
+  }
+
+  private async mustGetEndpoint(appId: string, idOrUid: string): Promise<Endpoint> {
+    const endpoint = await this.getEndpoint(appId, idOrUid);
+    if (!endpoint) throw new NotFoundError(`endpoint ${idOrUid} not found in application ${appId}`);
+    return endpoint;
+  }
+
+  async listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    const app = await this.getApplication(appId);
+    if (!app) throw new NotFoundError(`application ${appId} not found`);
+    const rows = this.db
+      .prepare<[string, string, number], EndpointRow>(
+        'SELECT * FROM endpoints WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?',
+      )
+      .all(app.id, page.iterator ?? '', page.limit + 1);
+    return pageOf(rows.map(toEndpoint), page.limit, (e) => e.id);
+  }
+
+  private saveEndpoint(next: Endpoint, wasDisabled: boolean): void {
+    this.db.transaction(() => {
+      try {
+        this.stmt.updateEndpoint.run(fromEndpoint(next));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
+        throw error;
+      }
+      // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
+      if (next.disabled && !wasDisabled) this.stmt.failPendingOfEndpoint.run(next.id);
+    })();
+  }
+
+  async updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
+    const current = await this.mustGetEndpoint(appId, id);
+    const next = endpointRecord(current, patch, this.clock.now());
+    this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  async rotateEndpointSecret(appId: string, id: string, newSecret: string, graceMs: number): Promise<Endpoint> {
+    const current = await this.mustGetEndpoint(appId, id);
+    const now = this.clock.now();
+    const next = { ...current, secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now), updatedAt: now };
+    this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  async deleteEndpoint(appId: string, id: string): Promise<void> {
+    const endpoint = await this.mustGetEndpoint(appId, id);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM attempts WHERE endpoint_id = ?').run(endpoint.id);
+      this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(endpoint.id);
+    })();
+  }
+
+  // Messages
+
+  async acceptMessage(input: NewMessage): Promise<AcceptedMessage> {
+    const now = this.clock.now();
+    const message = messageRecord(newId('msg', now), input, now);
+    const accepted = await this.ingest.submit(message);
+    if (accepted.deliveries > 0) this.wake.emit('wake');
+    return accepted;
+  }
+
+  /** Writes a batch of messages and their deliveries in one transaction. */
+  private commitMessages(messages: Message[]): ItemResult<AcceptedMessage>[] {
+    return this.db.transaction(() => {
+      // Per application named in this batch: its id (the caller may use its uid) and endpoints.
+      const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
+      return messages.map((message): ItemResult<AcceptedMessage> => {
+        let app = apps.get(message.appId);
+        if (app === undefined) {
+          const row = this.stmt.appById.get(message.appId, message.appId);
+          app = row ? { id: row.id, endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map(toEndpoint) } : null;
+          apps.set(message.appId, app);
+        }
+        if (app === null) {
+          return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
+        }
+        message.appId = app.id;
+        const endpoints = app.endpoints;
+        const { changes } = this.stmt.insertMessage.run(fromMessage(message));
+        if (changes === 0) {
+          return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
+        }
+        let deliveries = 0;
+        for (const endpoint of endpoints) {
+          if (!matches(endpoint, message.eventType, message.channels)) continue;
+          this.stmt.insertDelivery.run(
+            newId('dlv', message.createdAt),
+            message.id,
+            endpoint.id,
+            message.appId,
+            message.createdAt,
+            message.createdAt,
+          );
+          deliveries++;
+        }
+        return { ok: true, value: { message, deliveries } };
+      });
+    })();
+  }
+
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    const app = this.stmt.appById.get(appId, appId);
+    if (!app) return null;
+    const row = this.stmt.messageById.get(app.id, idOrEventId, idOrEventId);
+    return row ? toMessage(row) : null;
+  }
+
+  // Deliveries
+
+  async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    const leaseExpiresAt = request.now + request.leaseMs;
+    return this.db.transaction(() => {
+      const rows = this.stmt.dueDeliveries.all(request.now, JSON.stringify(request.skipEndpoints), request.limit);
+      for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
+      return rows.map(
+        (r): ClaimedDelivery => ({
+          id: r.id,
+          msgId: r.msg_id,
+          endpointId: r.endpoint_id,
+          appId: r.app_id,
+          attempts: r.attempts,
+          trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
+          eventType: r.event_type,
+          payload: r.payload,
+          leaseExpiresAt,
+          endpointVersion: r.endpoint_version,
+        }),
+      );
+    }).immediate();
+  }
+
+  async complete(
+    completions: readonly Completion[],
+    now: number,
+    autoDisableAfterMs: number,
+  ): Promise<DisabledEndpoint[]> {
+    if (completions.length === 0) return [];
+    return this.db.transaction(() => {
+      const disabled: DisabledEndpoint[] = [];
+      const disable = (endpointId: string, reason: DisabledEndpoint['reason']) => {
+        const row = this.stmt.disableEndpoint.get(now, endpointId);
+        if (!row) return;
+        this.stmt.failPendingOfEndpoint.run(endpointId);
+        disabled.push({ appId: row.app_id, endpointId, reason });
+      };
+      for (const c of completions) {
+        if (c.attempt) this.stmt.insertAttempt.run(fromAttempt(c.attempt));
+        this.stmt.finishDelivery.run({
+          id: c.deliveryId,
+          owner: c.owner,
+          status: c.next.status,
+          due_at: c.next.status === 'pending' ? c.next.dueAt : null,
+          counted: c.attempt ? 1 : 0,
+          attempted_at: c.attempt?.createdAt ?? null,
+        });
+        if (c.next.status === 'succeeded') this.stmt.clearFailing.run(c.endpointId);
+        if (c.disableEndpoint) disable(c.endpointId, 'gone');
+        else if (c.next.status === 'failed' && c.next.exhausted) {
+          const state = this.stmt.markFailing.get(now, c.endpointId);
+          if (state && state.disabled === 0 && now - state.failing_since >= autoDisableAfterMs) {
+            disable(c.endpointId, 'failing');
+          }
+        }
+      }
+      return disabled;
+    }).immediate();
+  }
+
+  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    this.db.transaction(() => {
+      for (const id of deliveryIds) this.stmt.release.run(now, id, owner);
+    })();
+    this.wake.emit('wake');
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return this.stmt.nextDue.get()?.due ?? null;
+  }
+
+  async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
+    const row = this.stmt.delivery.get(msgId, endpointId);
+    return row ? toDelivery(row) : null;
+  }
+
+  async listDeliveries(msgId: string): Promise<Delivery[]> {
+    return this.stmt.deliveriesOfMessage.all(msgId).map(toDelivery);
+  }
+
+  async resend(msgId: string, endpointId: string): Promise<Delivery> {
+    const { changes } = this.stmt.resend.run(this.clock.now(), msgId, endpointId);
+    const row = this.stmt.delivery.get(msgId, endpointId);
+    if (!row) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
+    if (changes > 0) this.wake.emit('wake');
+    return toDelivery(row);
+  }
+
+  async listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>> {
+    const where = ['app_id = @appId'];
+    if (filter.msgId !== undefined) where.push('msg_id = @msgId');
+    if (filter.endpointId !== undefined) where.push('endpoint_id = @endpointId');
+    if (filter.deliveryId !== undefined) where.push('delivery_id = @deliveryId');
+    if (filter.succeeded !== undefined) where.push('succeeded = @succeeded');
+    if (page.iterator) where.push('id < @iterator');
+    const params: Record<string, unknown> = { ...filter, limit: page.limit + 1 };
+    if (filter.succeeded !== undefined) params.succeeded = filter.succeeded ? 1 : 0;
+    if (page.iterator) params.iterator = page.iterator;
+    const rows = this.db
+      .prepare<Record<string, unknown>, AttemptRow>(
+        `SELECT * FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
+      )
+      .all(params);
+    return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
+  }
+
+  onWake(listener: () => void): () => void {
+    this.wake.on('wake', listener);
+    return () => this.wake.off('wake', listener);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.ingest.flush();
+    this.wake.removeAllListeners();
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface ClaimRow {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  attempts: number;
+  next_trigger: string;
+  event_type: string;
+  payload: string;
+  endpoint_version: number;
+}

@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type BetterSqlite3 from 'better-sqlite3';
+
+const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+const FILE_PATTERN = /^(\d{3})_[a-z0-9_]+\.sql$/;
+
+/** A numbered migration file. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** The migrations shipped with Herald, in order. */
+export function loadMigrations(): Migration[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => FILE_PATTERN.test(f))
+    .sort()
+    .map((name) => ({
+      version: Number(name.slice(0, 3)),
+      name,
+      sql: readFileSync(new URL(name, MIGRATIONS_DIR), 'utf8'),
+    }));
+}
+
+/**
+ * Applies the migrations not yet in the `herald_migrations` ledger, each in its own
+ * transaction. `BEGIN IMMEDIATE` takes the write lock first, so two processes migrating at
+ * once run one after the other and the second finds the work done.
+ */
+export function migrate(db: BetterSqlite3.Database, now: number): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS herald_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  let applied = 0;
+  for (const migration of loadMigrations()) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const done = db.prepare('SELECT 1 FROM herald_migrations WHERE version = ?').get(migration.version);
+      if (!done) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO herald_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          migration.version,
+          migration.name,
+          now,
+        );
+        applied++;
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+  return applied;
+}

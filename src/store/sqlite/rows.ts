@@ -1,0 +1,253 @@
+/** Mapping between SQLite rows and Herald's records. */
+import type {
+  Application,
+  Attempt,
+  AttemptErrorKind,
+  AttemptTrigger,
+  Delivery,
+  DeliveryStatus,
+  Endpoint,
+  EventType,
+  Message,
+} from '../../core/types.js';
+
+export interface ApplicationRow {
+  id: string;
+  uid: string | null;
+  name: string;
+  rate_limit: number | null;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toApplication(r: ApplicationRow): Application {
+  return {
+    id: r.id,
+    uid: r.uid,
+    name: r.name,
+    rateLimit: r.rate_limit,
+    metadata: JSON.parse(r.metadata),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function fromApplication(a: Application) {
+  return {
+    id: a.id,
+    uid: a.uid,
+    name: a.name,
+    rate_limit: a.rateLimit,
+    metadata: JSON.stringify(a.metadata),
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+  };
+}
+
+export interface EventTypeRow {
+  name: string;
+  description: string;
+  schemas: string | null;
+  archived: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toEventType(r: EventTypeRow): EventType {
+  return {
+    name: r.name,
+    description: r.description,
+    schemas: r.schemas === null ? null : JSON.parse(r.schemas),
+    archived: r.archived === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface EndpointRow {
+  id: string;
+  app_id: string;
+  uid: string | null;
+  url: string;
+  description: string;
+  filter_types: string | null;
+  channels: string | null;
+  secrets: string;
+  headers: string;
+  rate_limit: number | null;
+  disabled: number;
+  metadata: string;
+  retry_schedule: string | null;
+  timeout_ms: number | null;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const jsonOrNull = (text: string | null) => (text === null ? null : JSON.parse(text));
+const textOrNull = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
+export function toEndpoint(r: EndpointRow): Endpoint {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    uid: r.uid,
+    url: r.url,
+    description: r.description,
+    filterTypes: jsonOrNull(r.filter_types),
+    channels: jsonOrNull(r.channels),
+    secrets: JSON.parse(r.secrets),
+    headers: JSON.parse(r.headers),
+    rateLimit: r.rate_limit,
+    disabled: r.disabled === 1,
+    metadata: JSON.parse(r.metadata),
+    retrySchedule: jsonOrNull(r.retry_schedule),
+    timeoutMs: r.timeout_ms,
+    failingSince: r.failing_since,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function fromEndpoint(e: Endpoint): EndpointRow {
+  return {
+    id: e.id,
+    app_id: e.appId,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    filter_types: textOrNull(e.filterTypes),
+    channels: textOrNull(e.channels),
+    secrets: JSON.stringify(e.secrets),
+    headers: JSON.stringify(e.headers),
+    rate_limit: e.rateLimit,
+    disabled: e.disabled ? 1 : 0,
+    metadata: JSON.stringify(e.metadata),
+    retry_schedule: textOrNull(e.retrySchedule),
+    timeout_ms: e.timeoutMs,
+    failing_since: e.failingSince,
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  };
+}
+
+export interface MessageRow {
+  id: string;
+  app_id: string;
+  event_type: string;
+  event_id: string | null;
+  channels: string | null;
+  payload: string;
+  created_at: number;
+}
+
+export function toMessage(r: MessageRow): Message {
+  return {
+    id: r.id,
+    appId: r.app_id,
+    eventType: r.event_type,
+    eventId: r.event_id,
+    channels: jsonOrNull(r.channels),
+    payload: r.payload,
+    createdAt: r.created_at,
+  };
+}
+
+export function fromMessage(m: Message): MessageRow {
+  return {
+    id: m.id,
+    app_id: m.appId,
+    event_type: m.eventType,
+    event_id: m.eventId,
+    channels: textOrNull(m.channels),
+    payload: m.payload,
+    created_at: m.createdAt,
+  };
+}
+
+export interface DeliveryRow {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  status: string;
+  attempts: number;
+  due_at: number | null;
+  lease_owner: string | null;
+  last_attempt_at: number | null;
+  created_at: number;
+}
+
+export function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    msgId: r.msg_id,
+    endpointId: r.endpoint_id,
+    appId: r.app_id,
+    status: r.status as DeliveryStatus,
+    attempts: r.attempts,
+    dueAt: r.due_at,
+    leaseOwner: r.lease_owner,
+    lastAttemptAt: r.last_attempt_at,
+    createdAt: r.created_at,
+  };
+}
+
+export interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  url: string;
+  trigger: string;
+  succeeded: number;
+  status_code: number | null;
+  response_body: string;
+  duration_ms: number;
+  error_kind: string | null;
+  error_message: string | null;
+  request_headers: string;
+  created_at: number;
+}
+
+export function toAttempt(r: AttemptRow): Attempt {
+  return {
+    id: r.id,
+    deliveryId: r.delivery_id,
+    msgId: r.msg_id,
+    endpointId: r.endpoint_id,
+    appId: r.app_id,
+    url: r.url,
+    trigger: r.trigger as AttemptTrigger,
+    succeeded: r.succeeded === 1,
+    statusCode: r.status_code,
+    responseBody: r.response_body,
+    durationMs: r.duration_ms,
+    errorKind: r.error_kind as AttemptErrorKind | null,
+    errorMessage: r.error_message,
+    requestHeaders: JSON.parse(r.request_headers),
+    createdAt: r.created_at,
+  };
+}
+
+export function fromAttempt(a: Attempt): AttemptRow {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    msg_id: a.msgId,
+    endpoint_id: a.endpointId,
+    app_id: a.appId,
+    url: a.url,
+    trigger: a.trigger,
+    succeeded: a.succeeded ? 1 : 0,
+    status_code: a.statusCode,
+    response_body: a.responseBody,
+    duration_ms: Math.round(a.durationMs),
+    error_kind: a.errorKind,
+    error_message: a.errorMessage,
+    request_headers: JSON.stringify(a.requestHeaders),
+    created_at: a.createdAt,
+  };
+}

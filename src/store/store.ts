@@ -1,0 +1,227 @@
+/**
+ * The `Store` contract: everything Herald keeps, behind one interface that every backend
+ * (SQLite now, PostgreSQL next) implements and that one contract test suite checks.
+ * No driver type crosses it. Methods that write take their time from the store's clock,
+ * except the delivery methods, which take `now` from the dispatcher.
+ */
+import type {
+  Application,
+  Attempt,
+  AttemptTrigger,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+} from '../core/types.js';
+
+/** A page request: at most `limit` items after the `iterator` (an id) in id order. */
+export interface PageRequest {
+  limit: number;
+  iterator?: string | null;
+}
+
+/** A page of results; `iterator` continues after the last item. */
+export interface Page<T> {
+  data: T[];
+  iterator: string | null;
+  done: boolean;
+}
+
+/** Input of {@link Store.createApplication}. */
+export interface NewApplication {
+  name: string;
+  uid?: string | null;
+  rateLimit?: number | null;
+  metadata?: Record<string, string>;
+}
+
+/** Fields of an application that can change. */
+export type ApplicationPatch = Partial<NewApplication>;
+
+/** Input of {@link Store.upsertEventType}. */
+export interface NewEventType {
+  name: string;
+  description?: string;
+  schemas?: Record<string, unknown> | null;
+  archived?: boolean;
+}
+
+/** Input of {@link Store.createEndpoint}; a secret is generated when none is given. */
+export interface NewEndpoint {
+  url: string;
+  uid?: string | null;
+  description?: string;
+  filterTypes?: string[] | null;
+  channels?: string[] | null;
+  secret?: string | null;
+  headers?: Record<string, string>;
+  rateLimit?: number | null;
+  disabled?: boolean;
+  metadata?: Record<string, string>;
+  retrySchedule?: number[] | null;
+  timeoutMs?: number | null;
+}
+
+/** Fields of an endpoint that can change (secrets change through rotation only). */
+export type EndpointPatch = Partial<Omit<NewEndpoint, 'secret'>>;
+
+/** Input of {@link Store.acceptMessage}. */
+export interface NewMessage {
+  appId: string;
+  eventType: string;
+  eventId?: string | null;
+  channels?: string[] | null;
+  /** JSON text, stored and sent byte for byte. */
+  payload: string;
+}
+
+/** A durably stored message and how many deliveries it fanned out to. */
+export interface AcceptedMessage {
+  message: Message;
+  deliveries: number;
+}
+
+/** Input of {@link Store.claimDue}. */
+export interface ClaimRequest {
+  /** Who holds the lease (a worker id). */
+  owner: string;
+  now: number;
+  /** The lease lasts until `now + leaseMs`; it must outlive the request timeout. */
+  leaseMs: number;
+  limit: number;
+  /** Endpoints whose concurrency budget is full: leave their deliveries for later. */
+  skipEndpoints: readonly string[];
+}
+
+/** A delivery leased to a worker, with what its attempt needs. */
+export interface ClaimedDelivery {
+  id: string;
+  msgId: string;
+  endpointId: string;
+  appId: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  trigger: AttemptTrigger;
+  eventType: string;
+  payload: string;
+  leaseExpiresAt: number;
+  /** The endpoint's `updatedAt`, so a worker knows when its cached copy is stale. */
+  endpointVersion: number;
+}
+
+/** What became of a delivery after an attempt. */
+export type DeliveryNext =
+  | { status: 'pending'; dueAt: number }
+  | { status: 'succeeded' }
+  | { status: 'failed'; exhausted: boolean };
+
+/** One attempt's result, written by {@link Store.complete}. */
+export interface Completion {
+  owner: string;
+  deliveryId: string;
+  endpointId: string;
+  /** The attempt made; `null` when none was (the endpoint was disabled meanwhile). */
+  attempt: Attempt | null;
+  next: DeliveryNext;
+  /** 410 Gone: disable the endpoint now. */
+  disableEndpoint: boolean;
+}
+
+/** An endpoint that a batch of completions disabled. */
+export interface DisabledEndpoint {
+  appId: string;
+  endpointId: string;
+  reason: 'gone' | 'failing';
+}
+
+/** Filters of {@link Store.listAttempts}. */
+export interface AttemptFilter {
+  appId: string;
+  msgId?: string;
+  endpointId?: string;
+  deliveryId?: string;
+  succeeded?: boolean;
+}
+
+/** Durable storage of everything Herald knows. */
+export interface Store extends AsyncDisposable {
+  /** The backend's name, for logs and the startup banner. */
+  readonly kind: string;
+
+  /** Creates an application. Throws `ConflictError` on a duplicate `uid`. */
+  createApplication(input: NewApplication): Promise<Application>;
+  /** An application by id or uid. */
+  getApplication(idOrUid: string): Promise<Application | null>;
+  /** Applications in id order. */
+  listApplications(page: PageRequest): Promise<Page<Application>>;
+  /** Changes an application. Throws `NotFoundError`, `ConflictError`. */
+  updateApplication(id: string, patch: ApplicationPatch): Promise<Application>;
+  /** Deletes an application with its endpoints, messages, deliveries and attempts. */
+  deleteApplication(id: string): Promise<void>;
+
+  /** Creates or replaces an event type. */
+  upsertEventType(input: NewEventType): Promise<EventType>;
+  /** An event type by name. */
+  getEventType(name: string): Promise<EventType | null>;
+  /** Event types in name order. */
+  listEventTypes(page: PageRequest): Promise<Page<EventType>>;
+  /** Deletes an event type. Throws `NotFoundError`. */
+  deleteEventType(name: string): Promise<void>;
+
+  /** Creates an endpoint. Throws `NotFoundError` (app), `ConflictError` (uid), `ValidationError`. */
+  createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint>;
+  /** An endpoint of an application, by id or uid. */
+  getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
+  /** An application's endpoints in id order. */
+  listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>>;
+  /** Changes an endpoint. Re-enabling it clears its failure clock. */
+  updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint>;
+  /**
+   * Makes `newSecret` the current key; the previous current key keeps signing until
+   * `now + graceMs`.
+   */
+  rotateEndpointSecret(appId: string, id: string, newSecret: string, graceMs: number): Promise<Endpoint>;
+  /** Deletes an endpoint with its deliveries and attempts. */
+  deleteEndpoint(appId: string, id: string): Promise<void>;
+
+  /**
+   * Stores a message and one delivery per matching endpoint in one transaction, shared with
+   * other messages accepted at the same moment (group commit). Resolves only once committed.
+   * Throws `NotFoundError` (app), `ConflictError` (duplicate `eventId` in the application).
+   */
+  acceptMessage(input: NewMessage): Promise<AcceptedMessage>;
+  /** A message of an application, by id or eventId. */
+  getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
+
+  /**
+   * Leases up to `limit` due deliveries: pending ones whose due time has come, and sending
+   * ones whose lease expired (their worker died). Oldest due first.
+   */
+  claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /**
+   * Records attempts and moves their deliveries on, in one transaction. A delivery whose
+   * lease another worker took meanwhile keeps that worker's state; the attempt is still kept.
+   * Applies auto-disable: an endpoint whose deliveries exhaust their retries with no success
+   * for `autoDisableAfterMs` is disabled.
+   */
+  complete(completions: readonly Completion[], now: number, autoDisableAfterMs: number): Promise<DisabledEndpoint[]>;
+  /** Gives leased deliveries back, due at `now`, without counting an attempt. */
+  release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
+  /** The earliest due time among pending and leased deliveries, or `null` if none. */
+  nextDueAt(): Promise<number | null>;
+
+  /** A message's delivery to one endpoint. */
+  getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;
+  /** A message's deliveries. */
+  listDeliveries(msgId: string): Promise<Delivery[]>;
+  /** Makes a delivery due now for a manual attempt. Throws `NotFoundError`. */
+  resend(msgId: string, endpointId: string): Promise<Delivery>;
+  /** Attempts, newest first. */
+  listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
+
+  /**
+   * Calls `listener` whenever deliveries may have become due (messages accepted, a resend);
+   * returns the unsubscribe function. Backends spanning processes wake other processes too.
+   */
+  onWake(listener: () => void): () => void;
+}

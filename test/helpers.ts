@@ -1,0 +1,114 @@
+/** Test helpers: real receivers on 127.0.0.1, temp SQLite files, waiting for events. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventEmitter } from 'node:events';
+
+/** A request as a receiver saw it. */
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  at: number;
+}
+
+/** A local HTTP server that records every request and answers with `handler`. */
+export interface Receiver {
+  url: string;
+  port: number;
+  received: Received[];
+  server: Server;
+  close(): Promise<void>;
+}
+
+type Handler = (req: Received, res: ServerResponse) => void;
+
+/** Starts a receiver on 127.0.0.1, port 0. The default handler answers 200 "ok". */
+export async function startReceiver(handler: Handler = (_r, res) => res.end('ok')): Promise<Receiver> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
+      received.push(r);
+      handler(r, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    port,
+    received,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A fresh directory for this test file's databases; removed by the returned function. */
+export function tempDir(): { dir: string; path: (name: string) => string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Resolves with the first event `name` whose arguments satisfy `predicate`; fails after `ms`. */
+export function waitForEvent<T>(
+  emitter: EventEmitter,
+  name: string,
+  predicate: (value: T) => boolean = () => true,
+  ms = 10_000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(name, listener);
+      reject(new Error(`timed out waiting for ${name}`));
+    }, ms);
+    const listener = (value: T) => {
+      if (!predicate(value)) return;
+      clearTimeout(timer);
+      emitter.off(name, listener);
+      resolve(value);
+    };
+    emitter.on(name, listener);
+  });
+}
+
+/** Collects `count` events `name` (matching `predicate`); fails after `ms`. */
+export function collectEvents<T>(
+  emitter: EventEmitter,
+  name: string,
+  count: number,
+  predicate: (value: T) => boolean = () => true,
+  ms = 15_000,
+): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const seen: T[] = [];
+    const timer = setTimeout(() => {
+      emitter.off(name, listener);
+      reject(new Error(`timed out waiting for ${count} ${name} events, saw ${seen.length}`));
+    }, ms);
+    const listener = (value: T) => {
+      if (!predicate(value)) return;
+      seen.push(value);
+      if (seen.length < count) return;
+      clearTimeout(timer);
+      emitter.off(name, listener);
+      resolve(seen);
+    };
+    emitter.on(name, listener);
+  });
+}
