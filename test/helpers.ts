@@ -1,10 +1,11 @@
 /** Test helpers: real receivers on 127.0.0.1, temp SQLite files, waiting for events. */
+
+import type { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EventEmitter } from 'node:events';
 
 /** A request as a receiver saw it. */
 export interface Received {
@@ -62,7 +63,11 @@ export async function startReceiver(handler: Handler = (_r, res) => res.end('ok'
 /** A fresh directory for this test file's databases; removed by the returned function. */
 export function tempDir(): { dir: string; path: (name: string) => string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
-  return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    path: (name) => join(dir, name),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Resolves with the first event `name` whose arguments satisfy `predicate`; fails after `ms`. */

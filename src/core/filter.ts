@@ -14,6 +14,7 @@ export interface Subscription {
 export function matches(sub: Subscription, eventType: string, channels: readonly string[] | null): boolean {
   if (sub.disabled) return false;
   if (sub.filterTypes !== null && !sub.filterTypes.includes(eventType)) return false;
-  if (sub.channels === null) return true;
-  return channels !== null && channels.some((c) => sub.channels!.includes(c));
+  const wanted = sub.channels;
+  if (wanted === null) return true;
+  return channels?.some((c) => wanted.includes(c)) ?? false;
 }

@@ -50,7 +50,11 @@ export function judge(statusCode: number | null, errorKind: AttemptErrorKind | n
   if (statusCode !== null && RESPONSE_RULES.disableStatuses.includes(statusCode)) {
     return { succeeded: false, retry: false, disableEndpoint: true, throttle: false };
   }
-  if (errorKind !== null && errorKind !== 'http_status' && RESPONSE_RULES.finalErrorKinds.includes(errorKind)) {
+  if (
+    errorKind !== null &&
+    errorKind !== 'http_status' &&
+    RESPONSE_RULES.finalErrorKinds.includes(errorKind)
+  ) {
     return { succeeded: false, retry: false, disableEndpoint: false, throttle: false };
   }
   const throttle = statusCode !== null && RESPONSE_RULES.throttleStatuses.includes(statusCode);

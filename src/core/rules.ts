@@ -47,15 +47,23 @@ export function checkName(field: string, value: string, maxLength: number = LIMI
   if (value.length === 0 || value.length > maxLength) {
     throw new ValidationError(field, `must be 1 to ${maxLength} characters`);
   }
-  if (!NAME_PATTERN.test(value)) throw new ValidationError(field, 'may contain only letters, digits, - _ and .');
+  if (!NAME_PATTERN.test(value))
+    throw new ValidationError(field, 'may contain only letters, digits, - _ and .');
   return value;
 }
 
 /** Checks a list of names; `null` or an empty list means "no filter". */
-export function checkNameList(field: string, values: readonly string[] | null, max: number, itemMax?: number) {
+export function checkNameList(
+  field: string,
+  values: readonly string[] | null,
+  max: number,
+  itemMax?: number,
+) {
   if (values === null || values.length === 0) return null;
   if (values.length > max) throw new ValidationError(field, `may hold at most ${max} items`);
-  values.forEach((v, i) => checkName(`${field}[${i}]`, v, itemMax));
+  values.forEach((v, i) => {
+    checkName(`${field}[${i}]`, v, itemMax);
+  });
   return [...new Set(values)];
 }
 
@@ -99,8 +107,15 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
     if (HOP_BY_HOP.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) {
       throw new ValidationError(where, 'is set by Herald or by the connection and cannot be overridden');
     }
-    if (typeof value !== 'string' || value.length > LIMITS.headerValueMaxLength || !HEADER_VALUE.test(value)) {
-      throw new ValidationError(where, `value must be a string of at most ${LIMITS.headerValueMaxLength} characters without CR, LF or NUL`);
+    if (
+      typeof value !== 'string' ||
+      value.length > LIMITS.headerValueMaxLength ||
+      !HEADER_VALUE.test(value)
+    ) {
+      throw new ValidationError(
+        where,
+        `value must be a string of at most ${LIMITS.headerValueMaxLength} characters without CR, LF or NUL`,
+      );
     }
     if (Object.keys(out).some((k) => k.toLowerCase() === lower)) {
       throw new ValidationError(where, 'is given twice');
@@ -114,7 +129,10 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
 export function checkTimeout(field: string, ms: number | null): number | null {
   if (ms === null) return null;
   if (!Number.isInteger(ms) || ms < LIMITS.timeoutMinMs || ms > LIMITS.timeoutMaxMs) {
-    throw new ValidationError(field, `must be an integer from ${LIMITS.timeoutMinMs} to ${LIMITS.timeoutMaxMs} ms`);
+    throw new ValidationError(
+      field,
+      `must be an integer from ${LIMITS.timeoutMinMs} to ${LIMITS.timeoutMaxMs} ms`,
+    );
   }
   return ms;
 }
@@ -142,7 +160,9 @@ export function checkRetrySchedule(field: string, schedule: readonly number[] | 
  */
 export function checkSecret(field: string, secret: string): string {
   const normalised =
-    secret.startsWith(HMAC_SECRET_PREFIX) || secret.startsWith('whsk_') ? secret : HMAC_SECRET_PREFIX + secret;
+    secret.startsWith(HMAC_SECRET_PREFIX) || secret.startsWith('whsk_')
+      ? secret
+      : HMAC_SECRET_PREFIX + secret;
   parseSecret(normalised, field);
   return normalised;
 }

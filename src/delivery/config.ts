@@ -76,7 +76,9 @@ export interface DispatcherOptions {
 }
 
 /** The resolved config: every field present and checked. */
-export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver'>> & { resolver: Resolver | undefined };
+export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver'>> & {
+  resolver: Resolver | undefined;
+};
 
 function positiveInt(field: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new ValidationError(field, 'must be a whole number >= 1');
@@ -89,7 +91,10 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
   const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? d.timeoutMs)!;
   const leaseMs = positiveInt('leaseMs', options.leaseMs ?? d.leaseMs);
   if (leaseMs < 2 * LIMITS.timeoutMaxMs) {
-    throw new ValidationError('leaseMs', `must be at least ${2 * LIMITS.timeoutMaxMs} ms, twice the longest timeout`);
+    throw new ValidationError(
+      'leaseMs',
+      `must be at least ${2 * LIMITS.timeoutMaxMs} ms, twice the longest timeout`,
+    );
   }
   const headerStyle = options.headerStyle ?? d.headerStyle;
   if (headerStyle !== 'standard' && headerStyle !== 'svix') {
@@ -103,7 +108,10 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     resolver: options.resolver,
     random: options.random ?? Math.random,
     concurrency: positiveInt('concurrency', options.concurrency ?? d.concurrency),
-    endpointConcurrency: positiveInt('endpointConcurrency', options.endpointConcurrency ?? d.endpointConcurrency),
+    endpointConcurrency: positiveInt(
+      'endpointConcurrency',
+      options.endpointConcurrency ?? d.endpointConcurrency,
+    ),
     batchSize: positiveInt('batchSize', options.batchSize ?? d.batchSize),
     timeoutMs,
     leaseMs,

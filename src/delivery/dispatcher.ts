@@ -145,7 +145,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const now = clock.now();
       // Past-due work left unclaimed belongs to saturated endpoints: wait for capacity.
       const sleep = due === null ? this.config.idleRecheckMs : due <= now ? null : due - now;
-      await this.waitForSignal(sleep === null ? this.config.idleRecheckMs : Math.min(sleep, this.config.idleRecheckMs));
+      await this.waitForSignal(
+        sleep === null ? this.config.idleRecheckMs : Math.min(sleep, this.config.idleRecheckMs),
+      );
     }
   }
 
@@ -235,7 +237,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         retryAfterMs: parseRetryAfter(result.retryAfter, now),
         random: this.config.random(),
       });
-      next = delay === null ? { status: 'failed', exhausted: true } : { status: 'pending', dueAt: now + delay };
+      next =
+        delay === null ? { status: 'failed', exhausted: true } : { status: 'pending', dueAt: now + delay };
     }
     const attempt: Attempt = {
       id: newId('atmpt', startedAt),
@@ -256,14 +259,23 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
     if (!verdict.succeeded) {
       logger.debug(
-        { appId: delivery.appId, endpointId: delivery.endpointId, msgId: delivery.msgId, attemptId: attempt.id },
+        {
+          appId: delivery.appId,
+          endpointId: delivery.endpointId,
+          msgId: delivery.msgId,
+          attemptId: attempt.id,
+        },
         `attempt failed: ${result.errorKind}${result.statusCode ? ` ${result.statusCode}` : ''}`,
       );
     }
     this.finish(delivery, attempt, next, verdict.disableEndpoint);
   }
 
-  private headersFor(prepared: PreparedEndpoint, delivery: ClaimedDelivery, now: number): Record<string, string> {
+  private headersFor(
+    prepared: PreparedEndpoint,
+    delivery: ClaimedDelivery,
+    now: number,
+  ): Record<string, string> {
     const names = HEADER_NAMES[this.config.headerStyle];
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
@@ -277,7 +289,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
   }
 
-  private finish(delivery: ClaimedDelivery, attempt: Attempt | null, next: DeliveryNext, disable: boolean): void {
+  private finish(
+    delivery: ClaimedDelivery,
+    attempt: Attempt | null,
+    next: DeliveryNext,
+    disable: boolean,
+  ): void {
     this.completions.push({
       owner: this.config.workerId,
       deliveryId: delivery.id,
@@ -363,7 +380,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 }
 
 /** The headers as recorded in the attempt log: custom header values are not kept. */
-function redactCustomHeaders(sent: Record<string, string>, custom: Record<string, string>): Record<string, string> {
+function redactCustomHeaders(
+  sent: Record<string, string>,
+  custom: Record<string, string>,
+): Record<string, string> {
   const out = { ...sent };
   for (const name of Object.keys(custom)) out[name] = '[redacted]';
   return out;

@@ -16,7 +16,10 @@ export interface PreparedEndpoint {
 
 /** Caches {@link PreparedEndpoint}s by id and version. */
 export class EndpointCache {
-  private readonly entries = new Map<string, { version: number; prepared: Promise<PreparedEndpoint | null> }>();
+  private readonly entries = new Map<
+    string,
+    { version: number; prepared: Promise<PreparedEndpoint | null> }
+  >();
 
   constructor(private readonly store: Store) {}
 

@@ -68,7 +68,8 @@ export function errorKindOf(error: unknown): AttemptErrorKind {
     if (code) {
       const kind = ERROR_KINDS[code];
       if (kind) return kind;
-      if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED')) return 'tls';
+      if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED'))
+        return 'tls';
       if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return 'tls';
     }
     if (e instanceof BlockedAddressError) return 'blocked_address';

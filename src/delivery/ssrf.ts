@@ -120,7 +120,8 @@ export class AddressPolicy {
    */
   async pick(hostname: string, resolver: Resolver): Promise<string> {
     if (isIP(hostname) !== 0) {
-      if (this.isBlocked(hostname)) throw new BlockedAddressError(`address ${hostname} is in a blocked range`);
+      if (this.isBlocked(hostname))
+        throw new BlockedAddressError(`address ${hostname} is in a blocked range`);
       return hostname;
     }
     let addresses: ResolvedAddress[];

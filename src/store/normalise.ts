@@ -119,7 +119,8 @@ export function rotatedSecrets(
   now: number,
 ): EndpointSecret[] {
   const key = checkSecret('key', newSecret);
-  if (!Number.isInteger(graceMs) || graceMs < 0) throw new ValidationError('graceMs', 'must be a whole number >= 0');
+  if (!Number.isInteger(graceMs) || graceMs < 0)
+    throw new ValidationError('graceMs', 'must be a whole number >= 0');
   const kept = secrets
     .map((s) => (s.expiresAt === null ? { key: s.key, expiresAt: now + graceMs } : s))
     .filter((s) => s.expiresAt !== null && s.expiresAt > now && s.key !== key);
@@ -133,7 +134,8 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     id,
     appId: input.appId,
     eventType: checkName('eventType', input.eventType),
-    eventId: input.eventId === undefined || input.eventId === null ? null : checkName('eventId', input.eventId),
+    eventId:
+      input.eventId === undefined || input.eventId === null ? null : checkName('eventId', input.eventId),
     channels:
       input.channels === undefined
         ? null

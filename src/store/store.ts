@@ -204,7 +204,11 @@ export interface Store extends AsyncDisposable {
    * Applies auto-disable: an endpoint whose deliveries exhaust their retries with no success
    * for `autoDisableAfterMs` is disabled.
    */
-  complete(completions: readonly Completion[], now: number, autoDisableAfterMs: number): Promise<DisabledEndpoint[]>;
+  complete(
+    completions: readonly Completion[],
+    now: number,
+    autoDisableAfterMs: number,
+  ): Promise<DisabledEndpoint[]>;
   /** Gives leased deliveries back, due at `now`, without counting an attempt. */
   release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
   /** The earliest due time among pending and leased deliveries, or `null` if none. */

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { createPublicKey, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
 import {
   generateEd25519Secret,
   generateHmacSecret,
@@ -10,7 +11,6 @@ import {
   signatureHeader,
   signOne,
 } from '../../src/core/signing.js';
-import { ValidationError } from '../../src/core/errors.js';
 
 interface Vector {
   secret: string;
@@ -68,9 +68,9 @@ describe('Standard Webhooks signing', () => {
     });
     const data = Buffer.from('msg_1.1700000000.{"a":1}');
     expect(verify(null, data, publicKey, Buffer.from(sig.slice(4), 'base64'))).toBe(true);
-    expect(verify(null, Buffer.from('msg_1.1700000001.{"a":1}'), publicKey, Buffer.from(sig.slice(4), 'base64'))).toBe(
-      false,
-    );
+    expect(
+      verify(null, Buffer.from('msg_1.1700000001.{"a":1}'), publicKey, Buffer.from(sig.slice(4), 'base64')),
+    ).toBe(false);
   });
 
   it.each([

@@ -110,7 +110,9 @@ export class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      appById: db.prepare<[string, string], ApplicationRow>('SELECT * FROM applications WHERE id = ? OR uid = ?'),
+      appById: db.prepare<[string, string], ApplicationRow>(
+        'SELECT * FROM applications WHERE id = ? OR uid = ?',
+      ),
       insertApp: db.prepare(
         `INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
          VALUES (@id, @uid, @name, @rate_limit, @metadata, @created_at, @updated_at)`,
@@ -165,9 +167,7 @@ export class SqliteStore implements Store {
          ORDER BY d.due_at
          LIMIT ?`,
       ),
-      lease: db.prepare(
-        `UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`,
-      ),
+      lease: db.prepare(`UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`),
       insertAttempt: db.prepare(
         `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,
            status_code, response_body, duration_ms, error_kind, error_message, request_headers, created_at)
@@ -201,7 +201,9 @@ export class SqliteStore implements Store {
       delivery: db.prepare<[string, string], DeliveryRow>(
         'SELECT * FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
       ),
-      deliveriesOfMessage: db.prepare<[string], DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = ? ORDER BY id'),
+      deliveriesOfMessage: db.prepare<[string], DeliveryRow>(
+        'SELECT * FROM deliveries WHERE msg_id = ? ORDER BY id',
+      ),
       resend: db.prepare(
         `UPDATE deliveries SET status = 'pending', due_at = ?, next_trigger = 'manual', lease_owner = NULL
          WHERE msg_id = ? AND endpoint_id = ? AND status <> 'sending'`,
@@ -230,7 +232,9 @@ export class SqliteStore implements Store {
 
   async listApplications(page: PageRequest): Promise<Page<Application>> {
     const rows = this.db
-      .prepare<[string, number], ApplicationRow>('SELECT * FROM applications WHERE id > ? ORDER BY id LIMIT ?')
+      .prepare<[string, number], ApplicationRow>(
+        'SELECT * FROM applications WHERE id > ? ORDER BY id LIMIT ?',
+      )
       .all(page.iterator ?? '', page.limit + 1);
     return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
   }
@@ -287,7 +291,9 @@ export class SqliteStore implements Store {
 
   async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
     const rows = this.db
-      .prepare<[string, number], EventTypeRow>('SELECT * FROM event_types WHERE name > ? ORDER BY name LIMIT ?')
+      .prepare<[string, number], EventTypeRow>(
+        'SELECT * FROM event_types WHERE name > ? ORDER BY name LIMIT ?',
+      )
       .all(page.iterator ?? '', page.limit + 1);
     return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
   }
@@ -357,10 +363,19 @@ export class SqliteStore implements Store {
     return next;
   }
 
-  async rotateEndpointSecret(appId: string, id: string, newSecret: string, graceMs: number): Promise<Endpoint> {
+  async rotateEndpointSecret(
+    appId: string,
+    id: string,
+    newSecret: string,
+    graceMs: number,
+  ): Promise<Endpoint> {
     const current = await this.mustGetEndpoint(appId, id);
     const now = this.clock.now();
-    const next = { ...current, secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now), updatedAt: now };
+    const next = {
+      ...current,
+      secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now),
+      updatedAt: now,
+    };
     this.saveEndpoint(next, current.disabled);
     return next;
   }
@@ -392,7 +407,9 @@ export class SqliteStore implements Store {
         let app = apps.get(message.appId);
         if (app === undefined) {
           const row = this.stmt.appById.get(message.appId, message.appId);
-          app = row ? { id: row.id, endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map(toEndpoint) } : null;
+          app = row
+            ? { id: row.id, endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map(toEndpoint) }
+            : null;
           apps.set(message.appId, app);
         }
         if (app === null) {
@@ -433,24 +450,30 @@ export class SqliteStore implements Store {
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = request.now + request.leaseMs;
-    return this.db.transaction(() => {
-      const rows = this.stmt.dueDeliveries.all(request.now, JSON.stringify(request.skipEndpoints), request.limit);
-      for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
-      return rows.map(
-        (r): ClaimedDelivery => ({
-          id: r.id,
-          msgId: r.msg_id,
-          endpointId: r.endpoint_id,
-          appId: r.app_id,
-          attempts: r.attempts,
-          trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
-          eventType: r.event_type,
-          payload: r.payload,
-          leaseExpiresAt,
-          endpointVersion: r.endpoint_version,
-        }),
-      );
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const rows = this.stmt.dueDeliveries.all(
+          request.now,
+          JSON.stringify(request.skipEndpoints),
+          request.limit,
+        );
+        for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
+        return rows.map(
+          (r): ClaimedDelivery => ({
+            id: r.id,
+            msgId: r.msg_id,
+            endpointId: r.endpoint_id,
+            appId: r.app_id,
+            attempts: r.attempts,
+            trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
+            eventType: r.event_type,
+            payload: r.payload,
+            leaseExpiresAt,
+            endpointVersion: r.endpoint_version,
+          }),
+        );
+      })
+      .immediate();
   }
 
   async complete(
@@ -459,35 +482,37 @@ export class SqliteStore implements Store {
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
     if (completions.length === 0) return [];
-    return this.db.transaction(() => {
-      const disabled: DisabledEndpoint[] = [];
-      const disable = (endpointId: string, reason: DisabledEndpoint['reason']) => {
-        const row = this.stmt.disableEndpoint.get(now, endpointId);
-        if (!row) return;
-        this.stmt.failPendingOfEndpoint.run(endpointId);
-        disabled.push({ appId: row.app_id, endpointId, reason });
-      };
-      for (const c of completions) {
-        if (c.attempt) this.stmt.insertAttempt.run(fromAttempt(c.attempt));
-        this.stmt.finishDelivery.run({
-          id: c.deliveryId,
-          owner: c.owner,
-          status: c.next.status,
-          due_at: c.next.status === 'pending' ? c.next.dueAt : null,
-          counted: c.attempt ? 1 : 0,
-          attempted_at: c.attempt?.createdAt ?? null,
-        });
-        if (c.next.status === 'succeeded') this.stmt.clearFailing.run(c.endpointId);
-        if (c.disableEndpoint) disable(c.endpointId, 'gone');
-        else if (c.next.status === 'failed' && c.next.exhausted) {
-          const state = this.stmt.markFailing.get(now, c.endpointId);
-          if (state && state.disabled === 0 && now - state.failing_since >= autoDisableAfterMs) {
-            disable(c.endpointId, 'failing');
+    return this.db
+      .transaction(() => {
+        const disabled: DisabledEndpoint[] = [];
+        const disable = (endpointId: string, reason: DisabledEndpoint['reason']) => {
+          const row = this.stmt.disableEndpoint.get(now, endpointId);
+          if (!row) return;
+          this.stmt.failPendingOfEndpoint.run(endpointId);
+          disabled.push({ appId: row.app_id, endpointId, reason });
+        };
+        for (const c of completions) {
+          if (c.attempt) this.stmt.insertAttempt.run(fromAttempt(c.attempt));
+          this.stmt.finishDelivery.run({
+            id: c.deliveryId,
+            owner: c.owner,
+            status: c.next.status,
+            due_at: c.next.status === 'pending' ? c.next.dueAt : null,
+            counted: c.attempt ? 1 : 0,
+            attempted_at: c.attempt?.createdAt ?? null,
+          });
+          if (c.next.status === 'succeeded') this.stmt.clearFailing.run(c.endpointId);
+          if (c.disableEndpoint) disable(c.endpointId, 'gone');
+          else if (c.next.status === 'failed' && c.next.exhausted) {
+            const state = this.stmt.markFailing.get(now, c.endpointId);
+            if (state && state.disabled === 0 && now - state.failing_since >= autoDisableAfterMs) {
+              disable(c.endpointId, 'failing');
+            }
           }
         }
-      }
-      return disabled;
-    }).immediate();
+        return disabled;
+      })
+      .immediate();
   }
 
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
