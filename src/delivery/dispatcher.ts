@@ -125,11 +125,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       this.signalled = false;
       const limit = Math.min(free, batchSize);
+      const now = clock.now();
       let claimed: ClaimedDelivery[];
       try {
         claimed = await store.claimDue({
           owner: this.config.workerId,
-          now: clock.now(),
+          now,
           leaseMs: this.config.leaseMs,
           limit,
           skipEndpoints: this.saturatedEndpoints(),
@@ -142,12 +143,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const delivery of claimed) this.hold(delivery);
       if (claimed.length === limit || this.signalled) continue;
       const due = await store.nextDueAt().catch(() => null);
-      const now = clock.now();
-      // Past-due work left unclaimed belongs to saturated endpoints: wait for capacity.
-      const sleep = due === null ? this.config.idleRecheckMs : due <= now ? null : due - now;
-      await this.waitForSignal(
-        sleep === null ? this.config.idleRecheckMs : Math.min(sleep, this.config.idleRecheckMs),
-      );
+      if (due !== null && due > now) {
+        const current = clock.now();
+        if (due <= current) continue;
+        await this.waitForSignal(Math.min(due - current, this.config.idleRecheckMs));
+      } else {
+        // Nothing due, or due work left unclaimed because its endpoints are saturated:
+        // their completions signal us.
+        await this.waitForSignal(this.config.idleRecheckMs);
+      }
     }
   }
 
