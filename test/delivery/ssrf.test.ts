@@ -1,0 +1,172 @@
+/**
+ * The SSRF matrix. No packet leaves for a non-loopback address: names are answered by a
+ * stub resolver, and every test asserts that no socket was opened.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AddressPolicy, type ResolvedAddress, unmapIPv4 } from '../../src/delivery/ssrf.js';
+import { startReceiver } from '../helpers.js';
+import { type Fixture, fixture } from './fixture.js';
+
+describe('AddressPolicy', () => {
+  const policy = new AddressPolicy();
+  it.each([
+    '0.0.0.0',
+    '0.1.2.3',
+    '10.0.0.1',
+    '100.64.0.1',
+    '100.127.255.254',
+    '127.0.0.1',
+    '127.255.255.254',
+    '169.254.169.254',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.0.0.8',
+    '192.0.2.1',
+    '192.88.99.1',
+    '192.168.1.1',
+    '198.18.0.1',
+    '198.19.255.255',
+    '198.51.100.7',
+    '203.0.113.9',
+    '224.0.0.1',
+    '239.255.255.250',
+    '240.0.0.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '0:0:0:0:0:ffff:a00:1',
+    '::ffff:169.254.169.254',
+    '::127.0.0.1',
+    'fe80::1',
+    'febf::1',
+    'fc00::1',
+    'fd12:3456::1',
+    'ff02::1',
+    '2001:db8::1',
+    '100::1',
+    '2002:c0a8:101::1',
+    '64:ff9b::a00:1',
+  ])('blocks %s', (address) => {
+    expect(policy.isBlocked(address)).toBe(true);
+  });
+
+  it.each(['93.184.216.34', '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])(
+    'allows the public address %s',
+    (address) => {
+      expect(policy.isBlocked(address)).toBe(false);
+    },
+  );
+
+  it('lets --allow-network ranges through, IPv4-mapped forms included', () => {
+    const allowing = new AddressPolicy(['127.0.0.0/8', 'fd00::/8']);
+    expect(allowing.isBlocked('127.0.0.1')).toBe(false);
+    expect(allowing.isBlocked('::ffff:127.0.0.1')).toBe(false);
+    expect(allowing.isBlocked('fd00::5')).toBe(false);
+    expect(allowing.isBlocked('10.0.0.1')).toBe(true);
+  });
+
+  it('refuses a malformed allow range with a clear error', () => {
+    expect(() => new AddressPolicy(['10.0.0.0/33'])).toThrow(/allowNetwork.*not a CIDR range/);
+    expect(() => new AddressPolicy(['example.com/8'])).toThrow(/not a CIDR range/);
+  });
+
+  it('reads IPv4-mapped IPv6 in every spelling as IPv4', () => {
+    expect(unmapIPv4('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(unmapIPv4('::FFFF:0a01:0203')).toBe('10.1.2.3');
+    expect(unmapIPv4('0:0:0:0:0:ffff:a01:203')).toBe('10.1.2.3');
+    expect(unmapIPv4('2001:db8::1')).toBe('2001:db8::1');
+  });
+});
+
+describe('the guard in delivery', () => {
+  let f: Fixture;
+  const resolved: string[] = [];
+  const answers: Record<string, ResolvedAddress[]> = {
+    'metadata.example': [{ address: '169.254.169.254', family: 4 }],
+    'intranet.example': [{ address: '10.1.2.3', family: 4 }],
+    'mixed.example': [
+      { address: '93.184.216.34', family: 4 },
+      { address: '192.168.1.1', family: 4 },
+    ],
+    'v6-local.example': [{ address: 'fd00::1', family: 6 }],
+    'mapped.example': [{ address: '::ffff:10.0.0.1', family: 6 }],
+  };
+  let netConnect: ReturnType<typeof vi.spyOn>;
+  let tlsConnect: ReturnType<typeof vi.spyOn>;
+
+  beforeEach(async () => {
+    netConnect = vi.spyOn(net, 'connect');
+    tlsConnect = vi.spyOn(tls, 'connect');
+    f = await fixture({
+      allowNetworks: [],
+      resolver: async (hostname) => {
+        resolved.push(hostname);
+        const answer = answers[hostname];
+        if (!answer) throw Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        return answer;
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await f.close();
+    vi.restoreAllMocks();
+  });
+
+  it.each([
+    ['a private IPv4 literal', 'http://10.0.0.1/hook'],
+    ['loopback', 'http://127.0.0.1:8080/'],
+    ['IPv6 loopback', 'http://[::1]/'],
+    ['IPv4-mapped IPv6', 'http://[::ffff:10.0.0.1]/'],
+    ['IPv4-mapped IPv6 in hex', 'http://[::ffff:a9fe:a9fe]/'],
+    ['a decimal IPv4 literal', 'http://2130706433/'],
+    ['an octal IPv4 literal', 'http://0177.0.0.1/'],
+    ['a hex IPv4 literal', 'http://0x7f.0.0.1/'],
+    ['a short hex literal', 'http://0xa9fea9fe/'],
+    ['cloud metadata', 'http://169.254.169.254/latest/meta-data/'],
+    ['https to a private literal', 'https://192.168.0.10/'],
+    ['a name resolving to metadata', 'http://metadata.example/'],
+    ['a name resolving to a private address', 'https://intranet.example/'],
+    ['a name with one private address among public ones', 'http://mixed.example/'],
+    ['a name resolving to unique-local IPv6', 'http://v6-local.example/'],
+    ['a name resolving to IPv4-mapped IPv6', 'http://mapped.example/'],
+  ])('refuses %s without opening a socket', async (_name, url) => {
+    const ep = await f.store.createEndpoint(f.appId, { url });
+    const next = f.nextAttempt();
+    const { message } = await f.store.acceptMessage({ appId: f.appId, eventType: 'a', payload: '{}' });
+    const { attempt, next: after } = await next;
+    expect(attempt).toMatchObject({ succeeded: false, statusCode: null, errorKind: 'blocked_address' });
+    expect(after).toEqual({ status: 'failed', exhausted: false });
+    expect((await f.store.getDelivery(message.id, ep.id))!.status).toBe('failed');
+    expect(netConnect).not.toHaveBeenCalled();
+    expect(tlsConnect).not.toHaveBeenCalled();
+  });
+
+  it('sees the sockets it guards: an allowed loopback delivery does call net.connect', async () => {
+    const r = await startReceiver();
+    const allowing = await fixture({ allowNetworks: ['127.0.0.0/8'] });
+    try {
+      await allowing.store.createEndpoint(allowing.appId, { url: r.url });
+      const next = allowing.nextAttempt();
+      await allowing.store.acceptMessage({ appId: allowing.appId, eventType: 'a', payload: '{}' });
+      expect((await next).attempt.succeeded).toBe(true);
+      expect(netConnect).toHaveBeenCalledWith(expect.objectContaining({ host: '127.0.0.1' }));
+    } finally {
+      await allowing.close();
+      await r.close();
+    }
+  });
+
+  it('resolves a name once per connection, through the injected resolver', async () => {
+    resolved.length = 0;
+    await f.store.createEndpoint(f.appId, { url: 'http://intranet.example/' });
+    const next = f.nextAttempt();
+    await f.store.acceptMessage({ appId: f.appId, eventType: 'a', payload: '{}' });
+    await next;
+    expect(resolved).toEqual(['intranet.example']);
+  });
+});
