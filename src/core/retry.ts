@@ -61,6 +61,9 @@ export function judge(statusCode: number | null, errorKind: AttemptErrorKind | n
   return { succeeded: false, retry: true, disableEndpoint: false, throttle };
 }
 
+// The HTTP-date form senders must use (RFC 9110): `Sun, 06 Nov 1994 08:49:37 GMT`.
+const IMF_FIXDATE = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /**
  * Parses a `Retry-After` value (delta seconds or an HTTP date) into milliseconds from `now`;
  * `null` when absent or unreadable.
@@ -69,6 +72,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (value === undefined) return null;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * SECOND;
+  if (!IMF_FIXDATE.test(text)) return null;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);

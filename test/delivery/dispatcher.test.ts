@@ -24,7 +24,10 @@ describe('fan-out and the wire format', () => {
     const secret = generateHmacSecret();
     const all = await f.store.createEndpoint(f.appId, { url: `${r.url}?ep=all`, secret });
     await f.store.createEndpoint(f.appId, { url: `${r.url}?ep=typed`, filterTypes: ['user.created'] });
-    const channel = await f.store.createEndpoint(f.appId, { url: `${r.url}?ep=channel`, channels: ['project_1'] });
+    const channel = await f.store.createEndpoint(f.appId, {
+      url: `${r.url}?ep=channel`,
+      channels: ['project_1'],
+    });
     await f.store.createEndpoint(f.appId, { url: `${r.url}?ep=other-channel`, channels: ['project_2'] });
     await f.store.createEndpoint(f.appId, { url: `${r.url}?ep=disabled`, disabled: true });
 

@@ -94,7 +94,9 @@ describe('a crashed worker', () => {
     const ep = await fx.store.createEndpoint(fx.appId, { url: r.url });
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
-      ids.push((await fx.store.acceptMessage({ appId: fx.appId, eventType: 'a', payload: `{"i":${i}}` })).message.id);
+      ids.push(
+        (await fx.store.acceptMessage({ appId: fx.appId, eventType: 'a', payload: `{"i":${i}}` })).message.id,
+      );
     }
     // The "crashed" worker claims everything and never reports back.
     const leased = await fx.store.claimDue({
@@ -140,7 +142,7 @@ describe('a crashed worker', () => {
     }
   });
 
-  it("does not let a late worker overwrite the state of a delivery that another worker re-leased", async () => {
+  it('does not let a late worker overwrite the state of a delivery that another worker re-leased', async () => {
     const r = await receiver();
     f = await fixture({ manualClock: true });
     const fx = f;
@@ -148,7 +150,13 @@ describe('a crashed worker', () => {
     const ep = await fx.store.createEndpoint(fx.appId, { url: r.url });
     const { message } = await fx.store.acceptMessage({ appId: fx.appId, eventType: 'a', payload: '{}' });
     const now = fx.clock!.now();
-    const [first] = await fx.store.claimDue({ owner: 'slow', now, leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+    const [first] = await fx.store.claimDue({
+      owner: 'slow',
+      now,
+      leaseMs: 60_000,
+      limit: 1,
+      skipEndpoints: [],
+    });
     const [second] = await fx.store.claimDue({
       owner: 'fast',
       now: now + 60_000,
@@ -158,11 +166,23 @@ describe('a crashed worker', () => {
     });
     expect(second!.id).toBe(first!.id);
     await fx.store.complete(
-      [{ owner: 'slow', deliveryId: first!.id, endpointId: ep.id, attempt: null, next: { status: 'failed', exhausted: true }, disableEndpoint: false }],
+      [
+        {
+          owner: 'slow',
+          deliveryId: first!.id,
+          endpointId: ep.id,
+          attempt: null,
+          next: { status: 'failed', exhausted: true },
+          disableEndpoint: false,
+        },
+      ],
       now + 60_001,
       DAY,
     );
-    expect((await fx.store.getDelivery(message.id, ep.id))!).toMatchObject({ status: 'sending', leaseOwner: 'fast' });
+    expect((await fx.store.getDelivery(message.id, ep.id))!).toMatchObject({
+      status: 'sending',
+      leaseOwner: 'fast',
+    });
   });
 });
 
@@ -174,14 +194,20 @@ describe('isolation', () => {
     const healthy = await receiver();
     f = await fixture({ endpointConcurrency: 4, concurrency: 64 });
     const fx = f;
-    const slow = await fx.store.createEndpoint(fx.appId, { url: hanging.url, timeoutMs: 1_000, filterTypes: ['slow'] });
+    const slow = await fx.store.createEndpoint(fx.appId, {
+      url: hanging.url,
+      timeoutMs: 1_000,
+      filterTypes: ['slow'],
+    });
     const fast = await fx.store.createEndpoint(fx.appId, { url: healthy.url, filterTypes: ['fast'] });
     const order: string[] = [];
     fx.dispatcher.on('attempt', (e) => order.push(e.attempt.endpointId));
     const healthyDone = fx.attempts(200, fast.id);
     const firstSlow = fx.nextAttempt(slow.id);
-    for (let i = 0; i < 40; i++) await fx.store.acceptMessage({ appId: fx.appId, eventType: 'slow', payload: '{}' });
-    for (let i = 0; i < 200; i++) await fx.store.acceptMessage({ appId: fx.appId, eventType: 'fast', payload: '{}' });
+    for (let i = 0; i < 40; i++)
+      await fx.store.acceptMessage({ appId: fx.appId, eventType: 'slow', payload: '{}' });
+    for (let i = 0; i < 200; i++)
+      await fx.store.acceptMessage({ appId: fx.appId, eventType: 'fast', payload: '{}' });
     await healthyDone;
     await firstSlow;
     // Every healthy delivery was recorded before the first hanging attempt timed out.
@@ -223,6 +249,10 @@ describe('graceful shutdown', () => {
     const { message } = await fx.store.acceptMessage({ appId: fx.appId, eventType: 'a', payload: '{}' });
     while (r.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await fx.dispatcher.stop();
-    expect(await fx.store.getDelivery(message.id, ep.id)).toMatchObject({ status: 'pending', attempts: 0, leaseOwner: null });
+    expect(await fx.store.getDelivery(message.id, ep.id)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      leaseOwner: null,
+    });
   });
 });

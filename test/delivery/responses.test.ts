@@ -50,7 +50,11 @@ describe('response handling', () => {
     const { event, delivery, sentAt } = await sendOnce(r.url);
     expect(event.attempt).toMatchObject({ succeeded: false, statusCode: 301, errorKind: 'http_status' });
     expect(target.received).toHaveLength(0);
-    expect(delivery).toMatchObject({ status: 'pending', attempts: 1, dueAt: sentAt + DEFAULT_RETRY_SCHEDULE_MS[0]! });
+    expect(delivery).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      dueAt: sentAt + DEFAULT_RETRY_SCHEDULE_MS[0]!,
+    });
   });
 
   it('410 Gone disables the endpoint and stops retrying', async () => {
@@ -70,7 +74,11 @@ describe('response handling', () => {
   it('500 is retried on the schedule', async () => {
     const r = await answer(500, {}, 'database down');
     const { event, delivery, sentAt } = await sendOnce(r.url);
-    expect(event.attempt).toMatchObject({ statusCode: 500, responseBody: 'database down', errorKind: 'http_status' });
+    expect(event.attempt).toMatchObject({
+      statusCode: 500,
+      responseBody: 'database down',
+      errorKind: 'http_status',
+    });
     expect(delivery).toMatchObject({ status: 'pending', dueAt: sentAt + 5_000 });
   });
 

@@ -54,12 +54,17 @@ describe('AddressPolicy', () => {
     expect(policy.isBlocked(address)).toBe(true);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])(
-    'allows the public address %s',
-    (address) => {
-      expect(policy.isBlocked(address)).toBe(false);
-    },
-  );
+  it.each([
+    '93.184.216.34',
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+  ])('allows the public address %s', (address) => {
+    expect(policy.isBlocked(address)).toBe(false);
+  });
 
   it('lets --allow-network ranges through, IPv4-mapped forms included', () => {
     const allowing = new AddressPolicy(['127.0.0.0/8', 'fd00::/8']);

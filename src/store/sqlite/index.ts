@@ -80,6 +80,22 @@ function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
   return { data, iterator: last === undefined ? null : key(last), done };
 }
 
+/**
+ * Due deliveries, oldest first: pending ones whose time has come and leased ones whose lease
+ * expired. Served by the partial index `deliveries_due`. Parameters: now, JSON array of
+ * endpoint ids to skip, limit.
+ */
+export const DUE_DELIVERIES_SQL = `
+  SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
+         m.event_type, m.payload, e.updated_at AS endpoint_version
+  FROM deliveries d
+  JOIN messages m ON m.id = d.msg_id
+  JOIN endpoints e ON e.id = d.endpoint_id
+  WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
+    AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+  ORDER BY d.due_at
+  LIMIT ?`;
+
 /** Opens (creating and migrating if needed) a SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
@@ -156,17 +172,7 @@ export class SqliteStore implements Store {
         `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
       ),
-      dueDeliveries: db.prepare<[number, string, number], ClaimRow>(
-        `SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
-                m.event_type, m.payload, e.updated_at AS endpoint_version
-         FROM deliveries d
-         JOIN messages m ON m.id = d.msg_id
-         JOIN endpoints e ON e.id = d.endpoint_id
-         WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
-           AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
-         ORDER BY d.due_at
-         LIMIT ?`,
-      ),
+      dueDeliveries: db.prepare<[number, string, number], ClaimRow>(DUE_DELIVERIES_SQL),
       lease: db.prepare(`UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`),
       insertAttempt: db.prepare(
         `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,

@@ -1,0 +1,70 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isId, newId } from '../../src/core/ids.js';
+import { judge, nextDelay, parseRetryAfter } from '../../src/core/retry.js';
+
+describe('nextDelay', () => {
+  const schedule = [5_000, 300_000];
+  it('follows the schedule and ends after it', () => {
+    const base = { schedule, throttle: false, retryAfterMs: null, random: 0.5 };
+    expect(nextDelay({ ...base, attemptsMade: 1 })).toBe(5_000);
+    expect(nextDelay({ ...base, attemptsMade: 2 })).toBe(300_000);
+    expect(nextDelay({ ...base, attemptsMade: 3 })).toBeNull();
+  });
+
+  it('stays within ±20 % jitter, above the throttle floor and within the Retry-After clamp', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.boolean(),
+        fc.option(fc.integer({ min: 0, max: 10_000_000 })),
+        fc.double({ min: 0, max: 0.999_999, noNaN: true }),
+        (attemptsMade, throttle, retryAfterMs, random) => {
+          const delay = nextDelay({ attemptsMade, schedule, throttle, retryAfterMs, random })!;
+          const base = schedule[attemptsMade - 1]!;
+          let low = Math.round(base * 0.8);
+          if (throttle) low = Math.max(low, 60_000);
+          expect(delay).toBeGreaterThanOrEqual(low);
+          expect(delay).toBeLessThanOrEqual(2 * Math.max(Math.round(base * 1.2), throttle ? 60_000 : 0));
+        },
+      ),
+    );
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.UTC(2026, 0, 1);
+  it('reads seconds and HTTP dates', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(new Date(now + 30_000).toUTCString(), now)).toBe(30_000);
+    expect(parseRetryAfter(new Date(now - 30_000).toUTCString(), now)).toBe(0);
+  });
+  it('ignores what it cannot read', () => {
+    expect(parseRetryAfter(undefined, now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-5', now)).toBeNull();
+  });
+});
+
+describe('judge', () => {
+  it('maps the response table', () => {
+    expect(judge(204, null)).toMatchObject({ succeeded: true, retry: false });
+    expect(judge(302, 'http_status')).toMatchObject({ succeeded: false, retry: true, throttle: false });
+    expect(judge(410, 'http_status')).toMatchObject({ retry: false, disableEndpoint: true });
+    for (const s of [429, 502, 503, 504])
+      expect(judge(s, 'http_status')).toMatchObject({ retry: true, throttle: true });
+    expect(judge(null, 'timeout')).toMatchObject({ retry: true, throttle: false });
+    expect(judge(null, 'blocked_address')).toMatchObject({ retry: false, disableEndpoint: false });
+  });
+});
+
+describe('ids', () => {
+  it('are prefixed, 27 base62 characters, and sort by creation time', () => {
+    const ids = Array.from({ length: 2_000 }, (_, i) =>
+      newId('msg', 1_700_000_000_000 + Math.floor(i / 100)),
+    );
+    for (const id of ids) expect(isId(id, 'msg')).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

@@ -1,0 +1,411 @@
+/**
+ * The Store contract suite: one set of cases that every backend must pass. A backend's test
+ * file calls {@link storeContract} with a factory that opens a fresh, empty store.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import type { Attempt } from '../../src/core/types.js';
+import type { Store } from '../../src/store/store.js';
+
+/** Opens a fresh store on `clock`; `reopen` opens the same data again (for durability). */
+export type OpenStore = (clock: ManualClock) => Promise<{ store: Store; reopen: () => Promise<Store> }>;
+
+const DAY = 86_400_000;
+
+function attemptFor(
+  d: { id: string; msgId: string; endpointId: string; appId: string },
+  at: number,
+): Attempt {
+  return {
+    id: `atmpt_${String(at).padStart(27, '0')}`,
+    deliveryId: d.id,
+    msgId: d.msgId,
+    endpointId: d.endpointId,
+    appId: d.appId,
+    url: 'http://127.0.0.1/',
+    trigger: 'scheduled',
+    succeeded: false,
+    statusCode: 500,
+    responseBody: 'no',
+    durationMs: 3,
+    errorKind: 'http_status',
+    errorMessage: null,
+    requestHeaders: { 'webhook-id': d.msgId },
+    createdAt: at,
+  };
+}
+
+export function storeContract(backend: string, open: OpenStore): void {
+  async function setup() {
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const { store, reopen } = await open(clock);
+    const app = await store.createApplication({ name: 'Shop', uid: 'shop' });
+    return { clock, store, reopen, app };
+  }
+
+  describe(`Store contract: ${backend}`, () => {
+    describe('applications', () => {
+      it('creates, finds by id or uid, updates, pages and deletes', async () => {
+        const { store, app } = await setup();
+        expect(await store.getApplication('shop')).toEqual(app);
+        expect(await store.getApplication(app.id)).toEqual(app);
+        await expect(store.createApplication({ name: 'Other', uid: 'shop' })).rejects.toMatchObject({
+          code: 'conflict',
+        });
+        const updated = await store.updateApplication(app.id, { name: 'Shop 2', metadata: { tier: 'gold' } });
+        expect(updated).toMatchObject({ name: 'Shop 2', uid: 'shop', metadata: { tier: 'gold' } });
+        for (let i = 0; i < 4; i++) await store.createApplication({ name: `a${i}` });
+        const first = await store.listApplications({ limit: 3 });
+        expect(first.data).toHaveLength(3);
+        expect(first.done).toBe(false);
+        const second = await store.listApplications({ limit: 3, iterator: first.iterator });
+        expect(second.data).toHaveLength(2);
+        expect(second.done).toBe(true);
+        expect(new Set([...first.data, ...second.data].map((a) => a.id)).size).toBe(5);
+        await store.deleteApplication('shop');
+        expect(await store.getApplication(app.id)).toBeNull();
+        await expect(store.deleteApplication(app.id)).rejects.toMatchObject({ code: 'not_found' });
+      });
+
+      it('refuses bad input and leaves what is stored unchanged', async () => {
+        const { store, app } = await setup();
+        await expect(store.createApplication({ name: 'x', uid: 'has space' })).rejects.toMatchObject({
+          code: 'validation',
+          field: 'uid',
+        });
+        await expect(store.updateApplication(app.id, { rateLimit: -1 })).rejects.toMatchObject({
+          field: 'rateLimit',
+        });
+        expect(await store.getApplication(app.id)).toEqual(app);
+      });
+    });
+
+    describe('event types', () => {
+      it('upserts, lists by name and deletes', async () => {
+        const { store } = await setup();
+        await store.upsertEventType({ name: 'order.paid', description: 'paid' });
+        await store.upsertEventType({ name: 'content.published', description: 'v1' });
+        const updated = await store.upsertEventType({ name: 'content.published', description: 'v2' });
+        expect(updated.description).toBe('v2');
+        const page = await store.listEventTypes({ limit: 10 });
+        expect(page.data.map((e) => e.name)).toEqual(['content.published', 'order.paid']);
+        await store.deleteEventType('order.paid');
+        expect(await store.getEventType('order.paid')).toBeNull();
+      });
+    });
+
+    describe('endpoints', () => {
+      it('creates with a generated whsec_ secret and finds by id or uid', async () => {
+        const { store, app } = await setup();
+        const ep = await store.createEndpoint('shop', { url: 'https://example.com/hook', uid: 'main' });
+        expect(ep.appId).toBe(app.id);
+        expect(ep.secrets).toHaveLength(1);
+        expect(ep.secrets[0]!.key).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+        expect(await store.getEndpoint(app.id, 'main')).toEqual(ep);
+        expect(await store.getEndpoint('shop', ep.id)).toEqual(ep);
+        await expect(
+          store.createEndpoint(app.id, { url: 'https://e.com', uid: 'main' }),
+        ).rejects.toMatchObject({
+          code: 'conflict',
+        });
+      });
+
+      it.each([
+        [{ url: 'ftp://example.com/' }, 'url'],
+        [{ url: 'not a url' }, 'url'],
+        [{ url: 'https://user:pw@example.com/' }, 'url'],
+        [{ url: `https://example.com/${'a'.repeat(5000)}` }, 'url'],
+        [{ url: 'https://e.com', headers: { 'Content-Type': 'text/plain' } }, 'headers.Content-Type'],
+        [{ url: 'https://e.com', headers: { 'webhook-id': 'x' } }, 'headers.webhook-id'],
+        [{ url: 'https://e.com', headers: { Connection: 'close' } }, 'headers.Connection'],
+        [{ url: 'https://e.com', headers: { 'X-Bad\r\nInjected': 'x' } }, 'headers.X-Bad\r\nInjected'],
+        [{ url: 'https://e.com', headers: { 'X-Ok': 'a\r\nInjected: yes' } }, 'headers.X-Ok'],
+        [{ url: 'https://e.com', timeoutMs: 999 }, 'timeoutMs'],
+        [{ url: 'https://e.com', timeoutMs: 30_001 }, 'timeoutMs'],
+        [{ url: 'https://e.com', retrySchedule: [10] }, 'retrySchedule[0]'],
+        [{ url: 'https://e.com', secret: 'whsec_short' }, 'secret'],
+        [{ url: 'https://e.com', filterTypes: ['bad type'] }, 'filterTypes[0]'],
+        [{ url: 'https://e.com', channels: Array.from({ length: 11 }, (_, i) => `c${i}`) }, 'channels'],
+      ])('refuses %j naming the field', async (input, field) => {
+        const { store, app } = await setup();
+        await expect(store.createEndpoint(app.id, input)).rejects.toMatchObject({
+          code: 'validation',
+          field,
+        });
+        expect((await store.listEndpoints(app.id, { limit: 10 })).data).toHaveLength(0);
+      });
+
+      it('rotates secrets: the old key is kept until its grace period ends', async () => {
+        const { store, app, clock } = await setup();
+        const ep = await store.createEndpoint(app.id, { url: 'https://e.com' });
+        const oldKey = ep.secrets[0]!.key;
+        const newKey = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+        const rotated = await store.rotateEndpointSecret(app.id, ep.id, newKey, DAY);
+        expect(rotated.secrets).toEqual([
+          { key: newKey, expiresAt: null },
+          { key: oldKey, expiresAt: clock.now() + DAY },
+        ]);
+        clock.advance(DAY + 1);
+        const again = await store.rotateEndpointSecret(app.id, ep.id, oldKey.replace(/.$/, 'A'), DAY);
+        expect(again.secrets.map((s) => s.key)).not.toContain(oldKey);
+      });
+    });
+
+    describe('messages', () => {
+      it('stores a message with one pending delivery per matching endpoint', async () => {
+        const { store, app } = await setup();
+        const a = await store.createEndpoint(app.id, { url: 'https://a.example' });
+        await store.createEndpoint(app.id, { url: 'https://b.example', filterTypes: ['other'] });
+        const { message, deliveries } = await store.acceptMessage({
+          appId: 'shop',
+          eventType: 'order.paid',
+          eventId: 'evt-1',
+          payload: '{"total": 10}',
+        });
+        expect(deliveries).toBe(1);
+        expect(message.appId).toBe(app.id);
+        expect(await store.getMessage(app.id, 'evt-1')).toEqual(message);
+        expect(await store.listDeliveries(message.id)).toEqual([
+          expect.objectContaining({
+            endpointId: a.id,
+            status: 'pending',
+            attempts: 0,
+            dueAt: message.createdAt,
+          }),
+        ]);
+      });
+
+      it('commits many concurrent messages together; a duplicate eventId fails alone', async () => {
+        const { store, app } = await setup();
+        await store.createEndpoint(app.id, { url: 'https://a.example' });
+        const results = await Promise.allSettled(
+          Array.from({ length: 300 }, (_, i) =>
+            store.acceptMessage({
+              appId: app.id,
+              eventType: 'a',
+              eventId: `e${i % 250}`,
+              payload: `{"i":${i}}`,
+            }),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(250);
+        const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(rejected.every((r) => r.reason.code === 'conflict')).toBe(true);
+      });
+
+      it('refuses an unknown application and bad names', async () => {
+        const { store } = await setup();
+        await expect(
+          store.acceptMessage({ appId: 'nope', eventType: 'a', payload: '{}' }),
+        ).rejects.toMatchObject({
+          code: 'not_found',
+        });
+        await expect(
+          store.acceptMessage({ appId: 'shop', eventType: 'a b', payload: '{}' }),
+        ).rejects.toMatchObject({
+          field: 'eventType',
+        });
+      });
+
+      it('wakes listeners when deliveries are created', async () => {
+        const { store, app } = await setup();
+        await store.createEndpoint(app.id, { url: 'https://a.example' });
+        let woken = 0;
+        const off = store.onWake(() => woken++);
+        await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
+        off();
+        await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
+        expect(woken).toBe(1);
+      });
+    });
+
+    describe('deliveries', () => {
+      async function withDeliveries(n: number) {
+        const ctx = await setup();
+        const ep = await ctx.store.createEndpoint(ctx.app.id, { url: 'https://a.example' });
+        const msgs = [];
+        for (let i = 0; i < n; i++) {
+          msgs.push(
+            (await ctx.store.acceptMessage({ appId: ctx.app.id, eventType: 'a', payload: '{}' })).message,
+          );
+          ctx.clock.advance(1);
+        }
+        return { ...ctx, ep, msgs };
+      }
+
+      it('claims due deliveries oldest first, under a lease, up to the limit', async () => {
+        const { store, clock, msgs } = await withDeliveries(5);
+        const now = clock.now();
+        const claimed = await store.claimDue({
+          owner: 'w1',
+          now,
+          leaseMs: 60_000,
+          limit: 3,
+          skipEndpoints: [],
+        });
+        expect(claimed.map((c) => c.msgId)).toEqual(msgs.slice(0, 3).map((m) => m.id));
+        expect(claimed[0]).toMatchObject({
+          attempts: 0,
+          trigger: 'scheduled',
+          payload: '{}',
+          leaseExpiresAt: now + 60_000,
+        });
+        const rest = await store.claimDue({
+          owner: 'w2',
+          now,
+          leaseMs: 60_000,
+          limit: 10,
+          skipEndpoints: [],
+        });
+        expect(rest).toHaveLength(2);
+        expect(
+          await store.claimDue({ owner: 'w3', now, leaseMs: 60_000, limit: 10, skipEndpoints: [] }),
+        ).toEqual([]);
+        expect(await store.nextDueAt()).toBe(now + 60_000);
+      });
+
+      it('skips saturated endpoints and deliveries not yet due', async () => {
+        const { store, clock, ep } = await withDeliveries(2);
+        const now = clock.now();
+        expect(
+          await store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit: 10, skipEndpoints: [ep.id] }),
+        ).toEqual([]);
+        expect(
+          await store.claimDue({ owner: 'w', now: 0, leaseMs: 60_000, limit: 10, skipEndpoints: [] }),
+        ).toEqual([]);
+      });
+
+      it('records an attempt and schedules the next try; release gives a lease back untried', async () => {
+        const { store, clock, msgs, app } = await withDeliveries(2);
+        const now = clock.now();
+        const [a, b] = await store.claimDue({
+          owner: 'w',
+          now,
+          leaseMs: 60_000,
+          limit: 2,
+          skipEndpoints: [],
+        });
+        await store.complete(
+          [
+            {
+              owner: 'w',
+              deliveryId: a!.id,
+              endpointId: a!.endpointId,
+              attempt: attemptFor(a!, now),
+              next: { status: 'pending', dueAt: now + 5_000 },
+              disableEndpoint: false,
+            },
+          ],
+          now,
+          DAY,
+        );
+        await store.release('w', [b!.id], now);
+        expect(await store.getDelivery(msgs[0]!.id, a!.endpointId)).toMatchObject({
+          status: 'pending',
+          attempts: 1,
+          dueAt: now + 5_000,
+          leaseOwner: null,
+          lastAttemptAt: now,
+        });
+        expect(await store.getDelivery(msgs[1]!.id, b!.endpointId)).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          dueAt: now,
+        });
+        const attempts = await store.listAttempts({ appId: app.id, msgId: msgs[0]!.id }, { limit: 10 });
+        expect(attempts.data).toEqual([attemptFor(a!, now)]);
+      });
+
+      it('resend makes a finished delivery due now as a manual attempt', async () => {
+        const { store, clock, msgs } = await withDeliveries(1);
+        const now = clock.now();
+        const [d] = await store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+        await store.complete(
+          [
+            {
+              owner: 'w',
+              deliveryId: d!.id,
+              endpointId: d!.endpointId,
+              attempt: attemptFor(d!, now),
+              next: { status: 'failed', exhausted: true },
+              disableEndpoint: false,
+            },
+          ],
+          now,
+          DAY,
+        );
+        clock.advance(1_000);
+        const resent = await store.resend(msgs[0]!.id, d!.endpointId);
+        expect(resent).toMatchObject({ status: 'pending', dueAt: clock.now() });
+        const [again] = await store.claimDue({
+          owner: 'w',
+          now: clock.now(),
+          leaseMs: 60_000,
+          limit: 1,
+          skipEndpoints: [],
+        });
+        expect(again).toMatchObject({ id: d!.id, trigger: 'manual', attempts: 1 });
+        await expect(store.resend(msgs[0]!.id, 'ep_nope')).rejects.toMatchObject({ code: 'not_found' });
+      });
+
+      it('disabling an endpoint fails what waits for it', async () => {
+        const { store, app, ep, msgs } = await withDeliveries(2);
+        await store.updateEndpoint(app.id, ep.id, { disabled: true });
+        for (const m of msgs) expect((await store.getDelivery(m.id, ep.id))!.status).toBe('failed');
+        expect(await store.nextDueAt()).toBeNull();
+      });
+
+      it('pages attempts newest first', async () => {
+        const { store, clock, app, ep } = await withDeliveries(1);
+        const base = clock.now();
+        for (let i = 0; i < 5; i++) {
+          const [d] = await store.claimDue({
+            owner: 'w',
+            now: base + i * 10_000,
+            leaseMs: 60_000,
+            limit: 1,
+            skipEndpoints: [],
+          });
+          await store.complete(
+            [
+              {
+                owner: 'w',
+                deliveryId: d!.id,
+                endpointId: ep.id,
+                attempt: attemptFor(d!, base + i * 10_000),
+                next: { status: 'pending', dueAt: base + (i + 1) * 10_000 },
+                disableEndpoint: false,
+              },
+            ],
+            base,
+            DAY,
+          );
+        }
+        const first = await store.listAttempts({ appId: app.id, endpointId: ep.id }, { limit: 3 });
+        const second = await store.listAttempts(
+          { appId: app.id, endpointId: ep.id },
+          { limit: 3, iterator: first.iterator },
+        );
+        const times = [...first.data, ...second.data].map((a) => a.createdAt);
+        expect(times).toEqual([...times].sort((x, y) => y - x));
+        expect(times).toHaveLength(5);
+        expect(second.done).toBe(true);
+      });
+    });
+
+    it('keeps everything across a reopen', async () => {
+      const { store, reopen, app } = await setup();
+      const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+      const { message } = await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{"k":"v"}' });
+      await store[Symbol.asyncDispose]();
+      const again = await reopen();
+      try {
+        expect(await again.getEndpoint(app.id, ep.id)).toEqual(ep);
+        expect(await again.getMessage(app.id, message.id)).toEqual(message);
+        expect((await again.getDelivery(message.id, ep.id))!.status).toBe('pending');
+      } finally {
+        await again[Symbol.asyncDispose]();
+      }
+    });
+  });
+}

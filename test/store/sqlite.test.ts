@@ -1,0 +1,43 @@
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { DUE_DELIVERIES_SQL, openSqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers.js';
+import { storeContract } from './contract.js';
+
+const dir = tempDir();
+afterAll(() => dir.remove());
+let n = 0;
+
+storeContract('sqlite', async (clock) => {
+  const path = dir.path(`contract-${n++}.db`);
+  return { store: openSqliteStore({ path, clock }), reopen: async () => openSqliteStore({ path, clock }) };
+});
+
+describe('SQLite specifics', () => {
+  it('runs in WAL mode and records each migration once in its ledger', async () => {
+    const path = dir.path('ledger.db');
+    const clock = new ManualClock();
+    await openSqliteStore({ path, clock })[Symbol.asyncDispose]();
+    await openSqliteStore({ path, clock })[Symbol.asyncDispose]();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT version, name FROM herald_migrations').all()).toEqual([
+      { version: 1, name: '001_initial.sql' },
+    ]);
+    db.close();
+  });
+
+  it('serves the claim query from the due index, without a table scan', async () => {
+    const path = dir.path('plan.db');
+    await openSqliteStore({ path })[Symbol.asyncDispose]();
+    const db = new Database(path, { readonly: true });
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${DUE_DELIVERIES_SQL}`).all(1, '[]', 10) as {
+      detail: string;
+    }[];
+    const details = plan.map((p) => p.detail).join('\n');
+    expect(details).toContain('USING INDEX deliveries_due');
+    expect(details).not.toMatch(/SCAN d\b(?! USING)/);
+    db.close();
+  });
+});
