@@ -17,12 +17,15 @@ export type HeaderStyle = 'standard' | 'svix';
 
 /** Defaults of {@link DispatcherOptions}. */
 export const DISPATCHER_DEFAULTS = {
-  /** Deliveries held (queued or sending) by this worker at most. */
-  concurrency: 256,
-  /** Deliveries held per endpoint at most, so a slow endpoint cannot take every slot. */
+  /** Deliveries held (queued locally or sending) by this worker at most. */
+  concurrency: 512,
+  /**
+   * Requests in flight per endpoint at most; an endpoint holds at most twice this many
+   * deliveries, so a slow endpoint cannot take every slot.
+   */
   endpointConcurrency: 64,
   /** Deliveries claimed per statement at most. */
-  batchSize: 256,
+  batchSize: 128,
   /** Request timeout in ms unless the endpoint sets its own (1,000 to 30,000). */
   timeoutMs: 15_000,
   /** Lease length in ms; longer than the longest timeout plus the wait in a local queue. */

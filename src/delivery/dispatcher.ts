@@ -44,6 +44,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Deliveries held: queued locally or sending. */
   private held = 0;
   private readonly heldPerEndpoint = new Map<string, number>();
+  /**
+   * Endpoints holding their full budget. One joins at the budget and leaves at half of it,
+   * so claims come in batches rather than one per finished attempt.
+   */
+  private readonly saturated = new Set<string>();
+  private readonly endpointBudget: number;
+  private readonly refillAt: number;
   private readonly queues = new Map<string, ClaimedDelivery[]>();
   private readonly sendingPerEndpoint = new Map<string, number>();
   private completions: Completion[] = [];
@@ -62,6 +69,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     super();
     this.config = resolveDispatcherConfig(options);
     this.endpoints = new EndpointCache(this.config.store);
+    this.endpointBudget = 2 * this.config.endpointConcurrency;
+    // Claim when a good share of capacity is free, so claims stay batched under load.
+    this.refillAt = Math.max(1, Math.min(this.config.batchSize, Math.ceil(this.config.concurrency / 4)));
     this.sender = new HttpSender({
       allowNetworks: this.config.allowNetworks,
       ...(this.config.resolver ? { resolver: this.config.resolver } : {}),
@@ -74,7 +84,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Starts claiming and sending. */
   start(): this {
     if (this.loop) return this;
-    this.unsubscribe = this.config.store.onWake(() => this.signal());
+    this.unsubscribe = this.config.store.onWake((endpointIds) => {
+      // Work for saturated endpoints only cannot be claimed now; their completions wake us.
+      if (endpointIds === null || endpointIds.some((id) => !this.saturated.has(id))) this.signal();
+    });
     this.loop = this.run().catch((error) => {
       this.config.logger.error({ err: error }, 'dispatcher loop stopped');
       this.emit('error', error);
@@ -106,19 +119,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     });
   }
 
-  private saturatedEndpoints(): string[] {
-    const out: string[] = [];
-    for (const [id, n] of this.heldPerEndpoint) if (n >= this.config.endpointConcurrency) out.push(id);
-    return out;
-  }
 
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
-    // Claim when a good share of capacity is free, so claims stay batched under load.
-    const refillAt = Math.max(1, Math.min(batchSize, Math.ceil(concurrency / 4)));
     while (!this.stopping) {
       const free = concurrency - this.held;
-      if (free < refillAt && this.held > 0) {
+      if (free < this.refillAt && this.held > 0) {
         this.signalled = false;
         await this.waitForSignal(null);
         continue;
@@ -133,7 +139,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           now,
           leaseMs: this.config.leaseMs,
           limit,
-          skipEndpoints: this.saturatedEndpoints(),
+          skipEndpoints: [...this.saturated],
         });
       } catch (error) {
         this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
@@ -157,7 +163,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private hold(delivery: ClaimedDelivery): void {
     this.held++;
-    this.heldPerEndpoint.set(delivery.endpointId, (this.heldPerEndpoint.get(delivery.endpointId) ?? 0) + 1);
+    const n = (this.heldPerEndpoint.get(delivery.endpointId) ?? 0) + 1;
+    this.heldPerEndpoint.set(delivery.endpointId, n);
+    if (n >= this.endpointBudget) this.saturated.add(delivery.endpointId);
     const queue = this.queues.get(delivery.endpointId);
     if (queue) queue.push(delivery);
     else this.queues.set(delivery.endpointId, [delivery]);
@@ -195,7 +203,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const n = (this.heldPerEndpoint.get(endpointId) ?? 1) - 1;
     if (n <= 0) this.heldPerEndpoint.delete(endpointId);
     else this.heldPerEndpoint.set(endpointId, n);
-    this.signal();
+    // Wake the loop only when a claim can now take a batch: the endpoint left saturation,
+    // enough global capacity came free, or nothing is held at all.
+    let wake = this.held === 0 || this.held === this.config.concurrency - this.refillAt;
+    if (this.saturated.has(endpointId) && n <= this.endpointBudget / 2) {
+      this.saturated.delete(endpointId);
+      wake = true;
+    }
+    if (wake) this.signal();
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {

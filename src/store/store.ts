@@ -143,6 +143,9 @@ export interface AttemptFilter {
   succeeded?: boolean;
 }
 
+/** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
+export type WakeListener = (endpointIds: readonly string[] | null) => void;
+
 /** Durable storage of everything Herald knows. */
 export interface Store extends AsyncDisposable {
   /** The backend's name, for logs and the startup banner. */
@@ -224,8 +227,9 @@ export interface Store extends AsyncDisposable {
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
 
   /**
-   * Calls `listener` whenever deliveries may have become due (messages accepted, a resend);
-   * returns the unsubscribe function. Backends spanning processes wake other processes too.
+   * Calls `listener` whenever deliveries may have become due (messages accepted, a resend,
+   * a release), with the endpoints concerned when known, or `null`; returns the unsubscribe
+   * function. Backends spanning processes wake other processes too.
    */
-  onWake(listener: () => void): () => void;
+  onWake(listener: WakeListener): () => void;
 }

@@ -36,6 +36,7 @@ import type {
   Page,
   PageRequest,
   Store,
+  WakeListener,
 } from '../store.js';
 import { migrate } from './migrate.js';
 import {
@@ -399,14 +400,13 @@ export class SqliteStore implements Store {
   async acceptMessage(input: NewMessage): Promise<AcceptedMessage> {
     const now = this.clock.now();
     const message = messageRecord(newId('msg', now), input, now);
-    const accepted = await this.ingest.submit(message);
-    if (accepted.deliveries > 0) this.wake.emit('wake');
-    return accepted;
+    return this.ingest.submit(message);
   }
 
   /** Writes a batch of messages and their deliveries in one transaction. */
   private commitMessages(messages: Message[]): ItemResult<AcceptedMessage>[] {
-    return this.db.transaction(() => {
+    const woken = new Set<string>();
+    const results = this.db.transaction(() => {
       // Per application named in this batch: its id (the caller may use its uid) and endpoints.
       const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
       return messages.map((message): ItemResult<AcceptedMessage> => {
@@ -438,11 +438,15 @@ export class SqliteStore implements Store {
             message.createdAt,
             message.createdAt,
           );
+          woken.add(endpoint.id);
           deliveries++;
         }
         return { ok: true, value: { message, deliveries } };
       });
     })();
+    // One wake-up per committed batch, naming the endpoints that got work.
+    if (woken.size > 0) this.wake.emit('wake', [...woken]);
+    return results;
   }
 
   async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
@@ -526,7 +530,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       for (const id of deliveryIds) this.stmt.release.run(now, id, owner);
     })();
-    this.wake.emit('wake');
+    this.wake.emit('wake', null);
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -546,7 +550,7 @@ export class SqliteStore implements Store {
     const { changes } = this.stmt.resend.run(this.clock.now(), msgId, endpointId);
     const row = this.stmt.delivery.get(msgId, endpointId);
     if (!row) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
-    if (changes > 0) this.wake.emit('wake');
+    if (changes > 0) this.wake.emit('wake', [row.endpoint_id]);
     return toDelivery(row);
   }
 
@@ -568,7 +572,7 @@ export class SqliteStore implements Store {
     return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
   }
 
-  onWake(listener: () => void): () => void {
+  onWake(listener: WakeListener): () => void {
     this.wake.on('wake', listener);
     return () => this.wake.off('wake', listener);
   }
