@@ -85,7 +85,10 @@ async function raw(receiver: ReceiverProcess, n: number): Promise<number> {
   return n / seconds;
 }
 
-async function engine(receiver: ReceiverProcess, n: number): Promise<{ rate: number; dbBytes: number; rssMb: number }> {
+async function engine(
+  receiver: ReceiverProcess,
+  n: number,
+): Promise<{ rate: number; dbBytes: number; rssMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const store = openSqliteStore({ path: join(dir, 'bench.db') });
   const app = await store.createApplication({ name: 'bench' });
@@ -137,7 +140,9 @@ async function main() {
       const e = await engine(receiver, MESSAGES);
       engineRates.push(e.rate);
       rss.push(e.rssMb);
-      console.error(`run ${i + 1}/${RUNS}: raw ${fmt(rawRates[i]!)}/s, engine ${fmt(e.rate)}/s, peak RSS ${fmt(e.rssMb)} MB`);
+      console.error(
+        `run ${i + 1}/${RUNS}: raw ${fmt(rawRates[i]!)}/s, engine ${fmt(e.rate)}/s, peak RSS ${fmt(e.rssMb)} MB`,
+      );
     }
     const rawMedian = median(rawRates);
     console.log(`\nHerald bench: ${MESSAGES} messages x 1 endpoint, ${RUNS} runs (median [min-max])\n`);

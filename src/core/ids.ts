@@ -49,12 +49,25 @@ function nextRandom(ms: number): Buffer {
  */
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
   const random = nextRandom(nowMs);
-  let n = BigInt(nowMs) << BigInt(RANDOM_BYTES * 8);
-  n |= BigInt(`0x${random.toString('hex')}`);
-  const out: string[] = new Array(ENCODED_LENGTH);
+  // The 160-bit number as five 32-bit limbs, most significant first: 48 bits of time, then
+  // 112 random bits. Repeated long division by 62 yields the digits from the right.
+  const hi = Math.floor(nowMs / 2 ** 16);
+  const limbs = [
+    hi >>> 0,
+    (((nowMs % 2 ** 16) << 16) | random.readUInt16BE(0)) >>> 0,
+    random.readUInt32BE(2),
+    random.readUInt32BE(6),
+    random.readUInt32BE(10),
+  ];
+  const out = new Array<string>(ENCODED_LENGTH);
   for (let i = ENCODED_LENGTH - 1; i >= 0; i--) {
-    out[i] = ALPHABET[Number(n % 62n)]!;
-    n /= 62n;
+    let remainder = 0;
+    for (let j = 0; j < limbs.length; j++) {
+      const value = remainder * 2 ** 32 + limbs[j]!;
+      limbs[j] = Math.floor(value / 62);
+      remainder = value % 62;
+    }
+    out[i] = ALPHABET[remainder]!;
   }
   return `${prefix}_${out.join('')}`;
 }

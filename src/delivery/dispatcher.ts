@@ -19,6 +19,9 @@ const HEADER_NAMES = {
   svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
 } as const;
 
+/** Longest wait before finished attempts are written (real time, not the injected clock). */
+const FLUSH_DELAY_MS = 2;
+
 /** Safety margin between a request's timeout and its lease expiry. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -56,7 +59,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private completions: Completion[] = [];
   private events: AttemptEvent[] = [];
   private releases: string[] = [];
-  private flushScheduled = false;
+  private flushTimer: { cancel(): void } | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -118,7 +121,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       };
     });
   }
-
 
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
@@ -326,14 +328,24 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.scheduleFlush();
   }
 
-  /** Writes finished attempts and releases in one batch per event-loop turn. */
+  /**
+   * Writes finished attempts and releases in batches: at once when a batch is full,
+   * otherwise within {@link FLUSH_DELAY_MS}, so a busy worker commits hundreds of attempts
+   * per transaction and an idle one still records each attempt within milliseconds.
+   */
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
+    if (this.completions.length + this.releases.length >= this.config.batchSize) {
+      this.flushTimer?.cancel();
+      this.flushTimer = null;
       this.flushing = this.flushing.then(() => this.flush());
-    });
+      return;
+    }
+    if (this.flushTimer) return;
+    const timer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, FLUSH_DELAY_MS);
+    this.flushTimer = { cancel: () => clearTimeout(timer) };
   }
 
   private async flush(): Promise<void> {

@@ -103,9 +103,17 @@ export class HttpSender {
   /** Sends one POST and reports what happened; never throws. */
   async send(request: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DeadlineError('request timed out')), request.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([deadline.signal, request.signal]) : deadline.signal;
+    // One controller per request serves both the deadline and the caller's abort.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DeadlineError('request timed out'));
+    }, request.timeoutMs);
+    const onAbort = () => controller.abort(request.signal?.reason);
+    if (request.signal?.aborted) onAbort();
+    else request.signal?.addEventListener('abort', onAbort, { once: true });
     let statusCode: number | null = null;
     let retryAfter: string | undefined;
     let excerpt = '';
@@ -126,16 +134,17 @@ export class HttpSender {
       excerpt = await readExcerpt(response.body, this.options.maxResponseBytes);
       return this.result(started, statusCode, excerpt, retryAfter, null, null);
     } catch (error) {
-      if (request.signal?.aborted) {
+      if (!timedOut && request.signal?.aborted) {
         return { ...this.result(started, statusCode, excerpt, retryAfter, null, null), aborted: true };
       }
-      const kind = signal.aborted ? 'timeout' : errorKindOf(error);
-      const message = signal.aborted ? `no complete response within ${request.timeoutMs} ms` : String(error);
+      const kind = timedOut ? 'timeout' : errorKindOf(error);
+      const message = timedOut ? `no complete response within ${request.timeoutMs} ms` : String(error);
       // A status that arrived before the body failed still decides the outcome.
       if (statusCode !== null) return this.result(started, statusCode, excerpt, retryAfter, null, message);
       return this.result(started, null, excerpt, retryAfter, kind, message);
     } finally {
       clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -134,14 +134,11 @@ export interface DisabledEndpoint {
   reason: 'gone' | 'failing';
 }
 
-/** Filters of {@link Store.listAttempts}. */
-export interface AttemptFilter {
-  appId: string;
-  msgId?: string;
-  endpointId?: string;
-  deliveryId?: string;
-  succeeded?: boolean;
-}
+/** Filters of {@link Store.listAttempts}: by message, by endpoint, or both. */
+export type AttemptFilter = { appId: string; succeeded?: boolean } & (
+  | { msgId: string; endpointId?: string }
+  | { msgId?: string; endpointId: string }
+);
 
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;

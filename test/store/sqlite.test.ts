@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { DUE_DELIVERIES_SQL, openSqliteStore } from '../../src/store/sqlite/index.js';
+import { dueDeliveriesSql, openSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers.js';
 import { storeContract } from './contract.js';
 
@@ -32,12 +32,17 @@ describe('SQLite specifics', () => {
     const path = dir.path('plan.db');
     await openSqliteStore({ path })[Symbol.asyncDispose]();
     const db = new Database(path, { readonly: true });
-    const plan = db.prepare(`EXPLAIN QUERY PLAN ${DUE_DELIVERIES_SQL}`).all(1, '[]', 10) as {
-      detail: string;
-    }[];
-    const details = plan.map((p) => p.detail).join('\n');
-    expect(details).toContain('USING INDEX deliveries_due');
-    expect(details).not.toMatch(/SCAN d\b(?! USING)/);
+    for (const [skip, params] of [
+      [false, [1, 10]],
+      [true, [1, '["ep_x"]', 10]],
+    ] as const) {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${dueDeliveriesSql(skip)}`).all(...params) as {
+        detail: string;
+      }[];
+      const details = plan.map((p) => p.detail).join('\n');
+      expect(details).toContain('USING INDEX deliveries_due');
+      expect(details).not.toMatch(/SCAN d\b(?! USING)/);
+    }
     db.close();
   });
 });

@@ -42,11 +42,11 @@ import { migrate } from './migrate.js';
 import {
   type ApplicationRow,
   type AttemptRow,
+  attemptParams,
   type DeliveryRow,
   type EndpointRow,
   type EventTypeRow,
   fromApplication,
-  fromAttempt,
   fromEndpoint,
   fromMessage,
   type MessageRow,
@@ -83,19 +83,21 @@ function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
 
 /**
  * Due deliveries, oldest first: pending ones whose time has come and leased ones whose lease
- * expired. Served by the partial index `deliveries_due`. Parameters: now, JSON array of
- * endpoint ids to skip, limit.
+ * expired. Served by the partial index `deliveries_due`. Parameters: now, then (with `skip`)
+ * a JSON array of endpoint ids to leave out, then limit.
  */
-export const DUE_DELIVERIES_SQL = `
+export function dueDeliveriesSql(skip: boolean): string {
+  return `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
          m.event_type, m.payload, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id
   WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
-    AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+    ${skip ? 'AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))' : ''}
   ORDER BY d.due_at
   LIMIT ?`;
+}
 
 /** Opens (creating and migrating if needed) a SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -118,6 +120,10 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // A 64 MiB page cache and memory-mapped reads keep the hot pages (due index, recent
+    // messages) out of read() calls; both are upper bounds, not allocations.
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('mmap_size = 268435456');
     migrate(this.db, this.clock.now());
     this.wake.setMaxListeners(0);
     this.stmt = this.prepare();
@@ -173,20 +179,20 @@ export class SqliteStore implements Store {
         `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
       ),
-      dueDeliveries: db.prepare<[number, string, number], ClaimRow>(DUE_DELIVERIES_SQL),
+      dueDeliveries: db.prepare<[number, number], ClaimRow>(dueDeliveriesSql(false)),
+      dueDeliveriesSkipping: db.prepare<[number, string, number], ClaimRow>(dueDeliveriesSql(true)),
       lease: db.prepare(`UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`),
       insertAttempt: db.prepare(
         `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,
            status_code, response_body, duration_ms, error_kind, error_message, request_headers, created_at)
-         VALUES (@id, @delivery_id, @msg_id, @endpoint_id, @app_id, @url, @trigger, @succeeded,
-           @status_code, @response_body, @duration_ms, @error_kind, @error_message, @request_headers, @created_at)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       finishDelivery: db.prepare(
         `UPDATE deliveries
-         SET status = @status, due_at = @due_at, attempts = attempts + @counted,
-             last_attempt_at = COALESCE(@attempted_at, last_attempt_at),
+         SET status = ?, due_at = ?, attempts = attempts + ?,
+             last_attempt_at = COALESCE(?, last_attempt_at),
              lease_owner = NULL, next_trigger = 'scheduled'
-         WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
+         WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
       ),
       clearFailing: db.prepare(
         'UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL',
@@ -462,11 +468,14 @@ export class SqliteStore implements Store {
     const leaseExpiresAt = request.now + request.leaseMs;
     return this.db
       .transaction(() => {
-        const rows = this.stmt.dueDeliveries.all(
-          request.now,
-          JSON.stringify(request.skipEndpoints),
-          request.limit,
-        );
+        const rows =
+          request.skipEndpoints.length === 0
+            ? this.stmt.dueDeliveries.all(request.now, request.limit)
+            : this.stmt.dueDeliveriesSkipping.all(
+                request.now,
+                JSON.stringify(request.skipEndpoints),
+                request.limit,
+              );
         for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
         return rows.map(
           (r): ClaimedDelivery => ({
@@ -501,19 +510,26 @@ export class SqliteStore implements Store {
           this.stmt.failPendingOfEndpoint.run(endpointId);
           disabled.push({ appId: row.app_id, endpointId, reason });
         };
+        // Endpoints whose failure clock this batch already cleared (once is enough, until a
+        // later exhaustion in the same batch starts it again).
+        const cleared = new Set<string>();
         for (const c of completions) {
-          if (c.attempt) this.stmt.insertAttempt.run(fromAttempt(c.attempt));
-          this.stmt.finishDelivery.run({
-            id: c.deliveryId,
-            owner: c.owner,
-            status: c.next.status,
-            due_at: c.next.status === 'pending' ? c.next.dueAt : null,
-            counted: c.attempt ? 1 : 0,
-            attempted_at: c.attempt?.createdAt ?? null,
-          });
-          if (c.next.status === 'succeeded') this.stmt.clearFailing.run(c.endpointId);
+          if (c.attempt) this.stmt.insertAttempt.run(attemptParams(c.attempt));
+          this.stmt.finishDelivery.run(
+            c.next.status,
+            c.next.status === 'pending' ? c.next.dueAt : null,
+            c.attempt ? 1 : 0,
+            c.attempt?.createdAt ?? null,
+            c.deliveryId,
+            c.owner,
+          );
+          if (c.next.status === 'succeeded' && !cleared.has(c.endpointId)) {
+            this.stmt.clearFailing.run(c.endpointId);
+            cleared.add(c.endpointId);
+          }
           if (c.disableEndpoint) disable(c.endpointId, 'gone');
           else if (c.next.status === 'failed' && c.next.exhausted) {
+            cleared.delete(c.endpointId);
             const state = this.stmt.markFailing.get(now, c.endpointId);
             if (state && state.disabled === 0 && now - state.failing_since >= autoDisableAfterMs) {
               disable(c.endpointId, 'failing');
@@ -558,7 +574,6 @@ export class SqliteStore implements Store {
     const where = ['app_id = @appId'];
     if (filter.msgId !== undefined) where.push('msg_id = @msgId');
     if (filter.endpointId !== undefined) where.push('endpoint_id = @endpointId');
-    if (filter.deliveryId !== undefined) where.push('delivery_id = @deliveryId');
     if (filter.succeeded !== undefined) where.push('succeeded = @succeeded');
     if (page.iterator) where.push('id < @iterator');
     const params: Record<string, unknown> = { ...filter, limit: page.limit + 1 };

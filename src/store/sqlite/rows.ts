@@ -232,22 +232,23 @@ export function toAttempt(r: AttemptRow): Attempt {
   };
 }
 
-export function fromAttempt(a: Attempt): AttemptRow {
-  return {
-    id: a.id,
-    delivery_id: a.deliveryId,
-    msg_id: a.msgId,
-    endpoint_id: a.endpointId,
-    app_id: a.appId,
-    url: a.url,
-    trigger: a.trigger,
-    succeeded: a.succeeded ? 1 : 0,
-    status_code: a.statusCode,
-    response_body: a.responseBody,
-    duration_ms: Math.round(a.durationMs),
-    error_kind: a.errorKind,
-    error_message: a.errorMessage,
-    request_headers: JSON.stringify(a.requestHeaders),
-    created_at: a.createdAt,
-  };
+/** Positional parameters of the attempt insert, in column order (the hot path). */
+export function attemptParams(a: Attempt): unknown[] {
+  return [
+    a.id,
+    a.deliveryId,
+    a.msgId,
+    a.endpointId,
+    a.appId,
+    a.url,
+    a.trigger,
+    a.succeeded ? 1 : 0,
+    a.statusCode,
+    a.responseBody,
+    Math.round(a.durationMs),
+    a.errorKind,
+    a.errorMessage,
+    JSON.stringify(a.requestHeaders),
+    a.createdAt,
+  ];
 }
