@@ -4,7 +4,7 @@
  * the next try. It sleeps only when nothing is due, and wakes when the store says work
  * arrived, when capacity frees up, or at the next due time.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { newId } from '../core/ids.js';
 import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
@@ -72,6 +72,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     super();
     this.config = resolveDispatcherConfig(options);
     this.endpoints = new EndpointCache(this.config.store);
+    // Every in-flight request listens for shutdown; hundreds at once are expected.
+    setMaxListeners(0, this.shutdown.signal);
     this.endpointBudget = 2 * this.config.endpointConcurrency;
     // Claim when a good share of capacity is free, so claims stay batched under load.
     this.refillAt = Math.max(1, Math.min(this.config.batchSize, Math.ceil(this.config.concurrency / 4)));
