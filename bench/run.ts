@@ -135,11 +135,13 @@ async function main() {
     const rawRates: number[] = [];
     const engineRates: number[] = [];
     const rss: number[] = [];
+    const dbSizes: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       rawRates.push(await raw(receiver, MESSAGES));
       const e = await engine(receiver, MESSAGES);
       engineRates.push(e.rate);
       rss.push(e.rssMb);
+      dbSizes.push(e.dbBytes);
       console.error(
         `run ${i + 1}/${RUNS}: raw ${fmt(rawRates[i]!)}/s, engine ${fmt(e.rate)}/s, peak RSS ${fmt(e.rssMb)} MB`,
       );
@@ -155,6 +157,7 @@ async function main() {
       `| engine: SQLite store + dispatcher, durable deliveries | ${fmt(median(engineRates))} [${fmt(Math.min(...engineRates))}-${fmt(Math.max(...engineRates))}] | ${(median(engineRates) / rawMedian).toFixed(2)} |`,
     );
     console.log(`\nPeak RSS of the engine process: ${fmt(Math.max(...rss))} MB`);
+    console.log(`SQLite file after the run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`);
   } finally {
     await receiver.stop();
   }
