@@ -157,7 +157,9 @@ async function main() {
       `| engine: SQLite store + dispatcher, durable deliveries | ${fmt(median(engineRates))} [${fmt(Math.min(...engineRates))}-${fmt(Math.max(...engineRates))}] | ${(median(engineRates) / rawMedian).toFixed(2)} |`,
     );
     console.log(`\nPeak RSS of the engine process: ${fmt(Math.max(...rss))} MB`);
-    console.log(`SQLite file after the run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `SQLite file after the run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
+    );
   } finally {
     await receiver.stop();
   }

@@ -140,6 +140,24 @@ export type AttemptFilter = { appId: string; succeeded?: boolean } & (
   | { msgId?: string; endpointId: string }
 );
 
+/** Filters of {@link Store.listMessages}. */
+export interface MessageFilter {
+  appId: string;
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** Only messages created before / after these times (ms). */
+  before?: number;
+  after?: number;
+}
+
+/** A stored idempotent answer. */
+export interface IdempotentAnswer {
+  requestHash: string;
+  statusCode: number;
+  response: string;
+  createdAt: number;
+}
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -192,6 +210,13 @@ export interface Store extends AsyncDisposable {
   acceptMessage(input: NewMessage): Promise<AcceptedMessage>;
   /** A message of an application, by id or eventId. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
+  /** An application's messages, newest first. */
+  listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>>;
+  /** An endpoint's deliveries with their messages, newest first. */
+  listEndpointDeliveries(
+    endpointId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; message: Message }>>;
 
   /**
    * Leases up to `limit` due deliveries: pending ones whose due time has come, and sending
@@ -222,6 +247,22 @@ export interface Store extends AsyncDisposable {
   resend(msgId: string, endpointId: string): Promise<Delivery>;
   /** Attempts, newest first. */
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
+  /** One attempt of a message. */
+  getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
+  /** How many of an endpoint's deliveries are in each state. */
+  countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>>;
+
+  /** Stores the hash of an API token: an admin token (`appId` null) or one application's. */
+  saveToken(hash: string, appId: string | null): Promise<void>;
+  /** The token with this hash: `{ appId }` (`null` for admin), or `null` if unknown. */
+  findToken(hash: string): Promise<{ appId: string | null } | null>;
+  /** Whether any admin token exists. */
+  hasAdminToken(): Promise<boolean>;
+
+  /** The answer stored for an idempotency key, if newer than `notBefore`. */
+  getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null>;
+  /** Stores the answer for an idempotency key; an existing one wins unless older than `replaceBefore`. */
+  saveIdempotent(scope: string, key: string, answer: IdempotentAnswer, replaceBefore: number): Promise<void>;
 
   /**
    * Calls `listener` whenever deliveries may have become due (messages accepted, a resend,

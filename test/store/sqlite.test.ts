@@ -24,6 +24,7 @@ describe('SQLite specifics', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.prepare('SELECT version, name FROM herald_migrations').all()).toEqual([
       { version: 1, name: '001_initial.sql' },
+      { version: 2, name: '002_api.sql' },
     ]);
     db.close();
   });

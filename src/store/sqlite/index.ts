@@ -29,6 +29,8 @@ import type {
   Completion,
   DisabledEndpoint,
   EndpointPatch,
+  IdempotentAnswer,
+  MessageFilter,
   NewApplication,
   NewEndpoint,
   NewEventType,
@@ -585,6 +587,138 @@ export class SqliteStore implements Store {
       )
       .all(params);
     return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
+  }
+
+  async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
+    const app = this.stmt.appById.get(filter.appId, filter.appId);
+    if (!app) throw new NotFoundError(`application ${filter.appId} not found`);
+    const where = ['app_id = @appId'];
+    const params: Record<string, unknown> = { appId: app.id, limit: page.limit + 1 };
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      where.push('event_type IN (SELECT value FROM json_each(@eventTypes))');
+      params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.channel !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
+      params.channel = filter.channel;
+    }
+    if (filter.before !== undefined) {
+      where.push('created_at < @before');
+      params.before = filter.before;
+    }
+    if (filter.after !== undefined) {
+      where.push('created_at > @after');
+      params.after = filter.after;
+    }
+    if (page.iterator) {
+      where.push('id < @iterator');
+      params.iterator = page.iterator;
+    }
+    const rows = this.db
+      .prepare<Record<string, unknown>, MessageRow>(
+        `SELECT * FROM messages WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
+      )
+      .all(params);
+    return pageOf(rows.map(toMessage), page.limit, (m) => m.id);
+  }
+
+  async listEndpointDeliveries(
+    endpointId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; message: Message }>> {
+    const rows = this.db
+      .prepare<[string, string, number], DeliveryRow & { m: string }>(
+        `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+           'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'created_at', m.created_at) AS m
+         FROM deliveries d JOIN messages m ON m.id = d.msg_id
+         WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(endpointId, page.iterator ?? '~', page.limit + 1);
+    const items = rows.map((r) => ({
+      delivery: toDelivery(r),
+      message: toMessage(JSON.parse(r.m) as MessageRow),
+    }));
+    return pageOf(items, page.limit, (x) => x.delivery.id);
+  }
+
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    const row = this.db
+      .prepare<[string, string, string, string], AttemptRow>(
+        `SELECT a.* FROM attempts a JOIN applications p ON p.id = a.app_id
+         WHERE (p.id = ? OR p.uid = ?) AND a.msg_id = ? AND a.id = ?`,
+      )
+      .get(appId, appId, msgId, attemptId);
+    return row ? toAttempt(row) : null;
+  }
+
+  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
+    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    const rows = this.db
+      .prepare<[string], { status: Delivery['status']; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
+      )
+      .all(endpointId);
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async saveToken(hash: string, appId: string | null): Promise<void> {
+    this.db
+      .prepare('INSERT INTO api_tokens (hash, app_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(hash, appId, this.clock.now());
+  }
+
+  async findToken(hash: string): Promise<{ appId: string | null } | null> {
+    const row = this.db
+      .prepare<[string], { app_id: string | null }>('SELECT app_id FROM api_tokens WHERE hash = ?')
+      .get(hash);
+    return row ? { appId: row.app_id } : null;
+  }
+
+  async hasAdminToken(): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM api_tokens WHERE app_id IS NULL LIMIT 1').get() !== undefined;
+  }
+
+  async getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null> {
+    const row = this.db
+      .prepare<
+        [string, string, number],
+        { request_hash: string; status_code: number; response: string; created_at: number }
+      >('SELECT * FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at >= ?')
+      .get(scope, key, notBefore);
+    return row
+      ? {
+          requestHash: row.request_hash,
+          statusCode: row.status_code,
+          response: row.response,
+          createdAt: row.created_at,
+        }
+      : null;
+  }
+
+  async saveIdempotent(
+    scope: string,
+    key: string,
+    answer: IdempotentAnswer,
+    replaceBefore: number,
+  ): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash,
+           status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
+         WHERE idempotency_keys.created_at < ?`,
+      )
+      .run(
+        scope,
+        key,
+        answer.requestHash,
+        answer.statusCode,
+        answer.response,
+        answer.createdAt,
+        replaceBefore,
+      );
   }
 
   onWake(listener: WakeListener): () => void {
