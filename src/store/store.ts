@@ -135,10 +135,16 @@ export interface DisabledEndpoint {
 }
 
 /** Filters of {@link Store.listAttempts}: by message, by endpoint, or both. */
-export type AttemptFilter = { appId: string; succeeded?: boolean } & (
-  | { msgId: string; endpointId?: string }
-  | { msgId?: string; endpointId: string }
-);
+export type AttemptFilter = {
+  appId: string;
+  succeeded?: boolean;
+  /** 0 (no response), 100, 200, 300, 400 or 500. */
+  statusCodeClass?: number;
+  eventTypes?: readonly string[];
+  /** Only attempts made before / after these times (ms). */
+  before?: number;
+  after?: number;
+} & ({ msgId: string; endpointId?: string } | { msgId?: string; endpointId: string });
 
 /** Filters of {@link Store.listMessages}. */
 export interface MessageFilter {

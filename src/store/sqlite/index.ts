@@ -578,8 +578,31 @@ export class SqliteStore implements Store {
     if (filter.endpointId !== undefined) where.push('endpoint_id = @endpointId');
     if (filter.succeeded !== undefined) where.push('succeeded = @succeeded');
     if (page.iterator) where.push('id < @iterator');
-    const params: Record<string, unknown> = { ...filter, limit: page.limit + 1 };
+    const params: Record<string, unknown> = { appId: filter.appId, limit: page.limit + 1 };
+    if (filter.msgId !== undefined) params.msgId = filter.msgId;
+    if (filter.endpointId !== undefined) params.endpointId = filter.endpointId;
     if (filter.succeeded !== undefined) params.succeeded = filter.succeeded ? 1 : 0;
+    if (filter.statusCodeClass !== undefined) {
+      if (filter.statusCodeClass === 0) where.push('status_code IS NULL');
+      else {
+        where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
+        params.codeFrom = filter.statusCodeClass;
+      }
+    }
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      where.push(
+        'msg_id IN (SELECT id FROM messages WHERE event_type IN (SELECT value FROM json_each(@eventTypes)))',
+      );
+      params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.before !== undefined) {
+      where.push('created_at < @before');
+      params.before = filter.before;
+    }
+    if (filter.after !== undefined) {
+      where.push('created_at > @after');
+      params.after = filter.after;
+    }
     if (page.iterator) params.iterator = page.iterator;
     const rows = this.db
       .prepare<Record<string, unknown>, AttemptRow>(

@@ -1,0 +1,82 @@
+/**
+ * API tokens. Only SHA-256 hashes are stored; a request's token is hashed and looked up,
+ * so comparing tokens never compares secrets byte by byte. Admin tokens reach everything;
+ * application tokens (made by `auth/app-portal-access`) reach their application only.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { Application } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import { AuthError, ForbiddenError } from './errors.js';
+
+/** Who is calling. */
+export interface Principal {
+  /** `null` for an admin token. */
+  appId: string | null;
+  /** Scope of idempotency keys. */
+  scope: string;
+}
+
+/** SHA-256 of a token, hex. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A new random token with a readable prefix. */
+export function newToken(prefix: 'herald_admin' | 'herald_app'): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * Makes sure an admin token exists: stores the hash of `configured` if given, otherwise
+ * creates one when none exists. Returns a newly created token (to print once) or `null`.
+ */
+export async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
+  if (configured) {
+    await store.saveToken(hashToken(configured), null);
+    return null;
+  }
+  if (await store.hasAdminToken()) return null;
+  const token = newToken('herald_admin');
+  await store.saveToken(hashToken(token), null);
+  return token;
+}
+
+const CACHE_MS = 30_000;
+const CACHE_MAX = 10_000;
+
+/** Authenticates requests by their bearer token, with a short positive cache. */
+export class Authenticator {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(private readonly store: Store) {}
+
+  /** The caller of `request`; throws `AuthError` without a known token. */
+  async authenticate(request: FastifyRequest): Promise<Principal> {
+    const header = request.headers.authorization;
+    const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new AuthError('missing or malformed Authorization: Bearer <token> header');
+    const hash = hashToken(match[1]!);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > now) return cached.principal;
+    const found = await this.store.findToken(hash);
+    if (!found) throw new AuthError('invalid token');
+    const principal = { appId: found.appId, scope: found.appId ?? 'admin' };
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(hash, { principal, until: now + CACHE_MS });
+    return principal;
+  }
+}
+
+/** Throws unless the caller holds an admin token. */
+export function requireAdmin(principal: Principal): void {
+  if (principal.appId !== null) throw new ForbiddenError('this route needs an admin token');
+}
+
+/** Throws unless the caller may act on `app`. */
+export function requireApp(principal: Principal, app: Application): void {
+  if (principal.appId !== null && principal.appId !== app.id) {
+    throw new ForbiddenError('this token belongs to another application');
+  }
+}

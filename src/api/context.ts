@@ -1,0 +1,76 @@
+/** What route handlers share: the store, the caller, and small helpers. */
+import type { FastifyRequest } from 'fastify';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { Application, Endpoint } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import { type Principal, requireApp } from './auth.js';
+import { ForbiddenError } from './errors.js';
+
+/** Options every route module receives. */
+export interface RouteContext {
+  store: Store;
+  /** Largest accepted message payload, in bytes of its JSON text. */
+  maxPayloadBytes: number;
+  /** Base URL of this server, for links it hands out. */
+  publicUrl: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/** The page size from `?limit`: 1 to 250, default 50. */
+export function pageLimit(limit: string | undefined): number {
+  if (limit === undefined) return 50;
+  const n = Number(limit);
+  if (!Number.isInteger(n) || n < 1 || n > 250) throw new ValidationError('limit', 'must be from 1 to 250');
+  return n;
+}
+
+/** Milliseconds from an ISO date query parameter. */
+export function timeParam(field: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new ValidationError(field, 'must be an ISO 8601 date-time');
+  return ms;
+}
+
+/** A query parameter that may be repeated, as a list. */
+export function listParam(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * The application named in the path (id or uid), if the caller may see it. An application
+ * token gets 403 for any other application, existing or not, so it learns nothing.
+ */
+export async function appOf(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  idOrUid: string,
+): Promise<Application> {
+  const app = await ctx.store.getApplication(idOrUid);
+  if (!app) {
+    if (request.principal.appId !== null)
+      throw new ForbiddenError('this token belongs to another application');
+    throw new NotFoundError(`application ${idOrUid} not found`);
+  }
+  requireApp(request.principal, app);
+  return app;
+}
+
+/** The endpoint named in the path, within an application the caller may see. */
+export async function endpointOf(
+  ctx: RouteContext,
+  request: FastifyRequest,
+  appIdOrUid: string,
+  idOrUid: string,
+): Promise<{ app: Application; endpoint: Endpoint }> {
+  const app = await appOf(ctx, request, appIdOrUid);
+  const endpoint = await ctx.store.getEndpoint(app.id, idOrUid);
+  if (!endpoint) throw new NotFoundError(`endpoint ${idOrUid} not found`);
+  return { app, endpoint };
+}

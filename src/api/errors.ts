@@ -1,0 +1,90 @@
+/**
+ * The one place where errors become HTTP responses: Svix's `{code, detail}` bodies, and
+ * 422 `{detail: [{loc, msg, type}]}` for validation failures.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ConflictError,
+  HeraldError,
+  NotFoundError,
+  ShuttingDownError,
+  StoreUnavailableError,
+  ValidationError,
+} from '../core/errors.js';
+
+/** The caller is not allowed to do this (bad or missing token, another application). */
+export class AuthError extends HeraldError {
+  override readonly code: string = 'authentication_failed';
+}
+
+/** A token that is valid but scoped to something else. */
+export class ForbiddenError extends AuthError {
+  override readonly code = 'forbidden';
+}
+
+/** The request body is over a configured limit. */
+export class PayloadTooLargeError extends HeraldError {
+  override readonly code = 'payload_too_large';
+}
+
+const STATUS_BY_CLASS: [new (...args: never[]) => HeraldError, number][] = [
+  [ForbiddenError, 403],
+  [AuthError, 401],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [PayloadTooLargeError, 413],
+  [StoreUnavailableError, 503],
+  [ShuttingDownError, 503],
+];
+
+interface AjvIssue {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+function locOf(context: string, issue: AjvIssue): string[] {
+  const where = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context;
+  const path = (issue.instancePath ?? '').split('/').filter(Boolean);
+  const missing = issue.keyword === 'required' ? [String(issue.params?.missingProperty)] : [];
+  return [where, ...path, ...missing];
+}
+
+/** Fastify error handler: maps every error to its documented status and body. */
+export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.validation) {
+    const detail = (error.validation as AjvIssue[]).map((issue) => {
+      const loc = locOf(error.validationContext ?? 'body', issue);
+      return {
+        loc,
+        msg: `${loc.slice(1).join('.') || loc[0]} ${issue.message ?? 'is invalid'}`,
+        type: `value_error.${issue.keyword ?? 'invalid'}`,
+      };
+    });
+    reply.status(422).send({ detail });
+    return;
+  }
+  if (error instanceof ValidationError) {
+    reply
+      .status(422)
+      .send({
+        detail: [{ loc: ['body', ...error.field.split('.')], msg: error.message, type: 'value_error' }],
+      });
+    return;
+  }
+  for (const [cls, status] of STATUS_BY_CLASS) {
+    if (error instanceof cls) {
+      reply.status(status).send({ code: (error as HeraldError).code, detail: error.message });
+      return;
+    }
+  }
+  // Fastify's own client errors: bad JSON, body too large, wrong content type.
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    const code = error.statusCode === 413 ? 'payload_too_large' : (error.code ?? 'bad_request').toLowerCase();
+    reply.status(error.statusCode).send({ code, detail: error.message });
+    return;
+  }
+  request.log.error({ err: error }, 'request failed');
+  reply.status(500).send({ code: 'internal_error', detail: 'internal server error' });
+}

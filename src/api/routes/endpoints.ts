@@ -1,0 +1,242 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { generateHmacSecret } from '../../core/signing.js';
+import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
+import { appOf, endpointOf, pageLimit, type RouteContext } from '../context.js';
+import {
+  EndpointHeadersIn,
+  EndpointHeadersOut,
+  EndpointHeadersPatchIn,
+  EndpointIn,
+  EndpointOut,
+  EndpointPatch as EndpointPatchSchema,
+  EndpointSecretOut,
+  EndpointSecretRotateIn,
+  EndpointStats,
+  EndpointUpdate,
+  ListQuery,
+  Page,
+} from '../schemas.js';
+import { endpointOut } from '../serialize.js';
+
+const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
+const EndpointParams = Type.Object({
+  ...AppParams.properties,
+  endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
+});
+/** Svix keeps a rotated-out secret valid for 24 hours unless told otherwise. */
+const DEFAULT_GRACE_SECONDS = 86_400;
+
+interface EndpointBody {
+  url?: string;
+  description?: string;
+  uid?: string | null;
+  filterTypes?: string[] | null;
+  channels?: string[] | null;
+  disabled?: boolean;
+  metadata?: Record<string, string>;
+  throttleRate?: number | null;
+  rateLimit?: number | null;
+}
+
+/** API fields to store fields; absent fields stay absent. */
+function endpointInput(body: EndpointBody): EndpointPatch {
+  const out: EndpointPatch = {};
+  if (body.url !== undefined) out.url = body.url;
+  if (body.description !== undefined) out.description = body.description;
+  if (body.uid !== undefined) out.uid = body.uid;
+  if (body.filterTypes !== undefined) out.filterTypes = body.filterTypes;
+  if (body.channels !== undefined) out.channels = body.channels;
+  if (body.disabled !== undefined) out.disabled = body.disabled;
+  if (body.metadata !== undefined) out.metadata = body.metadata;
+  if (body.throttleRate !== undefined || body.rateLimit !== undefined)
+    out.rateLimit = body.throttleRate ?? body.rateLimit ?? null;
+  return out;
+}
+
+/** `/api/v1/app/{app_id}/endpoint`: endpoints, their secrets and headers. */
+export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
+  const { store } = ctx;
+  const tags = ['Endpoint'];
+
+  app.get(
+    '/app/:app_id/endpoint',
+    { schema: { tags, params: AppParams, querystring: ListQuery, response: { 200: Page(EndpointOut) } } },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const page = await store.listEndpoints(owner.id, {
+        limit: pageLimit(request.query.limit),
+        iterator: request.query.iterator ?? null,
+      });
+      return { ...page, data: page.data.map(endpointOut), prevIterator: null };
+    },
+  );
+
+  app.post(
+    '/app/:app_id/endpoint',
+    { schema: { tags, params: AppParams, body: EndpointIn, response: { 201: EndpointOut } } },
+    async (request, reply) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const input: NewEndpoint = { ...endpointInput(request.body), url: request.body.url };
+      if (request.body.secret) input.secret = request.body.secret;
+      if (request.body.headers) input.headers = request.body.headers;
+      return reply.status(201).send(endpointOut(await store.createEndpoint(owner.id, input)));
+    },
+  );
+
+  app.get(
+    '/app/:app_id/endpoint/:endpoint_id',
+    { schema: { tags, params: EndpointParams, response: { 200: EndpointOut } } },
+    async (request) =>
+      endpointOut(
+        (await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id)).endpoint,
+      ),
+  );
+
+  app.put(
+    '/app/:app_id/endpoint/:endpoint_id',
+    {
+      schema: {
+        tags,
+        params: EndpointParams,
+        body: EndpointUpdate,
+        response: { 200: EndpointOut, 201: EndpointOut },
+      },
+    },
+    async (request, reply) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const existing = await store.getEndpoint(owner.id, request.params.endpoint_id);
+      if (!existing) {
+        const created = await store.createEndpoint(owner.id, {
+          ...endpointInput(request.body),
+          url: request.body.url,
+          uid: request.body.uid ?? request.params.endpoint_id,
+        });
+        return reply.status(201).send(endpointOut(created));
+      }
+      // PUT replaces: fields left out go back to their defaults.
+      const replaced = await store.updateEndpoint(owner.id, existing.id, {
+        description: '',
+        uid: null,
+        filterTypes: null,
+        channels: null,
+        disabled: false,
+        metadata: {},
+        rateLimit: null,
+        ...endpointInput(request.body),
+      });
+      return endpointOut(replaced);
+    },
+  );
+
+  app.patch(
+    '/app/:app_id/endpoint/:endpoint_id',
+    { schema: { tags, params: EndpointParams, body: EndpointPatchSchema, response: { 200: EndpointOut } } },
+    async (request) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      return endpointOut(await store.updateEndpoint(owner.id, endpoint.id, endpointInput(request.body)));
+    },
+  );
+
+  app.delete(
+    '/app/:app_id/endpoint/:endpoint_id',
+    { schema: { tags, params: EndpointParams } },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      await store.deleteEndpoint(owner.id, endpoint.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/app/:app_id/endpoint/:endpoint_id/secret',
+    { schema: { tags, params: EndpointParams, response: { 200: EndpointSecretOut } } },
+    async (request) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      return { key: endpoint.secrets[0]!.key };
+    },
+  );
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/secret/rotate',
+    { schema: { tags, params: EndpointParams, body: Type.Optional(EndpointSecretRotateIn) } },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      const key = request.body?.key ?? generateHmacSecret();
+      const graceSeconds = request.body?.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+      await store.rotateEndpointSecret(owner.id, endpoint.id, key, graceSeconds * 1000);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    { schema: { tags, params: EndpointParams, response: { 200: EndpointHeadersOut } } },
+    async (request) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      return { headers: endpoint.headers, sensitive: [] };
+    },
+  );
+
+  app.put(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    { schema: { tags, params: EndpointParams, body: EndpointHeadersIn } },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      await store.updateEndpoint(owner.id, endpoint.id, { headers: request.body.headers });
+      return reply.status(204).send();
+    },
+  );
+
+  app.patch(
+    '/app/:app_id/endpoint/:endpoint_id/headers',
+    { schema: { tags, params: EndpointParams, body: EndpointHeadersPatchIn } },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      const headers = { ...endpoint.headers };
+      for (const [name, value] of Object.entries(request.body.headers)) {
+        // A null value removes the header, whatever the case of its name.
+        for (const existing of Object.keys(headers))
+          if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
+        if (value !== null) headers[name] = value;
+      }
+      await store.updateEndpoint(owner.id, endpoint.id, { headers });
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/app/:app_id/endpoint/:endpoint_id/stats',
+    { schema: { tags, params: EndpointParams, response: { 200: EndpointStats } } },
+    async (request) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      const c = await store.countDeliveries(endpoint.id);
+      return { success: c.succeeded, pending: c.pending, sending: c.sending, fail: c.failed, canceled: 0 };
+    },
+  );
+};

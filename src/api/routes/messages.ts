@@ -1,0 +1,300 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type Static } from 'typebox';
+import { NotFoundError } from '../../core/errors.js';
+import type { Application } from '../../core/types.js';
+import { requireAdmin } from '../auth.js';
+import { appOf, endpointOf, listParam, pageLimit, type RouteContext, timeParam } from '../context.js';
+import { PayloadTooLargeError } from '../errors.js';
+import {
+  AttemptQuery,
+  EndpointMessageOut,
+  ListQuery,
+  MessageAttemptOut,
+  MessageEndpointOut,
+  MessageIn,
+  MessageOut,
+  MessageQuery,
+  Page,
+} from '../schemas.js';
+import { attemptOut, deliveryStatus, endpointOut, messageOut } from '../serialize.js';
+
+const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
+const MsgParams = Type.Object({
+  ...AppParams.properties,
+  msg_id: Type.String({ minLength: 1, maxLength: 256 }),
+});
+const EndpointParams = Type.Object({
+  ...AppParams.properties,
+  endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
+});
+const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
+
+/** Messages, their deliveries and attempts. */
+export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
+  const { store } = ctx;
+
+  const mustGetMessage = async (owner: Application, idOrEventId: string) => {
+    const message = await store.getMessage(owner.id, idOrEventId);
+    if (!message) throw new NotFoundError(`message ${idOrEventId} not found`);
+    return message;
+  };
+
+  app.post(
+    '/app/:app_id/msg',
+    {
+      schema: {
+        tags: ['Message'],
+        params: AppParams,
+        body: MessageIn,
+        querystring: WithContent,
+        response: { 202: MessageOut },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      let owner = await store.getApplication(request.params.app_id);
+      if (!owner && body.application) {
+        // Svix creates the application inline when the path's id is unknown.
+        requireAdmin(request.principal);
+        owner = await store.createApplication({
+          name: body.application.name,
+          uid: body.application.uid ?? request.params.app_id,
+          metadata: body.application.metadata ?? {},
+        });
+      }
+      owner = await appOf(ctx, request, owner?.id ?? request.params.app_id);
+      // Serialised once; these exact bytes are stored, signed and sent.
+      const payload = JSON.stringify(body.payload);
+      if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
+        throw new PayloadTooLargeError(`payload is larger than ${ctx.maxPayloadBytes} bytes`);
+      }
+      const { message } = await store.acceptMessage({
+        appId: owner.id,
+        eventType: body.eventType,
+        eventId: body.eventId ?? null,
+        ...(body.channels ? { channels: body.channels } : {}),
+        payload,
+      });
+      return reply.status(202).send(messageOut(message, request.query.with_content !== 'false'));
+    },
+  );
+
+  app.get(
+    '/app/:app_id/msg',
+    {
+      schema: {
+        tags: ['Message'],
+        params: AppParams,
+        querystring: MessageQuery,
+        response: { 200: Page(MessageOut) },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const q = request.query;
+      const eventTypes = listParam(q.event_types);
+      const before = timeParam('before', q.before);
+      const after = timeParam('after', q.after);
+      const page = await store.listMessages(
+        {
+          appId: owner.id,
+          ...(eventTypes ? { eventTypes } : {}),
+          ...(q.channel ? { channel: q.channel } : {}),
+          ...(before !== undefined ? { before } : {}),
+          ...(after !== undefined ? { after } : {}),
+        },
+        { limit: pageLimit(q.limit), iterator: q.iterator ?? null },
+      );
+      return {
+        ...page,
+        data: page.data.map((m) => messageOut(m, q.with_content !== 'false')),
+        prevIterator: null,
+      };
+    },
+  );
+
+  app.get(
+    '/app/:app_id/msg/:msg_id',
+    {
+      schema: {
+        tags: ['Message'],
+        params: MsgParams,
+        querystring: WithContent,
+        response: { 200: MessageOut },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      return messageOut(
+        await mustGetMessage(owner, request.params.msg_id),
+        request.query.with_content !== 'false',
+      );
+    },
+  );
+
+  const attemptList = async (
+    owner: Application,
+    q: Static<typeof AttemptQuery>,
+    scope: { msgId: string; endpointId?: string } | { endpointId: string },
+  ) => {
+    const status = q.status === undefined ? undefined : Number(q.status);
+    const eventTypes = listParam(q.event_types);
+    const before = timeParam('before', q.before);
+    const after = timeParam('after', q.after);
+    const limit = pageLimit(q.limit);
+    // Attempts are only ever a success or a failure; pending and sending match none.
+    if (status === 1 || status === 3) return { data: [], iterator: null, prevIterator: null, done: true };
+    const page = await store.listAttempts(
+      {
+        appId: owner.id,
+        ...scope,
+        ...(status !== undefined ? { succeeded: status === 0 } : {}),
+        ...(q.status_code_class !== undefined ? { statusCodeClass: Number(q.status_code_class) } : {}),
+        ...(eventTypes ? { eventTypes } : {}),
+        ...(before !== undefined ? { before } : {}),
+        ...(after !== undefined ? { after } : {}),
+      },
+      { limit, iterator: q.iterator ?? null },
+    );
+    return { ...page, data: page.data.map(attemptOut), prevIterator: null };
+  };
+
+  app.get(
+    '/app/:app_id/attempt/endpoint/:endpoint_id',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: EndpointParams,
+        querystring: AttemptQuery,
+        response: { 200: Page(MessageAttemptOut) },
+      },
+    },
+    async (request) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      return attemptList(owner, request.query, { endpointId: endpoint.id });
+    },
+  );
+
+  app.get(
+    '/app/:app_id/attempt/msg/:msg_id',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: MsgParams,
+        querystring: AttemptQuery,
+        response: { 200: Page(MessageAttemptOut) },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const message = await mustGetMessage(owner, request.params.msg_id);
+      const endpointId = request.query.endpoint_id;
+      return attemptList(owner, request.query, { msgId: message.id, ...(endpointId ? { endpointId } : {}) });
+    },
+  );
+
+  app.get(
+    '/app/:app_id/msg/:msg_id/attempt/:attempt_id',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: Type.Object({
+          ...MsgParams.properties,
+          attempt_id: Type.String({ minLength: 1, maxLength: 256 }),
+        }),
+        response: { 200: MessageAttemptOut },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const message = await mustGetMessage(owner, request.params.msg_id);
+      const attempt = await store.getAttempt(owner.id, message.id, request.params.attempt_id);
+      if (!attempt) throw new NotFoundError(`attempt ${request.params.attempt_id} not found`);
+      return attemptOut(attempt);
+    },
+  );
+
+  app.get(
+    '/app/:app_id/msg/:msg_id/endpoint',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: MsgParams,
+        querystring: ListQuery,
+        response: { 200: Page(MessageEndpointOut) },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const message = await mustGetMessage(owner, request.params.msg_id);
+      const limit = pageLimit(request.query.limit);
+      const after = request.query.iterator ?? '';
+      const deliveries = (await store.listDeliveries(message.id)).filter((d) => d.endpointId > after);
+      const slice = deliveries.slice(0, limit);
+      const data = [];
+      for (const d of slice) {
+        const endpoint = await store.getEndpoint(owner.id, d.endpointId);
+        if (endpoint) data.push({ ...endpointOut(endpoint), ...deliveryStatus(d) });
+      }
+      const done = deliveries.length <= limit;
+      return { data, iterator: slice.at(-1)?.endpointId ?? null, prevIterator: null, done };
+    },
+  );
+
+  app.get(
+    '/app/:app_id/endpoint/:endpoint_id/msg',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: EndpointParams,
+        querystring: MessageQuery,
+        response: { 200: Page(EndpointMessageOut) },
+      },
+    },
+    async (request) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      const page = await store.listEndpointDeliveries(endpoint.id, {
+        limit: pageLimit(request.query.limit),
+        iterator: request.query.iterator ?? null,
+      });
+      const withContent = request.query.with_content !== 'false';
+      return {
+        ...page,
+        data: page.data.map(({ delivery, message }) => ({
+          ...messageOut(message, withContent),
+          ...deliveryStatus(delivery),
+        })),
+        prevIterator: null,
+      };
+    },
+  );
+
+  app.post(
+    '/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend',
+    {
+      schema: {
+        tags: ['Message Attempt'],
+        params: Type.Object({
+          ...MsgParams.properties,
+          endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      const message = await mustGetMessage(owner, request.params.msg_id);
+      await store.resend(message.id, endpoint.id);
+      return reply.status(202).send({});
+    },
+  );
+};

@@ -1,0 +1,86 @@
+/** Herald records in the Svix API's output shapes. */
+import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../core/types.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function applicationOut(a: Application) {
+  return {
+    id: a.id,
+    uid: a.uid,
+    name: a.name,
+    throttleRate: a.rateLimit,
+    rateLimit: a.rateLimit,
+    metadata: a.metadata,
+    createdAt: iso(a.createdAt),
+    updatedAt: iso(a.updatedAt),
+  };
+}
+
+export function eventTypeOut(e: EventType) {
+  return {
+    name: e.name,
+    description: e.description,
+    archived: e.archived,
+    deprecated: false,
+    schemas: e.schemas,
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+export function endpointOut(e: Endpoint) {
+  return {
+    id: e.id,
+    uid: e.uid,
+    url: e.url,
+    description: e.description,
+    filterTypes: e.filterTypes,
+    channels: e.channels,
+    disabled: e.disabled,
+    metadata: e.metadata,
+    throttleRate: e.rateLimit,
+    rateLimit: e.rateLimit,
+    version: 1,
+    createdAt: iso(e.createdAt),
+    updatedAt: iso(e.updatedAt),
+  };
+}
+
+export function messageOut(m: Message, withContent = true) {
+  return {
+    id: m.id,
+    eventType: m.eventType,
+    eventId: m.eventId,
+    channels: m.channels,
+    payload: withContent ? (JSON.parse(m.payload) as Record<string, unknown>) : {},
+    timestamp: iso(m.createdAt),
+  };
+}
+
+const STATUS = { succeeded: 0, pending: 1, failed: 2, sending: 3 } as const;
+const STATUS_TEXT = { succeeded: 'success', pending: 'pending', failed: 'fail', sending: 'sending' } as const;
+
+/** A delivery's status as Svix numbers and names it. */
+export function deliveryStatus(d: Delivery) {
+  return {
+    status: STATUS[d.status],
+    statusText: STATUS_TEXT[d.status],
+    nextAttempt: d.status === 'pending' && d.dueAt !== null ? iso(d.dueAt) : null,
+  };
+}
+
+export function attemptOut(a: Attempt) {
+  return {
+    id: a.id,
+    msgId: a.msgId,
+    endpointId: a.endpointId,
+    url: a.url,
+    response: a.responseBody,
+    responseStatusCode: a.statusCode ?? 0,
+    responseDurationMs: Math.round(a.durationMs),
+    status: a.succeeded ? 0 : 2,
+    statusText: a.succeeded ? ('success' as const) : ('fail' as const),
+    triggerType: a.trigger === 'manual' ? 1 : 0,
+    timestamp: iso(a.createdAt),
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The HTTP API: Fastify with TypeBox schemas, Svix API v1 routes under `/api/v1`, bearer
+ * token auth, idempotency keys, and the OpenAPI document at `/openapi.json`.
+ */
+import { createHash } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import Type from 'typebox';
+import { ConflictError, ValidationError } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
+import { appOf, type RouteContext } from './context.js';
+import { handleError } from './errors.js';
+import { applicationRoutes } from './routes/applications.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { messageRoutes } from './routes/messages.js';
+import { AppPortalAccessOut } from './schemas.js';
+
+/** Options of {@link buildApi}. */
+export interface ApiOptions {
+  store: Store;
+  logger?: Logger;
+  /** Largest message payload in bytes (413 above). Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Base URL clients reach this server at, for links it returns. */
+  publicUrl?: string;
+  /** Herald's version, shown in the OpenAPI document. */
+  version?: string;
+}
+
+/** How long an idempotency key holds its first answer. */
+export const IDEMPOTENCY_WINDOW_MS = 12 * 3_600_000;
+const IDEMPOTENCY_KEY_MAX = 256;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency?: { key: string; hash: string };
+  }
+}
+
+/** Builds the API server (not listening yet). */
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // Room for the envelope around a payload of the maximum size; the payload itself is
+    // measured exactly in the message route.
+    bodyLimit: maxPayloadBytes + 64 * 1024,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  const store = options.store;
+  const auth = new Authenticator(store);
+  const ctx: RouteContext = { store, maxPayloadBytes, publicUrl: options.publicUrl ?? '' };
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald API',
+        version: options.version ?? '0.1.0',
+        description: 'Self-hosted webhooks. Routes under /api/v1 follow the Svix API v1.',
+      },
+      components: { securitySchemes: { HTTPBearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ HTTPBearer: [] }],
+    },
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .status(404)
+      .send({ code: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  for (const path of ['/api/v1/health', '/api/v1/health/ping']) {
+    app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());
+  }
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request) => {
+        if (request.url.startsWith('/api/v1/health')) return;
+        request.principal = await auth.authenticate(request);
+      });
+
+      api.addHook('preHandler', async (request, reply) => {
+        const key = request.headers['idempotency-key'];
+        if (request.method !== 'POST' || typeof key !== 'string' || key === '') return;
+        if (key.length > IDEMPOTENCY_KEY_MAX) {
+          throw new ValidationError('idempotency-key', `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
+        }
+        const hash = createHash('sha256')
+          .update(`${request.url}\n${JSON.stringify(request.body ?? null)}`)
+          .digest('hex');
+        const found = await store.getIdempotent(
+          request.principal.scope,
+          key,
+          Date.now() - IDEMPOTENCY_WINDOW_MS,
+        );
+        if (found) {
+          if (found.requestHash !== hash)
+            throw new ConflictError('idempotency-key was used with a different request');
+          reply.header('idempotent-replayed', 'true').type('application/json').status(found.statusCode);
+          return reply.send(found.response === '' ? undefined : found.response);
+        }
+        request.idempotency = { key, hash };
+      });
+
+      api.addHook('onSend', async (request, reply, payload) => {
+        const pending = request.idempotency;
+        if (pending && reply.statusCode >= 200 && reply.statusCode < 300) {
+          const now = Date.now();
+          await store.saveIdempotent(
+            request.principal.scope,
+            pending.key,
+            {
+              requestHash: pending.hash,
+              statusCode: reply.statusCode,
+              response: typeof payload === 'string' ? payload : '',
+              createdAt: now,
+            },
+            now - IDEMPOTENCY_WINDOW_MS,
+          );
+        }
+        return payload;
+      });
+
+      await api.register(applicationRoutes, ctx);
+      await api.register(eventTypeRoutes, ctx);
+      await api.register(endpointRoutes, ctx);
+      await api.register(messageRoutes, ctx);
+
+      api.withTypeProvider<TypeBoxTypeProvider>().post(
+        '/auth/app-portal-access/:app_id',
+        {
+          schema: {
+            tags: ['Authentication'],
+            params: Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) }),
+            response: { 200: AppPortalAccessOut },
+          },
+        },
+        async (request) => {
+          requireAdmin(request.principal);
+          const owner = await appOf(ctx, request, request.params.app_id);
+          const token = newToken('herald_app');
+          await store.saveToken(hashToken(token), owner.id);
+          // No consumer portal yet: the link is the API base this token works against.
+          return { token, url: `${ctx.publicUrl}/api/v1/app/${owner.id}` };
+        },
+      );
+    },
+    { prefix: '/api/v1' },
+  );
+  return app as unknown as FastifyInstance;
+}

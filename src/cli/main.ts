@@ -1,0 +1,187 @@
+/** The `herald` command line. */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { HeraldError } from '../core/errors.js';
+import { CliError, type ClientOptions, call, print } from './manage.js';
+import { receive } from './receive.js';
+import { serve } from './serve.js';
+
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function json(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('must be valid JSON');
+  }
+}
+
+const program = new Command('herald')
+  .description('Self-hosted webhooks: durable, signed, retried delivery.')
+  .version(version)
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the API and the dispatcher (SQLite by default)')
+  .addOption(
+    new Option('--port <port>', 'port to listen on').default(8071).env('HERALD_PORT').argParser(port),
+  )
+  .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1').env('HERALD_HOST'))
+  .addOption(new Option('--db <path>', 'SQLite file').default('./herald.db').env('HERALD_DB'))
+  .addOption(
+    new Option('--role <role>', 'what to run')
+      .choices(['all', 'api', 'worker'])
+      .default('all')
+      .env('HERALD_ROLE'),
+  )
+  .addOption(
+    new Option('--allow-network <cidr>', 'private range endpoints may reach (repeatable), e.g. 127.0.0.0/8')
+      .default([])
+      .argParser(collect),
+  )
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .env('HERALD_LOG_LEVEL'),
+  )
+  .addOption(
+    new Option('--header-style <style>', 'webhook-* or svix-* headers')
+      .choices(['standard', 'svix'])
+      .default('standard')
+      .env('HERALD_HEADER_STYLE'),
+  )
+  .action(async (o) => {
+    const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
+    await serve({
+      port: o.port,
+      host: o.host,
+      db: o.db,
+      role: o.role,
+      allowNetwork: [...fromEnv, ...o.allowNetwork],
+      logLevel: o.logLevel,
+      headerStyle: o.headerStyle,
+      adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
+      version,
+    });
+  });
+
+program
+  .command('receive')
+  .description('run a local receiver that prints each delivery')
+  .addOption(new Option('--port <port>', 'port to listen on').default(8072).argParser(port))
+  .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
+  .option('--secret <whsec>', "the endpoint's secret, to verify signatures")
+  .addOption(new Option('--status <code>', 'status code to answer with').default(200).argParser(port))
+  .action(async (o) => {
+    await receive({ port: o.port, host: o.host, secret: o.secret, status: o.status });
+  });
+
+/** Adds the options every management command shares. */
+function managed(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--server <url>', "Herald's address").default('http://127.0.0.1:8071').env('HERALD_SERVER'),
+    )
+    .addOption(new Option('--token <token>', 'API token').env('HERALD_TOKEN'));
+}
+
+const client = (o: ClientOptions): ClientOptions => ({ server: o.server, token: o.token });
+
+const app = program.command('app').description('manage applications');
+managed(app.command('create').description('create an application'))
+  .requiredOption('--name <name>', 'display name')
+  .option('--uid <uid>', 'your own unique id for it')
+  .action(async (o) => print(await call(client(o), 'POST', '/app', { name: o.name, uid: o.uid ?? null })));
+managed(app.command('list').description('list applications')).action(async (o) =>
+  print(await call(client(o), 'GET', '/app')),
+);
+
+const endpoint = program.command('endpoint').description('manage endpoints');
+managed(endpoint.command('create').description('create an endpoint'))
+  .requiredOption('--app <app>', 'application id or uid')
+  .requiredOption('--url <url>', 'where to POST')
+  .option('--event-type <type>', 'event type to receive (repeatable; all if none)', collect, [])
+  .option('--secret <whsec>', 'signing secret (generated if absent)')
+  .action(async (o) => {
+    const body = {
+      url: o.url,
+      filterTypes: o.eventType.length ? o.eventType : null,
+      ...(o.secret ? { secret: o.secret } : {}),
+    };
+    const created = (await call(client(o), 'POST', `/app/${encodeURIComponent(o.app)}/endpoint`, body)) as {
+      id: string;
+    };
+    const secret = await call(
+      client(o),
+      'GET',
+      `/app/${encodeURIComponent(o.app)}/endpoint/${created.id}/secret`,
+    );
+    print({ ...created, secret: (secret as { key: string }).key });
+  });
+
+managed(program.command('send').description('send a message to an application'))
+  .requiredOption('--app <app>', 'application id or uid')
+  .requiredOption('--type <eventType>', 'event type')
+  .requiredOption('--payload <json>', 'JSON payload object', json)
+  .option('--event-id <id>', 'idempotency id of the event')
+  .action(async (o) =>
+    print(
+      await call(client(o), 'POST', `/app/${encodeURIComponent(o.app)}/msg`, {
+        eventType: o.type,
+        payload: o.payload,
+        ...(o.eventId ? { eventId: o.eventId } : {}),
+      }),
+    ),
+  );
+
+managed(program.command('attempts').description("list a message's attempts"))
+  .requiredOption('--app <app>', 'application id or uid')
+  .requiredOption('--msg <msg>', 'message id or eventId')
+  .action(async (o) =>
+    print(
+      await call(
+        client(o),
+        'GET',
+        `/app/${encodeURIComponent(o.app)}/attempt/msg/${encodeURIComponent(o.msg)}`,
+      ),
+    ),
+  );
+
+managed(program.command('resend').description('send a message to an endpoint again, now'))
+  .requiredOption('--app <app>', 'application id or uid')
+  .requiredOption('--msg <msg>', 'message id')
+  .requiredOption('--endpoint <endpoint>', 'endpoint id or uid')
+  .action(async (o) => {
+    await call(
+      client(o),
+      'POST',
+      `/app/${encodeURIComponent(o.app)}/msg/${encodeURIComponent(o.msg)}/endpoint/${encodeURIComponent(o.endpoint)}/resend`,
+      {},
+    );
+    print({ resent: true });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CliError || error instanceof HeraldError) {
+    process.stderr.write(`herald: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
