@@ -66,11 +66,9 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return;
   }
   if (error instanceof ValidationError) {
-    reply
-      .status(422)
-      .send({
-        detail: [{ loc: ['body', ...error.field.split('.')], msg: error.message, type: 'value_error' }],
-      });
+    reply.status(422).send({
+      detail: [{ loc: ['body', ...error.field.split('.')], msg: error.message, type: 'value_error' }],
+    });
     return;
   }
   for (const [cls, status] of STATUS_BY_CLASS) {
