@@ -1,0 +1,83 @@
+/** Runs the real `herald serve` command as a child process for a test. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
+
+/** A running Herald. */
+export interface HeraldProcess {
+  url: string;
+  token: string;
+  dbPath: string;
+  output: () => string;
+  child: ChildProcess;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `herald serve` on a free port with a fresh database and a known admin token. */
+export async function startHerald(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<HeraldProcess> {
+  const dir = tempDir();
+  const dbPath = dir.path('herald.db');
+  const token = `test_admin_${Math.random().toString(36).slice(2)}`;
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      dbPath,
+      '--allow-network',
+      '127.0.0.0/8',
+      '--log-level',
+      'warn',
+      ...extraArgs,
+    ],
+    { env: { ...process.env, HERALD_ADMIN_TOKEN: token, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /API listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => reject(new Error(`herald exited with ${code}:\n${out}`)));
+  });
+  return {
+    url,
+    token,
+    dbPath,
+    output: () => out,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          dir.remove();
+          resolve(child.exitCode);
+          return;
+        }
+        child.once('exit', (code) => {
+          dir.remove();
+          resolve(code);
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
