@@ -224,3 +224,12 @@ export const MessageQuery = Type.Object({
 });
 
 export const AppPortalAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
+
+export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
+export const BackgroundTaskOut = Type.Object({
+  id: Type.String(),
+  status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
+  task: Type.String(),
+  updatedAt: Timestamp,
+});
+export const EventExampleIn = Type.Object({ eventType: Name() });

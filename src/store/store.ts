@@ -73,6 +73,8 @@ export interface NewMessage {
   channels?: string[] | null;
   /** JSON text, stored and sent byte for byte. */
   payload: string;
+  /** Deliver to this enabled endpoint only, whatever its filters (an example message). */
+  onlyEndpointId?: string;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -249,6 +251,16 @@ export interface Store extends AsyncDisposable {
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;
   /** A message's deliveries. */
   listDeliveries(msgId: string): Promise<Delivery[]>;
+  /**
+   * Makes an endpoint's failed deliveries created in [since, until) due now, as manual
+   * attempts; returns how many.
+   */
+  recover(endpointId: string, since: number, until: number | null): Promise<number>;
+  /**
+   * Creates deliveries to an enabled endpoint for its application's messages created in
+   * [since, until) that match it and never had a delivery to it; returns how many.
+   */
+  replayMissing(endpointId: string, since: number, until: number | null): Promise<number>;
   /** Makes a delivery due now for a manual attempt. Throws `NotFoundError`. */
   resend(msgId: string, endpointId: string): Promise<Delivery>;
   /** Attempts, newest first. */

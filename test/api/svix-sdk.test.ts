@@ -244,6 +244,60 @@ describe('messages and attempts', () => {
   });
 });
 
+describe('recover, replay-missing, send-example', () => {
+  it('recover re-sends failed deliveries; replay-missing sends what an endpoint never got', async () => {
+    const app = await svix.application.create({ name: 'Recovery' });
+    const start = new Date(Date.now() - 1_000);
+    // A private address: the SSRF guard fails the delivery at once, without any packet.
+    const ep = await svix.endpoint.create(app.id, { url: 'http://10.0.0.1/hook' });
+    const msg = await svix.message.create(app.id, { eventType: 'order.paid', payload: { n: 1 } });
+    await eventually(
+      () => svix.messageAttempt.listAttemptedDestinations(app.id, msg.id),
+      (page) => page.data[0]?.status === 2,
+    );
+    await svix.endpoint.patch(app.id, ep.id, { url: `${receiver.url}?recovered` });
+    const task = await svix.endpoint.recover(app.id, ep.id, { since: start });
+    expect(task).toMatchObject({ status: 'finished', task: 'endpoint.recover' });
+    await eventually(
+      () => svix.messageAttempt.listAttemptedDestinations(app.id, msg.id),
+      (page) => page.data[0]?.status === 0,
+    );
+    expect(
+      receiver.received.some((r) => r.url === '/hook?recovered' && r.headers['webhook-id'] === msg.id),
+    ).toBe(true);
+
+    const late = await svix.endpoint.create(app.id, { url: `${receiver.url}?late` });
+    await svix.endpoint.replayMissing(app.id, late.id, { since: start });
+    await eventually(
+      () => svix.messageAttempt.listByEndpoint(app.id, late.id),
+      (page) => page.data[0]?.status === 0,
+    );
+    expect(receiver.received.some((r) => r.url === '/hook?late' && r.headers['webhook-id'] === msg.id)).toBe(
+      true,
+    );
+  });
+
+  it('send-example sends the event type example to that endpoint only', async () => {
+    const app = await svix.application.create({ name: 'Examples' });
+    await svix.eventType.create({
+      name: 'invoice.paid',
+      description: 'paid',
+      schemas: { '1': { type: 'object', examples: [{ invoiceId: 'inv_1', amount: 10 }] } },
+    });
+    const target = await svix.endpoint.create(app.id, { url: `${receiver.url}?example=target` });
+    await svix.endpoint.create(app.id, { url: `${receiver.url}?example=other` });
+    const msg = await svix.endpoint.sendExample(app.id, target.id, { eventType: 'invoice.paid' });
+    expect(msg.payload).toEqual({ invoiceId: 'inv_1', amount: 10 });
+    await eventually(
+      () => svix.messageAttempt.listByMsg(app.id, msg.id),
+      (page) => page.data.length === 1 && page.data[0]!.status === 0,
+    );
+    expect(receiver.received.filter((r) => r.headers['webhook-id'] === msg.id).map((r) => r.url)).toEqual([
+      '/hook?example=target',
+    ]);
+  });
+});
+
 describe('auth', () => {
   it('refuses a missing or wrong token with 401', async () => {
     const wrong = new Svix('nope', { serverUrl: herald.url });

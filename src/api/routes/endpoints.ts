@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { NotFoundError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
 import { generateHmacSecret } from '../../core/signing.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
-import { appOf, endpointOf, pageLimit, type RouteContext } from '../context.js';
+import { appOf, endpointOf, pageLimit, type RouteContext, timeParam } from '../context.js';
 import {
+  BackgroundTaskOut,
   EndpointHeadersIn,
   EndpointHeadersOut,
   EndpointHeadersPatchIn,
@@ -14,10 +17,13 @@ import {
   EndpointSecretRotateIn,
   EndpointStats,
   EndpointUpdate,
+  EventExampleIn,
   ListQuery,
+  MessageOut,
   Page,
+  RecoverIn,
 } from '../schemas.js';
-import { endpointOut } from '../serialize.js';
+import { endpointOut, messageOut } from '../serialize.js';
 
 const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
 const EndpointParams = Type.Object({
@@ -239,4 +245,70 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       return { success: c.succeeded, pending: c.pending, sending: c.sending, fail: c.failed, canceled: 0 };
     },
   );
+
+  /** Both background tasks run to completion before answering; the task id is for reference. */
+  const task = (kind: string) => ({
+    id: `qtask_${newId('msg').slice(4)}`,
+    status: 'finished' as const,
+    task: kind,
+    updatedAt: new Date().toISOString(),
+  });
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/recover',
+    { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
+    async (request, reply) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      const since = timeParam('since', request.body.since)!;
+      const until = timeParam('until', request.body.until ?? undefined) ?? null;
+      const count = await store.recover(endpoint.id, since, until);
+      request.log.info({ endpointId: endpoint.id, count }, 'recovered failed deliveries');
+      return reply.status(202).send(task('endpoint.recover'));
+    },
+  );
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/replay-missing',
+    { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
+    async (request, reply) => {
+      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      const since = timeParam('since', request.body.since)!;
+      const until = timeParam('until', request.body.until ?? undefined) ?? null;
+      const count = await store.replayMissing(endpoint.id, since, until);
+      request.log.info({ endpointId: endpoint.id, count }, 'replayed missing messages');
+      return reply.status(202).send(task('endpoint.replay'));
+    },
+  );
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/send-example',
+    { schema: { tags, params: EndpointParams, body: EventExampleIn, response: { 200: MessageOut } } },
+    async (request, reply) => {
+      const { app: owner, endpoint } = await endpointOf(
+        ctx,
+        request,
+        request.params.app_id,
+        request.params.endpoint_id,
+      );
+      const eventType = await store.getEventType(request.body.eventType);
+      if (!eventType) throw new NotFoundError(`event type ${request.body.eventType} not found`);
+      const { message } = await store.acceptMessage({
+        appId: owner.id,
+        eventType: eventType.name,
+        payload: JSON.stringify(exampleOf(eventType.schemas, eventType.name)),
+        onlyEndpointId: endpoint.id,
+      });
+      return reply.status(200).send(messageOut(message));
+    },
+  );
 };
+
+/**
+ * The example payload of an event type: the first `examples` entry of its newest schema
+ * version, or `{"type": <name>}` when its schemas give none.
+ */
+function exampleOf(schemas: Record<string, unknown> | null, name: string): unknown {
+  const versions = Object.keys(schemas ?? {}).sort();
+  const newest = versions.length > 0 ? (schemas![versions.at(-1)!] as { examples?: unknown[] }) : undefined;
+  return newest?.examples?.[0] ?? { type: name };
+}

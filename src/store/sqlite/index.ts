@@ -112,7 +112,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly wake = new EventEmitter();
-  private readonly ingest: GroupCommit<Message, AcceptedMessage>;
+  private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
   private readonly stmt;
 
   constructor(options: SqliteStoreOptions) {
@@ -408,16 +408,16 @@ export class SqliteStore implements Store {
   async acceptMessage(input: NewMessage): Promise<AcceptedMessage> {
     const now = this.clock.now();
     const message = messageRecord(newId('msg', now), input, now);
-    return this.ingest.submit(message);
+    return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
   }
 
   /** Writes a batch of messages and their deliveries in one transaction. */
-  private commitMessages(messages: Message[]): ItemResult<AcceptedMessage>[] {
+  private commitMessages(batch: PendingMessage[]): ItemResult<AcceptedMessage>[] {
     const woken = new Set<string>();
     const results = this.db.transaction(() => {
       // Per application named in this batch: its id (the caller may use its uid) and endpoints.
       const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
-      return messages.map((message): ItemResult<AcceptedMessage> => {
+      return batch.map(({ message, onlyEndpointId: only }): ItemResult<AcceptedMessage> => {
         let app = apps.get(message.appId);
         if (app === undefined) {
           const row = this.stmt.appById.get(message.appId, message.appId);
@@ -430,14 +430,14 @@ export class SqliteStore implements Store {
           return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
         }
         message.appId = app.id;
-        const endpoints = app.endpoints;
+        const endpoints = only === undefined ? app.endpoints : app.endpoints.filter((e) => e.id === only);
         const { changes } = this.stmt.insertMessage.run(fromMessage(message));
         if (changes === 0) {
           return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
         }
         let deliveries = 0;
         for (const endpoint of endpoints) {
-          if (!matches(endpoint, message.eventType, message.channels)) continue;
+          if (only === undefined && !matches(endpoint, message.eventType, message.channels)) continue;
           this.stmt.insertDelivery.run(
             newId('dlv', message.createdAt),
             message.id,
@@ -562,6 +562,46 @@ export class SqliteStore implements Store {
 
   async listDeliveries(msgId: string): Promise<Delivery[]> {
     return this.stmt.deliveriesOfMessage.all(msgId).map(toDelivery);
+  }
+
+  async recover(endpointId: string, since: number, until: number | null): Promise<number> {
+    const { changes } = this.db
+      .prepare(
+        `UPDATE deliveries SET status = 'pending', due_at = ?, next_trigger = 'manual'
+         WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND (? IS NULL OR created_at < ?)`,
+      )
+      .run(this.clock.now(), endpointId, since, until, until);
+    if (changes > 0) this.wake.emit('wake', [endpointId]);
+    return changes;
+  }
+
+  async replayMissing(endpointId: string, since: number, until: number | null): Promise<number> {
+    const row = this.db
+      .prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?')
+      .get(endpointId);
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row);
+    if (endpoint.disabled) return 0;
+    const now = this.clock.now();
+    const created = this.db
+      .transaction(() => {
+        const missing = this.db
+          .prepare<unknown[], MessageRow>(
+            `SELECT m.* FROM messages m
+           WHERE m.app_id = ? AND m.created_at >= ? AND (? IS NULL OR m.created_at < ?)
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)`,
+          )
+          .all(endpoint.appId, since, until, until, endpoint.id)
+          .map(toMessage)
+          .filter((m) => matches(endpoint, m.eventType, m.channels));
+        for (const m of missing) {
+          this.stmt.insertDelivery.run(newId('dlv', now), m.id, endpoint.id, endpoint.appId, now, now);
+        }
+        return missing.length;
+      })
+      .immediate();
+    if (created > 0) this.wake.emit('wake', [endpoint.id]);
+    return created;
   }
 
   async resend(msgId: string, endpointId: string): Promise<Delivery> {
@@ -754,6 +794,12 @@ export class SqliteStore implements Store {
     this.wake.removeAllListeners();
     if (this.db.open) this.db.close();
   }
+}
+
+/** A message waiting for its group commit, with the one endpoint it targets, if any. */
+interface PendingMessage {
+  message: Message;
+  onlyEndpointId: string | undefined;
 }
 
 interface ClaimRow {
