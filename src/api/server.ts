@@ -68,6 +68,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   });
   app.setErrorHandler(handleError);
+  // The API speaks JSON only; any other body type is a 415.
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) => {
     reply
       .status(404)

@@ -1,0 +1,238 @@
+/**
+ * Bad input on every route: random and adversarial bodies, ids and query strings never get
+ * a 5xx, errors name what is wrong, and a refused request changes nothing stored.
+ * `npm test` runs a small sample; `npm run fuzz` runs FUZZ_RUNS cases per route.
+ */
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/api/auth.js';
+import { buildApi } from '../../src/api/server.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers.js';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+const TOKEN = 'fuzz-admin-token';
+const dir = tempDir();
+let store: SqliteStore;
+let api: FastifyInstance;
+let db: Database.Database;
+let ids: { app: string; ep: string; msg: string };
+
+beforeAll(async () => {
+  const path = dir.path('fuzz.db');
+  store = openSqliteStore({ path });
+  await store.saveToken(hashToken(TOKEN), null);
+  const app = await store.createApplication({ name: 'Fuzz', uid: 'fuzz' });
+  const ep = await store.createEndpoint(app.id, { url: 'https://example.com/hook', disabled: true });
+  const { message } = await store.acceptMessage({ appId: app.id, eventType: 'a.b', payload: '{"k":1}' });
+  await store.upsertEventType({ name: 'a.b', description: 'x' });
+  ids = { app: app.id, ep: ep.id, msg: message.id };
+  api = await buildApi({ store, maxPayloadBytes: 64 * 1024 });
+  db = new Database(path, { readonly: true });
+});
+
+afterAll(async () => {
+  db.close();
+  await api.close();
+  await store[Symbol.asyncDispose]();
+  dir.remove();
+});
+
+/** Everything stored, to compare before and after a refused request. */
+function snapshot(): string {
+  return JSON.stringify(
+    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries'].map((t) =>
+      db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
+    ),
+  );
+}
+
+const ROUTES: [string, string][] = [
+  ['POST', '/api/v1/app'],
+  ['PUT', '/api/v1/app/{app}'],
+  ['PATCH', '/api/v1/app/{app}'],
+  ['POST', '/api/v1/event-type'],
+  ['PUT', '/api/v1/event-type/{type}'],
+  ['PATCH', '/api/v1/event-type/{type}'],
+  ['POST', '/api/v1/app/{app}/endpoint'],
+  ['PUT', '/api/v1/app/{app}/endpoint/{ep}'],
+  ['PATCH', '/api/v1/app/{app}/endpoint/{ep}'],
+  ['PUT', '/api/v1/app/{app}/endpoint/{ep}/headers'],
+  ['PATCH', '/api/v1/app/{app}/endpoint/{ep}/headers'],
+  ['POST', '/api/v1/app/{app}/endpoint/{ep}/secret/rotate'],
+  ['POST', '/api/v1/app/{app}/endpoint/{ep}/recover'],
+  ['POST', '/api/v1/app/{app}/endpoint/{ep}/send-example'],
+  ['POST', '/api/v1/app/{app}/msg'],
+];
+
+/** Strings that have broken parsers, headers and SQL before. */
+const nasty = fc.constantFrom(
+  '../../etc/passwd',
+  "'; DROP TABLE messages; --",
+  'X-Evil\r\nInjected: 1',
+  'a\u0000b',
+  'x'.repeat(70_000),
+  'ftp://example.com/',
+  'http://user:pw@example.com/',
+  'http://[::1]/',
+  'whsec_',
+  '',
+  '%00',
+);
+const value = fc.oneof(fc.anything(), nasty, fc.integer(), fc.double(), fc.constant(null));
+const body = fc.oneof(
+  fc.anything(),
+  fc.dictionary(
+    fc.constantFrom(
+      'name',
+      'uid',
+      'url',
+      'eventType',
+      'payload',
+      'headers',
+      'channels',
+      'filterTypes',
+      'secret',
+      'since',
+      'key',
+      'description',
+      'metadata',
+      'extra',
+    ),
+    value,
+  ),
+  fc.record({ url: value, headers: fc.dictionary(fc.oneof(nasty, fc.string()), value) }),
+  fc.record({
+    eventType: fc.oneof(nasty, fc.constant('a.b')),
+    payload: fc.oneof(value, fc.object({ maxDepth: 40 })),
+  }),
+);
+const pathId = fc.oneof(
+  fc.constantFrom('real'),
+  nasty.filter((s) => s.length < 500 && s.length > 0),
+  fc.string({ minLength: 1, unit: 'grapheme' }),
+);
+
+function fill(template: string, id: string | 'real'): string {
+  const real = id === 'real';
+  const enc = (x: string) => encodeURIComponent(x);
+  return template
+    .replace('{app}', real ? ids.app : enc(id))
+    .replace('{ep}', real ? ids.ep : enc(id))
+    .replace('{type}', real ? 'a.b' : enc(id));
+}
+
+function checkErrorShape(status: number, payload: string): void {
+  const json = JSON.parse(payload) as { code?: unknown; detail?: unknown };
+  if (status === 422) {
+    expect(Array.isArray(json.detail)).toBe(true);
+    for (const item of json.detail as { loc: unknown; msg: unknown }[]) {
+      expect(Array.isArray(item.loc)).toBe(true);
+      expect(typeof item.msg).toBe('string');
+    }
+  } else {
+    expect(typeof json.code).toBe('string');
+    expect(typeof json.detail).toBe('string');
+  }
+}
+
+describe('bad input', () => {
+  it.each(ROUTES)(
+    `%s %s: never a 5xx; a refusal changes nothing (${RUNS} cases)`,
+    async (method, template) => {
+      await fc.assert(
+        fc.asyncProperty(body, pathId, async (payload, id) => {
+          const before = snapshot();
+          const res = await api.inject({
+            method: method as 'POST',
+            url: fill(template, id),
+            headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+            payload: JSON.stringify(payload ?? null),
+          });
+          expect(res.statusCode).toBeLessThan(500);
+          if (res.statusCode >= 400) {
+            checkErrorShape(res.statusCode, res.payload);
+            expect(snapshot()).toBe(before);
+          }
+        }),
+        { numRuns: RUNS },
+      );
+    },
+  );
+
+  it('answers malformed JSON with 400, a wrong content type with 415, too large with 413', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const before = snapshot();
+    const bad = await api.inject({ method: 'POST', url: '/api/v1/app', headers, payload: '{"name": "x",' });
+    expect(bad.statusCode).toBe(400);
+    const text = await api.inject({
+      method: 'POST',
+      url: '/api/v1/app',
+      headers: { ...headers, 'content-type': 'text/plain' },
+      payload: 'name=x',
+    });
+    expect(text.statusCode).toBe(415);
+    const huge = await api.inject({
+      method: 'POST',
+      url: `/api/v1/app/${ids.app}/msg`,
+      headers,
+      payload: JSON.stringify({ eventType: 'a.b', payload: { blob: 'x'.repeat(200 * 1024) } }),
+    });
+    expect(huge.statusCode).toBe(413);
+    const justOver = await api.inject({
+      method: 'POST',
+      url: `/api/v1/app/${ids.app}/msg`,
+      headers,
+      payload: JSON.stringify({ eventType: 'a.b', payload: { blob: 'x'.repeat(64 * 1024) } }),
+    });
+    expect(justOver.statusCode).toBe(413);
+    expect(JSON.parse(justOver.payload).code).toBe('payload_too_large');
+    expect(snapshot()).toBe(before);
+  });
+
+  it('names the missing or mistyped field', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const missing = await api.inject({
+      method: 'POST',
+      url: `/api/v1/app/${ids.app}/endpoint`,
+      headers,
+      payload: '{}',
+    });
+    expect(missing.statusCode).toBe(422);
+    expect(JSON.parse(missing.payload).detail[0].loc).toEqual(['body', 'url']);
+    const typed = await api.inject({
+      method: 'POST',
+      url: `/api/v1/app/${ids.app}/msg`,
+      headers,
+      payload: JSON.stringify({ eventType: 'a.b', payload: 'not an object' }),
+    });
+    expect(typed.statusCode).toBe(422);
+    expect(JSON.parse(typed.payload).detail[0].loc).toEqual(['body', 'payload']);
+    const limit = await api.inject({ method: 'GET', url: '/api/v1/app?limit=1000', headers });
+    expect(limit.statusCode).toBe(422);
+    expect(JSON.stringify(JSON.parse(limit.payload).detail)).toContain('limit');
+  });
+
+  it('answers unknown ids with 404 on every read route', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    for (const url of [
+      '/api/v1/app/app_nope',
+      `/api/v1/app/${ids.app}/endpoint/ep_nope`,
+      `/api/v1/app/${ids.app}/endpoint/ep_nope/secret`,
+      `/api/v1/app/${ids.app}/endpoint/ep_nope/headers`,
+      `/api/v1/app/${ids.app}/endpoint/ep_nope/stats`,
+      `/api/v1/app/${ids.app}/msg/msg_nope`,
+      `/api/v1/app/${ids.app}/attempt/msg/msg_nope`,
+      `/api/v1/app/${ids.app}/attempt/endpoint/ep_nope`,
+      `/api/v1/app/${ids.app}/msg/${ids.msg}/attempt/atmpt_nope`,
+      '/api/v1/event-type/nope',
+      '/api/v1/no/such/route',
+    ]) {
+      const res = await api.inject({ method: 'GET', url, headers });
+      expect(res.statusCode, url).toBe(404);
+      expect(JSON.parse(res.payload).code).toBe('not_found');
+    }
+  });
+});
