@@ -68,9 +68,9 @@ describe('README walkthrough', () => {
     // Same commands; ports 0 (free ports) and a fresh database instead of ./herald.db.
     const herald = await start(
       `${commands[0]!} --port 0 --db ${dir.path('readme.db')}`,
-      /API listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*created admin token[^:]*: (\S+)/,
+      /created admin token[^:]*: (\S+)[\s\S]*API listening on http:\/\/127\.0\.0\.1:(\d+)/,
     );
-    const [, apiPort, token] = herald.match;
+    const [, token, apiPort] = herald.match;
     const receiver = await start(
       commands[2]!.replace('--port 8072', '--port 0'),
       /listening on http:\/\/127\.0\.0\.1:(\d+)/,

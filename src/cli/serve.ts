@@ -4,6 +4,7 @@ import { ensureAdminToken } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
 import { ValidationError } from '../core/errors.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
+import { AddressPolicy } from '../delivery/ssrf.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 
@@ -30,10 +31,13 @@ export function openStore(db: string): Store {
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly: no new requests, in-flight attempts finish or are released. */
 export async function serve(options: ServeOptions): Promise<void> {
+  // Check what can be checked before anything is opened or created.
+  new AddressPolicy(options.allowNetwork);
   const logger = pino({ level: options.logLevel }, pino.destination(2));
   const store = openStore(options.db);
   const stops: (() => Promise<void>)[] = [];
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`herald: database ${options.db} (${store.kind})`);
 
   if (options.role !== 'api') {
     const dispatcher = new Dispatcher({
@@ -54,11 +58,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     const api = await buildApi({ store, logger, publicUrl, version: options.version });
     const address = await api.listen({ port: options.port, host: options.host });
     stops.unshift(() => api.close());
-    out(`herald: API listening on ${address}`);
     if (created) out(`herald: created admin token (shown once, only its hash is stored): ${created}`);
+    // Last line of the start-up banner: the server is ready.
+    out(`herald: API listening on ${address}`);
   }
-  out(`herald: database ${options.db} (${store.kind})`);
-
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       out(`herald: ${signal} received, shutting down`);
