@@ -42,7 +42,10 @@ describe('herald CLI', () => {
     [['serve', '--port', 'abc'], /--port.*must be a port number/],
     [['serve', '--role', 'boss'], /--role.*boss.*invalid/i],
     [['serve', '--allow-network', '10.0.0.0/99', '--port', '0'], /allowNetwork.*not a CIDR range/],
-    [['serve', '--db', 'postgres://localhost/herald', '--port', '0'], /PostgreSQL is not supported yet/],
+    [
+      ['serve', '--db', 'mysql://localhost/herald', '--port', '0'],
+      /--db: must be a SQLite file path or a postgres:\/\/ URL/,
+    ],
     [['send', '--app', 'a', '--type', 't', '--payload', '{nope', '--token', 'x'], /--payload.*valid JSON/],
     [['send', '--app', 'a', '--type', 't'], /required option '--payload/],
     [['frobnicate'], /unknown command/],

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { HeraldError } from '../core/errors.js';
+import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
 import { CliError, type ClientOptions, call, print } from './manage.js';
 import { receive } from './receive.js';
 import { serve } from './serve.js';
@@ -14,6 +15,12 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535)
     throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
   return n;
 }
 
@@ -41,7 +48,11 @@ program
     new Option('--port <port>', 'port to listen on').default(8071).env('HERALD_PORT').argParser(port),
   )
   .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1').env('HERALD_HOST'))
-  .addOption(new Option('--db <path>', 'SQLite file').default('./herald.db').env('HERALD_DB'))
+  .addOption(
+    new Option('--db <path>', 'SQLite file, or a postgres:// URL')
+      .default('./herald.db')
+      .env('HERALD_DATABASE_URL'),
+  )
   .addOption(
     new Option('--role <role>', 'what to run')
       .choices(['all', 'api', 'worker'])
@@ -65,6 +76,15 @@ program
       .default('standard')
       .env('HERALD_HEADER_STYLE'),
   )
+  .addOption(
+    new Option(
+      '--lease-ms <ms>',
+      "lease of claimed deliveries: how soon a dead worker's deliveries are taken over",
+    )
+      .default(DISPATCHER_DEFAULTS.leaseMs)
+      .env('HERALD_LEASE_MS')
+      .argParser(wholeNumber),
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     await serve({
@@ -75,6 +95,7 @@ program
       allowNetwork: [...fromEnv, ...o.allowNetwork],
       logLevel: o.logLevel,
       headerStyle: o.headerStyle,
+      leaseMs: o.leaseMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       version,
     });

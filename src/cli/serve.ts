@@ -5,6 +5,7 @@ import { buildApi } from '../api/server.js';
 import { ValidationError } from '../core/errors.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
+import { openPostgresStore } from '../store/postgres/index.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 
@@ -17,15 +18,17 @@ export interface ServeOptions {
   allowNetwork: string[];
   logLevel: string;
   headerStyle: 'standard' | 'svix';
+  /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
+  leaseMs: number;
   adminToken: string | undefined;
   version: string;
 }
 
-/** Opens the store named by `--db`: a file path (SQLite). */
-export function openStore(db: string): Store {
-  if (/^postgres(ql)?:\/\//.test(db)) {
-    throw new ValidationError('--db', 'PostgreSQL is not supported yet; give a SQLite file path');
-  }
+/** Opens the store named by `--db`: a `postgres://` URL, or else a SQLite file path. */
+export async function openStore(db: string): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db });
+  if (db.includes('://'))
+    throw new ValidationError('--db', 'must be a SQLite file path or a postgres:// URL');
   return openSqliteStore({ path: db });
 }
 
@@ -34,10 +37,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Check what can be checked before anything is opened or created.
   new AddressPolicy(options.allowNetwork);
   const logger = pino({ level: options.logLevel }, pino.destination(2));
-  const store = openStore(options.db);
+  const store = await openStore(options.db);
   const stops: (() => Promise<void>)[] = [];
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`herald: database ${options.db} (${store.kind})`);
+  out(`herald: database ${redactUrl(options.db)} (${store.kind})`);
 
   if (options.role !== 'api') {
     const dispatcher = new Dispatcher({
@@ -45,6 +48,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       logger,
       allowNetworks: options.allowNetwork,
       headerStyle: options.headerStyle,
+      leaseMs: options.leaseMs,
       userAgent: `Herald/${options.version}`,
     }).start();
     stops.push(() => dispatcher.stop());
@@ -73,4 +77,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const s of stops) await s();
   await store[Symbol.asyncDispose]();
   out('herald: stopped');
+}
+
+/** A database URL without its password, for printing. */
+function redactUrl(db: string): string {
+  try {
+    const url = new URL(db);
+    if (url.password) url.password = '***';
+    return url.protocol === 'file:' ? db : url.toString();
+  } catch {
+    return db;
+  }
 }

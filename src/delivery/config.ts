@@ -8,9 +8,12 @@ import { pino } from 'pino';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValidationError } from '../core/errors.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../core/retry.js';
-import { checkRetrySchedule, checkTimeout, LIMITS } from '../core/rules.js';
+import { checkRetrySchedule, checkTimeout } from '../core/rules.js';
 import type { Store } from '../store/store.js';
 import type { Resolver } from './ssrf.js';
+
+/** Shortest lease: room for a 1 s request plus the 5 s safety margin, and some queueing. */
+export const LEASE_MIN_MS = 10_000;
 
 /** Which header family carries id, timestamp and signature. */
 export type HeaderStyle = 'standard' | 'svix';
@@ -28,7 +31,11 @@ export const DISPATCHER_DEFAULTS = {
   batchSize: 128,
   /** Request timeout in ms unless the endpoint sets its own (1,000 to 30,000). */
   timeoutMs: 15_000,
-  /** Lease length in ms; longer than the longest timeout plus the wait in a local queue. */
+  /**
+   * Lease length in ms: how long a claimed delivery stays with this worker, so also how long
+   * a crashed worker's deliveries wait before another worker takes them. A request's timeout
+   * is cut to fit in what is left of its lease (minus 5 s); at least 10 s.
+   */
   leaseMs: 120_000,
   /** Retry delays after the first try. */
   retrySchedule: DEFAULT_RETRY_SCHEDULE_MS,
@@ -93,12 +100,7 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
   const d = DISPATCHER_DEFAULTS;
   const timeoutMs = checkTimeout('timeoutMs', options.timeoutMs ?? d.timeoutMs)!;
   const leaseMs = positiveInt('leaseMs', options.leaseMs ?? d.leaseMs);
-  if (leaseMs < 2 * LIMITS.timeoutMaxMs) {
-    throw new ValidationError(
-      'leaseMs',
-      `must be at least ${2 * LIMITS.timeoutMaxMs} ms, twice the longest timeout`,
-    );
-  }
+  if (leaseMs < LEASE_MIN_MS) throw new ValidationError('leaseMs', `must be at least ${LEASE_MIN_MS} ms`);
   const headerStyle = options.headerStyle ?? d.headerStyle;
   if (headerStyle !== 'standard' && headerStyle !== 'svix') {
     throw new ValidationError('headerStyle', 'must be standard or svix');

@@ -22,6 +22,9 @@ const HEADER_NAMES = {
 /** Longest wait before finished attempts are written (real time, not the injected clock). */
 const FLUSH_DELAY_MS = 2;
 
+/** A request gets at least this long, or is not started. */
+const MIN_REQUEST_MS = 1_000;
+
 /** Safety margin between a request's timeout and its lease expiry. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -225,9 +228,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const endpoint = prepared.endpoint;
-    const timeoutMs = endpoint.timeoutMs ?? this.config.timeoutMs;
-    if (this.stopping || delivery.leaseExpiresAt - clock.now() < timeoutMs + LEASE_MARGIN_MS) {
-      // Too late to finish before the lease ends (or shutting down): give it back untried.
+    // The request must end before the lease does, or another worker could send it meanwhile.
+    const leaseLeft = delivery.leaseExpiresAt - clock.now() - LEASE_MARGIN_MS;
+    const timeoutMs = Math.min(endpoint.timeoutMs ?? this.config.timeoutMs, leaseLeft);
+    if (this.stopping || timeoutMs < MIN_REQUEST_MS) {
+      // Too late to try before the lease ends (or shutting down): give it back untried.
       this.releases.push(delivery.id);
       this.scheduleFlush();
       return;

@@ -2,7 +2,7 @@
  * The Store contract suite: one set of cases that every backend must pass. A backend's test
  * file calls {@link storeContract} with a factory that opens a fresh, empty store.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Attempt } from '../../src/core/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -36,9 +36,15 @@ function attemptFor(
 }
 
 export function storeContract(backend: string, open: OpenStore): void {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store[Symbol.asyncDispose]();
+  });
+
   async function setup() {
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
     const { store, reopen } = await open(clock);
+    opened.push(store);
     const app = await store.createApplication({ name: 'Shop', uid: 'shop' });
     return { clock, store, reopen, app };
   }

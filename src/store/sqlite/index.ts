@@ -20,6 +20,24 @@ import {
   messageRecord,
   rotatedSecrets,
 } from '../normalise.js';
+import {
+  type ApplicationRow,
+  type AttemptRow,
+  attemptParams,
+  type DeliveryRow,
+  type EndpointRow,
+  type EventTypeRow,
+  fromApplication,
+  fromEndpoint,
+  fromMessage,
+  type MessageRow,
+  toApplication,
+  toAttempt,
+  toDelivery,
+  toEndpoint,
+  toEventType,
+  toMessage,
+} from '../rows.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
@@ -41,24 +59,6 @@ import type {
   WakeListener,
 } from '../store.js';
 import { migrate } from './migrate.js';
-import {
-  type ApplicationRow,
-  type AttemptRow,
-  attemptParams,
-  type DeliveryRow,
-  type EndpointRow,
-  type EventTypeRow,
-  fromApplication,
-  fromEndpoint,
-  fromMessage,
-  type MessageRow,
-  toApplication,
-  toAttempt,
-  toDelivery,
-  toEndpoint,
-  toEventType,
-  toMessage,
-} from './rows.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {

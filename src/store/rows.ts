@@ -1,4 +1,4 @@
-/** Mapping between SQLite rows and Herald's records. */
+/** Mapping between database rows (SQLite and PostgreSQL share column names) and Herald records. */
 import type {
   Application,
   Attempt,
@@ -9,7 +9,7 @@ import type {
   Endpoint,
   EventType,
   Message,
-} from '../../core/types.js';
+} from '../core/types.js';
 
 export interface ApplicationRow {
   id: string;
@@ -49,7 +49,7 @@ export interface EventTypeRow {
   name: string;
   description: string;
   schemas: string | null;
-  archived: number;
+  archived: number | boolean;
   created_at: number;
   updated_at: number;
 }
@@ -59,7 +59,7 @@ export function toEventType(r: EventTypeRow): EventType {
     name: r.name,
     description: r.description,
     schemas: r.schemas === null ? null : JSON.parse(r.schemas),
-    archived: r.archived === 1,
+    archived: Boolean(r.archived),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -76,7 +76,7 @@ export interface EndpointRow {
   secrets: string;
   headers: string;
   rate_limit: number | null;
-  disabled: number;
+  disabled: number | boolean;
   metadata: string;
   retry_schedule: string | null;
   timeout_ms: number | null;
@@ -100,7 +100,7 @@ export function toEndpoint(r: EndpointRow): Endpoint {
     secrets: JSON.parse(r.secrets),
     headers: JSON.parse(r.headers),
     rateLimit: r.rate_limit,
-    disabled: r.disabled === 1,
+    disabled: Boolean(r.disabled),
     metadata: JSON.parse(r.metadata),
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
@@ -202,7 +202,7 @@ export interface AttemptRow {
   app_id: string;
   url: string;
   trigger: string;
-  succeeded: number;
+  succeeded: number | boolean;
   status_code: number | null;
   response_body: string;
   duration_ms: number;
@@ -221,7 +221,7 @@ export function toAttempt(r: AttemptRow): Attempt {
     appId: r.app_id,
     url: r.url,
     trigger: r.trigger as AttemptTrigger,
-    succeeded: r.succeeded === 1,
+    succeeded: Boolean(r.succeeded),
     statusCode: r.status_code,
     responseBody: r.response_body,
     durationMs: r.duration_ms,

@@ -1,0 +1,84 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { storeContract } from './contract.js';
+
+/** The PostgreSQL on this machine (and on CI); each test gets its own schema. */
+export const PG_URL = process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const prefix = `t${process.pid}_${Date.now().toString(36)}`;
+const schemas: string[] = [];
+
+function newSchema(): string {
+  const name = `${prefix}_${schemas.length}`;
+  schemas.push(name);
+  return name;
+}
+
+afterAll(async () => {
+  const client = new pg.Client(PG_URL);
+  await client.connect();
+  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  await client.end();
+});
+
+storeContract('postgres', async (clock) => {
+  const schema = newSchema();
+  const store = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3 });
+  return { store, reopen: () => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3 }) };
+});
+
+describe('PostgreSQL specifics', () => {
+  it('migrates once when several processes start at once (advisory lock)', async () => {
+    const schema = newSchema();
+    const clock = new ManualClock();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 1 })),
+    );
+    const client = new pg.Client(PG_URL);
+    await client.connect();
+    const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations`);
+    await client.end();
+    expect(rows).toEqual([{ version: 1 }]);
+    for (const s of stores) await s[Symbol.asyncDispose]();
+  });
+
+  it('two workers never claim the same delivery (SKIP LOCKED)', async () => {
+    const schema = newSchema();
+    const clock = new ManualClock();
+    const a = await openPostgresStore({ url: PG_URL, schema, clock });
+    const b = await openPostgresStore({ url: PG_URL, schema, clock });
+    try {
+      const app = await a.createApplication({ name: 'x' });
+      await a.createEndpoint(app.id, { url: 'https://e.example' });
+      await Promise.all(
+        Array.from({ length: 300 }, () => a.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' })),
+      );
+      const claim = (store: typeof a, owner: string) =>
+        store.claimDue({ owner, now: clock.now(), leaseMs: 60_000, limit: 50, skipEndpoints: [] });
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => claim(i % 2 ? a : b, `w${i}`)));
+      const ids = claims.flat().map((c) => c.id);
+      expect(ids).toHaveLength(300);
+      expect(new Set(ids).size).toBe(300);
+    } finally {
+      await a[Symbol.asyncDispose]();
+      await b[Symbol.asyncDispose]();
+    }
+  });
+
+  it('wakes another process through LISTEN/NOTIFY, naming the endpoints', async () => {
+    const schema = newSchema();
+    const a = await openPostgresStore({ url: PG_URL, schema });
+    const b = await openPostgresStore({ url: PG_URL, schema });
+    try {
+      const app = await a.createApplication({ name: 'x' });
+      const ep = await a.createEndpoint(app.id, { url: 'https://e.example' });
+      const woken = new Promise<readonly string[] | null>((resolve) => b.onWake(resolve));
+      await a.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
+      expect(await woken).toEqual([ep.id]);
+    } finally {
+      await a[Symbol.asyncDispose]();
+      await b[Symbol.asyncDispose]();
+    }
+  });
+});
