@@ -2,10 +2,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
 
-/** The PostgreSQL on this machine (and on CI); each test gets its own schema. */
-export const PG_URL = process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const prefix = `t${process.pid}_${Date.now().toString(36)}`;
 const schemas: string[] = [];
 
