@@ -16,14 +16,25 @@ export interface HeraldProcess {
   stop(): Promise<number | null>;
 }
 
+/** Options of {@link startHerald}. */
+export interface StartOptions {
+  /** A database URL to share between processes; default a fresh SQLite file. */
+  db?: string;
+  /** The admin token; default a random one. */
+  token?: string;
+}
+
 /** Starts `herald serve` on a free port with a fresh database and a known admin token. */
 export async function startHerald(
   extraArgs: string[] = [],
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<HeraldProcess> {
   const dir = tempDir();
-  const dbPath = dir.path('herald.db');
-  const token = `test_admin_${Math.random().toString(36).slice(2)}`;
+  const dbPath = options.db ?? dir.path('herald.db');
+  const token = options.token ?? `test_admin_${Math.random().toString(36).slice(2)}`;
+  // A worker has no API; its banner ends with the dispatcher line.
+  const ready = extraArgs.includes('worker') ? /dispatcher running/ : /API listening on (http:\/\/\S+)/;
   const child = spawn(
     process.execPath,
     [
@@ -45,20 +56,24 @@ export async function startHerald(
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
   });
+  child.on('error', () => undefined);
   child.stderr!.on('data', (d: Buffer) => {
     out += d.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 15_000);
     const check = () => {
-      const m = /API listening on (http:\/\/\S+)/.exec(out);
+      const m = ready.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m[1] ?? '');
       }
     };
     child.stdout!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`herald exited with ${code}:\n${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`herald exited with ${code}:\n${out}`));
+    });
   });
   return {
     url,
@@ -68,7 +83,7 @@ export async function startHerald(
     child,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) {
+        if (child.exitCode !== null || child.signalCode !== null) {
           dir.remove();
           resolve(child.exitCode);
           return;
