@@ -34,12 +34,21 @@ export async function openStore(db: string): Promise<Store> {
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly: no new requests, in-flight attempts finish or are released. */
 export async function serve(options: ServeOptions): Promise<void> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  // Listen for the signals first: one that arrives while starting up still stops cleanly.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      out(`herald: ${signal} received, shutting down`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
   // Check what can be checked before anything is opened or created.
   new AddressPolicy(options.allowNetwork);
   const logger = pino({ level: options.logLevel }, pino.destination(2));
   const store = await openStore(options.db);
   const stops: (() => Promise<void>)[] = [];
-  const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`herald: database ${redactUrl(options.db)} (${store.kind})`);
 
   if (options.role !== 'api') {
@@ -53,7 +62,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     }).start();
     stops.push(() => dispatcher.stop());
     out(
-      `herald: dispatcher running${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
+      `herald: dispatcher running as ${dispatcher.config.workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
     );
   }
   if (options.role !== 'worker') {
@@ -66,14 +75,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     // Last line of the start-up banner: the server is ready.
     out(`herald: API listening on ${address}`);
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      out(`herald: ${signal} received, shutting down`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await stopRequested;
   for (const s of stops) await s();
   await store[Symbol.asyncDispose]();
   out('herald: stopped');

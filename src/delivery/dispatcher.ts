@@ -372,9 +372,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         this.emit('endpoint.disabled', d);
       }
     } catch (error) {
-      // Leases stay; they expire and the deliveries are sent again (at-least-once).
+      // Leases stay; they expire and the deliveries are sent again (at-least-once). Not an
+      // 'error' event: the dispatcher carries on, and an unheard 'error' would end the process.
       logger.error({ err: error, count: completions.length }, 'recording attempts failed');
-      this.emit('error', error);
     }
     // A due retry may now be earlier than the loop's timer.
     if (completions.some((c) => c.next.status === 'pending')) this.signal();

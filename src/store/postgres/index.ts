@@ -130,8 +130,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   const client = await pool.connect().catch(mapError);
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await migrate(client, clock.now());
+    await migrate(client, clock.now(), schema);
   } finally {
     client.release();
   }
@@ -207,16 +206,25 @@ export class PostgresStore implements Store {
 
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect().catch(mapError);
+    // A checked-out client whose connection dies emits 'error'; unheard, that would end the
+    // process. The failed query reports it to the caller instead.
+    const onError = () => undefined;
+    client.on('error', onError);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
       return mapError(error);
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A client that could not even roll back is dropped from the pool, not reused.
+      client.release(broken);
     }
   }
 

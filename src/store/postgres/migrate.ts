@@ -7,16 +7,19 @@ const FILE_PATTERN = /^(\d{3})_[a-z0-9_]+\.sql$/;
 const MIGRATION_LOCK = 0x6865_7261;
 
 /**
- * Applies the migrations not yet in the `herald_migrations` ledger, in one transaction
+ * Creates `schema` (an identifier checked by the caller) and applies the migrations not yet
+ * in its `herald_migrations` ledger, in one transaction
  * holding an advisory lock, so processes starting at once migrate one after the other.
  */
-export async function migrate(client: PoolClient, now: number): Promise<number> {
+export async function migrate(client: PoolClient, now: number, schema: string): Promise<number> {
   const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => FILE_PATTERN.test(f))
     .sort();
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    // Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can fail on a unique index.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS herald_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
     const done = new Set(
