@@ -8,6 +8,9 @@
  * - engine: messages accepted into a fresh SQLite store (64 concurrent producers, group
  *   commit) while the dispatcher delivers them, signed, to the same receiver; timed until
  *   every delivery is recorded as succeeded.
+ * - postgres, 1 and 2 workers: the same messages accepted into a fresh PostgreSQL database
+ *   by this process, delivered by `herald serve --role worker` processes; timed until the
+ *   receiver has them all. `--skip-pg` leaves these out; `--pg` names the server.
  * Each figure is the median of the runs, with min and max, and the engine's ratio to raw.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -15,14 +18,21 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { Agent } from 'undici';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
+import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '20000' },
     runs: { type: 'string', default: '3' },
+    pg: {
+      type: 'string',
+      default: process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+    'skip-pg': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -38,6 +48,7 @@ const PAYLOAD = JSON.stringify({
 interface ReceiverProcess {
   url: string;
   count(): Promise<number>;
+  reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +64,9 @@ async function startReceiver(): Promise<ReceiverProcess> {
         child.once('message', (m) => resolve((m as { count: number }).count));
         child.send('count');
       }),
+    reset: async () => {
+      child.send('reset');
+    },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -124,6 +138,64 @@ async function engine(
   return { rate: n / seconds, dbBytes, rssMb: peakRss / 2 ** 20 };
 }
 
+/** Starts `herald serve --role worker` on `db`; resolves once its dispatcher runs. */
+async function startWorker(db: string): Promise<ChildProcess> {
+  const child = fork(
+    new URL('../bin/herald.js', import.meta.url),
+    ['serve', '--role', 'worker', '--db', db, '--allow-network', '127.0.0.0/8', '--log-level', 'error'],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('dispatcher running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return child;
+}
+
+async function postgres(
+  receiver: ReceiverProcess,
+  n: number,
+  workers: number,
+  baseUrl: string,
+): Promise<number> {
+  const name = `herald_bench_${process.pid}_${workers}_${Date.now().toString(36)}`;
+  const admin = new pg.Client(baseUrl);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  const store = await openPostgresStore({ url: url.toString(), poolSize: 16 });
+  const children: ChildProcess[] = [];
+  try {
+    const app = await store.createApplication({ name: 'bench' });
+    await store.createEndpoint(app.id, { url: receiver.url });
+    for (let i = 0; i < workers; i++) children.push(await startWorker(url.toString()));
+    await receiver.reset();
+    const started = performance.now();
+    let next = 0;
+    const producer = async () => {
+      while (next < n) {
+        next++;
+        await store.acceptMessage({ appId: app.id, eventType: 'content.published', payload: PAYLOAD });
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, producer));
+    while ((await receiver.count()) < n) await new Promise((resolve) => setTimeout(resolve, 20));
+    return n / ((performance.now() - started) / 1000);
+  } finally {
+    for (const child of children) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await store[Symbol.asyncDispose]();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 
@@ -136,6 +208,7 @@ async function main() {
     const engineRates: number[] = [];
     const rss: number[] = [];
     const dbSizes: number[] = [];
+    const pgRates: Record<1 | 2, number[]> = { 1: [], 2: [] };
     for (let i = 0; i < RUNS; i++) {
       rawRates.push(await raw(receiver, MESSAGES));
       const e = await engine(receiver, MESSAGES);
@@ -145,6 +218,12 @@ async function main() {
       console.error(
         `run ${i + 1}/${RUNS}: raw ${fmt(rawRates[i]!)}/s, engine ${fmt(e.rate)}/s, peak RSS ${fmt(e.rssMb)} MB`,
       );
+      if (!values['skip-pg']) {
+        for (const workers of [1, 2] as const) {
+          pgRates[workers].push(await postgres(receiver, MESSAGES, workers, values.pg));
+          console.error(`  postgres, ${workers} worker(s): ${fmt(pgRates[workers].at(-1)!)}/s`);
+        }
+      }
     }
     const rawMedian = median(rawRates);
     console.log(`\nHerald bench: ${MESSAGES} messages x 1 endpoint, ${RUNS} runs (median [min-max])\n`);
@@ -156,6 +235,13 @@ async function main() {
     console.log(
       `| engine: SQLite store + dispatcher, durable deliveries | ${fmt(median(engineRates))} [${fmt(Math.min(...engineRates))}-${fmt(Math.max(...engineRates))}] | ${(median(engineRates) / rawMedian).toFixed(2)} |`,
     );
+    for (const workers of [1, 2] as const) {
+      const r = pgRates[workers];
+      if (r.length === 0) continue;
+      console.log(
+        `| PostgreSQL, ${workers} worker process${workers > 1 ? 'es' : ''}, durable deliveries | ${fmt(median(r))} [${fmt(Math.min(...r))}-${fmt(Math.max(...r))}] | ${(median(r) / rawMedian).toFixed(2)} |`,
+      );
+    }
     console.log(`\nPeak RSS of the engine process: ${fmt(Math.max(...rss))} MB`);
     console.log(
       `SQLite file after the run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
