@@ -15,6 +15,17 @@ const Timestamp = Type.String({ format: 'date-time' });
 const NameList = (maxItems?: number, itemMax?: number) =>
   Nullable(Type.Array(Name(itemMax), { minItems: 1, uniqueItems: true, ...(maxItems ? { maxItems } : {}) }));
 
+/** An id or uid in a path. */
+const PathId = Type.String({ minLength: 1, maxLength: 256 });
+/** Path parameters of routes under an application. */
+export const AppParams = Type.Object({ app_id: PathId });
+/** Path parameters of routes under an endpoint. */
+export const EndpointParams = Type.Object({ app_id: PathId, endpoint_id: PathId });
+/** Path parameters of routes under a message. */
+export const MsgParams = Type.Object({ app_id: PathId, msg_id: PathId });
+/** Path parameters of routes under a message's delivery to an endpoint. */
+export const MsgEndpointParams = Type.Object({ app_id: PathId, msg_id: PathId, endpoint_id: PathId });
+
 /** Error body of every 4xx/5xx except validation. */
 export const HttpError = Type.Object({ code: Type.String(), detail: Type.String() }, { $id: 'HttpErrorOut' });
 

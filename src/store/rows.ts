@@ -1,4 +1,5 @@
 /** Mapping between database rows (SQLite and PostgreSQL share column names) and Herald records. */
+
 import type {
   Application,
   Attempt,
@@ -10,6 +11,7 @@ import type {
   EventType,
   Message,
 } from '../core/types.js';
+import type { ClaimedDelivery, Page } from './store.js';
 
 export interface ApplicationRow {
   id: string;
@@ -251,4 +253,46 @@ export function attemptParams(a: Attempt): unknown[] {
     JSON.stringify(a.requestHeaders),
     a.createdAt,
   ];
+}
+
+/** A page of `rows` fetched with `limit + 1`: the extra row only tells that more exist. */
+export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
+  const done = rows.length <= limit;
+  const data = done ? rows : rows.slice(0, limit);
+  const last = data[data.length - 1];
+  return { data, iterator: last === undefined ? null : key(last), done };
+}
+
+/** A message waiting for its group commit, with the one endpoint it targets, if any. */
+export interface PendingMessage {
+  message: Message;
+  onlyEndpointId: string | undefined;
+}
+
+/** A row of a claim query: the delivery, its message's content and its endpoint's version. */
+export interface ClaimRow {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  attempts: number;
+  next_trigger: string;
+  event_type: string;
+  payload: string;
+  endpoint_version: number;
+}
+
+export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery {
+  return {
+    id: r.id,
+    msgId: r.msg_id,
+    endpointId: r.endpoint_id,
+    appId: r.app_id,
+    attempts: r.attempts,
+    trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
+    eventType: r.event_type,
+    payload: r.payload,
+    leaseExpiresAt,
+    endpointVersion: r.endpoint_version,
+  };
 }

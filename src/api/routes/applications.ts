@@ -2,10 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { requireAdmin } from '../auth.js';
 import { appOf, pageLimit, type RouteContext } from '../context.js';
-import { ApplicationIn, ApplicationOut, ApplicationPatch, ListQuery, Page } from '../schemas.js';
+import { ApplicationIn, ApplicationOut, ApplicationPatch, AppParams, ListQuery, Page } from '../schemas.js';
 import { applicationOut } from '../serialize.js';
-
-const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
 
 /** `/api/v1/app`: applications. */
 export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {

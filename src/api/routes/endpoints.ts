@@ -6,12 +6,14 @@ import { generateHmacSecret } from '../../core/signing.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
 import { appOf, endpointOf, pageLimit, type RouteContext, timeParam } from '../context.js';
 import {
+  AppParams,
   BackgroundTaskOut,
   EndpointHeadersIn,
   EndpointHeadersOut,
   EndpointHeadersPatchIn,
   EndpointIn,
   EndpointOut,
+  EndpointParams,
   EndpointPatch as EndpointPatchSchema,
   EndpointSecretOut,
   EndpointSecretRotateIn,
@@ -25,11 +27,6 @@ import {
 } from '../schemas.js';
 import { endpointOut, messageOut } from '../serialize.js';
 
-const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
-const EndpointParams = Type.Object({
-  ...AppParams.properties,
-  endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
-});
 /** Svix keeps a rotated-out secret valid for 24 hours unless told otherwise. */
 const DEFAULT_GRACE_SECONDS = 86_400;
 
@@ -254,31 +251,38 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     updatedAt: new Date().toISOString(),
   });
 
-  app.post(
-    '/app/:app_id/endpoint/:endpoint_id/recover',
-    { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
-    async (request, reply) => {
-      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
-      const since = timeParam('since', request.body.since)!;
-      const until = timeParam('until', request.body.until ?? undefined) ?? null;
-      const count = await store.recover(endpoint.id, since, until);
-      request.log.info({ endpointId: endpoint.id, count }, 'recovered failed deliveries');
-      return reply.status(202).send(task('endpoint.recover'));
-    },
-  );
-
-  app.post(
-    '/app/:app_id/endpoint/:endpoint_id/replay-missing',
-    { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
-    async (request, reply) => {
-      const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
-      const since = timeParam('since', request.body.since)!;
-      const until = timeParam('until', request.body.until ?? undefined) ?? null;
-      const count = await store.replayMissing(endpoint.id, since, until);
-      request.log.info({ endpointId: endpoint.id, count }, 'replayed missing messages');
-      return reply.status(202).send(task('endpoint.replay'));
-    },
-  );
+  // Both tasks take [since, until) and run to completion before answering.
+  const backgroundTasks = [
+    [
+      'recover',
+      'endpoint.recover',
+      (id: string, since: number, until: number | null) => store.recover(id, since, until),
+    ],
+    [
+      'replay-missing',
+      'endpoint.replay',
+      (id: string, since: number, until: number | null) => store.replayMissing(id, since, until),
+    ],
+  ] as const;
+  for (const [path, kind, run] of backgroundTasks) {
+    app.post(
+      `/app/:app_id/endpoint/:endpoint_id/${path}`,
+      { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
+      async (request, reply) => {
+        const { endpoint } = await endpointOf(
+          ctx,
+          request,
+          request.params.app_id,
+          request.params.endpoint_id,
+        );
+        const since = timeParam('since', request.body.since)!;
+        const until = timeParam('until', request.body.until ?? undefined) ?? null;
+        const count = await run(endpoint.id, since, until);
+        request.log.info({ endpointId: endpoint.id, count }, `${kind} done`);
+        return reply.status(202).send(task(kind));
+      },
+    );
+  }
 
   app.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

@@ -6,27 +6,22 @@ import { requireAdmin } from '../auth.js';
 import { appOf, endpointOf, listParam, pageLimit, type RouteContext, timeParam } from '../context.js';
 import { PayloadTooLargeError } from '../errors.js';
 import {
+  AppParams,
   AttemptQuery,
   EndpointMessageOut,
+  EndpointParams,
   ListQuery,
   MessageAttemptOut,
   MessageEndpointOut,
   MessageIn,
   MessageOut,
   MessageQuery,
+  MsgEndpointParams,
+  MsgParams,
   Page,
 } from '../schemas.js';
 import { attemptOut, deliveryStatus, endpointOut, messageOut } from '../serialize.js';
 
-const AppParams = Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) });
-const MsgParams = Type.Object({
-  ...AppParams.properties,
-  msg_id: Type.String({ minLength: 1, maxLength: 256 }),
-});
-const EndpointParams = Type.Object({
-  ...AppParams.properties,
-  endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
-});
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
 
 /** Messages, their deliveries and attempts. */
@@ -279,10 +274,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     {
       schema: {
         tags: ['Message Attempt'],
-        params: Type.Object({
-          ...MsgParams.properties,
-          endpoint_id: Type.String({ minLength: 1, maxLength: 256 }),
-        }),
+        params: MsgEndpointParams,
       },
     },
     async (request, reply) => {

@@ -24,6 +24,7 @@ import {
   type ApplicationRow,
   type AttemptRow,
   attemptParams,
+  type ClaimRow,
   type DeliveryRow,
   type EndpointRow,
   type EventTypeRow,
@@ -31,8 +32,11 @@ import {
   fromEndpoint,
   fromMessage,
   type MessageRow,
+  type PendingMessage,
+  pageOf,
   toApplication,
   toAttempt,
+  toClaimed,
   toDelivery,
   toEndpoint,
   toEventType,
@@ -104,13 +108,6 @@ function mapError(error: unknown): never {
     throw new StoreUnavailableError('the database is unavailable', { cause: error });
   }
   throw error;
-}
-
-function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  const done = rows.length <= limit;
-  const data = done ? rows : rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data, iterator: last === undefined ? null : key(last), done };
 }
 
 /** Opens (creating the schema and migrating if needed) a PostgreSQL store. */
@@ -620,20 +617,7 @@ export class PostgresStore implements Store {
        FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`,
       [request.now, request.skipEndpoints, request.limit, leaseExpiresAt, request.owner],
     );
-    return rows.map(
-      (r): ClaimedDelivery => ({
-        id: r.id,
-        msgId: r.msg_id,
-        endpointId: r.endpoint_id,
-        appId: r.app_id,
-        attempts: r.attempts,
-        trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
-        eventType: r.event_type,
-        payload: r.payload,
-        leaseExpiresAt,
-        endpointVersion: r.endpoint_version,
-      }),
-    );
+    return rows.map((r) => toClaimed(r, leaseExpiresAt));
   }
 
   async complete(
@@ -917,22 +901,4 @@ export class PostgresStore implements Store {
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }
-}
-
-/** A message waiting for its group commit, with the one endpoint it targets, if any. */
-interface PendingMessage {
-  message: Message;
-  onlyEndpointId: string | undefined;
-}
-
-interface ClaimRow {
-  id: string;
-  msg_id: string;
-  endpoint_id: string;
-  app_id: string;
-  attempts: number;
-  next_trigger: string;
-  event_type: string;
-  payload: string;
-  endpoint_version: number;
 }

@@ -24,6 +24,7 @@ import {
   type ApplicationRow,
   type AttemptRow,
   attemptParams,
+  type ClaimRow,
   type DeliveryRow,
   type EndpointRow,
   type EventTypeRow,
@@ -31,8 +32,11 @@ import {
   fromEndpoint,
   fromMessage,
   type MessageRow,
+  type PendingMessage,
+  pageOf,
   toApplication,
   toAttempt,
+  toClaimed,
   toDelivery,
   toEndpoint,
   toEventType,
@@ -74,13 +78,6 @@ const SQLITE_CONSTRAINT_UNIQUE = 'SQLITE_CONSTRAINT_UNIQUE';
 
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === SQLITE_CONSTRAINT_UNIQUE;
-}
-
-function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  const done = rows.length <= limit;
-  const data = done ? rows : rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data, iterator: last === undefined ? null : key(last), done };
 }
 
 /**
@@ -479,20 +476,7 @@ export class SqliteStore implements Store {
                 request.limit,
               );
         for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
-        return rows.map(
-          (r): ClaimedDelivery => ({
-            id: r.id,
-            msgId: r.msg_id,
-            endpointId: r.endpoint_id,
-            appId: r.app_id,
-            attempts: r.attempts,
-            trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
-            eventType: r.event_type,
-            payload: r.payload,
-            leaseExpiresAt,
-            endpointVersion: r.endpoint_version,
-          }),
-        );
+        return rows.map((r) => toClaimed(r, leaseExpiresAt));
       })
       .immediate();
   }
@@ -794,22 +778,4 @@ export class SqliteStore implements Store {
     this.wake.removeAllListeners();
     if (this.db.open) this.db.close();
   }
-}
-
-/** A message waiting for its group commit, with the one endpoint it targets, if any. */
-interface PendingMessage {
-  message: Message;
-  onlyEndpointId: string | undefined;
-}
-
-interface ClaimRow {
-  id: string;
-  msg_id: string;
-  endpoint_id: string;
-  app_id: string;
-  attempts: number;
-  next_trigger: string;
-  event_type: string;
-  payload: string;
-  endpoint_version: number;
 }
