@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import Type from 'typebox';
 import { ConflictError, ValidationError } from '../core/errors.js';
+import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
 import { appOf, type RouteContext } from './context.js';
@@ -17,6 +18,7 @@ import { applicationRoutes } from './routes/applications.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { messageRoutes } from './routes/messages.js';
+import { sourceRoutes } from './routes/sources.js';
 import { AppPortalAccessOut } from './schemas.js';
 
 /** Options of {@link buildApi}. */
@@ -82,6 +84,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());
   }
 
+  // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
+  await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));
+
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
@@ -135,6 +140,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(eventTypeRoutes, ctx);
       await api.register(endpointRoutes, ctx);
       await api.register(messageRoutes, ctx);
+      await api.register(sourceRoutes, ctx);
 
       api.withTypeProvider<TypeBoxTypeProvider>().post(
         '/auth/app-portal-access/:app_id',

@@ -7,6 +7,8 @@ export const ID_PREFIX = {
   message: 'msg',
   delivery: 'dlv',
   attempt: 'atmpt',
+  source: 'src',
+  inbound: 'inreq',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];

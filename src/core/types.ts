@@ -11,6 +11,8 @@
  * - **delivery** (`dlv_…`): one message bound for one endpoint, with its state, attempt count,
  *   due time and lease.
  * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
+ * - **source** (`src_…`): an inbound URL (`/in/{id}`) receiving a provider's webhooks,
+ *   verified by the provider's scheme and forwarded as messages to an application.
  *
  * All times are Unix milliseconds taken from an injected {@link Clock}.
  */
@@ -142,5 +144,45 @@ export interface Attempt {
   errorMessage: string | null;
   /** The request headers sent, without the body. */
   requestHeaders: Record<string, string>;
+  createdAt: number;
+}
+
+/** How a source verifies what it receives. */
+export type SourceProvider =
+  | 'github'
+  | 'stripe'
+  | 'shopify'
+  | 'slack'
+  | 'standard-webhooks'
+  | 'hmac'
+  | 'none';
+
+/** An inbound URL for a third-party provider's webhooks. */
+export interface Source {
+  id: string;
+  name: string;
+  provider: SourceProvider;
+  /** Verification secrets; any one may match (rotation). Empty for `none`. */
+  secrets: string[];
+  /** The application whose endpoints receive what arrives. */
+  appId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What became of one inbound request. */
+export type InboundStatus = 'accepted' | 'duplicate' | 'rejected';
+
+/** One request a source received, kept raw. */
+export interface InboundRequest {
+  id: string;
+  sourceId: string;
+  status: InboundStatus;
+  /** Why it was rejected (a verification reason code). */
+  reason: string | null;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The message it became (accepted), or the earlier one (duplicate). */
+  msgId: string | null;
   createdAt: number;
 }

@@ -14,8 +14,22 @@ import {
   LIMITS,
 } from '../core/rules.js';
 import { generateHmacSecret } from '../core/signing.js';
-import type { Application, Endpoint, EndpointSecret, Message } from '../core/types.js';
-import type { ApplicationPatch, EndpointPatch, NewApplication, NewEndpoint, NewMessage } from './store.js';
+import type {
+  Application,
+  Endpoint,
+  EndpointSecret,
+  Message,
+  Source,
+  SourceProvider,
+} from '../core/types.js';
+import type {
+  ApplicationPatch,
+  EndpointPatch,
+  NewApplication,
+  NewEndpoint,
+  NewMessage,
+  NewSource,
+} from './store.js';
 
 function checkMetadata(field: string, metadata: Record<string, string> | undefined): Record<string, string> {
   if (metadata === undefined) return {};
@@ -143,4 +157,36 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     payload: input.payload,
     createdAt: now,
   };
+}
+
+/** Providers a source can verify. */
+export const SOURCE_PROVIDERS: readonly SourceProvider[] = [
+  'github',
+  'stripe',
+  'shopify',
+  'slack',
+  'standard-webhooks',
+  'hmac',
+  'none',
+];
+
+/** Checks a new source (the application is resolved by the store). */
+export function sourceRecord(id: string, appId: string, input: NewSource, now: number): Source {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 256)
+    throw new ValidationError('name', 'must be 1 to 256 characters');
+  if (!SOURCE_PROVIDERS.includes(input.provider)) {
+    throw new ValidationError('provider', `must be one of ${SOURCE_PROVIDERS.join(', ')}`);
+  }
+  const secrets = input.secrets;
+  if (input.provider !== 'none' && secrets.length === 0) {
+    throw new ValidationError('secrets', `a ${input.provider} source needs at least one secret`);
+  }
+  if (secrets.length > 5) throw new ValidationError('secrets', 'may hold at most 5 secrets');
+  secrets.forEach((secret, i) => {
+    if (typeof secret !== 'string' || secret.length === 0 || secret.length > 256) {
+      throw new ValidationError(`secrets[${i}]`, 'must be 1 to 256 characters');
+    }
+  });
+  return { id, name, provider: input.provider, secrets: [...secrets], appId, createdAt: now, updatedAt: now };
 }

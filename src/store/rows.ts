@@ -9,7 +9,11 @@ import type {
   DeliveryStatus,
   Endpoint,
   EventType,
+  InboundRequest,
+  InboundStatus,
   Message,
+  Source,
+  SourceProvider,
 } from '../core/types.js';
 import type { ClaimedDelivery, Page } from './store.js';
 
@@ -295,4 +299,55 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };
+}
+
+export interface SourceRow {
+  id: string;
+  name: string;
+  provider: string;
+  secrets: string;
+  app_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toSource(r: SourceRow): Source {
+  return {
+    id: r.id,
+    name: r.name,
+    provider: r.provider as SourceProvider,
+    secrets: JSON.parse(r.secrets),
+    appId: r.app_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface InboundRow {
+  id: string;
+  source_id: string;
+  status: string;
+  reason: string | null;
+  headers: string;
+  body: Buffer;
+  msg_id: string | null;
+  created_at: number;
+}
+
+export function toInbound(r: InboundRow): InboundRequest {
+  return {
+    id: r.id,
+    sourceId: r.source_id,
+    status: r.status as InboundStatus,
+    reason: r.reason,
+    headers: JSON.parse(r.headers),
+    body: Buffer.from(r.body),
+    msgId: r.msg_id,
+    createdAt: r.created_at,
+  };
+}
+
+/** Parameters of the inbound request insert, in column order. */
+export function inboundParams(r: InboundRequest): unknown[] {
+  return [r.id, r.sourceId, r.status, r.reason, JSON.stringify(r.headers), r.body, r.msgId, r.createdAt];
 }

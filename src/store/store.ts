@@ -11,7 +11,10 @@ import type {
   Delivery,
   Endpoint,
   EventType,
+  InboundRequest,
   Message,
+  Source,
+  SourceProvider,
 } from '../core/types.js';
 
 /** A page request: at most `limit` items after the `iterator` (an id) in id order. */
@@ -166,6 +169,15 @@ export interface IdempotentAnswer {
   createdAt: number;
 }
 
+/** Input of {@link Store.createSource}. */
+export interface NewSource {
+  name: string;
+  provider: SourceProvider;
+  secrets: string[];
+  /** Application id or uid. */
+  appId: string;
+}
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -269,6 +281,19 @@ export interface Store extends AsyncDisposable {
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
   /** How many of an endpoint's deliveries are in each state. */
   countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>>;
+
+  /** Creates an inbound source. Throws `NotFoundError` (app). */
+  createSource(input: NewSource): Promise<Source>;
+  /** A source by id. */
+  getSource(id: string): Promise<Source | null>;
+  /** Sources in id order. */
+  listSources(page: PageRequest): Promise<Page<Source>>;
+  /** Deletes a source and its request log. Throws `NotFoundError`. */
+  deleteSource(id: string): Promise<void>;
+  /** Records one inbound request as received, raw. */
+  recordInbound(request: InboundRequest): Promise<void>;
+  /** A source's requests, newest first. */
+  listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>>;
 
   /** Stores the hash of an API token: an admin token (`appId` null) or one application's. */
   saveToken(hash: string, appId: string | null): Promise<void>;

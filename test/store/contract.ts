@@ -399,6 +399,45 @@ export function storeContract(backend: string, open: OpenStore): void {
       });
     });
 
+    describe('sources', () => {
+      it('creates, lists, logs raw requests newest first, and deletes with the log', async () => {
+        const { store, app, clock } = await setup();
+        const source = await store.createSource({
+          name: 'GitHub',
+          provider: 'github',
+          secrets: ['s'],
+          appId: 'shop',
+        });
+        expect(source).toMatchObject({ name: 'GitHub', provider: 'github', secrets: ['s'], appId: app.id });
+        expect(await store.getSource(source.id)).toEqual(source);
+        expect((await store.listSources({ limit: 10 })).data).toEqual([source]);
+        const raw = Buffer.from([0xff, 0x00, 0x7b]);
+        for (const [i, status] of (['rejected', 'accepted'] as const).entries()) {
+          await store.recordInbound({
+            id: `inreq_${String(i).padStart(27, '0')}`,
+            sourceId: source.id,
+            status,
+            reason: status === 'rejected' ? 'no_matching_signature' : null,
+            headers: { 'x-github-event': 'push' },
+            body: raw,
+            msgId: null,
+            createdAt: clock.now(),
+          });
+        }
+        const log = await store.listInbound(source.id, { limit: 10 });
+        expect(log.data.map((r) => r.status)).toEqual(['accepted', 'rejected']);
+        expect(log.data[1]!.body.equals(raw)).toBe(true);
+        await expect(
+          store.createSource({ name: 'x', provider: 'github', secrets: [], appId: app.id }),
+        ).rejects.toMatchObject({
+          field: 'secrets',
+        });
+        await store.deleteSource(source.id);
+        expect(await store.getSource(source.id)).toBeNull();
+        expect((await store.listInbound(source.id, { limit: 10 })).data).toEqual([]);
+      });
+    });
+
     it('keeps everything across a reopen', async () => {
       const { store, reopen, app } = await setup();
       const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });

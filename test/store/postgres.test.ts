@@ -36,9 +36,9 @@ describe('PostgreSQL specifics', () => {
     );
     const client = new pg.Client(PG_URL);
     await client.connect();
-    const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations`);
+    const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations ORDER BY version`);
     await client.end();
-    expect(rows).toEqual([{ version: 1 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });
 

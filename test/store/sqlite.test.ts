@@ -25,6 +25,7 @@ describe('SQLite specifics', () => {
     expect(db.prepare('SELECT version, name FROM herald_migrations').all()).toEqual([
       { version: 1, name: '001_initial.sql' },
       { version: 2, name: '002_api.sql' },
+      { version: 3, name: '003_inbound.sql' },
     ]);
     db.close();
   });

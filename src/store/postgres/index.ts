@@ -10,7 +10,16 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { ConflictError, NotFoundError, StoreUnavailableError } from '../../core/errors.js';
 import { matches } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../../core/types.js';
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  InboundRequest,
+  Message,
+  Source,
+} from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
 import {
   applicationRecord,
@@ -19,6 +28,7 @@ import {
   endpointRecord,
   messageRecord,
   rotatedSecrets,
+  sourceRecord,
 } from '../normalise.js';
 import {
   type ApplicationRow,
@@ -31,16 +41,21 @@ import {
   fromApplication,
   fromEndpoint,
   fromMessage,
+  type InboundRow,
+  inboundParams,
   type MessageRow,
   type PendingMessage,
   pageOf,
+  type SourceRow,
   toApplication,
   toAttempt,
   toClaimed,
   toDelivery,
   toEndpoint,
   toEventType,
+  toInbound,
   toMessage,
+  toSource,
 } from '../rows.js';
 import type {
   AcceptedMessage,
@@ -57,6 +72,7 @@ import type {
   NewEndpoint,
   NewEventType,
   NewMessage,
+  NewSource,
   Page,
   PageRequest,
   Store,
@@ -886,6 +902,52 @@ export class PostgresStore implements Store {
        WHERE idempotency_keys.created_at < $7`,
       [scope, key, answer.requestHash, answer.statusCode, answer.response, answer.createdAt, replaceBefore],
     );
+  }
+
+  async createSource(input: NewSource): Promise<Source> {
+    const app = await this.appRow(input.appId);
+    if (!app) throw new NotFoundError(`application ${input.appId} not found`);
+    const now = this.clock.now();
+    const source = sourceRecord(newId('src', now), app.id, input, now);
+    await this.q(
+      'INSERT INTO sources (id, name, provider, secrets, app_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)',
+      [source.id, source.name, source.provider, JSON.stringify(source.secrets), source.appId, now],
+    );
+    return source;
+  }
+
+  async getSource(id: string): Promise<Source | null> {
+    const row = (await this.q<SourceRow>('SELECT * FROM sources WHERE id = $1', [id])).rows[0];
+    return row ? toSource(row) : null;
+  }
+
+  async listSources(page: PageRequest): Promise<Page<Source>> {
+    const { rows } = await this.q<SourceRow>('SELECT * FROM sources WHERE id > $1 ORDER BY id LIMIT $2', [
+      page.iterator ?? '',
+      page.limit + 1,
+    ]);
+    return pageOf(rows.map(toSource), page.limit, (x) => x.id);
+  }
+
+  async deleteSource(id: string): Promise<void> {
+    const { rowCount } = await this.q('DELETE FROM sources WHERE id = $1', [id]);
+    if (rowCount === 0) throw new NotFoundError(`source ${id} not found`);
+  }
+
+  async recordInbound(request: InboundRequest): Promise<void> {
+    await this.q(
+      `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, msg_id, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      inboundParams(request),
+    );
+  }
+
+  async listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>> {
+    const { rows } = await this.q<InboundRow>(
+      'SELECT * FROM inbound_requests WHERE source_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
+      [sourceId, page.iterator ?? null, page.limit + 1],
+    );
+    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
   }
 
   onWake(listener: WakeListener): () => void {

@@ -10,7 +10,16 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { matches } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../../core/types.js';
+import type {
+  Application,
+  Attempt,
+  Delivery,
+  Endpoint,
+  EventType,
+  InboundRequest,
+  Message,
+  Source,
+} from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
 import {
   applicationRecord,
@@ -19,6 +28,7 @@ import {
   endpointRecord,
   messageRecord,
   rotatedSecrets,
+  sourceRecord,
 } from '../normalise.js';
 import {
   type ApplicationRow,
@@ -31,16 +41,21 @@ import {
   fromApplication,
   fromEndpoint,
   fromMessage,
+  type InboundRow,
+  inboundParams,
   type MessageRow,
   type PendingMessage,
   pageOf,
+  type SourceRow,
   toApplication,
   toAttempt,
   toClaimed,
   toDelivery,
   toEndpoint,
   toEventType,
+  toInbound,
   toMessage,
+  toSource,
 } from '../rows.js';
 import type {
   AcceptedMessage,
@@ -57,6 +72,7 @@ import type {
   NewEndpoint,
   NewEventType,
   NewMessage,
+  NewSource,
   Page,
   PageRequest,
   Store,
@@ -766,6 +782,54 @@ export class SqliteStore implements Store {
         answer.createdAt,
         replaceBefore,
       );
+  }
+
+  async createSource(input: NewSource): Promise<Source> {
+    const app = this.stmt.appById.get(input.appId, input.appId);
+    if (!app) throw new NotFoundError(`application ${input.appId} not found`);
+    const now = this.clock.now();
+    const source = sourceRecord(newId('src', now), app.id, input, now);
+    this.db
+      .prepare(
+        'INSERT INTO sources (id, name, provider, secrets, app_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(source.id, source.name, source.provider, JSON.stringify(source.secrets), source.appId, now, now);
+    return source;
+  }
+
+  async getSource(id: string): Promise<Source | null> {
+    const row = this.db.prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ?').get(id);
+    return row ? toSource(row) : null;
+  }
+
+  async listSources(page: PageRequest): Promise<Page<Source>> {
+    const rows = this.db
+      .prepare<[string, number], SourceRow>('SELECT * FROM sources WHERE id > ? ORDER BY id LIMIT ?')
+      .all(page.iterator ?? '', page.limit + 1);
+    return pageOf(rows.map(toSource), page.limit, (x) => x.id);
+  }
+
+  async deleteSource(id: string): Promise<void> {
+    const { changes } = this.db.prepare('DELETE FROM sources WHERE id = ?').run(id);
+    if (changes === 0) throw new NotFoundError(`source ${id} not found`);
+  }
+
+  async recordInbound(request: InboundRequest): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, msg_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(...inboundParams(request));
+  }
+
+  async listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>> {
+    const rows = this.db
+      .prepare<[string, string, number], InboundRow>(
+        'SELECT * FROM inbound_requests WHERE source_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+      )
+      .all(sourceId, page.iterator ?? '~', page.limit + 1);
+    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
   }
 
   onWake(listener: WakeListener): () => void {

@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { NotFoundError } from '../../core/errors.js';
+import type { Source } from '../../core/types.js';
+import { SOURCE_PROVIDERS } from '../../store/normalise.js';
+import { requireAdmin } from '../auth.js';
+import { pageLimit, type RouteContext } from '../context.js';
+import { ListQuery, Page } from '../schemas.js';
+
+const SourceParams = Type.Object({ source_id: Type.String({ minLength: 1, maxLength: 256 }) });
+const SourceIn = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  provider: Type.Union(SOURCE_PROVIDERS.map((p) => Type.Literal(p))),
+  secrets: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 5 })),
+  appId: Type.String({ minLength: 1, maxLength: 256 }),
+});
+const SourceOut = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  provider: Type.String(),
+  appId: Type.String(),
+  ingestUrl: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const InboundOut = Type.Object({
+  id: Type.String(),
+  status: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  msgId: Type.Union([Type.String(), Type.Null()]),
+  headers: Type.Record(Type.String(), Type.String()),
+  body: Type.String(),
+  timestamp: Type.String(),
+});
+
+/** `/api/v1/source`: inbound sources (admin only) and the requests they received. */
+export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
+  const { store } = ctx;
+  const tags = ['Source'];
+  const out = (s: Source) => ({
+    id: s.id,
+    name: s.name,
+    provider: s.provider,
+    appId: s.appId,
+    ingestUrl: `${ctx.publicUrl}/in/${s.id}`,
+    createdAt: new Date(s.createdAt).toISOString(),
+    updatedAt: new Date(s.updatedAt).toISOString(),
+  });
+  const mustGet = async (id: string) => {
+    const source = await store.getSource(id);
+    if (!source) throw new NotFoundError(`source ${id} not found`);
+    return source;
+  };
+
+  app.addHook('onRequest', async (request) => requireAdmin(request.principal));
+
+  app.post(
+    '/source',
+    { schema: { tags, body: SourceIn, response: { 201: SourceOut } } },
+    async (request, reply) => {
+      const { name, provider, secrets, appId } = request.body;
+      return reply
+        .status(201)
+        .send(out(await store.createSource({ name, provider, secrets: secrets ?? [], appId })));
+    },
+  );
+
+  app.get(
+    '/source',
+    { schema: { tags, querystring: ListQuery, response: { 200: Page(SourceOut) } } },
+    async (request) => {
+      const page = await store.listSources({
+        limit: pageLimit(request.query.limit),
+        iterator: request.query.iterator ?? null,
+      });
+      return { ...page, data: page.data.map(out), prevIterator: null };
+    },
+  );
+
+  app.get(
+    '/source/:source_id',
+    { schema: { tags, params: SourceParams, response: { 200: SourceOut } } },
+    async (request) => out(await mustGet(request.params.source_id)),
+  );
+
+  app.delete('/source/:source_id', { schema: { tags, params: SourceParams } }, async (request, reply) => {
+    await store.deleteSource((await mustGet(request.params.source_id)).id);
+    return reply.status(204).send();
+  });
+
+  app.get(
+    '/source/:source_id/request',
+    { schema: { tags, params: SourceParams, querystring: ListQuery, response: { 200: Page(InboundOut) } } },
+    async (request) => {
+      const source = await mustGet(request.params.source_id);
+      const page = await store.listInbound(source.id, {
+        limit: pageLimit(request.query.limit),
+        iterator: request.query.iterator ?? null,
+      });
+      const data = page.data.map((r) => ({
+        id: r.id,
+        status: r.status,
+        reason: r.reason,
+        msgId: r.msgId,
+        headers: r.headers,
+        body: r.body.toString('utf8'),
+        timestamp: new Date(r.createdAt).toISOString(),
+      }));
+      return { ...page, data, prevIterator: null };
+    },
+  );
+};

@@ -1,0 +1,109 @@
+/**
+ * The inbound gateway: `POST /in/{source_id}` receives a provider's webhook, verifies it
+ * first, stores it raw, and forwards it as a message to the source's application, through
+ * the same engine, schedule and attempt log as any message. A provider's retry (same
+ * delivery id) is answered 200 and not forwarded twice.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { ConflictError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { InboundRequest, Source } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import { WebhookVerificationError } from '../verify/core.js';
+import { inspect, verifyInbound } from './providers.js';
+
+/** Options of {@link inboundRoutes}. */
+export interface GatewayOptions {
+  store: Store;
+  /** Largest accepted body in bytes (413 above). */
+  maxBodyBytes: number;
+}
+
+/** Request headers not kept in the request log (credentials of the caller, hop-by-hop). */
+const DROPPED_HEADERS = new Set([
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+  'connection',
+  'keep-alive',
+]);
+
+function keptHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined || DROPPED_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * The message payload for a body: the JSON text exactly as received when it is a JSON
+ * object; otherwise an object that carries it (`{"body": …, "contentType": …}`).
+ */
+function payloadOf(body: Buffer, contentType: string | undefined): { payload: string; parsed: unknown } {
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+    return { payload: text, parsed };
+  return { payload: JSON.stringify({ body: parsed ?? text, contentType: contentType ?? null }), parsed };
+}
+
+/** Registers `POST /in/:source_id` (no API token: the provider's signature is the credential). */
+export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
+  const { store, maxBodyBytes } = options;
+  return async (app) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) =>
+      done(null, body),
+    );
+
+    app.post<{ Params: { source_id: string } }>(
+      '/in/:source_id',
+      { bodyLimit: maxBodyBytes, schema: { hide: true } },
+      async (request, reply) => {
+        const source: Source | null = await store.getSource(request.params.source_id);
+        if (!source) return reply.status(404).send({ code: 'not_found', detail: 'no such source' });
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const record: InboundRequest = {
+          id: newId('inreq'),
+          sourceId: source.id,
+          status: 'rejected',
+          reason: null,
+          headers: keptHeaders(request.headers),
+          body,
+          msgId: null,
+          createdAt: Date.now(),
+        };
+        try {
+          verifyInbound(source, request.headers, body);
+        } catch (error) {
+          if (!(error instanceof WebhookVerificationError)) throw error;
+          await store.recordInbound({ ...record, reason: error.reason });
+          return reply.status(401).send({ code: error.reason, detail: error.message });
+        }
+        const { payload, parsed } = payloadOf(body, request.headers['content-type']);
+        const { eventType, deliveryId } = inspect(source.provider, request.headers, parsed);
+        const eventId = deliveryId
+          ? `${source.id}.${deliveryId.replace(/[^a-zA-Z0-9\-_.]/g, '_')}`.slice(0, 256)
+          : null;
+        try {
+          const { message } = await store.acceptMessage({ appId: source.appId, eventType, eventId, payload });
+          await store.recordInbound({ ...record, status: 'accepted', msgId: message.id });
+          return reply.status(200).send({ id: message.id, eventType });
+        } catch (error) {
+          if (!(error instanceof ConflictError) || eventId === null) throw error;
+          // The provider sent this delivery before (a retry): it is stored already.
+          const earlier = await store.getMessage(source.appId, eventId);
+          await store.recordInbound({ ...record, status: 'duplicate', msgId: earlier?.id ?? null });
+          return reply.status(200).send({ id: earlier?.id ?? null, eventType, duplicate: true });
+        }
+      },
+    );
+  };
+}
