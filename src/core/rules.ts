@@ -91,6 +91,12 @@ export function checkEndpointUrl(field: string, value: string): string {
   return value;
 }
 
+/** Whether Herald or the connection sets this header, so nobody else may. */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p));
+}
+
 /** Checks custom endpoint headers: valid names and values, none Herald sets itself. */
 export function checkHeaders(field: string, headers: Record<string, string>): Record<string, string> {
   const entries = Object.entries(headers);
@@ -104,7 +110,7 @@ export function checkHeaders(field: string, headers: Record<string, string>): Re
       throw new ValidationError(where, 'is not a valid header name');
     }
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) {
+    if (isReservedHeader(lower)) {
       throw new ValidationError(where, 'is set by Herald or by the connection and cannot be overridden');
     }
     if (

@@ -85,6 +85,8 @@ export interface Message {
   channels: string[] | null;
   /** The payload as the exact JSON text that will be signed and sent. */
   payload: string;
+  /** Extra headers sent with this message (a source's passed-through provider headers). */
+  headers: Record<string, string> | null;
   createdAt: number;
 }
 
@@ -166,6 +168,8 @@ export interface Source {
   secrets: string[];
   /** The application whose endpoints receive what arrives. */
   appId: string;
+  /** Forward the provider's own headers (those Herald does not set itself) with each message. */
+  passthroughHeaders: boolean;
   createdAt: number;
   updatedAt: number;
 }

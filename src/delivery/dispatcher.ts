@@ -308,6 +308,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
     return {
+      // A message's own headers, then the endpoint's, then Herald's: later ones win.
+      ...delivery.headers,
       ...prepared.endpoint.headers,
       'content-type': 'application/json',
       'user-agent': this.config.userAgent,

@@ -93,7 +93,13 @@ export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
           ? `${source.id}.${deliveryId.replace(/[^a-zA-Z0-9\-_.]/g, '_')}`.slice(0, 256)
           : null;
         try {
-          const { message } = await store.acceptMessage({ appId: source.appId, eventType, eventId, payload });
+          const { message } = await store.acceptMessage({
+            appId: source.appId,
+            eventType,
+            eventId,
+            payload,
+            ...(source.passthroughHeaders ? { headers: record.headers } : {}),
+          });
           await store.recordInbound({ ...record, status: 'accepted', msgId: message.id });
           return reply.status(200).send({ id: message.id, eventType });
         } catch (error) {

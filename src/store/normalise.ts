@@ -11,6 +11,7 @@ import {
   checkRetrySchedule,
   checkSecret,
   checkTimeout,
+  isReservedHeader,
   LIMITS,
 } from '../core/rules.js';
 import { generateHmacSecret } from '../core/signing.js';
@@ -141,6 +142,18 @@ export function rotatedSecrets(
   return [{ key, expiresAt: null }, ...kept];
 }
 
+/** The headers a message may carry: valid names Herald does not set, values without CR/LF. */
+function passedHeaders(headers: Record<string, string> | null | undefined): Record<string, string> | null {
+  if (!headers) return null;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (isReservedHeader(name) || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) || /[\r\n\0]/.test(value))
+      continue;
+    out[name] = value;
+  }
+  return Object.keys(out).length > 0 ? out : null;
+}
+
 /** Checks a new message's fields (the payload is JSON text checked by the caller). */
 export function messageRecord(id: string, input: NewMessage, now: number): Message {
   if (typeof input.payload !== 'string') throw new ValidationError('payload', 'must be JSON text');
@@ -155,6 +168,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
         ? null
         : checkNameList('channels', input.channels, LIMITS.messageChannelsMax, LIMITS.channelMaxLength),
     payload: input.payload,
+    headers: passedHeaders(input.headers),
     createdAt: now,
   };
 }
@@ -188,5 +202,14 @@ export function sourceRecord(id: string, appId: string, input: NewSource, now: n
       throw new ValidationError(`secrets[${i}]`, 'must be 1 to 256 characters');
     }
   });
-  return { id, name, provider: input.provider, secrets: [...secrets], appId, createdAt: now, updatedAt: now };
+  return {
+    id,
+    name,
+    provider: input.provider,
+    secrets: [...secrets],
+    appId,
+    passthroughHeaders: input.passthroughHeaders ?? false,
+    createdAt: now,
+    updatedAt: now,
+  };
 }

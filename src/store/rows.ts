@@ -145,6 +145,7 @@ export interface MessageRow {
   event_id: string | null;
   channels: string | null;
   payload: string;
+  headers: string | null;
   created_at: number;
 }
 
@@ -156,6 +157,7 @@ export function toMessage(r: MessageRow): Message {
     eventId: r.event_id,
     channels: jsonOrNull(r.channels),
     payload: r.payload,
+    headers: jsonOrNull(r.headers),
     createdAt: r.created_at,
   };
 }
@@ -168,6 +170,7 @@ export function fromMessage(m: Message): MessageRow {
     event_id: m.eventId,
     channels: textOrNull(m.channels),
     payload: m.payload,
+    headers: textOrNull(m.headers),
     created_at: m.createdAt,
   };
 }
@@ -283,6 +286,7 @@ export interface ClaimRow {
   next_trigger: string;
   event_type: string;
   payload: string;
+  headers: string | null;
   endpoint_version: number;
 }
 
@@ -296,6 +300,7 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     trigger: r.next_trigger === 'manual' ? 'manual' : 'scheduled',
     eventType: r.event_type,
     payload: r.payload,
+    headers: jsonOrNull(r.headers),
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };
@@ -307,6 +312,7 @@ export interface SourceRow {
   provider: string;
   secrets: string;
   app_id: string;
+  passthrough_headers: number | boolean;
   created_at: number;
   updated_at: number;
 }
@@ -318,6 +324,7 @@ export function toSource(r: SourceRow): Source {
     provider: r.provider as SourceProvider,
     secrets: JSON.parse(r.secrets),
     appId: r.app_id,
+    passthroughHeaders: Boolean(r.passthrough_headers),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -78,6 +78,8 @@ export interface NewMessage {
   payload: string;
   /** Deliver to this enabled endpoint only, whatever its filters (an example message). */
   onlyEndpointId?: string;
+  /** Extra headers to send with the message (reserved names are dropped). */
+  headers?: Record<string, string> | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -109,6 +111,8 @@ export interface ClaimedDelivery {
   trigger: AttemptTrigger;
   eventType: string;
   payload: string;
+  /** The message's extra headers, if any. */
+  headers: Record<string, string> | null;
   leaseExpiresAt: number;
   /** The endpoint's `updatedAt`, so a worker knows when its cached copy is stale. */
   endpointVersion: number;
@@ -176,6 +180,7 @@ export interface NewSource {
   secrets: string[];
   /** Application id or uid. */
   appId: string;
+  passthroughHeaders?: boolean;
 }
 
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */

@@ -123,6 +123,40 @@ describe('inbound gateway', () => {
     expect((await delivered).attempt.succeeded).toBe(true);
     expect(received.at(-1)!.body).toBe(body);
     expect(verifiedByHerald(received.length - 1)).toEqual(JSON.parse(body));
+    // Provider headers stay behind unless the source passes them through.
+    expect(received.at(-1)!.headers['x-github-event']).toBeUndefined();
+  });
+
+  it("passes the provider's headers through when the source says so, never Herald's own", async () => {
+    const source = await admin('POST', '/source', {
+      name: 'GitHub passthrough',
+      provider: 'github',
+      secrets: ['gh-secret'],
+      appId,
+      passthroughHeaders: true,
+    });
+    expect(source.json.passthroughHeaders).toBe(true);
+    const body = '{"action":"opened","number":7}';
+    const delivered = waitForEvent<AttemptEvent>(dispatcher, 'attempt');
+    const res = await fetch(`${base}/in/${source.json.id}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'pull_request',
+        'x-github-delivery': 'gh-delivery-pt',
+        'x-hub-signature-256': await githubSign('gh-secret', body),
+        'webhook-id': 'spoofed',
+      },
+      body,
+    });
+    expect(await res.json()).toMatchObject({ eventType: 'pull_request.opened' });
+    await delivered;
+    const got = received.at(-1)!;
+    expect(got.headers['x-github-event']).toBe('pull_request');
+    expect(got.headers['x-github-delivery']).toBe('gh-delivery-pt');
+    expect(got.headers['x-hub-signature-256']).toMatch(/^sha256=/);
+    expect(got.headers['webhook-id']).toMatch(/^msg_/);
+    expect(verifiedByHerald(received.length - 1)).toEqual(JSON.parse(body));
   });
 
   it('forwards a Stripe event once, however often Stripe retries it', async () => {

@@ -213,6 +213,33 @@ export function storeContract(backend: string, open: OpenStore): void {
         });
       });
 
+      it('keeps extra message headers, drops reserved ones, and hands them to listings and claims', async () => {
+        const { store, app, clock } = await setup();
+        const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+        const { message } = await store.acceptMessage({
+          appId: app.id,
+          eventType: 'a',
+          payload: '{}',
+          headers: {
+            'x-github-event': 'push',
+            'content-type': 'text/evil',
+            'webhook-id': 'spoof',
+            'x-bad': 'a\r\nb',
+          },
+        });
+        expect(message.headers).toEqual({ 'x-github-event': 'push' });
+        const listed = await store.listEndpointDeliveries(ep.id, { limit: 10 });
+        expect(listed.data.map((x) => x.message)).toEqual([message]);
+        const [claimed] = await store.claimDue({
+          owner: 'w',
+          now: clock.now(),
+          leaseMs: 60_000,
+          limit: 1,
+          skipEndpoints: [],
+        });
+        expect(claimed!.headers).toEqual({ 'x-github-event': 'push' });
+      });
+
       it('wakes listeners when deliveries are created', async () => {
         const { store, app } = await setup();
         await store.createEndpoint(app.id, { url: 'https://a.example' });

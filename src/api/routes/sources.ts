@@ -13,12 +13,14 @@ const SourceIn = Type.Object({
   provider: Type.Union(SOURCE_PROVIDERS.map((p) => Type.Literal(p))),
   secrets: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 5 })),
   appId: Type.String({ minLength: 1, maxLength: 256 }),
+  passthroughHeaders: Type.Optional(Type.Boolean()),
 });
 const SourceOut = Type.Object({
   id: Type.String(),
   name: Type.String(),
   provider: Type.String(),
   appId: Type.String(),
+  passthroughHeaders: Type.Boolean(),
   ingestUrl: Type.String(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -42,6 +44,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     name: s.name,
     provider: s.provider,
     appId: s.appId,
+    passthroughHeaders: s.passthroughHeaders,
     ingestUrl: `${ctx.publicUrl}/in/${s.id}`,
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
@@ -58,10 +61,15 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     '/source',
     { schema: { tags, body: SourceIn, response: { 201: SourceOut } } },
     async (request, reply) => {
-      const { name, provider, secrets, appId } = request.body;
-      return reply
-        .status(201)
-        .send(out(await store.createSource({ name, provider, secrets: secrets ?? [], appId })));
+      const { name, provider, secrets, appId, passthroughHeaders } = request.body;
+      const created = await store.createSource({
+        name,
+        provider,
+        secrets: secrets ?? [],
+        appId,
+        passthroughHeaders: passthroughHeaders ?? false,
+      });
+      return reply.status(201).send(out(created));
     },
   );
 

@@ -513,8 +513,9 @@ export class PostgresStore implements Store {
       const inserted = new Set(
         (
           await c.query<{ id: string }>(
-            `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+            `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+               $8::text[])
              ON CONFLICT DO NOTHING RETURNING id`,
             [
               rows.map((r) => r.id),
@@ -524,6 +525,7 @@ export class PostgresStore implements Store {
               rows.map((r) => r.channels),
               rows.map((r) => r.payload),
               rows.map((r) => r.created_at),
+              rows.map((r) => r.headers),
             ],
           )
         ).rows.map((r) => r.id),
@@ -629,7 +631,7 @@ export class PostgresStore implements Store {
          FROM due WHERE d.id = due.id
          RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger
        )
-       SELECT c.*, m.event_type, m.payload, e.updated_at AS endpoint_version
+       SELECT c.*, m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
        FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`,
       [request.now, request.skipEndpoints, request.limit, leaseExpiresAt, request.owner],
     );
@@ -910,8 +912,17 @@ export class PostgresStore implements Store {
     const now = this.clock.now();
     const source = sourceRecord(newId('src', now), app.id, input, now);
     await this.q(
-      'INSERT INTO sources (id, name, provider, secrets, app_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)',
-      [source.id, source.name, source.provider, JSON.stringify(source.secrets), source.appId, now],
+      `INSERT INTO sources (id, name, provider, secrets, app_id, passthrough_headers, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+      [
+        source.id,
+        source.name,
+        source.provider,
+        JSON.stringify(source.secrets),
+        source.appId,
+        source.passthroughHeaders,
+        now,
+      ],
     );
     return source;
   }

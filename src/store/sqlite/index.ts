@@ -104,7 +104,7 @@ function isUniqueViolation(error: unknown): boolean {
 export function dueDeliveriesSql(skip: boolean): string {
   return `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
-         m.event_type, m.payload, e.updated_at AS endpoint_version
+         m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id
@@ -183,8 +183,8 @@ export class SqliteStore implements Store {
          WHERE endpoint_id = ? AND status = 'pending'`,
       ),
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at)
-         VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @created_at)
+        `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, headers, created_at)
+         VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @headers, @created_at)
          ON CONFLICT DO NOTHING`,
       ),
       messageById: db.prepare<[string, string, string], MessageRow>(
@@ -692,7 +692,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare<[string, string, number], DeliveryRow & { m: string }>(
         `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
-           'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'created_at', m.created_at) AS m
+           'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers, 'created_at', m.created_at) AS m
          FROM deliveries d JOIN messages m ON m.id = d.msg_id
          WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`,
       )
@@ -791,9 +791,19 @@ export class SqliteStore implements Store {
     const source = sourceRecord(newId('src', now), app.id, input, now);
     this.db
       .prepare(
-        'INSERT INTO sources (id, name, provider, secrets, app_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO sources (id, name, provider, secrets, app_id, passthrough_headers, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(source.id, source.name, source.provider, JSON.stringify(source.secrets), source.appId, now, now);
+      .run(
+        source.id,
+        source.name,
+        source.provider,
+        JSON.stringify(source.secrets),
+        source.appId,
+        source.passthroughHeaders ? 1 : 0,
+        now,
+        now,
+      );
     return source;
   }
 

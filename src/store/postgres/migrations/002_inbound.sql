@@ -6,6 +6,7 @@ CREATE TABLE sources (
   provider     TEXT NOT NULL,
   secrets      TEXT NOT NULL,
   app_id       TEXT NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+  passthrough_headers BOOLEAN NOT NULL DEFAULT FALSE,
   created_at   BIGINT NOT NULL,
   updated_at   BIGINT NOT NULL
 );
@@ -23,3 +24,6 @@ CREATE TABLE inbound_requests (
 );
 
 CREATE INDEX inbound_by_source ON inbound_requests (source_id, id);
+
+-- Extra headers a message carries (a source's passed-through provider headers), JSON.
+ALTER TABLE messages ADD COLUMN headers TEXT;
