@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import Type from 'typebox';
 import { ConflictError, ValidationError } from '../core/errors.js';
@@ -52,6 +52,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // measured exactly in the message route.
     bodyLimit: maxPayloadBytes + 64 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true } },
+    // No log line per request: at webhook volumes that is most of the log. Errors are
+    // logged by our error handler.
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   const store = options.store;
   const auth = new Authenticator(store);
