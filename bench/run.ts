@@ -1,17 +1,20 @@
 /**
- * `npm run bench`: Herald's delivery engine against the raw HTTP limit of this machine.
+ * `npm run bench`: Herald against the raw HTTP limit of this machine, in one run.
  *
- *   npm run bench -- --messages 20000 --runs 3
+ *   npm run bench -- --runs 3                   # everything, full size
+ *   npm run bench -- --runs 1 --quick           # every scenario at a tenth of the size
  *
- * Scenarios:
+ * Scenarios (issue numbers in BENCHMARKS.md):
  * - raw: undici POSTs straight to the local receiver (64 in flight), nothing stored: the ceiling.
- * - engine: messages accepted into a fresh SQLite store (64 concurrent producers, group
- *   commit) while the dispatcher delivers them, signed, to the same receiver; timed until
- *   every delivery is recorded as succeeded.
- * - postgres, 1 and 2 workers: the same messages accepted into a fresh PostgreSQL database
- *   by this process, delivered by `herald serve --role worker` processes; timed until the
- *   receiver has them all. `--skip-pg` leaves these out; `--pg` names the server.
- * Each figure is the median of the runs, with min and max, and the engine's ratio to raw.
+ * - engine (SQLite): messages accepted by the store (64 producers, group commit) and
+ *   delivered by the dispatcher in one process; until every delivery is recorded.
+ * - postgres, 1 and 2 workers: the same, accepted into a fresh PostgreSQL database by this
+ *   process and delivered by `herald serve --role worker` processes (`--skip-pg` to omit).
+ * - e2e one-to-one: messages POSTed to a real `herald serve` (64 clients), one endpoint.
+ * - fan-out: messages × 50 endpoints through the API.
+ * - isolation: 20 healthy endpoints and one that never answers; healthy rate vs fan-out.
+ * - latency: a steady rate for some seconds; POST sent to receiver arrival.
+ * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -23,11 +26,15 @@ import { Agent } from 'undici';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { fanOut, isolation, type Latency, latency, oneToOne } from './e2e.js';
+import { type ReceiverProcess, startReceiver } from './harness.js';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '20000' },
     runs: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    'latency-seconds': { type: 'string', default: '30' },
     pg: {
       type: 'string',
       default: process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -35,45 +42,18 @@ const { values } = parseArgs({
     'skip-pg': { type: 'boolean', default: false },
   },
 });
-const MESSAGES = Number(values.messages);
+const scale = values.quick ? 0.1 : 1;
+const MESSAGES = Math.round(Number(values.messages) * scale);
 const RUNS = Number(values.runs);
-if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error('--messages must be a whole number >= 1');
+const LATENCY_SECONDS = Math.max(1, Math.round(Number(values['latency-seconds']) * scale));
+const FANOUT_MESSAGES = Math.max(1, Math.round(MESSAGES / 10));
+if (!Number.isInteger(MESSAGES) || MESSAGES < 10) throw new Error('--messages must be a whole number >= 100');
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number >= 1');
 
 const PAYLOAD = JSON.stringify({
   type: 'content.published',
   data: { id: 'post_123', title: 'Hello, world', author: 'ada', tags: ['news', 'launch'] },
 });
-
-interface ReceiverProcess {
-  url: string;
-  count(): Promise<number>;
-  reset(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startReceiver(): Promise<ReceiverProcess> {
-  const child: ChildProcess = fork(new URL('./receiver.mjs', import.meta.url));
-  const port = await new Promise<number>((resolve) =>
-    child.once('message', (m) => resolve((m as { port: number }).port)),
-  );
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    count: () =>
-      new Promise((resolve) => {
-        child.once('message', (m) => resolve((m as { count: number }).count));
-        child.send('count');
-      }),
-    reset: async () => {
-      child.send('reset');
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send('exit');
-      }),
-  };
-}
 
 async function raw(receiver: ReceiverProcess, n: number): Promise<number> {
   const agent = new Agent({ connections: 64 });
@@ -198,57 +178,73 @@ async function postgres(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+const spread = (xs: number[]) => `${fmt(median(xs))} [${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}]`;
 
 async function main() {
   const receiver = await startReceiver();
+  const hanging = await startReceiver('hang');
+  const rates: Record<string, number[]> = {};
+  const add = (key: string, value: number) => {
+    rates[key] ??= [];
+    rates[key].push(value);
+    console.error(`  ${key}: ${fmt(value)}/s`);
+  };
+  const latencies: Latency[] = [];
+  const rss: number[] = [];
+  const dbSizes: number[] = [];
   try {
-    // Warm up the receiver, the JIT and the connection pools.
-    await raw(receiver, 2_000);
-    const rawRates: number[] = [];
-    const engineRates: number[] = [];
-    const rss: number[] = [];
-    const dbSizes: number[] = [];
-    const pgRates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+    await raw(receiver, 2_000); // warm-up
     for (let i = 0; i < RUNS; i++) {
-      rawRates.push(await raw(receiver, MESSAGES));
+      console.error(`run ${i + 1}/${RUNS}`);
+      add('raw', await raw(receiver, MESSAGES));
       const e = await engine(receiver, MESSAGES);
-      engineRates.push(e.rate);
+      add('engine', e.rate);
       rss.push(e.rssMb);
       dbSizes.push(e.dbBytes);
-      console.error(
-        `run ${i + 1}/${RUNS}: raw ${fmt(rawRates[i]!)}/s, engine ${fmt(e.rate)}/s, peak RSS ${fmt(e.rssMb)} MB`,
-      );
       if (!values['skip-pg']) {
-        for (const workers of [1, 2] as const) {
-          pgRates[workers].push(await postgres(receiver, MESSAGES, workers, values.pg));
-          console.error(`  postgres, ${workers} worker(s): ${fmt(pgRates[workers].at(-1)!)}/s`);
-        }
+        add('pg1', await postgres(receiver, MESSAGES, 1, values.pg));
+        add('pg2', await postgres(receiver, MESSAGES, 2, values.pg));
       }
-    }
-    const rawMedian = median(rawRates);
-    console.log(`\nHerald bench: ${MESSAGES} messages x 1 endpoint, ${RUNS} runs (median [min-max])\n`);
-    console.log('| scenario | per second | ratio to raw |');
-    console.log('| --- | --- | --- |');
-    console.log(
-      `| raw undici POST (ceiling) | ${fmt(rawMedian)} [${fmt(Math.min(...rawRates))}-${fmt(Math.max(...rawRates))}] | 1.00 |`,
-    );
-    console.log(
-      `| engine: SQLite store + dispatcher, durable deliveries | ${fmt(median(engineRates))} [${fmt(Math.min(...engineRates))}-${fmt(Math.max(...engineRates))}] | ${(median(engineRates) / rawMedian).toFixed(2)} |`,
-    );
-    for (const workers of [1, 2] as const) {
-      const r = pgRates[workers];
-      if (r.length === 0) continue;
-      console.log(
-        `| PostgreSQL, ${workers} worker process${workers > 1 ? 'es' : ''}, durable deliveries | ${fmt(median(r))} [${fmt(Math.min(...r))}-${fmt(Math.max(...r))}] | ${(median(r) / rawMedian).toFixed(2)} |`,
+      add('e2e', await oneToOne(receiver, MESSAGES));
+      add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
+      add('isolation', await isolation(receiver, hanging, FANOUT_MESSAGES));
+      const l = await latency(receiver, 1_000, LATENCY_SECONDS);
+      latencies.push(l);
+      console.error(
+        `  latency: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`,
       );
     }
-    console.log(`\nPeak RSS of the engine process: ${fmt(Math.max(...rss))} MB`);
-    console.log(
-      `SQLite file after the run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
-    );
   } finally {
     await receiver.stop();
+    await hanging.stop();
   }
+  const rawMedian = median(rates.raw!);
+  const row = (label: string, key: string, base = rawMedian, baseLabel = '') => {
+    const r = rates[key];
+    if (!r) return;
+    console.log(`| ${label} | ${spread(r)} | ${(median(r) / base).toFixed(2)}${baseLabel} |`);
+  };
+  console.log(
+    `\nHerald bench: ${MESSAGES} messages (fan-out ${FANOUT_MESSAGES} x 50), ${RUNS} run(s), median [min-max]\n`,
+  );
+  console.log('| scenario | deliveries per second | ratio to raw |');
+  console.log('| --- | --- | --- |');
+  row('raw undici POST to the receiver (ceiling)', 'raw');
+  row('engine: SQLite store + dispatcher, one process', 'engine');
+  row('PostgreSQL, 1 worker process', 'pg1');
+  row('PostgreSQL, 2 worker processes', 'pg2');
+  row('end to end through the HTTP API, one to one (SQLite)', 'e2e');
+  row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
+  if (rates.fanout)
+    row('isolation: 20 healthy + 1 hanging endpoint', 'isolation', median(rates.fanout), ' of fan-out');
+  const p = (k: keyof Latency) => median(latencies.map((l) => l[k]));
+  console.log(
+    `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms (medians over runs)`,
+  );
+  console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
+  console.log(
+    `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
+  );
 }
 
 await main();

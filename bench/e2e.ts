@@ -1,0 +1,127 @@
+/**
+ * End-to-end scenarios through Herald's HTTP API (issue 6): a real `herald serve` on SQLite,
+ * clients POSTing messages, receivers in their own processes.
+ */
+import { type HeraldServer, lanes, type ReceiverProcess, startHerald, until } from './harness.js';
+
+export const PAYLOAD = {
+  type: 'content.published',
+  data: { id: 'post_123', title: 'Hello, world', author: 'ada', tags: ['news', 'launch'] },
+};
+
+async function withHerald<T>(fn: (herald: HeraldServer) => Promise<T>): Promise<T> {
+  const herald = await startHerald();
+  try {
+    return await fn(herald);
+  } finally {
+    await herald.stop();
+  }
+}
+
+/** Creates an application with `count` endpoints on `url`; returns its id. */
+async function appWith(herald: HeraldServer, urls: string[]): Promise<string> {
+  const app = await herald.post('/app', { name: 'bench' });
+  for (const [i, url] of urls.entries())
+    await herald.post(`/app/${app.id}/endpoint`, { url: `${url}?ep=${i}` });
+  return app.id;
+}
+
+/** Scenario 2: `n` messages through the API (64 concurrent clients), one endpoint. Deliveries/s. */
+export function oneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
+  return withHerald(async (herald) => {
+    const app = await appWith(herald, [receiver.url]);
+    await receiver.reset();
+    const started = performance.now();
+    await lanes(n, 64, async () => {
+      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
+    });
+    await until(receiver.count, n);
+    return n / ((performance.now() - started) / 1000);
+  });
+}
+
+/** Scenario 3: `messages` × `endpoints` deliveries. Deliveries/s. */
+export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: number): Promise<number> {
+  return withHerald(async (herald) => {
+    const app = await appWith(
+      herald,
+      Array.from({ length: endpoints }, () => receiver.url),
+    );
+    await receiver.reset();
+    const started = performance.now();
+    await lanes(messages, 16, async () => {
+      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
+    });
+    await until(receiver.count, messages * endpoints);
+    return (messages * endpoints) / ((performance.now() - started) / 1000);
+  });
+}
+
+/** Latency percentiles in ms. */
+export interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  sent: number;
+}
+
+/**
+ * Scenario 4: a steady `perSecond` messages/s for `seconds`; latency from the moment a
+ * client sends the POST to the receiver's arrival (so it includes ingest; from the 202 it
+ * would be smaller, and can be negative when delivery beats the response back).
+ */
+export function latency(receiver: ReceiverProcess, perSecond: number, seconds: number): Promise<Latency> {
+  return withHerald(async (herald) => {
+    const app = await appWith(herald, [receiver.url]);
+    await receiver.reset();
+    const sentAt = new Map<string, number>();
+    const inflight: Promise<void>[] = [];
+    const tickMs = 10;
+    const perTick = perSecond / (1000 / tickMs);
+    const start = performance.now();
+    let due = 0;
+    let sent = 0;
+    while (performance.now() - start < seconds * 1000) {
+      due += perTick;
+      while (sent < Math.floor(due)) {
+        sent++;
+        const t = performance.timeOrigin + performance.now();
+        inflight.push(
+          herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD }).then((m) => {
+            sentAt.set(m.id, t);
+          }),
+        );
+      }
+      // Pace by wall time, so a slow tick is caught up rather than stretching the run.
+      const next = start + ((sent / perSecond) * 1000 + tickMs);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+    }
+    await Promise.all(inflight);
+    await until(receiver.count, sent);
+    const arrivals = await receiver.arrivals();
+    const values = [...sentAt].map(([id, t]) => (arrivals.get(id) ?? Number.NaN) - t).sort((a, b) => a - b);
+    const pick = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+    return { p50: pick(0.5), p99: pick(0.99), max: values.at(-1)!, sent };
+  });
+}
+
+/**
+ * Scenario 5: `messages` to 20 healthy endpoints and one that never answers (held until
+ * its 15 s timeout). Healthy deliveries/s, to compare with scenario 3's rate.
+ */
+export function isolation(
+  healthy: ReceiverProcess,
+  hanging: ReceiverProcess,
+  messages: number,
+): Promise<number> {
+  return withHerald(async (herald) => {
+    const app = await appWith(herald, [hanging.url, ...Array.from({ length: 20 }, () => healthy.url)]);
+    await healthy.reset();
+    const started = performance.now();
+    await lanes(messages, 16, async () => {
+      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
+    });
+    await until(healthy.count, messages * 20);
+    return (messages * 20) / ((performance.now() - started) / 1000);
+  });
+}

@@ -1,0 +1,133 @@
+/** Processes the benchmarks drive: receivers and `herald serve`, each in its own process. */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+
+/** A receiver process. */
+export interface ReceiverProcess {
+  url: string;
+  count(): Promise<number>;
+  /** Arrival time (ms, comparable across processes) of each webhook-id, first arrival only. */
+  arrivals(): Promise<Map<string, number>>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function ask<T>(child: ChildProcess, message: string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!(key in m)) return;
+      child.off('message', onMessage);
+      resolve(m[key] as T);
+    };
+    child.on('message', onMessage);
+    child.send(message);
+  });
+}
+
+/** Starts a receiver that answers 200, or with `hang` never answers. */
+export async function startReceiver(mode: 'ok' | 'hang' = 'ok'): Promise<ReceiverProcess> {
+  const child = fork(new URL('./receiver.mjs', import.meta.url), mode === 'hang' ? ['hang'] : []);
+  const port = await ask<number>(child, 'noop', 'port');
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    count: () => ask<number>(child, 'count', 'count'),
+    arrivals: async () => new Map(await ask<[string, number][]>(child, 'arrivals', 'arrivals')),
+    reset: async () => {
+      child.send('reset');
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('exit');
+      }),
+  };
+}
+
+/** A running `herald serve` on a fresh SQLite file, with a client for its API. */
+export interface HeraldServer {
+  url: string;
+  /** POSTs JSON to `/api/v1{path}`; resolves with the parsed answer, throws on non-2xx. */
+  post(path: string, body: unknown): Promise<{ id: string }>;
+  stop(): Promise<void>;
+}
+
+/** Starts `herald serve` (API and dispatcher) on a fresh SQLite file. */
+export async function startHerald(extraArgs: string[] = []): Promise<HeraldServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const token = 'bench-token';
+  const child = fork(
+    new URL('../bin/herald.js', import.meta.url),
+    [
+      'serve',
+      '--port',
+      '0',
+      '--db',
+      join(dir, 'herald.db'),
+      '--allow-network',
+      '127.0.0.0/8',
+      '--log-level',
+      'error',
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, HERALD_ADMIN_TOKEN: token } },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /API listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`herald exited with ${code}: ${out}`)));
+  });
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 });
+  const origin = new URL(url).origin;
+  return {
+    url,
+    async post(path, body) {
+      const res = await agent.request({
+        origin,
+        path: `/api/v1${path}`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.body.text();
+      if (res.statusCode >= 300) throw new Error(`POST ${path}: ${res.statusCode} ${text}`);
+      return JSON.parse(text) as { id: string };
+    },
+    async stop() {
+      await agent.close();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `task` with `lanes` concurrent lanes until `n` items are done. */
+export async function lanes(
+  n: number,
+  lanesCount: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanesCount }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
+}
+
+/** Polls `count` until it reaches `n`. */
+export async function until(count: () => Promise<number>, n: number, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await count()) < n) {
+    if (Date.now() > deadline) throw new Error(`timed out at ${await count()} of ${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
