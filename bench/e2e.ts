@@ -2,7 +2,7 @@
  * End-to-end scenarios through Herald's HTTP API (issue 6): a real `herald serve` on SQLite,
  * clients POSTing messages, receivers in their own processes.
  */
-import { type HeraldServer, lanes, type ReceiverProcess, startHerald, until } from './harness.js';
+import { type HeraldServer, lanes, type ReceiverProcess, startHerald, startPeer, until } from './harness.js';
 
 export const PAYLOAD = {
   type: 'content.published',
@@ -124,4 +124,28 @@ export function isolation(
     await until(healthy.count, messages * 20);
     return (messages * 20) / ((performance.now() - started) / 1000);
   });
+}
+
+/**
+ * Scenario 8: scenario 2's work done by a peer sender (the same ingest route, payloads,
+ * signatures and receiver). Deliveries/s.
+ */
+export async function peerOneToOne(
+  receiver: ReceiverProcess,
+  n: number,
+  kind: 'bullmq' | 'pgboss',
+  args: string[],
+) {
+  const peer = await startPeer(kind, [...args, receiver.url]);
+  try {
+    await receiver.reset();
+    const started = performance.now();
+    await lanes(n, 64, async () => {
+      await peer.post({ eventType: 'content.published', payload: PAYLOAD });
+    });
+    await until(receiver.count, n);
+    return n / ((performance.now() - started) / 1000);
+  } finally {
+    await peer.stop();
+  }
 }

@@ -131,3 +131,42 @@ export async function until(count: () => Promise<number>, n: number, timeoutMs =
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** A peer sender (BullMQ or pg-boss) behind the same kind of ingest route as Herald's. */
+export interface PeerServer {
+  post(body: unknown): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/peers/<kind>.ts` in its own process with these arguments. */
+export async function startPeer(kind: 'bullmq' | 'pgboss', args: string[]): Promise<PeerServer> {
+  const child = fork(new URL(`./peers/${kind}.ts`, import.meta.url), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { url: string }).url));
+    child.once('exit', (code) => reject(new Error(`${kind} peer exited with ${code}`)));
+  });
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 });
+  const origin = new URL(url).origin;
+  return {
+    async post(body) {
+      const res = await agent.request({
+        origin,
+        path: '/msg',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await res.body.dump();
+      if (res.statusCode !== 202) throw new Error(`${kind} peer answered ${res.statusCode}`);
+    },
+    async stop() {
+      await agent.close();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -11,6 +11,8 @@
  * - postgres, 1 and 2 workers: the same, accepted into a fresh PostgreSQL database by this
  *   process and delivered by `herald serve --role worker` processes (`--skip-pg` to omit).
  * - e2e one-to-one: messages POSTed to a real `herald serve` (64 clients), one endpoint.
+ * - peers: the same work by a BullMQ and a pg-boss sender (`bench/peers/`), behind the
+ *   same kind of ingest route (`--skip-peers` to omit).
  * - fan-out: messages × 50 endpoints through the API.
  * - isolation: 20 healthy endpoints and one that never answers; healthy rate vs fan-out.
  * - latency: a steady rate for some seconds; POST sent to receiver arrival.
@@ -26,7 +28,7 @@ import { Agent } from 'undici';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { fanOut, isolation, type Latency, latency, oneToOne } from './e2e.js';
+import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne } from './e2e.js';
 import { type ReceiverProcess, startReceiver } from './harness.js';
 
 const { values } = parseArgs({
@@ -40,6 +42,7 @@ const { values } = parseArgs({
       default: process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
     'skip-pg': { type: 'boolean', default: false },
+    'skip-peers': { type: 'boolean', default: false },
   },
 });
 const scale = values.quick ? 0.1 : 1;
@@ -140,13 +143,9 @@ async function postgres(
   workers: number,
   baseUrl: string,
 ): Promise<number> {
-  const name = `herald_bench_${process.pid}_${workers}_${Date.now().toString(36)}`;
-  const admin = new pg.Client(baseUrl);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const store = await openPostgresStore({ url: url.toString(), poolSize: 16 });
+  const db = await freshDatabase(baseUrl);
+  const url = new URL(db.url);
+  const store = await openPostgresStore({ url: db.url, poolSize: 16 });
   const children: ChildProcess[] = [];
   try {
     const app = await store.createApplication({ name: 'bench' });
@@ -171,9 +170,25 @@ async function postgres(
       await exited;
     }
     await store[Symbol.asyncDispose]();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
+}
+
+/** A new empty database on the server of `baseUrl`, and a function that drops it. */
+async function freshDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `herald_bench_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  const admin = new pg.Client(baseUrl);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -206,6 +221,17 @@ async function main() {
         add('pg2', await postgres(receiver, MESSAGES, 2, values.pg));
       }
       add('e2e', await oneToOne(receiver, MESSAGES));
+      if (!values['skip-peers']) {
+        add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
+        if (!values['skip-pg']) {
+          const db = await freshDatabase(values.pg);
+          try {
+            add('pgboss', await peerOneToOne(receiver, MESSAGES, 'pgboss', [db.url]));
+          } finally {
+            await db.drop();
+          }
+        }
+      }
       add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
       add('isolation', await isolation(receiver, hanging, FANOUT_MESSAGES));
       const l = await latency(receiver, 1_000, LATENCY_SECONDS);
@@ -234,6 +260,8 @@ async function main() {
   row('PostgreSQL, 1 worker process', 'pg1');
   row('PostgreSQL, 2 worker processes', 'pg2');
   row('end to end through the HTTP API, one to one (SQLite)', 'e2e');
+  row('peer: BullMQ (Redis) sender, same ingest route and work', 'bullmq');
+  row('peer: pg-boss (PostgreSQL) sender, same ingest route and work', 'pgboss');
   row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
   if (rates.fanout)
     row('isolation: 20 healthy + 1 hanging endpoint', 'isolation', median(rates.fanout), ' of fan-out');
