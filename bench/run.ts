@@ -19,7 +19,7 @@
  * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { Agent } from 'undici';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { barChart } from './chart.js';
 import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne } from './e2e.js';
 import { type ReceiverProcess, startReceiver } from './harness.js';
 
@@ -245,10 +246,18 @@ async function main() {
     await hanging.stop();
   }
   const rawMedian = median(rates.raw!);
+  const bars: { label: string; median: number; min: number; max: number; ratio: number }[] = [];
   const row = (label: string, key: string, base = rawMedian, baseLabel = '') => {
     const r = rates[key];
     if (!r) return;
     console.log(`| ${label} | ${spread(r)} | ${(median(r) / base).toFixed(2)}${baseLabel} |`);
+    bars.push({
+      label,
+      median: median(r),
+      min: Math.min(...r),
+      max: Math.max(...r),
+      ratio: median(r) / rawMedian,
+    });
   };
   console.log(
     `\nHerald bench: ${MESSAGES} messages (fan-out ${FANOUT_MESSAGES} x 50), ${RUNS} run(s), median [min-max]\n`,
@@ -270,6 +279,19 @@ async function main() {
     `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms (medians over runs)`,
   );
   console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
+  // The chart and the raw figures of this run, for BENCHMARKS.md.
+  const out = new URL('./results/', import.meta.url);
+  mkdirSync(out, { recursive: true });
+  const caption = `Latency at 1,000 msg/s: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms. Ratios to the raw limit of the same run in brackets.`;
+  writeFileSync(
+    new URL('chart.svg', out),
+    barChart(`Herald, deliveries/s on this machine: ${RUNS} run(s), median and min-max`, bars, caption),
+  );
+  writeFileSync(
+    new URL('latest.json', out),
+    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies }, null, 2)}\n`,
+  );
+  console.log('Chart: bench/results/chart.svg; raw figures: bench/results/latest.json');
   console.log(
     `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
   );
