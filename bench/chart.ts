@@ -32,6 +32,7 @@ export function barChart(title: string, bars: Bar[], caption: string): string {
     ].join('');
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">
+<title>${esc(title)}</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="12" y="24" font-size="16" font-weight="bold">${esc(title)}</text>
 ${rows.join('\n')}

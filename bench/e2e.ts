@@ -2,7 +2,16 @@
  * End-to-end scenarios through Herald's HTTP API (issue 6): a real `herald serve` on SQLite,
  * clients POSTing messages, receivers in their own processes.
  */
-import { type HeraldServer, lanes, type ReceiverProcess, startHerald, startPeer, until } from './harness.js';
+import {
+  type HeraldServer,
+  lanes,
+  type ReceiverProcess,
+  startHerald,
+  startPeer,
+  startWorker,
+  stopAll,
+  until,
+} from './harness.js';
 
 export const PAYLOAD = {
   type: 'content.published',
@@ -147,5 +156,32 @@ export async function peerOneToOne(
     return n / ((performance.now() - started) / 1000);
   } finally {
     await peer.stop();
+  }
+}
+
+/**
+ * Scenario 7: scenario 2 on PostgreSQL: one `--role api` process and `workers` worker
+ * processes on the database `db`. Deliveries/s.
+ */
+export async function pgOneToOne(
+  receiver: ReceiverProcess,
+  n: number,
+  workers: number,
+  db: string,
+): Promise<number> {
+  const herald = await startHerald(['--role', 'api', '--db', db]);
+  const children = await Promise.all(Array.from({ length: workers }, () => startWorker(db)));
+  try {
+    const app = await appWith(herald, [receiver.url]);
+    await receiver.reset();
+    const started = performance.now();
+    await lanes(n, 64, async () => {
+      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
+    });
+    await until(receiver.count, n);
+    return n / ((performance.now() - started) / 1000);
+  } finally {
+    await stopAll(children);
+    await herald.stop();
   }
 }

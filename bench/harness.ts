@@ -54,24 +54,14 @@ export interface HeraldServer {
   stop(): Promise<void>;
 }
 
-/** Starts `herald serve` (API and dispatcher) on a fresh SQLite file. */
+/** Starts `herald serve` (API and dispatcher) on a fresh SQLite file, or on `--db` in `extraArgs`. */
 export async function startHerald(extraArgs: string[] = []): Promise<HeraldServer> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const db = extraArgs.includes('--db') ? [] : ['--db', join(dir, 'herald.db')];
   const token = 'bench-token';
   const child = fork(
     new URL('../bin/herald.js', import.meta.url),
-    [
-      'serve',
-      '--port',
-      '0',
-      '--db',
-      join(dir, 'herald.db'),
-      '--allow-network',
-      '127.0.0.0/8',
-      '--log-level',
-      'error',
-      ...extraArgs,
-    ],
+    ['serve', '--port', '0', ...db, '--allow-network', '127.0.0.0/8', '--log-level', 'error', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, HERALD_ADMIN_TOKEN: token } },
   );
   const url = await new Promise<string>((resolve, reject) => {
@@ -169,4 +159,31 @@ export async function startPeer(kind: 'bullmq' | 'pgboss', args: string[]): Prom
       await exited;
     },
   };
+}
+
+/** Starts `herald serve --role worker` on `db`; resolves once its dispatcher runs. */
+export async function startWorker(db: string): Promise<ChildProcess> {
+  const child = fork(
+    new URL('../bin/herald.js', import.meta.url),
+    ['serve', '--role', 'worker', '--db', db, '--allow-network', '127.0.0.0/8', '--log-level', 'error'],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('dispatcher running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return child;
+}
+
+/** Stops child processes with SIGTERM and waits for them. */
+export async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    }),
+  );
 }

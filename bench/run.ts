@@ -18,7 +18,7 @@
  * - latency: a steady rate for some seconds; POST sent to receiver arrival.
  * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +29,8 @@ import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { barChart } from './chart.js';
-import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne } from './e2e.js';
-import { type ReceiverProcess, startReceiver } from './harness.js';
+import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne, pgOneToOne } from './e2e.js';
+import { type ReceiverProcess, startReceiver, startWorker, stopAll } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -122,22 +122,6 @@ async function engine(
   return { rate: n / seconds, dbBytes, rssMb: peakRss / 2 ** 20 };
 }
 
-/** Starts `herald serve --role worker` on `db`; resolves once its dispatcher runs. */
-async function startWorker(db: string): Promise<ChildProcess> {
-  const child = fork(
-    new URL('../bin/herald.js', import.meta.url),
-    ['serve', '--role', 'worker', '--db', db, '--allow-network', '127.0.0.0/8', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('dispatcher running')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return child;
-}
-
 async function postgres(
   receiver: ReceiverProcess,
   n: number,
@@ -165,11 +149,7 @@ async function postgres(
     while ((await receiver.count()) < n) await new Promise((resolve) => setTimeout(resolve, 20));
     return n / ((performance.now() - started) / 1000);
   } finally {
-    for (const child of children) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopAll(children);
     await store[Symbol.asyncDispose]();
     await db.drop();
   }
@@ -225,6 +205,14 @@ async function main() {
       if (!values['skip-peers']) {
         add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
         if (!values['skip-pg']) {
+          for (const workers of [1, 2]) {
+            const pgdb = await freshDatabase(values.pg);
+            try {
+              add(`pge2e${workers}`, await pgOneToOne(receiver, MESSAGES, workers, pgdb.url));
+            } finally {
+              await pgdb.drop();
+            }
+          }
           const db = await freshDatabase(values.pg);
           try {
             add('pgboss', await peerOneToOne(receiver, MESSAGES, 'pgboss', [db.url]));
@@ -269,6 +257,8 @@ async function main() {
   row('PostgreSQL, 1 worker process', 'pg1');
   row('PostgreSQL, 2 worker processes', 'pg2');
   row('end to end through the HTTP API, one to one (SQLite)', 'e2e');
+  row('end to end through the HTTP API, PostgreSQL, 1 API + 1 worker process', 'pge2e1');
+  row('end to end through the HTTP API, PostgreSQL, 1 API + 2 worker processes', 'pge2e2');
   row('peer: BullMQ (Redis) sender, same ingest route and work', 'bullmq');
   row('peer: pg-boss (PostgreSQL) sender, same ingest route and work', 'pgboss');
   row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
