@@ -35,17 +35,33 @@ async function appWith(herald: HeraldServer, urls: string[]): Promise<string> {
   return app.id;
 }
 
+/**
+ * Sends `n` messages through `post` from `clients` concurrent lanes and waits until the
+ * receiver has counted `expected` deliveries; deliveries/s over the whole span.
+ */
+async function timed(
+  receiver: ReceiverProcess,
+  n: number,
+  expected: number,
+  clients: number,
+  post: () => Promise<unknown>,
+): Promise<number> {
+  await receiver.reset();
+  const started = performance.now();
+  await lanes(n, clients, async () => {
+    await post();
+  });
+  await until(receiver.count, expected);
+  return expected / ((performance.now() - started) / 1000);
+}
+
+const message = { eventType: 'content.published', payload: PAYLOAD };
+
 /** Scenario 2: `n` messages through the API (64 concurrent clients), one endpoint. Deliveries/s. */
 export function oneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [receiver.url]);
-    await receiver.reset();
-    const started = performance.now();
-    await lanes(n, 64, async () => {
-      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
-    });
-    await until(receiver.count, n);
-    return n / ((performance.now() - started) / 1000);
+    return timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message));
   });
 }
 
@@ -96,7 +112,7 @@ export function latency(receiver: ReceiverProcess, perSecond: number, seconds: n
         sent++;
         const t = performance.timeOrigin + performance.now();
         inflight.push(
-          herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD }).then((m) => {
+          herald.post(`/app/${app}/msg`, message).then((m) => {
             sentAt.set(m.id, t);
           }),
         );
@@ -125,13 +141,7 @@ export function isolation(
 ): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [hanging.url, ...Array.from({ length: 20 }, () => healthy.url)]);
-    await healthy.reset();
-    const started = performance.now();
-    await lanes(messages, 16, async () => {
-      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
-    });
-    await until(healthy.count, messages * 20);
-    return (messages * 20) / ((performance.now() - started) / 1000);
+    return timed(healthy, messages, messages * 20, 16, () => herald.post(`/app/${app}/msg`, message));
   });
 }
 
@@ -147,13 +157,7 @@ export async function peerOneToOne(
 ) {
   const peer = await startPeer(kind, [...args, receiver.url]);
   try {
-    await receiver.reset();
-    const started = performance.now();
-    await lanes(n, 64, async () => {
-      await peer.post({ eventType: 'content.published', payload: PAYLOAD });
-    });
-    await until(receiver.count, n);
-    return n / ((performance.now() - started) / 1000);
+    return await timed(receiver, n, n, 64, () => peer.post(message));
   } finally {
     await peer.stop();
   }
@@ -173,13 +177,7 @@ export async function pgOneToOne(
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(db)));
   try {
     const app = await appWith(herald, [receiver.url]);
-    await receiver.reset();
-    const started = performance.now();
-    await lanes(n, 64, async () => {
-      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
-    });
-    await until(receiver.count, n);
-    return n / ((performance.now() - started) / 1000);
+    return await timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message));
   } finally {
     await stopAll(children);
     await herald.stop();
