@@ -270,7 +270,8 @@ async function main() {
   );
   console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
   // The chart and the raw figures of this run, for BENCHMARKS.md.
-  const out = new URL('./results/', import.meta.url);
+  // Full runs are the published figures (committed); quick runs go to the ignored bench/out/.
+  const out = new URL(values.quick ? './out/' : './results/', import.meta.url);
   mkdirSync(out, { recursive: true });
   const caption = `Latency at 1,000 msg/s: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms. Ratios to the raw limit of the same run in brackets.`;
   writeFileSync(
@@ -281,7 +282,8 @@ async function main() {
     new URL('latest.json', out),
     `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies }, null, 2)}\n`,
   );
-  console.log('Chart: bench/results/chart.svg; raw figures: bench/results/latest.json');
+  const where = values.quick ? 'bench/out' : 'bench/results';
+  console.log(`Chart: ${where}/chart.svg; raw figures: ${where}/latest.json`);
   console.log(
     `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
   );
