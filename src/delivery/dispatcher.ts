@@ -196,7 +196,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         })
         .finally(() => {
           this.settled.delete(task);
-          this.sendingPerEndpoint.set(endpointId, (this.sendingPerEndpoint.get(endpointId) ?? 1) - 1);
+          const left = (this.sendingPerEndpoint.get(endpointId) ?? 1) - 1;
+          // Drop idle endpoints from the map, so it holds only endpoints with work.
+          if (left > 0) this.sendingPerEndpoint.set(endpointId, left);
+          else this.sendingPerEndpoint.delete(endpointId);
           this.letGo(endpointId);
           this.pump(endpointId);
         });
