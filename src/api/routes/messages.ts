@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { NotFoundError } from '../../core/errors.js';
 import type { Application } from '../../core/types.js';
-import { requireAdmin } from '../auth.js';
+import { requireAdmin, requireApp } from '../auth.js';
 import { appOf, endpointOf, listParam, pageLimit, type RouteContext, timeParam } from '../context.js';
 import { PayloadTooLargeError } from '../errors.js';
 import {
@@ -57,7 +57,9 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
           metadata: body.application.metadata ?? {},
         });
       }
-      owner = await appOf(ctx, request, owner?.id ?? request.params.app_id);
+      // One lookup on the hot path: check the caller against the application found above.
+      if (owner) requireApp(request.principal, owner);
+      else owner = await appOf(ctx, request, request.params.app_id);
       // Serialised once; these exact bytes are stored, signed and sent.
       const payload = JSON.stringify(body.payload);
       if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
