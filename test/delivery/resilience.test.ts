@@ -192,11 +192,13 @@ describe('isolation', () => {
       /* never answers */
     });
     const healthy = await receiver();
-    f = await fixture({ endpointConcurrency: 4, concurrency: 64 });
+    // A 5 s timeout leaves a wide margin on a loaded machine: the claim is about order
+    // (all healthy deliveries before the first timeout), not speed.
+    f = await fixture({ endpointConcurrency: 4, concurrency: 64, shutdownDeadlineMs: 200 });
     const fx = f;
     const slow = await fx.store.createEndpoint(fx.appId, {
       url: hanging.url,
-      timeoutMs: 1_000,
+      timeoutMs: 5_000,
       filterTypes: ['slow'],
     });
     const fast = await fx.store.createEndpoint(fx.appId, { url: healthy.url, filterTypes: ['fast'] });
