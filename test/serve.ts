@@ -88,7 +88,10 @@ export async function startHerald(
           resolve(child.exitCode);
           return;
         }
+        // A process that does not stop within 15 s is killed, so no test leaves one behind.
+        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
         child.once('exit', (code) => {
+          clearTimeout(killer);
           dir.remove();
           resolve(code);
         });
