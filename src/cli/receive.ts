@@ -1,6 +1,7 @@
 /** `herald receive`: a local receiver that prints each delivery, for trying Herald out. */
 import { createServer } from 'node:http';
-import { hasValidSignature, parseSecret } from '../core/signing.js';
+import { parseSecret } from '../core/signing.js';
+import { header, verifyStandardWebhook, WebhookVerificationError } from '../verify/core.js';
 
 /** Options of `herald receive`. */
 export interface ReceiveOptions {
@@ -18,17 +19,18 @@ export async function receive(options: ReceiveOptions): Promise<void> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const header = (name: string) => {
-        const v = req.headers[`webhook-${name}`] ?? req.headers[`svix-${name}`];
-        return Array.isArray(v) ? v[0] : v;
-      };
-      const id = header('id') ?? '(none)';
-      const timestamp = Number(header('timestamp'));
+      const raw = Buffer.concat(chunks);
+      const body = raw.toString('utf8');
+      const id = header(req.headers, 'webhook-id') ?? header(req.headers, 'svix-id') ?? '(none)';
       let verified = 'not checked (no --secret)';
       if (options.secret) {
-        const ok = hasValidSignature(options.secret, id, timestamp, body, header('signature') ?? '');
-        verified = ok ? 'verified' : 'NOT VERIFIED';
+        try {
+          verifyStandardWebhook(options.secret, req.headers, raw);
+          verified = 'verified';
+        } catch (error) {
+          if (!(error instanceof WebhookVerificationError)) throw error;
+          verified = `NOT VERIFIED (${error.reason})`;
+        }
       }
       let eventType = '(unknown)';
       try {

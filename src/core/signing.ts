@@ -5,7 +5,6 @@ import {
   type KeyObject,
   randomBytes,
   sign,
-  timingSafeEqual,
 } from 'node:crypto';
 import { ValidationError } from './errors.js';
 
@@ -99,24 +98,4 @@ export function signatureHeader(
   body: string | Buffer,
 ): string {
   return keys.map((key) => signOne(key, msgId, timestampSec, body)).join(' ');
-}
-
-/**
- * Whether `header` (space-separated `v1,<sig>` entries) holds a valid HMAC signature of
- * `{id}.{timestamp}.{body}` under `secret`. Compares in constant time. The receiving-side
- * library with timestamp tolerance and other providers is `herald/verify` (roadmap).
- */
-export function hasValidSignature(
-  secret: string,
-  msgId: string,
-  timestampSec: number,
-  body: string,
-  header: string,
-): boolean {
-  const key = parseSecret(secret);
-  const expected = Buffer.from(signOne(key, msgId, timestampSec, body));
-  return header.split(' ').some((candidate) => {
-    const given = Buffer.from(candidate);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
 }
