@@ -1,9 +1,11 @@
 /** The `herald` command: help, flag errors, an unreachable server, and the management commands. */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Receiver, startReceiver } from './helpers.js';
+import { verifyStandardWebhook } from '../src/verify/index.js';
+import { type Receiver, startReceiver, tempDir } from './helpers.js';
 import { type HeraldProcess, startHerald } from './serve.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
@@ -114,9 +116,50 @@ describe('herald CLI', () => {
     it('prints where it listens and the database, and stops cleanly on SIGTERM', async () => {
       const other = await startHerald();
       expect(other.output()).toMatch(/API listening on http:\/\/127\.0\.0\.1:\d+/);
-      expect(other.output()).toContain(`database ${other.dbPath} (sqlite)`);
+      expect(other.output()).toContain(`database ${other.dbPath} (sqlite), secrets stored in plain text`);
       expect(await other.stop()).toBe(0);
       expect(other.output()).toContain('herald: stopped');
     });
+  });
+
+  it('key generate prints a main key that serve accepts; serve refuses a malformed one', async () => {
+    const r = await herald(['key', 'generate']);
+    expect(r.code).toBe(0);
+    expect(Buffer.from(r.stdout.trim(), 'base64')).toHaveLength(32);
+    const bad = await herald(['serve', '--port', '0', '--db', ':memory:'], { HERALD_MAIN_KEY: 'hunter2' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/HERALD_MAIN_KEY: key 1 must be 32 bytes/);
+  });
+
+  it('with HERALD_MAIN_KEY, serve signs with sealed secrets and a restart without the key is refused', async () => {
+    const dir = tempDir();
+    const db = dir.path('herald.db');
+    const key = (await herald(['key', 'generate'])).stdout.trim();
+    const receiver = await startReceiver();
+    const server = await startHerald([], { HERALD_MAIN_KEY: key }, { db });
+    try {
+      expect(server.output()).toContain('secrets encrypted with HERALD_MAIN_KEY');
+      const env = { HERALD_SERVER: server.url, HERALD_TOKEN: server.token };
+      await herald(['app', 'create', '--name', 'Sealed', '--uid', 'sealed'], env);
+      const ep = JSON.parse(
+        (await herald(['endpoint', 'create', '--app', 'sealed', '--url', receiver.url], env)).stdout,
+      );
+      await herald(['send', '--app', 'sealed', '--type', 'a.b', '--payload', '{"n": 1}'], env);
+      for (let i = 0; i < 200 && receiver.received.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      const got = receiver.received[0]!;
+      const headers = Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, String(v)]));
+      expect(verifyStandardWebhook(ep.secret, headers, got.body)).toBe(headers['webhook-id']);
+      expect(JSON.parse(got.body)).toEqual({ n: 1 });
+    } finally {
+      expect(await server.stop()).toBe(0);
+      await receiver.close();
+    }
+    const files = readdirSync(dir.dir).map((f) => readFileSync(dir.path(f)));
+    expect(files.some((bytes) => bytes.includes('whsec_'))).toBe(false);
+    const refused = await herald(['serve', '--port', '0', '--db', db], { HERALD_MAIN_KEY: '' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/encrypted secrets: set HERALD_MAIN_KEY/);
+    dir.remove();
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
+import { generateMainKey } from '../store/secret-box.js';
 import { CliError, type ClientOptions, call, print } from './manage.js';
 import { receive } from './receive.js';
 import { serve } from './serve.js';
@@ -97,6 +98,7 @@ program
       headerStyle: o.headerStyle,
       leaseMs: o.leaseMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
+      mainKey: process.env.HERALD_MAIN_KEY || undefined,
       version,
     });
   });
@@ -110,6 +112,15 @@ program
   .addOption(new Option('--status <code>', 'status code to answer with').default(200).argParser(port))
   .action(async (o) => {
     await receive({ port: o.port, host: o.host, secret: o.secret, status: o.status });
+  });
+
+program
+  .command('key')
+  .description('main keys for encrypting secrets at rest')
+  .command('generate')
+  .description('print a new random HERALD_MAIN_KEY')
+  .action(() => {
+    process.stdout.write(`${generateMainKey()}\n`);
   });
 
 /** Adds the options every management command shares. */

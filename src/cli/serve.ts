@@ -6,6 +6,7 @@ import { ValidationError } from '../core/errors.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { openPostgresStore } from '../store/postgres/index.js';
+import { plainBox, type SecretBox, secretBoxFor } from '../store/secret-box.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 
@@ -21,15 +22,17 @@ export interface ServeOptions {
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
   adminToken: string | undefined;
+  /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
+  mainKey: string | undefined;
   version: string;
 }
 
 /** Opens the store named by `--db`: a `postgres://` URL, or else a SQLite file path. */
-export async function openStore(db: string): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db });
+export async function openStore(db: string, secretBox: SecretBox = plainBox): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db, secretBox });
   if (db.includes('://'))
     throw new ValidationError('--db', 'must be a SQLite file path or a postgres:// URL');
-  return openSqliteStore({ path: db });
+  return openSqliteStore({ path: db, secretBox });
 }
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly: no new requests, in-flight attempts finish or are released. */
@@ -46,10 +49,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   // Check what can be checked before anything is opened or created.
   new AddressPolicy(options.allowNetwork);
+  const box = secretBoxFor(options.mainKey);
   const logger = pino({ level: options.logLevel }, pino.destination(2));
-  const store = await openStore(options.db);
+  const store = await openStore(options.db, box);
   const stops: (() => Promise<void>)[] = [];
-  out(`herald: database ${redactUrl(options.db)} (${store.kind})`);
+  out(
+    `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
+  );
 
   if (options.role !== 'api') {
     const dispatcher = new Dispatcher({

@@ -15,6 +15,7 @@ import type {
   Source,
   SourceProvider,
 } from '../core/types.js';
+import type { SecretBox } from './secret-box.js';
 import type { ClaimedDelivery, Page } from './store.js';
 
 export interface ApplicationRow {
@@ -94,7 +95,7 @@ export interface EndpointRow {
 const jsonOrNull = (text: string | null) => (text === null ? null : JSON.parse(text));
 const textOrNull = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
-export function toEndpoint(r: EndpointRow): Endpoint {
+export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
   return {
     id: r.id,
     appId: r.app_id,
@@ -103,7 +104,7 @@ export function toEndpoint(r: EndpointRow): Endpoint {
     description: r.description,
     filterTypes: jsonOrNull(r.filter_types),
     channels: jsonOrNull(r.channels),
-    secrets: JSON.parse(r.secrets),
+    secrets: JSON.parse(box.open(r.secrets, r.id)),
     headers: JSON.parse(r.headers),
     rateLimit: r.rate_limit,
     disabled: Boolean(r.disabled),
@@ -116,7 +117,7 @@ export function toEndpoint(r: EndpointRow): Endpoint {
   };
 }
 
-export function fromEndpoint(e: Endpoint): EndpointRow {
+export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
   return {
     id: e.id,
     app_id: e.appId,
@@ -125,7 +126,7 @@ export function fromEndpoint(e: Endpoint): EndpointRow {
     description: e.description,
     filter_types: textOrNull(e.filterTypes),
     channels: textOrNull(e.channels),
-    secrets: JSON.stringify(e.secrets),
+    secrets: box.seal(JSON.stringify(e.secrets), e.id),
     headers: JSON.stringify(e.headers),
     rate_limit: e.rateLimit,
     disabled: e.disabled ? 1 : 0,
@@ -317,12 +318,12 @@ export interface SourceRow {
   updated_at: number;
 }
 
-export function toSource(r: SourceRow): Source {
+export function toSource(r: SourceRow, box: SecretBox): Source {
   return {
     id: r.id,
     name: r.name,
     provider: r.provider as SourceProvider,
-    secrets: JSON.parse(r.secrets),
+    secrets: JSON.parse(box.open(r.secrets, r.id)),
     appId: r.app_id,
     passthroughHeaders: Boolean(r.passthrough_headers),
     createdAt: r.created_at,

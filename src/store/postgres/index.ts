@@ -57,6 +57,7 @@ import {
   toMessage,
   toSource,
 } from '../rows.js';
+import { plainBox, rowsToReseal, SECRET_TABLES, type SecretBox, type SecretRow } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
@@ -91,6 +92,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Messages committed together at most (group commit). Default 512. */
   maxBatch?: number;
+  /** Seals signing secrets at rest (see `secret-box.ts`). Default: stored in plain text. */
+  secretBox?: SecretBox;
 }
 
 const WAKE_CHANNEL = 'herald_wake';
@@ -142,17 +145,42 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     // An idle client lost its connection; the pool replaces it on the next query.
   });
   const client = await pool.connect().catch(mapError);
+  const box = options.secretBox ?? plainBox;
   try {
     await migrate(client, clock.now(), schema);
-  } finally {
+    await resealSecrets(client, box);
+  } catch (error) {
     client.release();
+    await pool.end();
+    throw error;
   }
-  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512);
+  client.release();
+  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512, box);
   await store.listen();
   return store;
 }
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * Brings every stored secret under the current key (or checks that none needs one). Old row
+ * versions keep the plain text until PostgreSQL vacuums them (README, "Secrets at rest").
+ */
+async function resealSecrets(client: pg.PoolClient, box: SecretBox): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    for (const table of SECRET_TABLES) {
+      const { rows } = await client.query<SecretRow>(`SELECT id, secrets FROM ${table} FOR UPDATE`);
+      for (const row of rowsToReseal(rows, box)) {
+        await client.query(`UPDATE ${table} SET secrets = $1 WHERE id = $2`, [row.secrets, row.id]);
+      }
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
 
 /** The PostgreSQL implementation of {@link Store}. */
 export class PostgresStore implements Store {
@@ -167,6 +195,7 @@ export class PostgresStore implements Store {
     private readonly config: pg.PoolConfig,
     private readonly clock: Clock,
     maxBatch: number,
+    private readonly box: SecretBox,
   ) {
     this.wake.setMaxListeners(0);
     this.ingest = new GroupCommit((items) => this.commitMessages(items), maxBatch);
@@ -355,8 +384,8 @@ export class PostgresStore implements Store {
 
   // Endpoints
 
-  private static endpointParams(e: Endpoint): unknown[] {
-    const r = fromEndpoint(e);
+  private endpointParams(e: Endpoint): unknown[] {
+    const r = fromEndpoint(e, this.box);
     return [
       r.id,
       r.app_id,
@@ -388,7 +417,7 @@ export class PostgresStore implements Store {
         `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers, rate_limit,
            disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
-        PostgresStore.endpointParams(endpoint),
+        this.endpointParams(endpoint),
       );
     } catch (error) {
       if (error instanceof ConflictError)
@@ -406,7 +435,7 @@ export class PostgresStore implements Store {
         [appId, idOrUid],
       )
     ).rows[0];
-    return row ? toEndpoint(row) : null;
+    return row ? toEndpoint(row, this.box) : null;
   }
 
   private async mustGetEndpoint(appId: string, idOrUid: string): Promise<Endpoint> {
@@ -422,7 +451,11 @@ export class PostgresStore implements Store {
       'SELECT * FROM endpoints WHERE app_id = $1 AND id > $2 ORDER BY id LIMIT $3',
       [app.id, page.iterator ?? '', page.limit + 1],
     );
-    return pageOf(rows.map(toEndpoint), page.limit, (e) => e.id);
+    return pageOf(
+      rows.map((r) => toEndpoint(r, this.box)),
+      page.limit,
+      (e) => e.id,
+    );
   }
 
   private async saveEndpoint(next: Endpoint, wasDisabled: boolean): Promise<void> {
@@ -433,7 +466,7 @@ export class PostgresStore implements Store {
              headers=$9, rate_limit=$10, disabled=$11, metadata=$12, retry_schedule=$13, timeout_ms=$14,
              failing_since=$15, created_at=$16, updated_at=$17
            WHERE id = $1`,
-          PostgresStore.endpointParams(next),
+          this.endpointParams(next),
         );
         // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
         if (next.disabled && !wasDisabled) {
@@ -502,7 +535,7 @@ export class PostgresStore implements Store {
               await c.query<EndpointRow>('SELECT * FROM endpoints WHERE app_id = $1 AND NOT disabled', [
                 row.id,
               ])
-            ).rows.map(toEndpoint)
+            ).rows.map((r) => toEndpoint(r, this.box))
           : [];
         apps.set(message.appId, row ? { id: row.id, endpoints } : null);
       }
@@ -766,7 +799,7 @@ export class PostgresStore implements Store {
   async replayMissing(endpointId: string, since: number, until: number | null): Promise<number> {
     const row = (await this.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId])).rows[0];
     if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
-    const endpoint = toEndpoint(row);
+    const endpoint = toEndpoint(row, this.box);
     if (endpoint.disabled) return 0;
     const now = this.clock.now();
     const created = await this.tx(async (c) => {
@@ -918,7 +951,7 @@ export class PostgresStore implements Store {
         source.id,
         source.name,
         source.provider,
-        JSON.stringify(source.secrets),
+        this.box.seal(JSON.stringify(source.secrets), source.id),
         source.appId,
         source.passthroughHeaders,
         now,
@@ -929,7 +962,7 @@ export class PostgresStore implements Store {
 
   async getSource(id: string): Promise<Source | null> {
     const row = (await this.q<SourceRow>('SELECT * FROM sources WHERE id = $1', [id])).rows[0];
-    return row ? toSource(row) : null;
+    return row ? toSource(row, this.box) : null;
   }
 
   async listSources(page: PageRequest): Promise<Page<Source>> {
@@ -937,7 +970,11 @@ export class PostgresStore implements Store {
       page.iterator ?? '',
       page.limit + 1,
     ]);
-    return pageOf(rows.map(toSource), page.limit, (x) => x.id);
+    return pageOf(
+      rows.map((r) => toSource(r, this.box)),
+      page.limit,
+      (x) => x.id,
+    );
   }
 
   async deleteSource(id: string): Promise<void> {

@@ -57,6 +57,7 @@ import {
   toMessage,
   toSource,
 } from '../rows.js';
+import { plainBox, rowsToReseal, SECRET_TABLES, type SecretBox, type SecretRow } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
@@ -88,6 +89,8 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** Messages committed together at most (group commit). Default 512. */
   maxBatch?: number;
+  /** Seals signing secrets at rest (see `secret-box.ts`). Default: stored in plain text. */
+  secretBox?: SecretBox;
 }
 
 const SQLITE_CONSTRAINT_UNIQUE = 'SQLITE_CONSTRAINT_UNIQUE';
@@ -127,9 +130,11 @@ export class SqliteStore implements Store {
   private readonly wake = new EventEmitter();
   private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
   private readonly stmt;
+  private readonly box: SecretBox;
 
   constructor(options: SqliteStoreOptions) {
     this.clock = options.clock ?? systemClock;
+    this.box = options.secretBox ?? plainBox;
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -139,10 +144,30 @@ export class SqliteStore implements Store {
     // messages) out of read() calls; both are upper bounds, not allocations.
     this.db.pragma('cache_size = -65536');
     this.db.pragma('mmap_size = 268435456');
+    // Under a main key, freed cells are zeroed so that no plain secret outlives its rewrite.
+    if (this.box.encrypts) this.db.pragma('secure_delete = ON');
     migrate(this.db, this.clock.now());
+    this.resealSecrets();
     this.wake.setMaxListeners(0);
     this.stmt = this.prepare();
     this.ingest = new GroupCommit((items) => this.commitMessages(items), options.maxBatch ?? 512);
+  }
+
+  /** Brings every stored secret under the current key (or checks that none needs one). */
+  private resealSecrets(): void {
+    let rewritten = 0;
+    this.db.transaction(() => {
+      for (const table of SECRET_TABLES) {
+        const rows = this.db.prepare<[], SecretRow>(`SELECT id, secrets FROM ${table}`).all();
+        const update = this.db.prepare(`UPDATE ${table} SET secrets = ? WHERE id = ?`);
+        for (const row of rowsToReseal(rows, this.box)) {
+          update.run(row.secrets, row.id);
+          rewritten++;
+        }
+      }
+    })();
+    // Push the rewritten pages out of the WAL so the old text is gone from the files too.
+    if (rewritten > 0 && this.box.encrypts) this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   private prepare() {
@@ -339,7 +364,7 @@ export class SqliteStore implements Store {
     const now = this.clock.now();
     const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app.id, now, input.secret), input, now);
     try {
-      this.stmt.insertEndpoint.run(fromEndpoint(endpoint));
+      this.stmt.insertEndpoint.run(fromEndpoint(endpoint, this.box));
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`);
       throw error;
@@ -351,7 +376,7 @@ export class SqliteStore implements Store {
     const app = this.stmt.appById.get(appId, appId);
     if (!app) return null;
     const row = this.stmt.endpointById.get(app.id, idOrUid, idOrUid);
-    return row ? toEndpoint(row) : null;
+    return row ? toEndpoint(row, this.box) : null;
   }
 
   private async mustGetEndpoint(appId: string, idOrUid: string): Promise<Endpoint> {
@@ -368,13 +393,17 @@ export class SqliteStore implements Store {
         'SELECT * FROM endpoints WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?',
       )
       .all(app.id, page.iterator ?? '', page.limit + 1);
-    return pageOf(rows.map(toEndpoint), page.limit, (e) => e.id);
+    return pageOf(
+      rows.map((r) => toEndpoint(r, this.box)),
+      page.limit,
+      (e) => e.id,
+    );
   }
 
   private saveEndpoint(next: Endpoint, wasDisabled: boolean): void {
     this.db.transaction(() => {
       try {
-        this.stmt.updateEndpoint.run(fromEndpoint(next));
+        this.stmt.updateEndpoint.run(fromEndpoint(next, this.box));
       } catch (error) {
         if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
         throw error;
@@ -435,7 +464,10 @@ export class SqliteStore implements Store {
         if (app === undefined) {
           const row = this.stmt.appById.get(message.appId, message.appId);
           app = row
-            ? { id: row.id, endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map(toEndpoint) }
+            ? {
+                id: row.id,
+                endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map((r) => toEndpoint(r, this.box)),
+              }
             : null;
           apps.set(message.appId, app);
         }
@@ -580,7 +612,7 @@ export class SqliteStore implements Store {
       .prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?')
       .get(endpointId);
     if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
-    const endpoint = toEndpoint(row);
+    const endpoint = toEndpoint(row, this.box);
     if (endpoint.disabled) return 0;
     const now = this.clock.now();
     const created = this.db
@@ -798,7 +830,7 @@ export class SqliteStore implements Store {
         source.id,
         source.name,
         source.provider,
-        JSON.stringify(source.secrets),
+        this.box.seal(JSON.stringify(source.secrets), source.id),
         source.appId,
         source.passthroughHeaders ? 1 : 0,
         now,
@@ -809,14 +841,18 @@ export class SqliteStore implements Store {
 
   async getSource(id: string): Promise<Source | null> {
     const row = this.db.prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ?').get(id);
-    return row ? toSource(row) : null;
+    return row ? toSource(row, this.box) : null;
   }
 
   async listSources(page: PageRequest): Promise<Page<Source>> {
     const rows = this.db
       .prepare<[string, number], SourceRow>('SELECT * FROM sources WHERE id > ? ORDER BY id LIMIT ?')
       .all(page.iterator ?? '', page.limit + 1);
-    return pageOf(rows.map(toSource), page.limit, (x) => x.id);
+    return pageOf(
+      rows.map((r) => toSource(r, this.box)),
+      page.limit,
+      (x) => x.id,
+    );
   }
 
   async deleteSource(id: string): Promise<void> {
