@@ -5,6 +5,12 @@ import { tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
+/** Every process started here and still running; killed if the test process exits first. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A running Herald. */
 export interface HeraldProcess {
   url: string;
@@ -52,6 +58,8 @@ export async function startHerald(
     ],
     { env: { ...process.env, HERALD_ADMIN_TOKEN: token, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();

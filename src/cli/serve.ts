@@ -27,6 +27,9 @@ export interface ServeOptions {
   version: string;
 }
 
+/** How long a clean stop may take: in-flight attempts get 10 s, then releases and closing. */
+const STOP_DEADLINE_MS = 30_000;
+
 /** Opens the store named by `--db`: a `postgres://` URL, or else a SQLite file path. */
 export async function openStore(db: string, secretBox: SecretBox = plainBox): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db, secretBox });
@@ -82,6 +85,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     out(`herald: API listening on ${address}`);
   }
   await stopRequested;
+  // A stop that hangs (a database that never answers) must not keep the process: past the
+  // deadline it exits, and its leases expire so that other workers take over.
+  setTimeout(() => {
+    out(`herald: not stopped after ${STOP_DEADLINE_MS / 1000} s, exiting`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
   for (const s of stops) await s();
   await store[Symbol.asyncDispose]();
   out('herald: stopped');

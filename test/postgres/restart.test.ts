@@ -7,16 +7,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../pg.js';
+import { freshDatabase, PG_URL } from '../pg.js';
 import { startHerald } from '../serve.js';
 
 const MESSAGES = Number(process.env.RESTART_MESSAGES ?? 4_000);
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
-});
+}, 60_000);
 
 /** Restarts the server without blocking this process, so requests keep going meanwhile. */
 function restartPostgres(): Promise<void> {
@@ -113,6 +114,16 @@ describe('PostgreSQL restart', () => {
       `PostgreSQL restart: ${MESSAGES} delivered; answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
         `restart took ${restarted - restartStarted} ms; first delivery ${resumed - restarted} ms after it returned`,
     );
+    // Reconnecting does not pile up connections: the pool (10) and one listener at most.
+    const admin = new pg.Client(PG_URL);
+    await admin.connect();
+    const { rows } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+      [new URL(db.url).pathname.slice(1)],
+    );
+    await admin.end();
+    console.log(`PostgreSQL restart: ${rows[0]!.n} connections held by herald afterwards`);
+    expect(rows[0]!.n).toBeLessThanOrEqual(11);
     // The outage was seen (503s) and answered as "unavailable", never as another error.
     expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
     expect([...statuses.keys()].every((s) => [202, 409, 503].includes(s))).toBe(true);

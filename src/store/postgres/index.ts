@@ -188,6 +188,7 @@ export class PostgresStore implements Store {
   private readonly wake = new EventEmitter();
   private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
   private listener: pg.Client | null = null;
+  private relisten: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -201,19 +202,22 @@ export class PostgresStore implements Store {
     this.ingest = new GroupCommit((items) => this.commitMessages(items), maxBatch);
   }
 
-  /** Keeps one connection listening for wake-ups from every process; reconnects when it drops. */
+  /**
+   * Keeps one connection listening for wake-ups from every process; reconnects when it drops.
+   * Exactly one reconnect is ever pending, so an outage cannot multiply listeners.
+   */
   async listen(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.listener) return;
     const client = new pg.Client(this.config);
     client.on('error', () => {
-      // Handled by 'end' below.
+      // Handled by 'end' below, or by the failed connect.
     });
     client.on('end', () => {
-      if (this.closed) return;
+      if (this.listener !== client) return;
       this.listener = null;
       // Deliveries may have arrived while deaf: wake everyone, then listen again.
       this.wake.emit('wake', null);
-      setTimeout(() => void this.listen().catch(() => undefined), 500).unref();
+      this.listenLater();
     });
     client.on('notification', (n) => {
       let ids: string[] | null = null;
@@ -227,11 +231,25 @@ export class PostgresStore implements Store {
     try {
       await client.connect();
       await client.query(`LISTEN ${WAKE_CHANNEL}`);
-      this.listener = client;
     } catch {
       await client.end().catch(() => undefined);
-      if (!this.closed) setTimeout(() => void this.listen().catch(() => undefined), 500).unref();
+      this.listenLater();
+      return;
     }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+  }
+
+  private listenLater(): void {
+    if (this.closed || this.relisten) return;
+    this.relisten = setTimeout(() => {
+      this.relisten = null;
+      void this.listen();
+    }, 500);
+    this.relisten.unref();
   }
 
   private async q<R extends pg.QueryResultRow>(
@@ -1008,6 +1026,7 @@ export class PostgresStore implements Store {
     await this.ingest.flush();
     this.closed = true;
     this.wake.removeAllListeners();
+    if (this.relisten) clearTimeout(this.relisten);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }
