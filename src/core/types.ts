@@ -117,6 +117,7 @@ export type AttemptErrorKind =
   | 'timeout'
   | 'connection_refused'
   | 'connection_reset'
+  | 'invalid_response'
   | 'dns'
   | 'tls'
   | 'blocked_address'

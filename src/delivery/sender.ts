@@ -71,9 +71,15 @@ export function errorKindOf(error: unknown): AttemptErrorKind {
       if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SELF_SIGNED'))
         return 'tls';
       if (code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return 'tls';
+      // llhttp's parse errors (a bad status line, broken chunked encoding) and bodies that
+      // do not match their content-length: the receiver answered, but not in HTTP.
+      if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH')
+        return 'invalid_response';
     }
     if (e instanceof BlockedAddressError) return 'blocked_address';
     if (e instanceof DnsError) return 'dns';
+    // undici leaves `code` unset on some parse errors (a status line that is not HTTP).
+    if ((e as { name?: string }).name === 'HTTPParserError') return 'invalid_response';
     e = (e as { cause?: unknown }).cause;
   }
   return 'network';
@@ -116,7 +122,7 @@ export class HttpSender {
     else request.signal?.addEventListener('abort', onAbort, { once: true });
     let statusCode: number | null = null;
     let retryAfter: string | undefined;
-    let excerpt = '';
+    const excerpt = { text: '' };
     try {
       const response = await this.agent.request({
         origin: request.url.origin,
@@ -131,17 +137,19 @@ export class HttpSender {
       statusCode = response.statusCode;
       const header = response.headers['retry-after'];
       retryAfter = Array.isArray(header) ? header[0] : header;
-      excerpt = await readExcerpt(response.body, this.options.maxResponseBytes);
-      return this.result(started, statusCode, excerpt, retryAfter, null, null);
+      await readExcerpt(response.body, this.options.maxResponseBytes, excerpt);
+      return this.result(started, statusCode, excerpt.text, retryAfter, null, null);
     } catch (error) {
       if (!timedOut && request.signal?.aborted) {
-        return { ...this.result(started, statusCode, excerpt, retryAfter, null, null), aborted: true };
+        return { ...this.result(started, statusCode, excerpt.text, retryAfter, null, null), aborted: true };
       }
       const kind = timedOut ? 'timeout' : errorKindOf(error);
       const message = timedOut ? `no complete response within ${request.timeoutMs} ms` : String(error);
-      // A status that arrived before the body failed still decides the outcome.
-      if (statusCode !== null) return this.result(started, statusCode, excerpt, retryAfter, null, message);
-      return this.result(started, null, excerpt, retryAfter, kind, message);
+      // A status that arrived before the body failed still decides the outcome; what came of
+      // the body is kept.
+      if (statusCode !== null)
+        return this.result(started, statusCode, excerpt.text, retryAfter, null, message);
+      return this.result(started, null, excerpt.text, retryAfter, kind, message);
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
@@ -175,21 +183,30 @@ export class HttpSender {
 }
 
 /**
- * Reads at most `max` bytes of a body and stops: the rest is discarded by destroying the
- * stream, so a 50 MB answer costs no more memory than a short one.
+ * Reads at most `max` bytes of a body into `into.text` and stops: the rest is discarded by
+ * destroying the stream, so a 50 MB answer costs no more memory than a short one. `into`
+ * holds what arrived even when the body fails half-way (a drip cut by the timeout).
  */
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<string> {
+async function readExcerpt(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  max: number,
+  into: { text: string },
+): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const room = max - size;
-    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    size += Math.min(chunk.length, room);
-    if (size >= max) {
-      body.destroy();
-      break;
-    }
-  }
   // A cut inside a multi-byte character decodes to U+FFFD rather than failing.
-  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks, size));
+  const decode = () => new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks, size));
+  try {
+    for await (const chunk of body) {
+      const room = max - size;
+      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      size += Math.min(chunk.length, room);
+      if (size >= max) {
+        body.destroy();
+        break;
+      }
+    }
+  } finally {
+    into.text = decode();
+  }
 }
