@@ -68,7 +68,8 @@ export function checkNameList(
 }
 
 /**
- * Checks an endpoint URL: absolute http(s), no credentials, within the length limit.
+ * Checks an endpoint URL: absolute http(s), no credentials, a port other than 0, within the
+ * length limit.
  * Returns it as given; address checks (SSRF) happen at connect time on the resolved address.
  */
 export function checkEndpointUrl(field: string, value: string): string {
@@ -88,6 +89,8 @@ export function checkEndpointUrl(field: string, value: string): string {
     throw new ValidationError(field, 'must not carry credentials; send them as a custom header');
   }
   if (url.hostname === '') throw new ValidationError(field, 'must name a host');
+  // Any port from 1 to 65535 is allowed: the SSRF guard judges addresses, not ports.
+  if (url.port === '0') throw new ValidationError(field, 'port must be 1 to 65535');
   return value;
 }
 

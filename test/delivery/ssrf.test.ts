@@ -166,6 +166,58 @@ describe('the guard in delivery', () => {
     }
   });
 
+  it('defeats DNS rebinding: a name that turns private between connections is refused at connect', async () => {
+    // The "public" address is never dialled: net.connect to it is redirected to a local
+    // receiver, so this test sends no packet off the machine.
+    const PUBLIC = '93.184.216.34';
+    const r = await startReceiver();
+    netConnect.mockRestore();
+    const passthrough = net.connect;
+    netConnect = vi.spyOn(net, 'connect').mockImplementation(((options: net.NetConnectOpts) => {
+      const o = options as net.TcpNetConnectOpts;
+      if (o.host === PUBLIC) return passthrough({ ...o, host: '127.0.0.1', port: r.port });
+      return passthrough(o);
+    }) as typeof net.connect);
+    const lookups: string[] = [];
+    let answer = PUBLIC;
+    const rebinding = await fixture({
+      allowNetworks: [],
+      resolver: async (hostname) => {
+        lookups.push(hostname);
+        return [{ address: answer, family: 4 }];
+      },
+    });
+    try {
+      const ep = await rebinding.store.createEndpoint(rebinding.appId, { url: 'http://rebind.example/hook' });
+      const first = rebinding.nextAttempt();
+      await rebinding.store.acceptMessage({ appId: rebinding.appId, eventType: 'a', payload: '{}' });
+      expect((await first).attempt).toMatchObject({ succeeded: true, statusCode: 200 });
+      // The socket went to the checked address, with the name kept for the Host header.
+      expect(netConnect).toHaveBeenCalledWith(expect.objectContaining({ host: PUBLIC }));
+      expect(r.received[0]!.headers.host).toBe('rebind.example');
+
+      // The name now points inside; the next connection must be refused before any socket.
+      answer = '10.0.0.5';
+      r.server.closeAllConnections();
+      netConnect.mockClear();
+      const second = rebinding.nextAttempt();
+      const { message } = await rebinding.store.acceptMessage({
+        appId: rebinding.appId,
+        eventType: 'a',
+        payload: '{}',
+      });
+      expect((await second).attempt).toMatchObject({ succeeded: false, errorKind: 'blocked_address' });
+      expect((await rebinding.store.getDelivery(message.id, ep.id))!.status).toBe('failed');
+      expect(netConnect).not.toHaveBeenCalled();
+      expect(tlsConnect).not.toHaveBeenCalled();
+      expect(lookups).toEqual(['rebind.example', 'rebind.example']);
+      expect(r.received).toHaveLength(1);
+    } finally {
+      await rebinding.close();
+      await r.close();
+    }
+  });
+
   it('resolves a name once per connection, through the injected resolver', async () => {
     resolved.length = 0;
     await f.store.createEndpoint(f.appId, { url: 'http://intranet.example/' });
