@@ -56,6 +56,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // logged by our error handler.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // close() closes idle keep-alive sockets once, when it starts; a socket whose request was
+  // still in flight then would stay open until its keep-alive timeout (72 s) and hold the
+  // stop. Close each as soon as it turns idle.
+  let idleSweep: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  });
+  app.addHook('onClose', async () => clearInterval(idleSweep));
   const store = options.store;
   const auth = new Authenticator(store);
   const ctx: RouteContext = { store, maxPayloadBytes, publicUrl: options.publicUrl ?? '' };
