@@ -311,6 +311,53 @@ export function storeContract(backend: string, open: OpenStore): void {
         ).toEqual([]);
       });
 
+      it('claiming past saturated endpoints takes the others, oldest endpoint first, up to the limit', async () => {
+        const ctx = await setup();
+        const a = await ctx.store.createEndpoint(ctx.app.id, { url: 'https://a.example' });
+        const b = await ctx.store.createEndpoint(ctx.app.id, {
+          url: 'https://b.example',
+          filterTypes: ['b'],
+        });
+        const c = await ctx.store.createEndpoint(ctx.app.id, {
+          url: 'https://c.example',
+          filterTypes: ['c'],
+        });
+        // a gets every message (no filter); b and c only their own type. Oldest due: b, then c.
+        const sent = async (type: string) => {
+          const { message } = await ctx.store.acceptMessage({
+            appId: ctx.app.id,
+            eventType: type,
+            payload: '{}',
+          });
+          ctx.clock.advance(1);
+          return message.id;
+        };
+        const b1 = await sent('b');
+        const c1 = await sent('c');
+        const b2 = await sent('b');
+        await sent('x');
+        const now = ctx.clock.now();
+        const claim = (skip: string[], limit: number) =>
+          ctx.store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit, skipEndpoints: skip });
+        const first = await claim([a.id], 2);
+        expect(first.map((d) => [d.endpointId, d.msgId])).toEqual([
+          [b.id, b1],
+          [b.id, b2],
+        ]);
+        const second = await claim([a.id], 10);
+        expect(second.map((d) => [d.endpointId, d.msgId])).toEqual([[c.id, c1]]);
+        expect(await claim([a.id], 10)).toEqual([]);
+        // Expired leases count as due on this path too.
+        const later = await ctx.store.claimDue({
+          owner: 'w2',
+          now: now + 60_000,
+          leaseMs: 60_000,
+          limit: 10,
+          skipEndpoints: [a.id, c.id],
+        });
+        expect(later.map((d) => d.msgId).sort()).toEqual([b1, b2].sort());
+      });
+
       it('records an attempt and schedules the next try; release gives a lease back untried', async () => {
         const { store, clock, msgs, app } = await withDeliveries(2);
         const now = clock.now();

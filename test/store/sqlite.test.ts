@@ -1,7 +1,12 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { dueDeliveriesSql, openSqliteStore } from '../../src/store/sqlite/index.js';
+import {
+  DUE_DELIVERIES_SQL,
+  DUE_ENDPOINTS_SQL,
+  DUE_OF_ENDPOINT_SQL,
+  openSqliteStore,
+} from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers.js';
 import { storeContract } from './contract.js';
 
@@ -26,24 +31,24 @@ describe('SQLite specifics', () => {
       { version: 1, name: '001_initial.sql' },
       { version: 2, name: '002_api.sql' },
       { version: 3, name: '003_inbound.sql' },
+      { version: 4, name: '004_claim_by_endpoint.sql' },
     ]);
     db.close();
   });
 
-  it('serves the claim query from the due index, without a table scan', async () => {
+  it('serves the claim queries from the due indexes, never scanning deliveries', async () => {
     const path = dir.path('plan.db');
     await openSqliteStore({ path })[Symbol.asyncDispose]();
     const db = new Database(path, { readonly: true });
-    for (const [skip, params] of [
-      [false, [1, 10]],
-      [true, [1, '["ep_x"]', 10]],
+    for (const [sql, params, index] of [
+      [DUE_DELIVERIES_SQL, [1, 10], 'deliveries_due'],
+      [DUE_ENDPOINTS_SQL, ['["ep_x"]', 1, 10], 'deliveries_endpoint_due'],
+      [DUE_OF_ENDPOINT_SQL, ['ep_x', 1, 10], 'deliveries_endpoint_due'],
     ] as const) {
-      const plan = db.prepare(`EXPLAIN QUERY PLAN ${dueDeliveriesSql(skip)}`).all(...params) as {
-        detail: string;
-      }[];
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
       const details = plan.map((p) => p.detail).join('\n');
-      expect(details).toContain('USING INDEX deliveries_due');
-      expect(details).not.toMatch(/SCAN d\b(?! USING)/);
+      expect(details).toContain(`USING INDEX ${index}`);
+      expect(details).not.toMatch(/SCAN d\b/);
     }
     db.close();
   });

@@ -97,6 +97,8 @@ export interface PostgresStoreOptions {
 }
 
 const WAKE_CHANNEL = 'herald_wake';
+/** Endpoints a claim that skips saturated ones visits at most. */
+const CLAIM_ENDPOINTS_MAX = 64;
 /** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
 const WAKE_PAYLOAD_MAX = 7_000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -671,20 +673,46 @@ export class PostgresStore implements Store {
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = request.now + request.leaseMs;
+    // Without saturated endpoints: the oldest due rows. With them: endpoint by endpoint
+    // (oldest first), so that no claim reads a saturated endpoint's backlog.
+    const due =
+      request.skipEndpoints.length === 0
+        ? `SELECT id FROM deliveries
+           WHERE status IN ('pending', 'sending') AND due_at <= $1
+           ORDER BY due_at LIMIT $2
+           FOR UPDATE SKIP LOCKED`
+        : `SELECT x.id FROM (
+             SELECT e.id, f.first_due FROM endpoints e
+             CROSS JOIN LATERAL (
+               SELECT due_at AS first_due FROM deliveries
+               WHERE endpoint_id = e.id AND status IN ('pending', 'sending')
+               ORDER BY due_at LIMIT 1
+             ) f
+             WHERE NOT (e.id = ANY($5::text[])) AND f.first_due <= $1
+             ORDER BY f.first_due LIMIT ${CLAIM_ENDPOINTS_MAX}
+           ) ready
+           CROSS JOIN LATERAL (
+             SELECT id FROM deliveries
+             WHERE endpoint_id = ready.id AND status IN ('pending', 'sending') AND due_at <= $1
+             ORDER BY due_at LIMIT $2
+             FOR UPDATE SKIP LOCKED
+           ) x
+           LIMIT $2`;
     const { rows } = await this.q<ClaimRow>(
-      `WITH due AS (
-         SELECT id FROM deliveries
-         WHERE status IN ('pending', 'sending') AND due_at <= $1 AND NOT (endpoint_id = ANY($2::text[]))
-         ORDER BY due_at LIMIT $3
-         FOR UPDATE SKIP LOCKED
-       ), claimed AS (
-         UPDATE deliveries d SET status = 'sending', due_at = $4, lease_owner = $5
+      `WITH due AS (${due}), claimed AS (
+         UPDATE deliveries d SET status = 'sending', due_at = $3, lease_owner = $4
          FROM due WHERE d.id = due.id
          RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger
        )
        SELECT c.*, m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
        FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`,
-      [request.now, request.skipEndpoints, request.limit, leaseExpiresAt, request.owner],
+      [
+        request.now,
+        request.limit,
+        leaseExpiresAt,
+        request.owner,
+        ...(request.skipEndpoints.length === 0 ? [] : [request.skipEndpoints]),
+      ],
     );
     return rows.map((r) => toClaimed(r, leaseExpiresAt));
   }

@@ -99,23 +99,47 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === SQLITE_CONSTRAINT_UNIQUE;
 }
 
-/**
- * Due deliveries, oldest first: pending ones whose time has come and leased ones whose lease
- * expired. Served by the partial index `deliveries_due`. Parameters: now, then (with `skip`)
- * a JSON array of endpoint ids to leave out, then limit.
- */
-export function dueDeliveriesSql(skip: boolean): string {
-  return `
+const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
          m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
-  JOIN endpoints e ON e.id = d.endpoint_id
+  JOIN endpoints e ON e.id = d.endpoint_id`;
+
+/**
+ * Due deliveries, oldest first: pending ones whose time has come and leased ones whose lease
+ * expired. Served by the partial index `deliveries_due`. Parameters: now, limit.
+ */
+export const DUE_DELIVERIES_SQL = `${CLAIM_COLUMNS}
   WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
-    ${skip ? 'AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))' : ''}
   ORDER BY d.due_at
   LIMIT ?`;
-}
+
+/**
+ * The endpoints with due work, oldest first, leaving out a JSON array of endpoint ids: one
+ * probe of `deliveries_endpoint_due` per endpoint, whatever the backlog. Parameters: the
+ * skipped ids, now, limit.
+ */
+export const DUE_ENDPOINTS_SQL = `
+  SELECT id FROM (
+    SELECT e.id AS id,
+           (SELECT MIN(d.due_at) FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending')) AS first_due
+    FROM endpoints e
+    WHERE e.id NOT IN (SELECT value FROM json_each(?))
+  )
+  WHERE first_due <= ?
+  ORDER BY first_due
+  LIMIT ?`;
+
+/** Due deliveries of one endpoint, oldest first. Parameters: endpoint id, now, limit. */
+export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
+  WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.due_at <= ?
+  ORDER BY d.due_at
+  LIMIT ?`;
+
+/** Endpoints a claim that skips saturated ones visits at most. */
+const CLAIM_ENDPOINTS_MAX = 64;
 
 /** Opens (creating and migrating if needed) a SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -219,8 +243,9 @@ export class SqliteStore implements Store {
         `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
       ),
-      dueDeliveries: db.prepare<[number, number], ClaimRow>(dueDeliveriesSql(false)),
-      dueDeliveriesSkipping: db.prepare<[number, string, number], ClaimRow>(dueDeliveriesSql(true)),
+      dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
+      dueEndpoints: db.prepare<[string, number, number], { id: string }>(DUE_ENDPOINTS_SQL),
+      dueOfEndpoint: db.prepare<[string, number, number], ClaimRow>(DUE_OF_ENDPOINT_SQL),
       lease: db.prepare(`UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`),
       insertAttempt: db.prepare(
         `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,
@@ -518,15 +543,24 @@ export class SqliteStore implements Store {
         const rows =
           request.skipEndpoints.length === 0
             ? this.stmt.dueDeliveries.all(request.now, request.limit)
-            : this.stmt.dueDeliveriesSkipping.all(
-                request.now,
-                JSON.stringify(request.skipEndpoints),
-                request.limit,
-              );
+            : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
         for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
         return rows.map((r) => toClaimed(r, leaseExpiresAt));
       })
       .immediate();
+  }
+
+  /**
+   * Due deliveries of the endpoints not in `skip`, endpoint by endpoint, oldest endpoint
+   * first: never reads a row of a skipped endpoint.
+   */
+  private dueSkipping(now: number, skip: readonly string[], limit: number): ClaimRow[] {
+    const rows: ClaimRow[] = [];
+    for (const { id } of this.stmt.dueEndpoints.all(JSON.stringify(skip), now, CLAIM_ENDPOINTS_MAX)) {
+      rows.push(...this.stmt.dueOfEndpoint.all(id, now, limit - rows.length));
+      if (rows.length >= limit) break;
+    }
+    return rows;
   }
 
   async complete(
