@@ -16,6 +16,8 @@
  * - fan-out: messages × 50 endpoints through the API.
  * - isolation: 20 healthy endpoints and one that never answers; healthy rate vs fan-out.
  * - latency: a steady rate for some seconds; POST sent to receiver arrival.
+ * - backlog: `--backlog` deliveries (default 1,000,000) stored with nothing sending, then
+ *   drained; once per bench, after the runs (`--skip-backlog` to omit).
  * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -28,6 +30,7 @@ import { Agent } from 'undici';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { type BacklogResult, backlog } from './backlog.js';
 import { barChart } from './chart.js';
 import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne, pgOneToOne } from './e2e.js';
 import { type ReceiverProcess, startReceiver, startWorker, stopAll } from './harness.js';
@@ -44,6 +47,8 @@ const { values } = parseArgs({
     },
     'skip-pg': { type: 'boolean', default: false },
     'skip-peers': { type: 'boolean', default: false },
+    backlog: { type: 'string', default: '1000000' },
+    'skip-backlog': { type: 'boolean', default: false },
   },
 });
 const scale = values.quick ? 0.1 : 1;
@@ -51,6 +56,7 @@ const MESSAGES = Math.round(Number(values.messages) * scale);
 const RUNS = Number(values.runs);
 const LATENCY_SECONDS = Math.max(1, Math.round(Number(values['latency-seconds']) * scale));
 const FANOUT_MESSAGES = Math.max(1, Math.round(MESSAGES / 10));
+const BACKLOG = Math.round(Number(values.backlog) * scale);
 if (!Number.isInteger(MESSAGES) || MESSAGES < 10) throw new Error('--messages must be a whole number >= 100');
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number >= 1');
 
@@ -188,6 +194,7 @@ async function main() {
   const latencies: Latency[] = [];
   const rss: number[] = [];
   const dbSizes: number[] = [];
+  let drained: BacklogResult | null = null;
   try {
     await raw(receiver, 2_000); // warm-up
     for (let i = 0; i < RUNS; i++) {
@@ -229,6 +236,7 @@ async function main() {
         `  latency: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`,
       );
     }
+    if (!values['skip-backlog']) drained = await backlog(receiver, BACKLOG, PAYLOAD);
   } finally {
     await receiver.stop();
     await hanging.stop();
@@ -269,6 +277,14 @@ async function main() {
     `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms (medians over runs)`,
   );
   console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
+  if (drained) {
+    console.log(
+      `Backlog of ${fmt(BACKLOG)} deliveries (one endpoint, SQLite): stored at ${fmt(drained.fillRate)}/s; ` +
+        `drained at ${fmt(drained.drainRate)}/s, first tenth ${fmt(drained.startRate)}/s, last tenth ` +
+        `${fmt(drained.endRate)}/s (end/start ${(drained.endRate / drained.startRate).toFixed(2)}); database ` +
+        `${fmt(drained.dbMb)} MiB; peak RSS ${fmt(drained.fillRssMb)} MB filling, ${fmt(drained.drainRssMb)} MB draining`,
+    );
+  }
   // The chart and the raw figures of this run, for BENCHMARKS.md.
   // Full runs are the published figures (committed); quick runs go to the ignored bench/out/.
   const out = new URL(values.quick ? './out/' : './results/', import.meta.url);
@@ -280,7 +296,7 @@ async function main() {
   );
   writeFileSync(
     new URL('latest.json', out),
-    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies }, null, 2)}\n`,
+    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies, backlog: drained && { deliveries: BACKLOG, ...drained } }, null, 2)}\n`,
   );
   const where = values.quick ? 'bench/out' : 'bench/results';
   console.log(`Chart: ${where}/chart.svg; raw figures: ${where}/latest.json`);

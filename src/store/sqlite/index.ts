@@ -164,10 +164,10 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-    // A 64 MiB page cache and memory-mapped reads keep the hot pages (due index, recent
-    // messages) out of read() calls; both are upper bounds, not allocations.
+    // A 64 MiB page cache keeps the hot pages (due index, recent messages) out of read()
+    // calls. No memory-mapped reads: mapped pages count in the process's RSS, which then grows
+    // with the database (a 100,000-delivery backlog drained at 327 MB with it, 236 MB without).
     this.db.pragma('cache_size = -65536');
-    this.db.pragma('mmap_size = 268435456');
     // Under a main key, freed cells are zeroed so that no plain secret outlives its rewrite.
     if (this.box.encrypts) this.db.pragma('secure_delete = ON');
     migrate(this.db, this.clock.now());
