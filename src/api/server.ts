@@ -81,8 +81,23 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   });
   app.setErrorHandler(handleError);
-  // The API speaks JSON only; any other body type is a 415.
+  // The API speaks JSON only; any other body type is a 415. A body that is not valid UTF-8
+  // is refused rather than decoded with U+FFFD in place of its bad bytes, which would store
+  // something other than what was sent.
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(Object.assign(new Error('body: is not valid UTF-8'), { statusCode: 400, code: 'invalid_utf8' }), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   app.setNotFoundHandler((request, reply) => {
     reply
       .status(404)

@@ -162,6 +162,53 @@ describe('bad input', () => {
     },
   );
 
+  /** A JSON body with bytes that are not UTF-8 (a stray 0xff, a bad continuation, a surrogate). */
+  const badUtf8 = fc
+    .tuple(
+      body,
+      fc.constantFrom([0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]),
+      fc.nat(),
+    )
+    .map(([payload, bytes, at]) => {
+      const text = Buffer.from(
+        JSON.stringify({ name: 'x', payload, eventType: 'a.b', url: 'https://e.com' }),
+      );
+      const cut = 1 + (at % (text.length - 1));
+      return Buffer.concat([text.subarray(0, cut), Buffer.from(bytes), text.subarray(cut)]);
+    });
+
+  it.each(ROUTES)(
+    `%s %s: invalid UTF-8 or random bytes: a 4xx, nothing stored (${RUNS} cases)`,
+    async (method, template) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(badUtf8, fc.uint8Array({ maxLength: 512 }).map(Buffer.from)),
+          async (payload) => {
+            const before = snapshot();
+            const res = await api.inject({
+              method: method as 'POST',
+              url: fill(template, 'real'),
+              headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+              payload,
+            });
+            expect(res.statusCode).toBeGreaterThanOrEqual(400);
+            expect(res.statusCode).toBeLessThan(500);
+            checkErrorShape(res.statusCode, res.payload);
+            let valid = true;
+            try {
+              new TextDecoder('utf-8', { fatal: true }).decode(payload);
+            } catch {
+              valid = false;
+            }
+            if (!valid) expect(JSON.parse(res.payload)).toMatchObject({ code: 'invalid_utf8' });
+            expect(snapshot()).toBe(before);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+  );
+
   it('answers malformed JSON with 400, a wrong content type with 415, too large with 413', async () => {
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
     const before = snapshot();
