@@ -93,7 +93,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     try {
       text = utf8.decode(body as Buffer);
     } catch {
-      done(Object.assign(new Error('body: is not valid UTF-8'), { statusCode: 400, code: 'invalid_utf8' }), undefined);
+      done(
+        Object.assign(new Error('body: is not valid UTF-8'), { statusCode: 400, code: 'invalid_utf8' }),
+        undefined,
+      );
       return;
     }
     parseJson(request, text, done);
