@@ -51,6 +51,11 @@ describe('herald CLI', () => {
     [['send', '--app', 'a', '--type', 't', '--payload', '{nope', '--token', 'x'], /--payload.*valid JSON/],
     [['send', '--app', 'a', '--type', 't'], /required option '--payload/],
     [['frobnicate'], /unknown command/],
+    [
+      ['serve', '--public-url', 'ftp://hooks.example.com', '--port', '0'],
+      /--public-url.*must use http or https/,
+    ],
+    [['serve', '--public-url', 'hooks.example.com', '--port', '0'], /--public-url.*absolute http\(s\) URL/],
   ])('%j fails with a clear error', async (args, message) => {
     const r = await herald(args);
     expect(r.code).not.toBe(0);
@@ -161,5 +166,35 @@ describe('herald CLI', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/encrypted secrets: set HERALD_MAIN_KEY/);
     dir.remove();
+  });
+
+  it('links it returns use the real port, or --public-url when given', async () => {
+    const links = async (server: HeraldProcess) => {
+      const app = await fetch(`${server.url}/api/v1/app`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'links' }),
+      }).then((r) => r.json() as Promise<{ id: string }>);
+      const portal = await fetch(`${server.url}/api/v1/auth/app-portal-access/${app.id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body: '{}',
+      }).then((r) => r.json() as Promise<{ url: string }>);
+      return { app: app.id, url: portal.url };
+    };
+    const plain = await startHerald();
+    try {
+      const { app, url } = await links(plain);
+      expect(url).toBe(`${plain.url}/api/v1/app/${app}`);
+    } finally {
+      await plain.stop();
+    }
+    const behindProxy = await startHerald(['--public-url', 'https://hooks.example.com/']);
+    try {
+      const { app, url } = await links(behindProxy);
+      expect(url).toBe(`https://hooks.example.com/api/v1/app/${app}`);
+    } finally {
+      await behindProxy.stop();
+    }
   });
 });

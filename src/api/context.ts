@@ -11,8 +11,8 @@ export interface RouteContext {
   store: Store;
   /** Largest accepted message payload, in bytes of its JSON text. */
   maxPayloadBytes: number;
-  /** Base URL of this server, for links it hands out. */
-  publicUrl: string;
+  /** Base URL of this server, for links it hands out (read per request: known after listen). */
+  publicUrl: () => string;
 }
 
 declare module 'fastify' {

@@ -27,8 +27,8 @@ export interface ApiOptions {
   logger?: Logger;
   /** Largest message payload in bytes (413 above). Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Base URL clients reach this server at, for links it returns. */
-  publicUrl?: string;
+  /** Base URL clients reach this server at, for links it returns; a function when it is known only after listen. */
+  publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
 }
@@ -66,7 +66,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => clearInterval(idleSweep));
   const store = options.store;
   const auth = new Authenticator(store);
-  const ctx: RouteContext = { store, maxPayloadBytes, publicUrl: options.publicUrl ?? '' };
+  const given = options.publicUrl ?? '';
+  const ctx: RouteContext = {
+    store,
+    maxPayloadBytes,
+    publicUrl: typeof given === 'string' ? () => given : given,
+  };
 
   await app.register(swagger, {
     openapi: {
@@ -186,7 +191,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
           const token = newToken('herald_app');
           await store.saveToken(hashToken(token), owner.id);
           // No consumer portal yet: the link is the API base this token works against.
-          return { token, url: `${ctx.publicUrl}/api/v1/app/${owner.id}` };
+          return { token, url: `${ctx.publicUrl()}/api/v1/app/${owner.id}` };
         },
       );
     },

@@ -25,6 +25,19 @@ function wholeNumber(value: string): number {
   return n;
 }
 
+function baseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError('must use http or https');
+  if (url.search || url.hash) throw new InvalidArgumentError('must not have a query or fragment');
+  return url.toString().replace(/\/+$/, '');
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -49,6 +62,11 @@ program
     new Option('--port <port>', 'port to listen on').default(8071).env('HERALD_PORT').argParser(port),
   )
   .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1').env('HERALD_HOST'))
+  .addOption(
+    new Option('--public-url <url>', 'base URL clients reach the API at, for links it returns')
+      .env('HERALD_PUBLIC_URL')
+      .argParser(baseUrl),
+  )
   .addOption(
     new Option('--db <path>', 'SQLite file, or a postgres:// URL')
       .default('./herald.db')
@@ -99,6 +117,7 @@ program
       leaseMs: o.leaseMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
+      publicUrl: o.publicUrl,
       version,
     });
   });

@@ -22,6 +22,8 @@ export interface ServeOptions {
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
   adminToken: string | undefined;
+  /** Base URL clients reach the API at, for links it returns; default the listening address. */
+  publicUrl: string | undefined;
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   version: string;
@@ -76,9 +78,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   if (options.role !== 'worker') {
     const created = await ensureAdminToken(store, options.adminToken);
-    const publicUrl = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    // Links the API hands out (source ingest URLs, portal URLs) use --public-url, or else
+    // the address it listens on, port included (known only after listen with --port 0).
+    let listening = '';
+    const publicUrl = options.publicUrl ?? (() => listening);
     const api = await buildApi({ store, logger, publicUrl, version: options.version });
     const address = await api.listen({ port: options.port, host: options.host });
+    listening = address;
     stops.unshift(() => api.close());
     if (created) out(`herald: created admin token (shown once, only its hash is stored): ${created}`);
     // Last line of the start-up banner: the server is ready.

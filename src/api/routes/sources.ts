@@ -45,7 +45,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     provider: s.provider,
     appId: s.appId,
     passthroughHeaders: s.passthroughHeaders,
-    ingestUrl: `${ctx.publicUrl}/in/${s.id}`,
+    ingestUrl: `${ctx.publicUrl()}/in/${s.id}`,
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
   });
