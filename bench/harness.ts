@@ -1,6 +1,6 @@
 /** Processes the benchmarks drive: receivers and `herald serve`, each in its own process. */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
@@ -46,6 +46,32 @@ export async function startReceiver(mode: 'ok' | 'hang' = 'ok'): Promise<Receive
   };
 }
 
+let servePeakRss = 0;
+
+/**
+ * Peak RSS (MB) of any `herald serve` process started here (API or worker) since the last
+ * call, 0 if unknown; starts the next measurement.
+ */
+export function takeHeraldPeakRssMb(): number {
+  const peak = servePeakRss / 2 ** 20;
+  servePeakRss = 0;
+  return peak;
+}
+
+/** Samples a child's RSS from /proc every 100 ms until it exits (Linux; elsewhere a no-op). */
+function sampleRss(child: ChildProcess): void {
+  const timer = setInterval(() => {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+      if (kb) servePeakRss = Math.max(servePeakRss, Number(kb) * 1024);
+    } catch {
+      clearInterval(timer);
+    }
+  }, 100);
+  timer.unref();
+  child.once('exit', () => clearInterval(timer));
+}
+
 /** A running `herald serve` on a fresh SQLite file, with a client for its API. */
 export interface HeraldServer {
   url: string;
@@ -64,6 +90,7 @@ export async function startHerald(extraArgs: string[] = []): Promise<HeraldServe
     ['serve', '--port', '0', ...db, '--allow-network', '127.0.0.0/8', '--log-level', 'error', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, HERALD_ADMIN_TOKEN: token } },
   );
+  sampleRss(child);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -168,6 +195,7 @@ export async function startWorker(db: string): Promise<ChildProcess> {
     ['serve', '--role', 'worker', '--db', db, '--allow-network', '127.0.0.0/8', '--log-level', 'error'],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
+  sampleRss(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       if (d.toString().includes('dispatcher running')) resolve();

@@ -33,7 +33,7 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { type BacklogResult, backlog } from './backlog.js';
 import { barChart } from './chart.js';
 import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne, pgOneToOne } from './e2e.js';
-import { type ReceiverProcess, startReceiver, startWorker, stopAll } from './harness.js';
+import { type ReceiverProcess, startReceiver, startWorker, stopAll, takeHeraldPeakRssMb } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -186,10 +186,13 @@ async function main() {
   const receiver = await startReceiver();
   const hanging = await startReceiver('hang');
   const rates: Record<string, number[]> = {};
+  const serveRss: Record<string, number> = {};
   const add = (key: string, value: number) => {
     rates[key] ??= [];
     rates[key].push(value);
-    console.error(`  ${key}: ${fmt(value)}/s`);
+    const rssMb = takeHeraldPeakRssMb();
+    if (rssMb > 0) serveRss[key] = Math.max(serveRss[key] ?? 0, rssMb);
+    console.error(`  ${key}: ${fmt(value)}/s${rssMb > 0 ? `, herald serve peak RSS ${fmt(rssMb)} MB` : ''}`);
   };
   const latencies: Latency[] = [];
   const rss: number[] = [];
@@ -231,6 +234,7 @@ async function main() {
       add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
       add('isolation', await isolation(receiver, hanging, FANOUT_MESSAGES));
       const l = await latency(receiver, 1_000, LATENCY_SECONDS);
+      serveRss.latency = Math.max(serveRss.latency ?? 0, takeHeraldPeakRssMb());
       latencies.push(l);
       console.error(
         `  latency: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`,
@@ -277,6 +281,11 @@ async function main() {
     `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms (medians over runs)`,
   );
   console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
+  console.log(
+    `Peak RSS of the herald serve processes (API, worker) by scenario: ${Object.entries(serveRss)
+      .map(([key, mb]) => `${key} ${fmt(mb)} MB`)
+      .join(', ')}`,
+  );
   if (drained) {
     console.log(
       `Backlog of ${fmt(BACKLOG)} deliveries (one endpoint, SQLite): stored at ${fmt(drained.fillRate)}/s; ` +
