@@ -1,6 +1,7 @@
 /** Runs the real `herald serve` command as a child process for a test. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
 import { tempDir } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
@@ -105,5 +106,30 @@ export async function startHerald(
         });
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/** A client for a Herald's API; `target` is read per call, so it follows a restarted process. */
+export interface ApiClient {
+  post(path: string, body: unknown): Promise<{ status: number; body: string }>;
+  close(): Promise<void>;
+}
+
+/** POSTs JSON to `/api/v1{path}` of `target()` over 16 keep-alive connections. */
+export function apiClient(target: () => HeraldProcess): ApiClient {
+  const agent = new Agent({ connections: 16 });
+  return {
+    async post(path, body) {
+      const herald = target();
+      const res = await agent.request({
+        origin: herald.url,
+        path: `/api/v1${path}`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${herald.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: await res.body.text() };
+    },
+    close: () => agent.close(),
   };
 }

@@ -8,10 +8,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, PG_URL } from '../pg.js';
-import { startHerald } from '../serve.js';
+import { apiClient, startHerald } from '../serve.js';
 
 const MESSAGES = Number(process.env.RESTART_MESSAGES ?? 4_000);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -56,18 +55,9 @@ describe('PostgreSQL restart', () => {
     cleanups.push(db.drop);
     const herald = await startHerald(['--lease-ms', '10000', '--log-level', 'error'], {}, { db: db.url });
     cleanups.push(() => herald.stop());
-    const agent = new Agent({ connections: 16 });
-    cleanups.push(() => agent.close());
-    const post = async (path: string, body: unknown) => {
-      const res = await agent.request({
-        origin: herald.url,
-        path: `/api/v1${path}`,
-        method: 'POST',
-        headers: { authorization: `Bearer ${herald.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.statusCode, body: await res.body.text() };
-    };
+    const client = apiClient(() => herald);
+    cleanups.push(() => client.close());
+    const post = client.post;
     expect((await post('/app', { name: 'r', uid: 'r' })).status).toBe(201);
     expect((await post('/app/r/endpoint', { url: receiverUrl })).status).toBe(201);
 

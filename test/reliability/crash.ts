@@ -8,8 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Agent } from 'undici';
-import { type HeraldProcess, startHerald } from '../serve.js';
+import { apiClient, type HeraldProcess, startHerald } from '../serve.js';
 
 export interface CrashOptions {
   /** A SQLite file path or a postgres:// URL. */
@@ -115,18 +114,9 @@ export async function crashRun(options: CrashOptions): Promise<CrashReport> {
   try {
     let herald: HeraldProcess = await start();
     cleanups.push(() => herald.stop());
-    const agent = new Agent({ connections: 16 });
-    cleanups.push(() => agent.close());
-    const post = async (path: string, body: unknown) => {
-      const res = await agent.request({
-        origin: herald.url,
-        path: `/api/v1${path}`,
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.statusCode, body: await res.body.text() };
-    };
+    const client = apiClient(() => herald);
+    cleanups.push(() => client.close());
+    const post = client.post;
     await post('/app', { name: 'crash', uid: 'crash' });
     await post('/app/crash/endpoint', { url: receiverUrl });
 
