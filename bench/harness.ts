@@ -88,7 +88,12 @@ export async function startHerald(extraArgs: string[] = []): Promise<HeraldServe
   const child = fork(
     new URL('../bin/herald.js', import.meta.url),
     ['serve', '--port', '0', ...db, '--allow-network', '127.0.0.0/8', '--log-level', 'error', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, HERALD_ADMIN_TOKEN: token } },
+    {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      env: { ...process.env, HERALD_ADMIN_TOKEN: token },
+      // e.g. HERALD_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles each herald serve.
+      execArgv: process.env.HERALD_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+    },
   );
   sampleRss(child);
   const url = await new Promise<string>((resolve, reject) => {

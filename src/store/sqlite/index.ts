@@ -168,6 +168,11 @@ export class SqliteStore implements Store {
     // calls. No memory-mapped reads: mapped pages count in the process's RSS, which then grows
     // with the database (a 100,000-delivery backlog drained at 327 MB with it, 236 MB without).
     this.db.pragma('cache_size = -65536');
+    // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: hot pages (the due indexes,
+    // recent deliveries) are rewritten many times between checkpoints but copied back once.
+    // Measured with 9 fan-out and 6 one-to-one runs of the bench, alternating: fan-out
+    // 4,655/s against 3,863/s (medians), one to one 3,072/s against 2,766/s.
+    this.db.pragma('wal_autocheckpoint = 10000');
     // Under a main key, freed cells are zeroed so that no plain secret outlives its rewrite.
     if (this.box.encrypts) this.db.pragma('secure_delete = ON');
     migrate(this.db, this.clock.now());
