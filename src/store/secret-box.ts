@@ -110,11 +110,12 @@ export function mainKeyBox(keys: readonly Buffer[]): SecretBox {
         );
       }
       const raw = Buffer.from(sealed, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-      decipher.setAAD(Buffer.from(rowId));
-      decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       let plain: string;
       try {
+        // Inside the try: a truncated value fails at setAuthTag, and is the same kind of error.
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
+        decipher.setAAD(Buffer.from(rowId));
+        decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
         plain = Buffer.concat([
           decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)),
           decipher.final(),

@@ -73,6 +73,7 @@ describe('main key parsing', () => {
     expect(() => box.open(sealed, 'ep_two')).toThrow(/do not open/);
     const tampered = `${sealed.slice(0, -2)}${sealed.endsWith('A') ? 'B' : 'A'}`;
     expect(() => box.open(tampered, 'ep_one')).toThrow(/do not open/);
+    expect(() => box.open(sealed.slice(0, sealed.lastIndexOf(':') + 10), 'ep_one')).toThrow(/do not open/);
   });
 });
 
