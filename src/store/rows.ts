@@ -92,6 +92,9 @@ export interface EndpointRow {
   updated_at: number;
 }
 
+/** Endpoints a claim that skips saturated endpoints visits at most (both stores). */
+export const CLAIM_ENDPOINTS_MAX = 64;
+
 const jsonOrNull = (text: string | null) => (text === null ? null : JSON.parse(text));
 const textOrNull = (value: unknown) => (value === null ? null : JSON.stringify(value));
 

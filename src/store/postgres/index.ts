@@ -34,6 +34,7 @@ import {
   type ApplicationRow,
   type AttemptRow,
   attemptParams,
+  CLAIM_ENDPOINTS_MAX,
   type ClaimRow,
   type DeliveryRow,
   type EndpointRow,
@@ -97,8 +98,6 @@ export interface PostgresStoreOptions {
 }
 
 const WAKE_CHANNEL = 'herald_wake';
-/** Endpoints a claim that skips saturated ones visits at most. */
-const CLAIM_ENDPOINTS_MAX = 64;
 /** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
 const WAKE_PAYLOAD_MAX = 7_000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

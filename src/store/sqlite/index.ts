@@ -34,6 +34,7 @@ import {
   type ApplicationRow,
   type AttemptRow,
   attemptParams,
+  CLAIM_ENDPOINTS_MAX,
   type ClaimRow,
   type DeliveryRow,
   type EndpointRow,
@@ -137,9 +138,6 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.due_at <= ?
   ORDER BY d.due_at
   LIMIT ?`;
-
-/** Endpoints a claim that skips saturated ones visits at most. */
-const CLAIM_ENDPOINTS_MAX = 64;
 
 /** Opens (creating and migrating if needed) a SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
