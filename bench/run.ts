@@ -3,6 +3,7 @@
  *
  *   npm run bench -- --runs 3                   # everything, full size
  *   npm run bench -- --runs 1 --quick           # every scenario at a tenth of the size
+ *   npm run bench -- --only e2e,fanout          # some scenarios (raw always runs)
  *
  * Scenarios (issue numbers in BENCHMARKS.md):
  * - raw: undici POSTs straight to the local receiver (64 in flight), nothing stored: the ceiling.
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     'skip-pg': { type: 'boolean', default: false },
     'skip-peers': { type: 'boolean', default: false },
     backlog: { type: 'string', default: '1000000' },
+    only: { type: 'string' },
     'skip-backlog': { type: 'boolean', default: false },
   },
 });
@@ -57,6 +59,33 @@ const RUNS = Number(values.runs);
 const LATENCY_SECONDS = Math.max(1, Math.round(Number(values['latency-seconds']) * scale));
 const FANOUT_MESSAGES = Math.max(1, Math.round(MESSAGES / 10));
 const BACKLOG = Math.round(Number(values.backlog) * scale);
+const SCENARIOS = [
+  'engine',
+  'pg1',
+  'pg2',
+  'e2e',
+  'bullmq',
+  'pge2e1',
+  'pge2e2',
+  'pgboss',
+  'fanout',
+  'isolation',
+  'latency',
+  'backlog',
+];
+const only = values.only === undefined ? null : new Set(values.only.split(','));
+for (const name of only ?? []) {
+  if (!SCENARIOS.includes(name))
+    throw new Error(`--only: unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
+}
+const PG = ['pg1', 'pg2', 'pge2e1', 'pge2e2', 'pgboss'];
+const PEERS = ['bullmq', 'pgboss', 'pge2e1', 'pge2e2'];
+/** Whether a scenario runs: named by --only (or no --only), and not left out by --skip-*. */
+const want = (name: string) =>
+  (only === null || only.has(name)) &&
+  !(values['skip-pg'] && PG.includes(name)) &&
+  !(values['skip-peers'] && PEERS.includes(name)) &&
+  !(values['skip-backlog'] && name === 'backlog');
 if (!Number.isInteger(MESSAGES) || MESSAGES < 10) throw new Error('--messages must be a whole number >= 100');
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number >= 1');
 
@@ -203,44 +232,45 @@ async function main() {
     for (let i = 0; i < RUNS; i++) {
       console.error(`run ${i + 1}/${RUNS}`);
       add('raw', await raw(receiver, MESSAGES));
-      const e = await engine(receiver, MESSAGES);
-      add('engine', e.rate);
-      rss.push(e.rssMb);
-      dbSizes.push(e.dbBytes);
-      if (!values['skip-pg']) {
-        add('pg1', await postgres(receiver, MESSAGES, 1, values.pg));
-        add('pg2', await postgres(receiver, MESSAGES, 2, values.pg));
+      if (want('engine')) {
+        const e = await engine(receiver, MESSAGES);
+        add('engine', e.rate);
+        rss.push(e.rssMb);
+        dbSizes.push(e.dbBytes);
       }
-      add('e2e', await oneToOne(receiver, MESSAGES));
-      if (!values['skip-peers']) {
-        add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
-        if (!values['skip-pg']) {
-          for (const workers of [1, 2]) {
-            const pgdb = await freshDatabase(values.pg);
-            try {
-              add(`pge2e${workers}`, await pgOneToOne(receiver, MESSAGES, workers, pgdb.url));
-            } finally {
-              await pgdb.drop();
-            }
-          }
-          const db = await freshDatabase(values.pg);
-          try {
-            add('pgboss', await peerOneToOne(receiver, MESSAGES, 'pgboss', [db.url]));
-          } finally {
-            await db.drop();
-          }
+      if (want('pg1')) add('pg1', await postgres(receiver, MESSAGES, 1, values.pg));
+      if (want('pg2')) add('pg2', await postgres(receiver, MESSAGES, 2, values.pg));
+      if (want('e2e')) add('e2e', await oneToOne(receiver, MESSAGES));
+      if (want('bullmq')) add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
+      for (const workers of [1, 2]) {
+        if (!want(`pge2e${workers}`)) continue;
+        const pgdb = await freshDatabase(values.pg);
+        try {
+          add(`pge2e${workers}`, await pgOneToOne(receiver, MESSAGES, workers, pgdb.url));
+        } finally {
+          await pgdb.drop();
         }
       }
-      add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
-      add('isolation', await isolation(receiver, hanging, FANOUT_MESSAGES));
-      const l = await latency(receiver, 1_000, LATENCY_SECONDS);
-      serveRss.latency = Math.max(serveRss.latency ?? 0, takeHeraldPeakRssMb());
-      latencies.push(l);
-      console.error(
-        `  latency: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`,
-      );
+      if (want('pgboss')) {
+        const db = await freshDatabase(values.pg);
+        try {
+          add('pgboss', await peerOneToOne(receiver, MESSAGES, 'pgboss', [db.url]));
+        } finally {
+          await db.drop();
+        }
+      }
+      if (want('fanout')) add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
+      if (want('isolation')) add('isolation', await isolation(receiver, hanging, FANOUT_MESSAGES));
+      if (want('latency')) {
+        const l = await latency(receiver, 1_000, LATENCY_SECONDS);
+        serveRss.latency = Math.max(serveRss.latency ?? 0, takeHeraldPeakRssMb());
+        latencies.push(l);
+        console.error(
+          `  latency: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms`,
+        );
+      }
     }
-    if (!values['skip-backlog']) drained = await backlog(receiver, BACKLOG, PAYLOAD);
+    if (want('backlog')) drained = await backlog(receiver, BACKLOG, PAYLOAD);
   } finally {
     await receiver.stop();
     await hanging.stop();
@@ -276,11 +306,14 @@ async function main() {
   row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
   if (rates.fanout)
     row('isolation: 20 healthy + 1 hanging endpoint', 'isolation', median(rates.fanout), ' of fan-out');
-  const p = (k: keyof Latency) => median(latencies.map((l) => l[k]));
-  console.log(
-    `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms (medians over runs)`,
-  );
-  console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
+  const p = (k: keyof Latency) => median(latencies.map((l) => l[k])).toFixed(1);
+  const latencyLine =
+    latencies.length === 0 ? '' : `p50 ${p('p50')} ms, p99 ${p('p99')} ms, max ${p('max')} ms`;
+  if (latencyLine)
+    console.log(
+      `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: ${latencyLine} (medians over runs)`,
+    );
+  if (rss.length > 0) console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
   console.log(
     `Peak RSS of the herald serve processes (API, worker) by scenario: ${Object.entries(serveRss)
       .map(([key, mb]) => `${key} ${fmt(mb)} MB`)
@@ -295,10 +328,12 @@ async function main() {
     );
   }
   // The chart and the raw figures of this run, for BENCHMARKS.md.
-  // Full runs are the published figures (committed); quick runs go to the ignored bench/out/.
-  const out = new URL(values.quick ? './out/' : './results/', import.meta.url);
+  // Full runs are the published figures (committed); quick and partial runs go to the
+  // ignored bench/out/.
+  const partial = values.quick || only !== null;
+  const out = new URL(partial ? './out/' : './results/', import.meta.url);
   mkdirSync(out, { recursive: true });
-  const caption = `Latency at 1,000 msg/s: p50 ${p('p50').toFixed(1)} ms, p99 ${p('p99').toFixed(1)} ms, max ${p('max').toFixed(1)} ms. Ratios to the raw limit of the same run in brackets.`;
+  const caption = `${latencyLine ? `Latency at 1,000 msg/s: ${latencyLine}. ` : ''}Ratios to the raw limit of the same run in brackets.`;
   writeFileSync(
     new URL('chart.svg', out),
     barChart(`Herald, deliveries/s on this machine: ${RUNS} run(s), median and min-max`, bars, caption),
@@ -307,11 +342,12 @@ async function main() {
     new URL('latest.json', out),
     `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies, backlog: drained && { deliveries: BACKLOG, ...drained } }, null, 2)}\n`,
   );
-  const where = values.quick ? 'bench/out' : 'bench/results';
+  const where = partial ? 'bench/out' : 'bench/results';
   console.log(`Chart: ${where}/chart.svg; raw figures: ${where}/latest.json`);
-  console.log(
-    `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
-  );
+  if (dbSizes.length > 0)
+    console.log(
+      `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
+    );
 }
 
 await main();
