@@ -2,13 +2,11 @@
 import { pino } from 'pino';
 import { ensureAdminToken } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
-import { ValidationError } from '../core/errors.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
-import { openPostgresStore } from '../store/postgres/index.js';
-import { plainBox, type SecretBox, secretBoxFor } from '../store/secret-box.js';
-import { openSqliteStore } from '../store/sqlite/index.js';
-import type { Store } from '../store/store.js';
+import { startDispatcherThread } from '../delivery/thread.js';
+import { openStore } from '../store/open.js';
+import { secretBoxFor } from '../store/secret-box.js';
 
 /** Options of `herald serve`, already checked by the CLI. */
 export interface ServeOptions {
@@ -32,14 +30,6 @@ export interface ServeOptions {
 /** How long a clean stop may take: in-flight attempts get 10 s, then releases and closing. */
 const STOP_DEADLINE_MS = 30_000;
 
-/** Opens the store named by `--db`: a `postgres://` URL, or else a SQLite file path. */
-export async function openStore(db: string, secretBox: SecretBox = plainBox): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db, secretBox });
-  if (db.includes('://'))
-    throw new ValidationError('--db', 'must be a SQLite file path or a postgres:// URL');
-  return openSqliteStore({ path: db, secretBox });
-}
-
 /** Runs until SIGTERM or SIGINT, then stops cleanly: no new requests, in-flight attempts finish or are released. */
 export async function serve(options: ServeOptions): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -62,19 +52,33 @@ export async function serve(options: ServeOptions): Promise<void> {
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
   );
 
-  if (options.role !== 'api') {
-    const dispatcher = new Dispatcher({
-      store,
-      logger,
-      allowNetworks: options.allowNetwork,
-      headerStyle: options.headerStyle,
-      leaseMs: options.leaseMs,
-      userAgent: `Herald/${options.version}`,
-    }).start();
-    stops.push(() => dispatcher.stop());
+  const dispatcherOptions = {
+    allowNetworks: options.allowNetwork,
+    headerStyle: options.headerStyle,
+    leaseMs: options.leaseMs,
+    userAgent: `Herald/${options.version}`,
+  };
+  const dispatcherStarted = (workerId: string) =>
     out(
-      `herald: dispatcher running as ${dispatcher.config.workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
+      `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
     );
+  if (options.role === 'worker') {
+    // A worker process has nothing else to run: the dispatcher takes its main thread.
+    const dispatcher = new Dispatcher({ store, logger, ...dispatcherOptions }).start();
+    stops.push(() => dispatcher.stop());
+    dispatcherStarted(dispatcher.config.workerId);
+  } else if (options.role === 'all') {
+    // With the API beside it, the dispatcher runs in a thread of its own (second core).
+    const thread = await startDispatcherThread(
+      store,
+      { logLevel: options.logLevel, ...dispatcherOptions },
+      (error) => {
+        logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
+        process.exit(1);
+      },
+    );
+    stops.push(() => thread.stop());
+    dispatcherStarted(thread.workerId);
   }
   if (options.role !== 'worker') {
     const created = await ensureAdminToken(store, options.adminToken);

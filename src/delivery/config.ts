@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ValidationError } from '../core/errors.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../core/retry.js';
 import { checkRetrySchedule, checkTimeout } from '../core/rules.js';
-import type { Store } from '../store/store.js';
+import type { DeliveryStore } from '../store/store.js';
 import type { Resolver } from './ssrf.js';
 
 /** Shortest lease: room for a 1 s request plus the 5 s safety margin, and some queueing. */
@@ -61,7 +61,7 @@ export const DISPATCHER_DEFAULTS = {
 
 /** Options of the dispatcher; only `store` is required. */
 export interface DispatcherOptions {
-  store: Store;
+  store: DeliveryStore;
   clock?: Clock;
   logger?: Logger;
   /** Lease owner id; default a random UUID per dispatcher. */

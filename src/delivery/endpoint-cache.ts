@@ -5,7 +5,7 @@
  */
 import { parseSecret, type SigningKey } from '../core/signing.js';
 import type { Endpoint } from '../core/types.js';
-import type { Store } from '../store/store.js';
+import type { DeliveryStore } from '../store/store.js';
 
 /** An endpoint ready to be sent to. */
 export interface PreparedEndpoint {
@@ -21,7 +21,7 @@ export class EndpointCache {
     { version: number; prepared: Promise<PreparedEndpoint | null> }
   >();
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Pick<DeliveryStore, 'getEndpoint'>) {}
 
   /** The endpoint as of `version` or later; `null` if it no longer exists. */
   get(appId: string, endpointId: string, version: number): Promise<PreparedEndpoint | null> {

@@ -319,3 +319,9 @@ export interface Store extends AsyncDisposable {
    */
   onWake(listener: WakeListener): () => void;
 }
+
+/** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */
+export type DeliveryStore = Pick<
+  Store,
+  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake'
+>;

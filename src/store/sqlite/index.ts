@@ -183,16 +183,18 @@ export class SqliteStore implements Store {
   /** Brings every stored secret under the current key (or checks that none needs one). */
   private resealSecrets(): void {
     let rewritten = 0;
-    this.db.transaction(() => {
-      for (const table of SECRET_TABLES) {
-        const rows = this.db.prepare<[], SecretRow>(`SELECT id, secrets FROM ${table}`).all();
-        const update = this.db.prepare(`UPDATE ${table} SET secrets = ? WHERE id = ?`);
-        for (const row of rowsToReseal(rows, this.box)) {
-          update.run(row.secrets, row.id);
-          rewritten++;
+    this.db
+      .transaction(() => {
+        for (const table of SECRET_TABLES) {
+          const rows = this.db.prepare<[], SecretRow>(`SELECT id, secrets FROM ${table}`).all();
+          const update = this.db.prepare(`UPDATE ${table} SET secrets = ? WHERE id = ?`);
+          for (const row of rowsToReseal(rows, this.box)) {
+            update.run(row.secrets, row.id);
+            rewritten++;
+          }
         }
-      }
-    })();
+      })
+      .immediate();
     // Push the rewritten pages out of the WAL so the old text is gone from the files too.
     if (rewritten > 0 && this.box.encrypts) this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
@@ -336,10 +338,12 @@ export class SqliteStore implements Store {
   async deleteApplication(id: string): Promise<void> {
     const app = await this.getApplication(id);
     if (!app) throw new NotFoundError(`application ${id} not found`);
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM attempts WHERE app_id = ?').run(app.id);
-      this.db.prepare('DELETE FROM applications WHERE id = ?').run(app.id);
-    })();
+    this.db
+      .transaction(() => {
+        this.db.prepare('DELETE FROM attempts WHERE app_id = ?').run(app.id);
+        this.db.prepare('DELETE FROM applications WHERE id = ?').run(app.id);
+      })
+      .immediate();
   }
 
   // Event types
@@ -429,16 +433,18 @@ export class SqliteStore implements Store {
   }
 
   private saveEndpoint(next: Endpoint, wasDisabled: boolean): void {
-    this.db.transaction(() => {
-      try {
-        this.stmt.updateEndpoint.run(fromEndpoint(next, this.box));
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
-        throw error;
-      }
-      // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
-      if (next.disabled && !wasDisabled) this.stmt.failPendingOfEndpoint.run(next.id);
-    })();
+    this.db
+      .transaction(() => {
+        try {
+          this.stmt.updateEndpoint.run(fromEndpoint(next, this.box));
+        } catch (error) {
+          if (isUniqueViolation(error)) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
+          throw error;
+        }
+        // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
+        if (next.disabled && !wasDisabled) this.stmt.failPendingOfEndpoint.run(next.id);
+      })
+      .immediate();
   }
 
   async updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
@@ -467,10 +473,12 @@ export class SqliteStore implements Store {
 
   async deleteEndpoint(appId: string, id: string): Promise<void> {
     const endpoint = await this.mustGetEndpoint(appId, id);
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM attempts WHERE endpoint_id = ?').run(endpoint.id);
-      this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(endpoint.id);
-    })();
+    this.db
+      .transaction(() => {
+        this.db.prepare('DELETE FROM attempts WHERE endpoint_id = ?').run(endpoint.id);
+        this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(endpoint.id);
+      })
+      .immediate();
   }
 
   // Messages
@@ -484,47 +492,52 @@ export class SqliteStore implements Store {
   /** Writes a batch of messages and their deliveries in one transaction. */
   private commitMessages(batch: PendingMessage[]): ItemResult<AcceptedMessage>[] {
     const woken = new Set<string>();
-    const results = this.db.transaction(() => {
-      // Per application named in this batch: its id (the caller may use its uid) and endpoints.
-      const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
-      return batch.map(({ message, onlyEndpointId: only }): ItemResult<AcceptedMessage> => {
-        let app = apps.get(message.appId);
-        if (app === undefined) {
-          const row = this.stmt.appById.get(message.appId, message.appId);
-          app = row
-            ? {
-                id: row.id,
-                endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map((r) => toEndpoint(r, this.box)),
-              }
-            : null;
-          apps.set(message.appId, app);
-        }
-        if (app === null) {
-          return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
-        }
-        message.appId = app.id;
-        const endpoints = only === undefined ? app.endpoints : app.endpoints.filter((e) => e.id === only);
-        const { changes } = this.stmt.insertMessage.run(fromMessage(message));
-        if (changes === 0) {
-          return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
-        }
-        let deliveries = 0;
-        for (const endpoint of endpoints) {
-          if (only === undefined && !matches(endpoint, message.eventType, message.channels)) continue;
-          this.stmt.insertDelivery.run(
-            newId('dlv', message.createdAt),
-            message.id,
-            endpoint.id,
-            message.appId,
-            message.createdAt,
-            message.createdAt,
-          );
-          woken.add(endpoint.id);
-          deliveries++;
-        }
-        return { ok: true, value: { message, deliveries } };
-      });
-    })();
+    const results = this.db
+      .transaction(() => {
+        // Per application named in this batch: its id (the caller may use its uid) and endpoints.
+        const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
+        return batch.map(({ message, onlyEndpointId: only }): ItemResult<AcceptedMessage> => {
+          let app = apps.get(message.appId);
+          if (app === undefined) {
+            const row = this.stmt.appById.get(message.appId, message.appId);
+            app = row
+              ? {
+                  id: row.id,
+                  endpoints: this.stmt.enabledEndpointsOfApp.all(row.id).map((r) => toEndpoint(r, this.box)),
+                }
+              : null;
+            apps.set(message.appId, app);
+          }
+          if (app === null) {
+            return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
+          }
+          message.appId = app.id;
+          const endpoints = only === undefined ? app.endpoints : app.endpoints.filter((e) => e.id === only);
+          const { changes } = this.stmt.insertMessage.run(fromMessage(message));
+          if (changes === 0) {
+            return {
+              ok: false,
+              error: new ConflictError(`a message with eventId ${message.eventId} exists`),
+            };
+          }
+          let deliveries = 0;
+          for (const endpoint of endpoints) {
+            if (only === undefined && !matches(endpoint, message.eventType, message.channels)) continue;
+            this.stmt.insertDelivery.run(
+              newId('dlv', message.createdAt),
+              message.id,
+              endpoint.id,
+              message.appId,
+              message.createdAt,
+              message.createdAt,
+            );
+            woken.add(endpoint.id);
+            deliveries++;
+          }
+          return { ok: true, value: { message, deliveries } };
+        });
+      })
+      .immediate();
     // One wake-up per committed batch, naming the endpoints that got work.
     if (woken.size > 0) this.wake.emit('wake', [...woken]);
     return results;
@@ -614,9 +627,11 @@ export class SqliteStore implements Store {
 
   async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
     if (deliveryIds.length === 0) return;
-    this.db.transaction(() => {
-      for (const id of deliveryIds) this.stmt.release.run(now, id, owner);
-    })();
+    this.db
+      .transaction(() => {
+        for (const id of deliveryIds) this.stmt.release.run(now, id, owner);
+      })
+      .immediate();
     this.wake.emit('wake', null);
   }
 

@@ -1,0 +1,31 @@
+/** The dispatcher thread's code: see `thread.ts`. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { RemoteDeliveryStore } from '../store/remote.js';
+import { Dispatcher } from './dispatcher.js';
+import type { DispatcherThreadData, FromThread, ToThread } from './thread.js';
+
+const port = parentPort;
+if (!port) throw new Error('thread-entry.js runs as a worker thread of herald serve');
+const data = workerData as DispatcherThreadData;
+const store = new RemoteDeliveryStore(data.storePort);
+const dispatcher = new Dispatcher({
+  store,
+  logger: pino({ level: data.logLevel }, pino.destination(2)),
+  allowNetworks: data.allowNetworks,
+  headerStyle: data.headerStyle,
+  leaseMs: data.leaseMs,
+  userAgent: data.userAgent,
+}).start();
+
+port.on('message', (message: ToThread) => {
+  if (message.type === 'stop') void stop();
+});
+port.postMessage({ type: 'ready', workerId: dispatcher.config.workerId } satisfies FromThread);
+
+async function stop(): Promise<void> {
+  await dispatcher.stop();
+  store.close();
+  // With its ports closed and its agent closed, the thread's event loop empties and it ends.
+  port?.close();
+}

@@ -1,0 +1,82 @@
+/**
+ * The dispatcher in a thread of its own, for `herald serve` running both roles: the API
+ * keeps the main thread's event loop and the dispatcher gets the second core. The thread
+ * has no database connection of its own: it reaches the main thread's store through a
+ * {@link RemoteDeliveryStore}.
+ */
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { hostDeliveryStore } from '../store/remote.js';
+import type { DeliveryStore } from '../store/store.js';
+import type { HeaderStyle } from './config.js';
+
+/** What the thread needs to start its dispatcher (plain data, and the store's port). */
+export interface DispatcherThreadData {
+  storePort: MessagePort;
+  logLevel: string;
+  allowNetworks: string[];
+  headerStyle: HeaderStyle;
+  leaseMs: number;
+  userAgent: string;
+}
+
+/** Messages to the thread. */
+export type ToThread = { type: 'stop' };
+
+/** Messages from the thread. */
+export type FromThread = { type: 'ready'; workerId: string };
+
+/** A running dispatcher thread. */
+export interface DispatcherThread {
+  readonly workerId: string;
+  /** Stops the dispatcher as {@link Dispatcher.stop} does and ends the thread. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the thread on `store` and resolves once its dispatcher runs. `onDeath` hears of a
+ * thread that ends without being asked to (its error, if any): the caller must not go on
+ * without it.
+ */
+export function startDispatcherThread(
+  store: DeliveryStore,
+  options: Omit<DispatcherThreadData, 'storePort'>,
+  onDeath: (error: unknown) => void,
+): Promise<DispatcherThread> {
+  const channel = new MessageChannel();
+  const unhost = hostDeliveryStore(store, channel.port1);
+  const data: DispatcherThreadData = { ...options, storePort: channel.port2 };
+  const worker = new Worker(new URL('./thread-entry.js', import.meta.url), {
+    workerData: data,
+    transferList: [channel.port2],
+  });
+  const ended = () => {
+    unhost();
+    channel.port1.close();
+  };
+  let stopping = false;
+  return new Promise((resolve, reject) => {
+    let started = false;
+    worker.on('message', (message: FromThread) => {
+      started = true;
+      resolve({
+        workerId: message.workerId,
+        stop: () => {
+          stopping = true;
+          const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+          worker.postMessage({ type: 'stop' } satisfies ToThread);
+          return exited.then(ended);
+        },
+      });
+    });
+    worker.on('error', (error) => {
+      if (!started) reject(error);
+      else if (!stopping) onDeath(error);
+    });
+    worker.on('exit', (code) => {
+      if (stopping) return;
+      ended();
+      if (!started) reject(new Error(`the dispatcher thread exited with code ${code} before it started`));
+      else onDeath(new Error(`the dispatcher thread exited with code ${code}`));
+    });
+  });
+}
