@@ -151,4 +151,42 @@ describe("another application's token", () => {
     });
     expect(res.statusCode).toBe(403);
   });
+
+  it('sending by uid: the admin and the own token may, another token may not, unknown is 404', async () => {
+    const shop = await store.createApplication({ name: 'Shop', uid: 'shop-uid' });
+    const other = await store.createApplication({ name: 'Other', uid: 'other-uid' });
+    const tokenOf = async (appId: string) =>
+      (
+        (
+          await api.inject({
+            method: 'POST',
+            url: `/api/v1/auth/app-portal-access/${appId}`,
+            headers: { authorization: `Bearer ${ADMIN}` },
+            payload: {},
+          })
+        ).json() as { token: string }
+      ).token;
+    const shopToken = await tokenOf(shop.id);
+    const send = (app: string, token: string) =>
+      api.inject({
+        method: 'POST',
+        url: `/api/v1/app/${app}/msg`,
+        headers: { authorization: `Bearer ${token}` },
+        payload: { eventType: 'order.paid', payload: { n: 1 } },
+      });
+    const byAdmin = await send('shop-uid', ADMIN);
+    expect(byAdmin.statusCode).toBe(202);
+    const byOwn = await send('shop-uid', shopToken);
+    expect(byOwn.statusCode).toBe(202);
+    for (const res of [byAdmin, byOwn]) {
+      const { id } = res.json() as { id: string };
+      expect((await store.getMessage(shop.id, id))?.appId).toBe(shop.id);
+    }
+    const before = snapshot();
+    expect((await send('other-uid', shopToken)).statusCode).toBe(403);
+    expect((await send(other.id, shopToken)).statusCode).toBe(403);
+    expect((await send('no-such-uid', shopToken)).statusCode).toBe(403);
+    expect((await send('no-such-uid', ADMIN)).statusCode).toBe(404);
+    expect(snapshot()).toBe(before);
+  });
 });

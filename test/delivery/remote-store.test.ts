@@ -66,7 +66,7 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
       expect(delivery?.status).toBe('succeeded');
       expect(delivery?.attempts).toBe(1);
     }
-    const attempts = await store.listAttempts({ appId: app.id }, { limit: 100 });
+    const attempts = await store.listAttempts({ appId: app.id, endpointId: endpoint.id }, { limit: 100 });
     expect(attempts.data).toHaveLength(30);
   });
 

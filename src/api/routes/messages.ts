@@ -47,26 +47,32 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     },
     async (request, reply) => {
       const { body } = request;
-      let owner = await store.getApplication(request.params.app_id);
-      if (!owner && body.application) {
-        // Svix creates the application inline when the path's id is unknown.
-        requireAdmin(request.principal);
-        owner = await store.createApplication({
-          name: body.application.name,
-          uid: body.application.uid ?? request.params.app_id,
-          metadata: body.application.metadata ?? {},
-        });
-      }
-      // One lookup on the hot path: check the caller against the application found above.
-      if (owner) requireApp(request.principal, owner);
-      else owner = await appOf(ctx, request, request.params.app_id);
+      const { principal } = request;
       // Serialised once; these exact bytes are stored, signed and sent.
       const payload = JSON.stringify(body.payload);
       if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
         throw new PayloadTooLargeError(`payload is larger than ${ctx.maxPayloadBytes} bytes`);
       }
+      // The hot path needs no lookup here: with the admin token, or an application's token
+      // on its own id, the store resolves the id or uid as it commits (404 if unknown).
+      let appId = request.params.app_id;
+      if (body.application || (principal.appId !== null && principal.appId !== appId)) {
+        let owner = await store.getApplication(appId);
+        if (!owner && body.application) {
+          // Svix creates the application inline when the path's id is unknown.
+          requireAdmin(principal);
+          owner = await store.createApplication({
+            name: body.application.name,
+            uid: body.application.uid ?? appId,
+            metadata: body.application.metadata ?? {},
+          });
+        }
+        if (owner) requireApp(principal, owner);
+        else owner = await appOf(ctx, request, appId);
+        appId = owner.id;
+      }
       const { message } = await store.acceptMessage({
-        appId: owner.id,
+        appId,
         eventType: body.eventType,
         eventId: body.eventId ?? null,
         ...(body.channels ? { channels: body.channels } : {}),
