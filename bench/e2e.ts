@@ -5,6 +5,7 @@
 import {
   type HeraldServer,
   lanes,
+  measureHeraldCpu,
   type ReceiverProcess,
   startHerald,
   startPeer,
@@ -45,14 +46,18 @@ async function timed(
   expected: number,
   clients: number,
   post: () => Promise<unknown>,
+  heraldPid?: number,
 ): Promise<number> {
   await receiver.reset();
+  const cpuDone = heraldPid === undefined ? () => undefined : measureHeraldCpu(heraldPid);
   const started = performance.now();
   await lanes(n, clients, async () => {
     await post();
   });
   await until(receiver.count, expected);
-  return expected / ((performance.now() - started) / 1000);
+  const rate = expected / ((performance.now() - started) / 1000);
+  cpuDone();
+  return rate;
 }
 
 const message = { eventType: 'content.published', payload: PAYLOAD };
@@ -61,7 +66,7 @@ const message = { eventType: 'content.published', payload: PAYLOAD };
 export function oneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [receiver.url]);
-    return timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message));
+    return timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message), herald.pid);
   });
 }
 
@@ -73,12 +78,15 @@ export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: n
       Array.from({ length: endpoints }, () => receiver.url),
     );
     await receiver.reset();
+    const cpuDone = measureHeraldCpu(herald.pid);
     const started = performance.now();
     await lanes(messages, 16, async () => {
       await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
     });
     await until(receiver.count, messages * endpoints);
-    return (messages * endpoints) / ((performance.now() - started) / 1000);
+    const rate = (messages * endpoints) / ((performance.now() - started) / 1000);
+    cpuDone();
+    return rate;
   });
 }
 
@@ -141,7 +149,14 @@ export function isolation(
 ): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [hanging.url, ...Array.from({ length: 20 }, () => healthy.url)]);
-    return timed(healthy, messages, messages * 20, 16, () => herald.post(`/app/${app}/msg`, message));
+    return timed(
+      healthy,
+      messages,
+      messages * 20,
+      16,
+      () => herald.post(`/app/${app}/msg`, message),
+      herald.pid,
+    );
   });
 }
 

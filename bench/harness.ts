@@ -1,6 +1,6 @@
 /** Processes the benchmarks drive: receivers and `herald serve`, each in its own process. */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
@@ -72,9 +72,77 @@ function sampleRss(child: ChildProcess): void {
   child.once('exit', () => clearInterval(timer));
 }
 
+/** CPU time in clock ticks of each thread of process `pid`, by thread id; empty off Linux. */
+function threadTicks(pid: number): Map<number, number> {
+  const ticks = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(Number(tid), Number(fields[11]) + Number(fields[12]));
+    }
+  } catch {
+    // Not Linux, or the process ended: nothing to report.
+  }
+  return ticks;
+}
+
+/** Busy and total clock ticks of the whole machine, from /proc/stat; zeros off Linux. */
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = t.reduce((a, b) => a + b, 0);
+    // idle and iowait are the 4th and 5th numbers.
+    return { busy: total - (t[3] ?? 0) - (t[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+let serveCpu = '';
+
+/**
+ * Starts measuring the CPU that each thread of `herald serve` process `pid` uses; the
+ * returned function ends the window and keeps its summary for {@link takeHeraldCpu}: the
+ * main thread's and the busiest other thread's share of one core, and how busy the whole
+ * machine was (every core, every process).
+ */
+export function measureHeraldCpu(pid: number): () => void {
+  const before = threadTicks(pid);
+  const machineBefore = machineTicks();
+  const started = performance.now();
+  return () => {
+    const machine = machineTicks();
+    const busy = (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total || 1);
+    const seconds = (performance.now() - started) / 1000;
+    const used = [...threadTicks(pid)].map(([tid, t]) => ({
+      tid,
+      share: (t - (before.get(tid) ?? 0)) / TICKS_PER_SECOND / seconds,
+    }));
+    const main = used.find((u) => u.tid === pid);
+    const other = used.filter((u) => u.tid !== pid).sort((a, b) => b.share - a.share)[0];
+    if (!main) return;
+    const pct = (x: number) => `${Math.round(100 * x)} %`;
+    serveCpu = `main thread ${pct(main.share)}${other ? `, busiest other thread ${pct(other.share)}` : ''} of a core; machine ${pct(busy)} busy`;
+  };
+}
+
+/** The summary of the last {@link measureHeraldCpu} window since the last call, or ''. */
+export function takeHeraldCpu(): string {
+  const cpu = serveCpu;
+  serveCpu = '';
+  return cpu;
+}
+
 /** A running `herald serve` on a fresh SQLite file, with a client for its API. */
 export interface HeraldServer {
   url: string;
+  pid: number;
   /** POSTs JSON to `/api/v1{path}`; resolves with the parsed answer, throws on non-2xx. */
   post(path: string, body: unknown): Promise<{ id: string }>;
   stop(): Promise<void>;
@@ -109,6 +177,7 @@ export async function startHerald(extraArgs: string[] = []): Promise<HeraldServe
   const origin = new URL(url).origin;
   return {
     url,
+    pid: child.pid!,
     async post(path, body) {
       const res = await agent.request({
         origin,

@@ -34,7 +34,14 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { type BacklogResult, backlog } from './backlog.js';
 import { barChart } from './chart.js';
 import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne, pgOneToOne } from './e2e.js';
-import { type ReceiverProcess, startReceiver, startWorker, stopAll, takeHeraldPeakRssMb } from './harness.js';
+import {
+  type ReceiverProcess,
+  startReceiver,
+  startWorker,
+  stopAll,
+  takeHeraldCpu,
+  takeHeraldPeakRssMb,
+} from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -216,12 +223,20 @@ async function main() {
   const hanging = await startReceiver('hang');
   const rates: Record<string, number[]> = {};
   const serveRss: Record<string, number> = {};
+  const serveCpu: Record<string, string[]> = {};
   const add = (key: string, value: number) => {
     rates[key] ??= [];
     rates[key].push(value);
     const rssMb = takeHeraldPeakRssMb();
     if (rssMb > 0) serveRss[key] = Math.max(serveRss[key] ?? 0, rssMb);
-    console.error(`  ${key}: ${fmt(value)}/s${rssMb > 0 ? `, herald serve peak RSS ${fmt(rssMb)} MB` : ''}`);
+    const cpu = takeHeraldCpu();
+    if (cpu) {
+      serveCpu[key] ??= [];
+      serveCpu[key].push(cpu);
+    }
+    console.error(
+      `  ${key}: ${fmt(value)}/s${rssMb > 0 ? `, herald serve peak RSS ${fmt(rssMb)} MB` : ''}${cpu ? `, ${cpu}` : ''}`,
+    );
   };
   const latencies: Latency[] = [];
   const rss: number[] = [];
@@ -319,6 +334,9 @@ async function main() {
       .map(([key, mb]) => `${key} ${fmt(mb)} MB`)
       .join(', ')}`,
   );
+  for (const [key, runs] of Object.entries(serveCpu)) {
+    console.log(`CPU of herald serve during ${key}, by run: ${runs.join('; ')}`);
+  }
   if (drained) {
     console.log(
       `Backlog of ${fmt(BACKLOG)} deliveries (one endpoint, SQLite): stored at ${fmt(drained.fillRate)}/s; ` +
@@ -340,7 +358,7 @@ async function main() {
   );
   writeFileSync(
     new URL('latest.json', out),
-    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, latencies, backlog: drained && { deliveries: BACKLOG, ...drained } }, null, 2)}\n`,
+    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, serveRss, serveCpu, latencies, backlog: drained && { deliveries: BACKLOG, ...drained } }, null, 2)}\n`,
   );
   const where = partial ? 'bench/out' : 'bench/results';
   console.log(`Chart: ${where}/chart.svg; raw figures: ${where}/latest.json`);
