@@ -21,28 +21,67 @@ const RANDOM_BYTES = 14;
 const pool = Buffer.allocUnsafe(RANDOM_BYTES * 256);
 let poolOffset = pool.length;
 let lastMs = -1;
-let lastRandom = Buffer.alloc(RANDOM_BYTES);
+const lastRandom = new Uint8Array(RANDOM_BYTES);
 
-function nextRandom(ms: number): Buffer {
+/** The random part of the next id at `ms`, in `lastRandom`. */
+function nextRandom(ms: number): Uint8Array {
   if (ms === lastMs) {
     // Same millisecond: increment the previous random part so ids stay strictly ordered
     // within this process.
-    const next = Buffer.from(lastRandom);
     for (let i = RANDOM_BYTES - 1; i >= 0; i--) {
-      next[i] = (next[i]! + 1) & 0xff;
-      if (next[i] !== 0) break;
+      lastRandom[i] = (lastRandom[i]! + 1) & 0xff;
+      if (lastRandom[i] !== 0) break;
     }
-    lastRandom = next;
-    return next;
+    return lastRandom;
   }
   if (poolOffset + RANDOM_BYTES > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  lastRandom = Buffer.from(pool.subarray(poolOffset, poolOffset + RANDOM_BYTES));
+  lastRandom.set(pool.subarray(poolOffset, poolOffset + RANDOM_BYTES));
   poolOffset += RANDOM_BYTES;
   lastMs = ms;
   return lastRandom;
+}
+
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
+/** 62³: each pass of the division below yields three digits. */
+const DIVISOR = 62 ** 3;
+
+/**
+ * `<prefix>_` and the 160-bit number (48 bits of `ms`, then the 14 bytes of `random`) in 27
+ * base62 digits, most significant first. Exported for tests.
+ */
+export function encodeId(prefix: string, ms: number, random: Uint8Array): string {
+  const u32 = (i: number) =>
+    random[i]! * 2 ** 24 + (random[i + 1]! << 16) + (random[i + 2]! << 8) + random[i + 3]!;
+  // Five 32-bit limbs, most significant first. Each step of the long division keeps
+  // remainder * 2^32 + limb below 62^3 * 2^32 < 2^53, so doubles stay exact.
+  const limbs = [
+    Math.floor(ms / 2 ** 16),
+    (ms % 2 ** 16) * 2 ** 16 + (random[0]! << 8) + random[1]!,
+    u32(2),
+    u32(6),
+    u32(10),
+  ];
+  const codes = new Array<number>(ENCODED_LENGTH);
+  for (let pass = 0; pass < ENCODED_LENGTH / 3; pass++) {
+    let remainder = 0;
+    for (let j = 0; j < limbs.length; j++) {
+      const value = remainder * 2 ** 32 + limbs[j]!;
+      const quotient = Math.floor(value / DIVISOR);
+      remainder = value - quotient * DIVISOR;
+      limbs[j] = quotient;
+    }
+    const low = remainder % 62;
+    const rest = (remainder - low) / 62;
+    const at = ENCODED_LENGTH - 3 * pass;
+    codes[at - 1] = CODES[low]!;
+    codes[at - 2] = CODES[rest % 62]!;
+    codes[at - 3] = CODES[(rest - (rest % 62)) / 62]!;
+  }
+  return `${prefix}_${String.fromCharCode(...codes)}`;
 }
 
 /**
@@ -50,28 +89,7 @@ function nextRandom(ms: number): Buffer {
  * sort by creation time (strictly within one process) and lists can page by id.
  */
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
-  const random = nextRandom(nowMs);
-  // The 160-bit number as five 32-bit limbs, most significant first: 48 bits of time, then
-  // 112 random bits. Repeated long division by 62 yields the digits from the right.
-  const hi = Math.floor(nowMs / 2 ** 16);
-  const limbs = [
-    hi >>> 0,
-    (((nowMs % 2 ** 16) << 16) | random.readUInt16BE(0)) >>> 0,
-    random.readUInt32BE(2),
-    random.readUInt32BE(6),
-    random.readUInt32BE(10),
-  ];
-  const out = new Array<string>(ENCODED_LENGTH);
-  for (let i = ENCODED_LENGTH - 1; i >= 0; i--) {
-    let remainder = 0;
-    for (let j = 0; j < limbs.length; j++) {
-      const value = remainder * 2 ** 32 + limbs[j]!;
-      limbs[j] = Math.floor(value / 62);
-      remainder = value % 62;
-    }
-    out[i] = ALPHABET[remainder]!;
-  }
-  return `${prefix}_${out.join('')}`;
+  return encodeId(prefix, nowMs, nextRandom(nowMs));
 }
 
 const ID_PATTERN = /^[a-z]+_[0-9A-Za-z]{27}$/;

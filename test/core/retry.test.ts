@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isId, newId } from '../../src/core/ids.js';
+import { encodeId, isId, newId } from '../../src/core/ids.js';
 import { judge, nextDelay, parseRetryAfter } from '../../src/core/retry.js';
 
 describe('nextDelay', () => {
@@ -66,5 +66,31 @@ describe('ids', () => {
     for (const id of ids) expect(isId(id, 'msg')).toBe(true);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('encode the 160-bit number (48 bits of time, 112 random) exactly, as base62', () => {
+    // The reference: the same number as a BigInt, divided digit by digit.
+    const reference = (ms: number, random: Uint8Array) => {
+      let value = BigInt(ms);
+      for (const byte of random) value = (value << 8n) | BigInt(byte);
+      let digits = '';
+      for (let i = 0; i < 27; i++) {
+        digits =
+          '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'[Number(value % 62n)] + digits;
+        value /= 62n;
+      }
+      return `msg_${digits}`;
+    };
+    const edges = [new Uint8Array(14), new Uint8Array(14).fill(255)];
+    for (const ms of [0, 1, 2 ** 48 - 1, 1_700_000_000_000])
+      for (const random of edges) expect(encodeId('msg', ms, random)).toBe(reference(ms, random));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.uint8Array({ minLength: 14, maxLength: 14 }),
+        (ms, random) => encodeId('msg', ms, random) === reference(ms, random),
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });
