@@ -3,7 +3,7 @@
  * the SSRF guard. Redirects are never followed; the response body is read up to a limit
  * and the rest is never buffered.
  */
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { AttemptErrorKind } from '../core/types.js';
 import { AddressPolicy, BlockedAddressError, DnsError, guardedConnector, type Resolver } from './ssrf.js';
 
@@ -107,53 +107,55 @@ export class HttpSender {
   }
 
   /** Sends one POST and reports what happened; never throws. */
-  async send(request: SendRequest): Promise<SendResult> {
+  send(request: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    // One controller per request serves both the deadline and the caller's abort.
-    const controller = new AbortController();
-    const signal = controller.signal;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DeadlineError('request timed out'));
-    }, request.timeoutMs);
-    const onAbort = () => controller.abort(request.signal?.reason);
-    if (request.signal?.aborted) onAbort();
-    else request.signal?.addEventListener('abort', onAbort, { once: true });
-    let statusCode: number | null = null;
-    let retryAfter: string | undefined;
-    const excerpt = { text: '' };
-    try {
-      const response = await this.agent.request({
-        origin: request.url.origin,
-        path: request.url.pathname + request.url.search,
-        method: 'POST',
-        headers: request.headers,
-        body: request.body,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-        signal,
-      });
-      statusCode = response.statusCode;
-      const header = response.headers['retry-after'];
-      retryAfter = Array.isArray(header) ? header[0] : header;
-      await readExcerpt(response.body, this.options.maxResponseBytes, excerpt);
-      return this.result(started, statusCode, excerpt.text, retryAfter, null, null);
-    } catch (error) {
-      if (!timedOut && request.signal?.aborted) {
-        return { ...this.result(started, statusCode, excerpt.text, retryAfter, null, null), aborted: true };
+    return new Promise<SendResult>((resolve) => {
+      let timedOut = false;
+      const finish = (error: Error | null) => {
+        clearTimeout(timer);
+        request.signal?.removeEventListener('abort', onAbort);
+        const { statusCode, retryAfter } = post;
+        const text = post.text();
+        if (error === null) return resolve(this.result(started, statusCode, text, retryAfter, null, null));
+        if (!timedOut && request.signal?.aborted) {
+          return resolve({
+            ...this.result(started, statusCode, text, retryAfter, null, null),
+            aborted: true,
+          });
+        }
+        const kind = timedOut ? 'timeout' : errorKindOf(error);
+        const message = timedOut ? `no complete response within ${request.timeoutMs} ms` : String(error);
+        // A status that arrived before the body failed still decides the outcome; what came of
+        // the body is kept.
+        if (statusCode !== null)
+          return resolve(this.result(started, statusCode, text, retryAfter, null, message));
+        resolve(this.result(started, null, text, retryAfter, kind, message));
+      };
+      const post = new PostHandler(this.options.maxResponseBytes, finish);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        post.abort(new DeadlineError('request timed out'));
+      }, request.timeoutMs);
+      const onAbort = () => post.abort(request.signal?.reason ?? new Error('aborted'));
+      if (request.signal?.aborted) onAbort();
+      else request.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.agent.dispatch(
+          {
+            origin: request.url.origin,
+            path: request.url.pathname + request.url.search,
+            method: 'POST',
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: request.timeoutMs,
+            bodyTimeout: request.timeoutMs,
+          },
+          post,
+        );
+      } catch (error) {
+        post.onResponseError(null, error as Error);
       }
-      const kind = timedOut ? 'timeout' : errorKindOf(error);
-      const message = timedOut ? `no complete response within ${request.timeoutMs} ms` : String(error);
-      // A status that arrived before the body failed still decides the outcome; what came of
-      // the body is kept.
-      if (statusCode !== null)
-        return this.result(started, statusCode, excerpt.text, retryAfter, null, message);
-      return this.result(started, null, excerpt.text, retryAfter, kind, message);
-    } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onAbort);
-    }
+    });
   }
 
   private result(
@@ -182,31 +184,77 @@ export class HttpSender {
   }
 }
 
+/** Stops reading a body once the excerpt is full. */
+class ExcerptFull extends Error {}
+
 /**
- * Reads at most `max` bytes of a body into `into.text` and stops: the rest is discarded by
- * destroying the stream, so a 50 MB answer costs no more memory than a short one. `into`
- * holds what arrived even when the body fails half-way (a drip cut by the timeout).
+ * One POST's response as undici's dispatcher hands it over: the status, `retry-after`, and
+ * at most `max` bytes of body; past that the request is aborted, which closes the
+ * connection, so a 50 MB answer costs no more memory than a short one. What arrived is kept
+ * even when the body fails half-way (a drip cut by the timeout).
  */
-async function readExcerpt(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  max: number,
-  into: { text: string },
-): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // A cut inside a multi-byte character decodes to U+FFFD rather than failing.
-  const decode = () => new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks, size));
-  try {
-    for await (const chunk of body) {
-      const room = max - size;
-      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      size += Math.min(chunk.length, room);
-      if (size >= max) {
-        body.destroy();
-        break;
-      }
-    }
-  } finally {
-    into.text = decode();
+class PostHandler implements Dispatcher.DispatchHandler {
+  statusCode: number | null = null;
+  retryAfter: string | undefined;
+  private controller: Dispatcher.DispatchController | null = null;
+  /** An abort asked for before the request reached a connection. */
+  private pendingAbort: Error | null = null;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly done: (error: Error | null) => void,
+  ) {}
+
+  abort(reason: Error): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.pendingAbort = reason;
+  }
+
+  /** The body excerpt; a cut inside a multi-byte character decodes to U+FFFD. */
+  text(): string {
+    if (this.size === 0) return '';
+    return (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)).toString(
+      'utf8',
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pendingAbort) controller.abort(this.pendingAbort);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.statusCode = statusCode;
+    const header = headers['retry-after'];
+    this.retryAfter = Array.isArray(header) ? header[0] : header;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const room = this.max - this.size;
+    if (room <= 0) return;
+    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.size += Math.min(chunk.length, room);
+    if (this.size >= this.max) controller.abort(new ExcerptFull('response excerpt full'));
+  }
+
+  onResponseEnd(): void {
+    this.settle(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.settle(error instanceof ExcerptFull ? null : error);
+  }
+
+  private settle(error: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done(error);
   }
 }
