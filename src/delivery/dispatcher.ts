@@ -69,6 +69,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private signalled = false;
   private wakeUp: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeFresh: (() => void) | null = null;
   private readonly settled = new Set<Promise<void>>();
 
   constructor(options: DispatcherOptions) {
@@ -96,6 +97,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       // Work for saturated endpoints only cannot be claimed now; their completions wake us.
       if (endpointIds === null || endpointIds.some((id) => !this.saturated.has(id))) this.signal();
     });
+    this.unsubscribeFresh = this.config.store.onFresh?.((deliveries) => this.takeFresh(deliveries)) ?? null;
     this.loop = this.run().catch((error) => {
       this.config.logger.error({ err: error }, 'dispatcher loop stopped');
       this.emit('error', error);
@@ -147,6 +149,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           leaseMs: this.config.leaseMs,
           limit,
           skipEndpoints: [...this.saturated],
+          // What this claim cannot fill stays open: messages accepted next come straight here.
+          standing: true,
         });
       } catch (error) {
         this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
@@ -166,6 +170,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         await this.waitForSignal(this.config.idleRecheckMs);
       }
     }
+  }
+
+  /** Deliveries that filled the standing claim, already leased to this worker. */
+  private takeFresh(deliveries: ClaimedDelivery[]): void {
+    if (this.stopping) {
+      // Too late to start them: give them back at once rather than when the lease ends.
+      for (const delivery of deliveries) this.releases.push(delivery.id);
+      this.scheduleFlush();
+      return;
+    }
+    for (const delivery of deliveries) this.hold(delivery);
   }
 
   private hold(delivery: ClaimedDelivery): void {
@@ -395,6 +410,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.unsubscribe?.();
     this.signal();
     await this.loop;
+    // Withdraw the standing claim; what filled it meanwhile arrives before this answer, and
+    // is given back by takeFresh.
+    const { store, clock, workerId, leaseMs } = this.config;
+    await store
+      .claimDue({ owner: workerId, now: clock.now(), leaseMs, limit: 0, skipEndpoints: [], standing: true })
+      .catch((error: unknown) =>
+        this.config.logger.error({ err: error }, 'withdrawing the standing claim failed'),
+      );
+    this.unsubscribeFresh?.();
     // Deliveries still queued locally were never started: give them back now.
     for (const [endpointId, queue] of this.queues) {
       for (const delivery of queue) {

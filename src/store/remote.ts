@@ -5,9 +5,9 @@
  * commit of the other). Calls and replies made in the same turn travel in one message.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { DeliveryStore, WakeListener } from './store.js';
+import type { ClaimedDelivery, DeliveryStore, FreshListener, WakeListener } from './store.js';
 
-type Method = Exclude<keyof DeliveryStore, 'onWake'>;
+type Method = Exclude<keyof DeliveryStore, 'onWake' | 'onFresh'>;
 
 const METHODS: ReadonlySet<string> = new Set<Method>([
   'claimDue',
@@ -27,7 +27,7 @@ type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false;
 
 /** Messages on the port. */
 type ToHost = { calls: Call[] };
-type ToRemote = { replies: Reply[] } | { wake: readonly string[] | null };
+type ToRemote = { replies: Reply[] } | { wake: readonly string[] | null } | { fresh: ClaimedDelivery[] };
 
 /** Collects items and posts them as one message at the end of the current turn. */
 function batcher<T>(post: (items: T[]) => void): (item: T) => void {
@@ -67,8 +67,10 @@ export function hostDeliveryStore(store: DeliveryStore, port: MessagePort): () =
   const unsubscribe = store.onWake((endpointIds) =>
     port.postMessage({ wake: endpointIds } satisfies ToRemote),
   );
+  const unsubscribeFresh = store.onFresh?.((fresh) => port.postMessage({ fresh } satisfies ToRemote));
   return () => {
     unsubscribe();
+    unsubscribeFresh?.();
     port.off('message', onMessage);
   };
 }
@@ -78,6 +80,7 @@ export class RemoteDeliveryStore implements DeliveryStore {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly listeners = new Set<WakeListener>();
+  private readonly freshListeners = new Set<FreshListener>();
   private readonly send: (call: Call) => void;
 
   constructor(private readonly port: MessagePort) {
@@ -85,6 +88,10 @@ export class RemoteDeliveryStore implements DeliveryStore {
     port.on('message', (message: ToRemote) => {
       if ('wake' in message) {
         for (const listener of this.listeners) listener(message.wake);
+        return;
+      }
+      if ('fresh' in message) {
+        for (const listener of this.freshListeners) listener(message.fresh);
         return;
       }
       for (const r of message.replies) {
@@ -127,6 +134,12 @@ export class RemoteDeliveryStore implements DeliveryStore {
   onWake(listener: WakeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Deliveries of the host store's standing claims; none unless the host store has them. */
+  onFresh(listener: FreshListener): () => void {
+    this.freshListeners.add(listener);
+    return () => this.freshListeners.delete(listener);
   }
 
   /** Stops listening; calls still waiting are rejected. */

@@ -98,7 +98,16 @@ export interface ClaimRequest {
   limit: number;
   /** Endpoints whose concurrency budget is full: leave their deliveries for later. */
   skipEndpoints: readonly string[];
+  /**
+   * Leave what `limit` has left standing, where the store supports it ({@link Store.onFresh}):
+   * deliveries of messages accepted afterwards go to `owner` already leased, up to that many,
+   * until the next claim by `owner` replaces the order (a limit of 0 withdraws it).
+   */
+  standing?: boolean;
 }
+
+/** Hears of deliveries that filled a standing claim, already leased (see `ClaimRequest.standing`). */
+export type FreshListener = (deliveries: ClaimedDelivery[]) => void;
 
 /** A delivery leased to a worker, with what its attempt needs. */
 export interface ClaimedDelivery {
@@ -318,10 +327,16 @@ export interface Store extends AsyncDisposable {
    * function. Backends spanning processes wake other processes too.
    */
   onWake(listener: WakeListener): () => void;
+  /**
+   * Optional: calls `listener` with the deliveries that filled a standing claim, once they are
+   * committed; returns the unsubscribe function. A store without it leaves every delivery to
+   * `claimDue`.
+   */
+  onFresh?(listener: FreshListener): () => void;
 }
 
 /** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */
 export type DeliveryStore = Pick<
   Store,
-  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake'
+  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake' | 'onFresh'
 >;

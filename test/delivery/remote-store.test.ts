@@ -30,7 +30,7 @@ function channel() {
 }
 
 describe('the delivery store across a port (the dispatcher thread of herald serve)', () => {
-  it('a dispatcher over the port delivers what the host store accepts, woken by the host', async () => {
+  it('a dispatcher over the port delivers what the host store accepts (standing claim, claims) and resends (wake-up)', async () => {
     const store = sqlite();
     const receiver: Receiver = await startReceiver();
     cleanups.push(() => receiver.close());
@@ -49,14 +49,27 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     // Let the dispatcher find nothing and go to sleep first.
     await new Promise((resolve) => setTimeout(resolve, 50));
 
-    const done = collectEvents<AttemptEvent>(dispatcher, 'attempt', 30);
+    let fresh = 0;
+    let wakes = 0;
+    store.onFresh((d) => {
+      fresh += d.length;
+    });
+    store.onWake(() => {
+      wakes++;
+    });
+    // More than one claim's worth (128): the standing claim takes the first ones, the rest
+    // wait for a claim.
+    const done = collectEvents<AttemptEvent>(dispatcher, 'attempt', 300);
     const accepted = await Promise.all(
-      Array.from({ length: 30 }, (_, i) =>
+      Array.from({ length: 300 }, (_, i) =>
         store.acceptMessage({ appId: app.id, eventType: 'thing.happened', payload: `{"n":${i}}` }),
       ),
     );
     const events = await done;
     expect(events.every((e) => e.attempt.succeeded)).toBe(true);
+    expect(fresh).toBeGreaterThan(0);
+    expect(fresh).toBeLessThan(300);
+    expect(wakes).toBeGreaterThan(0);
     expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(
       new Set(accepted.map((a) => a.message.id)),
     );
@@ -66,8 +79,12 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
       expect(delivery?.status).toBe('succeeded');
       expect(delivery?.attempts).toBe(1);
     }
-    const attempts = await store.listAttempts({ appId: app.id, endpointId: endpoint.id }, { limit: 100 });
-    expect(attempts.data).toHaveLength(30);
+    expect((await store.countDeliveries(endpoint.id)).succeeded).toBe(300);
+    // A resend makes a delivery due without a standing claim: only the wake-up passed over
+    // the port can start it.
+    const again = collectEvents<AttemptEvent>(dispatcher, 'attempt', 1);
+    await store.resend(accepted[0]!.message.id, endpoint.id);
+    expect((await again)[0]?.attempt.trigger).toBe('manual');
   });
 
   it('a call the host store fails rejects with its message', async () => {

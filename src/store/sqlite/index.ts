@@ -68,6 +68,7 @@ import type {
   Completion,
   DisabledEndpoint,
   EndpointPatch,
+  FreshListener,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -139,6 +140,28 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   ORDER BY d.due_at
   LIMIT ?`;
 
+/** A delivery written leased to a standing claim, as a claim would have returned it. */
+function freshDelivery(
+  id: string,
+  message: Message,
+  endpoint: Endpoint,
+  leaseExpiresAt: number,
+): ClaimedDelivery {
+  return {
+    id,
+    msgId: message.id,
+    endpointId: endpoint.id,
+    appId: message.appId,
+    attempts: 0,
+    trigger: 'scheduled',
+    eventType: message.eventType,
+    payload: message.payload,
+    headers: message.headers,
+    leaseExpiresAt,
+    endpointVersion: endpoint.updatedAt,
+  };
+}
+
 /** Opens (creating and migrating if needed) a SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
@@ -153,6 +176,8 @@ export class SqliteStore implements Store {
   private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
   private readonly stmt;
   private readonly box: SecretBox;
+  /** What is left of the last standing claim (`ClaimRequest.standing`), if any. */
+  private standing: { owner: string; leaseMs: number; left: number; skip: Set<string> } | null = null;
 
   constructor(options: SqliteStoreOptions) {
     this.clock = options.clock ?? systemClock;
@@ -249,6 +274,10 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
          VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
+      ),
+      insertLeased: db.prepare(
+        `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at)
+         VALUES (?, ?, ?, ?, 'sending', 0, ?, ?, ?)`,
       ),
       dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
       dueEndpoints: db.prepare<[string, number, number], { id: string }>(DUE_ENDPOINTS_SQL),
@@ -491,9 +520,16 @@ export class SqliteStore implements Store {
     return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
   }
 
-  /** Writes a batch of messages and their deliveries in one transaction. */
+  /**
+   * Writes a batch of messages and their deliveries in one transaction. Deliveries that a
+   * standing claim takes are written leased and handed to the onFresh listeners after the
+   * commit; the others are woken for.
+   */
   private commitMessages(batch: PendingMessage[]): ItemResult<AcceptedMessage>[] {
     const woken = new Set<string>();
+    const order = this.standing;
+    let left = order?.left ?? 0;
+    const fresh: ClaimedDelivery[] = [];
     const results = this.db
       .transaction(() => {
         // Per application named in this batch: its id (the caller may use its uid) and endpoints.
@@ -525,8 +561,25 @@ export class SqliteStore implements Store {
           let deliveries = 0;
           for (const endpoint of endpoints) {
             if (only === undefined && !matches(endpoint, message.eventType, message.channels)) continue;
+            const id = newId('dlv', message.createdAt);
+            deliveries++;
+            if (order && left > 0 && !order.skip.has(endpoint.id)) {
+              const leaseExpiresAt = message.createdAt + order.leaseMs;
+              this.stmt.insertLeased.run(
+                id,
+                message.id,
+                endpoint.id,
+                message.appId,
+                leaseExpiresAt,
+                order.owner,
+                message.createdAt,
+              );
+              fresh.push(freshDelivery(id, message, endpoint, leaseExpiresAt));
+              left--;
+              continue;
+            }
             this.stmt.insertDelivery.run(
-              newId('dlv', message.createdAt),
+              id,
               message.id,
               endpoint.id,
               message.appId,
@@ -534,12 +587,13 @@ export class SqliteStore implements Store {
               message.createdAt,
             );
             woken.add(endpoint.id);
-            deliveries++;
           }
           return { ok: true, value: { message, deliveries } };
         });
       })
       .immediate();
+    if (order && this.standing === order) order.left = left;
+    if (fresh.length > 0) this.wake.emit('fresh', fresh);
     // One wake-up per committed batch, naming the endpoints that got work.
     if (woken.size > 0) this.wake.emit('wake', [...woken]);
     return results;
@@ -563,9 +617,18 @@ export class SqliteStore implements Store {
             ? this.stmt.dueDeliveries.all(request.now, request.limit)
             : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
         for (const row of rows) this.stmt.lease.run(leaseExpiresAt, request.owner, row.id);
+        if (request.standing) this.standFor(request, request.limit - rows.length);
         return rows.map((r) => toClaimed(r, leaseExpiresAt));
       })
       .immediate();
+  }
+
+  /** Replaces the standing claim (one per store: the dispatcher of this process). */
+  private standFor(request: ClaimRequest, left: number): void {
+    this.standing =
+      left > 0 && this.wake.listenerCount('fresh') > 0
+        ? { owner: request.owner, leaseMs: request.leaseMs, left, skip: new Set(request.skipEndpoints) }
+        : null;
   }
 
   /**
@@ -930,6 +993,11 @@ export class SqliteStore implements Store {
       )
       .all(sourceId, page.iterator ?? '~', page.limit + 1);
     return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+  }
+
+  onFresh(listener: FreshListener): () => void {
+    this.wake.on('fresh', listener);
+    return () => this.wake.off('fresh', listener);
   }
 
   onWake(listener: WakeListener): () => void {

@@ -1,0 +1,139 @@
+/**
+ * Standing claims: a dispatcher that waits for work leaves its free capacity open, and the
+ * deliveries of messages accepted next are written leased to it in the same commit and
+ * handed over, with no wake-up and no claim.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AttemptEvent } from '../../src/delivery/dispatcher.js';
+import type { ClaimedDelivery } from '../../src/store/store.js';
+import { collectEvents, type Receiver, startReceiver } from '../helpers.js';
+import { type Fixture, fixture } from './fixture.js';
+
+let f: Fixture | undefined;
+const receivers: Receiver[] = [];
+
+afterEach(async () => {
+  await f?.close();
+  f = undefined;
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+
+async function receiver(handler?: Parameters<typeof startReceiver>[0]) {
+  const r = await startReceiver(handler);
+  receivers.push(r);
+  return r;
+}
+
+const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** Every fresh delivery and every wake-up the store announces from now on. */
+function watch(fx: Fixture) {
+  const fresh: ClaimedDelivery[] = [];
+  const woken: (readonly string[] | null)[] = [];
+  fx.store.onFresh((d) => fresh.push(...d));
+  fx.store.onWake((ids) => woken.push(ids));
+  return { fresh, woken };
+}
+
+const accept = (fx: Fixture, n: number) =>
+  Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      fx.store.acceptMessage({ appId: fx.appId, eventType: 'a', payload: `{"i":${i}}` }),
+    ),
+  );
+
+describe('standing claims', () => {
+  it('hand a waiting dispatcher the deliveries of new messages, leased in the commit, without a wake-up', async () => {
+    const r = await receiver();
+    f = await fixture();
+    const ep = await f.store.createEndpoint(f.appId, { url: r.url });
+    await idle();
+    const seen = watch(f);
+    const done = collectEvents<AttemptEvent>(f.dispatcher, 'attempt', 5);
+    const accepted = await accept(f, 5);
+    expect(seen.fresh.map((d) => d.msgId).sort()).toEqual(accepted.map((a) => a.message.id).sort());
+    expect(seen.woken).toEqual([]);
+    expect((await done).every((e) => e.attempt.succeeded)).toBe(true);
+    for (const { message } of accepted) {
+      expect((await f.store.getDelivery(message.id, ep.id))?.status).toBe('succeeded');
+    }
+  });
+
+  it('take no more than the free capacity; the rest is woken for and claimed later', async () => {
+    const held: (() => void)[] = [];
+    const r = await receiver((_req, res) => held.push(() => res.end('ok')));
+    f = await fixture({ concurrency: 4 });
+    await f.store.createEndpoint(f.appId, { url: r.url });
+    await idle();
+    const seen = watch(f);
+    const done = collectEvents<AttemptEvent>(f.dispatcher, 'attempt', 10);
+    await accept(f, 10);
+    expect(seen.fresh).toHaveLength(4);
+    expect(seen.woken.length).toBeGreaterThan(0);
+    expect(f.dispatcher.inFlight).toBeLessThanOrEqual(4);
+    // Answer everything as it arrives; the 6 that waited are claimed as room frees up.
+    const answer = setInterval(() => {
+      for (const release of held.splice(0)) release();
+    }, 5);
+    try {
+      const events = await done;
+      expect(new Set(events.map((e) => e.attempt.msgId)).size).toBe(10);
+    } finally {
+      clearInterval(answer);
+    }
+  });
+
+  it('are withdrawn when the dispatcher stops: a message accepted afterwards waits, pending', async () => {
+    const r = await receiver();
+    f = await fixture();
+    const ep = await f.store.createEndpoint(f.appId, { url: r.url });
+    await idle();
+    await f.dispatcher.stop();
+    const [accepted] = await accept(f, 1);
+    const delivery = await f.store.getDelivery(accepted!.message.id, ep.id);
+    expect(delivery?.status).toBe('pending');
+    expect(r.received).toHaveLength(0);
+  });
+
+  it('of a worker that died leave leases that expire; another worker sends those deliveries', async () => {
+    const r = await receiver();
+    f = await fixture({ manualClock: true, leaseMs: 60_000 });
+    const fx = f;
+    await fx.dispatcher.stop();
+    const ep = await fx.store.createEndpoint(fx.appId, { url: r.url });
+    // The "dead" worker leaves a standing claim and never does anything with what fills it.
+    const stopListening = fx.store.onFresh(() => undefined);
+    await fx.store.claimDue({
+      owner: 'dead-worker',
+      now: fx.clock!.now(),
+      leaseMs: 60_000,
+      limit: 100,
+      skipEndpoints: [],
+      standing: true,
+    });
+    const accepted = await accept(fx, 20);
+    stopListening();
+    for (const { message } of accepted) {
+      expect((await fx.store.getDelivery(message.id, ep.id))?.status).toBe('sending');
+    }
+    const { Dispatcher } = await import('../../src/delivery/dispatcher.js');
+    const survivor = new Dispatcher({
+      store: fx.store,
+      clock: fx.clock!,
+      allowNetworks: ['127.0.0.0/8'],
+      workerId: 'survivor',
+    }).start();
+    try {
+      await idle();
+      expect(r.received).toHaveLength(0);
+      const all = collectEvents<AttemptEvent>(survivor, 'attempt', 20);
+      fx.clock!.advance(60_000);
+      await all;
+      expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(
+        new Set(accepted.map((a) => a.message.id)),
+      );
+    } finally {
+      await survivor.stop();
+    }
+  });
+});
