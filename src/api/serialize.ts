@@ -57,6 +57,15 @@ export function messageOut(m: Message, withContent = true) {
   };
 }
 
+/**
+ * {@link messageOut} as JSON text, with the stored payload bytes as they are: what ingest
+ * answers, without parsing the payload only to serialise it again.
+ */
+export function messageJson(m: Message, withContent = true): string {
+  const str = JSON.stringify;
+  return `{"id":${str(m.id)},"eventType":${str(m.eventType)},"eventId":${str(m.eventId)},"channels":${str(m.channels)},"payload":${withContent ? m.payload : '{}'},"timestamp":${str(iso(m.createdAt))}}`;
+}
+
 const STATUS = { succeeded: 0, pending: 1, failed: 2, sending: 3 } as const;
 const STATUS_TEXT = { succeeded: 'success', pending: 'pending', failed: 'fail', sending: 'sending' } as const;
 

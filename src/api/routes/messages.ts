@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { NotFoundError } from '../../core/errors.js';
 import type { Application } from '../../core/types.js';
@@ -20,7 +21,7 @@ import {
   MsgParams,
   Page,
 } from '../schemas.js';
-import { attemptOut, deliveryStatus, endpointOut, messageOut } from '../serialize.js';
+import { attemptOut, deliveryStatus, endpointOut, messageJson, messageOut } from '../serialize.js';
 
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
 
@@ -78,7 +79,12 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         ...(body.channels ? { channels: body.channels } : {}),
         payload,
       });
-      return reply.status(202).send(messageOut(message, request.query.with_content !== 'false'));
+      // The stored payload goes back as its exact bytes (the response schema still documents
+      // it), so the reply is untyped JSON text here.
+      return (reply as FastifyReply)
+        .status(202)
+        .type('application/json; charset=utf-8')
+        .send(messageJson(message, request.query.with_content !== 'false'));
     },
   );
 
