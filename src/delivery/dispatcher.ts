@@ -97,7 +97,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       // Work for saturated endpoints only cannot be claimed now; their completions wake us.
       if (endpointIds === null || endpointIds.some((id) => !this.saturated.has(id))) this.signal();
     });
-    this.unsubscribeFresh = this.config.store.onFresh?.((deliveries) => this.takeFresh(deliveries)) ?? null;
+    this.unsubscribeFresh =
+      this.config.store.onFresh?.((owner, deliveries) => {
+        if (owner === this.config.workerId) this.takeFresh(deliveries);
+      }) ?? null;
     this.loop = this.run().catch((error) => {
       this.config.logger.error({ err: error }, 'dispatcher loop stopped');
       this.emit('error', error);

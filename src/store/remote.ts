@@ -27,7 +27,10 @@ type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false;
 
 /** Messages on the port. */
 type ToHost = { calls: Call[] };
-type ToRemote = { replies: Reply[] } | { wake: readonly string[] | null } | { fresh: ClaimedDelivery[] };
+type ToRemote =
+  | { replies: Reply[] }
+  | { wake: readonly string[] | null }
+  | { fresh: ClaimedDelivery[]; owner: string };
 
 /** Collects items and posts them as one message at the end of the current turn. */
 function batcher<T>(post: (items: T[]) => void): (item: T) => void {
@@ -67,7 +70,9 @@ export function hostDeliveryStore(store: DeliveryStore, port: MessagePort): () =
   const unsubscribe = store.onWake((endpointIds) =>
     port.postMessage({ wake: endpointIds } satisfies ToRemote),
   );
-  const unsubscribeFresh = store.onFresh?.((fresh) => port.postMessage({ fresh } satisfies ToRemote));
+  const unsubscribeFresh = store.onFresh?.((owner, fresh) =>
+    port.postMessage({ fresh, owner } satisfies ToRemote),
+  );
   return () => {
     unsubscribe();
     unsubscribeFresh?.();
@@ -91,7 +96,7 @@ export class RemoteDeliveryStore implements DeliveryStore {
         return;
       }
       if ('fresh' in message) {
-        for (const listener of this.freshListeners) listener(message.fresh);
+        for (const listener of this.freshListeners) listener(message.owner, message.fresh);
         return;
       }
       for (const r of message.replies) {

@@ -106,8 +106,11 @@ export interface ClaimRequest {
   standing?: boolean;
 }
 
-/** Hears of deliveries that filled a standing claim, already leased (see `ClaimRequest.standing`). */
-export type FreshListener = (deliveries: ClaimedDelivery[]) => void;
+/**
+ * Hears of deliveries that filled the standing claim of `owner`, already leased to it (see
+ * `ClaimRequest.standing`); a listener takes only those of its own worker.
+ */
+export type FreshListener = (owner: string, deliveries: ClaimedDelivery[]) => void;
 
 /** A delivery leased to a worker, with what its attempt needs. */
 export interface ClaimedDelivery {

@@ -51,7 +51,7 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
 
     let fresh = 0;
     let wakes = 0;
-    store.onFresh((d) => {
+    store.onFresh((_owner, d) => {
       fresh += d.length;
     });
     store.onWake(() => {

@@ -30,7 +30,7 @@ const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
 function watch(fx: Fixture) {
   const fresh: ClaimedDelivery[] = [];
   const woken: (readonly string[] | null)[] = [];
-  fx.store.onFresh((d) => fresh.push(...d));
+  fx.store.onFresh((_owner, d) => fresh.push(...d));
   fx.store.onWake((ids) => woken.push(ids));
   return { fresh, woken };
 }
@@ -93,6 +93,37 @@ describe('standing claims', () => {
     const delivery = await f.store.getDelivery(accepted!.message.id, ep.id);
     expect(delivery?.status).toBe('pending');
     expect(r.received).toHaveLength(0);
+  });
+
+  it('go to their own worker only: two dispatchers on one store send every delivery once', async () => {
+    const r = await receiver();
+    f = await fixture();
+    const fx = f;
+    await fx.store.createEndpoint(fx.appId, { url: r.url });
+    const { Dispatcher } = await import('../../src/delivery/dispatcher.js');
+    const second = new Dispatcher({ store: fx.store, allowNetworks: ['127.0.0.0/8'] }).start();
+    try {
+      await idle();
+      const owners = new Set<string>();
+      fx.store.onFresh((owner) => owners.add(owner));
+      const done = new Promise<void>((resolve) => {
+        let n = 0;
+        const count = () => {
+          if (++n === 50) resolve();
+        };
+        fx.dispatcher.on('attempt', count);
+        second.on('attempt', count);
+      });
+      const accepted = await accept(fx, 50);
+      await done;
+      await idle();
+      expect(owners.size).toBeGreaterThan(0);
+      const ids = r.received.map((x) => String(x.headers['webhook-id']));
+      expect(ids).toHaveLength(50);
+      expect(new Set(ids)).toEqual(new Set(accepted.map((a) => a.message.id)));
+    } finally {
+      await second.stop();
+    }
   });
 
   it('of a worker that died leave leases that expire; another worker sends those deliveries', async () => {

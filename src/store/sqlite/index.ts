@@ -593,7 +593,7 @@ export class SqliteStore implements Store {
       })
       .immediate();
     if (order && this.standing === order) order.left = left;
-    if (fresh.length > 0) this.wake.emit('fresh', fresh);
+    if (order && fresh.length > 0) this.wake.emit('fresh', order.owner, fresh);
     // One wake-up per committed batch, naming the endpoints that got work.
     if (woken.size > 0) this.wake.emit('wake', [...woken]);
     return results;
