@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 
 /** A request as a receiver saw it. */
 export interface Received {
@@ -57,6 +58,22 @@ export async function startReceiver(handler: Handler = (_r, res) => res.end('ok'
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A `startReceiver` whose receivers are closed after each test of the calling file. Call it
+ * before the file's own `afterEach`, which then runs first (hooks run as a stack).
+ */
+export function receiversClosedAfterEach(): (handler?: Handler) => Promise<Receiver> {
+  const open: Receiver[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((r) => r.close()));
+  });
+  return async (handler) => {
+    const r = await startReceiver(handler);
+    open.push(r);
+    return r;
   };
 }
 

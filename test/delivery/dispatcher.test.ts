@@ -1,20 +1,14 @@
 import { Webhook } from 'svix';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateHmacSecret } from '../../src/core/signing.js';
-import { type Receiver, startReceiver } from '../helpers.js';
+import { receiversClosedAfterEach } from '../helpers.js';
 import { type Fixture, fixture } from './fixture.js';
 
+const receiver = receiversClosedAfterEach();
 let f: Fixture;
-const receivers: Receiver[] = [];
-async function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
 
 afterEach(async () => {
   await f?.close();
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
 describe('fan-out and the wire format', () => {

@@ -13,6 +13,8 @@ export interface Fixture {
   /** Resolves with the next committed attempt (optionally of one endpoint). */
   nextAttempt(endpointId?: string): Promise<AttemptEvent>;
   attempts(count: number, endpointId?: string): Promise<AttemptEvent[]>;
+  /** Starts another worker on the same store and clock; close() stops it. */
+  another(workerId?: string): Dispatcher;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function fixture(
     ...(clock ? { clock } : {}),
     ...dispatcherOptions,
   }).start();
+  const others: Dispatcher[] = [];
   const byEndpoint = (endpointId?: string) => (e: AttemptEvent) =>
     endpointId === undefined || e.attempt.endpointId === endpointId;
   return {
@@ -41,7 +44,18 @@ export async function fixture(
     appId: app.id,
     nextAttempt: (endpointId) => waitForEvent(dispatcher, 'attempt', byEndpoint(endpointId)),
     attempts: (count, endpointId) => collectEvents(dispatcher, 'attempt', count, byEndpoint(endpointId)),
+    another(workerId) {
+      const other = new Dispatcher({
+        store,
+        allowNetworks: ['127.0.0.0/8'],
+        ...(clock ? { clock } : {}),
+        ...(workerId ? { workerId } : {}),
+      }).start();
+      others.push(other);
+      return other;
+    },
     async close() {
+      for (const other of others) await other.stop();
       await dispatcher.stop();
       await store[Symbol.asyncDispose]();
       dir.remove();

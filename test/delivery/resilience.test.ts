@@ -1,23 +1,16 @@
 /** Auto-disable, lease takeover after a crash, isolation of a hanging endpoint, shutdown. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DisabledEndpoint } from '../../src/store/store.js';
-import { type Receiver, startReceiver, waitForEvent } from '../helpers.js';
+import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
 import { type Fixture, fixture } from './fixture.js';
 
+const receiver = receiversClosedAfterEach();
 let f: Fixture | undefined;
-const receivers: Receiver[] = [];
 
 afterEach(async () => {
   await f?.close();
   f = undefined;
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
-
-async function receiver(handler?: Parameters<typeof startReceiver>[0]) {
-  const r = await startReceiver(handler);
-  receivers.push(r);
-  return r;
-}
 
 const DAY = 24 * 3_600_000;
 
@@ -108,37 +101,27 @@ describe('a crashed worker', () => {
     });
     expect(leased).toHaveLength(20);
 
-    const { Dispatcher } = await import('../../src/delivery/dispatcher.js');
-    const survivor = new Dispatcher({
-      store: fx.store,
-      clock: fx.clock!,
-      allowNetworks: ['127.0.0.0/8'],
-      workerId: 'survivor',
-    }).start();
-    try {
-      // Nothing is due while the leases hold.
-      const claimedEarly = await fx.store.claimDue({
-        owner: 'probe',
-        now: fx.clock!.now() + 59_999,
-        leaseMs: 60_000,
-        limit: 100,
-        skipEndpoints: [],
+    const survivor = fx.another('survivor');
+    // Nothing is due while the leases hold.
+    const claimedEarly = await fx.store.claimDue({
+      owner: 'probe',
+      now: fx.clock!.now() + 59_999,
+      leaseMs: 60_000,
+      limit: 100,
+      skipEndpoints: [],
+    });
+    expect(claimedEarly).toHaveLength(0);
+    const all = new Promise<void>((resolve) => {
+      let n = 0;
+      survivor.on('attempt', () => {
+        if (++n === 20) resolve();
       });
-      expect(claimedEarly).toHaveLength(0);
-      const all = new Promise<void>((resolve) => {
-        let n = 0;
-        survivor.on('attempt', () => {
-          if (++n === 20) resolve();
-        });
-      });
-      fx.clock!.advance(60_000);
-      await all;
-      expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(new Set(ids));
-      for (const id of ids) {
-        expect((await fx.store.getDelivery(id, ep.id))!.status).toBe('succeeded');
-      }
-    } finally {
-      await survivor.stop();
+    });
+    fx.clock!.advance(60_000);
+    await all;
+    expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(new Set(ids));
+    for (const id of ids) {
+      expect((await fx.store.getDelivery(id, ep.id))!.status).toBe('succeeded');
     }
   });
 

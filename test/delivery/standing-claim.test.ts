@@ -6,23 +6,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AttemptEvent } from '../../src/delivery/dispatcher.js';
 import type { ClaimedDelivery } from '../../src/store/store.js';
-import { collectEvents, type Receiver, startReceiver } from '../helpers.js';
+import { collectEvents, receiversClosedAfterEach } from '../helpers.js';
 import { type Fixture, fixture } from './fixture.js';
 
+const receiver = receiversClosedAfterEach();
 let f: Fixture | undefined;
-const receivers: Receiver[] = [];
 
 afterEach(async () => {
   await f?.close();
   f = undefined;
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
-
-async function receiver(handler?: Parameters<typeof startReceiver>[0]) {
-  const r = await startReceiver(handler);
-  receivers.push(r);
-  return r;
-}
 
 const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -100,30 +93,25 @@ describe('standing claims', () => {
     f = await fixture();
     const fx = f;
     await fx.store.createEndpoint(fx.appId, { url: r.url });
-    const { Dispatcher } = await import('../../src/delivery/dispatcher.js');
-    const second = new Dispatcher({ store: fx.store, allowNetworks: ['127.0.0.0/8'] }).start();
-    try {
-      await idle();
-      const owners = new Set<string>();
-      fx.store.onFresh((owner) => owners.add(owner));
-      const done = new Promise<void>((resolve) => {
-        let n = 0;
-        const count = () => {
-          if (++n === 50) resolve();
-        };
-        fx.dispatcher.on('attempt', count);
-        second.on('attempt', count);
-      });
-      const accepted = await accept(fx, 50);
-      await done;
-      await idle();
-      expect(owners.size).toBeGreaterThan(0);
-      const ids = r.received.map((x) => String(x.headers['webhook-id']));
-      expect(ids).toHaveLength(50);
-      expect(new Set(ids)).toEqual(new Set(accepted.map((a) => a.message.id)));
-    } finally {
-      await second.stop();
-    }
+    const second = fx.another();
+    await idle();
+    const owners = new Set<string>();
+    fx.store.onFresh((owner) => owners.add(owner));
+    const done = new Promise<void>((resolve) => {
+      let n = 0;
+      const count = () => {
+        if (++n === 50) resolve();
+      };
+      fx.dispatcher.on('attempt', count);
+      second.on('attempt', count);
+    });
+    const accepted = await accept(fx, 50);
+    await done;
+    await idle();
+    expect(owners.size).toBeGreaterThan(0);
+    const ids = r.received.map((x) => String(x.headers['webhook-id']));
+    expect(ids).toHaveLength(50);
+    expect(new Set(ids)).toEqual(new Set(accepted.map((a) => a.message.id)));
   });
 
   it('of a worker that died leave leases that expire; another worker sends those deliveries', async () => {
@@ -147,24 +135,14 @@ describe('standing claims', () => {
     for (const { message } of accepted) {
       expect((await fx.store.getDelivery(message.id, ep.id))?.status).toBe('sending');
     }
-    const { Dispatcher } = await import('../../src/delivery/dispatcher.js');
-    const survivor = new Dispatcher({
-      store: fx.store,
-      clock: fx.clock!,
-      allowNetworks: ['127.0.0.0/8'],
-      workerId: 'survivor',
-    }).start();
-    try {
-      await idle();
-      expect(r.received).toHaveLength(0);
-      const all = collectEvents<AttemptEvent>(survivor, 'attempt', 20);
-      fx.clock!.advance(60_000);
-      await all;
-      expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(
-        new Set(accepted.map((a) => a.message.id)),
-      );
-    } finally {
-      await survivor.stop();
-    }
+    const survivor = fx.another('survivor');
+    await idle();
+    expect(r.received).toHaveLength(0);
+    const all = collectEvents<AttemptEvent>(survivor, 'attempt', 20);
+    fx.clock!.advance(60_000);
+    await all;
+    expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(
+      new Set(accepted.map((a) => a.message.id)),
+    );
   });
 });

@@ -369,10 +369,19 @@ export class SqliteStore implements Store {
   async deleteApplication(id: string): Promise<void> {
     const app = await this.getApplication(id);
     if (!app) throw new NotFoundError(`application ${id} not found`);
+    this.deleteWithAttempts('applications', 'app_id', app.id);
+  }
+
+  /** Deletes a row of `table` and the attempts naming it in `column` (they have no foreign key). */
+  private deleteWithAttempts(
+    table: 'applications' | 'endpoints',
+    column: 'app_id' | 'endpoint_id',
+    id: string,
+  ) {
     this.db
       .transaction(() => {
-        this.db.prepare('DELETE FROM attempts WHERE app_id = ?').run(app.id);
-        this.db.prepare('DELETE FROM applications WHERE id = ?').run(app.id);
+        this.db.prepare(`DELETE FROM attempts WHERE ${column} = ?`).run(id);
+        this.db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(id);
       })
       .immediate();
   }
@@ -504,12 +513,7 @@ export class SqliteStore implements Store {
 
   async deleteEndpoint(appId: string, id: string): Promise<void> {
     const endpoint = await this.mustGetEndpoint(appId, id);
-    this.db
-      .transaction(() => {
-        this.db.prepare('DELETE FROM attempts WHERE endpoint_id = ?').run(endpoint.id);
-        this.db.prepare('DELETE FROM endpoints WHERE id = ?').run(endpoint.id);
-      })
-      .immediate();
+    this.deleteWithAttempts('endpoints', 'endpoint_id', endpoint.id);
   }
 
   // Messages
