@@ -33,7 +33,7 @@ import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { type BacklogResult, backlog } from './backlog.js';
-import { barChart } from './chart.js';
+import { type Bar, barChart } from './chart.js';
 import { fanOut, isolation, type Latency, latency, oneToOne, peerOneToOne, pgOneToOne } from './e2e.js';
 import {
   type ReceiverProcess,
@@ -298,7 +298,7 @@ async function main() {
     await hanging.stop();
   }
   const rawMedian = median(rates.raw!);
-  const bars: { label: string; median: number; min: number; max: number; ratio: number }[] = [];
+  const bars: Bar[] = [];
   const row = (label: string, key: string, base = rawMedian, baseLabel = '') => {
     const r = rates[key];
     if (!r) return;
@@ -308,7 +308,7 @@ async function main() {
       median: median(r),
       min: Math.min(...r),
       max: Math.max(...r),
-      ratio: median(r) / rawMedian,
+      note: `(${(median(r) / rawMedian).toFixed(2)})`,
     });
   };
   console.log(
@@ -358,10 +358,32 @@ async function main() {
   const partial = values.quick || only !== null;
   const out = new URL(partial ? './out/' : './results/', import.meta.url);
   mkdirSync(out, { recursive: true });
-  const caption = `${latencyLine ? `Latency at 1,000 msg/s: ${latencyLine}. ` : ''}Ratios to the raw limit of the same run in brackets.`;
+  const latencyBars: Bar[] = (['p50', 'p99', 'max'] as const)
+    .filter(() => latencies.length > 0)
+    .map((k) => {
+      const values = latencies.map((l) => l[k]);
+      return {
+        label: k,
+        median: median(values),
+        min: Math.min(...values),
+        max: Math.max(...values),
+        note: '',
+      };
+    });
   writeFileSync(
     new URL('chart.svg', out),
-    barChart(`Herald, deliveries/s on this machine: ${RUNS} run(s), median and min-max`, bars, caption),
+    barChart(
+      `Herald on this machine: ${RUNS} run(s), median and min-max`,
+      [
+        { title: 'Deliveries per second (ratio to the raw limit of the same run)', unit: '/s', bars },
+        {
+          title: `Latency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival`,
+          unit: ' ms',
+          bars: latencyBars,
+        },
+      ],
+      'Every figure from npm run bench; see BENCHMARKS.md for the scenarios.',
+    ),
   );
   writeFileSync(
     new URL('latest.json', out),
