@@ -19,7 +19,7 @@ export interface Panel {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const LABEL_WIDTH = 430;
+const LABEL_WIDTH = 540;
 const PLOT_WIDTH = 520;
 const ROW_HEIGHT = 26;
 

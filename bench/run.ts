@@ -23,9 +23,10 @@
  * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Agent } from 'undici';
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     backlog: { type: 'string', default: '1000000' },
     only: { type: 'string' },
     'skip-backlog': { type: 'boolean', default: false },
+    from: { type: 'string' },
   },
 });
 const scale = values.quick ? 0.1 : 1;
@@ -225,7 +227,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const spread = (xs: number[]) => `${fmt(median(xs))} [${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}]`;
 
-async function main() {
+/** Runs the scenarios and returns every figure. */
+async function runAll(): Promise<Results> {
   const receiver = await startReceiver();
   const hanging = await startReceiver('hang');
   const rates: Record<string, number[]> = {};
@@ -297,6 +300,41 @@ async function main() {
     await receiver.stop();
     await hanging.stop();
   }
+  return {
+    messages: MESSAGES,
+    runs: RUNS,
+    fanoutMessages: FANOUT_MESSAGES,
+    latencySeconds: LATENCY_SECONDS,
+    rates,
+    serveRss,
+    serveCpu,
+    latencies,
+    engineRss: rss,
+    dbSizes,
+    backlog: drained && { deliveries: BACKLOG, ...drained },
+  };
+}
+
+/** Everything a run measured, as written to latest.json. */
+interface Results {
+  messages: number;
+  runs: number;
+  fanoutMessages: number;
+  latencySeconds: number;
+  rates: Record<string, number[]>;
+  serveRss: Record<string, number>;
+  serveCpu: Record<string, string[]>;
+  latencies: Latency[];
+  engineRss: number[];
+  dbSizes: number[];
+  backlog: (BacklogResult & { deliveries: number }) | null;
+}
+
+/** Prints the table and the other figures, and writes the chart (and the data, if `data`). */
+function report(results: Results, out: URL, data: boolean): void {
+  const { rates, serveRss, serveCpu, latencies, dbSizes } = results;
+  const rss = results.engineRss;
+  const drained = results.backlog;
   const rawMedian = median(rates.raw!);
   const bars: Bar[] = [];
   const row = (label: string, key: string, base = rawMedian, baseLabel = '') => {
@@ -312,7 +350,7 @@ async function main() {
     });
   };
   console.log(
-    `\nHerald bench: ${MESSAGES} messages (fan-out ${FANOUT_MESSAGES} x 50), ${RUNS} run(s), median [min-max]\n`,
+    `\nHerald bench: ${results.messages} messages (fan-out ${results.fanoutMessages} x 50), ${results.runs} run(s), median [min-max]\n`,
   );
   console.log('| scenario | deliveries per second | ratio to raw |');
   console.log('| --- | --- | --- |');
@@ -333,7 +371,7 @@ async function main() {
     latencies.length === 0 ? '' : `p50 ${p('p50')} ms, p99 ${p('p99')} ms, max ${p('max')} ms`;
   if (latencyLine)
     console.log(
-      `\nLatency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival: ${latencyLine} (medians over runs)`,
+      `\nLatency at 1,000 messages/s for ${results.latencySeconds} s, POST sent to receiver arrival: ${latencyLine} (medians over runs)`,
     );
   if (rss.length > 0) console.log(`Peak RSS of the SQLite engine process: ${fmt(Math.max(...rss))} MB`);
   console.log(
@@ -346,17 +384,12 @@ async function main() {
   }
   if (drained) {
     console.log(
-      `Backlog of ${fmt(BACKLOG)} deliveries (one endpoint, SQLite): stored at ${fmt(drained.fillRate)}/s; ` +
+      `Backlog of ${fmt(drained.deliveries)} deliveries (one endpoint, SQLite): stored at ${fmt(drained.fillRate)}/s; ` +
         `drained at ${fmt(drained.drainRate)}/s, first tenth ${fmt(drained.startRate)}/s, last tenth ` +
         `${fmt(drained.endRate)}/s (end/start ${(drained.endRate / drained.startRate).toFixed(2)}); database ` +
         `${fmt(drained.dbMb)} MiB; peak RSS ${fmt(drained.fillRssMb)} MB filling, ${fmt(drained.drainRssMb)} MB draining`,
     );
   }
-  // The chart and the raw figures of this run, for BENCHMARKS.md.
-  // Full runs are the published figures (committed); quick and partial runs go to the
-  // ignored bench/out/.
-  const partial = values.quick || only !== null;
-  const out = new URL(partial ? './out/' : './results/', import.meta.url);
   mkdirSync(out, { recursive: true });
   const latencyBars: Bar[] = (['p50', 'p99', 'max'] as const)
     .filter(() => latencies.length > 0)
@@ -373,11 +406,11 @@ async function main() {
   writeFileSync(
     new URL('chart.svg', out),
     barChart(
-      `Herald on this machine: ${RUNS} run(s), median and min-max`,
+      `Herald on this machine: ${results.runs} run(s), median and min-max`,
       [
         { title: 'Deliveries per second (ratio to the raw limit of the same run)', unit: '/s', bars },
         {
-          title: `Latency at 1,000 messages/s for ${LATENCY_SECONDS} s, POST sent to receiver arrival`,
+          title: `Latency at 1,000 messages/s for ${results.latencySeconds} s, POST sent to receiver arrival`,
           unit: ' ms',
           bars: latencyBars,
         },
@@ -385,16 +418,44 @@ async function main() {
       'Every figure from npm run bench; see BENCHMARKS.md for the scenarios.',
     ),
   );
-  writeFileSync(
-    new URL('latest.json', out),
-    `${JSON.stringify({ messages: MESSAGES, runs: RUNS, rates, serveRss, serveCpu, latencies, backlog: drained && { deliveries: BACKLOG, ...drained } }, null, 2)}\n`,
-  );
-  const where = partial ? 'bench/out' : 'bench/results';
-  console.log(`Chart: ${where}/chart.svg; raw figures: ${where}/latest.json`);
+  if (data) writeFileSync(new URL('latest.json', out), `${JSON.stringify(results, null, 2)}\n`);
+  const where = relative(process.cwd(), fileURLToPath(out)) || '.';
+  console.log(`Chart: ${where}/chart.svg${data ? `; raw figures: ${where}/latest.json` : ''}`);
   if (dbSizes.length > 0)
     console.log(
       `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
     );
+}
+
+async function main() {
+  if (values.from) {
+    // Only the report, from a saved latest.json (older files lack the newer fields).
+    const path = resolve(values.from);
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<Results> & Pick<Results, 'rates'>;
+    const messages = saved.messages ?? MESSAGES;
+    report(
+      {
+        messages,
+        runs: saved.runs ?? 1,
+        fanoutMessages: saved.fanoutMessages ?? Math.max(1, Math.round(messages / 10)),
+        latencySeconds: saved.latencySeconds ?? 30,
+        rates: saved.rates,
+        serveRss: saved.serveRss ?? {},
+        serveCpu: saved.serveCpu ?? {},
+        latencies: saved.latencies ?? [],
+        engineRss: saved.engineRss ?? [],
+        dbSizes: saved.dbSizes ?? [],
+        backlog: saved.backlog ?? null,
+      },
+      pathToFileURL(join(dirname(path), '/')),
+      false,
+    );
+    return;
+  }
+  // Full runs are the published figures (committed); quick and partial runs go to the
+  // ignored bench/out/.
+  const partial = values.quick || only !== null;
+  report(await runAll(), new URL(partial ? './out/' : './results/', import.meta.url), true);
 }
 
 await main();
