@@ -66,7 +66,7 @@ const message = { eventType: 'content.published', payload: PAYLOAD };
 export function oneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [receiver.url]);
-    return timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message), herald.pid);
+    return timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), herald.pid);
   });
 }
 
@@ -81,7 +81,7 @@ export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: n
     const cpuDone = measureHeraldCpu(herald.pid);
     const started = performance.now();
     await lanes(messages, 16, async () => {
-      await herald.post(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
+      await herald.send(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
     });
     await until(receiver.count, messages * endpoints);
     const rate = (messages * endpoints) / ((performance.now() - started) / 1000);
@@ -154,7 +154,7 @@ export function isolation(
       messages,
       messages * 20,
       16,
-      () => herald.post(`/app/${app}/msg`, message),
+      () => herald.send(`/app/${app}/msg`, message),
       herald.pid,
     );
   });
@@ -192,7 +192,7 @@ export async function pgOneToOne(
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(db)));
   try {
     const app = await appWith(herald, [receiver.url]);
-    return await timed(receiver, n, n, 64, () => herald.post(`/app/${app}/msg`, message));
+    return await timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message));
   } finally {
     await stopAll(children);
     await herald.stop();

@@ -145,6 +145,11 @@ export interface HeraldServer {
   pid: number;
   /** POSTs JSON to `/api/v1{path}`; resolves with the parsed answer, throws on non-2xx. */
   post(path: string, body: unknown): Promise<{ id: string }>;
+  /**
+   * POSTs JSON and reads the answer without parsing it, throwing on non-2xx: the client
+   * work the peers' clients do, for the timed throughput scenarios.
+   */
+  send(path: string, body: unknown): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -175,20 +180,27 @@ export async function startHerald(extraArgs: string[] = []): Promise<HeraldServe
   });
   const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 });
   const origin = new URL(url).origin;
+  const request = (path: string, body: unknown) =>
+    agent.request({
+      origin,
+      path: `/api/v1${path}`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   return {
     url,
     pid: child.pid!,
     async post(path, body) {
-      const res = await agent.request({
-        origin,
-        path: `/api/v1${path}`,
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+      const res = await request(path, body);
       const text = await res.body.text();
       if (res.statusCode >= 300) throw new Error(`POST ${path}: ${res.statusCode} ${text}`);
       return JSON.parse(text) as { id: string };
+    },
+    async send(path, body) {
+      const res = await request(path, body);
+      if (res.statusCode < 300) return res.body.dump();
+      throw new Error(`POST ${path}: ${res.statusCode} ${await res.body.text()}`);
     },
     async stop() {
       await agent.close();
