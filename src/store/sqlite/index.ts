@@ -271,13 +271,10 @@ export class SqliteStore implements Store {
       messageById: db.prepare<[string, string, string], MessageRow>(
         'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?)',
       ),
-      insertDelivery: db.prepare(
-        `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
-      ),
-      insertLeased: db.prepare(
+      // Pending (due at creation, no owner), or already leased to a standing claim's owner.
+      insertDelivery: db.prepare<[string, string, string, string, string, number, string | null, number]>(
         `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at)
-         VALUES (?, ?, ?, ?, 'sending', 0, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
       ),
       dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
       dueEndpoints: db.prepare<[string, number, number], { id: string }>(DUE_ENDPOINTS_SQL),
@@ -566,37 +563,31 @@ export class SqliteStore implements Store {
           for (const endpoint of endpoints) {
             if (only === undefined && !matches(endpoint, message.eventType, message.channels)) continue;
             const id = newId('dlv', message.createdAt);
-            deliveries++;
-            if (order && left > 0 && !order.skip.has(endpoint.id)) {
-              const leaseExpiresAt = message.createdAt + order.leaseMs;
-              this.stmt.insertLeased.run(
-                id,
-                message.id,
-                endpoint.id,
-                message.appId,
-                leaseExpiresAt,
-                order.owner,
-                message.createdAt,
-              );
-              fresh.push(freshDelivery(id, message, endpoint, leaseExpiresAt));
-              left--;
-              continue;
-            }
+            const leased = order !== null && left > 0 && !order.skip.has(endpoint.id);
+            const dueAt = leased ? message.createdAt + order.leaseMs : message.createdAt;
             this.stmt.insertDelivery.run(
               id,
               message.id,
               endpoint.id,
               message.appId,
-              message.createdAt,
+              leased ? 'sending' : 'pending',
+              dueAt,
+              leased ? order.owner : null,
               message.createdAt,
             );
-            woken.add(endpoint.id);
+            deliveries++;
+            if (leased) {
+              fresh.push(freshDelivery(id, message, endpoint, dueAt));
+              left--;
+            } else {
+              woken.add(endpoint.id);
+            }
           }
           return { ok: true, value: { message, deliveries } };
         });
       })
       .immediate();
-    if (order && this.standing === order) order.left = left;
+    if (order) order.left = left;
     if (order && fresh.length > 0) this.wake.emit('fresh', order.owner, fresh);
     // One wake-up per committed batch, naming the endpoints that got work.
     if (woken.size > 0) this.wake.emit('wake', [...woken]);
@@ -748,7 +739,16 @@ export class SqliteStore implements Store {
           .map(toMessage)
           .filter((m) => matches(endpoint, m.eventType, m.channels));
         for (const m of missing) {
-          this.stmt.insertDelivery.run(newId('dlv', now), m.id, endpoint.id, endpoint.appId, now, now);
+          this.stmt.insertDelivery.run(
+            newId('dlv', now),
+            m.id,
+            endpoint.id,
+            endpoint.appId,
+            'pending',
+            now,
+            null,
+            now,
+          );
         }
         return missing.length;
       })
