@@ -238,12 +238,10 @@ class PostHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const room = this.max - this.size;
-    if (room <= 0) {
-      controller.abort(new ExcerptFull('response excerpt full'));
-      return;
+    if (room > 0) {
+      this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      this.size += Math.min(chunk.length, room);
     }
-    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    this.size += Math.min(chunk.length, room);
     if (this.size >= this.max) controller.abort(new ExcerptFull('response excerpt full'));
   }
 
