@@ -77,16 +77,14 @@ export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: n
       herald,
       Array.from({ length: endpoints }, () => receiver.url),
     );
-    await receiver.reset();
-    const cpuDone = measureHeraldCpu(herald.pid);
-    const started = performance.now();
-    await lanes(messages, 16, async () => {
-      await herald.send(`/app/${app}/msg`, { eventType: 'content.published', payload: PAYLOAD });
-    });
-    await until(receiver.count, messages * endpoints);
-    const rate = (messages * endpoints) / ((performance.now() - started) / 1000);
-    cpuDone();
-    return rate;
+    return timed(
+      receiver,
+      messages,
+      messages * endpoints,
+      16,
+      () => herald.send(`/app/${app}/msg`, message),
+      herald.pid,
+    );
   });
 }
 

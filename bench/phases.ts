@@ -1,12 +1,13 @@
 /**
  * What the SQLite store costs per delivery, phase by phase, with no HTTP at all: messages
- * accepted by 64 concurrent callers (group commit), then claimed and completed 128 at a
+ * accepted by 64 concurrent callers (`--producers`; group commit), then claimed and completed 128 at a
  * time with one attempt each, as the dispatcher does. CPU time of this one thread, so the
  * figures hold while other processes share the machine.
  *
  *   npx tsx bench/phases.ts                      # 20,000 messages to one endpoint
  *   npx tsx bench/phases.ts --messages 2000 --endpoints 50
  *   npx tsx bench/phases.ts --messages 2000 --endpoints 21 --skip-first
+ *   npx tsx bench/phases.ts --producers 1        # one message per ingest transaction
  *
  * `--skip-first` claims as a dispatcher does while the first endpoint is saturated (a hanging
  * receiver, as in the isolation scenario): its deliveries are skipped and never claimed.
@@ -26,11 +27,14 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     endpoints: { type: 'string', default: '1' },
     'skip-first': { type: 'boolean', default: false },
+    producers: { type: 'string', default: '64' },
   },
 });
 const messages = Number(values.messages);
 const endpoints = Number(values.endpoints);
-if (!(messages > 0 && endpoints > 0)) throw new Error('--messages and --endpoints must be positive');
+const producers = Number(values.producers);
+if (!(messages > 0 && endpoints > 0 && producers > 0))
+  throw new Error('--messages, --endpoints and --producers must be positive');
 
 /** CPU microseconds of this process spent in `fn`. */
 async function cpu(fn: () => Promise<void>): Promise<number> {
@@ -65,7 +69,7 @@ try {
         await store.acceptMessage({ appId: app.id, eventType: 'content.published', payload });
       }
     };
-    await Promise.all(Array.from({ length: 64 }, producer));
+    await Promise.all(Array.from({ length: producers }, producer));
   });
   let claim = 0;
   let complete = 0;
