@@ -9,10 +9,11 @@ import { newId } from '../core/ids.js';
 import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
-import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint } from '../store/store.js';
+import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint, Release } from '../store/store.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
 import { HttpSender } from './sender.js';
+import { Throttle } from './throttle.js';
 
 const HEADER_NAMES = {
   standard: { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' },
@@ -59,9 +60,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly refillAt: number;
   private readonly queues = new Map<string, ClaimedDelivery[]>();
   private readonly sendingPerEndpoint = new Map<string, number>();
+  private readonly throttle = new Throttle();
+  /** Endpoints waiting for their rate limit's next slot, and the timer that pumps them then. */
+  private readonly throttled = new Map<string, { cancel(): void }>();
   private completions: Completion[] = [];
   private events: AttemptEvent[] = [];
-  private releases: string[] = [];
+  private releases: Release[] = [];
   private flushTimer: { cancel(): void } | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
@@ -179,8 +183,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private takeFresh(deliveries: ClaimedDelivery[]): void {
     if (this.stopping) {
       // Too late to start them: give them back at once rather than when the lease ends.
-      for (const delivery of deliveries) this.releases.push(delivery.id);
-      this.scheduleFlush();
+      for (const delivery of deliveries) this.giveBack(delivery);
       return;
     }
     for (const delivery of deliveries) this.hold(delivery);
@@ -190,27 +193,37 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.held++;
     const n = (this.heldPerEndpoint.get(delivery.endpointId) ?? 0) + 1;
     this.heldPerEndpoint.set(delivery.endpointId, n);
-    if (n >= this.endpointBudget) this.saturated.add(delivery.endpointId);
+    if (n >= this.budgetOf(delivery.endpointId)) this.saturated.add(delivery.endpointId);
     const queue = this.queues.get(delivery.endpointId);
     if (queue) queue.push(delivery);
     else this.queues.set(delivery.endpointId, [delivery]);
     this.pump(delivery.endpointId);
   }
 
-  /** Starts queued deliveries of an endpoint while its sending budget allows. */
+  /** Deliveries of an endpoint held at most: fewer when its rate limit would keep them waiting. */
+  private budgetOf(endpointId: string): number {
+    const rate = this.endpoints.peek(endpointId)?.endpoint.rateLimit;
+    return rate ? Throttle.budget(rate, this.endpointBudget) : this.endpointBudget;
+  }
+
+  /** Starts queued deliveries of an endpoint while its sending budget and rate limit allow. */
   private pump(endpointId: string): void {
     const queue = this.queues.get(endpointId);
+    // Until the endpoint is loaded its rate limit is unknown: one attempt loads it, then pumps.
+    const known = this.endpoints.peek(endpointId);
     while (queue && queue.length > 0) {
       const sending = this.sendingPerEndpoint.get(endpointId) ?? 0;
       if (sending >= this.config.endpointConcurrency) return;
+      if (known === undefined && sending > 0) return;
+      const rate = known?.endpoint.rateLimit;
+      if (rate && this.waitForSlot(endpointId, rate, queue)) return;
       const delivery = queue.shift()!;
       this.sendingPerEndpoint.set(endpointId, sending + 1);
-      const task = this.attempt(delivery)
+      const task = this.attempt(delivery, Boolean(rate))
         .catch((error) => {
           // An attempt never throws by design; if it does, give the delivery back.
           this.config.logger.error({ err: error, msgId: delivery.msgId }, 'attempt failed unexpectedly');
-          this.releases.push(delivery.id);
-          this.scheduleFlush();
+          this.giveBack(delivery);
         })
         .finally(() => {
           this.settled.delete(task);
@@ -226,6 +239,33 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (queue && queue.length === 0) this.queues.delete(endpointId);
   }
 
+  /**
+   * True if the endpoint's next slot is still to come: it is pumped again then, and the queued
+   * deliveries past the horizon go back to the store, each due at a slot of its own.
+   */
+  private waitForSlot(endpointId: string, rate: number, queue: ClaimedDelivery[]): boolean {
+    const now = this.config.clock.now();
+    if (!this.throttled.has(endpointId)) {
+      const wait = this.throttle.take(endpointId, rate, now);
+      if (wait === 0) return false;
+      const timer = this.config.clock.setTimer(() => {
+        this.throttled.delete(endpointId);
+        this.pump(endpointId);
+      }, wait);
+      this.throttled.set(endpointId, timer);
+    }
+    const keep = Throttle.budget(rate, this.endpointBudget);
+    if (queue.length > keep) {
+      const later = queue.splice(keep);
+      const due = this.throttle.defer(endpointId, rate, now, keep, later.length);
+      later.forEach((delivery, i) => {
+        this.giveBack(delivery, due[i]);
+        this.letGo(endpointId);
+      });
+    }
+    return true;
+  }
+
   private letGo(endpointId: string): void {
     this.held--;
     const n = (this.heldPerEndpoint.get(endpointId) ?? 1) - 1;
@@ -234,16 +274,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Wake the loop only when a claim can now take a batch: the endpoint left saturation,
     // enough global capacity came free, or nothing is held at all.
     let wake = this.held === 0 || this.held === this.config.concurrency - this.refillAt;
-    if (this.saturated.has(endpointId) && n <= this.endpointBudget / 2) {
+    if (this.saturated.has(endpointId) && n <= this.budgetOf(endpointId) / 2) {
       this.saturated.delete(endpointId);
       wake = true;
     }
     if (wake) this.signal();
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+  /** Sends one delivery; `slotted` if it took a slot of its endpoint's rate limit. */
+  private async attempt(delivery: ClaimedDelivery, slotted: boolean): Promise<void> {
     const { clock, logger } = this.config;
     const prepared = await this.endpoints.get(delivery.appId, delivery.endpointId, delivery.endpointVersion);
+    // An attempt that started before its endpoint's limit was known still counts against it.
+    const rate = prepared?.endpoint.rateLimit;
+    if (rate && !slotted) this.throttle.occupy(delivery.endpointId, rate, clock.now());
+    // The first attempt to an endpoint loads it; the others queued behind it may start now.
+    this.pump(delivery.endpointId);
     if (!prepared || prepared.endpoint.disabled) {
       this.finish(delivery, null, { status: 'failed', exhausted: false }, false);
       return;
@@ -254,8 +300,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const timeoutMs = Math.min(endpoint.timeoutMs ?? this.config.timeoutMs, leaseLeft);
     if (this.stopping || timeoutMs < MIN_REQUEST_MS) {
       // Too late to try before the lease ends (or shutting down): give it back untried.
-      this.releases.push(delivery.id);
-      this.scheduleFlush();
+      this.giveBack(delivery);
       return;
     }
     const startedAt = clock.now();
@@ -268,8 +313,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       signal: this.shutdown.signal,
     });
     if (result.aborted) {
-      this.releases.push(delivery.id);
-      this.scheduleFlush();
+      this.giveBack(delivery);
       return;
     }
     const verdict = judge(result.statusCode, result.errorKind);
@@ -340,6 +384,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
   }
 
+  /** Gives a delivery back untried, due now (for this worker after a restart, or for another). */
+  private giveBack(delivery: ClaimedDelivery, dueAt = this.config.clock.now()): void {
+    this.releases.push({ deliveryId: delivery.id, dueAt });
+    this.scheduleFlush();
+  }
+
   private finish(
     delivery: ClaimedDelivery,
     attempt: Attempt | null,
@@ -388,7 +438,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.releases = [];
     try {
       const disabled = await store.complete(completions, clock.now(), this.config.autoDisableAfterMs);
-      if (releases.length > 0) await store.release(this.config.workerId, releases, clock.now());
+      if (releases.length > 0) await store.release(this.config.workerId, releases);
       for (const event of events) this.emit('attempt', event);
       for (const d of disabled) {
         logger.warn({ appId: d.appId, endpointId: d.endpointId, reason: d.reason }, 'endpoint disabled');
@@ -425,11 +475,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Deliveries still queued locally were never started: give them back now.
     for (const [endpointId, queue] of this.queues) {
       for (const delivery of queue) {
-        this.releases.push(delivery.id);
+        this.giveBack(delivery);
         this.letGo(endpointId);
       }
     }
     this.queues.clear();
+    for (const timer of this.throttled.values()) timer.cancel();
+    this.throttled.clear();
     this.scheduleFlush();
     const deadline = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.config.shutdownDeadlineMs);

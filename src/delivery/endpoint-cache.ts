@@ -20,6 +20,8 @@ export class EndpointCache {
     string,
     { version: number; prepared: Promise<PreparedEndpoint | null> }
   >();
+  /** The last loaded state of each endpoint, whatever version is loading now. */
+  private readonly loaded = new Map<string, PreparedEndpoint | null>();
 
   constructor(private readonly store: Pick<DeliveryStore, 'getEndpoint'>) {}
 
@@ -29,9 +31,20 @@ export class EndpointCache {
     if (hit && hit.version >= version) return hit.prepared;
     const prepared = this.load(appId, endpointId);
     this.entries.set(endpointId, { version, prepared });
-    // A failed load is not cached, so the next claim tries again.
-    prepared.catch(() => this.entries.delete(endpointId));
+    prepared.then(
+      (value) => this.loaded.set(endpointId, value),
+      // A failed load is not cached, so the next claim tries again.
+      () => this.entries.delete(endpointId),
+    );
     return prepared;
+  }
+
+  /**
+   * The endpoint as last loaded, without waiting: `undefined` if it was never loaded, `null`
+   * if it no longer existed then.
+   */
+  peek(endpointId: string): PreparedEndpoint | null | undefined {
+    return this.loaded.get(endpointId);
   }
 
   private async load(appId: string, endpointId: string): Promise<PreparedEndpoint | null> {

@@ -130,6 +130,12 @@ export interface ClaimedDelivery {
   endpointVersion: number;
 }
 
+/** A leased delivery given back untried, and when it is due again. */
+export interface Release {
+  deliveryId: string;
+  dueAt: number;
+}
+
 /** What became of a delivery after an attempt. */
 export type DeliveryNext =
   | { status: 'pending'; dueAt: number }
@@ -271,8 +277,11 @@ export interface Store extends AsyncDisposable {
     now: number,
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]>;
-  /** Gives leased deliveries back, due at `now`, without counting an attempt. */
-  release(owner: string, deliveryIds: readonly string[], now: number): Promise<void>;
+  /**
+   * Gives leased deliveries back without counting an attempt, each due at its own time
+   * (now, for one that could not be tried; later, for one waiting for its endpoint's rate).
+   */
+  release(owner: string, releases: readonly Release[]): Promise<void>;
   /** The earliest due time among pending and leased deliveries, or `null` if none. */
   nextDueAt(): Promise<number | null>;
 

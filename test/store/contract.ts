@@ -382,7 +382,7 @@ export function storeContract(backend: string, open: OpenStore): void {
           now,
           DAY,
         );
-        await store.release('w', [b!.id], now);
+        await store.release('w', [{ deliveryId: b!.id, dueAt: now }]);
         expect(await store.getDelivery(msgs[0]!.id, a!.endpointId)).toMatchObject({
           status: 'pending',
           attempts: 1,
@@ -397,6 +397,36 @@ export function storeContract(backend: string, open: OpenStore): void {
         });
         const attempts = await store.listAttempts({ appId: app.id, msgId: msgs[0]!.id }, { limit: 10 });
         expect(attempts.data).toEqual([attemptFor(a!, now)]);
+      });
+
+      it('release gives each delivery its own due time, and only the lease holder can', async () => {
+        const { store, clock } = await withDeliveries(3);
+        const now = clock.now();
+        const claimed = await store.claimDue({
+          owner: 'w',
+          now,
+          leaseMs: 60_000,
+          limit: 3,
+          skipEndpoints: [],
+        });
+        expect(claimed).toHaveLength(3);
+        await store.release(
+          'w',
+          claimed.slice(0, 2).map((d, i) => ({ deliveryId: d.id, dueAt: now + 1_000 * (i + 1) })),
+        );
+        // Another worker cannot give back a lease it does not hold.
+        await store.release('other', [{ deliveryId: claimed[2]!.id, dueAt: now }]);
+        const states = await Promise.all(claimed.map((d) => store.getDelivery(d.msgId, d.endpointId)));
+        expect(states.map((d) => [d?.status, d?.dueAt, d?.leaseOwner])).toEqual([
+          ['pending', now + 1_000, null],
+          ['pending', now + 2_000, null],
+          ['sending', now + 60_000, 'w'],
+        ]);
+        // Not due before their time.
+        expect(
+          await store.claimDue({ owner: 'w', now: now + 999, leaseMs: 60_000, limit: 3, skipEndpoints: [] }),
+        ).toEqual([]);
+        expect(await store.nextDueAt()).toBe(now + 1_000);
       });
 
       it('resend makes a finished delivery due now as a manual attempt', async () => {

@@ -77,6 +77,7 @@ import type {
   NewSource,
   Page,
   PageRequest,
+  Release,
   Store,
   WakeListener,
 } from '../store.js';
@@ -792,12 +793,13 @@ export class PostgresStore implements Store {
     });
   }
 
-  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
-    if (deliveryIds.length === 0) return;
+  async release(owner: string, releases: readonly Release[]): Promise<void> {
+    if (releases.length === 0) return;
     await this.q(
-      `UPDATE deliveries SET status = 'pending', due_at = $1, lease_owner = NULL
-       WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'sending'`,
-      [now, deliveryIds, owner],
+      `UPDATE deliveries d SET status = 'pending', due_at = r.due, lease_owner = NULL
+       FROM unnest($1::text[], $2::bigint[]) AS r (id, due)
+       WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`,
+      [releases.map((r) => r.deliveryId), releases.map((r) => r.dueAt), owner],
     );
     await this.notify(this.pool, null).catch(() => undefined);
     this.wake.emit('wake', null);

@@ -78,6 +78,7 @@ import type {
   NewSource,
   Page,
   PageRequest,
+  Release,
   Store,
   WakeListener,
 } from '../store.js';
@@ -685,11 +686,11 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async release(owner: string, deliveryIds: readonly string[], now: number): Promise<void> {
-    if (deliveryIds.length === 0) return;
+  async release(owner: string, releases: readonly Release[]): Promise<void> {
+    if (releases.length === 0) return;
     this.db
       .transaction(() => {
-        for (const id of deliveryIds) this.stmt.release.run(now, id, owner);
+        for (const r of releases) this.stmt.release.run(r.dueAt, r.deliveryId, owner);
       })
       .immediate();
     this.wake.emit('wake', null);
