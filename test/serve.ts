@@ -19,6 +19,8 @@ export interface HeraldProcess {
   dbPath: string;
   output: () => string;
   child: ChildProcess;
+  /** POSTs JSON to `/api/v1{path}` with the admin token; throws, with the answer, unless 2xx. */
+  post(path: string, body: unknown): Promise<{ id: string } & Record<string, unknown>>;
   /** Sends SIGTERM and waits for the exit code. */
   stop(): Promise<number | null>;
 }
@@ -90,6 +92,16 @@ export async function startHerald(
     dbPath,
     output: () => out,
     child,
+    async post(path, body) {
+      const res = await fetch(`${url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${text}`);
+      return JSON.parse(text);
+    },
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) {

@@ -7,6 +7,8 @@ import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
+import { startCheckpointThread } from '../store/sqlite/checkpoint-thread.js';
+import { SqliteStore } from '../store/sqlite/index.js';
 
 /** Options of `herald serve`, already checked by the CLI. */
 export interface ServeOptions {
@@ -51,6 +53,16 @@ export async function serve(options: ServeOptions): Promise<void> {
   out(
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
   );
+
+  let stopCheckpoints: () => Promise<void> = async () => undefined;
+  if (store instanceof SqliteStore && options.db !== ':memory:') {
+    // A thread of its own copies the WAL back, so that no request waits for the copy.
+    const checkpoints = await startCheckpointThread(options.db, (message) =>
+      logger.warn({ message }, 'WAL checkpoint thread failed; checkpoints happen in commits again'),
+    );
+    // Stopped last, after everything that writes.
+    stopCheckpoints = () => checkpoints.stop();
+  }
 
   const dispatcherOptions = {
     allowNetworks: options.allowNetwork,
@@ -102,6 +114,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.exit(1);
   }, STOP_DEADLINE_MS).unref();
   for (const s of stops) await s();
+  await stopCheckpoints();
   await store[Symbol.asyncDispose]();
   out('herald: stopped');
 }

@@ -89,19 +89,10 @@ describe('endpoint rate limit', () => {
   it('applies throttleRate set through the API to what herald serve sends', async () => {
     const r = await receiver();
     herald = await startHerald();
-    const api = (path: string, body: unknown) =>
-      fetch(`${herald!.url}/api/v1${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${herald!.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then(async (res) => {
-        expect(res.status, await res.clone().text()).toBeLessThan(300);
-        return (await res.json()) as { id: string };
-      });
-    const app = await api('/app', { name: 'throttled' });
-    const endpoint = await api(`/app/${app.id}/endpoint`, { url: r.url, throttleRate: 10 });
+    const app = await herald.post('/app', { name: 'throttled' });
+    const endpoint = await herald.post(`/app/${app.id}/endpoint`, { url: r.url, throttleRate: 10 });
     expect(endpoint).toMatchObject({ throttleRate: 10, rateLimit: 10 });
-    for (let i = 0; i < 8; i++) await api(`/app/${app.id}/msg`, { eventType: 'a.b', payload: { i } });
+    for (let i = 0; i < 8; i++) await herald.post(`/app/${app.id}/msg`, { eventType: 'a.b', payload: { i } });
     await until(async () => r.received.length === 8);
     // Unthrottled, eight deliveries arrive within milliseconds; at 10/s they span 0.7 s.
     const span = r.received.at(-1)!.at - r.received[0]!.at;
