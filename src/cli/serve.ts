@@ -56,12 +56,16 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   let stopCheckpoints: () => Promise<void> = async () => undefined;
   if (store instanceof SqliteStore && options.db !== ':memory:') {
-    // A thread of its own copies the WAL back, so that no request waits for the copy.
-    const checkpoints = await startCheckpointThread(options.db, (message) =>
-      logger.warn({ message }, 'WAL checkpoint thread failed; checkpoints happen in commits again'),
-    );
+    // A thread of its own copies the WAL back, so that no request waits for the copy. Without
+    // it the store still checkpoints, in its commits, as it always could.
+    const failed = (message: string) =>
+      logger.warn({ message }, 'WAL checkpoint thread failed; checkpoints happen in commits again');
+    const checkpoints = await startCheckpointThread(options.db, failed).catch((error: Error) => {
+      failed(error.message);
+      return null;
+    });
     // Stopped last, after everything that writes.
-    stopCheckpoints = () => checkpoints.stop();
+    if (checkpoints) stopCheckpoints = () => checkpoints.stop();
   }
 
   const dispatcherOptions = {

@@ -384,7 +384,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
   }
 
-  /** Gives a delivery back untried, due now (for this worker after a restart, or for another). */
+  /** Gives a delivery back untried, due at `dueAt`: now, or its rate limit's slot. */
   private giveBack(delivery: ClaimedDelivery, dueAt = this.config.clock.now()): void {
     this.releases.push({ deliveryId: delivery.id, dueAt });
     this.scheduleFlush();
