@@ -1,6 +1,8 @@
 /** Endpoint rate limits (`rateLimit` / `throttleRate`): attempts start at most `rate` per second. */
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/core/types.js';
+import { Throttle } from '../../src/delivery/throttle.js';
 import { receiversClosedAfterEach } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
 import { type Fixture, fixture } from './fixture.js';
@@ -97,5 +99,55 @@ describe('endpoint rate limit', () => {
     // Unthrottled, eight deliveries arrive within milliseconds; at 10/s they span 0.7 s.
     const span = r.received.at(-1)!.at - r.received[0]!.at;
     expect(span).toBeGreaterThanOrEqual(650);
+  });
+});
+
+describe('Throttle slots', () => {
+  // Any interleaving of start attempts and give-backs, at any rate, with time moving forward.
+  const ops = fc.array(
+    fc.record({
+      advance: fc.integer({ min: 0, max: 3_000 }),
+      defer: fc.option(
+        fc.record({ queued: fc.integer({ min: 0, max: 5 }), count: fc.integer({ min: 1, max: 20 }) }),
+      ),
+    }),
+    { maxLength: 60 },
+  );
+
+  it('never starts two attempts closer than 1/rate, and gives each deferred delivery a later slot', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 65_535 }), ops, (rate, steps) => {
+        const throttle = new Throttle();
+        const interval = 1000 / rate;
+        let now = 1_000_000;
+        const starts: number[] = [];
+        let lastDue = Number.NEGATIVE_INFINITY;
+        for (const step of steps) {
+          now += step.advance;
+          if (step.defer) {
+            const due = throttle.defer('ep', rate, now, step.defer.queued, step.defer.count);
+            expect(due).toHaveLength(step.defer.count);
+            for (const d of due) {
+              expect(d).toBeGreaterThanOrEqual(now);
+              // Later than every slot handed out before, one interval on (rounded up to a ms).
+              expect(d).toBeGreaterThanOrEqual(lastDue + Math.floor(interval));
+              if (rate <= 1000) expect(d).toBeGreaterThan(lastDue);
+              lastDue = d;
+            }
+          } else {
+            const wait = throttle.take('ep', rate, now);
+            if (wait > 0) {
+              // Asked again when the wait is over, it starts.
+              now += wait;
+              expect(throttle.take('ep', rate, now)).toBe(0);
+            }
+            starts.push(now);
+          }
+        }
+        for (let i = 1; i < starts.length; i++) {
+          expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(interval - 1e-6);
+        }
+      }),
+    );
   });
 });
