@@ -30,6 +30,7 @@ import type {
   NewEndpoint,
   NewMessage,
   NewSource,
+  SourcePatch,
 } from './store.js';
 
 function checkMetadata(field: string, metadata: Record<string, string> | undefined): Record<string, string> {
@@ -183,6 +184,18 @@ export const SOURCE_PROVIDERS: readonly SourceProvider[] = [
   'hmac',
   'none',
 ];
+
+/** A source with `patch` applied, checked as a new one would be; id, provider, application and creation time stay. */
+export function updatedSource(base: Source, patch: SourcePatch, now: number): Source {
+  const input = {
+    name: patch.name ?? base.name,
+    provider: base.provider,
+    secrets: patch.secrets ?? base.secrets,
+    appId: base.appId,
+    passthroughHeaders: patch.passthroughHeaders ?? base.passthroughHeaders,
+  };
+  return { ...sourceRecord(base.id, base.appId, input, now), createdAt: base.createdAt };
+}
 
 /** Checks a new source (the application is resolved by the store). */
 export function sourceRecord(id: string, appId: string, input: NewSource, now: number): Source {

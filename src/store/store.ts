@@ -201,6 +201,9 @@ export interface NewSource {
   passthroughHeaders?: boolean;
 }
 
+/** What {@link Store.updateSource} may change: a source keeps its id (so its ingest URL), provider and application. */
+export type SourcePatch = Partial<Pick<NewSource, 'name' | 'secrets' | 'passthroughHeaders'>>;
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -315,6 +318,8 @@ export interface Store extends AsyncDisposable {
   /** Sources in id order. */
   listSources(page: PageRequest): Promise<Page<Source>>;
   /** Deletes a source and its request log. Throws `NotFoundError`. */
+  /** Changes a source's name, secrets or header passthrough; throws NotFoundError for an unknown id. */
+  updateSource(id: string, patch: SourcePatch): Promise<Source>;
   deleteSource(id: string): Promise<void>;
   /** Records one inbound request as received, raw. */
   recordInbound(request: InboundRequest): Promise<void>;

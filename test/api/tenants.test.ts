@@ -39,6 +39,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/app/{app_id}/msg': { eventType: 'order.paid', payload: { forged: true } },
   'POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend': {},
   'POST /api/v1/source': { name: 'evil', provider: 'none', appId: 'x' },
+  'PATCH /api/v1/source/{source_id}': { name: 'evil' },
   'POST /api/v1/auth/app-portal-access/{app_id}': {},
 };
 

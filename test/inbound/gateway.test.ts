@@ -222,6 +222,53 @@ describe('inbound gateway', () => {
     expect((await fetch(`${base}/in/src_unknown`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 
+  it('rotates a source secret in place: the ingest URL stays, both verify meanwhile, then only the new one', async () => {
+    const source = await admin('POST', '/source', {
+      name: 'GitHub 3',
+      provider: 'github',
+      secrets: ['v1'],
+      appId,
+    });
+    const push = async (secret: string) => {
+      const body = '{"ref":"refs/heads/main"}';
+      const res = await fetch(`${base}/in/${source.json.id}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-hub-signature-256': await githubSign(secret, body),
+        },
+        body,
+      });
+      return res.status;
+    };
+    expect(await push('v1')).toBe(200);
+    // During the rotation both secrets verify; then the old one is dropped.
+    const patched = await admin('PATCH', `/source/${source.json.id}`, {
+      secrets: ['v2', 'v1'],
+      name: 'GitHub 3b',
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({
+      id: source.json.id,
+      name: 'GitHub 3b',
+      ingestUrl: source.json.ingestUrl,
+    });
+    expect([await push('v1'), await push('v2')]).toEqual([200, 200]);
+    expect((await admin('PATCH', `/source/${source.json.id}`, { secrets: ['v2'] })).status).toBe(200);
+    expect([await push('v1'), await push('v2')]).toEqual([401, 200]);
+    // Provider and application cannot change, and saying so is an error, not ignored.
+    const refused = await admin('PATCH', `/source/${source.json.id}`, { provider: 'stripe' });
+    expect(refused.status).toBe(422);
+    expect(JSON.stringify(refused.json)).toMatch(/provider/);
+    expect((await admin('PATCH', `/source/${source.json.id}`, { secrets: [] })).status).toBe(422);
+    expect((await admin('PATCH', '/source/src_missing', { name: 'x' })).status).toBe(404);
+    expect((await admin('GET', `/source/${source.json.id}`)).json).toMatchObject({
+      provider: 'github',
+      name: 'GitHub 3b',
+    });
+  });
+
   it('refuses a body over the limit with 413', async () => {
     const source = await admin('POST', '/source', { name: 'Open', provider: 'none', appId });
     const res = await fetch(`${base}/in/${source.json.id}`, {

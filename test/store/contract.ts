@@ -543,6 +543,38 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await store.getSource(source.id)).toBeNull();
         expect((await store.listInbound(source.id, { limit: 10 })).data).toEqual([]);
       });
+
+      it('updates name, secrets and passthrough in place, checked like a new source', async () => {
+        const { store, clock } = await setup();
+        const source = await store.createSource({
+          name: 'Stripe',
+          provider: 'stripe',
+          secrets: ['old'],
+          appId: 'shop',
+        });
+        clock.advance(1_000);
+        const updated = await store.updateSource(source.id, {
+          secrets: ['new', 'old'],
+          passthroughHeaders: true,
+        });
+        expect(updated).toEqual({
+          ...source,
+          secrets: ['new', 'old'],
+          passthroughHeaders: true,
+          updatedAt: source.createdAt + 1_000,
+        });
+        expect(await store.getSource(source.id)).toEqual(updated);
+        expect(await store.updateSource(source.id, { name: ' Stripe live ' })).toMatchObject({
+          name: 'Stripe live',
+          secrets: ['new', 'old'],
+        });
+        // A signed provider needs a secret; what is refused leaves the source as it was.
+        await expect(store.updateSource(source.id, { secrets: [] })).rejects.toMatchObject({
+          field: 'secrets',
+        });
+        expect((await store.getSource(source.id))!.secrets).toEqual(['new', 'old']);
+        await expect(store.updateSource('src_missing', { name: 'x' })).rejects.toThrow(/not found/);
+      });
     });
 
     it('keeps everything across a reopen', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, ValidationError } from '../../core/errors.js';
 import type { Source } from '../../core/types.js';
 import { SOURCE_PROVIDERS } from '../../store/normalise.js';
 import { requireAdmin } from '../auth.js';
@@ -14,6 +14,17 @@ const SourceIn = Type.Object({
   secrets: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 5 })),
   appId: Type.String({ minLength: 1, maxLength: 256 }),
   passthroughHeaders: Type.Optional(Type.Boolean()),
+});
+/**
+ * What a PATCH may change. The id (so the ingest URL), provider and application stay; they
+ * are named here only to be refused, rather than dropped without a word.
+ */
+const SourcePatchIn = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  secrets: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 5 })),
+  passthroughHeaders: Type.Optional(Type.Boolean()),
+  provider: Type.Optional(Type.Unknown()),
+  appId: Type.Optional(Type.Unknown()),
 });
 const SourceOut = Type.Object({
   id: Type.String(),
@@ -89,6 +100,26 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     '/source/:source_id',
     { schema: { tags, params: SourceParams, response: { 200: SourceOut } } },
     async (request) => out(await mustGet(request.params.source_id)),
+  );
+
+  // Rotating a provider's secret keeps the ingest URL the provider already calls.
+  app.patch(
+    '/source/:source_id',
+    { schema: { tags, params: SourceParams, body: SourcePatchIn, response: { 200: SourceOut } } },
+    async (request) => {
+      const { name, secrets, passthroughHeaders } = request.body;
+      for (const field of ['provider', 'appId'] as const) {
+        if (request.body[field] !== undefined)
+          throw new ValidationError(field, 'cannot be changed; create a new source instead');
+      }
+      return out(
+        await store.updateSource(request.params.source_id, {
+          ...(name !== undefined ? { name } : {}),
+          ...(secrets !== undefined ? { secrets } : {}),
+          ...(passthroughHeaders !== undefined ? { passthroughHeaders } : {}),
+        }),
+      );
+    },
   );
 
   app.delete('/source/:source_id', { schema: { tags, params: SourceParams } }, async (request, reply) => {

@@ -29,6 +29,7 @@ import {
   messageRecord,
   rotatedSecrets,
   sourceRecord,
+  updatedSource,
 } from '../normalise.js';
 import {
   type ApplicationRow,
@@ -78,6 +79,7 @@ import type {
   Page,
   PageRequest,
   Release,
+  SourcePatch,
   Store,
   WakeListener,
 } from '../store.js';
@@ -1022,6 +1024,26 @@ export class PostgresStore implements Store {
       page.limit,
       (x) => x.id,
     );
+  }
+
+  async updateSource(id: string, patch: SourcePatch): Promise<Source> {
+    return this.tx(async (client) => {
+      const row = (await client.query<SourceRow>('SELECT * FROM sources WHERE id = $1 FOR UPDATE', [id]))
+        .rows[0];
+      if (!row) throw new NotFoundError(`source ${id} not found`);
+      const source = updatedSource(toSource(row, this.box), patch, this.clock.now());
+      await client.query(
+        'UPDATE sources SET name = $1, secrets = $2, passthrough_headers = $3, updated_at = $4 WHERE id = $5',
+        [
+          source.name,
+          this.box.seal(JSON.stringify(source.secrets), source.id),
+          source.passthroughHeaders,
+          source.updatedAt,
+          id,
+        ],
+      );
+      return source;
+    });
   }
 
   async deleteSource(id: string): Promise<void> {

@@ -29,6 +29,7 @@ import {
   messageRecord,
   rotatedSecrets,
   sourceRecord,
+  updatedSource,
 } from '../normalise.js';
 import {
   type ApplicationRow,
@@ -79,6 +80,7 @@ import type {
   Page,
   PageRequest,
   Release,
+  SourcePatch,
   Store,
   WakeListener,
 } from '../store.js';
@@ -975,6 +977,28 @@ export class SqliteStore implements Store {
       page.limit,
       (x) => x.id,
     );
+  }
+
+  async updateSource(id: string, patch: SourcePatch): Promise<Source> {
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ?').get(id);
+        if (!row) throw new NotFoundError(`source ${id} not found`);
+        const source = updatedSource(toSource(row, this.box), patch, this.clock.now());
+        this.db
+          .prepare(
+            'UPDATE sources SET name = ?, secrets = ?, passthrough_headers = ?, updated_at = ? WHERE id = ?',
+          )
+          .run(
+            source.name,
+            this.box.seal(JSON.stringify(source.secrets), source.id),
+            source.passthroughHeaders ? 1 : 0,
+            source.updatedAt,
+            id,
+          );
+        return source;
+      })
+      .immediate();
   }
 
   async deleteSource(id: string): Promise<void> {
