@@ -18,7 +18,7 @@ const dir = tempDir();
 let store: SqliteStore;
 let api: FastifyInstance;
 let db: Database.Database;
-let ids: { app: string; ep: string; msg: string };
+let ids: { app: string; ep: string; msg: string; src: string };
 
 beforeAll(async () => {
   const path = dir.path('fuzz.db');
@@ -28,7 +28,13 @@ beforeAll(async () => {
   const ep = await store.createEndpoint(app.id, { url: 'https://example.com/hook', disabled: true });
   const { message } = await store.acceptMessage({ appId: app.id, eventType: 'a.b', payload: '{"k":1}' });
   await store.upsertEventType({ name: 'a.b', description: 'x' });
-  ids = { app: app.id, ep: ep.id, msg: message.id };
+  const src = await store.createSource({
+    name: 'Fuzz source',
+    provider: 'github',
+    secrets: ['s'],
+    appId: app.id,
+  });
+  ids = { app: app.id, ep: ep.id, msg: message.id, src: src.id };
   api = await buildApi({ store, maxPayloadBytes: 64 * 1024 });
   db = new Database(path, { readonly: true });
 });
@@ -43,7 +49,7 @@ afterAll(async () => {
 /** Everything stored, to compare before and after a refused request. */
 function snapshot(): string {
   return JSON.stringify(
-    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries'].map((t) =>
+    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources'].map((t) =>
       db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
     ),
   );
@@ -65,6 +71,8 @@ const ROUTES: [string, string][] = [
   ['POST', '/api/v1/app/{app}/endpoint/{ep}/recover'],
   ['POST', '/api/v1/app/{app}/endpoint/{ep}/send-example'],
   ['POST', '/api/v1/app/{app}/msg'],
+  ['POST', '/api/v1/source'],
+  ['PATCH', '/api/v1/source/{src}'],
 ];
 
 /** Strings that have broken parsers, headers and SQL before. */
@@ -100,6 +108,10 @@ const body = fc.oneof(
       'description',
       'metadata',
       'extra',
+      'secrets',
+      'provider',
+      'appId',
+      'passthroughHeaders',
     ),
     value,
   ),
@@ -121,7 +133,8 @@ function fill(template: string, id: string | 'real'): string {
   return template
     .replace('{app}', real ? ids.app : enc(id))
     .replace('{ep}', real ? ids.ep : enc(id))
-    .replace('{type}', real ? 'a.b' : enc(id));
+    .replace('{type}', real ? 'a.b' : enc(id))
+    .replace('{src}', real ? ids.src : enc(id));
 }
 
 function checkErrorShape(status: number, payload: string): void {
