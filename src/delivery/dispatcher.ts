@@ -284,12 +284,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Sends one delivery; `slotted` if it took a slot of its endpoint's rate limit. */
   private async attempt(delivery: ClaimedDelivery, slotted: boolean): Promise<void> {
     const { clock, logger } = this.config;
+    const firstContact = this.endpoints.peek(delivery.endpointId) === undefined;
     const prepared = await this.endpoints.get(delivery.appId, delivery.endpointId, delivery.endpointVersion);
     // An attempt that started before its endpoint's limit was known still counts against it.
     const rate = prepared?.endpoint.rateLimit;
     if (rate && !slotted) this.throttle.occupy(delivery.endpointId, rate, clock.now());
-    // The first attempt to an endpoint loads it; the others queued behind it may start now.
-    this.pump(delivery.endpointId);
+    // This attempt loaded the endpoint; the others queued behind it may start now.
+    if (firstContact) this.pump(delivery.endpointId);
     if (!prepared || prepared.endpoint.disabled) {
       this.finish(delivery, null, { status: 'failed', exhausted: false }, false);
       return;
