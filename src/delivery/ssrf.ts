@@ -9,7 +9,22 @@ import { BlockList, isIP } from 'node:net';
 import { buildConnector } from 'undici';
 import { HeraldError, ValidationError } from '../core/errors.js';
 
-/** Ranges no webhook may reach unless explicitly allowed. */
+/*
+ * The block lists, checked against the IANA special-purpose address registries
+ * (iana-ipv4-special-registry and iana-ipv6-special-registry, both as updated 2025) and
+ * the IPv6 address-space registry. Every entry whose "Globally Reachable" is False or N/A
+ * is blocked. Entries marked True are blocked too where they are anycast service
+ * addresses rather than places a webhook receiver can live, because the nearest instance
+ * of an anycast service may be one the operator runs inside its own network (RFC 7534
+ * asks organisations to run AS112 servers locally): 192.0.0.9 and 192.0.0.10 (PCP and
+ * TURN anycast, inside 192.0.0.0/24), 192.31.196.0/24 and 192.175.48.0/24 (AS112),
+ * 192.52.193.0/24 (AMT), and their IPv6 counterparts inside 2001::/23 and
+ * 2620:4f:8000::/48. ORCHIDv2 (2001:20::/28) and drone DETs (2001:30::/28) are marked True
+ * but are host identifiers, not locators (RFC 7343, RFC 9374): whatever a local HIP stack
+ * maps them to is not a public address, so they are blocked with the rest of 2001::/23.
+ */
+
+/** IPv4 ranges no webhook may reach unless explicitly allowed (`--allow-network`). */
 export const BLOCKED_IPV4: readonly string[] = [
   '0.0.0.0/8', // "this" network
   '10.0.0.0/8', // private
@@ -17,10 +32,13 @@ export const BLOCKED_IPV4: readonly string[] = [
   '127.0.0.0/8', // loopback
   '169.254.0.0/16', // link-local, cloud metadata
   '172.16.0.0/12', // private
-  '192.0.0.0/24', // IETF protocol assignments
+  '192.0.0.0/24', // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP/TURN anycast)
   '192.0.2.0/24', // documentation
-  '192.88.99.0/24', // 6to4 relay
+  '192.31.196.0/24', // AS112-v4 (anycast, see above)
+  '192.52.193.0/24', // AMT relays (anycast, see above)
+  '192.88.99.0/24', // deprecated 6to4 relay anycast, 6a44
   '192.168.0.0/16', // private
+  '192.175.48.0/24', // direct delegation AS112 (anycast, see above)
   '198.18.0.0/15', // benchmarking
   '198.51.100.0/24', // documentation
   '203.0.113.0/24', // documentation
@@ -28,16 +46,28 @@ export const BLOCKED_IPV4: readonly string[] = [
   '240.0.0.0/4', // reserved, including broadcast
 ];
 
-/** IPv6 ranges blocked the same way; IPv4-mapped addresses are checked as IPv4. */
+/**
+ * IPv6 ranges blocked the same way. IPv4-mapped addresses (`::ffff:0:0/96`) are unmapped
+ * and checked as IPv4 first; everything else outside 2000::/3 is blocked outright.
+ */
 export const BLOCKED_IPV6: readonly string[] = [
-  '::/96', // unspecified, loopback and deprecated IPv4-compatible addresses
-  '64:ff9b::/96', // NAT64
-  '100::/64', // discard
+  // Outside 2000::/3, the only space IANA allocates for global unicast. This takes in
+  // ::/128 unspecified, ::1 loopback, ::/96 IPv4-compatible, ::ffff:0:0:0/96 SIIT
+  // IPv4-translated, 64:ff9b::/96 NAT64, 64:ff9b:1::/48 local-use NAT64, 100::/64 discard,
+  // 100:0:0:1::/64 dummy prefix, 5f00::/16 SRv6 SIDs, fc00::/7 unique local, fe80::/10
+  // link-local, fec0::/10 deprecated site-local, ff00::/8 multicast, and whatever IANA
+  // still holds in reserve (refused until it is allocated, not after).
+  '::/3',
+  '4000::/2',
+  '8000::/1',
+  // Inside 2000::/3:
+  '2001::/23', // IETF protocol assignments: Teredo 2001::/32, PCP/TURN/DNS-SD anycast
+  // 2001:1::1-3, benchmarking 2001:2::/48, AMT 2001:3::/32, AS112 2001:4:112::/48,
+  // ORCHID 2001:10::/28, ORCHIDv2 2001:20::/28, DETs 2001:30::/28
   '2001:db8::/32', // documentation
   '2002::/16', // 6to4
-  'fc00::/7', // unique local
-  'fe80::/10', // link-local
-  'ff00::/8', // multicast
+  '2620:4f:8000::/48', // direct delegation AS112 (anycast, see above)
+  '3fff::/20', // documentation
 ];
 
 /** A connection refused because its address is in a blocked range. */
@@ -94,13 +124,16 @@ export function unmapIPv4(address: string): string {
 
 /** Decides which addresses may be connected to. */
 export class AddressPolicy {
-  private readonly blocked = new BlockList();
+  // One list per family: a BlockList matches an IPv4 address against any IPv6 range that
+  // holds its mapped form (::ffff:a.b.c.d), so '::/3' in a shared list would block all of
+  // IPv4. The allow list may be shared: there, that reading is the one wanted.
+  private readonly blocked = { ipv4: new BlockList(), ipv6: new BlockList() };
   private readonly allowed = new BlockList();
 
   /** `allow` holds CIDR ranges reachable despite the block list (`--allow-network`). */
   constructor(allow: readonly string[] = []) {
-    for (const cidr of BLOCKED_IPV4) addCidr(this.blocked, cidr, 'blocked');
-    for (const cidr of BLOCKED_IPV6) addCidr(this.blocked, cidr, 'blocked');
+    for (const cidr of BLOCKED_IPV4) addCidr(this.blocked.ipv4, cidr, 'blocked');
+    for (const cidr of BLOCKED_IPV6) addCidr(this.blocked.ipv6, cidr, 'blocked');
     for (const cidr of allow) addCidr(this.allowed, cidr, 'allowNetwork');
   }
 
@@ -111,7 +144,7 @@ export class AddressPolicy {
     if (family === 0) return true;
     const type = family === 6 ? 'ipv6' : 'ipv4';
     if (this.allowed.check(address, type)) return false;
-    return this.blocked.check(address, type);
+    return this.blocked[type].check(address, type);
   }
 
   /**
