@@ -45,7 +45,12 @@ export async function ensureAdminToken(store: Store, configured: string | undefi
 const CACHE_MS = 30_000;
 const CACHE_MAX = 10_000;
 
-/** Authenticates requests by their bearer token, with a short positive cache. */
+/**
+ * Authenticates requests by their bearer token. Admin tokens are cached for a short while
+ * (no route revokes one, so a cached answer cannot outlive a revocation). Application tokens
+ * are looked up on every request: deleting an application deletes its tokens, and no process
+ * may keep accepting them afterwards, whichever process did the delete.
+ */
 export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
 
@@ -63,6 +68,7 @@ export class Authenticator {
     const found = await this.store.findToken(hash);
     if (!found) throw new AuthError('invalid token');
     const principal = { appId: found.appId, scope: found.appId ?? 'admin' };
+    if (principal.appId !== null) return principal;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(hash, { principal, until: now + CACHE_MS });
     return principal;

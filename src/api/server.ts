@@ -41,6 +41,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotency?: { key: string; hash: string };
   }
+  interface FastifyContextConfig {
+    /**
+     * `false` on routes whose answer carries a credential (a token): their answer is never
+     * stored, so an idempotency key is not honoured there and a repeat mints a new one.
+     */
+    idempotent?: boolean;
+  }
 }
 
 /** Builds the API server (not listening yet). */
@@ -131,6 +138,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       api.addHook('preHandler', async (request, reply) => {
         const key = request.headers['idempotency-key'];
         if (request.method !== 'POST' || typeof key !== 'string' || key === '') return;
+        if (request.routeOptions.config.idempotent === false) return;
         if (key.length > IDEMPOTENCY_KEY_MAX) {
           throw new ValidationError('idempotency-key', `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
         }
@@ -179,6 +187,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       api.withTypeProvider<TypeBoxTypeProvider>().post(
         '/auth/app-portal-access/:app_id',
         {
+          // The answer is a live token: it must not sit in idempotency_keys for 12 h.
+          config: { idempotent: false },
           schema: {
             tags: ['Authentication'],
             params: Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) }),

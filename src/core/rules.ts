@@ -3,6 +3,7 @@
  * stored endpoint is always one the dispatcher can use.
  */
 import { ValidationError } from './errors.js';
+import { ID_PREFIX } from './ids.js';
 import { HMAC_SECRET_PREFIX, parseSecret } from './signing.js';
 
 /** User-facing limits. Each is documented in the README. */
@@ -49,6 +50,29 @@ export function checkName(field: string, value: string, maxLength: number = LIMI
   }
   if (!NAME_PATTERN.test(value))
     throw new ValidationError(field, 'may contain only letters, digits, - _ and .');
+  return value;
+}
+
+/** `app_`, `ep_`, … : the start of every id Herald makes. */
+const ID_SHAPE = new RegExp(`^(${Object.values(ID_PREFIX).join('|')})_`);
+
+/** Whether `value` starts like an id Herald makes, so that it can only ever name by id. */
+export function isIdShaped(value: string): boolean {
+  return ID_SHAPE.test(value);
+}
+
+/**
+ * Checks a uid: a name that cannot be taken for an id. Lookups accept either, so a uid of the
+ * form `app_…` could shadow another tenant's application; every id prefix is refused.
+ */
+export function checkUid(field: string, value: string): string {
+  checkName(field, value);
+  if (isIdShaped(value)) {
+    throw new ValidationError(
+      field,
+      `must not start with an id prefix (${Object.values(ID_PREFIX).join('_, ')}_)`,
+    );
+  }
   return value;
 }
 

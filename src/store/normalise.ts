@@ -11,6 +11,7 @@ import {
   checkRetrySchedule,
   checkSecret,
   checkTimeout,
+  checkUid,
   isReservedHeader,
   LIMITS,
 } from '../core/rules.js';
@@ -60,7 +61,7 @@ export function applicationRecord(
   return {
     ...base,
     name,
-    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkName('uid', patch.uid),
+    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkUid('uid', patch.uid),
     rateLimit: patch.rateLimit === undefined ? base.rateLimit : checkRate('rateLimit', patch.rateLimit),
     metadata: patch.metadata === undefined ? base.metadata : checkMetadata('metadata', patch.metadata),
     updatedAt: now,
@@ -102,7 +103,7 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
   return {
     ...base,
     url: patch.url === undefined ? base.url : checkEndpointUrl('url', patch.url),
-    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkName('uid', patch.uid),
+    uid: patch.uid === undefined ? base.uid : patch.uid === null ? null : checkUid('uid', patch.uid),
     description: patch.description ?? base.description,
     filterTypes:
       patch.filterTypes === undefined

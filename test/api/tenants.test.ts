@@ -3,13 +3,21 @@
  * nothing stored changes. The route list is checked against /openapi.json, so a new route
  * that is not listed here fails this test until someone decides who may call it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
+import { ID_PREFIX } from '../../src/core/ids.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import type { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
+import { PG_URL } from '../pg.js';
 
 const ADMIN = 'tenants-admin-token';
 const dir = tempDir();
@@ -189,5 +197,277 @@ describe("another application's token", () => {
     expect((await send('no-such-uid', shopToken)).statusCode).toBe(403);
     expect((await send('no-such-uid', ADMIN)).statusCode).toBe(404);
     expect(snapshot()).toBe(before);
+  });
+});
+
+/**
+ * The takeover an outside probe found: an application token renamed its own application to a
+ * name (or another application's id) that the operator used afterwards, and read what was
+ * sent there. Every step is refused now, on both stores.
+ */
+describe.each(['sqlite', 'postgres'] as const)('tenant takeover (%s)', (kind) => {
+  const tdir = tempDir();
+  const schema = `tenants_${process.pid}_${Date.now().toString(36)}`;
+  const opened: Store[] = [];
+  let takeoverStore: Store;
+  let takeover: FastifyInstance;
+  let second: FastifyInstance;
+  let svixUrl: string;
+
+  const open = async (): Promise<Store> => {
+    const s =
+      kind === 'sqlite'
+        ? openSqliteStore({ path: tdir.path('takeover.db') })
+        : await openPostgresStore({ url: PG_URL, schema, poolSize: 3 });
+    opened.push(s);
+    return s;
+  };
+
+  /** Runs SQL on the store's tables behind its back, as data written by an older Herald. */
+  const rawSql = async (sql: string, params: string[]): Promise<Array<Record<string, unknown>>> => {
+    if (kind === 'sqlite') {
+      const raw = new Database(tdir.path('takeover.db'));
+      try {
+        const stmt = raw.prepare(sql);
+        if (stmt.reader) return stmt.all(...params) as Array<Record<string, unknown>>;
+        stmt.run(...params);
+        return [];
+      } finally {
+        raw.close();
+      }
+    }
+    const client = new pg.Client(PG_URL);
+    await client.connect();
+    try {
+      await client.query(`SET search_path TO ${schema}`);
+      const n = { i: 0 };
+      return (
+        await client.query(
+          sql.replace(/\?/g, () => `$${++n.i}`),
+          params,
+        )
+      ).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  beforeAll(async () => {
+    takeoverStore = await open();
+    await takeoverStore.saveToken(hashToken(ADMIN), null);
+    takeover = await buildApi({ store: takeoverStore });
+    // A second API process over the same database, with its own token cache.
+    second = await buildApi({ store: await open() });
+    svixUrl = await takeover.listen({ port: 0, host: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    await takeover.close();
+    await second.close();
+    for (const s of opened.reverse()) await s[Symbol.asyncDispose]();
+    if (kind === 'postgres') {
+      const client = new pg.Client(PG_URL);
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    }
+    tdir.remove();
+  });
+
+  const call = (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    token: string,
+    payload?: object,
+    on: FastifyInstance = takeover,
+  ) =>
+    on.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload ? { payload } : {}),
+    });
+  const newApp = async (name: string, uid?: string) =>
+    (await call('POST', '/api/v1/app', ADMIN, { name, ...(uid ? { uid } : {}) })).json() as {
+      id: string;
+      uid: string | null;
+    };
+  const tokenOf = async (appId: string) =>
+    ((await call('POST', `/api/v1/auth/app-portal-access/${appId}`, ADMIN, {})).json() as { token: string })
+      .token;
+
+  it("an application token cannot change its application's uid, so the operator's later getOrCreate is not the attacker's", async () => {
+    const attacker = await newApp('Attacker');
+    const token = await tokenOf(attacker.id);
+    const patched = await call('PATCH', `/api/v1/app/${attacker.id}`, token, { uid: 'acme' });
+    expect(patched.statusCode).toBe(403);
+    expect(patched.json()).toMatchObject({ detail: expect.stringContaining('uid') });
+    const put = await call('PUT', `/api/v1/app/${attacker.id}`, token, { name: 'Attacker', uid: 'acme' });
+    expect(put.statusCode).toBe(403);
+    // What does not name the application stays the token's to change.
+    expect((await call('PATCH', `/api/v1/app/${attacker.id}`, token, { name: 'Renamed' })).statusCode).toBe(
+      200,
+    );
+    expect((await takeoverStore.getApplication(attacker.id))?.uid).toBeNull();
+
+    const acme = await call('POST', '/api/v1/app?get_if_exists=true', ADMIN, { name: 'Acme', uid: 'acme' });
+    expect(acme.statusCode).toBe(201);
+    const acmeId = (acme.json() as { id: string }).id;
+    expect(acmeId).not.toBe(attacker.id);
+    const sent = await call('POST', '/api/v1/app/acme/msg', ADMIN, {
+      eventType: 'order.paid',
+      payload: { n: 1 },
+    });
+    expect(sent.statusCode).toBe(202);
+    expect((await call('GET', '/api/v1/app/acme/msg', token)).statusCode).toBe(403);
+    const own = (await call('GET', `/api/v1/app/${attacker.id}/msg`, token)).json() as { data: unknown[] };
+    expect(own.data).toEqual([]);
+    // The admin still may.
+    expect((await call('PATCH', `/api/v1/app/${attacker.id}`, ADMIN, { uid: 'attacker' })).statusCode).toBe(
+      200,
+    );
+  });
+
+  it('a uid can never take the form of an id, for any id prefix, at any entrance', async () => {
+    const victim = await newApp('Victim');
+    for (const prefix of Object.values(ID_PREFIX)) {
+      const uid = `${prefix}_2b6EzcIbxLRkZ3x7Bt1OuVHmLwS`;
+      const created = await call('POST', '/api/v1/app', ADMIN, { name: 'x', uid });
+      expect(created.statusCode, prefix).toBe(422);
+      expect(JSON.stringify(created.json())).toContain('uid');
+      expect((await call('PATCH', `/api/v1/app/${victim.id}`, ADMIN, { uid })).statusCode, prefix).toBe(422);
+      const ep = await call('POST', `/api/v1/app/${victim.id}/endpoint`, ADMIN, {
+        url: 'https://example.com/x',
+        uid,
+      });
+      expect(ep.statusCode, prefix).toBe(422);
+    }
+    // get_if_exists with another application's id as the uid finds nothing and makes nothing.
+    const byId = await call('POST', '/api/v1/app?get_if_exists=true', ADMIN, { name: 'x', uid: victim.id });
+    expect(byId.statusCode).toBe(422);
+    // PUT on an unknown id does not create an application named by it.
+    const unknown = 'app_2b6EzcIbxLRkZ3x7Bt1OuVHmLwS';
+    expect((await call('PUT', `/api/v1/app/${unknown}`, ADMIN, { name: 'x' })).statusCode).toBe(404);
+    const inline = await call('POST', `/api/v1/app/${unknown}/msg`, ADMIN, {
+      eventType: 'order.paid',
+      payload: {},
+      application: { name: 'x' },
+    });
+    expect(inline.statusCode).toBe(422);
+    expect(await takeoverStore.getApplication(unknown)).toBeNull();
+  });
+
+  it("lookups prefer an id over a uid equal to it, so old data cannot shadow another tenant's application", async () => {
+    const a = await newApp('A');
+    const b = await newApp('B');
+    const epB = (
+      (
+        await call('POST', `/api/v1/app/${b.id}/endpoint`, ADMIN, {
+          url: 'https://example.com/b',
+          disabled: true,
+        })
+      ).json() as {
+        id: string;
+      }
+    ).id;
+    // What the probe did through the API on PostgreSQL, written directly now that the API refuses it.
+    await rawSql('UPDATE applications SET uid = ? WHERE id = ?', [b.id, a.id]);
+    // Move B's row after A's, so that a scan without a preference meets A first (PostgreSQL
+    // returns rows in heap order, and an UPDATE of an indexed column moves a row to its end).
+    await rawSql('UPDATE applications SET uid = ? WHERE id = ?', ['b-moved', b.id]);
+    const tokenA = await tokenOf(a.id);
+    const tokenB = await tokenOf(b.id);
+
+    expect(((await call('GET', `/api/v1/app/${b.id}`, ADMIN)).json() as { id: string }).id).toBe(b.id);
+    expect((await call('GET', `/api/v1/app/${b.id}`, tokenA)).statusCode).toBe(403);
+    expect((await call('GET', `/api/v1/app/${b.id}/endpoint/${epB}`, ADMIN)).statusCode).toBe(200);
+    const made = await call('POST', `/api/v1/app/${b.id}/endpoint`, ADMIN, { url: 'https://example.com/b2' });
+    expect(made.statusCode).toBe(201);
+    expect((await takeoverStore.getEndpoint(b.id, (made.json() as { id: string }).id))?.appId).toBe(b.id);
+    expect((await takeoverStore.listEndpoints(a.id, { limit: 10 })).data).toEqual([]);
+
+    for (const token of [ADMIN, tokenB]) {
+      const sent = await call('POST', `/api/v1/app/${b.id}/msg`, token, {
+        eventType: 'order.paid',
+        payload: { secret: 'for B' },
+      });
+      expect(sent.statusCode).toBe(202);
+      const { id } = sent.json() as { id: string };
+      expect((await takeoverStore.getMessage(b.id, id))?.appId).toBe(b.id);
+      expect(((await call('GET', `/api/v1/app/${b.id}/msg/${id}`, ADMIN)).json() as { id: string }).id).toBe(
+        id,
+      );
+    }
+    expect((await takeoverStore.listMessages({ appId: a.id }, { limit: 10 })).data).toEqual([]);
+    expect((await call('GET', `/api/v1/app/${a.id}/msg`, tokenA)).json()).toMatchObject({ data: [] });
+  });
+
+  it("a deleted application's tokens stop working at once, in every process", async () => {
+    const gone = await newApp('Gone');
+    const token = await tokenOf(gone.id);
+    // Both API processes have seen the token work (a cache would now hold it).
+    expect((await call('GET', `/api/v1/app/${gone.id}`, token)).statusCode).toBe(200);
+    expect((await call('GET', `/api/v1/app/${gone.id}`, token, undefined, second)).statusCode).toBe(200);
+    expect((await call('DELETE', `/api/v1/app/${gone.id}`, ADMIN)).statusCode).toBe(204);
+    for (const on of [takeover, second]) {
+      expect((await call('GET', `/api/v1/app/${gone.id}`, token, undefined, on)).statusCode).toBe(401);
+      const sent = await call(
+        'POST',
+        `/api/v1/app/${gone.id}/msg`,
+        token,
+        { eventType: 'e', payload: {} },
+        on,
+      );
+      expect(sent.statusCode).toBe(401);
+    }
+  });
+
+  it('a portal token minted through the svix SDK (which sends an idempotency-key) is stored nowhere in clear', async () => {
+    const app = await newApp('Portal');
+    const svix = new Svix(ADMIN, { serverUrl: svixUrl });
+    const { token } = await svix.authentication.appPortalAccess(app.id, {});
+    expect(token).toMatch(/^herald_app_/);
+    const headers = { authorization: `Bearer ${ADMIN}`, 'idempotency-key': 'same-key' };
+    const twice = await Promise.all(
+      [1, 2].map(() =>
+        takeover.inject({
+          method: 'POST',
+          url: `/api/v1/auth/app-portal-access/${app.id}`,
+          headers,
+          payload: {},
+        }),
+      ),
+    );
+    const tokens = twice.map((r) => (r.json() as { token: string }).token);
+    expect(new Set(tokens).size).toBe(2);
+    expect(twice.map((r) => r.headers['idempotent-replayed'])).toEqual([undefined, undefined]);
+    for (const t of [token, ...tokens]) {
+      expect((await call('GET', `/api/v1/app/${app.id}`, t)).statusCode).toBe(200);
+      if (kind === 'sqlite') {
+        for (const file of readdirSync(tdir.dir).filter((f) => f.startsWith('takeover.db'))) {
+          expect(readFileSync(join(tdir.dir, file)).includes(t), file).toBe(false);
+        }
+      } else {
+        const rows = await rawSql(
+          `SELECT count(*)::int AS n FROM idempotency_keys WHERE response LIKE '%' || ? || '%'`,
+          [t],
+        );
+        expect(rows).toEqual([{ n: 0 }]);
+      }
+    }
+  });
+
+  it('upgrading forgets portal tokens that an older Herald stored in idempotency records', async () => {
+    const stale = 'herald_app_stalestalestalestalestalestale';
+    await rawSql(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, created_at)
+       VALUES ('admin', 'old-key', 'h', 200, ?, 0)`,
+      [JSON.stringify({ token: stale, url: 'x' })],
+    );
+    await rawSql('DELETE FROM herald_migrations WHERE name = ?', [
+      kind === 'sqlite' ? '006_forget_stored_tokens.sql' : '005_forget_stored_tokens.sql',
+    ]);
+    await (await open())[Symbol.asyncDispose]();
+    expect(await rawSql(`SELECT key FROM idempotency_keys WHERE key = 'old-key'`, [])).toEqual([]);
   });
 });

@@ -38,7 +38,7 @@ describe('PostgreSQL specifics', () => {
     await client.connect();
     const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations ORDER BY version`);
     await client.end();
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 5 }]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });
 

@@ -32,6 +32,7 @@ describe('SQLite specifics', () => {
       { version: 2, name: '002_api.sql' },
       { version: 3, name: '003_inbound.sql' },
       { version: 4, name: '004_claim_by_endpoint.sql' },
+      { version: 6, name: '006_forget_stored_tokens.sql' },
     ]);
     db.close();
   });

@@ -1,9 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { requireAdmin } from '../auth.js';
+import { NotFoundError } from '../../core/errors.js';
+import { checkUid, isIdShaped } from '../../core/rules.js';
+import type { Application } from '../../core/types.js';
+import { type Principal, requireAdmin } from '../auth.js';
 import { appOf, pageLimit, type RouteContext } from '../context.js';
+import { ForbiddenError } from '../errors.js';
 import { ApplicationIn, ApplicationOut, ApplicationPatch, AppParams, ListQuery, Page } from '../schemas.js';
 import { applicationOut } from '../serialize.js';
+
+/**
+ * An application token may not rename its application: a uid it chose could be one the
+ * operator names later (and the operator's `getOrCreate` would land in the attacker's
+ * application). Only the admin sets or changes uids.
+ */
+function keepUid(principal: Principal, existing: Application, uid: string | null | undefined): void {
+  if (principal.appId === null || uid === undefined || uid === existing.uid) return;
+  throw new ForbiddenError("an application token cannot change its application's uid");
+}
 
 /** `/api/v1/app`: applications. */
 export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
@@ -50,7 +64,8 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
       requireAdmin(request.principal);
       const { uid } = request.body;
       if (request.query.get_if_exists === 'true' && uid) {
-        const existing = await store.getApplication(uid);
+        // Checked before the lookup: a uid cannot look like an id, so this finds by uid only.
+        const existing = await store.getApplication(checkUid('uid', uid));
         if (existing) return reply.status(200).send(applicationOut(existing));
       }
       const created = await store.createApplication({ name: request.body.name, ...input(request.body) });
@@ -78,6 +93,10 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
       const existing = await store.getApplication(request.params.app_id);
       if (!existing) {
         requireAdmin(request.principal);
+        // An unknown id cannot become a uid: it would shadow nothing, but name by id later.
+        if (isIdShaped(request.params.app_id)) {
+          throw new NotFoundError(`application ${request.params.app_id} not found`);
+        }
         // Upsert: the path names the new application's uid.
         const created = await store.createApplication({
           uid: request.params.app_id,
@@ -88,6 +107,8 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
       }
       await appOf(ctx, request, existing.id);
       const body = request.body;
+      // A PUT replaces the uid too: leaving it out clears it.
+      keepUid(request.principal, existing, body.uid ?? null);
       const updated = await store.updateApplication(existing.id, {
         name: body.name,
         uid: body.uid ?? null,
@@ -110,6 +131,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
     },
     async (request) => {
       const existing = await appOf(ctx, request, request.params.app_id);
+      keepUid(request.principal, existing, request.body.uid);
       return applicationOut(await store.updateApplication(existing.id, input(request.body)));
     },
   );

@@ -54,10 +54,11 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
         throw new PayloadTooLargeError(`payload is larger than ${ctx.maxPayloadBytes} bytes`);
       }
-      // The hot path needs no lookup here: with the admin token, or an application's token
-      // on its own id, the store resolves the id or uid as it commits (404 if unknown).
+      // The hot path needs no lookup here: with the admin token the store resolves the id or
+      // uid as it commits (404 if unknown). An application token's path is resolved first and
+      // checked against the token, whatever it names.
       let appId = request.params.app_id;
-      if (body.application || (principal.appId !== null && principal.appId !== appId)) {
+      if (body.application || principal.appId !== null) {
         let owner = await store.getApplication(appId);
         if (!owner && body.application) {
           // Svix creates the application inline when the path's id is unknown.

@@ -100,6 +100,12 @@ export interface PostgresStoreOptions {
   secretBox?: SecretBox;
 }
 
+/**
+ * The id of the application named by `$1`, its id or its uid, preferring the id: a uid equal
+ * to another row's id (possible in data written before uids of id shape were refused) can
+ * never shadow that row. Queries under an application resolve it first, then look inside it.
+ */
+const APP_BY_KEY = '(SELECT id FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1)';
 const WAKE_CHANNEL = 'herald_wake';
 /** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
 const WAKE_PAYLOAD_MAX = 7_000;
@@ -304,8 +310,16 @@ export class PostgresStore implements Store {
 
   private async appRow(idOrUid: string, on: Queryable = this.pool) {
     return (
-      await this.q<ApplicationRow>('SELECT * FROM applications WHERE id = $1 OR uid = $1', [idOrUid], on)
-    ).rows[0];
+      // Prefers the id: a uid equal to another row's id (possible in data written before uids of
+      // id shape were refused) can never shadow that row.
+      (
+        await this.q<ApplicationRow>(
+          `SELECT * FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1`,
+          [idOrUid],
+          on,
+        )
+      ).rows[0]
+    );
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -452,8 +466,8 @@ export class PostgresStore implements Store {
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
     const row = (
       await this.q<EndpointRow>(
-        `SELECT e.* FROM endpoints e JOIN applications a ON a.id = e.app_id
-         WHERE (a.id = $1 OR a.uid = $1) AND (e.id = $2 OR e.uid = $2)`,
+        `SELECT * FROM endpoints WHERE app_id = ${APP_BY_KEY} AND (id = $2 OR uid = $2)
+         ORDER BY id = $2 DESC LIMIT 1`,
         [appId, idOrUid],
       )
     ).rows[0];
@@ -625,8 +639,8 @@ export class PostgresStore implements Store {
   async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
     const row = (
       await this.q<MessageRow>(
-        `SELECT m.* FROM messages m JOIN applications a ON a.id = m.app_id
-         WHERE (a.id = $1 OR a.uid = $1) AND (m.id = $2 OR m.event_id = $2)`,
+        `SELECT * FROM messages WHERE app_id = ${APP_BY_KEY} AND (id = $2 OR event_id = $2)
+         ORDER BY id = $2 DESC LIMIT 1`,
         [appId, idOrEventId],
       )
     ).rows[0];
@@ -919,8 +933,7 @@ export class PostgresStore implements Store {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     const row = (
       await this.q<AttemptRow>(
-        `SELECT t.* FROM attempts t JOIN applications a ON a.id = t.app_id
-         WHERE (a.id = $1 OR a.uid = $1) AND t.msg_id = $2 AND t.id = $3`,
+        `SELECT * FROM attempts WHERE app_id = ${APP_BY_KEY} AND msg_id = $2 AND id = $3`,
         [appId, msgId, attemptId],
       )
     ).rows[0];

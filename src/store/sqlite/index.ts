@@ -232,8 +232,10 @@ export class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      appById: db.prepare<[string, string], ApplicationRow>(
-        'SELECT * FROM applications WHERE id = ? OR uid = ?',
+      // Every lookup by "id or uid" prefers the id: a uid equal to another row's id (possible
+      // in data written before uids of id shape were refused) can never shadow that row.
+      appById: db.prepare<[{ key: string }], ApplicationRow>(
+        'SELECT * FROM applications WHERE id = @key OR uid = @key ORDER BY id = @key DESC LIMIT 1',
       ),
       insertApp: db.prepare(
         `INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
@@ -243,8 +245,9 @@ export class SqliteStore implements Store {
         `UPDATE applications SET uid = @uid, name = @name, rate_limit = @rate_limit, metadata = @metadata,
          updated_at = @updated_at WHERE id = @id`,
       ),
-      endpointById: db.prepare<[string, string, string], EndpointRow>(
-        'SELECT * FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?)',
+      endpointById: db.prepare<[{ appId: string; key: string }], EndpointRow>(
+        `SELECT * FROM endpoints WHERE app_id = @appId AND (id = @key OR uid = @key)
+         ORDER BY id = @key DESC LIMIT 1`,
       ),
       enabledEndpointsOfApp: db.prepare<[string], EndpointRow>(
         'SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0',
@@ -271,8 +274,9 @@ export class SqliteStore implements Store {
          VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @headers, @created_at)
          ON CONFLICT DO NOTHING`,
       ),
-      messageById: db.prepare<[string, string, string], MessageRow>(
-        'SELECT * FROM messages WHERE app_id = ? AND (id = ? OR event_id = ?)',
+      messageById: db.prepare<[{ appId: string; key: string }], MessageRow>(
+        `SELECT * FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
+         ORDER BY id = @key DESC LIMIT 1`,
       ),
       // Pending (due at creation, no owner), or already leased to a standing claim's owner.
       insertDelivery: db.prepare<[string, string, string, string, string, number, string | null, number]>(
@@ -340,7 +344,7 @@ export class SqliteStore implements Store {
   }
 
   async getApplication(idOrUid: string): Promise<Application | null> {
-    const row = this.stmt.appById.get(idOrUid, idOrUid);
+    const row = this.stmt.appById.get({ key: idOrUid });
     return row ? toApplication(row) : null;
   }
 
@@ -445,9 +449,9 @@ export class SqliteStore implements Store {
   }
 
   async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
-    const app = this.stmt.appById.get(appId, appId);
+    const app = this.stmt.appById.get({ key: appId });
     if (!app) return null;
-    const row = this.stmt.endpointById.get(app.id, idOrUid, idOrUid);
+    const row = this.stmt.endpointById.get({ appId: app.id, key: idOrUid });
     return row ? toEndpoint(row, this.box) : null;
   }
 
@@ -541,7 +545,7 @@ export class SqliteStore implements Store {
         return batch.map(({ message, onlyEndpointId: only }): ItemResult<AcceptedMessage> => {
           let app = apps.get(message.appId);
           if (app === undefined) {
-            const row = this.stmt.appById.get(message.appId, message.appId);
+            const row = this.stmt.appById.get({ key: message.appId });
             app = row
               ? {
                   id: row.id,
@@ -598,9 +602,9 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
-    const app = this.stmt.appById.get(appId, appId);
+    const app = this.stmt.appById.get({ key: appId });
     if (!app) return null;
-    const row = this.stmt.messageById.get(app.id, idOrEventId, idOrEventId);
+    const row = this.stmt.messageById.get({ appId: app.id, key: idOrEventId });
     return row ? toMessage(row) : null;
   }
 
@@ -809,7 +813,7 @@ export class SqliteStore implements Store {
   }
 
   async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
-    const app = this.stmt.appById.get(filter.appId, filter.appId);
+    const app = this.stmt.appById.get({ key: filter.appId });
     if (!app) throw new NotFoundError(`application ${filter.appId} not found`);
     const where = ['app_id = @appId'];
     const params: Record<string, unknown> = { appId: app.id, limit: page.limit + 1 };
@@ -861,12 +865,13 @@ export class SqliteStore implements Store {
   }
 
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    const app = this.stmt.appById.get({ key: appId });
+    if (!app) return null;
     const row = this.db
-      .prepare<[string, string, string, string], AttemptRow>(
-        `SELECT a.* FROM attempts a JOIN applications p ON p.id = a.app_id
-         WHERE (p.id = ? OR p.uid = ?) AND a.msg_id = ? AND a.id = ?`,
+      .prepare<[string, string, string], AttemptRow>(
+        'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
       )
-      .get(appId, appId, msgId, attemptId);
+      .get(app.id, msgId, attemptId);
     return row ? toAttempt(row) : null;
   }
 
@@ -941,7 +946,7 @@ export class SqliteStore implements Store {
   }
 
   async createSource(input: NewSource): Promise<Source> {
-    const app = this.stmt.appById.get(input.appId, input.appId);
+    const app = this.stmt.appById.get({ key: input.appId });
     if (!app) throw new NotFoundError(`application ${input.appId} not found`);
     const now = this.clock.now();
     const source = sourceRecord(newId('src', now), app.id, input, now);
