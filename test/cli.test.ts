@@ -1,6 +1,7 @@
-/** The `herald` command: help, flag errors, an unreachable server, and the management commands. */
+/** The `herald` command: help, flag errors, an unreachable server, a first start, and the management commands. */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,45 @@ describe('herald CLI', () => {
     expect(unreachable.stderr).toMatch(/cannot reach Herald at http:\/\/127\.0\.0\.1:9/);
     const noToken = await herald(['app', 'list', '--server', 'http://127.0.0.1:9'], { HERALD_TOKEN: '' });
     expect(noToken.stderr).toMatch(/no API token/);
+  });
+
+  describe('first start', () => {
+    const printedToken = (output: string) => /created admin token[^:]*: (\S+)/.exec(output)?.[1];
+    const answers = async (server: HeraldProcess, token: string) =>
+      (await fetch(`${server.url}/api/v1/app`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+    it('a port in use is one line and exit 2, stores no token, and the next start prints one that works', async () => {
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const port = String((busy.address() as AddressInfo).port);
+      const dir = tempDir();
+      const db = dir.path('herald.db');
+      try {
+        const failed = await herald(['serve', '--port', port, '--db', db], { HERALD_ADMIN_TOKEN: '' });
+        await new Promise((resolve) => busy.close(resolve));
+        expect(failed.stderr).toBe(`herald: port ${port} is in use; choose another with --port\n`);
+        expect(failed.code).toBe(2);
+        expect(failed.stdout).not.toMatch(/admin token/);
+
+        // The failed start left no token behind: this start creates one, prints it, and it works.
+        const second = await startHerald([], { HERALD_ADMIN_TOKEN: '' }, { db });
+        const token = printedToken(second.output());
+        expect(token).toMatch(/^herald_admin_/);
+        expect(await answers(second, token!)).toBe(200);
+        expect(await answers(second, 'herald_admin_wrong')).toBe(401);
+        expect(await second.stop()).toBe(0);
+
+        // Access lost (token not kept): a start with HERALD_ADMIN_TOKEN adds a token of one's own.
+        const chosen = `herald_admin_mine_${Math.random().toString(36).slice(2)}`;
+        const third = await startHerald([], { HERALD_ADMIN_TOKEN: chosen }, { db });
+        expect(printedToken(third.output())).toBeUndefined();
+        expect(await answers(third, chosen)).toBe(200);
+        expect(await answers(third, token!)).toBe(200);
+        expect(await third.stop()).toBe(0);
+      } finally {
+        dir.remove();
+      }
+    });
   });
 
   describe('against a running Herald', () => {

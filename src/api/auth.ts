@@ -29,17 +29,19 @@ export function newToken(prefix: 'herald_admin' | 'herald_app'): string {
 
 /**
  * Makes sure an admin token exists: stores the hash of `configured` if given, otherwise
- * creates one when none exists. Returns a newly created token (to print once) or `null`.
+ * creates one when none exists and hands it to `show` before storing its hash, so that no
+ * token is stored whose plain text nobody was shown (it locked the user out).
  */
-export async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
-  if (configured) {
-    await store.saveToken(hashToken(configured), null);
-    return null;
-  }
-  if (await store.hasAdminToken()) return null;
+export async function ensureAdminToken(
+  store: Store,
+  configured: string | undefined,
+  show: (token: string) => void,
+): Promise<void> {
+  if (configured) return store.saveToken(hashToken(configured), null);
+  if (await store.hasAdminToken()) return;
   const token = newToken('herald_admin');
+  show(token);
   await store.saveToken(hashToken(token), null);
-  return token;
 }
 
 const CACHE_MS = 30_000;

@@ -5,10 +5,13 @@ import { buildApi } from '../api/server.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
+import { InboundSweeper } from '../inbound/retention.js';
+import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
 import { startCheckpointThread } from '../store/sqlite/checkpoint-thread.js';
 import { SqliteStore } from '../store/sqlite/index.js';
+import { CliError } from './manage.js';
 
 /** Options of `herald serve`, already checked by the CLI. */
 export interface ServeOptions {
@@ -26,6 +29,8 @@ export interface ServeOptions {
   publicUrl: string | undefined;
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
+  /** How long and how many inbound requests each source's log keeps. */
+  inboundRetention: InboundRetention;
   version: string;
 }
 
@@ -48,7 +53,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   new AddressPolicy(options.allowNetwork);
   const box = secretBoxFor(options.mainKey);
   const logger = pino({ level: options.logLevel }, pino.destination(2));
-  const store = await openStore(options.db, box);
+  const store = await openStore(options.db, box, { inboundRetention: options.inboundRetention });
   const stops: (() => Promise<void>)[] = [];
   out(
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
@@ -97,16 +102,29 @@ export async function serve(options: ServeOptions): Promise<void> {
     dispatcherStarted(thread.workerId);
   }
   if (options.role !== 'worker') {
-    const created = await ensureAdminToken(store, options.adminToken);
     // Links the API hands out (source ingest URLs, portal URLs) use --public-url, or else
     // the address it listens on, port included (known only after listen with --port 0).
     let listening = '';
     const publicUrl = options.publicUrl ?? (() => listening);
     const api = await buildApi({ store, logger, publicUrl, version: options.version });
-    const address = await api.listen({ port: options.port, host: options.host });
+    const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
+      // A start that fails leaves nothing running behind it, and says why in one line.
+      await api.close();
+      for (const s of stops) await s();
+      await stopCheckpoints();
+      await store[Symbol.asyncDispose]();
+      throw listenError(error as NodeJS.ErrnoException, options);
+    });
     listening = address;
     stops.unshift(() => api.close());
-    if (created) out(`herald: created admin token (shown once, only its hash is stored): ${created}`);
+    // Where inbound requests arrive, their log is swept (by every API process on PostgreSQL:
+    // the sweeps skip the rows another one is deleting).
+    const sweeper = new InboundSweeper({ store, logger }).start();
+    stops.push(() => sweeper[Symbol.asyncDispose]());
+    // Only once listening: a start that failed earlier would have stored a token nobody saw.
+    await ensureAdminToken(store, options.adminToken, (token) =>
+      out(`herald: created admin token (shown once, only its hash is stored): ${token}`),
+    );
     // Last line of the start-up banner: the server is ready.
     out(`herald: API listening on ${address}`);
   }
@@ -121,6 +139,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   await stopCheckpoints();
   await store[Symbol.asyncDispose]();
   out('herald: stopped');
+}
+
+/** A failed listen in words that say what to change; any other error as it is. */
+function listenError(error: NodeJS.ErrnoException, { port, host }: ServeOptions): Error {
+  const because = { cause: error };
+  if (error.code === 'EADDRINUSE')
+    return new CliError(`port ${port} is in use; choose another with --port`, because);
+  if (error.code === 'EACCES')
+    return new CliError(`port ${port} needs privileges this user lacks; choose another with --port`, because);
+  if (error.code === 'EADDRNOTAVAIL')
+    return new CliError(`${host} is not an address of this machine; choose another with --host`, because);
+  return error;
 }
 
 /** A database URL without its password, for printing. */
