@@ -13,8 +13,7 @@ export type VerificationReason =
   | 'missing_header'
   | 'bad_format'
   | 'stale_timestamp'
-  | 'no_matching_signature'
-  | 'replayed';
+  | 'no_matching_signature';
 
 /** A request that failed verification; `reason` says which check. */
 export class WebhookVerificationError extends Error {

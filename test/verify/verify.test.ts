@@ -13,7 +13,6 @@ import {
   signatureHeader,
 } from '../../src/core/signing.js';
 import {
-  guardReplay,
   MemoryReplayStore,
   verifyGitHub,
   verifyHmac,
@@ -184,12 +183,21 @@ describe('refusals carry a reason and never throw anything else', () => {
     expect(() => verifyStandardWebhook(secret, good, JSON.parse(body))).toThrow(TypeError);
   });
 
-  it('the replay guard refuses an id seen within its TTL', async () => {
+  it('the memory replay store: claimed, handled or released, and forgotten after its TTL', () => {
     let now = 0;
     const store = new MemoryReplayStore(() => now);
-    await guardReplay(store, 'msg_1', 1_000);
-    await expect(guardReplay(store, 'msg_1', 1_000)).rejects.toMatchObject({ reason: 'replayed' });
-    now = 1_001;
-    await expect(guardReplay(store, 'msg_1', 1_000)).resolves.toBeUndefined();
+    expect(store.claim('msg_1', 1_000)).toBe('new');
+    expect(store.claim('msg_1', 1_000)).toBe('in_progress');
+    store.release('msg_1');
+    expect(store.claim('msg_1', 1_000)).toBe('new');
+    now = 500;
+    store.handled('msg_1', 1_000);
+    now = 1_499;
+    expect(store.claim('msg_1', 1_000)).toBe('handled');
+    now = 1_500;
+    expect(store.claim('msg_1', 1_000)).toBe('new');
+    // A claim whose handler never answered lapses too.
+    now = 2_500;
+    expect(store.claim('msg_1', 1_000)).toBe('new');
   });
 });
