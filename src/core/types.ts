@@ -178,7 +178,7 @@ export interface Source {
 /** What became of one inbound request. */
 export type InboundStatus = 'accepted' | 'duplicate' | 'rejected';
 
-/** One request a source received, kept raw. */
+/** One request a source received, kept raw (a rejected one keeps the start of its body only). */
 export interface InboundRequest {
   id: string;
   sourceId: string;
@@ -186,7 +186,10 @@ export interface InboundRequest {
   /** Why it was rejected (a verification reason code). */
   reason: string | null;
   headers: Record<string, string>;
+  /** The body as received, or its first bytes when `body.length < bodySize`. */
   body: Buffer;
+  /** Size in bytes of the body as received. */
+  bodySize: number;
   /** The message it became (accepted), or the earlier one (duplicate). */
   msgId: string | null;
   createdAt: number;

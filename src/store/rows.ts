@@ -341,6 +341,7 @@ export interface InboundRow {
   reason: string | null;
   headers: string;
   body: Buffer;
+  body_size: number;
   msg_id: string | null;
   created_at: number;
 }
@@ -353,12 +354,26 @@ export function toInbound(r: InboundRow): InboundRequest {
     reason: r.reason,
     headers: JSON.parse(r.headers),
     body: Buffer.from(r.body),
+    bodySize: r.body_size,
     msgId: r.msg_id,
     createdAt: r.created_at,
   };
 }
 
-/** Parameters of the inbound request insert, in column order. */
+/** Columns of the inbound request insert, in the order of {@link inboundParams}. */
+export const INBOUND_COLUMNS = 'id, source_id, status, reason, headers, body, body_size, msg_id, created_at';
+
+/** Parameters of the inbound request insert, in {@link INBOUND_COLUMNS} order. */
 export function inboundParams(r: InboundRequest): unknown[] {
-  return [r.id, r.sourceId, r.status, r.reason, JSON.stringify(r.headers), r.body, r.msgId, r.createdAt];
+  return [
+    r.id,
+    r.sourceId,
+    r.status,
+    r.reason,
+    JSON.stringify(r.headers),
+    r.body,
+    r.bodySize,
+    r.msgId,
+    r.createdAt,
+  ];
 }

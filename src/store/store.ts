@@ -204,6 +204,9 @@ export interface NewSource {
 /** What {@link Store.updateSource} may change: a source keeps its id (so its ingest URL), provider and application. */
 export type SourcePatch = Partial<Pick<NewSource, 'name' | 'secrets' | 'passthroughHeaders'>>;
 
+/** Input of {@link Store.recordInbound}: a request as the gateway kept it; the store stamps id and time. */
+export type NewInboundRequest = Omit<InboundRequest, 'id' | 'createdAt'>;
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -317,14 +320,24 @@ export interface Store extends AsyncDisposable {
   getSource(id: string): Promise<Source | null>;
   /** Sources in id order. */
   listSources(page: PageRequest): Promise<Page<Source>>;
-  /** Deletes a source and its request log. Throws `NotFoundError`. */
   /** Changes a source's name, secrets or header passthrough; throws NotFoundError for an unknown id. */
   updateSource(id: string, patch: SourcePatch): Promise<Source>;
+  /** Deletes a source and its request log. Throws `NotFoundError`. */
   deleteSource(id: string): Promise<void>;
-  /** Records one inbound request as received, raw. */
-  recordInbound(request: InboundRequest): Promise<void>;
+  /**
+   * Records one inbound request with an id and the store's time, then deletes that source's
+   * oldest requests past the retention's `maxPerSource` (at most `INBOUND_PRUNE_BATCH` of
+   * them; other sources are not touched). Bounded work: one index probe, whatever the cap.
+   */
+  recordInbound(request: NewInboundRequest): Promise<InboundRequest>;
   /** A source's requests, newest first. */
   listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>>;
+  /**
+   * Deletes up to `limit` inbound requests that the retention no longer keeps: older than
+   * `maxAgeMs` by the store's clock, or past their source's `maxPerSource`. Returns how many;
+   * while that is `limit`, there may be more.
+   */
+  pruneInbound(limit: number): Promise<number>;
 
   /** Stores the hash of an API token: an admin token (`appId` null) or one application's. */
   saveToken(hash: string, appId: string | null): Promise<void>;

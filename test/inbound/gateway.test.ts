@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign as githubSign } from '@octokit/webhooks-methods';
+import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import Stripe from 'stripe';
 import { Webhook } from 'svix';
@@ -15,6 +16,8 @@ import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
+import { REJECTED_BODY_KEPT_BYTES } from '../../src/inbound/gateway.js';
+import type { InboundRetention } from '../../src/store/inbound-retention.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir, waitForEvent } from '../helpers.js';
 
@@ -306,5 +309,145 @@ describe('inbound gateway', () => {
     ).toBe(422);
     expect((await admin('POST', '/source', { name: 'x', provider: 'paypal', appId })).status).toBe(422);
     expect((await admin('POST', '/source', { name: 'x', provider: 'none', appId: 'nope' })).status).toBe(404);
+  });
+});
+
+describe('inbound request log: what it keeps, and for how long', () => {
+  const MiB = 1024 * 1024;
+  let opened = 0;
+
+  /** A store of its own (a fresh SQLite file, a manual clock) behind an API with the default 1 MiB limit. */
+  async function openLog(retention: Partial<InboundRetention> = {}) {
+    const path = dir.path(`log-${opened++}.db`);
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const logStore = openSqliteStore({ path, clock, inboundRetention: retention });
+    await logStore.saveToken(hashToken(TOKEN), null);
+    const logApi = await buildApi({ store: logStore });
+    const app = (await logStore.createApplication({ name: 'Log' })).id;
+    const call = async (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+      (
+        await logApi.inject({
+          method,
+          url: `/api/v1${url}`,
+          headers: { authorization: `Bearer ${TOKEN}` },
+          ...(payload ? { payload: payload as Record<string, unknown> } : {}),
+        })
+      ).json() as Record<string, unknown>;
+    const source = async (body: Record<string, unknown>) =>
+      String((await call('POST', '/source', { appId: app, ...body })).id);
+    const log = async (sourceId: string) =>
+      (await call('GET', `/source/${sourceId}/request?limit=250`)).data as {
+        status: string;
+        headers: Record<string, string>;
+        body: string;
+        bodyTruncated: boolean;
+        bodySize: number;
+      }[];
+    return {
+      path,
+      clock,
+      store: logStore,
+      api: logApi,
+      source,
+      log,
+      close: async () => {
+        await logApi.close();
+        await logStore[Symbol.asyncDispose]();
+      },
+    };
+  }
+
+  /** Bytes the database holds, as a reader sees it (the file and what the WAL adds to it). */
+  function databaseBytes(path: string): number {
+    const db = new Database(path, { readonly: true });
+    try {
+      return (
+        Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
+      );
+    } finally {
+      db.close();
+    }
+  }
+
+  it('keeps the headers, the first 1 KiB and the size of each forged request: 32 x 1 MiB add under 1 MB', async () => {
+    const log = await openLog();
+    try {
+      const sourceId = await log.source({ name: 'GitHub', provider: 'github', secrets: ['right'] });
+      const body = JSON.stringify({ blob: 'x'.repeat(MiB - 11) });
+      expect(Buffer.byteLength(body)).toBe(MiB);
+      const signature = await githubSign('wrong', body);
+      const before = databaseBytes(log.path);
+      for (let i = 0; i < 32; i++) {
+        const res = await log.api.inject({
+          method: 'POST',
+          url: `/in/${sourceId}`,
+          headers: {
+            'content-type': 'application/json',
+            'x-github-event': 'push',
+            'x-hub-signature-256': signature,
+          },
+          payload: body,
+        });
+        expect(res.statusCode).toBe(401);
+      }
+      const grown = databaseBytes(log.path) - before;
+      // Whole bodies took 33,619,968 bytes here; now 65,536 (16 pages, ~2 KB a row).
+      expect(grown).toBeLessThan(1_000_000);
+      const rows = await log.log(sourceId);
+      expect(rows).toHaveLength(32);
+      for (const row of rows) {
+        expect(row).toMatchObject({ status: 'rejected', bodyTruncated: true, bodySize: MiB });
+        expect(row.body).toBe(body.slice(0, REJECTED_BODY_KEPT_BYTES));
+        expect(row.headers).toMatchObject({ 'x-github-event': 'push', 'x-hub-signature-256': signature });
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('keeps the whole body of an accepted request and of its duplicate', async () => {
+    const log = await openLog();
+    try {
+      const sourceId = await log.source({ name: 'Open', provider: 'none' });
+      const body = JSON.stringify({ type: 'order.paid', note: 'y'.repeat(4000) });
+      for (const expected of [200, 200]) {
+        const res = await log.api.inject({
+          method: 'POST',
+          url: `/in/${sourceId}`,
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+          payload: body,
+        });
+        expect(res.statusCode).toBe(expected);
+      }
+      expect(await log.log(sourceId)).toEqual([
+        expect.objectContaining({ status: 'duplicate', body, bodyTruncated: false, bodySize: body.length }),
+        expect.objectContaining({ status: 'accepted', body, bodyTruncated: false, bodySize: body.length }),
+      ]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("keeps each source's newest requests past the cap, leaving the other sources' alone", async () => {
+    const log = await openLog({ maxPerSource: 20 });
+    try {
+      const busy = await log.source({ name: 'Busy', provider: 'none' });
+      const quiet = await log.source({ name: 'Quiet', provider: 'none' });
+      const send = (sourceId: string, n: number) =>
+        log.api.inject({
+          method: 'POST',
+          url: `/in/${sourceId}`,
+          headers: { 'x-n': String(n) },
+          payload: `{"n":${n}}`,
+        });
+      for (const n of [1, 2, 3]) await send(quiet, n);
+      for (let n = 1; n <= 25; n++) await send(busy, n);
+      const numbers = async (sourceId: string) =>
+        (await log.log(sourceId)).map((r) => Number(r.headers['x-n']));
+      expect(await numbers(busy)).toEqual(Array.from({ length: 20 }, (_, i) => 25 - i));
+      expect(await numbers(quiet)).toEqual([3, 2, 1]);
+    } finally {
+      await log.close();
+    }
   });
 });

@@ -5,10 +5,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Attempt } from '../../src/core/types.js';
-import type { Store } from '../../src/store/store.js';
+import type { OpenStoreOptions } from '../../src/store/open.js';
+import type { NewInboundRequest, Store } from '../../src/store/store.js';
 
-/** Opens a fresh store on `clock`; `reopen` opens the same data again (for durability). */
-export type OpenStore = (clock: ManualClock) => Promise<{ store: Store; reopen: () => Promise<Store> }>;
+/**
+ * Opens a fresh store on `clock`; `reopen` opens the same data again (for durability, or
+ * with other options).
+ */
+export type OpenStore = (
+  clock: ManualClock,
+  options?: OpenStoreOptions,
+) => Promise<{ store: Store; reopen: (options?: OpenStoreOptions) => Promise<Store> }>;
 
 const DAY = 86_400_000;
 
@@ -35,15 +42,36 @@ function attemptFor(
   };
 }
 
+/** Request number `n` of a source, as the gateway hands it over; its `x-n` header tells it apart. */
+function inbound(sourceId: string, n: number, fields: Partial<NewInboundRequest> = {}): NewInboundRequest {
+  const body = Buffer.from(`{"n":${n}}`);
+  return {
+    sourceId,
+    status: 'accepted',
+    reason: null,
+    headers: { 'x-n': String(n) },
+    body,
+    bodySize: body.length,
+    msgId: null,
+    ...fields,
+  };
+}
+
+/** The `x-n` of a source's logged requests, newest first. */
+async function loggedNumbers(store: Store, sourceId: string): Promise<number[]> {
+  const page = await store.listInbound(sourceId, { limit: 250 });
+  return page.data.map((r) => Number(r.headers['x-n']));
+}
+
 export function storeContract(backend: string, open: OpenStore): void {
   const opened: Store[] = [];
   afterEach(async () => {
     for (const store of opened.splice(0)) await store[Symbol.asyncDispose]();
   });
 
-  async function setup() {
+  async function setup(options?: OpenStoreOptions) {
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
-    const { store, reopen } = await open(clock);
+    const { store, reopen } = await open(clock, options);
     opened.push(store);
     const app = await store.createApplication({ name: 'Shop', uid: 'shop' });
     return { clock, store, reopen, app };
@@ -519,21 +547,28 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await store.getSource(source.id)).toEqual(source);
         expect((await store.listSources({ limit: 10 })).data).toEqual([source]);
         const raw = Buffer.from([0xff, 0x00, 0x7b]);
-        for (const [i, status] of (['rejected', 'accepted'] as const).entries()) {
-          await store.recordInbound({
-            id: `inreq_${String(i).padStart(27, '0')}`,
-            sourceId: source.id,
-            status,
-            reason: status === 'rejected' ? 'no_matching_signature' : null,
-            headers: { 'x-github-event': 'push' },
-            body: raw,
-            msgId: null,
-            createdAt: clock.now(),
-          });
+        const recorded = [];
+        for (const status of ['rejected', 'accepted'] as const) {
+          recorded.push(
+            await store.recordInbound({
+              sourceId: source.id,
+              status,
+              reason: status === 'rejected' ? 'no_matching_signature' : null,
+              headers: { 'x-github-event': 'push' },
+              body: raw,
+              bodySize: raw.length,
+              msgId: null,
+            }),
+          );
+          clock.advance(1);
         }
         const log = await store.listInbound(source.id, { limit: 10 });
         expect(log.data.map((r) => r.status)).toEqual(['accepted', 'rejected']);
         expect(log.data[1]!.body.equals(raw)).toBe(true);
+        // The store stamps each request with an id and its own time.
+        expect(log.data).toEqual([...recorded].reverse());
+        expect(recorded.map((r) => r.createdAt)).toEqual([clock.now() - 2, clock.now() - 1]);
+        expect(recorded[0]!.id).toMatch(/^inreq_/);
         await expect(
           store.createSource({ name: 'x', provider: 'github', secrets: [], appId: app.id }),
         ).rejects.toMatchObject({
@@ -542,6 +577,89 @@ export function storeContract(backend: string, open: OpenStore): void {
         await store.deleteSource(source.id);
         expect(await store.getSource(source.id)).toBeNull();
         expect((await store.listInbound(source.id, { limit: 10 })).data).toEqual([]);
+      });
+
+      it("keeps a cut body's original size beside the bytes kept", async () => {
+        const { store } = await setup();
+        const source = await store.createSource({ name: 'S', provider: 'none', secrets: [], appId: 'shop' });
+        const kept = Buffer.alloc(1024, 0x61);
+        await store.recordInbound(
+          inbound(source.id, 1, {
+            status: 'rejected',
+            reason: 'no_matching_signature',
+            body: kept,
+            bodySize: 1 << 20,
+          }),
+        );
+        const [row] = (await store.listInbound(source.id, { limit: 10 })).data;
+        expect(row).toMatchObject({ status: 'rejected', bodySize: 1 << 20 });
+        expect(row!.body.equals(kept)).toBe(true);
+      });
+
+      it("keeps a source's newest maxPerSource requests, pruning that source's oldest only", async () => {
+        const { store } = await setup({ inboundRetention: { maxPerSource: 3 } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        for (const n of [1, 2]) await store.recordInbound(inbound(a.id, n));
+        for (const n of [1, 2]) await store.recordInbound(inbound(b.id, n));
+        expect(await loggedNumbers(store, a.id)).toEqual([2, 1]);
+        for (const n of [3, 4, 5]) await store.recordInbound(inbound(a.id, n));
+        expect(await loggedNumbers(store, a.id)).toEqual([5, 4, 3]);
+        expect(await loggedNumbers(store, b.id)).toEqual([2, 1]);
+        // What is past the cap is gone already: the sweep finds nothing to do.
+        expect(await store.pruneInbound(100)).toBe(0);
+      });
+
+      it("deletes requests older than maxAgeMs by the store's clock, at most `limit` at a time", async () => {
+        const { store, clock } = await setup({ inboundRetention: { maxAgeMs: DAY } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        for (const n of [1, 2, 3]) await store.recordInbound(inbound(a.id, n));
+        await store.recordInbound(inbound(b.id, 1));
+        // Exactly maxAgeMs old is still kept.
+        clock.advance(DAY);
+        expect(await store.pruneInbound(10)).toBe(0);
+        await store.recordInbound(inbound(a.id, 4));
+        clock.advance(1);
+        expect(await store.pruneInbound(3)).toBe(3);
+        expect(await store.pruneInbound(3)).toBe(1);
+        expect(await store.pruneInbound(3)).toBe(0);
+        expect(await loggedNumbers(store, a.id)).toEqual([4]);
+        expect(await loggedNumbers(store, b.id)).toEqual([]);
+      });
+
+      it('applies a lowered cap to every source at the next prune, then to each new request', async () => {
+        const { store, reopen } = await setup();
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        for (const n of [1, 2, 3, 4, 5]) await store.recordInbound(inbound(a.id, n));
+        for (const n of [1, 2, 3]) await store.recordInbound(inbound(b.id, n));
+        const capped = await reopen({ inboundRetention: { maxPerSource: 2 } });
+        try {
+          expect(await capped.pruneInbound(3)).toBe(3);
+          expect(await capped.pruneInbound(3)).toBe(1);
+          expect(await loggedNumbers(capped, a.id)).toEqual([5, 4]);
+          expect(await loggedNumbers(capped, b.id)).toEqual([3, 2]);
+          await capped.recordInbound(inbound(a.id, 6));
+          expect(await loggedNumbers(capped, a.id)).toEqual([6, 5]);
+        } finally {
+          await capped[Symbol.asyncDispose]();
+        }
+      });
+
+      it('refuses retention options out of range, naming the option', async () => {
+        const clock = new ManualClock();
+        for (const [inboundRetention, field] of [
+          [{ maxPerSource: 0 }, 'inboundRetention.maxPerSource'],
+          [{ maxPerSource: 1.5 }, 'inboundRetention.maxPerSource'],
+          [{ maxAgeMs: -1 }, 'inboundRetention.maxAgeMs'],
+          [{ maxAgeMs: Number.POSITIVE_INFINITY }, 'inboundRetention.maxAgeMs'],
+        ] as const) {
+          await expect(open(clock, { inboundRetention })).rejects.toMatchObject({
+            code: 'validation',
+            field,
+          });
+        }
       });
 
       it('updates name, secrets and passthrough in place, checked like a new source', async () => {

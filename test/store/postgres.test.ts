@@ -1,9 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
+import { expectMigratedLog, OLD_LOG, oldBody } from './old-inbound-log.js';
 
 const prefix = `t${process.pid}_${Date.now().toString(36)}`;
 const schemas: string[] = [];
@@ -21,10 +23,13 @@ afterAll(async () => {
   await client.end();
 });
 
-storeContract('postgres', async (clock) => {
+storeContract('postgres', async (clock, options) => {
   const schema = newSchema();
-  const store = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3 });
-  return { store, reopen: () => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3 }) };
+  const store = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3, ...options });
+  return {
+    store,
+    reopen: (again) => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3, ...again }),
+  };
 });
 
 describe('PostgreSQL specifics', () => {
@@ -38,7 +43,7 @@ describe('PostgreSQL specifics', () => {
     await client.connect();
     const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations ORDER BY version`);
     await client.end();
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 5 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });
 
@@ -78,6 +83,54 @@ describe('PostgreSQL specifics', () => {
     } finally {
       await a[Symbol.asyncDispose]();
       await b[Symbol.asyncDispose]();
+    }
+  });
+
+  it('migrates a request log written before retention (004_inbound_retention.sql)', async () => {
+    const schema = newSchema();
+    const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}`);
+      await client.query(`CREATE TABLE herald_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
+      for (const name of readdirSync(dir).sort()) {
+        const version = Number(name.slice(0, 3));
+        if (version >= 4) continue;
+        await client.query(readFileSync(new URL(name, dir), 'utf8'));
+        await client.query('INSERT INTO herald_migrations VALUES ($1, $2, 0)', [version, name]);
+      }
+      const { app, source, requests } = OLD_LOG;
+      await client.query(
+        'INSERT INTO applications (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)',
+        [app.id, app.name, app.createdAt],
+      );
+      await client.query(
+        `INSERT INTO sources (id, name, provider, secrets, app_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 1, 1)`,
+        [source.id, source.name, source.provider, source.secrets, app.id],
+      );
+      for (const [i, r] of requests.entries()) {
+        await client.query(
+          `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, created_at)
+           VALUES ($1, $2, $3, $4, '{}', $5, $6)`,
+          [r.id, source.id, r.status, r.reason, oldBody(i, r.body), i + 1],
+        );
+      }
+    } finally {
+      await client.end();
+    }
+    const store = await openPostgresStore({
+      url: PG_URL,
+      schema,
+      clock: new ManualClock(),
+      inboundRetention: { maxPerSource: 3 },
+    });
+    try {
+      await expectMigratedLog(store);
+    } finally {
+      await store[Symbol.asyncDispose]();
     }
   });
 });

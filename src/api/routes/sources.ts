@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import type { Source } from '../../core/types.js';
+import { REJECTED_BODY_KEPT_BYTES } from '../../inbound/gateway.js';
 import { SOURCE_PROVIDERS } from '../../store/normalise.js';
 import { requireAdmin } from '../auth.js';
 import { pageLimit, type RouteContext } from '../context.js';
@@ -42,7 +43,11 @@ const InboundOut = Type.Object({
   reason: Type.Union([Type.String(), Type.Null()]),
   msgId: Type.Union([Type.String(), Type.Null()]),
   headers: Type.Record(Type.String(), Type.String()),
-  body: Type.String(),
+  body: Type.String({
+    description: `the body as UTF-8 text; only its first ${REJECTED_BODY_KEPT_BYTES} bytes when bodyTruncated`,
+  }),
+  bodyTruncated: Type.Boolean({ description: 'true when body holds only the start (a rejected request)' }),
+  bodySize: Type.Integer({ minimum: 0, description: 'size in bytes of the body as received' }),
   timestamp: Type.String(),
 });
 
@@ -143,6 +148,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         msgId: r.msgId,
         headers: r.headers,
         body: r.body.toString('utf8'),
+        bodyTruncated: r.body.length < r.bodySize,
+        bodySize: r.bodySize,
         timestamp: new Date(r.createdAt).toISOString(),
       }));
       return { ...page, data, prevIterator: null };

@@ -21,6 +21,7 @@ import type {
   Source,
 } from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import {
   applicationRecord,
   blankApplication,
@@ -43,8 +44,6 @@ import {
   fromApplication,
   fromEndpoint,
   fromMessage,
-  type InboundRow,
-  inboundParams,
   type MessageRow,
   type PendingMessage,
   pageOf,
@@ -55,7 +54,6 @@ import {
   toDelivery,
   toEndpoint,
   toEventType,
-  toInbound,
   toMessage,
   toSource,
 } from '../rows.js';
@@ -74,6 +72,7 @@ import type {
   NewApplication,
   NewEndpoint,
   NewEventType,
+  NewInboundRequest,
   NewMessage,
   NewSource,
   Page,
@@ -83,6 +82,7 @@ import type {
   Store,
   WakeListener,
 } from '../store.js';
+import { PostgresInboundLog } from './inbound.js';
 import { migrate } from './migrate.js';
 
 /** Options of {@link openPostgresStore}. */
@@ -98,6 +98,8 @@ export interface PostgresStoreOptions {
   maxBatch?: number;
   /** Seals signing secrets at rest (see `secret-box.ts`). Default: stored in plain text. */
   secretBox?: SecretBox;
+  /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
+  inboundRetention?: Partial<InboundRetention>;
 }
 
 /**
@@ -144,6 +146,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const schema = options.schema ?? 'public';
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name ${schema}`);
   const clock = options.clock ?? systemClock;
+  const retention = inboundRetention(options.inboundRetention);
   const config: pg.PoolConfig = {
     connectionString: options.url,
     max: options.poolSize ?? 10,
@@ -165,7 +168,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw error;
   }
   client.release();
-  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512, box);
+  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512, box, retention);
   await store.listen();
   return store;
 }
@@ -200,6 +203,7 @@ export class PostgresStore implements Store {
   private listener: pg.Client | null = null;
   private relisten: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly inbound: PostgresInboundLog;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -207,8 +211,10 @@ export class PostgresStore implements Store {
     private readonly clock: Clock,
     maxBatch: number,
     private readonly box: SecretBox,
+    retention: InboundRetention,
   ) {
     this.wake.setMaxListeners(0);
+    this.inbound = new PostgresInboundLog((sql, params) => this.q(sql, params), clock, retention);
     this.ingest = new GroupCommit((items) => this.commitMessages(items), maxBatch);
   }
 
@@ -1064,20 +1070,16 @@ export class PostgresStore implements Store {
     if (rowCount === 0) throw new NotFoundError(`source ${id} not found`);
   }
 
-  async recordInbound(request: InboundRequest): Promise<void> {
-    await this.q(
-      `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, msg_id, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      inboundParams(request),
-    );
+  async recordInbound(request: NewInboundRequest): Promise<InboundRequest> {
+    return this.inbound.record(request);
   }
 
   async listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>> {
-    const { rows } = await this.q<InboundRow>(
-      'SELECT * FROM inbound_requests WHERE source_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
-      [sourceId, page.iterator ?? null, page.limit + 1],
-    );
-    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+    return this.inbound.list(sourceId, page);
+  }
+
+  async pruneInbound(limit: number): Promise<number> {
+    return this.inbound.prune(limit);
   }
 
   onWake(listener: WakeListener): () => void {

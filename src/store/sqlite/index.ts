@@ -21,6 +21,7 @@ import type {
   Source,
 } from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import {
   applicationRecord,
   blankApplication,
@@ -43,8 +44,6 @@ import {
   fromApplication,
   fromEndpoint,
   fromMessage,
-  type InboundRow,
-  inboundParams,
   type MessageRow,
   type PendingMessage,
   pageOf,
@@ -55,7 +54,6 @@ import {
   toDelivery,
   toEndpoint,
   toEventType,
-  toInbound,
   toMessage,
   toSource,
 } from '../rows.js';
@@ -75,6 +73,7 @@ import type {
   NewApplication,
   NewEndpoint,
   NewEventType,
+  NewInboundRequest,
   NewMessage,
   NewSource,
   Page,
@@ -84,6 +83,7 @@ import type {
   Store,
   WakeListener,
 } from '../store.js';
+import { SqliteInboundLog } from './inbound.js';
 import { migrate } from './migrate.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -96,6 +96,8 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
   /** Seals signing secrets at rest (see `secret-box.ts`). Default: stored in plain text. */
   secretBox?: SecretBox;
+  /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
+  inboundRetention?: Partial<InboundRetention>;
 }
 
 const SQLITE_CONSTRAINT_UNIQUE = 'SQLITE_CONSTRAINT_UNIQUE';
@@ -179,10 +181,12 @@ export class SqliteStore implements Store {
   private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
   private readonly stmt;
   private readonly box: SecretBox;
+  private readonly inbound: SqliteInboundLog;
   /** What is left of the last standing claim (`ClaimRequest.standing`), if any. */
   private standing: { owner: string; leaseMs: number; left: number; skip: Set<string> } | null = null;
 
   constructor(options: SqliteStoreOptions) {
+    const retention = inboundRetention(options.inboundRetention);
     this.clock = options.clock ?? systemClock;
     this.box = options.secretBox ?? plainBox;
     this.db = new Database(options.path);
@@ -207,6 +211,7 @@ export class SqliteStore implements Store {
     this.resealSecrets();
     this.wake.setMaxListeners(0);
     this.stmt = this.prepare();
+    this.inbound = new SqliteInboundLog(this.db, this.clock, retention);
     this.ingest = new GroupCommit((items) => this.commitMessages(items), options.maxBatch ?? 512);
   }
 
@@ -1011,22 +1016,16 @@ export class SqliteStore implements Store {
     if (changes === 0) throw new NotFoundError(`source ${id} not found`);
   }
 
-  async recordInbound(request: InboundRequest): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(...inboundParams(request));
+  async recordInbound(request: NewInboundRequest): Promise<InboundRequest> {
+    return this.inbound.record(request);
   }
 
   async listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>> {
-    const rows = this.db
-      .prepare<[string, string, number], InboundRow>(
-        'SELECT * FROM inbound_requests WHERE source_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
-      )
-      .all(sourceId, page.iterator ?? '~', page.limit + 1);
-    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+    return this.inbound.list(sourceId, page);
+  }
+
+  async pruneInbound(limit: number): Promise<number> {
+    return this.inbound.prune(limit);
   }
 
   onFresh(listener: FreshListener): () => void {
