@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
+import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
 import { generateMainKey } from '../store/secret-box.js';
 import { CliError, type ClientOptions, call, print } from './manage.js';
 import { receive } from './receive.js';
@@ -24,6 +25,18 @@ function wholeNumber(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
   return n;
 }
+
+/** A parser of whole numbers from 1 to `max`. */
+function countUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
+    return n;
+  };
+}
+
+const DAY_MS = 86_400_000;
 
 function baseUrl(value: string): string {
   let url: URL;
@@ -48,6 +61,23 @@ function json(value: string): unknown {
   } catch {
     throw new InvalidArgumentError('must be valid JSON');
   }
+}
+
+/** A parser of HTTP status codes from `min` to 599. */
+function statusCode(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > 599)
+      throw new InvalidArgumentError(`must be a status code from ${min} to 599`);
+    return n;
+  };
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
 }
 
 const program = new Command('herald')
@@ -104,6 +134,18 @@ program
       .env('HERALD_LEASE_MS')
       .argParser(wholeNumber),
   )
+  .addOption(
+    new Option('--inbound-max-age-days <days>', "days a source's received requests are kept")
+      .default(INBOUND_RETENTION_DEFAULTS.maxAgeMs / DAY_MS)
+      .env('HERALD_INBOUND_MAX_AGE_DAYS')
+      .argParser(countUpTo(36_500)),
+  )
+  .addOption(
+    new Option('--inbound-max-requests <n>', 'received requests kept per source (the oldest go first)')
+      .default(INBOUND_RETENTION_DEFAULTS.maxPerSource)
+      .env('HERALD_INBOUND_MAX_REQUESTS')
+      .argParser(countUpTo(100_000_000)),
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     await serve({
@@ -118,19 +160,41 @@ program
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
+      inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       version,
     });
   });
 
 program
   .command('receive')
-  .description('run a local receiver that prints each delivery')
+  .description('run a local receiver that prints each delivery and what it answered')
   .addOption(new Option('--port <port>', 'port to listen on').default(8072).argParser(port))
   .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
   .option('--secret <whsec>', "the endpoint's secret, to verify signatures")
-  .addOption(new Option('--status <code>', 'status code to answer with').default(200).argParser(port))
+  .option('--strict', 'answer 401 to a missing or bad signature (needs --secret)', false)
+  .addOption(
+    new Option('--status <code>', 'status code to answer with').default(200).argParser(statusCode(200)),
+  )
+  .addOption(
+    new Option('--fail-rate <share>', 'share of requests (0 to 1, spread evenly) answered --fail-status')
+      .default(0)
+      .argParser(share),
+  )
+  .addOption(
+    new Option('--fail-status <code>', 'status code of the requests --fail-rate fails')
+      .default(500)
+      .argParser(statusCode(300)),
+  )
   .action(async (o) => {
-    await receive({ port: o.port, host: o.host, secret: o.secret, status: o.status });
+    await receive({
+      port: o.port,
+      host: o.host,
+      secret: o.secret,
+      strict: o.strict,
+      status: o.status,
+      failRate: o.failRate,
+      failStatus: o.failStatus,
+    });
   });
 
 program

@@ -17,6 +17,7 @@ import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
 import { REJECTED_BODY_KEPT_BYTES } from '../../src/inbound/gateway.js';
+import { InboundSweeper, type SweepEvent } from '../../src/inbound/retention.js';
 import type { InboundRetention } from '../../src/store/inbound-retention.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir, waitForEvent } from '../helpers.js';
@@ -313,6 +314,7 @@ describe('inbound gateway', () => {
 });
 
 describe('inbound request log: what it keeps, and for how long', () => {
+  const DAY = 86_400_000;
   const MiB = 1024 * 1024;
   let opened = 0;
 
@@ -447,6 +449,33 @@ describe('inbound request log: what it keeps, and for how long', () => {
       expect(await numbers(busy)).toEqual(Array.from({ length: 20 }, (_, i) => 25 - i));
       expect(await numbers(quiet)).toEqual([3, 2, 1]);
     } finally {
+      await log.close();
+    }
+  });
+
+  it('sweeps away requests older than the retention, by the clock', async () => {
+    const log = await openLog({ maxAgeMs: 30 * DAY });
+    const sweeper = new InboundSweeper({ store: log.store, clock: log.clock });
+    try {
+      const swept = () => waitForEvent<SweepEvent>(sweeper, 'sweep');
+      const started = swept();
+      sweeper.start();
+      await started;
+      const sourceId = await log.source({ name: 'Open', provider: 'none' });
+      const send = (text: string) =>
+        log.api.inject({ method: 'POST', url: `/in/${sourceId}`, payload: text });
+      await send('old 1');
+      await send('old 2');
+      let next = swept();
+      log.clock.advance(29 * DAY);
+      expect(await next).toEqual({ deleted: 0 });
+      await send('new');
+      next = swept();
+      log.clock.advance(DAY + 1);
+      expect(await next).toEqual({ deleted: 2 });
+      expect((await log.log(sourceId)).map((r) => r.body)).toEqual(['new']);
+    } finally {
+      await sweeper[Symbol.asyncDispose]();
       await log.close();
     }
   });
