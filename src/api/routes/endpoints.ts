@@ -25,7 +25,7 @@ import {
   Page,
   RecoverIn,
 } from '../schemas.js';
-import { endpointOut, messageOut } from '../serialize.js';
+import { endpointOut, messageJson, sendJson } from '../serialize.js';
 
 /** Svix keeps a rotated-out secret valid for 24 hours unless told otherwise. */
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -302,7 +302,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         payload: JSON.stringify(exampleOf(eventType.schemas, eventType.name)),
         onlyEndpointId: endpoint.id,
       });
-      return reply.status(200).send(messageOut(message));
+      return sendJson(reply, messageJson(message));
     },
   );
 };

@@ -21,7 +21,7 @@ import {
   MsgParams,
   Page,
 } from '../schemas.js';
-import { attemptOut, deliveryStatus, endpointOut, messageJson, messageOut } from '../serialize.js';
+import { attemptOut, deliveryStatus, endpointOut, messageJson, pageJson, sendJson } from '../serialize.js';
 
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
 
@@ -80,12 +80,12 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         ...(body.channels ? { channels: body.channels } : {}),
         payload,
       });
-      // The stored payload goes back as its exact bytes (the response schema still documents
-      // it), so the reply is untyped JSON text here.
-      return (reply as FastifyReply)
-        .status(202)
-        .type('application/json; charset=utf-8')
-        .send(messageJson(message, request.query.with_content !== 'false'));
+      // The stored payload goes back as its exact bytes, as on every read of a message.
+      return sendJson(
+        reply as FastifyReply,
+        messageJson(message, request.query.with_content !== 'false'),
+        202,
+      );
     },
   );
 
@@ -99,7 +99,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         response: { 200: Page(MessageOut) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const owner = await appOf(ctx, request, request.params.app_id);
       const q = request.query;
       const eventTypes = listParam(q.event_types);
@@ -115,11 +115,14 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         },
         { limit: pageLimit(q.limit), iterator: q.iterator ?? null },
       );
-      return {
-        ...page,
-        data: page.data.map((m) => messageOut(m, q.with_content !== 'false')),
-        prevIterator: null,
-      };
+      const withContent = q.with_content !== 'false';
+      return sendJson(
+        reply as FastifyReply,
+        pageJson(
+          page.data.map((m) => messageJson(m, withContent)),
+          page,
+        ),
+      );
     },
   );
 
@@ -133,12 +136,10 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         response: { 200: MessageOut },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const owner = await appOf(ctx, request, request.params.app_id);
-      return messageOut(
-        await mustGetMessage(owner, request.params.msg_id),
-        request.query.with_content !== 'false',
-      );
+      const message = await mustGetMessage(owner, request.params.msg_id);
+      return sendJson(reply as FastifyReply, messageJson(message, request.query.with_content !== 'false'));
     },
   );
 
@@ -266,21 +267,20 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         response: { 200: Page(EndpointMessageOut) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
       const page = await store.listEndpointDeliveries(endpoint.id, {
         limit: pageLimit(request.query.limit),
         iterator: request.query.iterator ?? null,
       });
       const withContent = request.query.with_content !== 'false';
-      return {
-        ...page,
-        data: page.data.map(({ delivery, message }) => ({
-          ...messageOut(message, withContent),
-          ...deliveryStatus(delivery),
-        })),
-        prevIterator: null,
-      };
+      return sendJson(
+        reply as FastifyReply,
+        pageJson(
+          page.data.map(({ delivery, message }) => messageJson(message, withContent, delivery)),
+          page,
+        ),
+      );
     },
   );
 
