@@ -8,7 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateHmacSecret } from '../../src/core/signing.js';
+import {
+  generateEd25519Secret,
+  generateHmacSecret,
+  parseSecret,
+  signatureHeader,
+} from '../../src/core/signing.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
 
 const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
@@ -130,6 +135,23 @@ describe('herald receive', () => {
     const sent = await post(receiver, '{"type":"a.b"}');
     expect(sent.status).toBe(200);
     expect(await block(receiver, sent.id)).toContain('signature: not checked (no --secret)\n');
+  });
+
+  it('an ed25519 secret (whsk_) verifies v1a signatures with its public key', async () => {
+    const key = generateEd25519Secret();
+    const receiver = await startReceive(['--secret', key, '--strict']);
+    const [id, ts, payload] = ['msg_receive_ed25519', Math.floor(Date.now() / 1000), '{"type":"a.b"}'];
+    const res = await fetch(`${receiver.url}/webhook`, {
+      method: 'POST',
+      headers: {
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': signatureHeader([parseSecret(key)], id, ts, payload),
+      },
+      body: payload,
+    });
+    expect(res.status).toBe(200);
+    expect(await block(receiver, id)).toContain('signature: verified\n');
   });
 
   it('--strict answers 401 with the reason to a bad or missing signature, 200 to a good one', async () => {
