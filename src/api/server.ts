@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import Type from 'typebox';
 import { ConflictError, ValidationError } from '../core/errors.js';
+import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
@@ -31,6 +32,29 @@ export interface ApiOptions {
   publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
+}
+
+/**
+ * A body's own object is one level; each of its fields (a message's payload, an event
+ * type's schemas) may nest {@link JSON_DEPTH_LIMIT} levels, as a body of the inbound gateway
+ * may, so the same payload is taken or refused through either.
+ */
+const BODY_DEPTH_LIMIT = JSON_DEPTH_LIMIT + 1;
+
+/** A 422 in the shape of a schema failure, naming the field that nests too deeply. */
+function tooDeepError({ field }: TooDeep): Error {
+  const [where, limit] = field === null ? ['body', BODY_DEPTH_LIMIT] : [field, JSON_DEPTH_LIMIT];
+  return Object.assign(new Error(`${where}: nests deeper than ${limit} levels`), {
+    statusCode: 422,
+    validationContext: 'body',
+    validation: [
+      {
+        instancePath: field === null ? '' : `/${field}`,
+        message: `nests deeper than ${limit} levels of arrays and objects`,
+        keyword: 'maxDepth',
+      },
+    ],
+  });
 }
 
 /** How long an idempotency key holds its first answer. */
@@ -111,6 +135,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       );
       return;
     }
+    // Measured on the text, before ajv and the routes recurse into the value.
+    const tooDeep = findTooDeep(text, BODY_DEPTH_LIMIT);
+    if (tooDeep) {
+      done(tooDeepError(tooDeep), undefined);
+      return;
+    }
     parseJson(request, text, done);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -142,6 +172,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         if (key.length > IDEMPOTENCY_KEY_MAX) {
           throw new ValidationError('idempotency-key', `must be at most ${IDEMPOTENCY_KEY_MAX} characters`);
         }
+        // The body's depth was bounded by the JSON parser, so this stringify cannot overflow.
         const hash = createHash('sha256')
           .update(`${request.url}\n${JSON.stringify(request.body ?? null)}`)
           .digest('hex');

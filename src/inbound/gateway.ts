@@ -7,6 +7,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ConflictError } from '../core/errors.js';
+import { findTooDeep, JSON_DEPTH_LIMIT } from '../core/json-depth.js';
 import type { Source } from '../core/types.js';
 import type { NewInboundRequest, Store } from '../store/store.js';
 import { WebhookVerificationError } from '../verify/core.js';
@@ -61,6 +62,22 @@ function payloadOf(body: Buffer, contentType: string | undefined): { payload: st
   return { payload: JSON.stringify({ body: parsed ?? text, contentType: contentType ?? null }), parsed };
 }
 
+/**
+ * Whether a body is JSON nesting deeper than {@link JSON_DEPTH_LIMIT}: such a payload could
+ * not be re-serialised or shown without overflowing the stack. A body that only looks deep
+ * but does not parse is carried as text, as any other non-JSON body. (`JSON.parse` itself
+ * is iterative in V8 and takes any depth.)
+ */
+function isTooDeepJson(body: Buffer): boolean {
+  if (findTooDeep(body, JSON_DEPTH_LIMIT) === null) return false;
+  try {
+    JSON.parse(body.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Registers `POST /in/:source_id` (no API token: the provider's signature is the credential). */
 export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
   const { store, maxBodyBytes } = options;
@@ -94,6 +111,13 @@ export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
           if (!(error instanceof WebhookVerificationError)) throw error;
           await store.recordInbound({ ...record, reason: error.reason });
           return reply.status(401).send({ code: error.reason, detail: error.message });
+        }
+        if (isTooDeepJson(body)) {
+          await store.recordInbound({ ...record, reason: 'json_too_deep' });
+          return reply.status(422).send({
+            code: 'json_too_deep',
+            detail: `body: JSON nests deeper than ${JSON_DEPTH_LIMIT} levels of arrays and objects`,
+          });
         }
         const { payload, parsed } = payloadOf(body, request.headers['content-type']);
         const { eventType, deliveryId } = inspect(source.provider, request.headers, parsed);

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
+import { JSON_DEPTH_LIMIT } from '../../src/core/json-depth.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers.js';
 
@@ -18,7 +19,7 @@ const dir = tempDir();
 let store: SqliteStore;
 let api: FastifyInstance;
 let db: Database.Database;
-let ids: { app: string; ep: string; msg: string; src: string };
+let ids: { app: string; ep: string; msg: string; src: string; open: string };
 
 beforeAll(async () => {
   const path = dir.path('fuzz.db');
@@ -34,7 +35,8 @@ beforeAll(async () => {
     secrets: ['s'],
     appId: app.id,
   });
-  ids = { app: app.id, ep: ep.id, msg: message.id, src: src.id };
+  const open = await store.createSource({ name: 'Unsigned', provider: 'none', secrets: [], appId: app.id });
+  ids = { app: app.id, ep: ep.id, msg: message.id, src: src.id, open: open.id };
   api = await buildApi({ store, maxPayloadBytes: 64 * 1024 });
   db = new Database(path, { readonly: true });
 });
@@ -49,8 +51,8 @@ afterAll(async () => {
 /** Everything stored, to compare before and after a refused request. */
 function snapshot(): string {
   return JSON.stringify(
-    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources'].map((t) =>
-      db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
+    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources', 'idempotency_keys'].map(
+      (t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
     ),
   );
 }
@@ -223,6 +225,114 @@ describe('bad input', () => {
       );
     },
   );
+
+  /** Containers to nest, written as their opening text: an array, or an object's one key. */
+  const opener = fc.oneof(
+    fc.constant('['),
+    fc.constantFrom('k', '"[', '\\', '}{', 'é').map((key) => `{${JSON.stringify(key)}:`),
+  );
+  /** JSON text nesting `depth` levels, repeating a random cycle of containers, around a random leaf. */
+  const nestedText = (depth: fc.Arbitrary<number>) =>
+    fc
+      .tuple(
+        depth,
+        fc.array(opener, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('1', '"]}]}"', 'null', '"\\\\"'),
+      )
+      .map(([levels, cycle, leaf]) => {
+        const opens = Array.from({ length: levels }, (_, i) => cycle[i % cycle.length]!);
+        return {
+          levels,
+          text:
+            opens.join('') +
+            leaf +
+            opens
+              .map((o) => (o === '[' ? ']' : '}'))
+              .reverse()
+              .join(''),
+        };
+      });
+  /** Around the limit, or far past it (up to `max`: at most 8 bytes a level, under the body limit). */
+  const depth = (max: number) =>
+    fc.oneof(
+      fc.integer({ min: JSON_DEPTH_LIMIT - 3, max: JSON_DEPTH_LIMIT + 3 }),
+      fc.integer({ min: 0, max }),
+    );
+
+  it.each(ROUTES)(
+    `%s %s: a field nested deeper than ${JSON_DEPTH_LIMIT} levels: 422 naming it, nothing stored (${RUNS} cases)`,
+    async (method, template) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('payload', 'schemas', 'metadata', 'headers', 'channels', 'secrets', 'extra'),
+          nestedText(depth(15_000)),
+          fc.boolean(),
+          fc.option(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme-ascii' })),
+          async (field, nested, first, key) => {
+            const rest = '"eventType":"a.b","name":"x","url":"https://example.com/h","description":"d"';
+            const deep = `${JSON.stringify(field)}:${nested.text}`;
+            const before = snapshot();
+            const res = await api.inject({
+              method: method as 'POST',
+              url: fill(template, 'real'),
+              headers: {
+                authorization: `Bearer ${TOKEN}`,
+                'content-type': 'application/json',
+                ...(key ? { 'idempotency-key': key } : {}),
+              },
+              payload: first ? `{${deep},${rest}}` : `{${rest},${deep}}`,
+            });
+            expect(res.statusCode).toBeLessThan(500);
+            if (res.statusCode >= 400) {
+              checkErrorShape(res.statusCode, res.payload);
+              expect(snapshot()).toBe(before);
+            }
+            if (nested.levels > JSON_DEPTH_LIMIT) {
+              expect(res.statusCode).toBe(422);
+              expect(JSON.parse(res.payload).detail).toEqual([
+                {
+                  loc: ['body', field],
+                  msg: `${field} nests deeper than ${JSON_DEPTH_LIMIT} levels of arrays and objects`,
+                  type: 'value_error.maxDepth',
+                },
+              ]);
+            } else {
+              expect(res.payload).not.toContain('maxDepth');
+            }
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    // Cases within the limit are taken and stored, so each later snapshot reads more.
+    600_000,
+  );
+
+  it(`POST /in/{source}: a JSON body nested deeper than ${JSON_DEPTH_LIMIT} levels is a 422, no message (${RUNS} cases)`, async () => {
+    // A gateway request can only add a message and its deliveries: counting those is enough
+    // here, and stays cheap once earlier cases have filled the tables.
+    const counts = () =>
+      db.prepare('SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM deliveries)').raw().get();
+    await fc.assert(
+      fc.asyncProperty(nestedText(depth(8_000)), async ({ levels, text }) => {
+        const before = counts();
+        const res = await api.inject({
+          method: 'POST',
+          url: `/in/${ids.open}`,
+          headers: { 'content-type': 'application/json' },
+          payload: text,
+        });
+        if (levels > JSON_DEPTH_LIMIT) {
+          expect(res.statusCode).toBe(422);
+          expect(JSON.parse(res.payload)).toMatchObject({ code: 'json_too_deep' });
+          expect(counts()).toEqual(before);
+        } else {
+          expect(res.statusCode).toBe(200);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  }, 600_000);
 
   it(`every route of /openapi.json, with adversarial ids and query strings: never a 5xx (${RUNS} cases each)`, async () => {
     const doc = (await api.inject({ url: '/openapi.json' })).json() as { paths: Record<string, object> };
