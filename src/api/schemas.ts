@@ -76,14 +76,21 @@ export const ApplicationOut = Type.Object({
   updatedAt: Timestamp,
 });
 
+/**
+ * One version of an event type's JSON Schema. Its `examples` are what send-example sends as
+ * a message payload, so each is an object, as every message payload is.
+ */
+const EventTypeVersionSchema = Type.Object(
+  { examples: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))) },
+  { additionalProperties: true },
+);
+
 export const EventTypeIn = Type.Object({
   name: Name(),
   description: Type.String({ maxLength: 4096 }),
   archived: Type.Optional(Type.Boolean()),
   deprecated: Type.Optional(Type.Boolean()),
-  schemas: Type.Optional(
-    Nullable(Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }))),
-  ),
+  schemas: Type.Optional(Nullable(Type.Record(Type.String(), EventTypeVersionSchema))),
 });
 
 export const EventTypeUpdate = Type.Omit(EventTypeIn, ['name']);

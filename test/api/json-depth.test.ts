@@ -1,6 +1,6 @@
 /**
- * JSON nested deeper than 64 levels is refused at every entrance: the API's JSON bodies
- * and the inbound gateway. Issue 13: a 20,000-deep array through a `none` source
+ * JSON nested deeper than 64 levels is refused at every entrance: the API's JSON bodies,
+ * the inbound gateway, send-example. Issue 13: a 20,000-deep array through a `none` source
  * was stored and the message list answered 500 from then on (messages.test.ts shows such a
  * message reads now); about 4,200 levels in an API body answered 500.
  */
@@ -154,5 +154,68 @@ describe('the inbound gateway (POST /in/{source_id})', () => {
     expect(list.statusCode).toBe(200);
     expect(list.payload).toContain(`"payload":${objects(64)},`);
     expect(await count(app)).toBe(2);
+  });
+});
+
+describe('send-example', () => {
+  const exampleCases = [['"abc"'], ['1'], ['true'], ['null'], ['["a","b"]']];
+
+  it.each(exampleCases)('an event type is refused the example %s with 422 naming it', async (example) => {
+    const schemas = `{"1":{"type":"object","examples":[${example}]}}`;
+    for (const [method, url, body] of [
+      ['POST', '/api/v1/event-type', `{"name":"ex.bad","description":"x","schemas":${schemas}}`],
+      ['PUT', '/api/v1/event-type/ex.bad', `{"description":"x","schemas":${schemas}}`],
+    ] as const) {
+      const res = await send(method, url, body);
+      expect(res.statusCode, `${method} ${url}`).toBe(422);
+      expect(res.json().detail[0]).toMatchObject({
+        loc: ['body', 'schemas', '1', 'examples', '0'],
+        msg: 'schemas.1.examples.0 must be object',
+      });
+    }
+    expect(await store.getEventType('ex.bad')).toBeNull();
+    await store.upsertEventType({ name: 'ex.good', description: 'x' });
+    const patch = await send('PATCH', '/api/v1/event-type/ex.good', `{"schemas":${schemas}}`);
+    expect(patch.statusCode).toBe(422);
+    expect((await store.getEventType('ex.good'))!.schemas).toBeNull();
+  });
+
+  it('sends an object example as it is', async () => {
+    const { app, ep } = await freshApp('Example ok');
+    const created = await send(
+      'POST',
+      '/api/v1/event-type',
+      '{"name":"ex.obj","description":"x","schemas":{"1":{"examples":[{"order":{"id":7}}]}}}',
+    );
+    expect(created.statusCode).toBe(201);
+    const res = await send(
+      'POST',
+      `/api/v1/app/${app}/endpoint/${ep}/send-example`,
+      '{"eventType":"ex.obj"}',
+    );
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ eventType: 'ex.obj', payload: { order: { id: 7 } } });
+  });
+
+  it.each([
+    ['a string', { examples: ['abc'] }, 'are not JSON objects'],
+    ['an array', { examples: [['a', 'b']] }, 'are not JSON objects'],
+    ['a number', { examples: [3] }, 'are not JSON objects'],
+    ['not a list', { examples: 'abc' }, 'are not JSON objects'],
+    ['100 levels deep', { examples: [JSON.parse(objects(100))] }, 'nest deeper than 64 levels'],
+  ])('refuses (422) a stored example that is %s; no message', async (_what, version, says) => {
+    const { app, ep } = await freshApp('Example stored');
+    const name = `ex.stored.${Math.random().toString(36).slice(2, 8)}`;
+    // Stored the way an event type was before the API refused such examples.
+    await store.upsertEventType({ name, description: 'x', schemas: { '1': version } });
+    const res = await send(
+      'POST',
+      `/api/v1/app/${app}/endpoint/${ep}/send-example`,
+      `{"eventType":"${name}"}`,
+    );
+    expect(res.statusCode).toBe(422);
+    expect(res.json().detail[0].loc).toEqual(['body', 'eventType']);
+    expect(res.json().detail[0].msg).toContain(`schemas.1.examples) ${says}`);
+    expect(await count(app)).toBe(0);
   });
 });

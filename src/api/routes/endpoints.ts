@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
+import type { EventType } from '../../core/types.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
 import { appOf, endpointOf, pageLimit, type RouteContext, timeParam } from '../context.js';
 import {
@@ -299,7 +301,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       const { message } = await store.acceptMessage({
         appId: owner.id,
         eventType: eventType.name,
-        payload: JSON.stringify(exampleOf(eventType.schemas, eventType.name)),
+        payload: exampleOf(eventType),
         onlyEndpointId: endpoint.id,
       });
       return sendJson(reply, messageJson(message));
@@ -308,11 +310,25 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
 };
 
 /**
- * The example payload of an event type: the first `examples` entry of its newest schema
- * version, or `{"type": <name>}` when its schemas give none.
+ * The example payload of an event type, as JSON text: the first `examples` entry of its
+ * newest schema version, or `{"type": <name>}` when its schemas give none. An event type is
+ * refused examples that are not objects; one stored before that (a string example went out
+ * as `"abc"` and was shown as `{"0":"a",…}`) or nested too deeply is refused here (422).
  */
-function exampleOf(schemas: Record<string, unknown> | null, name: string): unknown {
-  const versions = Object.keys(schemas ?? {}).sort();
-  const newest = versions.length > 0 ? (schemas![versions.at(-1)!] as { examples?: unknown[] }) : undefined;
-  return newest?.examples?.[0] ?? { type: name };
+function exampleOf({ name, schemas }: EventType): string {
+  const version = Object.keys(schemas ?? {})
+    .sort()
+    .at(-1);
+  if (version === undefined) return JSON.stringify({ type: name });
+  const examples = (schemas?.[version] as { examples?: unknown } | null | undefined)?.examples;
+  const where = `the examples of event type ${name} (schemas.${version}.examples)`;
+  if (examples === undefined || (Array.isArray(examples) && examples.length === 0))
+    return JSON.stringify({ type: name });
+  const first: unknown = Array.isArray(examples) ? examples[0] : undefined;
+  if (first === null || typeof first !== 'object' || Array.isArray(first))
+    throw new ValidationError('eventType', `${where} are not JSON objects; a message payload must be one`);
+  const payload = JSON.stringify(first);
+  if (findTooDeep(payload, JSON_DEPTH_LIMIT))
+    throw new ValidationError('eventType', `${where} nest deeper than ${JSON_DEPTH_LIMIT} levels`);
+  return payload;
 }
