@@ -5,6 +5,7 @@
  * arrived, when capacity frees up, or at the next due time.
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
+import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
 import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
@@ -348,7 +349,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       durationMs: result.durationMs,
       errorKind: result.errorKind,
       errorMessage: result.errorMessage,
-      requestHeaders: redactCustomHeaders(headers, endpoint.headers),
+      requestHeaders: recordedHeaders(headers, endpoint.headers),
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
@@ -374,8 +375,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
     return {
-      // A message's own headers, then the endpoint's, then Herald's: later ones win.
-      ...delivery.headers,
+      // A message's own headers, then the endpoint's, then Herald's: later ones win, whatever
+      // the case of their names (Herald's are reserved, so neither of the others has them).
+      ...withoutNames(delivery.headers, prepared.endpoint.headers),
       ...prepared.endpoint.headers,
       'content-type': 'application/json',
       'user-agent': this.config.userAgent,
@@ -502,12 +504,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 }
 
-/** The headers as recorded in the attempt log: custom header values are not kept. */
-function redactCustomHeaders(
-  sent: Record<string, string>,
-  custom: Record<string, string>,
-): Record<string, string> {
-  const out = { ...sent };
-  for (const name of Object.keys(custom)) out[name] = '[redacted]';
+/** `headers` less those named in `winners`, in any case; `null` stays `null`. */
+function withoutNames(
+  headers: Record<string, string> | null,
+  winners: Record<string, string>,
+): Record<string, string> | null {
+  const names = Object.keys(winners);
+  if (headers === null || names.length === 0) return headers;
+  const taken = new Set(names.map((n) => n.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!taken.has(name.toLowerCase())) out[name] = value;
   return out;
 }

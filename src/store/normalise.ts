@@ -3,6 +3,7 @@
  * input is accepted or refused the same way whatever the database.
  */
 import { ValidationError } from '../core/errors.js';
+import { headerValueProblem } from '../core/headers.js';
 import {
   checkEndpointUrl,
   checkHeaders,
@@ -144,12 +145,20 @@ export function rotatedSecrets(
   return [{ key, expiresAt: null }, ...kept];
 }
 
-/** The headers a message may carry: valid names Herald does not set, values without CR/LF. */
+/**
+ * The headers a message may carry: valid names Herald does not set, values that can be sent.
+ * Others are dropped, not refused: a provider's request is not the caller's to fix.
+ */
 function passedHeaders(headers: Record<string, string> | null | undefined): Record<string, string> | null {
   if (!headers) return null;
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (isReservedHeader(name) || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) || /[\r\n\0]/.test(value))
+    if (
+      isReservedHeader(name) ||
+      !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name) ||
+      typeof value !== 'string' ||
+      headerValueProblem(value) !== null
+    )
       continue;
     out[name] = value;
   }
