@@ -119,10 +119,25 @@ const endpointFields = {
   version: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
 };
 
+/** Custom headers, name to value; every value is sent as it is, one byte per character. */
+const CustomHeaders = Type.Record(Type.String(), Type.String(), {
+  description:
+    'Values may hold tab, space, visible ASCII and U+0080 to U+00FF, not beginning or ending with a space or tab.',
+});
+/** Herald's own field: header names whose values `GET …/headers` does not show again. */
+const SensitiveNames = Type.Optional(
+  Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.headerNameMaxLength }), {
+    maxItems: LIMITS.headerCountMax,
+    description:
+      'Names among `headers` to mark sensitive (Herald). Credential-named headers (Authorization, Cookie, X-Api-Key, any name with auth, token, secret, password, session, credential, signature or hmac in it) are sensitive unmarked.',
+  }),
+);
+
 export const EndpointIn = Type.Object({
   ...endpointFields,
   secret: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
-  headers: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
+  headers: Type.Optional(Nullable(CustomHeaders)),
+  sensitiveHeaders: SensitiveNames,
 });
 
 export const EndpointUpdate = Type.Object(endpointFields);
@@ -149,13 +164,18 @@ export const EndpointSecretRotateIn = Type.Object({
   key: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
   gracePeriodSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 7 * 86_400 }))),
 });
-export const EndpointHeadersIn = Type.Object({ headers: Type.Record(Type.String(), Type.String()) });
+export const EndpointHeadersIn = Type.Object({ headers: CustomHeaders, sensitive: SensitiveNames });
 export const EndpointHeadersPatchIn = Type.Object({
-  headers: Type.Record(Type.String(), Nullable(Type.String())),
+  headers: Type.Record(Type.String(), Nullable(Type.String()), {
+    description: 'A null value removes the header (and its sensitive mark).',
+  }),
+  sensitive: SensitiveNames,
 });
 export const EndpointHeadersOut = Type.Object({
   headers: Type.Record(Type.String(), Type.String()),
-  sensitive: Type.Array(Type.String()),
+  sensitive: Type.Array(Type.String(), {
+    description: 'Names of the sensitive headers, whose values are not returned.',
+  }),
 });
 export const EndpointStats = Type.Object({
   success: Type.Integer(),

@@ -1,8 +1,10 @@
 /**
  * Rules about header values and names that the API, the store and the dispatcher share:
- * which values can be sent at all, and which names carry credentials (redacted in the
- * attempt log).
+ * which values can be sent at all, which names carry credentials (redacted in the attempt
+ * log, marked sensitive in `GET …/headers`), and which names an endpoint marks sensitive.
  */
+import { ValidationError } from './errors.js';
+
 /**
  * An RFC 9110 field-value as undici checks it before sending (`headerCharRegex` in its
  * `lib/core/util.js`): tab, space, visible ASCII, and obs-text U+0080 to U+00FF, which go
@@ -71,4 +73,48 @@ export function recordedHeaders(
     out[name] = customNames.has(name.toLowerCase()) || isCredentialHeader(name) ? REDACTED : value;
   }
   return out;
+}
+
+/**
+ * Checks the names an endpoint marks sensitive: each must be one of `headers` (any case);
+ * returned in the headers' own spelling, once each.
+ */
+export function checkSensitiveNames(
+  field: string,
+  names: readonly string[],
+  headers: Record<string, string>,
+): string[] {
+  const byLower = new Map(Object.keys(headers).map((n) => [n.toLowerCase(), n]));
+  const out = new Set<string>();
+  names.forEach((name, i) => {
+    const own = typeof name === 'string' ? byLower.get(name.toLowerCase()) : undefined;
+    if (own === undefined) throw new ValidationError(`${field}[${i}]`, 'names no header of the endpoint');
+    out.add(own);
+  });
+  return [...out];
+}
+
+/** The marks that still name one of `headers` after the headers changed. */
+export function keptSensitiveNames(names: readonly string[], headers: Record<string, string>): string[] {
+  const present = new Set(Object.keys(headers).map((n) => n.toLowerCase()));
+  return names.filter((n) => present.has(n.toLowerCase()));
+}
+
+/**
+ * The headers as `GET …/headers` shows them (Svix's `EndpointHeadersOut`): a sensitive
+ * header, marked so or credential-named, is listed by name in `sensitive` and its value is
+ * not returned.
+ */
+export function headersOut(
+  headers: Record<string, string>,
+  marked: readonly string[],
+): { headers: Record<string, string>; sensitive: string[] } {
+  const markedLower = new Set(marked.map((n) => n.toLowerCase()));
+  const out: Record<string, string> = {};
+  const sensitive: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (markedLower.has(name.toLowerCase()) || isCredentialHeader(name)) sensitive.push(name);
+    else out[name] = value;
+  }
+  return { headers: out, sensitive };
 }

@@ -61,6 +61,11 @@ export interface Endpoint {
   /** The current key first, then keys still inside their rotation grace period. */
   secrets: EndpointSecret[];
   headers: Record<string, string>;
+  /**
+   * Names among `headers` marked sensitive: `GET …/headers` lists them without their values.
+   * Credential-named headers (`isCredentialHeader`) are sensitive without a mark.
+   */
+  sensitiveHeaders: string[];
   /** Stored for the API; real per-endpoint throttling is on the roadmap (see README). */
   rateLimit: number | null;
   disabled: boolean;

@@ -3,7 +3,7 @@
  * input is accepted or refused the same way whatever the database.
  */
 import { ValidationError } from '../core/errors.js';
-import { headerValueProblem } from '../core/headers.js';
+import { checkSensitiveNames, headerValueProblem, keptSensitiveNames } from '../core/headers.js';
 import {
   checkEndpointUrl,
   checkHeaders,
@@ -87,6 +87,7 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     channels: null,
     secrets: [{ key, expiresAt: null }],
     headers: {},
+    sensitiveHeaders: [],
     rateLimit: null,
     disabled: false,
     metadata: {},
@@ -101,6 +102,7 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
 /** Applies `patch` to an endpoint, checking every changed field. */
 export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoint, now: number): Endpoint {
   const disabled = patch.disabled ?? base.disabled;
+  const headers = patch.headers === undefined ? base.headers : checkHeaders('headers', patch.headers);
   return {
     ...base,
     url: patch.url === undefined ? base.url : checkEndpointUrl('url', patch.url),
@@ -114,7 +116,11 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
       patch.channels === undefined
         ? base.channels
         : checkNameList('channels', patch.channels, LIMITS.endpointChannelsMax, LIMITS.channelMaxLength),
-    headers: patch.headers === undefined ? base.headers : checkHeaders('headers', patch.headers),
+    headers,
+    sensitiveHeaders:
+      patch.sensitiveHeaders === undefined
+        ? keptSensitiveNames(base.sensitiveHeaders, headers)
+        : checkSensitiveNames('sensitiveHeaders', patch.sensitiveHeaders, headers),
     rateLimit: patch.rateLimit === undefined ? base.rateLimit : checkRate('rateLimit', patch.rateLimit),
     disabled,
     metadata: patch.metadata === undefined ? base.metadata : checkMetadata('metadata', patch.metadata),

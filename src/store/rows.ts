@@ -15,7 +15,7 @@ import type {
   Source,
   SourceProvider,
 } from '../core/types.js';
-import type { SecretBox } from './secret-box.js';
+import { type SecretBox, sealedRowId } from './secret-box.js';
 import type { ClaimedDelivery, Page } from './store.js';
 
 export interface ApplicationRow {
@@ -98,6 +98,40 @@ export const CLAIM_ENDPOINTS_MAX = 64;
 const jsonOrNull = (text: string | null) => (text === null ? null : JSON.parse(text));
 const textOrNull = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
+/**
+ * The `headers` column of an endpoint: a JSON object of name to value (the form every
+ * release has written), or, once some are marked sensitive, a JSON array of `{name, value,
+ * sensitive?}`. Under a main key either is sealed like the secrets, with associated data of
+ * its own, so neither column's value opens in the other. Every form reads, sealed or not,
+ * so rows written before need no migration.
+ */
+function encodeHeaders(e: Endpoint, box: SecretBox): string {
+  const marked = new Set(e.sensitiveHeaders);
+  const plain =
+    marked.size === 0
+      ? JSON.stringify(e.headers)
+      : JSON.stringify(
+          Object.entries(e.headers).map(([name, value]) =>
+            marked.has(name) ? { name, value, sensitive: true } : { name, value },
+          ),
+        );
+  return box.seal(plain, sealedRowId(e.id, 'headers'));
+}
+
+function decodeHeaders(
+  text: string,
+  id: string,
+  box: SecretBox,
+): Pick<Endpoint, 'headers' | 'sensitiveHeaders'> {
+  const parsed: Record<string, string> | { name: string; value: string; sensitive?: true }[] = JSON.parse(
+    box.open(text, sealedRowId(id, 'headers')),
+  );
+  if (!Array.isArray(parsed)) return { headers: parsed, sensitiveHeaders: [] };
+  const headers: Record<string, string> = {};
+  for (const h of parsed) headers[h.name] = h.value;
+  return { headers, sensitiveHeaders: parsed.filter((h) => h.sensitive).map((h) => h.name) };
+}
+
 export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
   return {
     id: r.id,
@@ -108,7 +142,7 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     filterTypes: jsonOrNull(r.filter_types),
     channels: jsonOrNull(r.channels),
     secrets: JSON.parse(box.open(r.secrets, r.id)),
-    headers: JSON.parse(r.headers),
+    ...decodeHeaders(r.headers, r.id, box),
     rateLimit: r.rate_limit,
     disabled: Boolean(r.disabled),
     metadata: JSON.parse(r.metadata),
@@ -130,7 +164,7 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     filter_types: textOrNull(e.filterTypes),
     channels: textOrNull(e.channels),
     secrets: box.seal(JSON.stringify(e.secrets), e.id),
-    headers: JSON.stringify(e.headers),
+    headers: encodeHeaders(e, box),
     rate_limit: e.rateLimit,
     disabled: e.disabled ? 1 : 0,
     metadata: JSON.stringify(e.metadata),

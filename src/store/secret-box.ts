@@ -1,9 +1,11 @@
 /**
- * Encryption at rest of signing secrets (endpoint keys and inbound source secrets).
+ * Encryption at rest of signing secrets (endpoint keys and inbound source secrets) and of
+ * endpoints' custom headers, whose values are often credentials ({@link SEALED_COLUMNS}).
  *
- * With `HERALD_MAIN_KEY` set, the `secrets` column holds `hk1:<key id>:<base64url of iv |
- * tag | ciphertext>` (AES-256-GCM, the row id as associated data, so a sealed value copied
- * to another row does not open). Without it the column holds the plain JSON, as before.
+ * With `HERALD_MAIN_KEY` set, such a column holds `hk1:<key id>:<base64url of iv | tag |
+ * ciphertext>` (AES-256-GCM, the row id, and the column name for columns other than
+ * `secrets`, as associated data, so a sealed value copied to another row or column does not
+ * open). Without it the column holds the plain JSON, as before.
  * A store opened with a key seals the plain rows it finds; one opened without a key refuses
  * a database that holds sealed rows, rather than fail later at delivery time.
  */
@@ -138,24 +140,40 @@ export function secretBoxFor(mainKey: string | undefined): SecretBox {
   return mainKey === undefined || mainKey === '' ? plainBox : mainKeyBox(parseMainKeys(mainKey));
 }
 
-/** A stored `secrets` value of one row. */
+/** Columns sealed under a main key. */
+export const SEALED_COLUMNS = [
+  { table: 'endpoints', column: 'secrets' },
+  { table: 'sources', column: 'secrets' },
+  { table: 'endpoints', column: 'headers' },
+] as const;
+
+/** A sealed column's name. */
+export type SealedColumn = (typeof SEALED_COLUMNS)[number]['column'];
+
+/**
+ * The associated data a column's value is sealed with: the row id for `secrets` (as every
+ * release has sealed them), `<id>.<column>` for the others.
+ */
+export function sealedRowId(rowId: string, column: SealedColumn): string {
+  return column === 'secrets' ? rowId : `${rowId}.${column}`;
+}
+
+/** A stored value of one sealed column of one row. */
 export interface SecretRow {
   id: string;
-  secrets: string;
+  value: string;
 }
 
 /**
  * The rows to rewrite so that every one is sealed under the current key (or, without a key,
  * none). Opens every row first, so a missing or wrong key fails here, at start-up.
  */
-export function rowsToReseal(rows: readonly SecretRow[], box: SecretBox): SecretRow[] {
+export function rowsToReseal(rows: readonly SecretRow[], box: SecretBox, column: SealedColumn): SecretRow[] {
   const out: SecretRow[] = [];
   for (const row of rows) {
-    const plain = box.open(row.secrets, row.id);
-    if (box.needsReseal(row.secrets)) out.push({ id: row.id, secrets: box.seal(plain, row.id) });
+    const aad = sealedRowId(row.id, column);
+    const plain = box.open(row.value, aad);
+    if (box.needsReseal(row.value)) out.push({ id: row.id, value: box.seal(plain, aad) });
   }
   return out;
 }
-
-/** Tables with a `secrets` column. */
-export const SECRET_TABLES = ['endpoints', 'sources'] as const;

@@ -58,6 +58,8 @@ export interface NewEndpoint {
   channels?: string[] | null;
   secret?: string | null;
   headers?: Record<string, string>;
+  /** Names among `headers` to mark sensitive; left out, the marks of headers still there stay. */
+  sensitiveHeaders?: string[];
   rateLimit?: number | null;
   disabled?: boolean;
   metadata?: Record<string, string>;

@@ -1,10 +1,13 @@
 /**
  * Custom endpoint headers through the API, on both backends: values undici would refuse
  * and the name `Expect` get a 422 naming the header on every route that takes headers,
- * with nothing stored changed.
+ * with nothing stored changed; sensitive headers (marked, or credential-named) are listed
+ * by name in `GET …/headers` and their values are not returned, as Svix does, also to the
+ * official SDK, which knows nothing of the marks.
  */
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { ApiException, Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
@@ -48,6 +51,7 @@ const BACKENDS: [string, () => Promise<Store>][] = [
 describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
   let store: Store;
   let api: FastifyInstance;
+  let base: string;
   let appId: string;
   let epId: string;
 
@@ -55,6 +59,7 @@ describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
     store = await open();
     await store.saveToken(hashToken(TOKEN), null);
     api = await buildApi({ store });
+    base = await api.listen({ port: 0, host: '127.0.0.1' });
     appId = (await store.createApplication({ name: 'headers' })).id;
     epId = (
       await store.createEndpoint(appId, {
@@ -140,5 +145,114 @@ describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
     const res = await call('POST', `/app/${appId}/endpoint`, { url: 'https://example.com/ok', headers });
     expect(res.statusCode).toBe(201);
     expect(await headersOf(res.json().id)).toEqual({ headers, sensitive: [] });
+  });
+
+  describe('sensitive headers', () => {
+    it('lists credential-named headers by name only, without their values', async () => {
+      const headers = {
+        Authorization: 'Bearer s3cret',
+        'X-Api-Key': 'k-123',
+        'X-Auth-Token': 't-456',
+        Cookie: 'sid=1',
+        'X-Client-Secret': 'cs',
+        'X-Tenant': 'acme',
+      };
+      const res = await call('POST', `/app/${appId}/endpoint`, { url: 'https://example.com/s', headers });
+      expect(res.statusCode).toBe(201);
+      const out = await headersOf(res.json().id);
+      expect(out.headers).toEqual({ 'X-Tenant': 'acme' });
+      expect(out.sensitive.sort()).toEqual(
+        ['Authorization', 'Cookie', 'X-Api-Key', 'X-Auth-Token', 'X-Client-Secret'].sort(),
+      );
+      expect(JSON.stringify(out)).not.toMatch(/s3cret|k-123|t-456|sid=1/);
+    });
+
+    it('takes marks at create (sensitiveHeaders) and on PUT/PATCH (sensitive); only PUT, re-sending the values, unmarks', async () => {
+      const created = await call('POST', `/app/${appId}/endpoint`, {
+        url: 'https://example.com/m',
+        headers: { 'X-Partner': 'partner-value', 'X-Plain': 'p' },
+        sensitiveHeaders: ['x-partner'],
+      });
+      expect(created.statusCode).toBe(201);
+      const id = created.json().id;
+      const path = `/app/${appId}/endpoint/${id}/headers`;
+      expect(await headersOf(id)).toEqual({ headers: { 'X-Plain': 'p' }, sensitive: ['X-Partner'] });
+
+      // PATCH with a new value keeps the mark; PATCH can add marks but not take one away.
+      expect(
+        (await call('PATCH', path, { headers: { 'X-Partner': 'rotated', 'X-Other': 'o' } })).statusCode,
+      ).toBe(204);
+      expect((await call('PATCH', path, { headers: {}, sensitive: ['X-Other'] })).statusCode).toBe(204);
+      expect(await headersOf(id)).toEqual({
+        headers: { 'X-Plain': 'p' },
+        sensitive: ['X-Partner', 'X-Other'],
+      });
+      expect((await store.getEndpoint(appId, id))!.headers['X-Partner']).toBe('rotated');
+
+      // PUT without `sensitive` (what a Svix SDK sends) keeps the marks of the headers kept.
+      expect((await call('PUT', path, { headers: { 'X-Partner': 'again', 'X-New': 'n' } })).statusCode).toBe(
+        204,
+      );
+      expect(await headersOf(id)).toEqual({ headers: { 'X-New': 'n' }, sensitive: ['X-Partner'] });
+
+      // PUT with `sensitive` sets the marks exactly; the caller sent every value anew.
+      expect(
+        (await call('PUT', path, { headers: { 'X-Partner': 'again', 'X-New': 'n' }, sensitive: [] }))
+          .statusCode,
+      ).toBe(204);
+      expect(await headersOf(id)).toEqual({ headers: { 'X-Partner': 'again', 'X-New': 'n' }, sensitive: [] });
+
+      // A null removes the header and its mark.
+      await call('PATCH', path, { headers: {}, sensitive: ['X-New'] });
+      await call('PATCH', path, { headers: { 'x-new': null } });
+      await call('PATCH', path, { headers: { 'X-New': 'back' } });
+      expect(await headersOf(id)).toEqual({
+        headers: { 'X-Partner': 'again', 'X-New': 'back' },
+        sensitive: [],
+      });
+    });
+
+    it('refuses a mark that names no header, with 422 naming it, changing nothing', async () => {
+      const before = await headersOf(epId);
+      const put = await call('PUT', `/app/${appId}/endpoint/${epId}/headers`, {
+        headers: { 'X-Tenant': 'acme' },
+        sensitive: ['X-Missing'],
+      });
+      expect(put.statusCode).toBe(422);
+      expect(put.json().detail[0].loc).toEqual(['body', 'sensitive[0]']);
+      const patch = await call('PATCH', `/app/${appId}/endpoint/${epId}/headers`, {
+        headers: {},
+        sensitive: ['X-Missing'],
+      });
+      expect(patch.statusCode).toBe(422);
+      expect(patch.json().detail[0].loc).toEqual(['body', 'sensitive[0]']);
+      const created = await call('POST', `/app/${appId}/endpoint`, {
+        url: 'https://example.com/',
+        headers: { 'X-A': 'a' },
+        sensitiveHeaders: ['X-A', 'X-B'],
+      });
+      expect(created.statusCode).toBe(422);
+      expect(created.json().detail[0].loc).toEqual(['body', 'sensitiveHeaders[1]']);
+      expect(await headersOf(epId)).toEqual(before);
+    });
+
+    it('answers the Svix SDK in its own shape: sensitive values left out, names listed', async () => {
+      const svix = new Svix(TOKEN, { serverUrl: base });
+      const ep = await svix.endpoint.create(appId, { url: 'https://example.com/sdk' });
+      await svix.endpoint.updateHeaders(appId, ep.id, {
+        headers: { Authorization: 'Bearer sdk-secret', 'X-Tenant': 'acme' },
+      });
+      expect(await svix.endpoint.getHeaders(appId, ep.id)).toEqual({
+        headers: { 'X-Tenant': 'acme' },
+        sensitive: ['Authorization'],
+      });
+      const bad = await svix.endpoint.patchHeaders(appId, ep.id, { headers: { 'X-Bad': '\u20ac' } }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(bad).toBeInstanceOf(ApiException);
+      expect((bad as ApiException<unknown>).code).toBe(422);
+      expect(JSON.stringify((bad as ApiException<unknown>).body)).toContain('X-Bad');
+    });
   });
 });

@@ -1,8 +1,11 @@
 /**
- * Secrets at rest: with HERALD_MAIN_KEY set, endpoint and source secrets are sealed in the
- * database, the files hold no plain secret, and the wrong or a missing key is refused at start.
+ * Secrets at rest: with HERALD_MAIN_KEY set, endpoint and source secrets and endpoints'
+ * custom headers are sealed in the database, the files hold no plain secret, and the wrong
+ * or a missing key is refused at start. Rows written before (plain, or in the old headers
+ * form) still read.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
@@ -11,6 +14,7 @@ import {
   MainKeyError,
   mainKeyBox,
   parseMainKeys,
+  sealedRowId,
   secretBoxFor,
 } from '../../src/store/secret-box.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
@@ -20,8 +24,14 @@ import { PG_URL } from '../pg.js';
 
 const ENDPOINT_SECRET = 'whsec_c2VjcmV0LW9mLWFuLWVuZHBvaW50LTAxMjM0NTY3';
 const SOURCE_SECRET = 'shpss_source-secret-that-must-not-leak-98765';
+/** Custom headers, one credential-named, one marked sensitive, one neither: all are sealed. */
+const HEADERS = {
+  Authorization: 'Bearer header-credential-that-must-not-leak-1',
+  'X-Partner-Id': 'partner-id-that-must-not-leak-2',
+  'X-Tenant': 'tenant-name-that-must-not-leak-3',
+};
 /** What a leak would look like in the file: the key material, with or without its prefix. */
-const NEEDLES = [ENDPOINT_SECRET.slice('whsec_'.length), SOURCE_SECRET];
+const NEEDLES = [ENDPOINT_SECRET.slice('whsec_'.length), SOURCE_SECRET, ...Object.values(HEADERS)];
 
 const dirs: ReturnType<typeof tempDir>[] = [];
 afterAll(() => {
@@ -33,6 +43,8 @@ async function fill(store: Store): Promise<{ appId: string; endpointId: string; 
   const endpoint = await store.createEndpoint(app.id, {
     url: 'https://example.com/hook',
     secret: ENDPOINT_SECRET,
+    headers: HEADERS,
+    sensitiveHeaders: ['X-Partner-Id'],
   });
   const source = await store.createSource({
     name: 'shop',
@@ -54,6 +66,12 @@ function filesOf(dir: string): Buffer {
 
 function leaks(bytes: Buffer): string[] {
   return NEEDLES.filter((needle) => bytes.includes(needle));
+}
+
+/** The endpoint's headers and marks read back as they were written. */
+async function expectHeaders(store: Store, ids: { appId: string; endpointId: string }): Promise<void> {
+  const endpoint = await store.getEndpoint(ids.appId, ids.endpointId);
+  expect(endpoint).toMatchObject({ headers: HEADERS, sensitiveHeaders: ['X-Partner-Id'] });
 }
 
 describe('main key parsing', () => {
@@ -91,6 +109,7 @@ describe('SQLite', () => {
     const again = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
     expect((await again.getEndpoint(ids.appId, ids.endpointId))?.secrets[0]?.key).toBe(ENDPOINT_SECRET);
     expect((await again.getSource(ids.sourceId))?.secrets).toEqual([SOURCE_SECRET]);
+    await expectHeaders(again, ids);
     await again[Symbol.asyncDispose]();
   });
 
@@ -113,6 +132,7 @@ describe('SQLite', () => {
     const key = generateMainKey();
     const sealed = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
     expect((await sealed.getEndpoint(ids.appId, ids.endpointId))?.secrets[0]?.key).toBe(ENDPOINT_SECRET);
+    await expectHeaders(sealed, ids);
     await sealed[Symbol.asyncDispose]();
     expect(leaks(filesOf(d.dir))).toEqual([]);
   });
@@ -153,9 +173,57 @@ describe('SQLite', () => {
     await both[Symbol.asyncDispose]();
     const onlyNew = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(newKey) });
     expect((await onlyNew.getSource(ids.sourceId))?.secrets).toEqual([SOURCE_SECRET]);
+    await expectHeaders(onlyNew, ids);
     await onlyNew[Symbol.asyncDispose]();
     expect(() => openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(oldKey) })).toThrow(
       /does not hold/,
+    );
+  });
+});
+
+describe('SQLite, custom headers', () => {
+  it('reads a headers cell in the form earlier releases wrote, without a key and with one (which seals it)', async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const plain = openSqliteStore({ path: d.path('herald.db') });
+    const ids = await fill(plain);
+    await plain[Symbol.asyncDispose]();
+    // What every release before this one wrote: a JSON object of name to value.
+    const db = new Database(d.path('herald.db'));
+    db.prepare('UPDATE endpoints SET headers = ? WHERE id = ?').run(JSON.stringify(HEADERS), ids.endpointId);
+    db.close();
+
+    const old = openSqliteStore({ path: d.path('herald.db') });
+    expect(await old.getEndpoint(ids.appId, ids.endpointId)).toMatchObject({
+      headers: HEADERS,
+      sensitiveHeaders: [],
+    });
+    await old[Symbol.asyncDispose]();
+
+    const key = generateMainKey();
+    const sealed = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
+    expect((await sealed.getEndpoint(ids.appId, ids.endpointId))?.headers).toEqual(HEADERS);
+    await sealed[Symbol.asyncDispose]();
+    expect(leaks(filesOf(d.dir))).toEqual([]);
+  });
+
+  it('binds sealed headers to their column: moved into the secrets column, they do not open', async () => {
+    const box = mainKeyBox(parseMainKeys(generateMainKey()));
+    const sealed = box.seal('{"X-A":"v"}', sealedRowId('ep_one', 'headers'));
+    expect(box.open(sealed, sealedRowId('ep_one', 'headers'))).toBe('{"X-A":"v"}');
+    expect(() => box.open(sealed, sealedRowId('ep_one', 'secrets'))).toThrow(/do not open/);
+
+    const d = tempDir();
+    dirs.push(d);
+    const key = generateMainKey();
+    const store = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
+    await fill(store);
+    await store[Symbol.asyncDispose]();
+    const db = new Database(d.path('herald.db'));
+    db.prepare('UPDATE endpoints SET secrets = headers, headers = secrets').run();
+    db.close();
+    expect(() => openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) })).toThrow(
+      /do not open/,
     );
   });
 });
@@ -175,14 +243,18 @@ describe('PostgreSQL', () => {
     const ids = await fill(store);
     expect((await store.getEndpoint(ids.appId, ids.endpointId))?.secrets[0]?.key).toBe(ENDPOINT_SECRET);
     await store[Symbol.asyncDispose]();
+    const again = await openPostgresStore({ url: PG_URL, schema, poolSize: 1, secretBox: secretBoxFor(key) });
+    await expectHeaders(again, ids);
+    await again[Symbol.asyncDispose]();
 
     const client = new pg.Client(PG_URL);
     await client.connect();
     const { rows } = await client.query<{ secrets: string }>(
-      `SELECT secrets FROM ${schema}.endpoints UNION ALL SELECT secrets FROM ${schema}.sources`,
+      `SELECT secrets FROM ${schema}.endpoints UNION ALL SELECT secrets FROM ${schema}.sources
+       UNION ALL SELECT headers FROM ${schema}.endpoints`,
     );
     await client.end();
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     for (const row of rows) {
       expect(row.secrets).toMatch(/^hk1:/);
       expect(leaks(Buffer.from(row.secrets))).toEqual([]);

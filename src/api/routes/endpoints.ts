@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { checkSensitiveNames, headersOut, keptSensitiveNames } from '../../core/headers.js';
 import { newId } from '../../core/ids.js';
 import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
@@ -85,6 +86,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       const input: NewEndpoint = { ...endpointInput(request.body), url: request.body.url };
       if (request.body.secret) input.secret = request.body.secret;
       if (request.body.headers) input.headers = request.body.headers;
+      if (request.body.sensitiveHeaders) input.sensitiveHeaders = request.body.sensitiveHeaders;
       return reply.status(201).send(endpointOut(await store.createEndpoint(owner.id, input)));
     },
   );
@@ -194,7 +196,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     { schema: { tags, params: EndpointParams, response: { 200: EndpointHeadersOut } } },
     async (request) => {
       const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
-      return { headers: endpoint.headers, sensitive: [] };
+      return headersOut(endpoint.headers, endpoint.sensitiveHeaders);
     },
   );
 
@@ -208,7 +210,13 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         request.params.app_id,
         request.params.endpoint_id,
       );
-      await store.updateEndpoint(owner.id, endpoint.id, { headers: request.body.headers });
+      // Without `sensitive`, the marks of headers kept stay: a client that knows nothing of
+      // them (a Svix SDK) does not unmark. With it, the marks are exactly those.
+      const { headers, sensitive } = request.body;
+      await store.updateEndpoint(owner.id, endpoint.id, {
+        headers,
+        ...(sensitive ? { sensitiveHeaders: checkSensitiveNames('sensitive', sensitive, headers) } : {}),
+      });
       return reply.status(204).send();
     },
   );
@@ -230,7 +238,15 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
           if (existing.toLowerCase() === name.toLowerCase()) delete headers[existing];
         if (value !== null) headers[name] = value;
       }
-      await store.updateEndpoint(owner.id, endpoint.id, { headers });
+      // A PATCH only adds marks: unmarking a kept header would show a value nobody re-sent.
+      const marks = request.body.sensitive && [
+        ...keptSensitiveNames(endpoint.sensitiveHeaders, headers),
+        ...checkSensitiveNames('sensitive', request.body.sensitive, headers),
+      ];
+      await store.updateEndpoint(owner.id, endpoint.id, {
+        headers,
+        ...(marks ? { sensitiveHeaders: marks } : {}),
+      });
       return reply.status(204).send();
     },
   );

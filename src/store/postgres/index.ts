@@ -57,7 +57,7 @@ import {
   toMessage,
   toSource,
 } from '../rows.js';
-import { plainBox, rowsToReseal, SECRET_TABLES, type SecretBox, type SecretRow } from '../secret-box.js';
+import { plainBox, rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
@@ -182,10 +182,12 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 async function resealSecrets(client: pg.PoolClient, box: SecretBox): Promise<void> {
   await client.query('BEGIN');
   try {
-    for (const table of SECRET_TABLES) {
-      const { rows } = await client.query<SecretRow>(`SELECT id, secrets FROM ${table} FOR UPDATE`);
-      for (const row of rowsToReseal(rows, box)) {
-        await client.query(`UPDATE ${table} SET secrets = $1 WHERE id = $2`, [row.secrets, row.id]);
+    for (const { table, column } of SEALED_COLUMNS) {
+      const { rows } = await client.query<SecretRow>(
+        `SELECT id, ${column} AS value FROM ${table} FOR UPDATE`,
+      );
+      for (const row of rowsToReseal(rows, box, column)) {
+        await client.query(`UPDATE ${table} SET ${column} = $1 WHERE id = $2`, [row.value, row.id]);
       }
     }
     await client.query('COMMIT');

@@ -57,7 +57,7 @@ import {
   toMessage,
   toSource,
 } from '../rows.js';
-import { plainBox, rowsToReseal, SECRET_TABLES, type SecretBox, type SecretRow } from '../secret-box.js';
+import { plainBox, rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
@@ -220,11 +220,11 @@ export class SqliteStore implements Store {
     let rewritten = 0;
     this.db
       .transaction(() => {
-        for (const table of SECRET_TABLES) {
-          const rows = this.db.prepare<[], SecretRow>(`SELECT id, secrets FROM ${table}`).all();
-          const update = this.db.prepare(`UPDATE ${table} SET secrets = ? WHERE id = ?`);
-          for (const row of rowsToReseal(rows, this.box)) {
-            update.run(row.secrets, row.id);
+        for (const { table, column } of SEALED_COLUMNS) {
+          const rows = this.db.prepare<[], SecretRow>(`SELECT id, ${column} AS value FROM ${table}`).all();
+          const update = this.db.prepare(`UPDATE ${table} SET ${column} = ? WHERE id = ?`);
+          for (const row of rowsToReseal(rows, this.box, column)) {
+            update.run(row.value, row.id);
             rewritten++;
           }
         }
