@@ -55,6 +55,19 @@ async function fill(store: Store): Promise<{ appId: string; endpointId: string; 
   return { appId: app.id, endpointId: endpoint.id, sourceId: source.id };
 }
 
+/** A fresh SQLite file holding {@link fill}'s rows, closed; sealed under `key` if one is given. */
+async function filledFile(key?: string) {
+  const d = tempDir();
+  dirs.push(d);
+  const store = openSqliteStore({
+    path: d.path('herald.db'),
+    ...(key ? { secretBox: secretBoxFor(key) } : {}),
+  });
+  const ids = await fill(store);
+  await store[Symbol.asyncDispose]();
+  return { d, ids };
+}
+
 /** Every byte of the database's files (main, WAL, shared memory), as one buffer. */
 function filesOf(dir: string): Buffer {
   return Buffer.concat(
@@ -97,12 +110,8 @@ describe('main key parsing', () => {
 
 describe('SQLite', () => {
   it('keeps no plain secret in the files, and reads the secrets back with the key', async () => {
-    const d = tempDir();
-    dirs.push(d);
     const key = generateMainKey();
-    const store = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
-    const ids = await fill(store);
-    await store[Symbol.asyncDispose]();
+    const { d, ids } = await filledFile(key);
 
     expect(leaks(filesOf(d.dir))).toEqual([]);
 
@@ -114,20 +123,12 @@ describe('SQLite', () => {
   });
 
   it('the plain-text baseline: without a key the same secrets are in the file (so the check above can fail)', async () => {
-    const d = tempDir();
-    dirs.push(d);
-    const store = openSqliteStore({ path: d.path('herald.db') });
-    await fill(store);
-    await store[Symbol.asyncDispose]();
+    const { d } = await filledFile();
     expect(leaks(filesOf(d.dir))).toEqual(NEEDLES);
   });
 
   it('seals a plain database when first opened with a key, leaving no plain copy behind', async () => {
-    const d = tempDir();
-    dirs.push(d);
-    const plain = openSqliteStore({ path: d.path('herald.db') });
-    const ids = await fill(plain);
-    await plain[Symbol.asyncDispose]();
+    const { d, ids } = await filledFile();
 
     const key = generateMainKey();
     const sealed = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
@@ -138,12 +139,8 @@ describe('SQLite', () => {
   });
 
   it('refuses to open sealed secrets without the key or with another key, naming the problem', async () => {
-    const d = tempDir();
-    dirs.push(d);
     const key = generateMainKey();
-    const store = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
-    await fill(store);
-    await store[Symbol.asyncDispose]();
+    const { d } = await filledFile(key);
 
     expect(() => openSqliteStore({ path: d.path('herald.db') })).toThrow(/set HERALD_MAIN_KEY/);
     expect(() =>
@@ -159,12 +156,8 @@ describe('SQLite', () => {
   });
 
   it('rotates the main key: "new,old" reseals every row under the new key, after which "new" alone opens', async () => {
-    const d = tempDir();
-    dirs.push(d);
     const [oldKey, newKey] = [generateMainKey(), generateMainKey()];
-    const first = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(oldKey) });
-    const ids = await fill(first);
-    await first[Symbol.asyncDispose]();
+    const { d, ids } = await filledFile(oldKey);
 
     const both = openSqliteStore({
       path: d.path('herald.db'),
@@ -183,11 +176,7 @@ describe('SQLite', () => {
 
 describe('SQLite, custom headers', () => {
   it('reads a headers cell in the form earlier releases wrote, without a key and with one (which seals it)', async () => {
-    const d = tempDir();
-    dirs.push(d);
-    const plain = openSqliteStore({ path: d.path('herald.db') });
-    const ids = await fill(plain);
-    await plain[Symbol.asyncDispose]();
+    const { d, ids } = await filledFile();
     // What every release before this one wrote: a JSON object of name to value.
     const db = new Database(d.path('herald.db'));
     db.prepare('UPDATE endpoints SET headers = ? WHERE id = ?').run(JSON.stringify(HEADERS), ids.endpointId);
@@ -213,12 +202,8 @@ describe('SQLite, custom headers', () => {
     expect(box.open(sealed, sealedRowId('ep_one', 'headers'))).toBe('{"X-A":"v"}');
     expect(() => box.open(sealed, sealedRowId('ep_one', 'secrets'))).toThrow(/do not open/);
 
-    const d = tempDir();
-    dirs.push(d);
     const key = generateMainKey();
-    const store = openSqliteStore({ path: d.path('herald.db'), secretBox: secretBoxFor(key) });
-    await fill(store);
-    await store[Symbol.asyncDispose]();
+    const { d } = await filledFile(key);
     const db = new Database(d.path('herald.db'));
     db.prepare('UPDATE endpoints SET secrets = headers, headers = secrets').run();
     db.close();
