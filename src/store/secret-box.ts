@@ -15,7 +15,8 @@ import { HeraldError } from '../core/errors.js';
 const PREFIX = 'hk1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const OPENED_CACHE_MAX = 10_000;
+/** Opened values kept: an endpoint takes two (secrets, headers), so 10,000 endpoints fit. */
+const OPENED_CACHE_MAX = 20_000;
 
 /** The main key is missing, malformed, or does not open what is stored. */
 export class MainKeyError extends HeraldError {
