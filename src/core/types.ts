@@ -13,6 +13,8 @@
  * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
  * - **source** (`src_…`): an inbound URL (`/in/{id}`) receiving a provider's webhooks,
  *   verified by the provider's scheme and forwarded as messages to an application.
+ * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
+ *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
  *
  * All times are Unix milliseconds taken from an injected {@link Clock}.
  */
@@ -180,22 +182,22 @@ export interface Source {
   updatedAt: number;
 }
 
-/** What became of one inbound request. */
-export type InboundStatus = 'accepted' | 'duplicate' | 'rejected';
+/** What became of one inbound request; a `replayed` row is written by a replay, not by a provider. */
+export type InboundStatus = 'accepted' | 'duplicate' | 'rejected' | 'replayed';
 
 /** One request a source received, kept raw (a rejected one keeps the start of its body only). */
 export interface InboundRequest {
   id: string;
   sourceId: string;
   status: InboundStatus;
-  /** Why it was rejected (a verification reason code). */
+  /** Why it was rejected (a verification reason code); of a `replayed` row, the id it replays. */
   reason: string | null;
   headers: Record<string, string>;
   /** The body as received, or its first bytes when `body.length < bodySize`. */
   body: Buffer;
   /** Size in bytes of the body as received. */
   bodySize: number;
-  /** The message it became (accepted), or the earlier one (duplicate). */
+  /** The message it became (accepted, replayed), or the earlier one (duplicate). */
   msgId: string | null;
   createdAt: number;
 }

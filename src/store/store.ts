@@ -334,6 +334,8 @@ export interface Store extends AsyncDisposable {
   recordInbound(request: NewInboundRequest): Promise<InboundRequest>;
   /** A source's requests, newest first. */
   listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>>;
+  /** One request of a source by id; null when unknown, pruned, or another source's. */
+  getInbound(sourceId: string, id: string): Promise<InboundRequest | null>;
   /**
    * Deletes up to `limit` inbound requests that the retention no longer keeps: older than
    * `maxAgeMs` by the store's clock, or past their source's `maxPerSource`. Returns how many;

@@ -596,6 +596,34 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(row!.body.equals(kept)).toBe(true);
       });
 
+      it('reads one logged request by its source and id: not through another source, nor once pruned', async () => {
+        const { store } = await setup({ inboundRetention: { maxPerSource: 2 } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        const raw = Buffer.from([0xff, 0x00, 0x7b]);
+        const first = await store.recordInbound(inbound(a.id, 1));
+        const replayed = await store.recordInbound(
+          inbound(a.id, 2, {
+            status: 'replayed',
+            reason: first.id,
+            body: raw,
+            bodySize: raw.length,
+            msgId: 'msg_2',
+          }),
+        );
+        const got = await store.getInbound(a.id, replayed.id);
+        expect(got).toEqual(replayed);
+        expect(got!.body.equals(raw)).toBe(true);
+        expect(await store.getInbound(a.id, first.id)).toEqual(first);
+        expect(await store.getInbound(b.id, replayed.id)).toBeNull();
+        expect(await store.getInbound(a.id, 'inreq_missing')).toBeNull();
+        // Past the cap of 2, the first one is gone, and so is reading it.
+        await store.recordInbound(inbound(a.id, 3));
+        expect(await store.getInbound(a.id, first.id)).toBeNull();
+        await store.deleteSource(a.id);
+        expect(await store.getInbound(a.id, replayed.id)).toBeNull();
+      });
+
       it("keeps a source's newest maxPerSource requests, pruning that source's oldest only", async () => {
         const { store } = await setup({ inboundRetention: { maxPerSource: 3 } });
         const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });

@@ -1,7 +1,7 @@
 /**
  * The inbound request log on PostgreSQL: recording a request (and dropping its source's
- * oldest past the count cap), listing, and the retention sweep; the same semantics as
- * `src/store/sqlite/inbound.ts`.
+ * oldest past the count cap), listing, reading one, and the retention sweep; the same
+ * semantics as `src/store/sqlite/inbound.ts`.
  */
 import type pg from 'pg';
 import type { Clock } from '../../core/clock.js';
@@ -81,6 +81,15 @@ export class PostgresInboundLog {
       [sourceId, page.iterator ?? null, page.limit + 1],
     );
     return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+  }
+
+  /** See `Store.getInbound`. */
+  async get(sourceId: string, id: string): Promise<InboundRequest | null> {
+    const { rows } = await this.q<InboundRow>(
+      'SELECT * FROM inbound_requests WHERE id = $1 AND source_id = $2',
+      [id, sourceId],
+    );
+    return rows[0] ? toInbound(rows[0]) : null;
   }
 
   /** See `Store.pruneInbound`. */

@@ -1,7 +1,7 @@
 /**
  * The inbound request log on SQLite: recording a request (and dropping its source's oldest
- * past the count cap), listing, and the retention sweep. Statements are prepared once: a
- * flood of forged requests records one row each.
+ * past the count cap), listing, reading one, and the retention sweep. Statements are
+ * prepared once: a flood of forged requests records one row each.
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
@@ -57,6 +57,9 @@ export class SqliteInboundLog {
       list: db.prepare<[string, string, number], InboundRow>(
         'SELECT * FROM inbound_requests WHERE source_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
       ),
+      get: db.prepare<[string, string], InboundRow>(
+        'SELECT * FROM inbound_requests WHERE id = ? AND source_id = ?',
+      ),
     };
   }
 
@@ -79,6 +82,12 @@ export class SqliteInboundLog {
   list(sourceId: string, page: PageRequest): Page<InboundRequest> {
     const rows = this.stmt.list.all(sourceId, page.iterator ?? '~', page.limit + 1);
     return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+  }
+
+  /** See `Store.getInbound`. */
+  get(sourceId: string, id: string): InboundRequest | null {
+    const row = this.stmt.get.get(id, sourceId);
+    return row ? toInbound(row) : null;
   }
 
   /** See `Store.pruneInbound`. */

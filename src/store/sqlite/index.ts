@@ -1024,6 +1024,10 @@ export class SqliteStore implements Store {
     return this.inbound.list(sourceId, page);
   }
 
+  async getInbound(sourceId: string, id: string): Promise<InboundRequest | null> {
+    return this.inbound.get(sourceId, id);
+  }
+
   async pruneInbound(limit: number): Promise<number> {
     return this.inbound.prune(limit);
   }
