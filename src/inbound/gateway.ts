@@ -11,7 +11,8 @@ import { findTooDeep, JSON_DEPTH_LIMIT } from '../core/json-depth.js';
 import type { Source } from '../core/types.js';
 import type { NewInboundRequest, Store } from '../store/store.js';
 import { WebhookVerificationError } from '../verify/core.js';
-import { inspect, verifyInbound } from './providers.js';
+import { deliveryEventId, forwardOf } from './forward.js';
+import { verifyInbound } from './providers.js';
 
 /** Options of {@link inboundRoutes}. */
 export interface GatewayOptions {
@@ -43,23 +44,6 @@ function keptHeaders(raw: Record<string, string | string[] | undefined>): Record
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
-}
-
-/**
- * The message payload for a body: the JSON text exactly as received when it is a JSON
- * object; otherwise an object that carries it (`{"body": …, "contentType": …}`).
- */
-function payloadOf(body: Buffer, contentType: string | undefined): { payload: string; parsed: unknown } {
-  const text = body.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
-    return { payload: text, parsed };
-  return { payload: JSON.stringify({ body: parsed ?? text, contentType: contentType ?? null }), parsed };
 }
 
 /**
@@ -119,19 +103,11 @@ export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
             detail: `body: JSON nests deeper than ${JSON_DEPTH_LIMIT} levels of arrays and objects`,
           });
         }
-        const { payload, parsed } = payloadOf(body, request.headers['content-type']);
-        const { eventType, deliveryId } = inspect(source.provider, request.headers, parsed);
-        const eventId = deliveryId
-          ? `${source.id}.${deliveryId.replace(/[^a-zA-Z0-9\-_.]/g, '_')}`.slice(0, 256)
-          : null;
+        const forward = forwardOf(source, record.headers, body);
+        const { eventType } = forward.message;
+        const eventId = deliveryEventId(source, forward.deliveryId);
         try {
-          const { message } = await store.acceptMessage({
-            appId: source.appId,
-            eventType,
-            eventId,
-            payload,
-            ...(source.passthroughHeaders ? { headers: record.headers } : {}),
-          });
+          const { message } = await store.acceptMessage({ ...forward.message, eventId });
           await store.recordInbound({ ...record, status: 'accepted', body, msgId: message.id });
           return reply.status(200).send({ id: message.id, eventType });
         } catch (error) {
