@@ -48,6 +48,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend': {},
   'POST /api/v1/source': { name: 'evil', provider: 'none', appId: 'x' },
   'PATCH /api/v1/source/{source_id}': { name: 'evil' },
+  'POST /api/v1/source/{source_id}/request/{request_id}/replay': {},
   'POST /api/v1/auth/app-portal-access/{app_id}': {},
 };
 
@@ -85,6 +86,7 @@ beforeAll(async () => {
     attempt_id: 'atmpt_none',
     event_type_name: 'order.paid',
     source_id: source.id,
+    request_id: 'inreq_none',
   });
   db = new Database(path, { readonly: true });
 });

@@ -1,14 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
-import type { Source } from '../../core/types.js';
+import type { InboundRequest, Source } from '../../core/types.js';
 import { REJECTED_BODY_KEPT_BYTES } from '../../inbound/gateway.js';
+import { replayInbound } from '../../inbound/replay.js';
 import { SOURCE_PROVIDERS } from '../../store/normalise.js';
 import { requireAdmin } from '../auth.js';
 import { pageLimit, type RouteContext } from '../context.js';
-import { ListQuery, Page } from '../schemas.js';
+import { ListQuery, MessageOut, Page } from '../schemas.js';
+import { messageJson, sendJson } from '../serialize.js';
 
 const SourceParams = Type.Object({ source_id: Type.String({ minLength: 1, maxLength: 256 }) });
+const RequestParams = Type.Object({
+  ...SourceParams.properties,
+  request_id: Type.String({ minLength: 1, maxLength: 256 }),
+});
 const SourceIn = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   provider: Type.Union(SOURCE_PROVIDERS.map((p) => Type.Literal(p))),
@@ -39,9 +46,15 @@ const SourceOut = Type.Object({
 });
 const InboundOut = Type.Object({
   id: Type.String(),
-  status: Type.String(),
-  reason: Type.Union([Type.String(), Type.Null()]),
-  msgId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String({
+    description: 'accepted, duplicate, rejected, or replayed (a row written by a replay of a request)',
+  }),
+  reason: Type.Union([Type.String(), Type.Null()], {
+    description: 'why it was rejected; of a replayed row, the id of the request it replays',
+  }),
+  msgId: Type.Union([Type.String(), Type.Null()], {
+    description: 'the message it became (accepted, replayed), or the earlier one (duplicate)',
+  }),
   headers: Type.Record(Type.String(), Type.String()),
   body: Type.String({
     description: `the body as UTF-8 text; only its first ${REJECTED_BODY_KEPT_BYTES} bytes when bodyTruncated`,
@@ -50,6 +63,26 @@ const InboundOut = Type.Object({
   bodySize: Type.Integer({ minimum: 0, description: 'size in bytes of the body as received' }),
   timestamp: Type.String(),
 });
+const ReplayOut = Type.Object({
+  message: MessageOut,
+  /** The `replayed` row this replay logged. */
+  request: InboundOut,
+});
+
+/** A logged request as the API shows it. */
+function inboundOut(r: InboundRequest) {
+  return {
+    id: r.id,
+    status: r.status,
+    reason: r.reason,
+    msgId: r.msgId,
+    headers: r.headers,
+    body: r.body.toString('utf8'),
+    bodyTruncated: r.body.length < r.bodySize,
+    bodySize: r.bodySize,
+    timestamp: new Date(r.createdAt).toISOString(),
+  };
+}
 
 /** `/api/v1/source`: inbound sources (admin only) and the requests they received. */
 export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
@@ -141,18 +174,36 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         limit: pageLimit(request.query.limit),
         iterator: request.query.iterator ?? null,
       });
-      const data = page.data.map((r) => ({
-        id: r.id,
-        status: r.status,
-        reason: r.reason,
-        msgId: r.msgId,
-        headers: r.headers,
-        body: r.body.toString('utf8'),
-        bodyTruncated: r.body.length < r.bodySize,
-        bodySize: r.bodySize,
-        timestamp: new Date(r.createdAt).toISOString(),
-      }));
-      return { ...page, data, prevIterator: null };
+      return { ...page, data: page.data.map(inboundOut), prevIterator: null };
+    },
+  );
+
+  // Forwards a request the log kept whole again, as a new message (Hookdeck's retry of a
+  // request). Idempotency-Key is honoured as on any POST, so a client's retry of this call
+  // does not replay twice.
+  app.post(
+    '/source/:source_id/request/:request_id/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Replay a received request',
+        description:
+          'Forwards an accepted, duplicate or replayed request again as a new message of the ' +
+          "source's application (no eventId, so the provider's deduplication does not stop it), " +
+          'and logs a replayed row whose reason is the id replayed. 409 for a rejected request.',
+        params: RequestParams,
+        response: { 202: ReplayOut },
+      },
+    },
+    async (request, reply) => {
+      const { message, request: row } = await replayInbound(
+        store,
+        request.params.source_id,
+        request.params.request_id,
+      );
+      // The payload goes back as its stored bytes, as on every read of a message.
+      const text = `{"message":${messageJson(message)},"request":${JSON.stringify(inboundOut(row))}}`;
+      return sendJson(reply as FastifyReply, text, 202);
     },
   );
 };
