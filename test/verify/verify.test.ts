@@ -24,7 +24,7 @@ import {
 } from '../../src/verify/index.js';
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/signatures.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/signature-vectors.json', import.meta.url), 'utf8'),
 ) as {
   standardWebhooks: { secret: string; id: string; timestamp: number; payload: string; signature: string }[];
   github: { secret: string; payload: string; signature: string }[];
