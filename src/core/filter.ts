@@ -18,3 +18,41 @@ export function matches(sub: Subscription, eventType: string, channels: readonly
   if (wanted === null) return true;
   return channels?.some((c) => wanted.includes(c)) ?? false;
 }
+
+/** A candidate endpoint of a fan-out or a replay: its id and subscription. */
+export interface Recipient extends Subscription {
+  id: string;
+}
+
+/** The parts of a message that decide who receives it. */
+export interface Addressed {
+  eventType: string;
+  channels: readonly string[] | null;
+}
+
+/**
+ * The endpoints that get a delivery of a newly accepted message, among its application's
+ * `endpoints` (in their order): those it {@link matches}, or, for a message aimed at one
+ * endpoint (`onlyEndpointId`, an example message), that one alone if it is enabled, whatever
+ * its filters.
+ */
+export function recipients<E extends Recipient>(
+  endpoints: readonly E[],
+  message: Addressed,
+  onlyEndpointId?: string,
+): E[] {
+  if (onlyEndpointId !== undefined) return endpoints.filter((e) => e.id === onlyEndpointId && !e.disabled);
+  return endpoints.filter((e) => matches(e, message.eventType, message.channels));
+}
+
+/**
+ * Replay selection (`Store.replayMissing`): of the application's messages in the time window
+ * that have no delivery to `endpoint` (the backend's query), those the endpoint should have
+ * had. None for a disabled endpoint. A backend inserts one delivery each, skipping one that a
+ * concurrent fan-out or replay inserted meanwhile (`ON CONFLICT DO NOTHING`), and counts only
+ * the deliveries it inserted.
+ */
+export function replaySelection<M extends Addressed>(endpoint: Subscription, missing: readonly M[]): M[] {
+  if (endpoint.disabled) return [];
+  return missing.filter((m) => matches(endpoint, m.eventType, m.channels));
+}
