@@ -224,6 +224,18 @@ export const MessageAttemptOut = Type.Object({
   statusText: StatusText,
   triggerType: Type.Integer({ minimum: 0, maximum: 1 }),
   timestamp: Timestamp,
+  errorKind: Nullable(
+    Type.String({
+      description:
+        'Herald: why the attempt failed (http_status, timeout, connection_refused, connection_reset, invalid_response, dns, tls, blocked_address, invalid_url, network); null when it succeeded',
+    }),
+  ),
+  errorMessage: Nullable(
+    Type.String({
+      description:
+        'Herald: what went wrong, in words (for blocked_address, how to allow the address); null when nothing did',
+    }),
+  ),
 });
 
 export const MessageEndpointOut = Type.Object({

@@ -85,6 +85,11 @@ export function deliveryStatus(d: Delivery) {
   };
 }
 
+/**
+ * An attempt in the Svix shape, plus Herald's `errorKind` and `errorMessage` (why it failed:
+ * `blocked_address`, `timeout`, `http_status`…; Svix's MessageAttemptOut has no such field,
+ * and SDKs ignore fields they do not know).
+ */
 export function attemptOut(a: Attempt) {
   return {
     id: a.id,
@@ -98,5 +103,7 @@ export function attemptOut(a: Attempt) {
     statusText: a.succeeded ? ('success' as const) : ('fail' as const),
     triggerType: a.trigger === 'manual' ? 1 : 0,
     timestamp: iso(a.createdAt),
+    errorKind: a.errorKind,
+    errorMessage: a.errorMessage,
   };
 }

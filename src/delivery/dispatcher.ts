@@ -353,14 +353,19 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
-      logger.debug(
+      // One line per failed attempt, at info: the operator's first question is why.
+      logger.info(
         {
           appId: delivery.appId,
           endpointId: delivery.endpointId,
           msgId: delivery.msgId,
           attemptId: attempt.id,
+          statusCode: result.statusCode,
+          errorKind: result.errorKind,
+          errorMessage: result.errorMessage,
+          next: next.status === 'pending' ? new Date(next.dueAt).toISOString() : next.status,
         },
-        `attempt failed: ${result.errorKind}${result.statusCode ? ` ${result.statusCode}` : ''}`,
+        `attempt failed: ${result.statusCode ? `status ${result.statusCode}` : result.errorKind}`,
       );
     }
     this.finish(delivery, attempt, next, verdict.disableEndpoint);
@@ -444,7 +449,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (releases.length > 0) await store.release(this.config.workerId, releases);
       for (const event of events) this.emit('attempt', event);
       for (const d of disabled) {
-        logger.warn({ appId: d.appId, endpointId: d.endpointId, reason: d.reason }, 'endpoint disabled');
+        logger.warn(
+          { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
+          `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
+        );
         this.emit('endpoint.disabled', d);
       }
     } catch (error) {
@@ -454,6 +462,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     // A due retry may now be earlier than the loop's timer.
     if (completions.some((c) => c.next.status === 'pending')) this.signal();
+  }
+
+  /** Why the store disabled an endpoint, in the words of its log line. */
+  private disabledBecause(reason: DisabledEndpoint['reason']): string {
+    if (reason === 'gone') return 'it answered 410 Gone';
+    const hours = this.config.autoDisableAfterMs / 3_600_000;
+    const period = hours % 24 === 0 ? `${hours / 24} days` : `${Math.round(hours * 10) / 10} hours`;
+    return `its deliveries failed with no success for ${period}`;
   }
 
   /**

@@ -124,7 +124,10 @@ export class HttpSender {
           });
         }
         const kind = timedOut ? 'timeout' : errorKindOf(error);
-        const message = timedOut ? `no complete response within ${request.timeoutMs} ms` : String(error);
+        // The message alone: the kind already says what class of failure it was.
+        const message = timedOut
+          ? `no complete response within ${request.timeoutMs} ms`
+          : error.message || String(error);
         // A status that arrived before the body failed still decides the outcome; what came of
         // the body is kept.
         if (statusCode !== null)

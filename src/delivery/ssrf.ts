@@ -122,6 +122,13 @@ export function unmapIPv4(address: string): string {
   return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
 }
 
+/** What the operator does to let Herald reach a blocked address on purpose. */
+function howToAllow(ip: string): string {
+  const address = unmapIPv4(ip);
+  const range = isIP(address) === 6 ? `${address}/128` : `${address}/32`;
+  return `allow it with herald serve --allow-network ${range} (or HERALD_ALLOW_NETWORK)`;
+}
+
 /** Decides which addresses may be connected to. */
 export class AddressPolicy {
   // One list per family: a BlockList matches an IPv4 address against any IPv6 range that
@@ -154,7 +161,7 @@ export class AddressPolicy {
   async pick(hostname: string, resolver: Resolver): Promise<string> {
     if (isIP(hostname) !== 0) {
       if (this.isBlocked(hostname))
-        throw new BlockedAddressError(`address ${hostname} is in a blocked range`);
+        throw new BlockedAddressError(`address ${hostname} is in a blocked range; ${howToAllow(hostname)}`);
       return hostname;
     }
     let addresses: ResolvedAddress[];
@@ -165,7 +172,10 @@ export class AddressPolicy {
     }
     if (addresses.length === 0) throw new DnsError(`${hostname} has no address`);
     const bad = addresses.find((a) => this.isBlocked(a.address));
-    if (bad) throw new BlockedAddressError(`${hostname} resolves to ${bad.address}, in a blocked range`);
+    if (bad)
+      throw new BlockedAddressError(
+        `${hostname} resolves to ${bad.address}, in a blocked range; ${howToAllow(bad.address)}`,
+      );
     return addresses[0]!.address;
   }
 }
