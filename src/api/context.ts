@@ -1,6 +1,6 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
 import type { Store } from '../store/store.js';
 import { type Principal, requireApp } from './auth.js';
@@ -73,4 +73,18 @@ export async function endpointOf(
   const endpoint = await ctx.store.getEndpoint(app.id, idOrUid);
   if (!endpoint) throw new NotFoundError(`endpoint ${idOrUid} not found`);
   return { app, endpoint };
+}
+
+/**
+ * Refuses (409 `endpoint_disabled`) what would send nothing because the endpoint is disabled:
+ * the dispatcher fails whatever is due for a disabled endpoint without trying it, so a 202
+ * would say it worked when nothing was, or ever would be, sent.
+ */
+export function requireEnabled(app: Application, endpoint: Endpoint, what: string): void {
+  if (!endpoint.disabled) return;
+  const a = app.uid ?? app.id;
+  const e = endpoint.uid ?? endpoint.id;
+  throw new EndpointDisabledError(
+    `endpoint ${e} is disabled, so ${what} would send nothing; enable it first with PATCH /api/v1/app/${a}/endpoint/${e} {"disabled": false} (herald endpoint enable --app ${a} --endpoint ${e}), then try again`,
+  );
 }

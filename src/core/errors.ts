@@ -30,7 +30,12 @@ export class NotFoundError extends HeraldError {
 
 /** The request conflicts with what is stored (duplicate uid or eventId). */
 export class ConflictError extends HeraldError {
-  override readonly code = 'conflict';
+  override readonly code: string = 'conflict';
+}
+
+/** The endpoint is disabled, so what was asked would send nothing to it. */
+export class EndpointDisabledError extends ConflictError {
+  override readonly code = 'endpoint_disabled';
 }
 
 /** The store cannot be reached or failed; the request may be retried. */

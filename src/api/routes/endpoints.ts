@@ -7,7 +7,7 @@ import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
 import type { EventType } from '../../core/types.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
-import { appOf, endpointOf, pageLimit, type RouteContext, timeParam } from '../context.js';
+import { appOf, endpointOf, pageLimit, type RouteContext, requireEnabled, timeParam } from '../context.js';
 import {
   AppParams,
   BackgroundTaskOut,
@@ -287,17 +287,19 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       `/app/:app_id/endpoint/:endpoint_id/${path}`,
       { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
       async (request, reply) => {
-        const { endpoint } = await endpointOf(
+        const { app: owner, endpoint } = await endpointOf(
           ctx,
           request,
           request.params.app_id,
           request.params.endpoint_id,
         );
+        requireEnabled(owner, endpoint, `a ${path}`);
         const since = timeParam('since', request.body.since)!;
         const until = timeParam('until', request.body.until ?? undefined) ?? null;
         const count = await run(endpoint.id, since, until);
-        request.log.info({ endpointId: endpoint.id, count }, `${kind} done`);
-        return reply.status(202).send(task(kind));
+        request.log.info({ appId: owner.id, endpointId: endpoint.id, count }, `${kind} done`);
+        // Herald's: how many deliveries were made due again (recover) or created (replay-missing).
+        return reply.status(202).header('herald-deliveries', String(count)).send(task(kind));
       },
     );
   }

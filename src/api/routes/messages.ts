@@ -4,7 +4,15 @@ import Type, { type Static } from 'typebox';
 import { NotFoundError } from '../../core/errors.js';
 import type { Application } from '../../core/types.js';
 import { requireAdmin, requireApp } from '../auth.js';
-import { appOf, endpointOf, listParam, pageLimit, type RouteContext, timeParam } from '../context.js';
+import {
+  appOf,
+  endpointOf,
+  listParam,
+  pageLimit,
+  type RouteContext,
+  requireEnabled,
+  timeParam,
+} from '../context.js';
 import { PayloadTooLargeError } from '../errors.js';
 import {
   AppParams,
@@ -300,6 +308,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         request.params.endpoint_id,
       );
       const message = await mustGetMessage(owner, request.params.msg_id);
+      requireEnabled(owner, endpoint, 'a resend');
       await store.resend(message.id, endpoint.id);
       return reply.status(202).send({});
     },
