@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import { checkSensitiveNames, headersOut, keptSensitiveNames } from '../../core/headers.js';
 import { newId } from '../../core/ids.js';
 import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
-import type { EventType } from '../../core/types.js';
+import type { Endpoint, EventType } from '../../core/types.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
 import { appOf, endpointOf, pageLimit, type RouteContext, requireEnabled, timeParam } from '../context.js';
 import {
@@ -65,6 +66,29 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   const { store } = ctx;
   const tags = ['Endpoint'];
 
+  /**
+   * Logs an endpoint's change between enabled and disabled. Re-enabling answers, in the
+   * `herald-failed-deliveries` header, how many of its deliveries are failed (those the
+   * disable failed among them): `POST …/recover` with `since` its `createdAt` sends all of
+   * them again. EndpointOut stays as Svix has it.
+   */
+  const stateChange = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    before: Endpoint,
+    after: Endpoint,
+  ) => {
+    if (before.disabled === after.disabled) return;
+    const scope = { appId: after.appId, endpointId: after.id };
+    if (after.disabled) {
+      request.log.info(scope, 'endpoint disabled through the API; the deliveries waiting for it failed');
+      return;
+    }
+    const { failed } = await store.countDeliveries(after.id);
+    reply.header('herald-failed-deliveries', String(failed));
+    request.log.info({ ...scope, failedDeliveries: failed }, 'endpoint enabled through the API');
+  };
+
   app.get(
     '/app/:app_id/endpoint',
     { schema: { tags, params: AppParams, querystring: ListQuery, response: { 200: Page(EndpointOut) } } },
@@ -121,7 +145,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         });
         return reply.status(201).send(endpointOut(created));
       }
-      // PUT replaces: fields left out go back to their defaults.
+      // PUT replaces: fields left out go back to their defaults (so it enables a disabled one).
       const replaced = await store.updateEndpoint(owner.id, existing.id, {
         description: '',
         uid: null,
@@ -132,6 +156,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         rateLimit: null,
         ...endpointInput(request.body),
       });
+      await stateChange(request, reply, existing, replaced);
       return endpointOut(replaced);
     },
   );
@@ -139,14 +164,16 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   app.patch(
     '/app/:app_id/endpoint/:endpoint_id',
     { schema: { tags, params: EndpointParams, body: EndpointPatchSchema, response: { 200: EndpointOut } } },
-    async (request) => {
+    async (request, reply) => {
       const { app: owner, endpoint } = await endpointOf(
         ctx,
         request,
         request.params.app_id,
         request.params.endpoint_id,
       );
-      return endpointOut(await store.updateEndpoint(owner.id, endpoint.id, endpointInput(request.body)));
+      const updated = await store.updateEndpoint(owner.id, endpoint.id, endpointInput(request.body));
+      await stateChange(request, reply, endpoint, updated);
+      return endpointOut(updated);
     },
   );
 
