@@ -1,28 +1,11 @@
 /** The `herald` command: help, flag errors, an unreachable server, a first start, and the management commands. */
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStandardWebhook } from '../src/verify/index.js';
+import { herald } from './cli/run.js';
 import { type Receiver, startReceiver, tempDir } from './helpers.js';
 import { type HeraldProcess, startHerald } from './serve.js';
-
-const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
-const exec = promisify(execFile);
-
-async function herald(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('herald CLI', () => {
   it.each([
@@ -31,10 +14,27 @@ describe('herald CLI', () => {
     [['receive']],
     [['app', 'create']],
     [['app', 'list']],
+    [['app', 'get']],
+    [['app', 'delete']],
     [['endpoint', 'create']],
+    [['endpoint', 'list']],
+    [['endpoint', 'get']],
+    [['endpoint', 'update']],
+    [['endpoint', 'disable']],
+    [['endpoint', 'enable']],
+    [['endpoint', 'delete']],
     [['send']],
+    [['message', 'list']],
+    [['message', 'get']],
     [['attempts']],
     [['resend']],
+    [['recover']],
+    [['replay-missing']],
+    [['source', 'list']],
+    [['source', 'create']],
+    [['source', 'requests']],
+    [['event-type', 'list']],
+    [['event-type', 'create']],
   ])('%j --help explains the command', async (args) => {
     const r = await herald([...args, '--help']);
     expect(r.code).toBe(0);
@@ -64,11 +64,18 @@ describe('herald CLI', () => {
   });
 
   it('says when the server cannot be reached or no token is given', async () => {
-    const unreachable = await herald(['app', 'list', '--server', 'http://127.0.0.1:9', '--token', 't']);
+    // A port of 127.0.0.1 just closed: nothing listens there (fetch refuses port 9 itself).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const nobody = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = await herald(['app', 'list', '--server', nobody, '--token', 't']);
     expect(unreachable.code).toBe(2);
-    expect(unreachable.stderr).toMatch(/cannot reach Herald at http:\/\/127\.0\.0\.1:9/);
+    expect(unreachable.stderr).toBe(
+      `herald: no Herald at ${nobody}: start it with \`npx herald serve\` or pass --server\n`,
+    );
     const noToken = await herald(['app', 'list', '--server', 'http://127.0.0.1:9'], { HERALD_TOKEN: '' });
-    expect(noToken.stderr).toMatch(/no API token/);
+    expect(noToken.stderr).toMatch(/^herald: no API token: set HERALD_TOKEN or pass --token/);
   });
 
   describe('first start', () => {
@@ -125,13 +132,16 @@ describe('herald CLI', () => {
     it('creates an application and endpoint, sends, lists attempts and resends', async () => {
       const env = { HERALD_SERVER: server.url, HERALD_TOKEN: server.token };
       const app = JSON.parse(
-        (await herald(['app', 'create', '--name', 'CLI shop', '--uid', 'cli-shop'], env)).stdout,
+        (await herald(['app', 'create', '--name', 'CLI shop', '--uid', 'cli-shop', '--json'], env)).stdout,
       );
       expect(app.uid).toBe('cli-shop');
       const ep = JSON.parse(
         (
           await herald(
-            ['endpoint', 'create', '--app', 'cli-shop', '--url', receiver.url, '--event-type', 'order.paid'],
+            [
+              ...['endpoint', 'create', '--app', 'cli-shop', '--url', receiver.url],
+              ...['--event-type', 'order.paid', '--json'],
+            ],
             env,
           )
         ).stdout,
@@ -141,21 +151,26 @@ describe('herald CLI', () => {
       const msg = JSON.parse(
         (
           await herald(
-            ['send', '--app', 'cli-shop', '--type', 'order.paid', '--payload', '{"total": 5}'],
+            ['send', '--app', 'cli-shop', '--type', 'order.paid', '--payload', '{"total": 5}', '--json'],
             env,
           )
         ).stdout,
       );
       let attempts = { data: [] as unknown[] };
       for (let i = 0; i < 100 && attempts.data.length === 0; i++) {
-        attempts = JSON.parse((await herald(['attempts', '--app', 'cli-shop', '--msg', msg.id], env)).stdout);
+        attempts = JSON.parse(
+          (await herald(['attempts', '--app', 'cli-shop', '--msg', msg.id, '--json'], env)).stdout,
+        );
       }
       expect(attempts.data[0]).toMatchObject({ msgId: msg.id, responseStatusCode: 200 });
-      const resent = await herald(['resend', '--app', 'cli-shop', '--msg', msg.id, '--endpoint', ep.id], env);
+      const resent = await herald(
+        ['resend', '--app', 'cli-shop', '--msg', msg.id, '--endpoint', ep.id, '--json'],
+        env,
+      );
       expect(JSON.parse(resent.stdout)).toEqual({ resent: true });
       const missing = await herald(['send', '--app', 'no-such-app', '--type', 'x', '--payload', '{}'], env);
       expect(missing.code).toBe(2);
-      expect(missing.stderr).toMatch(/failed with 404/);
+      expect(missing.stderr).toBe('herald: application no-such-app not found\n');
     });
 
     it('prints where it listens and the database, and stops cleanly on SIGTERM', async () => {
@@ -187,7 +202,8 @@ describe('herald CLI', () => {
       const env = { HERALD_SERVER: server.url, HERALD_TOKEN: server.token };
       await herald(['app', 'create', '--name', 'Sealed', '--uid', 'sealed'], env);
       const ep = JSON.parse(
-        (await herald(['endpoint', 'create', '--app', 'sealed', '--url', receiver.url], env)).stdout,
+        (await herald(['endpoint', 'create', '--app', 'sealed', '--url', receiver.url, '--json'], env))
+          .stdout,
       );
       await herald(['send', '--app', 'sealed', '--type', 'a.b', '--payload', '{"n": 1}'], env);
       for (let i = 0; i < 200 && receiver.received.length === 0; i++)

@@ -31,6 +31,8 @@ export interface StartOptions {
   db?: string;
   /** The admin token; default a random one. */
   token?: string;
+  /** Let endpoints on 127.0.0.0/8 be reached (`--allow-network`); default true. */
+  allowLoopback?: boolean;
 }
 
 /** Starts `herald serve` on a free port with a fresh database and a known admin token. */
@@ -53,8 +55,7 @@ export async function startHerald(
       '0',
       '--db',
       dbPath,
-      '--allow-network',
-      '127.0.0.0/8',
+      ...(options.allowLoopback === false ? [] : ['--allow-network', '127.0.0.0/8']),
       '--log-level',
       'warn',
       ...extraArgs,

@@ -5,7 +5,8 @@ import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
 import { generateMainKey } from '../store/secret-box.js';
-import { CliError, type ClientOptions, call, print } from './manage.js';
+import { addManagementCommands } from './commands/index.js';
+import { CliError } from './manage.js';
 import { receive } from './receive.js';
 import { serve } from './serve.js';
 
@@ -53,14 +54,6 @@ function baseUrl(value: string): string {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function json(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    throw new InvalidArgumentError('must be valid JSON');
-  }
 }
 
 /** A parser of HTTP status codes from `min` to 599. */
@@ -206,90 +199,7 @@ program
     process.stdout.write(`${generateMainKey()}\n`);
   });
 
-/** Adds the options every management command shares. */
-function managed(command: Command): Command {
-  return command
-    .addOption(
-      new Option('--server <url>', "Herald's address").default('http://127.0.0.1:8071').env('HERALD_SERVER'),
-    )
-    .addOption(new Option('--token <token>', 'API token').env('HERALD_TOKEN'));
-}
-
-const client = (o: ClientOptions): ClientOptions => ({ server: o.server, token: o.token });
-
-const app = program.command('app').description('manage applications');
-managed(app.command('create').description('create an application'))
-  .requiredOption('--name <name>', 'display name')
-  .option('--uid <uid>', 'your own unique id for it')
-  .action(async (o) => print(await call(client(o), 'POST', '/app', { name: o.name, uid: o.uid ?? null })));
-managed(app.command('list').description('list applications')).action(async (o) =>
-  print(await call(client(o), 'GET', '/app')),
-);
-
-const endpoint = program.command('endpoint').description('manage endpoints');
-managed(endpoint.command('create').description('create an endpoint'))
-  .requiredOption('--app <app>', 'application id or uid')
-  .requiredOption('--url <url>', 'where to POST')
-  .option('--event-type <type>', 'event type to receive (repeatable; all if none)', collect, [])
-  .option('--secret <whsec>', 'signing secret (generated if absent)')
-  .action(async (o) => {
-    const body = {
-      url: o.url,
-      filterTypes: o.eventType.length ? o.eventType : null,
-      ...(o.secret ? { secret: o.secret } : {}),
-    };
-    const created = (await call(client(o), 'POST', `/app/${encodeURIComponent(o.app)}/endpoint`, body)) as {
-      id: string;
-    };
-    const secret = await call(
-      client(o),
-      'GET',
-      `/app/${encodeURIComponent(o.app)}/endpoint/${created.id}/secret`,
-    );
-    print({ ...created, secret: (secret as { key: string }).key });
-  });
-
-managed(program.command('send').description('send a message to an application'))
-  .requiredOption('--app <app>', 'application id or uid')
-  .requiredOption('--type <eventType>', 'event type')
-  .requiredOption('--payload <json>', 'JSON payload object', json)
-  .option('--event-id <id>', 'idempotency id of the event')
-  .action(async (o) =>
-    print(
-      await call(client(o), 'POST', `/app/${encodeURIComponent(o.app)}/msg`, {
-        eventType: o.type,
-        payload: o.payload,
-        ...(o.eventId ? { eventId: o.eventId } : {}),
-      }),
-    ),
-  );
-
-managed(program.command('attempts').description("list a message's attempts"))
-  .requiredOption('--app <app>', 'application id or uid')
-  .requiredOption('--msg <msg>', 'message id or eventId')
-  .action(async (o) =>
-    print(
-      await call(
-        client(o),
-        'GET',
-        `/app/${encodeURIComponent(o.app)}/attempt/msg/${encodeURIComponent(o.msg)}`,
-      ),
-    ),
-  );
-
-managed(program.command('resend').description('send a message to an endpoint again, now'))
-  .requiredOption('--app <app>', 'application id or uid')
-  .requiredOption('--msg <msg>', 'message id')
-  .requiredOption('--endpoint <endpoint>', 'endpoint id or uid')
-  .action(async (o) => {
-    await call(
-      client(o),
-      'POST',
-      `/app/${encodeURIComponent(o.app)}/msg/${encodeURIComponent(o.msg)}/endpoint/${encodeURIComponent(o.endpoint)}/resend`,
-      {},
-    );
-    print({ resent: true });
-  });
+addManagementCommands(program);
 
 try {
   await program.parseAsync(process.argv);
