@@ -39,6 +39,7 @@ const STATUS_BY_CLASS: [new (...args: never[]) => HeraldError, number][] = [
 
 interface AjvIssue {
   instancePath?: string;
+  schemaPath?: string;
   message?: string;
   keyword?: string;
   params?: Record<string, unknown>;
@@ -47,18 +48,45 @@ interface AjvIssue {
 function locOf(context: string, issue: AjvIssue): string[] {
   const where = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context;
   const path = (issue.instancePath ?? '').split('/').filter(Boolean);
-  const missing = issue.keyword === 'required' ? [String(issue.params?.missingProperty)] : [];
-  return [where, ...path, ...missing];
+  // A missing or an unknown field is reported on its object; the loc names the field itself.
+  const named =
+    issue.keyword === 'required'
+      ? [String(issue.params?.missingProperty)]
+      : issue.keyword === 'additionalProperties'
+        ? [String(issue.params?.additionalProperty)]
+        : [];
+  return [where, ...path, ...named];
+}
+
+/** What is wrong, in words: ajv's message, or ours where ajv's names the wrong thing. */
+function messageOf(issue: AjvIssue): string {
+  // ajv says "must NOT have additional properties" of the object that holds the field.
+  if (issue.keyword === 'additionalProperties') return 'is not a known field';
+  return issue.message ?? 'is invalid';
+}
+
+/** The "must be null" of a nullable field's other branch. */
+const isNullBranch = (issue: AjvIssue) =>
+  issue.keyword === 'type' && issue.params?.type === 'null' && (issue.schemaPath ?? '').includes('/anyOf/');
+
+/**
+ * A nullable field (`anyOf [x, null]`) that fails is three issues in ajv: x's own ("must be
+ * <= 30"), "must be null", and "must match a schema in anyOf". The first says what is wrong;
+ * the other two are dropped.
+ */
+function withoutNullableNoise(issues: AjvIssue[]): AjvIssue[] {
+  const nullable = new Set(issues.filter(isNullBranch).map((i) => i.instancePath));
+  return issues.filter((i) => !isNullBranch(i) && !(i.keyword === 'anyOf' && nullable.has(i.instancePath)));
 }
 
 /** Fastify error handler: maps every error to its documented status and body. */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   if (error.validation) {
-    const detail = (error.validation as AjvIssue[]).map((issue) => {
+    const detail = withoutNullableNoise(error.validation as AjvIssue[]).map((issue) => {
       const loc = locOf(error.validationContext ?? 'body', issue);
       return {
         loc,
-        msg: `${loc.slice(1).join('.') || loc[0]} ${issue.message ?? 'is invalid'}`,
+        msg: `${loc.slice(1).join('.') || loc[0]} ${messageOf(issue)}`,
         type: `value_error.${issue.keyword ?? 'invalid'}`,
       };
     });

@@ -15,6 +15,29 @@ const Timestamp = Type.String({ format: 'date-time' });
 const NameList = (maxItems?: number, itemMax?: number) =>
   Nullable(Type.Array(Name(itemMax), { minItems: 1, uniqueItems: true, ...(maxItems ? { maxItems } : {}) }));
 
+/** The schema keyword that marks a field {@link NotInHerald}; `server.ts` teaches it to ajv. */
+export const UNSUPPORTED_KEYWORD = 'x-herald-unsupported';
+
+/** The value of {@link UNSUPPORTED_KEYWORD}: what to do instead, and the values that pass. */
+export interface Unsupported {
+  instead: string;
+  accepts: readonly unknown[];
+}
+
+/**
+ * A Svix field Herald does not honour. It is named, rather than left to the closed object's
+ * "not a known field", so that the 422 says Herald does not support it and what to do
+ * instead. `accepts` are the values that ask for what Herald does anyway (`version: 1`).
+ */
+const NotInHerald = <T = unknown>(instead: string, accepts: readonly unknown[] = []) =>
+  Type.Optional(
+    Type.Unsafe<T>({
+      [UNSUPPORTED_KEYWORD]: { instead, accepts } satisfies Unsupported,
+      description: `Svix field not supported by Herald${accepts.length ? ` beyond ${accepts.map((v) => JSON.stringify(v)).join(' or ')}` : ''} (422): ${instead}.`,
+    }),
+  );
+const NO_FEATURE_FLAGS = 'Herald has no feature flags';
+
 /** An id or uid in a path. */
 const PathId = Type.String({ minLength: 1, maxLength: 256 });
 /** Path parameters of routes under an application. */
@@ -89,8 +112,11 @@ export const EventTypeIn = Type.Object({
   name: Name(),
   description: Type.String({ maxLength: 4096 }),
   archived: Type.Optional(Type.Boolean()),
-  deprecated: Type.Optional(Type.Boolean()),
+  deprecated: NotInHerald<boolean>('archive it instead (DELETE /api/v1/event-type/{name})', [false]),
   schemas: Type.Optional(Nullable(Type.Record(Type.String(), EventTypeVersionSchema))),
+  featureFlag: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  groupName: NotInHerald('Herald does not group event types', [null]),
 });
 
 export const EventTypeUpdate = Type.Omit(EventTypeIn, ['name']);
@@ -116,7 +142,7 @@ const endpointFields = {
   metadata: Type.Optional(Metadata),
   throttleRate: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65_535 }))),
   rateLimit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65_535 }))),
-  version: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  version: NotInHerald<number | null>('every endpoint of Herald is version 1', [1, null]),
 };
 
 /** Custom headers, name to value; every value is sent as it is, one byte per character. */
@@ -141,7 +167,12 @@ export const EndpointIn = Type.Object({
 });
 
 export const EndpointUpdate = Type.Object(endpointFields);
-export const EndpointPatch = Type.Partial(EndpointUpdate);
+export const EndpointPatch = Type.Object({
+  ...Type.Partial(EndpointUpdate).properties,
+  secret: NotInHerald(
+    'rotate it with POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate, which keeps the old one valid for a grace period',
+  ),
+});
 
 export const EndpointOut = Type.Object({
   id: Type.String(),
@@ -170,6 +201,7 @@ export const EndpointHeadersPatchIn = Type.Object({
     description: 'A null value removes the header (and its sensitive mark).',
   }),
   sensitive: SensitiveNames,
+  deleteHeaders: NotInHerald('give each header to delete a null value in headers'),
 });
 export const EndpointHeadersOut = Type.Object({
   headers: Type.Record(Type.String(), Type.String()),
@@ -185,13 +217,25 @@ export const EndpointStats = Type.Object({
   canceled: Type.Integer(),
 });
 
+/** The application a message creates when its path names none (the fields Herald honours there). */
+const InlineApplicationIn = Type.Object({
+  ...ApplicationIn.properties,
+  throttleRate: NotInHerald('set it on the application afterwards with PATCH /api/v1/app/{app_id}', [null]),
+  rateLimit: NotInHerald('set it on the application afterwards with PATCH /api/v1/app/{app_id}', [null]),
+});
+
+const KEPT_WITH_MESSAGE = "Herald keeps a message's payload as long as the message";
 export const MessageIn = Type.Object({
   eventType: Name(),
   eventId: Type.Optional(Nullable(Name())),
   channels: Type.Optional(NameList(LIMITS.messageChannelsMax, LIMITS.channelMaxLength)),
   payload: Type.Object({}, { additionalProperties: true }),
-  payloadRetentionPeriod: Type.Optional(Type.Integer({ minimum: 1 })),
-  application: Type.Optional(Nullable(ApplicationIn)),
+  application: Type.Optional(Nullable(InlineApplicationIn)),
+  payloadRetentionPeriod: NotInHerald(KEPT_WITH_MESSAGE, [null]),
+  payloadRetentionHours: NotInHerald(KEPT_WITH_MESSAGE, [null]),
+  deliverAt: NotInHerald('Herald sends a message when it is accepted: send it when it is due', [null]),
+  tags: NotInHerald('Herald has no message tags: route with channels, or put them in the payload', [null]),
+  transformationsParams: NotInHerald('Herald has no transformations', [null]),
 });
 
 export const MessageOut = Type.Object({
@@ -273,6 +317,15 @@ export const MessageQuery = Type.Object({
   with_content: Type.Optional(Type.String()),
 });
 
+/** Svix's request for a portal token; Herald's application tokens take none of its options. */
+export const AppPortalAccessIn = Type.Object({
+  application: NotInHerald('create the application first (POST /api/v1/app)', [null]),
+  capabilities: NotInHerald('an application token has full access to its application', [null]),
+  readOnly: NotInHerald<boolean>('an application token has full access to its application', [false]),
+  expiry: NotInHerald('application tokens do not expire', [null]),
+  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  sessionId: NotInHerald('Herald has no portal sessions', [null]),
+});
 export const AppPortalAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
 
 export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
@@ -282,4 +335,7 @@ export const BackgroundTaskOut = Type.Object({
   task: Type.String(),
   updatedAt: Timestamp,
 });
-export const EventExampleIn = Type.Object({ eventType: Name() });
+export const EventExampleIn = Type.Object({
+  eventType: Name(),
+  exampleIndex: NotInHerald<number>("Herald sends the first example of the event type's newest schema", [0]),
+});

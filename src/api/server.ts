@@ -20,7 +20,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { messageRoutes } from './routes/messages.js';
 import { sourceRoutes } from './routes/sources.js';
-import { AppPortalAccessOut } from './schemas.js';
+import { AppPortalAccessIn, AppPortalAccessOut, UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -57,6 +57,64 @@ function tooDeepError({ field }: TooDeep): Error {
   });
 }
 
+/** The part of ajv that {@link refuseUnsupported} uses (ajv is Fastify's, not a dependency of ours). */
+interface AjvKeywords {
+  addKeyword(definition: {
+    keyword: string;
+    schemaType: 'object';
+    errors: true;
+    validate: (spec: Unsupported, data: unknown) => boolean;
+  }): unknown;
+}
+
+/**
+ * Teaches ajv the keyword of a Svix field Herald does not honour (`NotInHerald` in
+ * schemas.ts): any value but those it accepts is refused, saying so and what to do instead.
+ */
+function refuseUnsupported<A extends AjvKeywords>(ajv: A): A {
+  const validate = Object.assign(
+    (spec: Unsupported, data: unknown): boolean => {
+      if (spec.accepts.includes(data)) return true;
+      const only = spec.accepts.length
+        ? ` beyond ${spec.accepts.map((v) => JSON.stringify(v)).join(' or ')}`
+        : '';
+      validate.errors = [
+        { keyword: 'unsupported', message: `is not supported by Herald${only}: ${spec.instead}`, params: {} },
+      ];
+      return false;
+    },
+    { errors: undefined as object[] | undefined },
+  );
+  ajv.addKeyword({ keyword: UNSUPPORTED_KEYWORD, schemaType: 'object', errors: true, validate });
+  return ajv;
+}
+
+/** Keywords whose value is a schema, or a list or map of schemas. */
+const ONE_SCHEMA = ['items', 'additionalProperties', 'not', 'contains', 'if', 'then', 'else'];
+const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
+const SCHEMA_MAPS = ['properties', 'patternProperties'];
+
+/**
+ * Closes every object of a request body schema that does not say otherwise, in place: a
+ * field Herald does not know gets 422 naming it rather than being taken and ignored. What
+ * stays open says so (`additionalProperties: true` on a payload, an event type's schemas);
+ * maps (`metadata`, `headers`) have `patternProperties` and are left as they are.
+ */
+export function closeObjects(schema: unknown): void {
+  if (schema === null || typeof schema !== 'object') return;
+  const node = schema as Record<string, unknown>;
+  if (
+    node.type === 'object' &&
+    node.properties !== undefined &&
+    node.additionalProperties === undefined &&
+    node.patternProperties === undefined
+  )
+    node.additionalProperties = false;
+  for (const key of ONE_SCHEMA) closeObjects(node[key]);
+  for (const key of SCHEMA_LISTS) if (Array.isArray(node[key])) for (const s of node[key]) closeObjects(s);
+  for (const key of SCHEMA_MAPS) for (const s of Object.values(node[key] ?? {})) closeObjects(s);
+}
+
 /** How long an idempotency key holds its first answer. */
 export const IDEMPOTENCY_WINDOW_MS = 12 * 3_600_000;
 const IDEMPOTENCY_KEY_MAX = 256;
@@ -82,7 +140,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // Room for the envelope around a payload of the maximum size; the payload itself is
     // measured exactly in the message route.
     bodyLimit: maxPayloadBytes + 64 * 1024,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: true } },
+    // Nothing is removed from a body: an unknown field is refused (closeObjects), not dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false }, plugins: [refuseUnsupported] },
     // No log line per request: at webhook volumes that is most of the log. Errors are
     // logged by our error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -95,6 +154,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
   });
   app.addHook('onClose', async () => clearInterval(idleSweep));
+  app.addHook('onRoute', (route) => closeObjects(route.schema?.body));
   const store = options.store;
   const auth = new Authenticator(store);
   const given = options.publicUrl ?? '';
@@ -223,6 +283,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
           schema: {
             tags: ['Authentication'],
             params: Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) }),
+            body: Type.Optional(AppPortalAccessIn),
             response: { 200: AppPortalAccessOut },
           },
         },

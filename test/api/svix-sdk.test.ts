@@ -156,6 +156,62 @@ describe('endpoints', () => {
   });
 });
 
+describe('Svix fields Herald does not support', () => {
+  /** The 422's issues, as the SDK hands them over. */
+  const issues = (e: ApiException<unknown>) =>
+    (e.body as { detail: { loc: string[]; msg: string }[] }).detail;
+
+  it('are refused with 422 naming them, and nothing is stored or changed', async () => {
+    const app = await svix.application.create({ name: 'Unsupported' });
+    const ep = await svix.endpoint.create(app.id, { url: receiver.url });
+    const { key } = await svix.endpoint.getSecret(app.id, ep.id);
+    const refusals: [string[], () => Promise<unknown>][] = [
+      [['body', 'tags'], () => svix.message.create(app.id, { eventType: 'a', payload: {}, tags: ['t'] })],
+      [
+        ['body', 'deliverAt'],
+        () => svix.message.create(app.id, { eventType: 'a', payload: {}, deliverAt: new Date() }),
+      ],
+      [
+        ['body', 'payloadRetentionPeriod'],
+        () => svix.message.create(app.id, { eventType: 'a', payload: {}, payloadRetentionPeriod: 5 }),
+      ],
+      [
+        ['body', 'groupName'],
+        () => svix.eventType.create({ name: 'grouped', description: '', groupName: 'g' }),
+      ],
+      [['body', 'secret'], () => svix.endpoint.patch(app.id, ep.id, { secret: `whsec_${'A'.repeat(32)}` })],
+      [
+        ['body', 'deleteHeaders'],
+        () => svix.endpoint.patchHeaders(app.id, ep.id, { headers: {}, deleteHeaders: ['X-A'] }),
+      ],
+      [['body', 'version'], () => svix.endpoint.create(app.id, { url: receiver.url, version: 2 })],
+      [
+        ['body', 'exampleIndex'],
+        () => svix.endpoint.sendExample(app.id, ep.id, { eventType: 'a', exampleIndex: 1 }),
+      ],
+      [['body', 'expiry'], () => svix.authentication.appPortalAccess(app.id, { expiry: 60 })],
+    ];
+    for (const [loc, call] of refusals) {
+      const refused = await failure(call());
+      expect(refused.code, loc.join('.')).toBe(422);
+      expect(issues(refused)).toEqual([expect.objectContaining({ loc })]);
+      expect(issues(refused)[0]!.msg).toContain(`${loc[1]} is not supported by Herald`);
+    }
+    expect((await svix.message.list(app.id)).data).toHaveLength(0);
+    expect((await failure(svix.eventType.get('grouped'))).code).toBe(404);
+    expect((await svix.endpoint.list(app.id)).data.map((e) => e.id)).toEqual([ep.id]);
+    expect((await svix.endpoint.getSecret(app.id, ep.id)).key).toBe(key);
+  });
+
+  it('take the values that ask for what Herald does anyway', async () => {
+    const app = await svix.application.create({ name: 'Supported values' });
+    const ep = await svix.endpoint.create(app.id, { url: receiver.url, version: 1 });
+    expect(ep.version).toBe(1);
+    const type = await svix.eventType.create({ name: 'plain.event', description: '', deprecated: false });
+    expect(type.deprecated).toBe(false);
+  });
+});
+
 describe('messages and attempts', () => {
   it('sends, delivers signed so the SDK verifies, lists attempts and destinations, resends', async () => {
     const app = await svix.application.create({ name: 'Messages', uid: 'messages-app' });

@@ -5,10 +5,14 @@
  * Endpoint state changes the dispatcher makes (410 Gone) are one log line too.
  */
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
 import { api, eventually, logLines, ok } from './run.js';
+
+// Every command is a node process of its own: about 1 s each on a loaded 2-core machine, so
+// a test of a dozen commands needs more than the 20 s default.
+vi.setConfig({ testTimeout: 60_000 });
 
 let receiver: Receiver;
 beforeAll(async () => {

@@ -5,10 +5,14 @@
  * and the `recover` and `replay-missing` commands that send them, which then do. Every change
  * of state is one log line.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
 import { api, eventually, logLines, ok } from './run.js';
+
+// Every command is a node process of its own: about 1 s each on a loaded 2-core machine, so
+// a test of a dozen commands needs more than the 20 s default.
+vi.setConfig({ testTimeout: 60_000 });
 
 let server: HeraldProcess;
 let receiver: Receiver;

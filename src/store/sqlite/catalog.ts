@@ -1,0 +1,278 @@
+/**
+ * The catalog on SQLite: applications, event types and endpoints. Statements are prepared
+ * once, when the store opens.
+ */
+import { NotFoundError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Application, Endpoint, EventType } from '../../core/types.js';
+import {
+  applicationRecord,
+  blankApplication,
+  blankEndpoint,
+  endpointRecord,
+  rotatedSecrets,
+} from '../normalise.js';
+import {
+  type ApplicationRow,
+  type EndpointRow,
+  type EventTypeRow,
+  fromApplication,
+  fromEndpoint,
+  pageOf,
+  toApplication,
+  toEndpoint,
+  toEventType,
+} from '../rows.js';
+import type {
+  ApplicationPatch,
+  EndpointPatch,
+  NewApplication,
+  NewEndpoint,
+  NewEventType,
+  Page,
+  PageRequest,
+} from '../store.js';
+import { conflictOnUnique, type SqliteConnection } from './connection.js';
+
+function prepare({ db }: SqliteConnection) {
+  return {
+    // Every lookup by "id or uid" prefers the id: a uid equal to another row's id (possible
+    // in data written before uids of id shape were refused) can never shadow that row.
+    appById: db.prepare<[{ key: string }], ApplicationRow>(
+      'SELECT * FROM applications WHERE id = @key OR uid = @key ORDER BY id = @key DESC LIMIT 1',
+    ),
+    insertApp: db.prepare<[ReturnType<typeof fromApplication>]>(
+      `INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
+       VALUES (@id, @uid, @name, @rate_limit, @metadata, @created_at, @updated_at)`,
+    ),
+    updateApp: db.prepare<[ReturnType<typeof fromApplication>]>(
+      `UPDATE applications SET uid = @uid, name = @name, rate_limit = @rate_limit, metadata = @metadata,
+       updated_at = @updated_at WHERE id = @id`,
+    ),
+    listApps: db.prepare<[{ after: string; limit: number }], ApplicationRow>(
+      'SELECT * FROM applications WHERE id > @after ORDER BY id LIMIT @limit',
+    ),
+    // Attempts have no foreign key (they outlive nothing but are many): deleted by hand.
+    deleteAttemptsOfApp: db.prepare<[string]>('DELETE FROM attempts WHERE app_id = ?'),
+    deleteApp: db.prepare<[string]>('DELETE FROM applications WHERE id = ?'),
+
+    upsertEventType: db.prepare<
+      [{ name: string; description: string; schemas: string | null; archived: number; now: number }],
+      EventTypeRow
+    >(
+      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
+       VALUES (@name, @description, @schemas, @archived, @now, @now)
+       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+         archived = excluded.archived, updated_at = excluded.updated_at
+       RETURNING *`,
+    ),
+    eventType: db.prepare<[string], EventTypeRow>('SELECT * FROM event_types WHERE name = ?'),
+    listEventTypes: db.prepare<[{ after: string; limit: number }], EventTypeRow>(
+      'SELECT * FROM event_types WHERE name > @after ORDER BY name LIMIT @limit',
+    ),
+    deleteEventType: db.prepare<[string]>('DELETE FROM event_types WHERE name = ?'),
+
+    endpointById: db.prepare<[{ appId: string; key: string }], EndpointRow>(
+      `SELECT * FROM endpoints WHERE app_id = @appId AND (id = @key OR uid = @key)
+       ORDER BY id = @key DESC LIMIT 1`,
+    ),
+    enabledEndpointsOfApp: db.prepare<[string], EndpointRow>(
+      'SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0',
+    ),
+    listEndpoints: db.prepare<[{ appId: string; after: string; limit: number }], EndpointRow>(
+      'SELECT * FROM endpoints WHERE app_id = @appId AND id > @after ORDER BY id LIMIT @limit',
+    ),
+    insertEndpoint: db.prepare<[EndpointRow]>(
+      `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
+         rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
+       VALUES (@id, @app_id, @uid, @url, @description, @filter_types, @channels, @secrets, @headers,
+         @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @created_at, @updated_at)`,
+    ),
+    updateEndpoint: db.prepare<[EndpointRow]>(
+      `UPDATE endpoints SET uid = @uid, url = @url, description = @description, filter_types = @filter_types,
+         channels = @channels, secrets = @secrets, headers = @headers, rate_limit = @rate_limit,
+         disabled = @disabled, metadata = @metadata, retry_schedule = @retry_schedule,
+         timeout_ms = @timeout_ms, failing_since = @failing_since, updated_at = @updated_at
+       WHERE id = @id`,
+    ),
+    deleteAttemptsOfEndpoint: db.prepare<[string]>('DELETE FROM attempts WHERE endpoint_id = ?'),
+    deleteEndpoint: db.prepare<[string]>('DELETE FROM endpoints WHERE id = ?'),
+  };
+}
+
+/** Applications, event types and endpoints of a SQLite store. */
+export class SqliteCatalog {
+  private readonly stmt;
+
+  /** `failPending` fails an endpoint's pending deliveries (the queue's, when one is disabled). */
+  constructor(
+    private readonly conn: SqliteConnection,
+    private readonly failPending: (endpointId: string) => void,
+  ) {
+    this.stmt = prepare(conn);
+  }
+
+  // Applications
+
+  /** The id of the application with this id or uid, or `null`. */
+  appId(idOrUid: string): string | null {
+    return this.stmt.appById.get({ key: idOrUid })?.id ?? null;
+  }
+
+  /** The id of the application with this id or uid; throws `NotFoundError`. */
+  mustAppId(idOrUid: string): string {
+    const id = this.appId(idOrUid);
+    if (id === null) throw new NotFoundError(`application ${idOrUid} not found`);
+    return id;
+  }
+
+  /** The application's enabled endpoints (fan-out candidates). */
+  enabledEndpoints(appId: string): Endpoint[] {
+    return this.stmt.enabledEndpointsOfApp.all(appId).map((r) => toEndpoint(r, this.conn.box));
+  }
+
+  createApplication(input: NewApplication): Application {
+    const now = this.conn.clock.now();
+    const app = applicationRecord(blankApplication(newId('app', now), now), input, now);
+    conflictOnUnique(
+      () => this.stmt.insertApp.run(fromApplication(app)),
+      `an application with uid ${app.uid} exists`,
+    );
+    return app;
+  }
+
+  getApplication(idOrUid: string): Application | null {
+    const row = this.stmt.appById.get({ key: idOrUid });
+    return row ? toApplication(row) : null;
+  }
+
+  listApplications(page: PageRequest): Page<Application> {
+    const rows = this.stmt.listApps.all({ after: page.iterator ?? '', limit: page.limit + 1 });
+    return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
+  }
+
+  updateApplication(id: string, patch: ApplicationPatch): Application {
+    const current = this.getApplication(id);
+    if (!current) throw new NotFoundError(`application ${id} not found`);
+    const next = applicationRecord(current, patch, this.conn.clock.now());
+    conflictOnUnique(
+      () => this.stmt.updateApp.run(fromApplication(next)),
+      `an application with uid ${next.uid} exists`,
+    );
+    return next;
+  }
+
+  deleteApplication(id: string): void {
+    const appId = this.mustAppId(id);
+    this.conn.immediate(() => {
+      this.stmt.deleteAttemptsOfApp.run(appId);
+      this.stmt.deleteApp.run(appId);
+    });
+  }
+
+  // Event types
+
+  upsertEventType(input: NewEventType): EventType {
+    const row = this.stmt.upsertEventType.get({
+      name: input.name,
+      description: input.description ?? '',
+      schemas: input.schemas ? JSON.stringify(input.schemas) : null,
+      archived: input.archived ? 1 : 0,
+      now: this.conn.clock.now(),
+    });
+    return toEventType(row!);
+  }
+
+  getEventType(name: string): EventType | null {
+    const row = this.stmt.eventType.get(name);
+    return row ? toEventType(row) : null;
+  }
+
+  listEventTypes(page: PageRequest): Page<EventType> {
+    const rows = this.stmt.listEventTypes.all({ after: page.iterator ?? '', limit: page.limit + 1 });
+    return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
+  }
+
+  deleteEventType(name: string): void {
+    const { changes } = this.stmt.deleteEventType.run(name);
+    if (changes === 0) throw new NotFoundError(`event type ${name} not found`);
+  }
+
+  // Endpoints
+
+  createEndpoint(appId: string, input: NewEndpoint): Endpoint {
+    const app = this.mustAppId(appId);
+    const now = this.conn.clock.now();
+    const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app, now, input.secret), input, now);
+    conflictOnUnique(
+      () => this.stmt.insertEndpoint.run(fromEndpoint(endpoint, this.conn.box)),
+      `an endpoint with uid ${endpoint.uid} exists`,
+    );
+    return endpoint;
+  }
+
+  getEndpoint(appId: string, idOrUid: string): Endpoint | null {
+    const app = this.appId(appId);
+    if (app === null) return null;
+    const row = this.stmt.endpointById.get({ appId: app, key: idOrUid });
+    return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  private mustGetEndpoint(appId: string, idOrUid: string): Endpoint {
+    const endpoint = this.getEndpoint(appId, idOrUid);
+    if (!endpoint) throw new NotFoundError(`endpoint ${idOrUid} not found in application ${appId}`);
+    return endpoint;
+  }
+
+  listEndpoints(appId: string, page: PageRequest): Page<Endpoint> {
+    const app = this.mustAppId(appId);
+    const rows = this.stmt.listEndpoints.all({
+      appId: app,
+      after: page.iterator ?? '',
+      limit: page.limit + 1,
+    });
+    return pageOf(
+      rows.map((r) => toEndpoint(r, this.conn.box)),
+      page.limit,
+      (e) => e.id,
+    );
+  }
+
+  private saveEndpoint(next: Endpoint, wasDisabled: boolean): void {
+    this.conn.immediate(() => {
+      conflictOnUnique(
+        () => this.stmt.updateEndpoint.run(fromEndpoint(next, this.conn.box)),
+        `an endpoint with uid ${next.uid} exists`,
+      );
+      // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
+      if (next.disabled && !wasDisabled) this.failPending(next.id);
+    });
+  }
+
+  updateEndpoint(appId: string, id: string, patch: EndpointPatch): Endpoint {
+    const current = this.mustGetEndpoint(appId, id);
+    const next = endpointRecord(current, patch, this.conn.clock.now());
+    this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  rotateEndpointSecret(appId: string, id: string, newSecret: string, graceMs: number): Endpoint {
+    const current = this.mustGetEndpoint(appId, id);
+    const now = this.conn.clock.now();
+    const next = {
+      ...current,
+      secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now),
+      updatedAt: now,
+    };
+    this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  deleteEndpoint(appId: string, id: string): void {
+    const endpoint = this.mustGetEndpoint(appId, id);
+    this.conn.immediate(() => {
+      this.stmt.deleteAttemptsOfEndpoint.run(endpoint.id);
+      this.stmt.deleteEndpoint.run(endpoint.id);
+    });
+  }
+}

@@ -1,0 +1,478 @@
+/**
+ * The delivery queue on SQLite: fan-out inserts, claims (and the standing claim), completions
+ * with their attempts and endpoint effects, releases, resends, recovery, replay, and the
+ * attempt log. Every statement is prepared once, when the store opens; the attempt list,
+ * whose WHERE depends on the filter, keeps one statement per filter shape.
+ */
+
+import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
+import { NotFoundError } from '../../core/errors.js';
+import { replaySelection } from '../../core/filter.js';
+import { newId } from '../../core/ids.js';
+import type { Attempt, Delivery, Message } from '../../core/types.js';
+import {
+  type AttemptRow,
+  CLAIM_ENDPOINTS_MAX,
+  type ClaimRow,
+  type DeliveryRow,
+  type EndpointRow,
+  type MessageRow,
+  pageOf,
+  toAttempt,
+  toClaimed,
+  toDelivery,
+  toEndpoint,
+  toMessage,
+} from '../rows.js';
+import type {
+  AttemptFilter,
+  ClaimedDelivery,
+  ClaimRequest,
+  Completion,
+  DisabledEndpoint,
+  Page,
+  PageRequest,
+  Release,
+} from '../store.js';
+import type { SqliteConnection } from './connection.js';
+
+const CLAIM_COLUMNS = `
+  SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
+         m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+  FROM deliveries d
+  JOIN messages m ON m.id = d.msg_id
+  JOIN endpoints e ON e.id = d.endpoint_id`;
+
+/**
+ * Due deliveries, oldest first: pending ones whose time has come and leased ones whose lease
+ * expired. Served by the partial index `deliveries_due`. Parameters: now, limit.
+ */
+export const DUE_DELIVERIES_SQL = `${CLAIM_COLUMNS}
+  WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
+  ORDER BY d.due_at
+  LIMIT ?`;
+
+/**
+ * The endpoints with due work, oldest first, leaving out a JSON array of endpoint ids: one
+ * probe of `deliveries_endpoint_due` per endpoint, whatever the backlog. Parameters: the
+ * skipped ids, now, limit.
+ */
+export const DUE_ENDPOINTS_SQL = `
+  SELECT id FROM (
+    SELECT e.id AS id,
+           (SELECT MIN(d.due_at) FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending')) AS first_due
+    FROM endpoints e
+    WHERE e.id NOT IN (SELECT value FROM json_each(?))
+  )
+  WHERE first_due <= ?
+  ORDER BY first_due
+  LIMIT ?`;
+
+/** Due deliveries of one endpoint, oldest first. Parameters: endpoint id, now, limit. */
+export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
+  WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.due_at <= ?
+  ORDER BY d.due_at
+  LIMIT ?`;
+
+/** A new delivery: pending (due at creation, no owner), or already leased to a standing claim. */
+export interface NewDeliveryRow {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  status: 'pending' | 'sending';
+  due_at: number;
+  lease_owner: string | null;
+  created_at: number;
+}
+
+/** An attempt as the insert binds it: SQLite stores booleans as 0/1. */
+type AttemptParams = Omit<AttemptRow, 'succeeded'> & { succeeded: 0 | 1 };
+
+function fromAttempt(a: Attempt): AttemptParams {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    msg_id: a.msgId,
+    endpoint_id: a.endpointId,
+    app_id: a.appId,
+    url: a.url,
+    trigger: a.trigger,
+    succeeded: a.succeeded ? 1 : 0,
+    status_code: a.statusCode,
+    response_body: a.responseBody,
+    duration_ms: Math.round(a.durationMs),
+    error_kind: a.errorKind,
+    error_message: a.errorMessage,
+    request_headers: JSON.stringify(a.requestHeaders),
+    created_at: a.createdAt,
+  };
+}
+
+/** A completion as the delivery update binds it. */
+interface FinishParams {
+  id: string;
+  owner: string;
+  status: string;
+  due_at: number | null;
+  counted: 0 | 1;
+  attempted_at: number | null;
+}
+
+function finishParams(c: Completion): FinishParams {
+  return {
+    id: c.deliveryId,
+    owner: c.owner,
+    status: c.next.status,
+    due_at: c.next.status === 'pending' ? c.next.dueAt : null,
+    counted: c.attempt ? 1 : 0,
+    attempted_at: c.attempt?.createdAt ?? null,
+  };
+}
+
+/** A time window [since, until) of creation times; `until` null: no end. */
+interface Window {
+  since: number;
+  until: number | null;
+}
+
+function prepare({ db }: SqliteConnection) {
+  return {
+    insertDelivery: db.prepare<[NewDeliveryRow]>(
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at)
+       VALUES (@id, @msg_id, @endpoint_id, @app_id, @status, 0, @due_at, @lease_owner, @created_at)`,
+    ),
+    // A replay skips a delivery that a fan-out or another replay wrote since it looked.
+    insertReplayed: db.prepare<[NewDeliveryRow]>(
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at)
+       VALUES (@id, @msg_id, @endpoint_id, @app_id, @status, 0, @due_at, @lease_owner, @created_at)
+       ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+    ),
+    dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
+    dueEndpoints: db.prepare<[string, number, number], { id: string }>(DUE_ENDPOINTS_SQL),
+    dueOfEndpoint: db.prepare<[string, number, number], ClaimRow>(DUE_OF_ENDPOINT_SQL),
+    lease: db.prepare<[{ id: string; owner: string; until: number }]>(
+      `UPDATE deliveries SET status = 'sending', due_at = @until, lease_owner = @owner WHERE id = @id`,
+    ),
+    insertAttempt: db.prepare<[AttemptParams]>(
+      `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded,
+         status_code, response_body, duration_ms, error_kind, error_message, request_headers, created_at)
+       VALUES (@id, @delivery_id, @msg_id, @endpoint_id, @app_id, @url, @trigger, @succeeded,
+         @status_code, @response_body, @duration_ms, @error_kind, @error_message, @request_headers, @created_at)`,
+    ),
+    // Only while the lease is still this worker's: a late worker's completion changes nothing.
+    finishDelivery: db.prepare<[FinishParams]>(
+      `UPDATE deliveries
+       SET status = @status, due_at = @due_at, attempts = attempts + @counted,
+           last_attempt_at = COALESCE(@attempted_at, last_attempt_at),
+           lease_owner = NULL, next_trigger = 'scheduled'
+       WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
+    ),
+    endpointState: db.prepare<[string], { app_id: string; failing_since: number | null; disabled: number }>(
+      'SELECT app_id, failing_since, disabled FROM endpoints WHERE id = ?',
+    ),
+    setFailingSince: db.prepare<[{ id: string; failing_since: number | null }]>(
+      'UPDATE endpoints SET failing_since = @failing_since WHERE id = @id',
+    ),
+    disableEndpoint: db.prepare<[{ id: string; now: number }]>(
+      'UPDATE endpoints SET disabled = 1, updated_at = @now WHERE id = @id AND disabled = 0',
+    ),
+    failPendingOfEndpoint: db.prepare<[string]>(
+      `UPDATE deliveries SET status = 'failed', due_at = NULL WHERE endpoint_id = ? AND status = 'pending'`,
+    ),
+    release: db.prepare<[{ id: string; owner: string; due_at: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @due_at, lease_owner = NULL
+       WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
+    ),
+    nextDue: db.prepare<[], { due: number | null }>(
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+    ),
+    delivery: db.prepare<[string, string], DeliveryRow>(
+      'SELECT * FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
+    ),
+    deliveriesOfMessage: db.prepare<[string], DeliveryRow>(
+      'SELECT * FROM deliveries WHERE msg_id = ? ORDER BY id',
+    ),
+    resend: db.prepare<[{ now: number; msgId: string; endpointId: string }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
+       WHERE msg_id = @msgId AND endpoint_id = @endpointId AND status <> 'sending'`,
+    ),
+    recover: db.prepare<[Window & { now: number; endpointId: string }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
+       WHERE endpoint_id = @endpointId AND status = 'failed' AND created_at >= @since
+         AND (@until IS NULL OR created_at < @until)`,
+    ),
+    endpoint: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
+    // Messages of the window without a delivery to the endpoint; replaySelection keeps the matching.
+    missingMessages: db.prepare<[Window & { appId: string; endpointId: string }], MessageRow>(
+      `SELECT m.* FROM messages m
+       WHERE m.app_id = @appId AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
+    ),
+    endpointDeliveries: db.prepare<[string, string, number], DeliveryRow & { m: string }>(
+      `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+         'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers,
+         'created_at', m.created_at) AS m
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`,
+    ),
+    countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
+      'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
+    ),
+    attempt: db.prepare<[string, string, string], AttemptRow>(
+      'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
+    ),
+  };
+}
+
+/** What is left of a standing claim: deliveries of messages accepted next go to `owner`. */
+export interface StandingOrder {
+  owner: string;
+  leaseMs: number;
+  /** How many more it takes. */
+  left: number;
+  /** Endpoints whose budget is full: their deliveries are left pending. */
+  skip: ReadonlySet<string>;
+}
+
+/** The delivery queue and attempt log of a SQLite store. */
+export class SqliteDeliveries {
+  private readonly stmt;
+  /** Attempt list statements by WHERE clause (a handful of filter shapes). */
+  private readonly attemptLists = new Map<string, ReturnType<typeof this.prepareAttemptList>>();
+  /** The standing claim, if any (one per store: the dispatcher of this process). */
+  standing: StandingOrder | null = null;
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    /** The id of the application with this id or uid, or `null` (the catalog's). */
+    private readonly appId: (idOrUid: string) => string | null,
+  ) {
+    this.stmt = prepare(conn);
+  }
+
+  /** Writes a delivery of a message being committed (in the caller's transaction). */
+  insert(row: NewDeliveryRow): void {
+    this.stmt.insertDelivery.run(row);
+  }
+
+  /** Fails an endpoint's pending deliveries (it was disabled; recover re-sends them). */
+  failPending(endpointId: string): void {
+    this.stmt.failPendingOfEndpoint.run(endpointId);
+  }
+
+  claimDue(request: ClaimRequest): ClaimedDelivery[] {
+    const until = request.now + request.leaseMs;
+    return this.conn.immediate(() => {
+      const rows =
+        request.skipEndpoints.length === 0
+          ? this.stmt.dueDeliveries.all(request.now, request.limit)
+          : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
+      for (const row of rows) this.stmt.lease.run({ id: row.id, owner: request.owner, until });
+      if (request.standing) this.stand(request, request.limit - rows.length);
+      return rows.map((r) => toClaimed(r, until));
+    });
+  }
+
+  /** Replaces the standing claim with one for `left` deliveries (none: withdrawn). */
+  private stand(request: ClaimRequest, left: number): void {
+    this.standing =
+      left > 0 && this.conn.hasFreshListeners
+        ? { owner: request.owner, leaseMs: request.leaseMs, left, skip: new Set(request.skipEndpoints) }
+        : null;
+  }
+
+  /**
+   * Due deliveries of the endpoints not in `skip`, endpoint by endpoint, oldest endpoint
+   * first: never reads a row of a skipped endpoint.
+   */
+  private dueSkipping(now: number, skip: readonly string[], limit: number): ClaimRow[] {
+    const rows: ClaimRow[] = [];
+    for (const { id } of this.stmt.dueEndpoints.all(JSON.stringify(skip), now, CLAIM_ENDPOINTS_MAX)) {
+      rows.push(...this.stmt.dueOfEndpoint.all(id, now, limit - rows.length));
+      if (rows.length >= limit) break;
+    }
+    return rows;
+  }
+
+  /**
+   * See `Store.complete`. The endpoint effects come from `endpointEffects` on the state read
+   * in this (serialised) transaction, and are executed in batch order: an endpoint is
+   * disabled, and its pending deliveries failed, right after the completion that disables it.
+   */
+  complete(completions: readonly Completion[], now: number, autoDisableAfterMs: number): DisabledEndpoint[] {
+    if (completions.length === 0) return [];
+    return this.conn.immediate(() => {
+      const state = new Map<string, EndpointState>();
+      for (const id of endpointsToRead(completions)) {
+        const row = this.stmt.endpointState.get(id);
+        if (row)
+          state.set(id, { appId: row.app_id, failingSince: row.failing_since, disabled: row.disabled !== 0 });
+      }
+      const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
+      const disables = endpoints
+        .flatMap((e) => (e.disable ? [{ after: e.disable.after, endpointId: e.endpointId }] : []))
+        .sort((a, b) => a.after - b.after);
+      let next = 0;
+      completions.forEach((c, i) => {
+        if (c.attempt) this.stmt.insertAttempt.run(fromAttempt(c.attempt));
+        this.stmt.finishDelivery.run(finishParams(c));
+        for (let d = disables[next]; d !== undefined && d.after === i; d = disables[++next]) {
+          this.stmt.disableEndpoint.run({ id: d.endpointId, now });
+          this.failPending(d.endpointId);
+        }
+      });
+      for (const e of endpoints) {
+        if (e.failingSince !== undefined)
+          this.stmt.setFailingSince.run({ id: e.endpointId, failing_since: e.failingSince });
+      }
+      return disabled;
+    });
+  }
+
+  release(owner: string, releases: readonly Release[]): void {
+    if (releases.length === 0) return;
+    this.conn.immediate(() => {
+      for (const r of releases) this.stmt.release.run({ id: r.deliveryId, owner, due_at: r.dueAt });
+    });
+    this.conn.wake(null);
+  }
+
+  nextDueAt(): number | null {
+    return this.stmt.nextDue.get()?.due ?? null;
+  }
+
+  getDelivery(msgId: string, endpointId: string): Delivery | null {
+    const row = this.stmt.delivery.get(msgId, endpointId);
+    return row ? toDelivery(row) : null;
+  }
+
+  listDeliveries(msgId: string): Delivery[] {
+    return this.stmt.deliveriesOfMessage.all(msgId).map(toDelivery);
+  }
+
+  recover(endpointId: string, since: number, until: number | null): number {
+    const { changes } = this.stmt.recover.run({ now: this.conn.clock.now(), endpointId, since, until });
+    if (changes > 0) this.conn.wake([endpointId]);
+    return changes;
+  }
+
+  /** See `Store.replayMissing`: counts only the deliveries it wrote. */
+  replayMissing(endpointId: string, since: number, until: number | null): number {
+    const row = this.stmt.endpoint.get(endpointId);
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    if (endpoint.disabled) return 0;
+    const now = this.conn.clock.now();
+    const created = this.conn.immediate(() => {
+      const missing = this.stmt.missingMessages
+        .all({ appId: endpoint.appId, endpointId: endpoint.id, since, until })
+        .map(toMessage);
+      let inserted = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        inserted += this.stmt.insertReplayed.run({
+          id: newId('dlv', now),
+          msg_id: m.id,
+          endpoint_id: endpoint.id,
+          app_id: endpoint.appId,
+          status: 'pending',
+          due_at: now,
+          lease_owner: null,
+          created_at: now,
+        }).changes;
+      }
+      return inserted;
+    });
+    if (created > 0) this.conn.wake([endpoint.id]);
+    return created;
+  }
+
+  resend(msgId: string, endpointId: string): Delivery {
+    const { changes } = this.stmt.resend.run({ now: this.conn.clock.now(), msgId, endpointId });
+    const row = this.stmt.delivery.get(msgId, endpointId);
+    if (!row) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
+    if (changes > 0) this.conn.wake([row.endpoint_id]);
+    return toDelivery(row);
+  }
+
+  listEndpointDeliveries(
+    endpointId: string,
+    page: PageRequest,
+  ): Page<{ delivery: Delivery; message: Message }> {
+    const rows = this.stmt.endpointDeliveries.all(endpointId, page.iterator ?? '~', page.limit + 1);
+    const items = rows.map((r) => ({
+      delivery: toDelivery(r),
+      message: toMessage(JSON.parse(r.m) as MessageRow),
+    }));
+    return pageOf(items, page.limit, (x) => x.delivery.id);
+  }
+
+  countDeliveries(endpointId: string): Record<Delivery['status'], number> {
+    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    for (const r of this.stmt.countByStatus.all(endpointId)) counts[r.status] = r.n;
+    return counts;
+  }
+
+  getAttempt(appId: string, msgId: string, attemptId: string): Attempt | null {
+    const app = this.appId(appId);
+    if (app === null) return null;
+    const row = this.stmt.attempt.get(app, msgId, attemptId);
+    return row ? toAttempt(row) : null;
+  }
+
+  private prepareAttemptList(where: string) {
+    return this.conn.db.prepare<[Record<string, unknown>], AttemptRow>(
+      `SELECT * FROM attempts WHERE ${where} ORDER BY id DESC LIMIT @limit`,
+    );
+  }
+
+  listAttempts(filter: AttemptFilter, page: PageRequest): Page<Attempt> {
+    const where = ['app_id = @appId'];
+    const params: Record<string, unknown> = { appId: filter.appId, limit: page.limit + 1 };
+    if (filter.msgId !== undefined) {
+      where.push('msg_id = @msgId');
+      params.msgId = filter.msgId;
+    }
+    if (filter.endpointId !== undefined) {
+      where.push('endpoint_id = @endpointId');
+      params.endpointId = filter.endpointId;
+    }
+    if (filter.succeeded !== undefined) {
+      where.push('succeeded = @succeeded');
+      params.succeeded = filter.succeeded ? 1 : 0;
+    }
+    if (page.iterator) {
+      where.push('id < @iterator');
+      params.iterator = page.iterator;
+    }
+    if (filter.statusCodeClass !== undefined) {
+      if (filter.statusCodeClass === 0) where.push('status_code IS NULL');
+      else {
+        where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
+        params.codeFrom = filter.statusCodeClass;
+      }
+    }
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      where.push(
+        'msg_id IN (SELECT id FROM messages WHERE event_type IN (SELECT value FROM json_each(@eventTypes)))',
+      );
+      params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.before !== undefined) {
+      where.push('created_at < @before');
+      params.before = filter.before;
+    }
+    if (filter.after !== undefined) {
+      where.push('created_at > @after');
+      params.after = filter.after;
+    }
+    const key = where.join(' AND ');
+    let statement = this.attemptLists.get(key);
+    if (!statement) {
+      statement = this.prepareAttemptList(key);
+      this.attemptLists.set(key, statement);
+    }
+    return pageOf(statement.all(params).map(toAttempt), page.limit, (a) => a.id);
+  }
+}

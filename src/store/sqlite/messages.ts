@@ -1,0 +1,196 @@
+/**
+ * Messages on SQLite: ingest by group commit (a batch of messages and their fan-out in one
+ * transaction), reading one message and listing them. Statements are prepared once; the
+ * list, whose WHERE depends on the filter, keeps one statement per filter shape.
+ */
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { recipients } from '../../core/filter.js';
+import { newId } from '../../core/ids.js';
+import type { Endpoint, Message } from '../../core/types.js';
+import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { messageRecord } from '../normalise.js';
+import { fromMessage, type MessageRow, type PendingMessage, pageOf, toMessage } from '../rows.js';
+import type {
+  AcceptedMessage,
+  ClaimedDelivery,
+  MessageFilter,
+  NewMessage,
+  Page,
+  PageRequest,
+} from '../store.js';
+import type { SqliteCatalog } from './catalog.js';
+import type { SqliteConnection } from './connection.js';
+import type { SqliteDeliveries } from './deliveries.js';
+
+/** A delivery written leased to a standing claim, as a claim would have returned it. */
+function freshDelivery(
+  id: string,
+  message: Message,
+  endpoint: Endpoint,
+  leaseExpiresAt: number,
+): ClaimedDelivery {
+  return {
+    id,
+    msgId: message.id,
+    endpointId: endpoint.id,
+    appId: message.appId,
+    attempts: 0,
+    trigger: 'scheduled',
+    eventType: message.eventType,
+    payload: message.payload,
+    headers: message.headers,
+    leaseExpiresAt,
+    endpointVersion: endpoint.updatedAt,
+  };
+}
+
+function prepare({ db }: SqliteConnection) {
+  return {
+    insertMessage: db.prepare<[MessageRow]>(
+      `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, headers, created_at)
+       VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @headers, @created_at)
+       ON CONFLICT DO NOTHING`,
+    ),
+    messageById: db.prepare<[{ appId: string; key: string }], MessageRow>(
+      `SELECT * FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
+       ORDER BY id = @key DESC LIMIT 1`,
+    ),
+  };
+}
+
+/** The messages of a SQLite store. */
+export class SqliteMessages {
+  private readonly stmt;
+  private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
+  /** Message list statements by WHERE clause (a handful of filter shapes). */
+  private readonly lists = new Map<string, ReturnType<typeof this.prepareList>>();
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    private readonly catalog: SqliteCatalog,
+    private readonly deliveries: SqliteDeliveries,
+    maxBatch: number,
+  ) {
+    this.stmt = prepare(conn);
+    this.ingest = new GroupCommit((items) => this.commit(items), maxBatch);
+  }
+
+  acceptMessage(input: NewMessage): Promise<AcceptedMessage> {
+    const now = this.conn.clock.now();
+    const message = messageRecord(newId('msg', now), input, now);
+    return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
+  }
+
+  /** Waits for the messages submitted so far to be committed. */
+  flush(): Promise<void> {
+    return this.ingest.flush();
+  }
+
+  /**
+   * Writes a batch of messages and their deliveries in one transaction. Deliveries that a
+   * standing claim takes are written leased and handed to the onFresh listeners after the
+   * commit; the others are woken for.
+   */
+  private commit(batch: PendingMessage[]): ItemResult<AcceptedMessage>[] {
+    const woken = new Set<string>();
+    const order = this.deliveries.standing;
+    let left = order?.left ?? 0;
+    const fresh: ClaimedDelivery[] = [];
+    const results = this.conn.immediate(() => {
+      // Per application named in this batch: its id (the caller may use its uid) and endpoints.
+      const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
+      return batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
+        let app = apps.get(message.appId);
+        if (app === undefined) {
+          const id = this.catalog.appId(message.appId);
+          app = id === null ? null : { id, endpoints: this.catalog.enabledEndpoints(id) };
+          apps.set(message.appId, app);
+        }
+        if (app === null)
+          return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
+        message.appId = app.id;
+        const { changes } = this.stmt.insertMessage.run(fromMessage(message));
+        if (changes === 0) {
+          return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
+        }
+        let deliveries = 0;
+        for (const endpoint of recipients(app.endpoints, message, onlyEndpointId)) {
+          const id = newId('dlv', message.createdAt);
+          const leased = order !== null && left > 0 && !order.skip.has(endpoint.id);
+          const dueAt = leased ? message.createdAt + order.leaseMs : message.createdAt;
+          this.deliveries.insert({
+            id,
+            msg_id: message.id,
+            endpoint_id: endpoint.id,
+            app_id: message.appId,
+            status: leased ? 'sending' : 'pending',
+            due_at: dueAt,
+            lease_owner: leased ? order.owner : null,
+            created_at: message.createdAt,
+          });
+          deliveries++;
+          if (leased) {
+            fresh.push(freshDelivery(id, message, endpoint, dueAt));
+            left--;
+          } else {
+            woken.add(endpoint.id);
+          }
+        }
+        return { ok: true, value: { message, deliveries } };
+      });
+    });
+    if (order) order.left = left;
+    if (order && fresh.length > 0) this.conn.fresh(order.owner, fresh);
+    // One wake-up per committed batch, naming the endpoints that got work.
+    if (woken.size > 0) this.conn.wake([...woken]);
+    return results;
+  }
+
+  getMessage(appId: string, idOrEventId: string): Message | null {
+    const app = this.catalog.appId(appId);
+    if (app === null) return null;
+    const row = this.stmt.messageById.get({ appId: app, key: idOrEventId });
+    return row ? toMessage(row) : null;
+  }
+
+  private prepareList(where: string) {
+    return this.conn.db.prepare<[Record<string, unknown>], MessageRow>(
+      `SELECT * FROM messages WHERE ${where} ORDER BY id DESC LIMIT @limit`,
+    );
+  }
+
+  listMessages(filter: MessageFilter, page: PageRequest): Page<Message> {
+    const where = ['app_id = @appId'];
+    const params: Record<string, unknown> = {
+      appId: this.catalog.mustAppId(filter.appId),
+      limit: page.limit + 1,
+    };
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      where.push('event_type IN (SELECT value FROM json_each(@eventTypes))');
+      params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.channel !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
+      params.channel = filter.channel;
+    }
+    if (filter.before !== undefined) {
+      where.push('created_at < @before');
+      params.before = filter.before;
+    }
+    if (filter.after !== undefined) {
+      where.push('created_at > @after');
+      params.after = filter.after;
+    }
+    if (page.iterator) {
+      where.push('id < @iterator');
+      params.iterator = page.iterator;
+    }
+    const key = where.join(' AND ');
+    let statement = this.lists.get(key);
+    if (!statement) {
+      statement = this.prepareList(key);
+      this.lists.set(key, statement);
+    }
+    return pageOf(statement.all(params).map(toMessage), page.limit, (m) => m.id);
+  }
+}

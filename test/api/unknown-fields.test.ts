@@ -1,0 +1,338 @@
+/**
+ * A field Herald accepts is honoured, or refused with 422 naming it: never silently ignored.
+ * Every request body of /openapi.json refuses a field it does not know ("not a known
+ * field"), and every field the official svix SDK can send (read from the SDK's own
+ * serialisers, so an SDK upgrade that adds one fails here) is either modelled by Herald or
+ * refused as "not supported by Herald". A refused request stores nothing. Validation runs
+ * before any store call, so one backend shows it.
+ */
+import { createRequire } from 'node:module';
+import Database from 'better-sqlite3';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/api/auth.js';
+import { UNSUPPORTED_KEYWORD, type Unsupported } from '../../src/api/schemas.js';
+import { buildApi } from '../../src/api/server.js';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers.js';
+
+const TOKEN = 'unknown-fields-admin';
+const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+const dir = tempDir();
+let store: SqliteStore;
+let api: FastifyInstance;
+let db: Database.Database;
+let doc: {
+  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+};
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
+  anyOf?: Schema[];
+  [UNSUPPORTED_KEYWORD]?: Unsupported;
+}
+
+beforeAll(async () => {
+  const path = dir.path('fields.db');
+  store = openSqliteStore({ path });
+  await store.saveToken(hashToken(TOKEN), null);
+  const app = await store.createApplication({ name: 'Fields', uid: 'fields' });
+  await store.createEndpoint(app.id, { url: 'http://127.0.0.1:9/hook', uid: 'ep' });
+  await store.upsertEventType({ name: 'a.b', description: 'x' });
+  const src = await store.createSource({ name: 'S', provider: 'none', secrets: [], appId: app.id });
+  // No dispatcher runs: a message accepted here is stored and never sent.
+  api = await buildApi({ store });
+  doc = (await api.inject({ url: '/openapi.json' })).json();
+  VALID['/api/v1/source/{source_id}'] = { patch: { name: 'S2' } };
+  SOURCE_ID = src.id;
+  db = new Database(path, { readonly: true });
+});
+
+afterAll(async () => {
+  db.close();
+  await api.close();
+  await store[Symbol.asyncDispose]();
+  dir.remove();
+});
+
+let SOURCE_ID = '';
+
+/** A body each route takes, keyed by the path of /openapi.json and the method. */
+const VALID: Record<string, Record<string, Record<string, unknown>>> = {
+  '/api/v1/app': { post: { name: 'A' } },
+  '/api/v1/app/{app_id}': { put: { name: 'Fields', uid: 'fields' }, patch: { name: 'Fields' } },
+  '/api/v1/event-type': { post: { name: 'a.b', description: 'x' } },
+  '/api/v1/event-type/{event_type_name}': { put: { description: 'x' }, patch: { description: 'x' } },
+  '/api/v1/app/{app_id}/endpoint': { post: { url: 'http://127.0.0.1:9/other' } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}': {
+    put: { url: 'http://127.0.0.1:9/hook', uid: 'ep' },
+    patch: { description: 'd' },
+  },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { put: { headers: {} }, patch: { headers: {} } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate': { post: {} },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { post: { since: '2026-01-01T00:00:00Z' } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing': { post: { since: '2026-01-01T00:00:00Z' } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { post: { eventType: 'a.b' } },
+  '/api/v1/app/{app_id}/msg': { post: { eventType: 'a.b', payload: {} } },
+  '/api/v1/auth/app-portal-access/{app_id}': { post: {} },
+  '/api/v1/source': { post: { name: 'S', provider: 'none', appId: 'fields' } },
+};
+
+/** Routes the svix SDK calls, with the SDK model it sends (svix/dist/models/<model>). */
+const SVIX_MODELS: [method: string, path: string, model: string][] = [
+  ['post', '/api/v1/app', 'applicationIn'],
+  ['put', '/api/v1/app/{app_id}', 'applicationIn'],
+  ['patch', '/api/v1/app/{app_id}', 'applicationPatch'],
+  ['post', '/api/v1/event-type', 'eventTypeIn'],
+  ['put', '/api/v1/event-type/{event_type_name}', 'eventTypeUpdate'],
+  ['patch', '/api/v1/event-type/{event_type_name}', 'eventTypePatch'],
+  ['post', '/api/v1/app/{app_id}/endpoint', 'endpointIn'],
+  ['put', '/api/v1/app/{app_id}/endpoint/{endpoint_id}', 'endpointUpdate'],
+  ['patch', '/api/v1/app/{app_id}/endpoint/{endpoint_id}', 'endpointPatch'],
+  ['put', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers', 'endpointHeadersIn'],
+  ['patch', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers', 'endpointHeadersPatchIn'],
+  ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate', 'endpointSecretRotateIn'],
+  ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover', 'recoverIn'],
+  ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing', 'replayIn'],
+  ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example', 'eventExampleIn'],
+  ['post', '/api/v1/app/{app_id}/msg', 'messageIn'],
+  ['post', '/api/v1/auth/app-portal-access/{app_id}', 'appPortalAccessIn'],
+];
+
+const require = createRequire(import.meta.url);
+
+/** The fields the SDK's serialiser of `model` writes: every key it can send. */
+function svixFields(model: string): string[] {
+  const name = `${model[0]!.toUpperCase()}${model.slice(1)}Serializer`;
+  const module = require(`svix/dist/models/${model}`) as Record<
+    string,
+    { _toJsonObject(value: object): object }
+  >;
+  return Object.keys(module[name]!._toJsonObject({}));
+}
+
+function url(path: string): string {
+  return path
+    .replace('{app_id}', 'fields')
+    .replace('{endpoint_id}', 'ep')
+    .replace('{event_type_name}', 'a.b')
+    .replace('{source_id}', SOURCE_ID);
+}
+
+function bodySchema(method: string, path: string): Schema {
+  const schema = doc.paths[path]?.[method]?.requestBody?.content['application/json']?.schema;
+  if (!schema) throw new Error(`${method} ${path} has no JSON body in /openapi.json`);
+  return schema;
+}
+
+/** Everything stored, to compare before and after a refused request. */
+function snapshot(): string {
+  return JSON.stringify(
+    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources', 'idempotency_keys'].map(
+      (t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
+    ),
+  );
+}
+
+async function send(method: string, path: string, body: unknown) {
+  return api.inject({
+    method: method.toUpperCase() as 'POST',
+    url: url(path),
+    headers: HEADERS,
+    payload: JSON.stringify(body),
+  });
+}
+
+/** Sends `body`, expects 422 with one issue at `loc` whose message contains `says`, and nothing stored. */
+async function refused(method: string, path: string, body: unknown, loc: string[], says: string) {
+  const before = snapshot();
+  const res = await send(method, path, body);
+  expect(res.statusCode, `${method} ${path} ${res.payload}`).toBe(422);
+  const detail = res.json().detail as { loc: string[]; msg: string }[];
+  expect(detail, res.payload).toHaveLength(1);
+  expect(detail[0]!.loc).toEqual(loc);
+  expect(detail[0]!.msg).toContain(says);
+  expect(snapshot()).toBe(before);
+  return detail[0]!;
+}
+
+/** Where each body of /openapi.json leaves objects open: `a.b`, `[]` for items, `*` for a map's values. */
+function openObjects(schema: Schema, at = ''): string[] {
+  const here =
+    schema.type === 'object' && schema.properties !== undefined && schema.additionalProperties !== false
+      ? [at || '(body)']
+      : [];
+  return [
+    ...here,
+    ...Object.entries(schema.properties ?? {}).flatMap(([k, s]) => openObjects(s, at ? `${at}.${k}` : k)),
+    // A map (metadata, headers, schemas) is `additionalProperties: <schema>` in the document.
+    ...(typeof schema.additionalProperties === 'object'
+      ? openObjects(schema.additionalProperties, `${at}.*`)
+      : []),
+    ...(schema.items ? openObjects(schema.items, `${at}[]`) : []),
+    ...(schema.anyOf ?? []).flatMap((s) => openObjects(s, at)),
+  ];
+}
+
+describe('every request body', () => {
+  it('is listed here with a body it takes', () => {
+    const withBody = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => op.requestBody?.content['application/json'])
+        .map(([method]) => `${method} ${path}`),
+    );
+    const listed = Object.entries(VALID).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    );
+    expect(withBody.sort()).toEqual(listed.sort());
+  });
+
+  it('takes its valid body', async () => {
+    for (const [path, ops] of Object.entries(VALID)) {
+      for (const [method, body] of Object.entries(ops)) {
+        const res = await send(method, path, body);
+        expect(res.statusCode, `${method} ${path} ${res.payload}`).toBeLessThan(300);
+      }
+    }
+  });
+
+  it('is closed everywhere except payloads and JSON Schemas, which stay open', () => {
+    const open = Object.entries(VALID).flatMap(([path, ops]) =>
+      Object.keys(ops).flatMap((method) =>
+        openObjects(bodySchema(method, path)).map((at) => `${method} ${path} ${at}`),
+      ),
+    );
+    expect(open.sort()).toEqual(
+      [
+        'post /api/v1/app/{app_id}/msg payload',
+        'post /api/v1/event-type schemas.*',
+        'post /api/v1/event-type schemas.*.examples[]',
+        'put /api/v1/event-type/{event_type_name} schemas.*',
+        'put /api/v1/event-type/{event_type_name} schemas.*.examples[]',
+        'patch /api/v1/event-type/{event_type_name} schemas.*',
+        'patch /api/v1/event-type/{event_type_name} schemas.*.examples[]',
+      ].sort(),
+    );
+  });
+
+  it('refuses a field it does not know with 422 naming it, and stores nothing', async () => {
+    for (const [path, ops] of Object.entries(VALID)) {
+      for (const [method, body] of Object.entries(ops)) {
+        const issue = await refused(
+          method,
+          path,
+          { ...body, notAField: 1 },
+          ['body', 'notAField'],
+          'notAField is not a known field',
+        );
+        expect(issue).toMatchObject({ type: 'value_error.additionalProperties' });
+      }
+    }
+  });
+
+  it('refuses an unknown field inside a closed object too', async () => {
+    const body = { eventType: 'a.b', payload: {}, application: { name: 'New', notAField: 1 } };
+    await refused(
+      'post',
+      '/api/v1/app/{app_id}/msg',
+      body,
+      ['body', 'application', 'notAField'],
+      'not a known',
+    );
+  });
+
+  it('keeps payloads, metadata and JSON Schemas open to any key', async () => {
+    const msg = await send('post', '/api/v1/app/{app_id}/msg', {
+      eventType: 'a.b',
+      payload: { anything: { at: ['all'] }, notAField: 1 },
+    });
+    expect(msg.statusCode).toBe(202);
+    expect(msg.json().payload).toEqual({ anything: { at: ['all'] }, notAField: 1 });
+    const app = await send('patch', '/api/v1/app/{app_id}', { metadata: { anyKey: 'v' } });
+    expect(app.json().metadata).toEqual({ anyKey: 'v' });
+    const schemas = { '1': { type: 'object', required: ['id'], 'x-own': true, examples: [{ id: 1 }] } };
+    const type = await send('patch', '/api/v1/event-type/{event_type_name}', { schemas });
+    expect(type.json().schemas).toEqual(schemas);
+  });
+});
+
+describe('fields of the svix SDK', () => {
+  it.each(SVIX_MODELS)(
+    '%s %s (%s): each is honoured or refused as unsupported',
+    async (method, path, model) => {
+      const properties = bodySchema(method, path).properties ?? {};
+      const fields = svixFields(model);
+      expect(fields.length).toBeGreaterThan(0);
+      // Named in Herald's schema: modelled, or marked unsupported (never "not a known field").
+      expect(Object.keys(properties)).toEqual(expect.arrayContaining(fields));
+      for (const field of fields) {
+        const spec = properties[field]?.[UNSUPPORTED_KEYWORD];
+        if (!spec) continue;
+        const body = { ...VALID[path]![method]!, [field]: 'not-what-herald-does' };
+        const issue = await refused(
+          method,
+          path,
+          body,
+          ['body', field],
+          `${field} is not supported by Herald`,
+        );
+        expect(issue.msg).toContain(spec.instead);
+        // What Herald does anyway may be said (version 1, deprecated false, exampleIndex 0).
+        for (const value of spec.accepts) {
+          const res = await send(method, path, { ...VALID[path]![method]!, [field]: value });
+          expect(res.statusCode, `${field}: ${JSON.stringify(value)} ${res.payload}`).toBeLessThan(300);
+        }
+      }
+    },
+  );
+
+  it('the application a message creates: its rate is refused, not dropped', async () => {
+    const fields = svixFields('applicationIn');
+    const inline = bodySchema('post', '/api/v1/app/{app_id}/msg').properties?.application?.anyOf?.[0];
+    expect(Object.keys(inline?.properties ?? {})).toEqual(expect.arrayContaining(fields));
+    for (const field of ['throttleRate', 'rateLimit']) {
+      const body = { eventType: 'a.b', payload: {}, application: { name: 'New', [field]: 5 } };
+      await refused(
+        'post',
+        '/api/v1/app/{app_id}/msg',
+        body,
+        ['body', 'application', field],
+        `application.${field} is not supported by Herald`,
+      );
+    }
+  });
+
+  it('lists what is not supported as such in /openapi.json', () => {
+    const unsupported = SVIX_MODELS.flatMap(([method, path]) =>
+      Object.entries(bodySchema(method, path).properties ?? {})
+        .filter(([, s]) => s[UNSUPPORTED_KEYWORD])
+        .map(([field]) => `${method} ${path} ${field}`),
+    );
+    // The list a reader of the README can check: every Svix field Herald does not honour.
+    expect(new Set(unsupported.map((u) => u.split(' ').at(-1)))).toEqual(
+      new Set([
+        'deprecated',
+        'featureFlag',
+        'featureFlags',
+        'groupName',
+        'version',
+        'secret',
+        'deleteHeaders',
+        'exampleIndex',
+        'payloadRetentionPeriod',
+        'payloadRetentionHours',
+        'deliverAt',
+        'tags',
+        'transformationsParams',
+        'application',
+        'capabilities',
+        'readOnly',
+        'expiry',
+        'sessionId',
+      ]),
+    );
+  });
+});
