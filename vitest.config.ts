@@ -1,12 +1,44 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The suites that run on each store (`HERALD_TEST_DB`, see test/store-under-test.ts): what
+ * goes through the API, the dispatcher or `herald serve` (a new suite of these joins the list
+ * once it opens its store with `openTestStore`). The rest run once, on SQLite:
+ * test/core and test/verify touch no store, test/store runs its contract on both backends
+ * itself, and standing-claim.test.ts and remote-store.test.ts test what only the SQLite
+ * store has (standing claims; the dispatcher thread's transport).
+ */
+const ON_EACH_STORE = [
+  'test/api/bad-input.test.ts',
+  'test/api/headers.test.ts',
+  'test/api/json-depth.test.ts',
+  'test/api/messages.test.ts',
+  'test/api/svix-sdk.test.ts',
+  'test/api/tenants.test.ts',
+  'test/delivery/dispatcher.test.ts',
+  'test/delivery/receiver-faults.test.ts',
+  'test/delivery/resilience.test.ts',
+  'test/delivery/responses.test.ts',
+  'test/delivery/throttle.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    // Each test file owns its SQLite files and servers; files run in parallel workers.
+    // Each test file owns its SQLite files, PostgreSQL schemas and servers; files run in
+    // parallel workers, both projects at once.
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'sqlite', include: ['test/**/*.test.ts'], env: { HERALD_TEST_DB: 'sqlite' } },
+      },
+      {
+        extends: true,
+        test: { name: 'postgres', include: ON_EACH_STORE, env: { HERALD_TEST_DB: 'postgres' } },
+      },
+    ],
   },
 });

@@ -1,6 +1,6 @@
 /** Test helpers: real receivers on 127.0.0.1, temp SQLite files, waiting for events. */
 
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,8 @@ export interface Receiver {
   port: number;
   received: Received[];
   server: Server;
+  /** Resolves once `count` requests in all have arrived (an event, not a poll). */
+  arrived(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ type Handler = (req: Received, res: ServerResponse) => void;
 /** Starts a receiver on 127.0.0.1, port 0. The default handler answers 200 "ok". */
 export async function startReceiver(handler: Handler = (_r, res) => res.end('ok')): Promise<Receiver> {
   const received: Received[] = [];
+  const arrivals = new EventEmitter();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -43,6 +46,7 @@ export async function startReceiver(handler: Handler = (_r, res) => res.end('ok'
         at: Date.now(),
       };
       received.push(r);
+      arrivals.emit('request', received.length);
       handler(r, res);
     });
   });
@@ -53,6 +57,10 @@ export async function startReceiver(handler: Handler = (_r, res) => res.end('ok'
     port,
     received,
     server,
+    arrived: (count) =>
+      received.length >= count
+        ? Promise.resolve()
+        : waitForEvent<number>(arrivals, 'request', (n) => n >= count).then(() => undefined),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { tempDir } from './helpers.js';
+import { testDatabaseUrl } from './store-under-test.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
@@ -27,7 +28,10 @@ export interface HeraldProcess {
 
 /** Options of {@link startHerald}. */
 export interface StartOptions {
-  /** A database URL to share between processes; default a fresh SQLite file. */
+  /**
+   * A database URL to share between processes; default a fresh database of the store under
+   * test (`HERALD_TEST_DB`): a SQLite file, or a PostgreSQL database dropped at `stop()`.
+   */
   db?: string;
   /** The admin token; default a random one. */
   token?: string;
@@ -42,7 +46,8 @@ export async function startHerald(
   options: StartOptions = {},
 ): Promise<HeraldProcess> {
   const dir = tempDir();
-  const dbPath = options.db ?? dir.path('herald.db');
+  const own = options.db === undefined ? await testDatabaseUrl('serve', dir.path('herald.db')) : null;
+  const dbPath = options.db ?? own!.url;
   const token = options.token ?? `test_admin_${Math.random().toString(36).slice(2)}`;
   // A worker has no API; its banner ends with the dispatcher line.
   const ready = extraArgs.includes('worker') ? /dispatcher running/ : /API listening on (http:\/\/\S+)/;
@@ -107,7 +112,7 @@ export async function startHerald(
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) {
           dir.remove();
-          resolve(child.exitCode);
+          void (own?.drop() ?? Promise.resolve()).then(() => resolve(child.exitCode));
           return;
         }
         // A process that does not stop within 15 s is killed, so no test leaves one behind.
@@ -115,7 +120,7 @@ export async function startHerald(
         child.once('exit', (code) => {
           clearTimeout(killer);
           dir.remove();
-          resolve(code);
+          void (own?.drop() ?? Promise.resolve()).then(() => resolve(code));
         });
         child.kill('SIGTERM');
       }),

@@ -1,34 +1,20 @@
 /**
- * Custom endpoint headers through the API, on both backends: values undici would refuse
+ * Custom endpoint headers through the API, on the store under test: values undici would refuse
  * and the name `Expect` get a 422 naming the header on every route that takes headers,
  * with nothing stored changed; sensitive headers (marked, or credential-named) are listed
  * by name in `GET …/headers` and their values are not returned, as Svix does, also to the
  * official SDK, which knows nothing of the marks.
  */
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { ApiException, Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
-import { openPostgresStore } from '../../src/store/postgres/index.js';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
-import { tempDir } from '../helpers.js';
-import { PG_URL } from '../pg.js';
+import { db, openTestStore, type TestStore } from '../store-under-test.js';
 
 const TOKEN = 'headers-admin';
 const auth = { authorization: `Bearer ${TOKEN}` };
-const dir = tempDir();
-const schema = `t${process.pid}_${Date.now().toString(36)}_headers`;
-
-afterAll(async () => {
-  dir.remove();
-  const client = new pg.Client(PG_URL);
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
-});
 
 /** Values undici refuses, or that would not arrive as set; each was accepted with 201 before. */
 const BAD_VALUES: [string, string, RegExp][] = [
@@ -43,12 +29,8 @@ const BAD_VALUES: [string, string, RegExp][] = [
   ['a trailing tab', 'token\t', /begin or end with a space or tab/],
 ];
 
-const BACKENDS: [string, () => Promise<Store>][] = [
-  ['SQLite', async () => openSqliteStore({ path: dir.path('headers.db') })],
-  ['PostgreSQL', () => openPostgresStore({ url: PG_URL, schema, poolSize: 2 })],
-];
-
-describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
+describe(`custom headers on ${db}`, () => {
+  let testStore: TestStore;
   let store: Store;
   let api: FastifyInstance;
   let base: string;
@@ -56,7 +38,8 @@ describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
   let epId: string;
 
   beforeAll(async () => {
-    store = await open();
+    testStore = await openTestStore('headers');
+    store = testStore.store;
     await store.saveToken(hashToken(TOKEN), null);
     api = await buildApi({ store });
     base = await api.listen({ port: 0, host: '127.0.0.1' });
@@ -72,7 +55,7 @@ describe.each(BACKENDS)('custom headers on %s', (_backend, open) => {
 
   afterAll(async () => {
     await api.close();
-    await store[Symbol.asyncDispose]();
+    await testStore.close();
   });
 
   const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: unknown) =>

@@ -8,25 +8,25 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
+import { openTestStore, type TestStore } from '../store-under-test.js';
 
 const ADMIN = 'json-depth-admin';
 const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-const dir = tempDir();
-let store: SqliteStore;
+let testStore: TestStore;
+let store: Store;
 let api: FastifyInstance;
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: dir.path('json-depth.db') });
+  testStore = await openTestStore('json-depth');
+  store = testStore.store;
   await store.saveToken(hashToken(ADMIN), null);
   api = await buildApi({ store });
 });
 
 afterAll(async () => {
   await api.close();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await testStore.close();
 });
 
 /** `n` nested arrays, as text. */

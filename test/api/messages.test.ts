@@ -9,18 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { EndpointMessageOut, MessageOut, Page } from '../../src/api/schemas.js';
 import { buildApi } from '../../src/api/server.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
+import { openTestStore, type TestStore } from '../store-under-test.js';
 
 const ADMIN = 'messages-admin-token';
-const dir = tempDir();
-let store: SqliteStore;
+let testStore: TestStore;
+let store: Store;
 let api: FastifyInstance;
 let appId: string;
 const headers = { authorization: `Bearer ${ADMIN}` };
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: dir.path('messages.db') });
+  testStore = await openTestStore('messages');
+  store = testStore.store;
   await store.saveToken(hashToken(ADMIN), null);
   appId = (await store.createApplication({ name: 'Shop' })).id;
   api = await buildApi({ store });
@@ -28,8 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api.close();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await testStore.close();
 });
 
 describe('POST /app/{id}/msg answers', () => {

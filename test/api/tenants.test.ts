@@ -4,26 +4,20 @@
  * that is not listed here fails this test until someone decides who may call it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { basename, dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ID_PREFIX } from '../../src/core/ids.js';
-import { openPostgresStore } from '../../src/store/postgres/index.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
-import { tempDir } from '../helpers.js';
-import { PG_URL } from '../pg.js';
+import { db, openTestStore, RECORD_TABLES, type TestStore } from '../store-under-test.js';
 
 const ADMIN = 'tenants-admin-token';
-const dir = tempDir();
-let store: SqliteStore;
+let testStore: TestStore;
+let store: Store;
 let api: FastifyInstance;
-let db: Database.Database;
 let mineToken: string;
 const ids: Record<string, string> = {};
 
@@ -57,8 +51,8 @@ const PUBLIC = new Set(['GET /api/v1/health', 'GET /api/v1/health/ping']);
 const CATALOG = new Set(['GET /api/v1/event-type', 'GET /api/v1/event-type/{event_type_name}']);
 
 beforeAll(async () => {
-  const path = dir.path('tenants.db');
-  store = openSqliteStore({ path });
+  testStore = await openTestStore('tenants');
+  store = testStore.store;
   await store.saveToken(hashToken(ADMIN), null);
   const mine = await store.createApplication({ name: 'Mine' });
   const theirs = await store.createApplication({ name: 'Theirs' });
@@ -88,23 +82,14 @@ beforeAll(async () => {
     source_id: source.id,
     request_id: 'inreq_none',
   });
-  db = new Database(path, { readonly: true });
 });
 
 afterAll(async () => {
-  db.close();
   await api.close();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await testStore.close();
 });
 
-function snapshot(): string {
-  return JSON.stringify(
-    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources', 'api_tokens'].map((t) =>
-      db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
-    ),
-  );
-}
+const snapshot = () => testStore.snapshot([...RECORD_TABLES, 'api_tokens']);
 
 async function routes(): Promise<string[]> {
   const doc = (await api.inject({ url: '/openapi.json' })).json() as { paths: Record<string, object> };
@@ -128,7 +113,7 @@ describe("another application's token", () => {
   it('is refused with 403 on every route of /openapi.json but health and the event-type catalog', async () => {
     const all = await routes();
     expect(all.length).toBeGreaterThanOrEqual(40);
-    const before = snapshot();
+    const before = await snapshot();
     const outcomes: string[] = [];
     for (const route of all) {
       if (PUBLIC.has(route)) continue;
@@ -152,7 +137,7 @@ describe("another application's token", () => {
       );
     }
     expect(outcomes.filter((o) => o.includes('expected'))).toEqual([]);
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
   });
 
   it('a made-up application id answers 403 too, so a token cannot probe which ids exist', async () => {
@@ -193,12 +178,12 @@ describe("another application's token", () => {
       const { id } = res.json() as { id: string };
       expect((await store.getMessage(shop.id, id))?.appId).toBe(shop.id);
     }
-    const before = snapshot();
+    const before = await snapshot();
     expect((await send('other-uid', shopToken)).statusCode).toBe(403);
     expect((await send(other.id, shopToken)).statusCode).toBe(403);
     expect((await send('no-such-uid', shopToken)).statusCode).toBe(403);
     expect((await send('no-such-uid', ADMIN)).statusCode).toBe(404);
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
   });
 });
 
@@ -207,73 +192,31 @@ describe("another application's token", () => {
  * name (or another application's id) that the operator used afterwards, and read what was
  * sent there. Every step is refused now, on both stores.
  */
-describe.each(['sqlite', 'postgres'] as const)('tenant takeover (%s)', (kind) => {
-  const tdir = tempDir();
-  const schema = `tenants_${process.pid}_${Date.now().toString(36)}`;
-  const opened: Store[] = [];
+describe(`tenant takeover (${db})`, () => {
+  const kind = db;
+  let under: TestStore;
   let takeoverStore: Store;
   let takeover: FastifyInstance;
   let second: FastifyInstance;
   let svixUrl: string;
 
-  const open = async (): Promise<Store> => {
-    const s =
-      kind === 'sqlite'
-        ? openSqliteStore({ path: tdir.path('takeover.db') })
-        : await openPostgresStore({ url: PG_URL, schema, poolSize: 3 });
-    opened.push(s);
-    return s;
-  };
-
   /** Runs SQL on the store's tables behind its back, as data written by an older Herald. */
-  const rawSql = async (sql: string, params: string[]): Promise<Array<Record<string, unknown>>> => {
-    if (kind === 'sqlite') {
-      const raw = new Database(tdir.path('takeover.db'));
-      try {
-        const stmt = raw.prepare(sql);
-        if (stmt.reader) return stmt.all(...params) as Array<Record<string, unknown>>;
-        stmt.run(...params);
-        return [];
-      } finally {
-        raw.close();
-      }
-    }
-    const client = new pg.Client(PG_URL);
-    await client.connect();
-    try {
-      await client.query(`SET search_path TO ${schema}`);
-      const n = { i: 0 };
-      return (
-        await client.query(
-          sql.replace(/\?/g, () => `$${++n.i}`),
-          params,
-        )
-      ).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const rawSql = (sql: string, params: string[]) => under.sql(sql, params);
 
   beforeAll(async () => {
-    takeoverStore = await open();
+    under = await openTestStore('takeover');
+    takeoverStore = under.store;
     await takeoverStore.saveToken(hashToken(ADMIN), null);
     takeover = await buildApi({ store: takeoverStore });
     // A second API process over the same database, with its own token cache.
-    second = await buildApi({ store: await open() });
+    second = await buildApi({ store: await under.reopen() });
     svixUrl = await takeover.listen({ port: 0, host: '127.0.0.1' });
   });
 
   afterAll(async () => {
     await takeover.close();
     await second.close();
-    for (const s of opened.reverse()) await s[Symbol.asyncDispose]();
-    if (kind === 'postgres') {
-      const client = new pg.Client(PG_URL);
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    }
-    tdir.remove();
+    await under.close();
   });
 
   const call = (
@@ -446,8 +389,9 @@ describe.each(['sqlite', 'postgres'] as const)('tenant takeover (%s)', (kind) =>
     for (const t of [token, ...tokens]) {
       expect((await call('GET', `/api/v1/app/${app.id}`, t)).statusCode).toBe(200);
       if (kind === 'sqlite') {
-        for (const file of readdirSync(tdir.dir).filter((f) => f.startsWith('takeover.db'))) {
-          expect(readFileSync(join(tdir.dir, file)).includes(t), file).toBe(false);
+        const dir = dirname(under.location);
+        for (const file of readdirSync(dir).filter((f) => f.startsWith(basename(under.location)))) {
+          expect(readFileSync(join(dir, file)).includes(t), file).toBe(false);
         }
       } else {
         const rows = await rawSql(
@@ -469,7 +413,7 @@ describe.each(['sqlite', 'postgres'] as const)('tenant takeover (%s)', (kind) =>
     await rawSql('DELETE FROM herald_migrations WHERE name = ?', [
       kind === 'sqlite' ? '006_forget_stored_tokens.sql' : '005_forget_stored_tokens.sql',
     ]);
-    await (await open())[Symbol.asyncDispose]();
+    await under.reopen();
     expect(await rawSql(`SELECT key FROM idempotency_keys WHERE key = 'old-key'`, [])).toEqual([]);
   });
 });

@@ -17,13 +17,11 @@ afterEach(async () => {
   f = undefined;
 });
 
-const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
 /** Every fresh delivery and every wake-up the store announces from now on. */
 function watch(fx: Fixture) {
   const fresh: ClaimedDelivery[] = [];
   const woken: (readonly string[] | null)[] = [];
-  fx.store.onFresh((_owner, d) => fresh.push(...d));
+  fx.store.onFresh!((_owner, d) => fresh.push(...d));
   fx.store.onWake((ids) => woken.push(ids));
   return { fresh, woken };
 }
@@ -40,7 +38,7 @@ describe('standing claims', () => {
     const r = await receiver();
     f = await fixture();
     const ep = await f.store.createEndpoint(f.appId, { url: r.url });
-    await idle();
+    await f.idle();
     const seen = watch(f);
     const done = collectEvents<AttemptEvent>(f.dispatcher, 'attempt', 5);
     const accepted = await accept(f, 5);
@@ -57,7 +55,7 @@ describe('standing claims', () => {
     const r = await receiver((_req, res) => held.push(() => res.end('ok')));
     f = await fixture({ concurrency: 4 });
     await f.store.createEndpoint(f.appId, { url: r.url });
-    await idle();
+    await f.idle();
     const seen = watch(f);
     const done = collectEvents<AttemptEvent>(f.dispatcher, 'attempt', 10);
     await accept(f, 10);
@@ -80,7 +78,7 @@ describe('standing claims', () => {
     const r = await receiver();
     f = await fixture();
     const ep = await f.store.createEndpoint(f.appId, { url: r.url });
-    await idle();
+    await f.idle();
     await f.dispatcher.stop();
     const [accepted] = await accept(f, 1);
     const delivery = await f.store.getDelivery(accepted!.message.id, ep.id);
@@ -93,10 +91,10 @@ describe('standing claims', () => {
     f = await fixture();
     const fx = f;
     await fx.store.createEndpoint(fx.appId, { url: r.url });
-    const second = fx.another();
-    await idle();
+    const second = fx.another('second');
+    await Promise.all([fx.idle(), fx.idle('second')]);
     const owners = new Set<string>();
-    fx.store.onFresh((owner) => owners.add(owner));
+    fx.store.onFresh!((owner) => owners.add(owner));
     const done = new Promise<void>((resolve) => {
       let n = 0;
       const count = () => {
@@ -107,7 +105,8 @@ describe('standing claims', () => {
     });
     const accepted = await accept(fx, 50);
     await done;
-    await idle();
+    // Stopping lets any attempt still open finish: a second send would show below.
+    await Promise.all([second.stop(), fx.dispatcher.stop()]);
     expect(owners.size).toBeGreaterThan(0);
     const ids = r.received.map((x) => String(x.headers['webhook-id']));
     expect(ids).toHaveLength(50);
@@ -121,7 +120,7 @@ describe('standing claims', () => {
     await fx.dispatcher.stop();
     const ep = await fx.store.createEndpoint(fx.appId, { url: r.url });
     // The "dead" worker leaves a standing claim and never does anything with what fills it.
-    const stopListening = fx.store.onFresh(() => undefined);
+    const stopListening = fx.store.onFresh!(() => undefined);
     await fx.store.claimDue({
       owner: 'dead-worker',
       now: fx.clock!.now(),
@@ -136,7 +135,8 @@ describe('standing claims', () => {
       expect((await fx.store.getDelivery(message.id, ep.id))?.status).toBe('sending');
     }
     const survivor = fx.another('survivor');
-    await idle();
+    // Its first claim comes back empty while the leases hold, before the clock moves.
+    await fx.idle('survivor');
     expect(r.received).toHaveLength(0);
     const all = collectEvents<AttemptEvent>(survivor, 'attempt', 20);
     fx.clock!.advance(60_000);

@@ -34,6 +34,9 @@ describe('endpoint rate limit', () => {
     const r = await receiver();
     const limited = await f.store.createEndpoint(f.appId, { url: r.url, rateLimit: 2 });
     const t0 = clock.now();
+    // Every attempt from the start: one made early would show here with its time.
+    const made: number[] = [];
+    f.dispatcher.on('attempt', (e) => made.push(e.attempt.createdAt - t0));
     const first = f.nextAttempt();
     // Accepted together (one commit), so the worker gets all seven at once.
     const store = f.store;
@@ -56,20 +59,17 @@ describe('endpoint rate limit', () => {
       ['pending', t0 + 3_000, null],
     ]);
 
-    // Nothing more is sent until the clock reaches the next slot.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(r.received).toHaveLength(1);
-    clock.advance(499);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(r.received).toHaveLength(1);
-
+    // Nothing more is sent until the clock reaches the next slot: the clock stops 1 ms short
+    // of each slot first, so an attempt started early would carry that time (or t0).
     const starts = [t0];
-    clock.advance(1);
     for (let i = 1; i < 7; i++) {
-      if (i > 1) clock.advance(500);
-      starts.push((await f.nextAttempt()).attempt.createdAt);
+      const next = f.nextAttempt();
+      clock.advance(499);
+      clock.advance(1);
+      starts.push((await next).attempt.createdAt);
     }
     expect(starts.map((t) => t - t0)).toEqual([0, 500, 1_000, 1_500, 2_000, 2_500, 3_000]);
+    expect(made).toEqual([0, 500, 1_000, 1_500, 2_000, 2_500, 3_000]);
     expect(r.received.map((x) => JSON.parse(x.body).n).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
