@@ -143,6 +143,26 @@ const endpointFields = {
   throttleRate: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65_535 }))),
   rateLimit: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65_535 }))),
   version: NotInHerald<number | null>('every endpoint of Herald is version 1', [1, null]),
+  retrySchedule: Type.Optional(
+    Nullable(
+      Type.Array(
+        Type.Integer({ minimum: LIMITS.retryDelayMinMs / 1000, maximum: LIMITS.retryDelayMaxMs / 1000 }),
+        {
+          maxItems: LIMITS.retryScheduleMaxLength,
+          description: `Herald: seconds to wait before each retry after the first try, each ±20 % jitter (up to ${LIMITS.retryScheduleMaxLength} delays of 1 s to 7 days); [] retries nothing; null or left out, the server's schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).`,
+        },
+      ),
+    ),
+  ),
+  timeout: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: LIMITS.timeoutMinMs / 1000,
+        maximum: LIMITS.timeoutMaxMs / 1000,
+        description: `Herald: seconds an attempt may take, status line and body (${LIMITS.timeoutMinMs / 1000} to ${LIMITS.timeoutMaxMs / 1000}); null or left out, the server's (15 s).`,
+      }),
+    ),
+  ),
 };
 
 /** Custom headers, name to value; every value is sent as it is, one byte per character. */
@@ -186,6 +206,14 @@ export const EndpointOut = Type.Object({
   throttleRate: Nullable(Type.Integer()),
   rateLimit: Nullable(Type.Integer()),
   version: Type.Integer(),
+  retrySchedule: Nullable(
+    Type.Array(Type.Number(), {
+      description: "Herald: seconds before each retry; null when the endpoint uses the server's schedule",
+    }),
+  ),
+  timeout: Nullable(
+    Type.Number({ description: "Herald: seconds an attempt may take; null when it is the server's" }),
+  ),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

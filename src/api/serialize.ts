@@ -42,6 +42,9 @@ export function endpointOut(e: Endpoint) {
     throttleRate: e.rateLimit,
     rateLimit: e.rateLimit,
     version: 1,
+    // Herald's: the API speaks seconds, the store milliseconds.
+    retrySchedule: e.retrySchedule?.map((ms) => ms / 1000) ?? null,
+    timeout: e.timeoutMs === null ? null : e.timeoutMs / 1000,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

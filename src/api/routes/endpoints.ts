@@ -44,6 +44,10 @@ interface EndpointBody {
   metadata?: Record<string, string>;
   throttleRate?: number | null;
   rateLimit?: number | null;
+  /** Seconds. */
+  retrySchedule?: number[] | null;
+  /** Seconds. */
+  timeout?: number | null;
 }
 
 /** API fields to store fields; absent fields stay absent. */
@@ -58,6 +62,9 @@ function endpointInput(body: EndpointBody): EndpointPatch {
   if (body.metadata !== undefined) out.metadata = body.metadata;
   if (body.throttleRate !== undefined || body.rateLimit !== undefined)
     out.rateLimit = body.throttleRate ?? body.rateLimit ?? null;
+  // Herald's own fields are in seconds, as the README's limits are; the store keeps ms.
+  if (body.retrySchedule !== undefined) out.retrySchedule = body.retrySchedule?.map((s) => s * 1000) ?? null;
+  if (body.timeout !== undefined) out.timeoutMs = body.timeout === null ? null : body.timeout * 1000;
   return out;
 }
 
@@ -154,6 +161,8 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         disabled: false,
         metadata: {},
         rateLimit: null,
+        retrySchedule: null,
+        timeoutMs: null,
         ...endpointInput(request.body),
       });
       await stateChange(request, reply, existing, replaced);
