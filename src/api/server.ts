@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -115,6 +116,21 @@ export function closeObjects(schema: unknown): void {
   for (const key of SCHEMA_MAPS) for (const s of Object.values(node[key] ?? {})) closeObjects(s);
 }
 
+/**
+ * Where the browser finds everything of `/docs`: Herald itself, nothing from another origin
+ * (Swagger UI's own default also allows fonts and styles from any https origin).
+ */
+const DOCS_CSP =
+  "default-src 'self'; base-uri 'self'; connect-src 'self'; font-src 'self' data:; form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self'";
+
+/** Herald's name in the viewer's top bar, where Swagger UI would show Fastify's logo. */
+const DOCS_LOGO = {
+  type: 'image/svg+xml',
+  content: Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="110" height="40"><text x="0" y="29" fill="#fff" font-family="sans-serif" font-size="26" font-weight="700">Herald</text></svg>',
+  ),
+};
+
 /** How long an idempotency key holds its first answer. */
 export const IDEMPOTENCY_WINDOW_MS = 12 * 3_600_000;
 const IDEMPOTENCY_KEY_MAX = 256;
@@ -210,6 +226,15 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The same document in a browser, public as the document is: Swagger UI's files come from
+  // the package, so /docs works offline and loads nothing from a CDN.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: DOCS_CSP,
+    uiConfig: { deepLinking: true, tryItOutEnabled: false, persistAuthorization: false },
+    theme: { title: 'Herald API' },
+    logo: DOCS_LOGO,
+  });
 
   for (const path of ['/api/v1/health', '/api/v1/health/ping']) {
     app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());
