@@ -6,6 +6,7 @@ import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
 import { generateMainKey } from '../store/secret-box.js';
 import { addManagementCommands } from './commands/index.js';
+import { defaultLogFormat, LOG_FORMATS } from './log.js';
 import { CliError } from './manage.js';
 import { receive } from './receive.js';
 import { serve } from './serve.js';
@@ -113,6 +114,11 @@ program
       .env('HERALD_LOG_LEVEL'),
   )
   .addOption(
+    new Option('--log-format <format>', 'log lines on stderr (default: pretty on a terminal, else json)')
+      .choices(LOG_FORMATS)
+      .env('HERALD_LOG_FORMAT'),
+  )
+  .addOption(
     new Option('--header-style <style>', 'webhook-* or svix-* headers')
       .choices(['standard', 'svix'])
       .default('standard')
@@ -148,6 +154,7 @@ program
       role: o.role,
       allowNetwork: [...fromEnv, ...o.allowNetwork],
       logLevel: o.logLevel,
+      logFormat: o.logFormat ?? defaultLogFormat(),
       headerStyle: o.headerStyle,
       leaseMs: o.leaseMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,

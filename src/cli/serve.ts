@@ -11,6 +11,7 @@ import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
 import { startCheckpointThread } from '../store/sqlite/checkpoint-thread.js';
 import { SqliteStore } from '../store/sqlite/index.js';
+import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
 
 /** Options of `herald serve`, already checked by the CLI. */
@@ -21,6 +22,8 @@ export interface ServeOptions {
   role: 'all' | 'api' | 'worker';
   allowNetwork: string[];
   logLevel: string;
+  /** How log lines are written to stderr (the CLI picks pretty for a terminal, else JSON). */
+  logFormat: LogFormat;
   headerStyle: 'standard' | 'svix';
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
@@ -52,7 +55,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Check what can be checked before anything is opened or created.
   new AddressPolicy(options.allowNetwork);
   const box = secretBoxFor(options.mainKey);
-  const logger = pino({ level: options.logLevel }, pino.destination(2));
+  const logs = await logDestination(options.logFormat);
+  const logger = pino({ level: options.logLevel }, logs);
   const store = await openStore(options.db, box, { inboundRetention: options.inboundRetention });
   const stops: (() => Promise<void>)[] = [];
   out(
@@ -97,6 +101,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
+      (line) => logs.write(line),
     );
     stops.push(() => thread.stop());
     dispatcherStarted(thread.workerId);

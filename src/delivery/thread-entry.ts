@@ -11,7 +11,11 @@ const data = workerData as DispatcherThreadData;
 const store = new RemoteDeliveryStore(data.storePort);
 const dispatcher = new Dispatcher({
   store,
-  logger: pino({ level: data.logLevel }, pino.destination(2)),
+  // Lines go to the main thread, which writes them with its own: one stream, one format.
+  logger: pino(
+    { level: data.logLevel },
+    { write: (line: string) => port.postMessage({ type: 'log', line } satisfies FromThread) },
+  ),
   allowNetworks: data.allowNetworks,
   headerStyle: data.headerStyle,
   leaseMs: data.leaseMs,

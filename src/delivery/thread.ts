@@ -22,8 +22,8 @@ export interface DispatcherThreadData {
 /** Messages to the thread. */
 export type ToThread = { type: 'stop' };
 
-/** Messages from the thread. */
-export type FromThread = { type: 'ready'; workerId: string };
+/** Messages from the thread: it is ready, or a log line (pino's JSON text) to write. */
+export type FromThread = { type: 'ready'; workerId: string } | { type: 'log'; line: string };
 
 /** A running dispatcher thread. */
 export interface DispatcherThread {
@@ -35,12 +35,14 @@ export interface DispatcherThread {
 /**
  * Starts the thread on `store` and resolves once its dispatcher runs. `onDeath` hears of a
  * thread that ends without being asked to (its error, if any): the caller must not go on
- * without it.
+ * without it. The thread's log lines (at `logLevel` and above) go to `log`, so that the
+ * process writes them with its own, in one format.
  */
 export function startDispatcherThread(
   store: DeliveryStore,
   options: Omit<DispatcherThreadData, 'storePort'>,
   onDeath: (error: unknown) => void,
+  log: (line: string) => void,
 ): Promise<DispatcherThread> {
   const channel = new MessageChannel();
   const unhost = hostDeliveryStore(store, channel.port1);
@@ -57,6 +59,10 @@ export function startDispatcherThread(
   return new Promise((resolve, reject) => {
     let started = false;
     worker.on('message', (message: FromThread) => {
+      if (message.type === 'log') {
+        log(message.line);
+        return;
+      }
       started = true;
       resolve({
         workerId: message.workerId,
