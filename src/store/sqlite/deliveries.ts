@@ -34,7 +34,7 @@ import type {
   PageRequest,
   Release,
 } from '../store.js';
-import type { SqliteConnection } from './connection.js';
+import { type SqliteConnection, timeBounds } from './connection.js';
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
@@ -239,8 +239,6 @@ export interface StandingOrder {
 /** The delivery queue and attempt log of a SQLite store. */
 export class SqliteDeliveries {
   private readonly stmt;
-  /** Attempt list statements by WHERE clause (a handful of filter shapes). */
-  private readonly attemptLists = new Map<string, ReturnType<typeof this.prepareAttemptList>>();
   /** The standing claim, if any (one per store: the dispatcher of this process). */
   standing: StandingOrder | null = null;
 
@@ -421,12 +419,6 @@ export class SqliteDeliveries {
     return row ? toAttempt(row) : null;
   }
 
-  private prepareAttemptList(where: string) {
-    return this.conn.db.prepare<[Record<string, unknown>], AttemptRow>(
-      `SELECT * FROM attempts WHERE ${where} ORDER BY id DESC LIMIT @limit`,
-    );
-  }
-
   listAttempts(filter: AttemptFilter, page: PageRequest): Page<Attempt> {
     const where = ['app_id = @appId'];
     const params: Record<string, unknown> = { appId: filter.appId, limit: page.limit + 1 };
@@ -459,20 +451,10 @@ export class SqliteDeliveries {
       );
       params.eventTypes = JSON.stringify(filter.eventTypes);
     }
-    if (filter.before !== undefined) {
-      where.push('created_at < @before');
-      params.before = filter.before;
-    }
-    if (filter.after !== undefined) {
-      where.push('created_at > @after');
-      params.after = filter.after;
-    }
-    const key = where.join(' AND ');
-    let statement = this.attemptLists.get(key);
-    if (!statement) {
-      statement = this.prepareAttemptList(key);
-      this.attemptLists.set(key, statement);
-    }
+    timeBounds(where, params, filter);
+    const statement = this.conn.cached<[Record<string, unknown>], AttemptRow>(
+      `SELECT * FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
+    );
     return pageOf(statement.all(params).map(toAttempt), page.limit, (a) => a.id);
   }
 }

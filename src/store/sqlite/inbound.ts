@@ -1,15 +1,18 @@
 /**
- * The inbound request log on SQLite: recording a request (and dropping its source's oldest
- * past the count cap), listing, reading one, and the retention sweep. Statements are
- * prepared once: a flood of forged requests records one row each.
+ * Inbound on SQLite: the sources, and their request log: recording a request (and dropping
+ * its source's oldest past the count cap), listing, reading one, and the retention sweep.
+ * Statements are prepared once: a flood of forged requests records one row each.
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
+import { NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { InboundRequest } from '../../core/types.js';
+import type { InboundRequest, Source } from '../../core/types.js';
 import { INBOUND_PRUNE_BATCH, type InboundRetention } from '../inbound-retention.js';
-import { INBOUND_COLUMNS, type InboundRow, inboundParams, pageOf, toInbound } from '../rows.js';
-import type { NewInboundRequest, Page, PageRequest } from '../store.js';
+import { sourceRecord, updatedSource } from '../normalise.js';
+import { type InboundRow, pageOf, type SourceRow, toInbound, toSource } from '../rows.js';
+import type { NewInboundRequest, NewSource, Page, PageRequest, SourcePatch } from '../store.js';
+import type { SqliteConnection } from './connection.js';
 
 /**
  * The delete statements of retention. Each deletes at most `limit` rows found through an
@@ -33,6 +36,100 @@ export const INBOUND_PRUNE_SQL = {
     LIMIT ?)`,
 } as const;
 
+/** An inbound request as the insert binds it. */
+type InboundParams = Omit<InboundRow, 'body'> & { body: Buffer; seq: number };
+
+function fromInbound(r: InboundRequest): Omit<InboundParams, 'seq'> {
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    status: r.status,
+    reason: r.reason,
+    headers: JSON.stringify(r.headers),
+    body: r.body,
+    body_size: r.bodySize,
+    msg_id: r.msgId,
+    created_at: r.createdAt,
+  };
+}
+
+/** A source as the writes bind it: the secrets sealed, booleans as 0/1. */
+function sourceParams(source: Source, conn: SqliteConnection) {
+  return {
+    id: source.id,
+    name: source.name,
+    provider: source.provider,
+    secrets: conn.box.seal(JSON.stringify(source.secrets), source.id),
+    app_id: source.appId,
+    passthrough_headers: source.passthroughHeaders ? 1 : 0,
+    created_at: source.createdAt,
+    updated_at: source.updatedAt,
+  };
+}
+
+/** The inbound sources of a SQLite store. */
+export class SqliteSources {
+  private readonly stmt;
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    /** The id of the application with this id or uid; throws `NotFoundError` (the catalog's). */
+    private readonly mustAppId: (idOrUid: string) => string,
+  ) {
+    const { db } = conn;
+    this.stmt = {
+      insert: db.prepare<[ReturnType<typeof sourceParams>]>(
+        `INSERT INTO sources (id, name, provider, secrets, app_id, passthrough_headers, created_at, updated_at)
+         VALUES (@id, @name, @provider, @secrets, @app_id, @passthrough_headers, @created_at, @updated_at)`,
+      ),
+      get: db.prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ?'),
+      list: db.prepare<[string, number], SourceRow>('SELECT * FROM sources WHERE id > ? ORDER BY id LIMIT ?'),
+      update: db.prepare<[ReturnType<typeof sourceParams>]>(
+        `UPDATE sources SET name = @name, secrets = @secrets, passthrough_headers = @passthrough_headers,
+           updated_at = @updated_at WHERE id = @id`,
+      ),
+      delete: db.prepare<[string]>('DELETE FROM sources WHERE id = ?'),
+    };
+  }
+
+  create(input: NewSource): Source {
+    const appId = this.mustAppId(input.appId);
+    const now = this.conn.clock.now();
+    const source = sourceRecord(newId('src', now), appId, input, now);
+    this.stmt.insert.run(sourceParams(source, this.conn));
+    return source;
+  }
+
+  get(id: string): Source | null {
+    const row = this.stmt.get.get(id);
+    return row ? toSource(row, this.conn.box) : null;
+  }
+
+  list(page: PageRequest): Page<Source> {
+    const rows = this.stmt.list.all(page.iterator ?? '', page.limit + 1);
+    return pageOf(
+      rows.map((r) => toSource(r, this.conn.box)),
+      page.limit,
+      (x) => x.id,
+    );
+  }
+
+  update(id: string, patch: SourcePatch): Source {
+    return this.conn.immediate(() => {
+      const current = this.get(id);
+      if (!current) throw new NotFoundError(`source ${id} not found`);
+      const source = updatedSource(current, patch, this.conn.clock.now());
+      this.stmt.update.run(sourceParams(source, this.conn));
+      return source;
+    });
+  }
+
+  delete(id: string): void {
+    const { changes } = this.stmt.delete.run(id);
+    if (changes === 0) throw new NotFoundError(`source ${id} not found`);
+  }
+}
+
 /** The inbound request log of a SQLite store. */
 export class SqliteInboundLog {
   private readonly stmt;
@@ -48,8 +145,9 @@ export class SqliteInboundLog {
          ON CONFLICT (source_id) DO UPDATE SET last_seq = last_seq + 1
          RETURNING last_seq`,
       ),
-      insert: db.prepare(
-        `INSERT INTO inbound_requests (${INBOUND_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      insert: db.prepare<[InboundParams]>(
+        `INSERT INTO inbound_requests (id, source_id, status, reason, headers, body, body_size, msg_id, created_at, seq)
+         VALUES (@id, @source_id, @status, @reason, @headers, @body, @body_size, @msg_id, @created_at, @seq)`,
       ),
       ofSource: db.prepare<[string, number, number]>(INBOUND_PRUNE_SQL.ofSource),
       expired: db.prepare<[number, number]>(INBOUND_PRUNE_SQL.expired),
@@ -71,7 +169,7 @@ export class SqliteInboundLog {
     this.db
       .transaction(() => {
         const { last_seq: seq } = this.stmt.nextSeq.get(request.sourceId)!;
-        this.stmt.insert.run(...inboundParams(request), seq);
+        this.stmt.insert.run({ ...fromInbound(request), seq });
         if (seq > cap) this.stmt.ofSource.run(request.sourceId, seq - cap, INBOUND_PRUNE_BATCH);
       })
       .immediate();

@@ -19,7 +19,7 @@ import type {
   PageRequest,
 } from '../store.js';
 import type { SqliteCatalog } from './catalog.js';
-import type { SqliteConnection } from './connection.js';
+import { type SqliteConnection, timeBounds } from './connection.js';
 import type { SqliteDeliveries } from './deliveries.js';
 
 /** A delivery written leased to a standing claim, as a claim would have returned it. */
@@ -62,8 +62,6 @@ function prepare({ db }: SqliteConnection) {
 export class SqliteMessages {
   private readonly stmt;
   private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
-  /** Message list statements by WHERE clause (a handful of filter shapes). */
-  private readonly lists = new Map<string, ReturnType<typeof this.prepareList>>();
 
   constructor(
     private readonly conn: SqliteConnection,
@@ -153,12 +151,6 @@ export class SqliteMessages {
     return row ? toMessage(row) : null;
   }
 
-  private prepareList(where: string) {
-    return this.conn.db.prepare<[Record<string, unknown>], MessageRow>(
-      `SELECT * FROM messages WHERE ${where} ORDER BY id DESC LIMIT @limit`,
-    );
-  }
-
   listMessages(filter: MessageFilter, page: PageRequest): Page<Message> {
     const where = ['app_id = @appId'];
     const params: Record<string, unknown> = {
@@ -173,24 +165,14 @@ export class SqliteMessages {
       where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
       params.channel = filter.channel;
     }
-    if (filter.before !== undefined) {
-      where.push('created_at < @before');
-      params.before = filter.before;
-    }
-    if (filter.after !== undefined) {
-      where.push('created_at > @after');
-      params.after = filter.after;
-    }
+    timeBounds(where, params, filter);
     if (page.iterator) {
       where.push('id < @iterator');
       params.iterator = page.iterator;
     }
-    const key = where.join(' AND ');
-    let statement = this.lists.get(key);
-    if (!statement) {
-      statement = this.prepareList(key);
-      this.lists.set(key, statement);
-    }
+    const statement = this.conn.cached<[Record<string, unknown>], MessageRow>(
+      `SELECT * FROM messages WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
+    );
     return pageOf(statement.all(params).map(toMessage), page.limit, (m) => m.id);
   }
 }
