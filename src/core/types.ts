@@ -16,6 +16,29 @@
  * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
  *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
  *
+ * The delivery engine's own words (src/delivery/dispatcher.ts, src/store/sqlite/deliveries.ts):
+ * - **lease**: a claimed delivery belongs to one worker (`leaseOwner`) until
+ *   `leaseExpiresAt` (claim time + `leaseMs`, which outlives the request timeout). A worker
+ *   that dies leaves its leases to expire, and then any worker claims them again; a late
+ *   worker's completion does not overwrite a delivery another worker has re-leased.
+ * - **standing claim** (SQLite only, `ClaimRequest.standing`): what a claim did not fill of
+ *   its limit stays open for its worker; the deliveries of messages accepted next, up to that
+ *   many and not for its skipped endpoints, are written already leased to it in the same
+ *   commit, with no wake-up and no claim. A claim with `limit: 0` withdraws it; one per store.
+ * - **fresh** delivery: one that filled a standing claim, handed to the worker by
+ *   `Store.onFresh` once committed, as a claim would have returned it.
+ * - **held**: the deliveries a dispatcher has claimed or taken fresh and not yet finished or
+ *   given back, queued locally or sending; counted overall (`inFlight`, against
+ *   `concurrency`) and per endpoint (against its budget, twice `endpointConcurrency`, less
+ *   when a rate limit would keep them waiting).
+ * - **saturated** endpoint: one holding its full budget; claims skip it (`skipEndpoints`)
+ *   until it is down to half, so claims come in batches rather than one per attempt.
+ * - **pump**: starting an endpoint's queued deliveries while its concurrency and rate limit
+ *   allow; it runs when a delivery is held, an attempt ends, or a rate-limit slot comes.
+ * - **give back** (`Store.release`): returning a held delivery untried, with no attempt
+ *   counted, due now or at its rate limit's slot: at shutdown, when its lease is too short
+ *   to try, or when it would wait past the rate limit's horizon.
+ *
  * All times are Unix milliseconds taken from an injected {@link Clock}.
  */
 
