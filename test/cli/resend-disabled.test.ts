@@ -1,8 +1,9 @@
 /**
- * A resend (or a recover) to a disabled endpoint would send nothing: the dispatcher fails what
- * is due for a disabled endpoint untried. It is refused with 409 `endpoint_disabled` saying how
- * to enable it, through the API and through `herald resend`, which exits non-zero; once the
- * endpoint is enabled, the same resend is sent.
+ * A resend to a disabled endpoint would send nothing: the dispatcher fails what is due for a
+ * disabled endpoint untried (recover and replay-missing likewise, and an example message gets
+ * no delivery). It is refused with 409 `endpoint_disabled` saying how to enable it, through the
+ * API and through `herald resend`, which exits non-zero; once the endpoint is enabled, the same
+ * resend is sent.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
@@ -55,7 +56,14 @@ describe('resend to a disabled endpoint', () => {
     expect(cli.stdout).toBe('');
     expect(cli.stderr).toBe(`herald: ${refused.body.detail}\n`);
 
-    // recover and replay-missing would do nothing either, and say so the same way.
+    // recover, replay-missing and send-example would do nothing either, and say so the same way.
+    await server.post('/event-type', { name: 'order.paid', description: 'paid' });
+    const example = await api(server, 'POST', '/app/resends/endpoint/hook/send-example', {
+      eventType: 'order.paid',
+    });
+    expect(example.status).toBe(409);
+    expect(example.body.detail).toContain('so an example would send nothing; enable it first');
+    expect((await api(server, 'GET', '/app/resends/msg')).body.data).toHaveLength(1);
     for (const task of ['recover', 'replay-missing']) {
       const r = await api(server, 'POST', `/app/resends/endpoint/hook/${task}`, {
         since: '2020-01-01T00:00:00Z',

@@ -350,6 +350,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         request.params.app_id,
         request.params.endpoint_id,
       );
+      requireEnabled(owner, endpoint, 'an example');
       const eventType = await store.getEventType(request.body.eventType);
       if (!eventType) throw new NotFoundError(`event type ${request.body.eventType} not found`);
       const { message } = await store.acceptMessage({
