@@ -86,6 +86,60 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('keeps a lone surrogate as U+FFFD, as pg writes text, in batches sent as JSON records', async () => {
+    const clock = new ManualClock();
+    const store = await openPostgresStore({ url: PG_URL, schema: newSchema(), clock });
+    try {
+      const app = await store.createApplication({ name: 'x' });
+      await store.createEndpoint(app.id, { url: 'https://e.example' });
+      const { message } = await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '"\ud800"' });
+      expect((await store.getMessage(app.id, message.id))!.payload).toBe('"\ufffd"');
+      const [d] = await store.claimDue({
+        owner: 'w',
+        now: clock.now(),
+        leaseMs: 60_000,
+        limit: 1,
+        skipEndpoints: [],
+      });
+      const attempt = {
+        id: 'atmpt_1',
+        deliveryId: d!.id,
+        msgId: d!.msgId,
+        endpointId: d!.endpointId,
+        appId: app.id,
+        url: 'https://e.example',
+        trigger: 'scheduled' as const,
+        succeeded: true,
+        statusCode: 200,
+        responseBody: 'a\udc00b\ud83d\ude00',
+        durationMs: 1,
+        errorKind: null,
+        errorMessage: null,
+        requestHeaders: {},
+        createdAt: clock.now(),
+      };
+      await store.complete(
+        [
+          {
+            owner: 'w',
+            deliveryId: d!.id,
+            endpointId: d!.endpointId,
+            attempt,
+            next: { status: 'succeeded' },
+            disableEndpoint: false,
+          },
+        ],
+        clock.now(),
+        86_400_000,
+      );
+      expect((await store.getAttempt(app.id, d!.msgId, 'atmpt_1'))!.responseBody).toBe(
+        'a\ufffdb\ud83d\ude00',
+      );
+    } finally {
+      await store[Symbol.asyncDispose]();
+    }
+  });
+
   it('migrates a request log written before retention (004_inbound_retention.sql)', async () => {
     const schema = newSchema();
     const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });

@@ -35,7 +35,6 @@ import {
 import {
   type ApplicationRow,
   type AttemptRow,
-  attemptParams,
   CLAIM_ENDPOINTS_MAX,
   type ClaimRow,
   type DeliveryRow,
@@ -112,6 +111,125 @@ const WAKE_CHANNEL = 'herald_wake';
 /** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
 const WAKE_PAYLOAD_MAX = 7_000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * A batch of named records as one JSON array parameter, read back in SQL with
+ * `json_to_recordset($n::json) AS x(column type, …)` (graphile-worker passes its batches the
+ * same way): each value travels beside its column name, not at a position in one of many
+ * parallel arrays.
+ *
+ * pg encodes a text parameter as UTF-8, turning a lone surrogate into U+FFFD; JSON.stringify
+ * writes it as a `\udXXX` escape instead, which PostgreSQL refuses. The rare batch whose
+ * JSON holds such an escape is written again with lone surrogates replaced as pg would.
+ */
+function jsonRecords(records: readonly object[]): string {
+  const text = JSON.stringify(records);
+  return text.includes('\\ud')
+    ? JSON.stringify(records, (_key, v) => (typeof v === 'string' ? wellFormed(v) : v))
+    : text;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
+
+/** An attempt as a row of {@link INSERT_ATTEMPTS}. */
+function attemptRecord(a: Attempt) {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    msg_id: a.msgId,
+    endpoint_id: a.endpointId,
+    app_id: a.appId,
+    url: a.url,
+    trigger: a.trigger,
+    succeeded: a.succeeded,
+    status_code: a.statusCode,
+    response_body: a.responseBody,
+    duration_ms: Math.round(a.durationMs),
+    error_kind: a.errorKind,
+    error_message: a.errorMessage,
+    request_headers: JSON.stringify(a.requestHeaders),
+    created_at: a.createdAt,
+  };
+}
+
+/** A completion as a row of {@link COMPLETE_DELIVERIES}. */
+function completionRecord(x: Completion) {
+  return {
+    id: x.deliveryId,
+    owner: x.owner,
+    status: x.next.status,
+    due_at: x.next.status === 'pending' ? x.next.dueAt : null,
+    counted: x.attempt ? 1 : 0,
+    attempted_at: x.attempt?.createdAt ?? null,
+  };
+}
+
+/** A new pending delivery, a row of {@link INSERT_DELIVERIES}. */
+interface NewDeliveryRecord {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  /** Creation time, and due time of the first attempt. */
+  at: number;
+}
+
+/**
+ * Stores messages, skipping those whose eventId exists in their application.
+ * $1: JSON array of {@link MessageRow}. Returns the ids inserted.
+ */
+const INSERT_MESSAGES = `
+  INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
+  SELECT id, app_id, event_type, event_id, channels, payload, created_at, headers
+  FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
+    payload text, created_at bigint, headers text)
+  ON CONFLICT DO NOTHING
+  RETURNING id`;
+
+/** Creates pending deliveries due at their creation. $1: JSON array of {@link NewDeliveryRecord}. */
+const INSERT_DELIVERIES = `
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
+  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, at, at
+  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint)`;
+
+/** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
+const INSERT_ATTEMPTS = `
+  INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
+    response_body, duration_ms, error_kind, error_message, request_headers, created_at)
+  SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
+    response_body, duration_ms, error_kind, error_message, request_headers, created_at
+  FROM json_to_recordset($1::json) AS a(id text, delivery_id text, msg_id text, endpoint_id text, app_id text,
+    url text, trigger text, succeeded boolean, status_code int, response_body text, duration_ms int,
+    error_kind text, error_message text, request_headers text, created_at bigint)`;
+
+/**
+ * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
+ * whose lease another worker took meanwhile is left to that worker.
+ * $1: JSON array of {@link completionRecord}; $2: how many records $1 holds.
+ *
+ * `LIMIT $2` only tells the planner the batch's size: it takes any set-returning function
+ * for 100 rows, and on a table of some thousands of deliveries then prefers a hash join over
+ * a sequential scan to one index probe per record (measured: 10% fewer completions per
+ * second in batches of 32, against the `unnest` of typed arrays this replaced).
+ */
+const COMPLETE_DELIVERIES = `
+  UPDATE deliveries d
+  SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
+    last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
+  FROM (SELECT * FROM json_to_recordset($1::json)
+      AS x(id text, owner text, status text, due_at bigint, counted int, attempted_at bigint) LIMIT $2) u
+  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`;
+
+/**
+ * Gives leased deliveries back untried, each due at its own time; only the lease holder can.
+ * $1: JSON array of {id, due_at}; $2: how many records $1 holds (see {@link COMPLETE_DELIVERIES});
+ * $3: the lease owner.
+ */
+const RELEASE_DELIVERIES = `
+  UPDATE deliveries d SET status = 'pending', due_at = r.due_at, lease_owner = NULL
+  FROM (SELECT * FROM json_to_recordset($1::json) AS x(id text, due_at bigint) LIMIT $2) r
+  WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`;
 
 // BIGINT (20) as a JS number: every time is a millisecond count well below 2^53.
 const types = {
@@ -588,26 +706,9 @@ export class PostgresStore implements Store {
         fromMessage({ ...message, appId: apps.get(message.appId)!.id }),
       );
       const inserted = new Set(
-        (
-          await c.query<{ id: string }>(
-            `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-               $8::text[])
-             ON CONFLICT DO NOTHING RETURNING id`,
-            [
-              rows.map((r) => r.id),
-              rows.map((r) => r.app_id),
-              rows.map((r) => r.event_type),
-              rows.map((r) => r.event_id),
-              rows.map((r) => r.channels),
-              rows.map((r) => r.payload),
-              rows.map((r) => r.created_at),
-              rows.map((r) => r.headers),
-            ],
-          )
-        ).rows.map((r) => r.id),
+        (await c.query<{ id: string }>(INSERT_MESSAGES, [jsonRecords(rows)])).rows.map((r) => r.id),
       );
-      const deliveries: [string, string, string, string, number][] = [];
+      const deliveries: NewDeliveryRecord[] = [];
       const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
         const app = apps.get(message.appId);
         if (!app) return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
@@ -622,19 +723,20 @@ export class PostgresStore implements Store {
               ? matches(endpoint, stored.eventType, stored.channels)
               : endpoint.id === onlyEndpointId;
           if (!wanted) continue;
-          deliveries.push([newId('dlv', stored.createdAt), stored.id, endpoint.id, app.id, stored.createdAt]);
+          deliveries.push({
+            id: newId('dlv', stored.createdAt),
+            msg_id: stored.id,
+            endpoint_id: endpoint.id,
+            app_id: app.id,
+            at: stored.createdAt,
+          });
           woken.add(endpoint.id);
           count++;
         }
         return { ok: true, value: { message: stored, deliveries: count } };
       });
       if (deliveries.length > 0) {
-        await c.query(
-          `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-           SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, 'pending', 0, d.at, d.at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS d(id, msg_id, endpoint_id, app_id, at)`,
-          [0, 1, 2, 3, 4].map((i) => deliveries.map((d) => d[i])),
-        );
+        await c.query(INSERT_DELIVERIES, [jsonRecords(deliveries)]);
         await this.notify(c, [...woken]);
       }
       return out;
@@ -748,32 +850,12 @@ export class PostgresStore implements Store {
   ): Promise<DisabledEndpoint[]> {
     if (completions.length === 0) return [];
     return this.tx(async (c) => {
-      const attempts = completions.flatMap((x) => (x.attempt ? [attemptParams(x.attempt)] : []));
-      if (attempts.length > 0) {
-        await c.query(
-          `INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
-             response_body, duration_ms, error_kind, error_message, request_headers, created_at)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::boolean[], $9::int[], $10::text[], $11::int[], $12::text[], $13::text[], $14::text[], $15::bigint[])`,
-          Array.from({ length: 15 }, (_, i) => attempts.map((a) => (i === 7 ? a[i] === 1 : a[i]))),
-        );
-      }
-      await c.query(
-        `UPDATE deliveries d
-         SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
-             last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[])
-           AS u(id, owner, status, due_at, counted, attempted_at)
-         WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`,
-        [
-          completions.map((x) => x.deliveryId),
-          completions.map((x) => x.owner),
-          completions.map((x) => x.next.status),
-          completions.map((x) => (x.next.status === 'pending' ? x.next.dueAt : null)),
-          completions.map((x) => (x.attempt ? 1 : 0)),
-          completions.map((x) => x.attempt?.createdAt ?? null),
-        ],
-      );
+      const attempts = completions.flatMap((x) => (x.attempt ? [attemptRecord(x.attempt)] : []));
+      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts)]);
+      await c.query(COMPLETE_DELIVERIES, [
+        jsonRecords(completions.map(completionRecord)),
+        completions.length,
+      ]);
       const disabled: DisabledEndpoint[] = [];
       const disable = async (endpointId: string, reason: DisabledEndpoint['reason']) => {
         const row = (
@@ -819,12 +901,11 @@ export class PostgresStore implements Store {
 
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     if (releases.length === 0) return;
-    await this.q(
-      `UPDATE deliveries d SET status = 'pending', due_at = r.due, lease_owner = NULL
-       FROM unnest($1::text[], $2::bigint[]) AS r (id, due)
-       WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`,
-      [releases.map((r) => r.deliveryId), releases.map((r) => r.dueAt), owner],
-    );
+    await this.q(RELEASE_DELIVERIES, [
+      jsonRecords(releases.map((r) => ({ id: r.deliveryId, due_at: r.dueAt }))),
+      releases.length,
+      owner,
+    ]);
     await this.notify(this.pool, null).catch(() => undefined);
     this.wake.emit('wake', null);
   }
