@@ -10,12 +10,19 @@ import type { NewInboundRequest, Store } from '../../src/store/store.js';
 
 /**
  * Opens a fresh store on `clock`; `reopen` opens the same data again (for durability, or
- * with other options).
+ * with other options). A backend whose wake-ups also come back through the database (the
+ * NOTIFY echo on PostgreSQL) gives `wakesHeard`: it resolves once the store has heard every
+ * wake-up that what it committed so far could send it, so that "no second wake-up" is a fact
+ * rather than a race. Without it, every wake-up is emitted before the write resolves.
  */
 export type OpenStore = (
   clock: ManualClock,
   options?: OpenStoreOptions,
-) => Promise<{ store: Store; reopen: (options?: OpenStoreOptions) => Promise<Store> }>;
+) => Promise<{
+  store: Store;
+  reopen: (options?: OpenStoreOptions) => Promise<Store>;
+  wakesHeard?: () => Promise<void>;
+}>;
 
 const DAY = 86_400_000;
 
@@ -71,10 +78,10 @@ export function storeContract(backend: string, open: OpenStore): void {
 
   async function setup(options?: OpenStoreOptions) {
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
-    const { store, reopen } = await open(clock, options);
+    const { store, reopen, wakesHeard = async () => undefined } = await open(clock, options);
     opened.push(store);
     const app = await store.createApplication({ name: 'Shop', uid: 'shop' });
-    return { clock, store, reopen, app };
+    return { clock, store, reopen, wakesHeard, app };
   }
 
   describe(`Store contract: ${backend}`, () => {
@@ -271,15 +278,24 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(claimed!.headers).toEqual({ 'x-github-event': 'push' });
       });
 
-      it('wakes listeners when deliveries are created', async () => {
-        const { store, app } = await setup();
-        await store.createEndpoint(app.id, { url: 'https://a.example' });
-        let woken = 0;
-        const off = store.onWake(() => woken++);
+      it('wakes listeners once per commit that creates deliveries, naming the endpoint', async () => {
+        const { store, app, wakesHeard } = await setup();
+        const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+        const wakes: (readonly string[])[] = [];
+        // Those for this endpoint only: on PostgreSQL, stores of other tests on the same
+        // database (and the barrier of wakesHeard) wake every listener too.
+        const off = store.onWake((ids) => {
+          if (ids?.includes(ep.id)) wakes.push(ids);
+        });
         await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
+        // Woken by the time the message is accepted, and not again once every echo is in.
+        expect(wakes).toEqual([[ep.id]]);
+        await wakesHeard();
+        expect(wakes).toEqual([[ep.id]]);
         off();
         await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
-        expect(woken).toBe(1);
+        await wakesHeard();
+        expect(wakes).toEqual([[ep.id]]);
       });
     });
 

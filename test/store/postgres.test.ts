@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
+import type { Store } from '../../src/store/store.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
 import { expectMigratedLog, OLD_LOG, oldBody } from './old-inbound-log.js';
@@ -23,12 +24,38 @@ afterAll(async () => {
   await client.end();
 });
 
+/**
+ * Resolves once `store` has heard a notification sent after everything it committed: the
+ * server delivers notifications in commit order, so any echo of the store's own commits
+ * would have been heard before it.
+ */
+async function wakesHeard(store: Store): Promise<void> {
+  const barrier = `barrier_${Math.random().toString(36).slice(2)}`;
+  const heard = new Promise<void>((resolve) => {
+    const off = store.onWake((ids) => {
+      if (ids?.includes(barrier)) {
+        off();
+        resolve();
+      }
+    });
+  });
+  const client = new pg.Client(PG_URL);
+  await client.connect();
+  try {
+    await client.query('SELECT pg_notify($1, $2)', ['herald_wake', JSON.stringify([barrier])]);
+  } finally {
+    await client.end();
+  }
+  await heard;
+}
+
 storeContract('postgres', async (clock, options) => {
   const schema = newSchema();
   const store = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3, ...options });
   return {
     store,
     reopen: (again) => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3, ...again }),
+    wakesHeard: () => wakesHeard(store),
   };
 });
 

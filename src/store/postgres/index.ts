@@ -275,6 +275,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on the next query.
   });
+  const sessions = ownSessions(pool);
   const client = await pool.connect().catch(mapError);
   const box = options.secretBox ?? plainBox;
   try {
@@ -286,12 +287,32 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw error;
   }
   client.release();
-  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512, box, retention);
+  const store = new PostgresStore(pool, config, clock, options.maxBatch ?? 512, box, retention, sessions);
   await store.listen();
   return store;
 }
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * The server process ids of the pool's connections, kept as connections come and go. A
+ * notification names the session that sent it; one sent from this set is the echo of a
+ * commit that already woke this process directly, so it is not heard twice. (Behind a pooler
+ * that hides the server's process ids nothing matches, and the echo wakes again, as before.)
+ */
+function ownSessions(pool: pg.Pool): ReadonlySet<number> {
+  const pids = new Set<number>();
+  const pidOf = (client: pg.PoolClient) => (client as pg.PoolClient & { processID: number | null }).processID;
+  pool.on('connect', (client) => {
+    const pid = pidOf(client);
+    if (pid !== null) pids.add(pid);
+  });
+  pool.on('remove', (client) => {
+    const pid = pidOf(client);
+    if (pid !== null) pids.delete(pid);
+  });
+  return pids;
+}
 
 /**
  * Brings every stored secret under the current key (or checks that none needs one). Old row
@@ -332,6 +353,8 @@ export class PostgresStore implements Store {
     maxBatch: number,
     private readonly box: SecretBox,
     retention: InboundRetention,
+    /** This store's own sessions (see {@link ownSessions}), whose notifications it ignores. */
+    private readonly sessions: ReadonlySet<number>,
   ) {
     this.wake.setMaxListeners(0);
     this.inbound = new PostgresInboundLog((sql, params) => this.q(sql, params), clock, retention);
@@ -356,6 +379,8 @@ export class PostgresStore implements Store {
       this.listenLater();
     });
     client.on('notification', (n) => {
+      // Every commit that notifies also wakes this process itself, without the round trip.
+      if (this.sessions.has(n.processId)) return;
       let ids: string[] | null = null;
       try {
         ids = n.payload ? (JSON.parse(n.payload) as string[] | null) : null;
@@ -741,7 +766,8 @@ export class PostgresStore implements Store {
       }
       return out;
     });
-    // This process hears its own NOTIFY too, but only after a round trip: wake it now.
+    // Other processes hear the NOTIFY; this one is woken now, without the round trip (and
+    // ignores the echo).
     if (woken.size > 0) this.wake.emit('wake', [...woken]);
     return results;
   }
