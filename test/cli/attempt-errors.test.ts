@@ -95,7 +95,12 @@ describe('a server that may reach 127.0.0.1', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as { port: number };
     await new Promise((resolve) => probe.close(resolve));
-    await server.post('/app/errors/endpoint', { url: `http://127.0.0.1:${port}/hook`, uid: 'closed' });
+    // Retried an hour later, so the next retry shown stays the one read here.
+    await server.post('/app/errors/endpoint', {
+      url: `http://127.0.0.1:${port}/hook`,
+      uid: 'closed',
+      retrySchedule: [3600],
+    });
     const msg = await server.post('/app/errors/msg', { eventType: 'order.paid', payload: { n: 1 } });
     const { body } = await eventually(
       () => api(server, 'GET', `/app/errors/attempt/msg/${msg.id}`),

@@ -228,32 +228,41 @@ describe('send, message list and get, attempts', () => {
     );
   });
 
-  it('attempts by endpoint show the result, the error and when the failed delivery is tried next', async () => {
-    await run('endpoint', 'create', '--app', 'shop', '--url', `${receiver.url}/failing`, '--uid', 'failing');
+  it('attempts by endpoint or message show the result, the error and when a failed delivery is tried next', async () => {
+    await server.post('/app', { name: 'Retries', uid: 'retries' });
+    await server.post('/app/retries/endpoint', { url: receiver.url, uid: 'fine' });
+    // Retried an hour later, so the next retry shown stays the one read here.
+    await server.post('/app/retries/endpoint', {
+      url: `${receiver.url}/failing`,
+      uid: 'failing',
+      retrySchedule: [3600],
+    });
     const msg = JSON.parse(
-      await run('send', '--app', 'shop', '--type', 'order.refunded', '--payload', '{}', '--json'),
+      await run('send', '--app', 'retries', '--type', 'a.b', '--payload', '{}', '--json'),
     );
+    type Destination = { uid: string; statusText: string; nextAttempt: string | null };
     const { body } = await eventually(
-      () => api(server, 'GET', `/app/shop/msg/${msg.id}/endpoint`),
+      () => api(server, 'GET', `/app/retries/msg/${msg.id}/endpoint`),
       (r) =>
-        r.body.data.some(
-          (d: { uid: string; nextAttempt: string | null }) => d.uid === 'failing' && d.nextAttempt,
-        ),
+        r.body.data.some((d: Destination) => d.uid === 'failing' && d.nextAttempt) &&
+        r.body.data.some((d: Destination) => d.uid === 'fine' && d.statusText === 'success'),
     );
-    const next = body.data.find((d: { uid: string }) => d.uid === 'failing').nextAttempt;
-    expect(await lines('attempts', '--app', 'shop', '--endpoint', 'failing')).toEqual([
+    const next = body.data.find((d: Destination) => d.uid === 'failing').nextAttempt;
+    expect(await lines('attempts', '--app', 'retries', '--endpoint', 'failing')).toEqual([
       'TIME                  MESSAGE                          TRIGGER    RESULT      NEXT RETRY            ERROR',
       expect.stringMatching(
         new RegExp(`^${TIME}  ${msg.id}  scheduled  failed 500  ${shown(next)}  http_status$`),
       ),
     ]);
-    const byMsg = await lines('attempts', '--app', 'shop', '--msg', msg.id);
-    expect(byMsg).toHaveLength(3);
+    const byMsg = await lines('attempts', '--app', 'retries', '--msg', msg.id);
+    expect(byMsg[0]).toMatch(/^TIME +ENDPOINT +TRIGGER +RESULT +NEXT RETRY +ERROR$/);
     expect(byMsg.slice(1).sort()).toEqual([
-      expect.stringMatching(new RegExp(` failing +scheduled +failed 500 +${shown(next)} +http_status$`)),
-      expect.stringMatching(/ main +scheduled +ok 200 +- +-$/),
+      expect.stringMatching(
+        new RegExp(`^${TIME}  failing +scheduled  failed 500  ${shown(next)}  http_status$`),
+      ),
+      expect.stringMatching(new RegExp(`^${TIME}  fine +scheduled  ok 200 +- +-$`)),
     ]);
-    const json = JSON.parse(await run('attempts', '--app', 'shop', '--endpoint', 'failing', '--json'));
+    const json = JSON.parse(await run('attempts', '--app', 'retries', '--endpoint', 'failing', '--json'));
     expect(json.data).toEqual([
       expect.objectContaining({
         msgId: msg.id,

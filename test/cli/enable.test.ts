@@ -43,7 +43,12 @@ describe('re-enabling an endpoint', () => {
 
   it('disabling fails what waited; enabling prints how many failed and the commands that send them', async () => {
     await server.post('/app', { name: 'Outage', uid: 'outage' });
-    endpoint = (await server.post('/app/outage/endpoint', { url: receiver.url, uid: 'shop' })) as never;
+    // Retried an hour later: the delivery surely waits for its retry when the endpoint is disabled.
+    endpoint = (await server.post('/app/outage/endpoint', {
+      url: receiver.url,
+      uid: 'shop',
+      retrySchedule: [3600],
+    })) as never;
     first = await server.post('/app/outage/msg', { eventType: 'order.paid', payload: { n: 1 } });
     // The first try got 500: the delivery waits for its retry.
     await eventually(
