@@ -1,15 +1,26 @@
 /**
- * The inbound request log on PostgreSQL: recording a request (and dropping its source's
- * oldest past the count cap), listing, reading one, and the retention sweep; the same
- * semantics as `src/store/sqlite/inbound.ts`.
+ * Inbound on PostgreSQL: the sources, and the request log (recording a request and dropping
+ * its source's oldest past the count cap, listing, reading one, and the retention sweep);
+ * the same semantics as `src/store/sqlite/inbound.ts`.
  */
 import type pg from 'pg';
 import type { Clock } from '../../core/clock.js';
+import { NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { InboundRequest } from '../../core/types.js';
+import type { InboundRequest, Source } from '../../core/types.js';
 import { INBOUND_PRUNE_BATCH, type InboundRetention } from '../inbound-retention.js';
-import { INBOUND_COLUMNS, type InboundRow, inboundParams, pageOf, toInbound } from '../rows.js';
-import type { NewInboundRequest, Page, PageRequest } from '../store.js';
+import { sourceRecord, updatedSource } from '../normalise.js';
+import {
+  INBOUND_COLUMNS,
+  type InboundRow,
+  inboundParams,
+  pageOf,
+  type SourceRow,
+  toInbound,
+  toSource,
+} from '../rows.js';
+import type { NewInboundRequest, NewSource, Page, PageRequest, SourcePatch } from '../store.js';
+import type { PostgresConnection } from './connection.js';
 
 /** Runs one statement on the store's pool, with its error mapping. */
 export type Query = <R extends pg.QueryResultRow>(
@@ -99,5 +110,82 @@ export class PostgresInboundLog {
     if (expired >= limit) return expired;
     const over = await this.q(PRUNE_SQL.overCap, [this.retention.maxPerSource, limit - expired]);
     return expired + (over.rowCount ?? 0);
+  }
+}
+
+/** The inbound sources of a PostgreSQL store (their secrets sealed by the connection's box). */
+export class PostgresSources {
+  constructor(
+    private readonly conn: PostgresConnection,
+    /** The row of an application by id or uid (the catalog's). */
+    private readonly appRow: (idOrUid: string) => Promise<{ id: string } | undefined>,
+  ) {}
+
+  /** See `Store`. */
+  async createSource(input: NewSource): Promise<Source> {
+    const app = await this.appRow(input.appId);
+    if (!app) throw new NotFoundError(`application ${input.appId} not found`);
+    const now = this.conn.clock.now();
+    const source = sourceRecord(newId('src', now), app.id, input, now);
+    await this.conn.q(
+      `INSERT INTO sources (id, name, provider, secrets, app_id, passthrough_headers, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+      [
+        source.id,
+        source.name,
+        source.provider,
+        this.conn.box.seal(JSON.stringify(source.secrets), source.id),
+        source.appId,
+        source.passthroughHeaders,
+        now,
+      ],
+    );
+    return source;
+  }
+
+  /** See `Store`. */
+  async getSource(id: string): Promise<Source | null> {
+    const row = (await this.conn.q<SourceRow>('SELECT * FROM sources WHERE id = $1', [id])).rows[0];
+    return row ? toSource(row, this.conn.box) : null;
+  }
+
+  /** See `Store`. */
+  async listSources(page: PageRequest): Promise<Page<Source>> {
+    const { rows } = await this.conn.q<SourceRow>(
+      'SELECT * FROM sources WHERE id > $1 ORDER BY id LIMIT $2',
+      [page.iterator ?? '', page.limit + 1],
+    );
+    return pageOf(
+      rows.map((r) => toSource(r, this.conn.box)),
+      page.limit,
+      (x) => x.id,
+    );
+  }
+
+  /** See `Store`. */
+  async updateSource(id: string, patch: SourcePatch): Promise<Source> {
+    return this.conn.tx(async (client) => {
+      const row = (await client.query<SourceRow>('SELECT * FROM sources WHERE id = $1 FOR UPDATE', [id]))
+        .rows[0];
+      if (!row) throw new NotFoundError(`source ${id} not found`);
+      const source = updatedSource(toSource(row, this.conn.box), patch, this.conn.clock.now());
+      await client.query(
+        'UPDATE sources SET name = $1, secrets = $2, passthrough_headers = $3, updated_at = $4 WHERE id = $5',
+        [
+          source.name,
+          this.conn.box.seal(JSON.stringify(source.secrets), source.id),
+          source.passthroughHeaders,
+          source.updatedAt,
+          id,
+        ],
+      );
+      return source;
+    });
+  }
+
+  /** See `Store`. */
+  async deleteSource(id: string): Promise<void> {
+    const { rowCount } = await this.conn.q('DELETE FROM sources WHERE id = $1', [id]);
+    if (rowCount === 0) throw new NotFoundError(`source ${id} not found`);
   }
 }

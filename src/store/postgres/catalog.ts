@@ -1,0 +1,283 @@
+/**
+ * The catalog on PostgreSQL: applications, endpoints (their secrets and headers sealed by the
+ * connection's box) and event types.
+ */
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Application, Endpoint, EventType } from '../../core/types.js';
+import {
+  applicationRecord,
+  blankApplication,
+  blankEndpoint,
+  endpointRecord,
+  rotatedSecrets,
+} from '../normalise.js';
+import {
+  type ApplicationRow,
+  type EndpointRow,
+  type EventTypeRow,
+  fromApplication,
+  fromEndpoint,
+  pageOf,
+  toApplication,
+  toEndpoint,
+  toEventType,
+} from '../rows.js';
+import type {
+  ApplicationPatch,
+  EndpointPatch,
+  NewApplication,
+  NewEndpoint,
+  NewEventType,
+  Page,
+  PageRequest,
+} from '../store.js';
+import { APP_BY_KEY, type PostgresConnection, type Queryable } from './connection.js';
+import { failPending } from './deliveries.js';
+
+/** Applications, endpoints and event types of a PostgreSQL store. */
+export class PostgresCatalog {
+  constructor(private readonly conn: PostgresConnection) {}
+
+  // Applications
+
+  /**
+   * An application's row by id or uid, on `on` (the pool by default). Prefers the id: a uid
+   * equal to another row's id (possible in data written before uids of id shape were
+   * refused) can never shadow that row.
+   */
+  async appRow(idOrUid: string, on?: Queryable): Promise<ApplicationRow | undefined> {
+    return (
+      await this.conn.q<ApplicationRow>(
+        'SELECT * FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1',
+        [idOrUid],
+        on,
+      )
+    ).rows[0];
+  }
+
+  async createApplication(input: NewApplication): Promise<Application> {
+    const now = this.conn.clock.now();
+    const app = applicationRecord(blankApplication(newId('app', now), now), input, now);
+    const r = fromApplication(app);
+    try {
+      await this.conn.q(
+        'INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7)',
+        [r.id, r.uid, r.name, r.rate_limit, r.metadata, r.created_at, r.updated_at],
+      );
+    } catch (error) {
+      if (error instanceof ConflictError)
+        throw new ConflictError(`an application with uid ${app.uid} exists`);
+      throw error;
+    }
+    return app;
+  }
+
+  async getApplication(idOrUid: string): Promise<Application | null> {
+    const row = await this.appRow(idOrUid);
+    return row ? toApplication(row) : null;
+  }
+
+  async listApplications(page: PageRequest): Promise<Page<Application>> {
+    const { rows } = await this.conn.q<ApplicationRow>(
+      'SELECT * FROM applications WHERE id > $1 ORDER BY id LIMIT $2',
+      [page.iterator ?? '', page.limit + 1],
+    );
+    return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
+  }
+
+  async updateApplication(id: string, patch: ApplicationPatch): Promise<Application> {
+    const current = await this.getApplication(id);
+    if (!current) throw new NotFoundError(`application ${id} not found`);
+    const next = applicationRecord(current, patch, this.conn.clock.now());
+    const r = fromApplication(next);
+    try {
+      await this.conn.q(
+        'UPDATE applications SET uid=$2, name=$3, rate_limit=$4, metadata=$5, updated_at=$6 WHERE id=$1',
+        [r.id, r.uid, r.name, r.rate_limit, r.metadata, r.updated_at],
+      );
+    } catch (error) {
+      if (error instanceof ConflictError)
+        throw new ConflictError(`an application with uid ${next.uid} exists`);
+      throw error;
+    }
+    return next;
+  }
+
+  async deleteApplication(id: string): Promise<void> {
+    const app = await this.getApplication(id);
+    if (!app) throw new NotFoundError(`application ${id} not found`);
+    await this.conn.tx(async (c) => {
+      await c.query('DELETE FROM attempts WHERE app_id = $1', [app.id]);
+      await c.query('DELETE FROM applications WHERE id = $1', [app.id]);
+    });
+  }
+
+  // Event types
+
+  async upsertEventType(input: NewEventType): Promise<EventType> {
+    const now = this.conn.clock.now();
+    const { rows } = await this.conn.q<EventTypeRow>(
+      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $5)
+       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+         archived = excluded.archived, updated_at = excluded.updated_at
+       RETURNING *`,
+      [
+        input.name,
+        input.description ?? '',
+        input.schemas ? JSON.stringify(input.schemas) : null,
+        input.archived ?? false,
+        now,
+      ],
+    );
+    return toEventType(rows[0]!);
+  }
+
+  async getEventType(name: string): Promise<EventType | null> {
+    const row = (await this.conn.q<EventTypeRow>('SELECT * FROM event_types WHERE name = $1', [name]))
+      .rows[0];
+    return row ? toEventType(row) : null;
+  }
+
+  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
+    const { rows } = await this.conn.q<EventTypeRow>(
+      'SELECT * FROM event_types WHERE name > $1 ORDER BY name LIMIT $2',
+      [page.iterator ?? '', page.limit + 1],
+    );
+    return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
+  }
+
+  async deleteEventType(name: string): Promise<void> {
+    const { rowCount } = await this.conn.q('DELETE FROM event_types WHERE name = $1', [name]);
+    if (rowCount === 0) throw new NotFoundError(`event type ${name} not found`);
+  }
+
+  // Endpoints
+
+  private endpointParams(e: Endpoint): unknown[] {
+    const r = fromEndpoint(e, this.conn.box);
+    return [
+      r.id,
+      r.app_id,
+      r.uid,
+      r.url,
+      r.description,
+      r.filter_types,
+      r.channels,
+      r.secrets,
+      r.headers,
+      r.rate_limit,
+      e.disabled,
+      r.metadata,
+      r.retry_schedule,
+      r.timeout_ms,
+      r.failing_since,
+      r.created_at,
+      r.updated_at,
+    ];
+  }
+
+  async createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint> {
+    const app = await this.getApplication(appId);
+    if (!app) throw new NotFoundError(`application ${appId} not found`);
+    const now = this.conn.clock.now();
+    const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app.id, now, input.secret), input, now);
+    try {
+      await this.conn.q(
+        `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers, rate_limit,
+           disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+        this.endpointParams(endpoint),
+      );
+    } catch (error) {
+      if (error instanceof ConflictError)
+        throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`);
+      throw error;
+    }
+    return endpoint;
+  }
+
+  async getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null> {
+    const row = (
+      await this.conn.q<EndpointRow>(
+        `SELECT * FROM endpoints WHERE app_id = ${APP_BY_KEY} AND (id = $2 OR uid = $2)
+         ORDER BY id = $2 DESC LIMIT 1`,
+        [appId, idOrUid],
+      )
+    ).rows[0];
+    return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  /** An endpoint of an application; throws `NotFoundError`. */
+  async mustGetEndpoint(appId: string, idOrUid: string): Promise<Endpoint> {
+    const endpoint = await this.getEndpoint(appId, idOrUid);
+    if (!endpoint) throw new NotFoundError(`endpoint ${idOrUid} not found in application ${appId}`);
+    return endpoint;
+  }
+
+  async listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    const app = await this.getApplication(appId);
+    if (!app) throw new NotFoundError(`application ${appId} not found`);
+    const { rows } = await this.conn.q<EndpointRow>(
+      'SELECT * FROM endpoints WHERE app_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+      [app.id, page.iterator ?? '', page.limit + 1],
+    );
+    return pageOf(
+      rows.map((r) => toEndpoint(r, this.conn.box)),
+      page.limit,
+      (e) => e.id,
+    );
+  }
+
+  private async saveEndpoint(next: Endpoint, wasDisabled: boolean): Promise<void> {
+    try {
+      await this.conn.tx(async (c) => {
+        await c.query(
+          `UPDATE endpoints SET app_id=$2, uid=$3, url=$4, description=$5, filter_types=$6, channels=$7, secrets=$8,
+             headers=$9, rate_limit=$10, disabled=$11, metadata=$12, retry_schedule=$13, timeout_ms=$14,
+             failing_since=$15, created_at=$16, updated_at=$17
+           WHERE id = $1`,
+          this.endpointParams(next),
+        );
+        // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
+        if (next.disabled && !wasDisabled) await failPending(c, next.id);
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
+      throw error;
+    }
+  }
+
+  async updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
+    const current = await this.mustGetEndpoint(appId, id);
+    const next = endpointRecord(current, patch, this.conn.clock.now());
+    await this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  async rotateEndpointSecret(
+    appId: string,
+    id: string,
+    newSecret: string,
+    graceMs: number,
+  ): Promise<Endpoint> {
+    const current = await this.mustGetEndpoint(appId, id);
+    const now = this.conn.clock.now();
+    const next = {
+      ...current,
+      secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now),
+      updatedAt: now,
+    };
+    await this.saveEndpoint(next, current.disabled);
+    return next;
+  }
+
+  async deleteEndpoint(appId: string, id: string): Promise<void> {
+    const endpoint = await this.mustGetEndpoint(appId, id);
+    await this.conn.tx(async (c) => {
+      await c.query('DELETE FROM attempts WHERE endpoint_id = $1', [endpoint.id]);
+      await c.query('DELETE FROM endpoints WHERE id = $1', [endpoint.id]);
+    });
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The PostgreSQL connection every record group shares: the pool (its search_path set to the
+ * store's schema), transactions, error mapping (a unique violation is a `ConflictError`, a
+ * lost server `StoreUnavailableError`), the wake-ups (LISTEN/NOTIFY between processes, an
+ * emitter within this one), the clock and the secret box.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Clock } from '../../core/clock.js';
+import { ConflictError, StoreUnavailableError } from '../../core/errors.js';
+import { rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
+import type { WakeListener } from '../store.js';
+import { migrate } from './migrate.js';
+
+/** What a statement runs on: the pool, or a transaction's client. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/**
+ * The id of the application named by `$1`, its id or its uid, preferring the id: a uid equal
+ * to another row's id (possible in data written before uids of id shape were refused) can
+ * never shadow that row. Queries under an application resolve it first, then look inside it.
+ */
+export const APP_BY_KEY =
+  '(SELECT id FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1)';
+
+const WAKE_CHANNEL = 'herald_wake';
+/** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
+const WAKE_PAYLOAD_MAX = 7_000;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+// BIGINT (20) as a JS number: every time is a millisecond count well below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** Throws `error` as Herald's error: `ConflictError`, `StoreUnavailableError`, or itself. */
+export function mapError(error: unknown): never {
+  const code = (error as { code?: string }).code;
+  if (code === '23505') throw new ConflictError('a record with this unique key exists', { cause: error });
+  // Connection-level failures: refused, reset, server shutting down, too many clients.
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ETIMEDOUT' ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    code === '53300' ||
+    /Connection terminated|not queryable|Client has encountered a connection error/.test(String(error))
+  ) {
+    throw new StoreUnavailableError('the database is unavailable', { cause: error });
+  }
+  throw error;
+}
+
+/**
+ * A batch of named records as one JSON array parameter, read back in SQL with
+ * `json_to_recordset($n::json) AS x(column type, …)` (graphile-worker passes its batches the
+ * same way): each value travels beside its column name, not at a position in one of many
+ * parallel arrays.
+ *
+ * pg encodes a text parameter as UTF-8, turning a lone surrogate into U+FFFD; JSON.stringify
+ * writes it as a `\udXXX` escape instead, which PostgreSQL refuses. The rare batch whose
+ * JSON holds such an escape is written again with lone surrogates replaced as pg would.
+ */
+export function jsonRecords(records: readonly object[]): string {
+  const text = JSON.stringify(records);
+  return text.includes('\\ud')
+    ? JSON.stringify(records, (_key, v) => (typeof v === 'string' ? wellFormed(v) : v))
+    : text;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
+
+/** What {@link openConnection} needs. */
+export interface ConnectionOptions {
+  url: string;
+  schema: string;
+  clock: Clock;
+  poolSize: number;
+  box: SecretBox;
+}
+
+/**
+ * Opens the pool on `schema` (creating and migrating it, and bringing every sealed value
+ * under the box's key), then starts listening for other processes' wake-ups.
+ */
+export async function openConnection(options: ConnectionOptions): Promise<PostgresConnection> {
+  if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${options.schema}`);
+  const config: pg.PoolConfig = {
+    connectionString: options.url,
+    max: options.poolSize,
+    types,
+    options: `-c search_path=${options.schema}`,
+  };
+  const pool = new pg.Pool(config);
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on the next query.
+  });
+  const sessions = ownSessions(pool);
+  const client = await pool.connect().catch(mapError);
+  try {
+    await migrate(client, options.clock.now(), options.schema);
+    await resealSecrets(client, options.box);
+  } catch (error) {
+    client.release();
+    await pool.end();
+    throw error;
+  }
+  client.release();
+  const conn = new PostgresConnection(pool, config, options.clock, options.box, sessions);
+  await conn.listen();
+  return conn;
+}
+
+/**
+ * Brings every stored secret under the current key (or checks that none needs one). Old row
+ * versions keep the plain text until PostgreSQL vacuums them (README, "Secrets at rest").
+ */
+async function resealSecrets(client: pg.PoolClient, box: SecretBox): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    for (const { table, column } of SEALED_COLUMNS) {
+      const { rows } = await client.query<SecretRow>(
+        `SELECT id, ${column} AS value FROM ${table} FOR UPDATE`,
+      );
+      for (const row of rowsToReseal(rows, box, column)) {
+        await client.query(`UPDATE ${table} SET ${column} = $1 WHERE id = $2`, [row.value, row.id]);
+      }
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The server process ids of the pool's connections, kept as connections come and go. A
+ * notification names the session that sent it; one sent from this set is the echo of a
+ * commit that already woke this process directly, so it is not heard twice. (Behind a pooler
+ * that hides the server's process ids nothing matches, and the echo wakes again, as before.)
+ */
+function ownSessions(pool: pg.Pool): ReadonlySet<number> {
+  const pids = new Set<number>();
+  const pidOf = (client: pg.PoolClient) => (client as pg.PoolClient & { processID: number | null }).processID;
+  pool.on('connect', (client) => {
+    const pid = pidOf(client);
+    if (pid !== null) pids.add(pid);
+  });
+  pool.on('remove', (client) => {
+    const pid = pidOf(client);
+    if (pid !== null) pids.delete(pid);
+  });
+  return pids;
+}
+
+/** An open pool with what every record group needs beside it. */
+export class PostgresConnection {
+  private readonly wake = new EventEmitter();
+  private listener: pg.Client | null = null;
+  private relisten: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly config: pg.PoolConfig,
+    readonly clock: Clock,
+    readonly box: SecretBox,
+    /** This store's own sessions (see {@link ownSessions}), whose notifications it ignores. */
+    private readonly sessions: ReadonlySet<number>,
+  ) {
+    this.wake.setMaxListeners(0);
+  }
+
+  /** Runs one statement on `on` (the pool by default), with the error mapping. */
+  async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on: Queryable = this.pool) {
+    try {
+      return await on.query<R>(sql, params);
+    } catch (error) {
+      return mapError(error);
+    }
+  }
+
+  /** Runs `fn` in a transaction on one client: committed if it resolves, rolled back if not. */
+  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch(mapError);
+    // A checked-out client whose connection dies emits 'error'; unheard, that would end the
+    // process. The failed query reports it to the caller instead.
+    const onError = () => undefined;
+    client.on('error', onError);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      return mapError(error);
+    } finally {
+      client.off('error', onError);
+      // A client that could not even roll back is dropped from the pool, not reused.
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Tells other processes, once `on`'s transaction commits (at once on the pool), that
+   * deliveries may be due for `endpointIds` (`null`: any endpoint).
+   */
+  notify(on: Queryable, endpointIds: readonly string[] | null) {
+    const payload = endpointIds === null ? 'null' : JSON.stringify(endpointIds);
+    return on.query('SELECT pg_notify($1, $2)', [
+      WAKE_CHANNEL,
+      payload.length > WAKE_PAYLOAD_MAX ? 'null' : payload,
+    ]);
+  }
+
+  /**
+   * Wakes this process's listeners now: every commit that notifies others does so too, without
+   * waiting for the round trip (the echo is ignored, see {@link ownSessions}).
+   */
+  emitWake(endpointIds: readonly string[] | null): void {
+    this.wake.emit('wake', endpointIds);
+  }
+
+  /** After a committed write: wakes every process, this one directly. */
+  async wakeAll(endpointIds: readonly string[] | null): Promise<void> {
+    await this.notify(this.pool, endpointIds).catch(() => undefined);
+    this.emitWake(endpointIds);
+  }
+
+  /** See `Store.onWake`. */
+  onWake(listener: WakeListener): () => void {
+    this.wake.on('wake', listener);
+    return () => this.wake.off('wake', listener);
+  }
+
+  /**
+   * Keeps one connection listening for wake-ups from every process; reconnects when it drops.
+   * Exactly one reconnect is ever pending, so an outage cannot multiply listeners.
+   */
+  async listen(): Promise<void> {
+    if (this.closed || this.listener) return;
+    const client = new pg.Client(this.config);
+    client.on('error', () => {
+      // Handled by 'end' below, or by the failed connect.
+    });
+    client.on('end', () => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      // Deliveries may have arrived while deaf: wake everyone, then listen again.
+      this.emitWake(null);
+      this.listenLater();
+    });
+    client.on('notification', (n) => {
+      // Every commit that notifies also wakes this process itself, without the round trip.
+      if (this.sessions.has(n.processId)) return;
+      let ids: string[] | null = null;
+      try {
+        ids = n.payload ? (JSON.parse(n.payload) as string[] | null) : null;
+      } catch {
+        ids = null;
+      }
+      this.emitWake(ids);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch {
+      await client.end().catch(() => undefined);
+      this.listenLater();
+      return;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+  }
+
+  private listenLater(): void {
+    if (this.closed || this.relisten) return;
+    this.relisten = setTimeout(() => {
+      this.relisten = null;
+      void this.listen();
+    }, 500);
+    this.relisten.unref();
+  }
+
+  /** Stops listening and closes the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake.removeAllListeners();
+    if (this.relisten) clearTimeout(this.relisten);
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+}

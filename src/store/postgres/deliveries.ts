@@ -1,0 +1,394 @@
+/**
+ * The delivery queue on PostgreSQL: claims (`FOR UPDATE SKIP LOCKED` under a lease),
+ * completions with their attempts and endpoint effects, releases, resends, recovery, replay,
+ * and the attempt log. The statements of the delivery path are constants, each headed with
+ * its parameters; batches cross as JSON arrays of named records ({@link jsonRecords}).
+ */
+import { NotFoundError } from '../../core/errors.js';
+import { matches } from '../../core/filter.js';
+import { newId } from '../../core/ids.js';
+import type { Attempt, Delivery } from '../../core/types.js';
+import {
+  type AttemptRow,
+  CLAIM_ENDPOINTS_MAX,
+  type ClaimRow,
+  type DeliveryRow,
+  type EndpointRow,
+  type MessageRow,
+  pageOf,
+  toAttempt,
+  toClaimed,
+  toDelivery,
+  toEndpoint,
+  toMessage,
+} from '../rows.js';
+import type {
+  AttemptFilter,
+  ClaimedDelivery,
+  ClaimRequest,
+  Completion,
+  DisabledEndpoint,
+  Page,
+  PageRequest,
+  Release,
+} from '../store.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
+
+/** An attempt as a row of {@link INSERT_ATTEMPTS}. */
+function attemptRecord(a: Attempt) {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    msg_id: a.msgId,
+    endpoint_id: a.endpointId,
+    app_id: a.appId,
+    url: a.url,
+    trigger: a.trigger,
+    succeeded: a.succeeded,
+    status_code: a.statusCode,
+    response_body: a.responseBody,
+    duration_ms: Math.round(a.durationMs),
+    error_kind: a.errorKind,
+    error_message: a.errorMessage,
+    request_headers: JSON.stringify(a.requestHeaders),
+    created_at: a.createdAt,
+  };
+}
+
+/** A completion as a row of {@link COMPLETE_DELIVERIES}. */
+function completionRecord(x: Completion) {
+  return {
+    id: x.deliveryId,
+    owner: x.owner,
+    status: x.next.status,
+    due_at: x.next.status === 'pending' ? x.next.dueAt : null,
+    counted: x.attempt ? 1 : 0,
+    attempted_at: x.attempt?.createdAt ?? null,
+  };
+}
+
+/** A new pending delivery, a row of {@link INSERT_DELIVERIES}. */
+export interface NewDeliveryRecord {
+  id: string;
+  msg_id: string;
+  endpoint_id: string;
+  app_id: string;
+  /** Creation time, and due time of the first attempt. */
+  at: number;
+}
+
+/** Creates pending deliveries due at their creation. $1: JSON array of {@link NewDeliveryRecord}. */
+export const INSERT_DELIVERIES = `
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
+  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, at, at
+  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint)`;
+
+/** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
+const INSERT_ATTEMPTS = `
+  INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
+    response_body, duration_ms, error_kind, error_message, request_headers, created_at)
+  SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
+    response_body, duration_ms, error_kind, error_message, request_headers, created_at
+  FROM json_to_recordset($1::json) AS a(id text, delivery_id text, msg_id text, endpoint_id text, app_id text,
+    url text, trigger text, succeeded boolean, status_code int, response_body text, duration_ms int,
+    error_kind text, error_message text, request_headers text, created_at bigint)`;
+
+/**
+ * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
+ * whose lease another worker took meanwhile is left to that worker.
+ * $1: JSON array of {@link completionRecord}; $2: how many records $1 holds.
+ *
+ * `LIMIT $2` only tells the planner the batch's size: it takes any set-returning function
+ * for 100 rows, and on a table of some thousands of deliveries then prefers a hash join over
+ * a sequential scan to one index probe per record (measured: 10% fewer completions per
+ * second in batches of 32, against the `unnest` of typed arrays this replaced).
+ */
+const COMPLETE_DELIVERIES = `
+  UPDATE deliveries d
+  SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
+    last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
+  FROM (SELECT * FROM json_to_recordset($1::json)
+      AS x(id text, owner text, status text, due_at bigint, counted int, attempted_at bigint) LIMIT $2) u
+  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`;
+
+/**
+ * Gives leased deliveries back untried, each due at its own time; only the lease holder can.
+ * $1: JSON array of {id, due_at}; $2: how many records $1 holds (see {@link COMPLETE_DELIVERIES});
+ * $3: the lease owner.
+ */
+const RELEASE_DELIVERIES = `
+  UPDATE deliveries d SET status = 'pending', due_at = r.due_at, lease_owner = NULL
+  FROM (SELECT * FROM json_to_recordset($1::json) AS x(id text, due_at bigint) LIMIT $2) r
+  WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`;
+
+/** The claimed deliveries with what their attempts need. */
+const CLAIMED_COLUMNS = `
+  SELECT c.*, m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+  FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
+
+/** Leases the deliveries of `due` (a query of ids) to a worker. */
+const claimOf = (due: string) => `
+  WITH due AS (${due}), claimed AS (
+    UPDATE deliveries d SET status = 'sending', due_at = $3, lease_owner = $4
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger
+  )${CLAIMED_COLUMNS}`;
+
+/**
+ * Leases the oldest due deliveries: pending ones whose time has come, and leased ones whose
+ * lease expired. $1: now; $2: limit; $3: the lease's expiry; $4: the lease owner.
+ */
+const CLAIM_DUE = claimOf(`
+  SELECT id FROM deliveries
+  WHERE status IN ('pending', 'sending') AND due_at <= $1
+  ORDER BY due_at LIMIT $2
+  FOR UPDATE SKIP LOCKED`);
+
+/**
+ * {@link CLAIM_DUE} past saturated endpoints: endpoint by endpoint (oldest due first), so that
+ * no claim reads a saturated endpoint's backlog. $1-$4 as there; $5: the endpoints to skip.
+ */
+const CLAIM_DUE_SKIPPING = claimOf(`
+  SELECT x.id FROM (
+    SELECT e.id, f.first_due FROM endpoints e
+    CROSS JOIN LATERAL (
+      SELECT due_at AS first_due FROM deliveries
+      WHERE endpoint_id = e.id AND status IN ('pending', 'sending')
+      ORDER BY due_at LIMIT 1
+    ) f
+    WHERE NOT (e.id = ANY($5::text[])) AND f.first_due <= $1
+    ORDER BY f.first_due LIMIT ${CLAIM_ENDPOINTS_MAX}
+  ) ready
+  CROSS JOIN LATERAL (
+    SELECT id FROM deliveries
+    WHERE endpoint_id = ready.id AND status IN ('pending', 'sending') AND due_at <= $1
+    ORDER BY due_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+  ) x
+  LIMIT $2`);
+
+/**
+ * Fails an endpoint's pending deliveries (it was disabled; recover re-sends them).
+ * $1: the endpoint.
+ */
+const FAIL_PENDING = `UPDATE deliveries SET status = 'failed', due_at = NULL WHERE endpoint_id = $1 AND status = 'pending'`;
+
+/** Fails the pending deliveries of a disabled endpoint, in `on`'s transaction. */
+export async function failPending(on: Queryable, endpointId: string): Promise<void> {
+  await on.query(FAIL_PENDING, [endpointId]);
+}
+
+/** The deliveries and attempts of a PostgreSQL store. */
+export class PostgresDeliveries {
+  constructor(private readonly conn: PostgresConnection) {}
+
+  /** See `Store`. */
+  async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    const leaseExpiresAt = request.now + request.leaseMs;
+    const params = [request.now, request.limit, leaseExpiresAt, request.owner];
+    const { rows } = await this.conn.q<ClaimRow>(
+      request.skipEndpoints.length === 0 ? CLAIM_DUE : CLAIM_DUE_SKIPPING,
+      request.skipEndpoints.length === 0 ? params : [...params, request.skipEndpoints],
+    );
+    return rows.map((r) => toClaimed(r, leaseExpiresAt));
+  }
+
+  /** See `Store`. */
+  async complete(
+    completions: readonly Completion[],
+    now: number,
+    autoDisableAfterMs: number,
+  ): Promise<DisabledEndpoint[]> {
+    if (completions.length === 0) return [];
+    return this.conn.tx(async (c) => {
+      const attempts = completions.flatMap((x) => (x.attempt ? [attemptRecord(x.attempt)] : []));
+      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts)]);
+      await c.query(COMPLETE_DELIVERIES, [
+        jsonRecords(completions.map(completionRecord)),
+        completions.length,
+      ]);
+      const disabled: DisabledEndpoint[] = [];
+      const disable = async (endpointId: string, reason: DisabledEndpoint['reason']) => {
+        const row = (
+          await c.query<{ app_id: string }>(
+            'UPDATE endpoints SET disabled = TRUE, updated_at = $1 WHERE id = $2 AND NOT disabled RETURNING app_id',
+            [now, endpointId],
+          )
+        ).rows[0];
+        if (!row) return;
+        await failPending(c, endpointId);
+        disabled.push({ appId: row.app_id, endpointId, reason });
+      };
+      // Endpoint effects in order, as on SQLite: a success clears the failure clock, an
+      // exhaustion starts it, 410 disables.
+      const cleared = new Set<string>();
+      for (const x of completions) {
+        if (x.next.status === 'succeeded' && !cleared.has(x.endpointId)) {
+          await c.query(
+            'UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
+            [x.endpointId],
+          );
+          cleared.add(x.endpointId);
+        }
+        if (x.disableEndpoint) await disable(x.endpointId, 'gone');
+        else if (x.next.status === 'failed' && x.next.exhausted) {
+          cleared.delete(x.endpointId);
+          const state = (
+            await c.query<{ failing_since: number; disabled: boolean }>(
+              'UPDATE endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2 RETURNING failing_since, disabled',
+              [now, x.endpointId],
+            )
+          ).rows[0];
+          if (state && !state.disabled && now - state.failing_since >= autoDisableAfterMs)
+            await disable(x.endpointId, 'failing');
+        }
+      }
+      return disabled;
+    });
+  }
+
+  /** See `Store`. */
+  async release(owner: string, releases: readonly Release[]): Promise<void> {
+    if (releases.length === 0) return;
+    await this.conn.q(RELEASE_DELIVERIES, [
+      jsonRecords(releases.map((r) => ({ id: r.deliveryId, due_at: r.dueAt }))),
+      releases.length,
+      owner,
+    ]);
+    await this.conn.wakeAll(null);
+  }
+
+  /** See `Store`. */
+  async nextDueAt(): Promise<number | null> {
+    const { rows } = await this.conn.q<{ due: number | null }>(
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+    );
+    return rows[0]?.due ?? null;
+  }
+
+  /** See `Store`. */
+  async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
+    const row = (
+      await this.conn.q<DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = $1 AND endpoint_id = $2', [
+        msgId,
+        endpointId,
+      ])
+    ).rows[0];
+    return row ? toDelivery(row) : null;
+  }
+
+  /** See `Store`. */
+  async listDeliveries(msgId: string): Promise<Delivery[]> {
+    return (
+      await this.conn.q<DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = $1 ORDER BY id', [msgId])
+    ).rows.map(toDelivery);
+  }
+
+  /** See `Store`. */
+  async recover(endpointId: string, since: number, until: number | null): Promise<number> {
+    const { rowCount } = await this.conn.q(
+      `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual'
+       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)`,
+      [this.conn.clock.now(), endpointId, since, until],
+    );
+    if (rowCount) await this.conn.wakeAll([endpointId]);
+    return rowCount ?? 0;
+  }
+
+  /** See `Store`. */
+  async replayMissing(endpointId: string, since: number, until: number | null): Promise<number> {
+    const row = (await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId]))
+      .rows[0];
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    if (endpoint.disabled) return 0;
+    const now = this.conn.clock.now();
+    const created = await this.conn.tx(async (c) => {
+      const missing = (
+        await c.query<MessageRow>(
+          `SELECT m.* FROM messages m
+           WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`,
+          [endpoint.appId, since, until, endpoint.id],
+        )
+      ).rows
+        .map(toMessage)
+        .filter((m) => matches(endpoint, m.eventType, m.channels));
+      for (const m of missing) {
+        await c.query(
+          `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
+           VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`,
+          [newId('dlv', now), m.id, endpoint.id, endpoint.appId, now],
+        );
+      }
+      return missing.length;
+    });
+    if (created > 0) await this.conn.wakeAll([endpoint.id]);
+    return created;
+  }
+
+  /** See `Store`. */
+  async resend(msgId: string, endpointId: string): Promise<Delivery> {
+    const { rowCount } = await this.conn.q(
+      `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual', lease_owner = NULL
+       WHERE msg_id = $2 AND endpoint_id = $3 AND status <> 'sending'`,
+      [this.conn.clock.now(), msgId, endpointId],
+    );
+    const delivery = await this.getDelivery(msgId, endpointId);
+    if (!delivery) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
+    if (rowCount) await this.conn.wakeAll([endpointId]);
+    return delivery;
+  }
+
+  /** See `Store`. */
+  async listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>> {
+    const { rows } = await this.conn.q<AttemptRow>(
+      `SELECT * FROM attempts
+       WHERE app_id = $1
+         AND ($2::text IS NULL OR msg_id = $2)
+         AND ($3::text IS NULL OR endpoint_id = $3)
+         AND ($4::boolean IS NULL OR succeeded = $4)
+         AND ($5::int IS NULL OR ($5 = 0 AND status_code IS NULL) OR (status_code >= $5 AND status_code < $5 + 100))
+         AND ($6::text[] IS NULL OR msg_id IN (SELECT id FROM messages WHERE event_type = ANY($6)))
+         AND ($7::bigint IS NULL OR created_at < $7)
+         AND ($8::bigint IS NULL OR created_at > $8)
+         AND ($9::text IS NULL OR id < $9)
+       ORDER BY id DESC LIMIT $10`,
+      [
+        filter.appId,
+        filter.msgId ?? null,
+        filter.endpointId ?? null,
+        filter.succeeded ?? null,
+        filter.statusCodeClass ?? null,
+        filter.eventTypes && filter.eventTypes.length > 0 ? filter.eventTypes : null,
+        filter.before ?? null,
+        filter.after ?? null,
+        page.iterator ?? null,
+        page.limit + 1,
+      ],
+    );
+    return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
+  }
+
+  /** See `Store`. */
+  async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
+    const row = (
+      await this.conn.q<AttemptRow>(
+        `SELECT * FROM attempts WHERE app_id = ${APP_BY_KEY} AND msg_id = $2 AND id = $3`,
+        [appId, msgId, attemptId],
+      )
+    ).rows[0];
+    return row ? toAttempt(row) : null;
+  }
+
+  /** See `Store`. */
+  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
+    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    const { rows } = await this.conn.q<{ status: Delivery['status']; n: string }>(
+      'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 GROUP BY status',
+      [endpointId],
+    );
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Messages on PostgreSQL: ingest by group commit (every message accepted in one turn of the
+ * event loop, with its fan-out, in one transaction), and reading and listing them.
+ */
+import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { matches } from '../../core/filter.js';
+import { newId } from '../../core/ids.js';
+import type { Delivery, Endpoint, Message } from '../../core/types.js';
+import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { messageRecord } from '../normalise.js';
+import {
+  type DeliveryRow,
+  type EndpointRow,
+  fromMessage,
+  type MessageRow,
+  type PendingMessage,
+  pageOf,
+  toDelivery,
+  toEndpoint,
+  toMessage,
+} from '../rows.js';
+import type { AcceptedMessage, MessageFilter, NewMessage, Page, PageRequest } from '../store.js';
+import type { PostgresCatalog } from './catalog.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection } from './connection.js';
+import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
+
+/** An application's enabled endpoints, the candidates of a fan-out. $1: the application id. */
+const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT disabled';
+
+/**
+ * Stores messages, skipping those whose eventId exists in their application.
+ * $1: JSON array of {@link MessageRow}. Returns the ids inserted.
+ */
+const INSERT_MESSAGES = `
+  INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
+  SELECT id, app_id, event_type, event_id, channels, payload, created_at, headers
+  FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
+    payload text, created_at bigint, headers text)
+  ON CONFLICT DO NOTHING
+  RETURNING id`;
+
+/** The messages of a PostgreSQL store. */
+export class PostgresMessages {
+  private readonly ingest: GroupCommit<PendingMessage, AcceptedMessage>;
+
+  constructor(
+    private readonly conn: PostgresConnection,
+    private readonly catalog: PostgresCatalog,
+    maxBatch: number,
+  ) {
+    this.ingest = new GroupCommit((items) => this.commitMessages(items), maxBatch);
+  }
+
+  /** Waits until every message submitted so far is committed or failed. */
+  flush(): Promise<void> {
+    return this.ingest.flush();
+  }
+
+  /** See `Store.acceptMessage`. */
+  async acceptMessage(input: NewMessage): Promise<AcceptedMessage> {
+    const now = this.conn.clock.now();
+    const message = messageRecord(newId('msg', now), input, now);
+    return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
+  }
+
+  /** Writes a batch of messages and their deliveries in one transaction (multi-row inserts). */
+  private async commitMessages(batch: PendingMessage[]): Promise<ItemResult<AcceptedMessage>[]> {
+    const woken = new Set<string>();
+    const results = await this.conn.tx(async (c) => {
+      const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
+      for (const { message } of batch) {
+        if (apps.has(message.appId)) continue;
+        const row = await this.catalog.appRow(message.appId, c);
+        const endpoints = row
+          ? (await c.query<EndpointRow>(ENABLED_ENDPOINTS, [row.id])).rows.map((r) =>
+              toEndpoint(r, this.conn.box),
+            )
+          : [];
+        apps.set(message.appId, row ? { id: row.id, endpoints } : null);
+      }
+      const known = batch.filter(({ message }) => apps.get(message.appId));
+      const rows = known.map(({ message }) =>
+        fromMessage({ ...message, appId: apps.get(message.appId)!.id }),
+      );
+      const inserted = new Set(
+        (await c.query<{ id: string }>(INSERT_MESSAGES, [jsonRecords(rows)])).rows.map((r) => r.id),
+      );
+      const deliveries: NewDeliveryRecord[] = [];
+      const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
+        const app = apps.get(message.appId);
+        if (!app) return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
+        if (!inserted.has(message.id)) {
+          return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
+        }
+        const stored = { ...message, appId: app.id };
+        let count = 0;
+        for (const endpoint of app.endpoints) {
+          const wanted =
+            onlyEndpointId === undefined
+              ? matches(endpoint, stored.eventType, stored.channels)
+              : endpoint.id === onlyEndpointId;
+          if (!wanted) continue;
+          deliveries.push({
+            id: newId('dlv', stored.createdAt),
+            msg_id: stored.id,
+            endpoint_id: endpoint.id,
+            app_id: app.id,
+            at: stored.createdAt,
+          });
+          woken.add(endpoint.id);
+          count++;
+        }
+        return { ok: true, value: { message: stored, deliveries: count } };
+      });
+      if (deliveries.length > 0) {
+        await c.query(INSERT_DELIVERIES, [jsonRecords(deliveries)]);
+        await this.conn.notify(c, [...woken]);
+      }
+      return out;
+    });
+    // Other processes hear the NOTIFY; this one is woken now, without the round trip (and
+    // ignores the echo).
+    if (woken.size > 0) this.conn.emitWake([...woken]);
+    return results;
+  }
+
+  /** See `Store.getMessage`. */
+  async getMessage(appId: string, idOrEventId: string): Promise<Message | null> {
+    const row = (
+      await this.conn.q<MessageRow>(
+        `SELECT * FROM messages WHERE app_id = ${APP_BY_KEY} AND (id = $2 OR event_id = $2)
+         ORDER BY id = $2 DESC LIMIT 1`,
+        [appId, idOrEventId],
+      )
+    ).rows[0];
+    return row ? toMessage(row) : null;
+  }
+
+  /** See `Store.listMessages`. */
+  async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
+    const app = await this.catalog.appRow(filter.appId);
+    if (!app) throw new NotFoundError(`application ${filter.appId} not found`);
+    const { rows } = await this.conn.q<MessageRow>(
+      `SELECT * FROM messages
+       WHERE app_id = $1
+         AND ($2::text[] IS NULL OR event_type = ANY($2))
+         AND ($3::text IS NULL OR channels::jsonb ? $3)
+         AND ($4::bigint IS NULL OR created_at < $4)
+         AND ($5::bigint IS NULL OR created_at > $5)
+         AND ($6::text IS NULL OR id < $6)
+       ORDER BY id DESC LIMIT $7`,
+      [
+        app.id,
+        filter.eventTypes && filter.eventTypes.length > 0 ? filter.eventTypes : null,
+        filter.channel ?? null,
+        filter.before ?? null,
+        filter.after ?? null,
+        page.iterator ?? null,
+        page.limit + 1,
+      ],
+    );
+    return pageOf(rows.map(toMessage), page.limit, (m) => m.id);
+  }
+
+  /** See `Store.listEndpointDeliveries`. */
+  async listEndpointDeliveries(
+    endpointId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; message: Message }>> {
+    const { rows } = await this.conn.q<DeliveryRow & { m: MessageRow }>(
+      `SELECT d.*, row_to_json(m) AS m FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.id < $2) ORDER BY d.id DESC LIMIT $3`,
+      [endpointId, page.iterator ?? null, page.limit + 1],
+    );
+    const items = rows.map((r) => ({ delivery: toDelivery(r), message: toMessage(r.m) }));
+    return pageOf(items, page.limit, (x) => x.delivery.id);
+  }
+}
