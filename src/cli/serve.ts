@@ -9,8 +9,6 @@ import { InboundSweeper } from '../inbound/retention.js';
 import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
-import { startCheckpointThread } from '../store/sqlite/checkpoint-thread.js';
-import { SqliteStore } from '../store/sqlite/index.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
 
@@ -64,17 +62,14 @@ export async function serve(options: ServeOptions): Promise<void> {
   );
 
   let stopCheckpoints: () => Promise<void> = async () => undefined;
-  if (store instanceof SqliteStore && options.db !== ':memory:') {
+  if (store.backgroundCheckpoints) {
     // A thread of its own copies the WAL back, so that no request waits for the copy. Without
     // it the store still checkpoints, in its commits, as it always could.
-    const failed = (message: string) =>
-      logger.warn({ message }, 'WAL checkpoint thread failed; checkpoints happen in commits again');
-    const checkpoints = await startCheckpointThread(options.db, failed).catch((error: Error) => {
-      failed(error.message);
-      return null;
-    });
+    const stop = await store.backgroundCheckpoints((message) =>
+      logger.warn({ message }, 'WAL checkpoint thread failed; checkpoints happen in commits again'),
+    );
     // Stopped last, after everything that writes.
-    if (checkpoints) stopCheckpoints = () => checkpoints.stop();
+    if (stop) stopCheckpoints = stop;
   }
 
   const dispatcherOptions = {

@@ -103,7 +103,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (endpointIds === null || endpointIds.some((id) => !this.saturated.has(id))) this.signal();
     });
     this.unsubscribeFresh =
-      this.config.store.onFresh?.((owner, deliveries) => {
+      this.config.store.standingClaims?.onFresh((owner, deliveries) => {
         if (owner === this.config.workerId) this.takeFresh(deliveries);
       }) ?? null;
     this.loop = this.run().catch((error) => {
@@ -157,9 +157,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           leaseMs: this.config.leaseMs,
           limit,
           skipEndpoints: [...this.saturated],
-          // What this claim cannot fill stays open: messages accepted next come straight here.
-          standing: true,
         });
+        // What this claim could not fill stays open: messages accepted next come straight
+        // here. Stood for in this turn, so that no commit comes between claim and stand.
+        store.standingClaims
+          ?.stand(this.config.workerId, {
+            leaseMs: this.config.leaseMs,
+            limit: limit - claimed.length,
+            skipEndpoints: [...this.saturated],
+          })
+          .catch((error: unknown) => this.config.logger.error({ err: error }, 'standing claim failed'));
       } catch (error) {
         this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
         await this.waitForSignal(1_000);
@@ -484,9 +491,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     await this.loop;
     // Withdraw the standing claim; what filled it meanwhile arrives before this answer, and
     // is given back by takeFresh.
-    const { store, clock, workerId, leaseMs } = this.config;
-    await store
-      .claimDue({ owner: workerId, now: clock.now(), leaseMs, limit: 0, skipEndpoints: [], standing: true })
+    const { store, workerId } = this.config;
+    await store.standingClaims
+      ?.withdraw(workerId)
       .catch((error: unknown) =>
         this.config.logger.error({ err: error }, 'withdrawing the standing claim failed'),
       );

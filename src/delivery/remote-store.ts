@@ -2,20 +2,50 @@
  * A {@link DeliveryStore} in another thread: the dispatcher thread of `herald serve` reaches
  * the store of the main thread through a `MessagePort`, so the process keeps one database
  * connection (on SQLite, a second connection would drop the first one's page cache on every
- * commit of the other). Calls and replies made in the same turn travel in one message.
+ * commit of the other). Calls and replies made in the same turn travel in one message. A
+ * failed call rejects with an error of the host's class and `code` (Herald's errors), the
+ * host's error as its `cause`.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ClaimedDelivery, DeliveryStore, FreshListener, WakeListener } from './store.js';
+import {
+  ConflictError,
+  EndpointDisabledError,
+  HeraldError,
+  NotFoundError,
+  ShuttingDownError,
+  StoreUnavailableError,
+  ValidationError,
+} from '../core/errors.js';
+import type {
+  ClaimedDelivery,
+  DeliveryStore,
+  FreshListener,
+  StandingClaims,
+  StandingOrder,
+  WakeListener,
+} from '../store/store.js';
 
-type Method = Exclude<keyof DeliveryStore, 'onWake' | 'onFresh'>;
+/** The store methods a remote store calls, and those of the standing claims capability. */
+type Method = Exclude<keyof DeliveryStore, 'onWake' | 'standingClaims'> | 'stand' | 'withdraw';
 
-const METHODS: ReadonlySet<string> = new Set<Method>([
+const STORE_METHODS: ReadonlySet<string> = new Set<Method>([
   'claimDue',
   'nextDueAt',
   'complete',
   'release',
   'getEndpoint',
 ]);
+const STANDING_METHODS: ReadonlySet<string> = new Set<Method>(['stand', 'withdraw']);
+
+/** What the host store can do beyond the methods every store has. */
+export interface RemoteCapabilities {
+  standingClaims: boolean;
+}
+
+/** The capabilities of `store`, for the {@link RemoteDeliveryStore} on the other side. */
+export function capabilitiesOf(store: DeliveryStore): RemoteCapabilities {
+  return { standingClaims: store.standingClaims !== undefined };
+}
 
 interface Call {
   id: number;
@@ -23,7 +53,16 @@ interface Call {
   args: unknown[];
 }
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+/** An error as it crosses the port: a class name that the other side knows, and its fields. */
+export interface PortError {
+  name: string;
+  message: string;
+  code?: string;
+  field?: string;
+  stack?: string;
+}
+
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: PortError };
 
 /** Messages on the port. */
 type ToHost = { calls: Call[] };
@@ -31,6 +70,48 @@ type ToRemote =
   | { replies: Reply[] }
   | { wake: readonly string[] | null }
   | { fresh: ClaimedDelivery[]; owner: string };
+
+/** Herald's errors and the built-in ones by class name, to be made again on the thread side. */
+const ERROR_CLASSES: Record<string, new (message: string, options: { cause: unknown }) => Error> = {
+  Error,
+  TypeError,
+  RangeError,
+  HeraldError,
+  NotFoundError,
+  ConflictError,
+  EndpointDisabledError,
+  StoreUnavailableError,
+  ShuttingDownError,
+};
+
+/** An error as a plain record that a `MessagePort` carries (its class by name). */
+export function errorToPort(error: unknown): PortError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { code, field } = error as { code?: unknown; field?: unknown };
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof field === 'string' ? { field } : {}),
+    ...(error.stack ? { stack: error.stack } : {}),
+  };
+}
+
+/** The error of the host again: its class (Herald's, or a built-in) and code, the host's error as `cause`. */
+export function errorFromPort(e: PortError): Error {
+  const cause = Object.assign(new Error(e.message), { name: e.name, stack: e.stack, code: e.code });
+  if (e.name === 'ValidationError' && e.field !== undefined) {
+    const error = new ValidationError(e.field, '', { cause });
+    error.message = e.message;
+    return error;
+  }
+  const Class = ERROR_CLASSES[e.name];
+  if (Class)
+    return new (Class as new (m: string, o: { cause: unknown }) => HeraldError)(e.message, { cause });
+  const error = Object.assign(new Error(e.message, { cause }), e.code === undefined ? {} : { code: e.code });
+  error.name = e.name;
+  return error;
+}
 
 /** Collects items and posts them as one message at the end of the current turn. */
 function batcher<T>(post: (items: T[]) => void): (item: T) => void {
@@ -48,21 +129,24 @@ function batcher<T>(post: (items: T[]) => void): (item: T) => void {
 
 /**
  * Answers the calls of a {@link RemoteDeliveryStore} on `port` with `store`, and passes on
- * its wake-ups. Returns a function that stops both.
+ * its wake-ups (and fresh deliveries, if it has standing claims). Returns a function that
+ * stops both.
  */
 export function hostDeliveryStore(store: DeliveryStore, port: MessagePort): () => void {
   const reply = batcher<Reply>((replies) => port.postMessage({ replies } satisfies ToRemote));
+  const standing = store.standingClaims;
   const onMessage = (message: ToHost) => {
     for (const { id, method, args } of message.calls) {
-      if (!METHODS.has(method)) {
-        reply({ id, ok: false, error: `${String(method)} is not a delivery store method` });
+      const target = STORE_METHODS.has(method) ? store : STANDING_METHODS.has(method) ? standing : undefined;
+      if (!target) {
+        const error = new Error(`${String(method)} is not a delivery store method`);
+        reply({ id, ok: false, error: { name: 'Error', message: error.message } });
         continue;
       }
-      const fn = store[method] as (...a: unknown[]) => Promise<unknown>;
-      fn.apply(store, args).then(
+      const fn = target[method as keyof typeof target] as (...a: unknown[]) => Promise<unknown>;
+      fn.apply(target, args).then(
         (value) => reply({ id, ok: true, value }),
-        (error: unknown) =>
-          reply({ id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) => reply({ id, ok: false, error: errorToPort(error) }),
       );
     }
   };
@@ -70,7 +154,7 @@ export function hostDeliveryStore(store: DeliveryStore, port: MessagePort): () =
   const unsubscribe = store.onWake((endpointIds) =>
     port.postMessage({ wake: endpointIds } satisfies ToRemote),
   );
-  const unsubscribeFresh = store.onFresh?.((owner, fresh) =>
+  const unsubscribeFresh = standing?.onFresh((owner, fresh) =>
     port.postMessage({ fresh, owner } satisfies ToRemote),
   );
   return () => {
@@ -80,16 +164,33 @@ export function hostDeliveryStore(store: DeliveryStore, port: MessagePort): () =
   };
 }
 
-/** The thread side: see the module comment. A failed call rejects with the host's message. */
+/**
+ * The thread side: see the module comment. It has standing claims when the host store has
+ * them (`capabilities`, from {@link capabilitiesOf} on the host side).
+ */
 export class RemoteDeliveryStore implements DeliveryStore {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly listeners = new Set<WakeListener>();
   private readonly freshListeners = new Set<FreshListener>();
   private readonly send: (call: Call) => void;
+  readonly standingClaims?: StandingClaims;
 
-  constructor(private readonly port: MessagePort) {
+  constructor(
+    private readonly port: MessagePort,
+    capabilities: RemoteCapabilities = { standingClaims: false },
+  ) {
     this.send = batcher<Call>((calls) => port.postMessage({ calls } satisfies ToHost));
+    if (capabilities.standingClaims) {
+      this.standingClaims = {
+        stand: (owner: string, order: StandingOrder) => this.call('stand', [owner, order]),
+        withdraw: (owner: string) => this.call('withdraw', [owner]),
+        onFresh: (listener: FreshListener) => {
+          this.freshListeners.add(listener);
+          return () => this.freshListeners.delete(listener);
+        },
+      };
+    }
     port.on('message', (message: ToRemote) => {
       if ('wake' in message) {
         for (const listener of this.listeners) listener(message.wake);
@@ -103,7 +204,7 @@ export class RemoteDeliveryStore implements DeliveryStore {
         const waiter = this.waiting.get(r.id);
         this.waiting.delete(r.id);
         if (r.ok) waiter?.resolve(r.value);
-        else waiter?.reject(new Error(r.error));
+        else waiter?.reject(errorFromPort(r.error));
       }
     });
   }
@@ -139,12 +240,6 @@ export class RemoteDeliveryStore implements DeliveryStore {
   onWake(listener: WakeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /** Deliveries of the host store's standing claims; none unless the host store has them. */
-  onFresh(listener: FreshListener): () => void {
-    this.freshListeners.add(listener);
-    return () => this.freshListeners.delete(listener);
   }
 
   /** Stops listening; calls still waiting are rejected. */

@@ -1,14 +1,14 @@
 /** The dispatcher thread's code: see `thread.ts`. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { RemoteDeliveryStore } from '../store/remote.js';
 import { Dispatcher } from './dispatcher.js';
+import { RemoteDeliveryStore } from './remote-store.js';
 import type { DispatcherThreadData, FromThread, ToThread } from './thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('thread-entry.js runs as a worker thread of herald serve');
 const data = workerData as DispatcherThreadData;
-const store = new RemoteDeliveryStore(data.storePort);
+const store = new RemoteDeliveryStore(data.storePort, data.capabilities);
 const dispatcher = new Dispatcher({
   store,
   // Lines go to the main thread, which writes them with its own: one stream, one format.

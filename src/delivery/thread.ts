@@ -5,13 +5,15 @@
  * {@link RemoteDeliveryStore}.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { hostDeliveryStore } from '../store/remote.js';
 import type { DeliveryStore } from '../store/store.js';
 import type { HeaderStyle } from './config.js';
+import { capabilitiesOf, hostDeliveryStore, type RemoteCapabilities } from './remote-store.js';
 
 /** What the thread needs to start its dispatcher (plain data, and the store's port). */
 export interface DispatcherThreadData {
   storePort: MessagePort;
+  /** What the main thread's store can do beyond every store (standing claims). */
+  capabilities: RemoteCapabilities;
   logLevel: string;
   allowNetworks: string[];
   headerStyle: HeaderStyle;
@@ -40,13 +42,17 @@ export interface DispatcherThread {
  */
 export function startDispatcherThread(
   store: DeliveryStore,
-  options: Omit<DispatcherThreadData, 'storePort'>,
+  options: Omit<DispatcherThreadData, 'storePort' | 'capabilities'>,
   onDeath: (error: unknown) => void,
   log: (line: string) => void,
 ): Promise<DispatcherThread> {
   const channel = new MessageChannel();
   const unhost = hostDeliveryStore(store, channel.port1);
-  const data: DispatcherThreadData = { ...options, storePort: channel.port2 };
+  const data: DispatcherThreadData = {
+    ...options,
+    storePort: channel.port2,
+    capabilities: capabilitiesOf(store),
+  };
   const worker = new Worker(new URL('./thread-entry.js', import.meta.url), {
     workerData: data,
     transferList: [channel.port2],

@@ -100,19 +100,43 @@ export interface ClaimRequest {
   limit: number;
   /** Endpoints whose concurrency budget is full: leave their deliveries for later. */
   skipEndpoints: readonly string[];
-  /**
-   * Leave what `limit` has left standing, where the store supports it ({@link Store.onFresh}):
-   * deliveries of messages accepted afterwards go to `owner` already leased, up to that many,
-   * until the next claim by `owner` replaces the order (a limit of 0 withdraws it).
-   */
-  standing?: boolean;
+}
+
+/** Input of {@link StandingClaims.stand}: what a worker's last claim left room for. */
+export interface StandingOrder {
+  /** The lease of each delivery taken lasts until its message's time + `leaseMs`. */
+  leaseMs: number;
+  /** Deliveries it takes at most; 0 leaves none standing. */
+  limit: number;
+  /** Endpoints whose concurrency budget is full: their deliveries are left pending. */
+  skipEndpoints: readonly string[];
 }
 
 /**
  * Hears of deliveries that filled the standing claim of `owner`, already leased to it (see
- * `ClaimRequest.standing`); a listener takes only those of its own worker.
+ * {@link StandingClaims}); a listener takes only those of its own worker.
  */
 export type FreshListener = (owner: string, deliveries: ClaimedDelivery[]) => void;
+
+/**
+ * Standing claims: a capability of a store that commits messages in this process (SQLite),
+ * so that it can hand their deliveries to a waiting worker as it writes them, without a
+ * claim. A store spanning processes (PostgreSQL) leaves it out: there every delivery waits
+ * for `claimDue`, woken by a notification.
+ */
+export interface StandingClaims {
+  /**
+   * Leaves a standing claim for `owner`, replacing the one before it: deliveries of messages
+   * accepted from now on are written leased to `owner`, up to `order.limit`, and handed to the
+   * {@link onFresh} listeners once committed. A worker stands right after each claim (in the
+   * same turn, so that no commit comes in between) with the room that claim left.
+   */
+  stand(owner: string, order: StandingOrder): Promise<void>;
+  /** Withdraws `owner`'s standing claim; what filled it before is handed over before this resolves. */
+  withdraw(owner: string): Promise<void>;
+  /** Calls `listener` with the deliveries that filled a standing claim; returns the unsubscribe function. */
+  onFresh(listener: FreshListener): () => void;
+}
 
 /** A delivery leased to a worker, with what its attempt needs. */
 export interface ClaimedDelivery {
@@ -361,16 +385,21 @@ export interface Store extends AsyncDisposable {
    * function. Backends spanning processes wake other processes too.
    */
   onWake(listener: WakeListener): () => void;
+  /** Optional: standing claims (SQLite); a store without them leaves every delivery to `claimDue`. */
+  readonly standingClaims?: StandingClaims;
   /**
-   * Optional: calls `listener` with the deliveries that filled a standing claim, once they are
-   * committed; returns the unsubscribe function. A store without it leaves every delivery to
-   * `claimDue`.
+   * Optional: copies the write-ahead log back into the database in a thread of its own
+   * (SQLite on a file), so that no request waits for the copy. Resolves with the function that
+   * stops it, or `null` when the thread could not start (`onFailure` says why; the store then
+   * checkpoints in its commits, as it always could).
    */
-  onFresh?(listener: FreshListener): () => void;
+  readonly backgroundCheckpoints?: (
+    onFailure: (message: string) => void,
+  ) => Promise<(() => Promise<void>) | null>;
 }
 
 /** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */
 export type DeliveryStore = Pick<
   Store,
-  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake' | 'onFresh'
+  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake' | 'standingClaims'
 >;

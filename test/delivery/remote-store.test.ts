@@ -1,7 +1,14 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
-import { hostDeliveryStore, RemoteDeliveryStore } from '../../src/store/remote.js';
+import {
+  capabilitiesOf,
+  errorFromPort,
+  errorToPort,
+  hostDeliveryStore,
+  RemoteDeliveryStore,
+} from '../../src/delivery/remote-store.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { collectEvents, type Receiver, startReceiver, tempDir } from '../helpers.js';
 
@@ -36,7 +43,8 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     cleanups.push(() => receiver.close());
     const { port1, port2 } = channel();
     cleanups.push(hostDeliveryStore(store, port1));
-    const remote = new RemoteDeliveryStore(port2);
+    const remote = new RemoteDeliveryStore(port2, capabilitiesOf(store));
+    expect(remote.standingClaims).toBeDefined();
     // An idle re-check of 10 minutes: only the forwarded wake-up can start these deliveries.
     const dispatcher = new Dispatcher({
       store: remote,
@@ -51,7 +59,7 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
 
     let fresh = 0;
     let wakes = 0;
-    store.onFresh((_owner, d) => {
+    store.standingClaims.onFresh((_owner, d) => {
       fresh += d.length;
     });
     store.onWake(() => {
@@ -87,7 +95,7 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     expect((await again)[0]?.attempt.trigger).toBe('manual');
   });
 
-  it('a call the host store fails rejects with its message', async () => {
+  it('a call the host store fails rejects with the class and message of the host error, that error as cause', async () => {
     const dir = tempDir();
     const store = openSqliteStore({ path: dir.path('closed.db') });
     await store[Symbol.asyncDispose]();
@@ -95,7 +103,31 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     const { port1, port2 } = channel();
     cleanups.push(hostDeliveryStore(store, port1));
     const remote = new RemoteDeliveryStore(port2);
-    await expect(remote.nextDueAt()).rejects.toThrow(/not open/);
+    const error = await remote.nextDueAt().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/not open/);
+    expect(((error as Error).cause as Error).stack).toMatch(/sqlite/);
+  });
+
+  it("Herald's errors cross the port with their class, code and field", () => {
+    const cause = new Error('unique');
+    for (const error of [
+      new NotFoundError('endpoint ep_1 not found'),
+      new ConflictError('an endpoint with uid a exists', { cause }),
+      new ValidationError('url', 'must be http or https'),
+    ]) {
+      // As a MessagePort carries it: a structured clone of the plain record.
+      const again = errorFromPort(structuredClone(errorToPort(error)));
+      expect(again).toBeInstanceOf(error.constructor);
+      expect(again).toMatchObject({ name: error.name, message: error.message, code: error.code });
+      expect((again.cause as Error).stack).toBe(error.stack);
+      if (error instanceof ValidationError) expect((again as ValidationError).field).toBe('url');
+    }
+  });
+
+  it('has standing claims only when the host store has them', () => {
+    const { port2 } = channel();
+    expect(new RemoteDeliveryStore(port2, { standingClaims: false }).standingClaims).toBeUndefined();
   });
 
   it('answers only the delivery methods: anything else is refused and changes nothing', async () => {
@@ -106,7 +138,13 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     const reply = new Promise((resolve) => port2.once('message', resolve));
     port2.postMessage({ calls: [{ id: 7, method: 'deleteApplication', args: [app.id] }] });
     expect(await reply).toEqual({
-      replies: [{ id: 7, ok: false, error: 'deleteApplication is not a delivery store method' }],
+      replies: [
+        {
+          id: 7,
+          ok: false,
+          error: { name: 'Error', message: 'deleteApplication is not a delivery store method' },
+        },
+      ],
     });
     expect(await store.getApplication(app.id)).not.toBeNull();
   });

@@ -21,7 +21,7 @@ afterEach(async () => {
 function watch(fx: Fixture) {
   const fresh: ClaimedDelivery[] = [];
   const woken: (readonly string[] | null)[] = [];
-  fx.store.onFresh!((_owner, d) => fresh.push(...d));
+  fx.store.standingClaims!.onFresh((_owner, d) => fresh.push(...d));
   fx.store.onWake((ids) => woken.push(ids));
   return { fresh, woken };
 }
@@ -94,7 +94,7 @@ describe('standing claims', () => {
     const second = fx.another('second');
     await Promise.all([fx.idle(), fx.idle('second')]);
     const owners = new Set<string>();
-    fx.store.onFresh!((owner) => owners.add(owner));
+    fx.store.standingClaims!.onFresh((owner) => owners.add(owner));
     const done = new Promise<void>((resolve) => {
       let n = 0;
       const count = () => {
@@ -120,15 +120,15 @@ describe('standing claims', () => {
     await fx.dispatcher.stop();
     const ep = await fx.store.createEndpoint(fx.appId, { url: r.url });
     // The "dead" worker leaves a standing claim and never does anything with what fills it.
-    const stopListening = fx.store.onFresh!(() => undefined);
+    const stopListening = fx.store.standingClaims!.onFresh(() => undefined);
     await fx.store.claimDue({
       owner: 'dead-worker',
       now: fx.clock!.now(),
       leaseMs: 60_000,
       limit: 100,
       skipEndpoints: [],
-      standing: true,
     });
+    await fx.store.standingClaims!.stand('dead-worker', { leaseMs: 60_000, limit: 100, skipEndpoints: [] });
     const accepted = await accept(fx, 20);
     stopListening();
     for (const { message } of accepted) {

@@ -70,6 +70,18 @@ async function loggedNumbers(store: Store, sourceId: string): Promise<number[]> 
   return page.data.map((r) => Number(r.headers['x-n']));
 }
 
+/**
+ * Optional capabilities a backend leaves out, and why: its section of the contract is skipped
+ * with that reason (as Hono's runTest({ skip: [{ reason }] })), and one case checks that the
+ * capability is indeed absent, so a skip cannot hide a half-made one.
+ */
+const WITHOUT: Record<string, { standingClaims?: string }> = {
+  postgres: {
+    standingClaims:
+      'PostgreSQL commits messages from many processes: each delivery waits for claimDue, woken by NOTIFY',
+  },
+};
+
 export function storeContract(backend: string, open: OpenStore): void {
   const opened: Store[] = [];
   afterEach(async () => {
@@ -578,6 +590,93 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect((await store.countDeliveries(late.id)).pending).toBe(8);
       });
     });
+
+    const noStanding = WITHOUT[backend]?.standingClaims;
+    it.runIf(noStanding !== undefined)(`has no standing claims: ${noStanding}`, async () => {
+      const { store } = await setup();
+      expect(store.standingClaims).toBeUndefined();
+    });
+
+    describe.skipIf(noStanding !== undefined)(
+      `standing claims${noStanding ? ` (skipped: ${noStanding})` : ''}`,
+      () => {
+        async function standing() {
+          const ctx = await setup();
+          const claims = ctx.store.standingClaims!;
+          const fresh: { owner: string; msgId: string; endpointId: string; leaseExpiresAt: number }[] = [];
+          const woken: (readonly string[] | null)[] = [];
+          claims.onFresh((owner, deliveries) => {
+            for (const d of deliveries)
+              fresh.push({
+                owner,
+                msgId: d.msgId,
+                endpointId: d.endpointId,
+                leaseExpiresAt: d.leaseExpiresAt,
+              });
+          });
+          ctx.store.onWake((ids) => woken.push(ids));
+          const accept = () => ctx.store.acceptMessage({ appId: ctx.app.id, eventType: 'a', payload: '{}' });
+          return { ...ctx, claims, fresh, woken, accept };
+        }
+
+        it('write the deliveries of new messages leased to the worker that stands, up to its limit, and hand them over once committed', async () => {
+          const { store, app, clock, claims, fresh, woken, accept } = await standing();
+          const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await claims.stand('w1', { leaseMs: 60_000, limit: 2, skipEndpoints: [] });
+          const accepted = [await accept(), await accept(), await accept()];
+          expect(fresh.map((d) => d.msgId)).toEqual(accepted.slice(0, 2).map((a) => a.message.id));
+          expect(fresh.every((d) => d.owner === 'w1' && d.leaseExpiresAt === clock.now() + 60_000)).toBe(
+            true,
+          );
+          const [first, , third] = await Promise.all(
+            accepted.map((a) => store.getDelivery(a.message.id, ep.id)),
+          );
+          expect(first).toMatchObject({ status: 'sending', leaseOwner: 'w1' });
+          // Past the limit: pending, and woken for, as without a standing claim.
+          expect(third).toMatchObject({ status: 'pending', leaseOwner: null });
+          expect(woken).toEqual([[ep.id]]);
+        });
+
+        it('leave the deliveries of skipped endpoints pending', async () => {
+          const { store, app, claims, fresh, accept } = await standing();
+          const busy = await store.createEndpoint(app.id, { url: 'https://busy.example' });
+          const free = await store.createEndpoint(app.id, { url: 'https://free.example' });
+          await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [busy.id] });
+          const { message } = await accept();
+          expect(fresh.map((d) => d.endpointId)).toEqual([free.id]);
+          expect((await store.getDelivery(message.id, busy.id))?.status).toBe('pending');
+        });
+
+        it('are replaced by the next stand and withdrawn by their owner only', async () => {
+          const { store, app, claims, fresh, accept } = await standing();
+          await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
+          await claims.stand('w1', { leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+          await accept();
+          await accept();
+          expect(fresh).toHaveLength(1);
+          await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
+          await claims.withdraw('w2');
+          await accept();
+          expect(fresh).toHaveLength(2);
+          await claims.withdraw('w1');
+          await accept();
+          expect(fresh).toHaveLength(2);
+          // A limit of 0 leaves nothing standing either.
+          await claims.stand('w1', { leaseMs: 60_000, limit: 0, skipEndpoints: [] });
+          await accept();
+          expect(fresh).toHaveLength(2);
+        });
+
+        it('take nothing while nobody listens for fresh deliveries', async () => {
+          const { store, app } = await setup();
+          const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await store.standingClaims!.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
+          const { message } = await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
+          expect((await store.getDelivery(message.id, ep.id))?.status).toBe('pending');
+        });
+      },
+    );
 
     describe('sources', () => {
       it('creates, lists, logs raw requests newest first, and deletes with the log', async () => {

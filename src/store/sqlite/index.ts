@@ -27,7 +27,6 @@ import type {
   Completion,
   DisabledEndpoint,
   EndpointPatch,
-  FreshListener,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -40,11 +39,13 @@ import type {
   PageRequest,
   Release,
   SourcePatch,
+  StandingClaims,
   Store,
   WakeListener,
 } from '../store.js';
 import { SqliteAccess } from './access.js';
 import { SqliteCatalog } from './catalog.js';
+import { startCheckpointThread } from './checkpoint-thread.js';
 import { SqliteConnection } from './connection.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
@@ -84,6 +85,8 @@ export class SqliteStore implements Store {
   private readonly sources: SqliteSources;
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
+  readonly standingClaims: StandingClaims;
+  readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
 
   constructor(options: SqliteStoreOptions) {
     const clock = options.clock ?? systemClock;
@@ -94,6 +97,22 @@ export class SqliteStore implements Store {
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
+    this.standingClaims = {
+      stand: async (owner, order) => this.deliveries.stand(owner, order),
+      withdraw: async (owner) => this.deliveries.withdraw(owner),
+      onFresh: (listener) => this.conn.onFresh(listener),
+    };
+    const path = options.path;
+    if (path !== ':memory:' && path !== '') {
+      this.backgroundCheckpoints = (onFailure) =>
+        startCheckpointThread(path, onFailure).then(
+          (thread) => () => thread.stop(),
+          (error: Error) => {
+            onFailure(error.message);
+            return null;
+          },
+        );
+    }
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -257,9 +276,6 @@ export class SqliteStore implements Store {
 
   onWake(listener: WakeListener): () => void {
     return this.conn.onWake(listener);
-  }
-  onFresh(listener: FreshListener): () => void {
-    return this.conn.onFresh(listener);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
