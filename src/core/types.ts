@@ -21,12 +21,13 @@
  *   `leaseExpiresAt` (claim time + `leaseMs`, which outlives the request timeout). A worker
  *   that dies leaves its leases to expire, and then any worker claims them again; a late
  *   worker's completion does not overwrite a delivery another worker has re-leased.
- * - **standing claim** (SQLite only, `ClaimRequest.standing`): what a claim did not fill of
- *   its limit stays open for its worker; the deliveries of messages accepted next, up to that
- *   many and not for its skipped endpoints, are written already leased to it in the same
- *   commit, with no wake-up and no claim. A claim with `limit: 0` withdraws it; one per store.
+ * - **standing claim** (SQLite only, the optional `Store.standingClaims`): what a claim did
+ *   not fill of its limit stays open for its worker (`stand`, right after the claim); the
+ *   deliveries of messages accepted next, up to that many and not for its skipped endpoints,
+ *   are written already leased to it in the same commit, with no wake-up and no claim.
+ *   `withdraw` (or a stand with `limit: 0`) ends it; one per store.
  * - **fresh** delivery: one that filled a standing claim, handed to the worker by
- *   `Store.onFresh` once committed, as a claim would have returned it.
+ *   `standingClaims.onFresh` once committed, as a claim would have returned it.
  * - **held**: the deliveries a dispatcher has claimed or taken fresh and not yet finished or
  *   given back, queued locally or sending; counted overall (`inFlight`, against
  *   `concurrency`) and per endpoint (against its budget, twice `endpointConcurrency`, less

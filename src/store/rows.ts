@@ -279,27 +279,6 @@ export function toAttempt(r: AttemptRow): Attempt {
   };
 }
 
-/** Positional parameters of the attempt insert, in column order (the hot path). */
-export function attemptParams(a: Attempt): unknown[] {
-  return [
-    a.id,
-    a.deliveryId,
-    a.msgId,
-    a.endpointId,
-    a.appId,
-    a.url,
-    a.trigger,
-    a.succeeded ? 1 : 0,
-    a.statusCode,
-    a.responseBody,
-    Math.round(a.durationMs),
-    a.errorKind,
-    a.errorMessage,
-    JSON.stringify(a.requestHeaders),
-    a.createdAt,
-  ];
-}
-
 /** A page of `rows` fetched with `limit + 1`: the extra row only tells that more exist. */
 export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
   const done = rows.length <= limit;
