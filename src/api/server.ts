@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import Type from 'typebox';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
+import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
@@ -53,6 +54,22 @@ function tooDeepError({ field }: TooDeep): Error {
         instancePath: field === null ? '' : `/${field}`,
         message: `nests deeper than ${limit} levels of arrays and objects`,
         keyword: 'maxDepth',
+      },
+    ],
+  });
+}
+
+/** A 422 in the shape of a schema failure, naming the text field that holds U+0000. */
+function nulError(path: string[]): Error {
+  const where = path.length === 0 ? 'body' : path.join('.');
+  return Object.assign(new Error(`${where}: holds a NUL character (U+0000)`), {
+    statusCode: 422,
+    validationContext: 'body',
+    validation: [
+      {
+        instancePath: path.map((p) => `/${p}`).join(''),
+        message: 'must not hold a NUL character (U+0000)',
+        keyword: 'noNul',
       },
     ],
   });
@@ -217,7 +234,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       done(tooDeepError(tooDeep), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      const nul = error ? null : findNul(value);
+      if (nul) done(nulError(nul), undefined);
+      else done(error, value);
+    });
+  });
+  // No id, uid, name or parameter holds U+0000 (PostgreSQL's text cannot, see core/nul.ts):
+  // a URL that spells one is refused before any route or store sees it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!/%00/.test(request.url)) return;
+    return reply
+      .status(400)
+      .send({
+        code: 'nul_in_url',
+        detail: 'the URL holds a NUL character (%00), which no id or parameter may',
+      });
   });
   app.setNotFoundHandler((request, reply) => {
     reply
