@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
-import type { Store } from '../../src/store/store.js';
+import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
 import { expectMigratedLog, OLD_LOG, oldBody } from './old-inbound-log.js';
@@ -95,6 +95,104 @@ describe('PostgreSQL specifics', () => {
       await a[Symbol.asyncDispose]();
       await b[Symbol.asyncDispose]();
     }
+  });
+
+  describe('two stores completing attempts of one endpoint at once end as one after the other would', () => {
+    const DAY = 86_400_000;
+    type Next = Completion['next'];
+    const exhausted: Next = { status: 'failed', exhausted: true };
+    const succeeded: Next = { status: 'succeeded' };
+    /**
+     * Six deliveries to one endpoint whose failure clock started a day ago (the first one
+     * exhausted then); the next three are completed by store A's batch and store B's, in
+     * `order`, each batch listing [index of the delivery, what became of it]; the last two
+     * wait. What the stores reported, and the endpoint and its deliveries after.
+     */
+    async function outcome(
+      order: 'together' | 'a, b' | 'b, a',
+      batchA: [number, Next][],
+      batchB: [number, Next][],
+    ) {
+      const schema = newSchema();
+      const clock = new ManualClock(Date.UTC(2026, 5, 1));
+      const a = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 2 });
+      const b = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 2 });
+      try {
+        const app = await a.createApplication({ name: 'x' });
+        const ep = await a.createEndpoint(app.id, { url: 'https://e.example' });
+        const msgs = [];
+        for (let i = 0; i < 6; i++)
+          msgs.push((await a.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' })).message);
+        const now = clock.now();
+        const claimed = await a.claimDue({ owner: 'w', now, leaseMs: 60_000, limit: 4, skipEndpoints: [] });
+        const done = (i: number, next: Next): Completion => {
+          const d = claimed[i]!;
+          const attempt = {
+            id: `atmpt_${d.id.slice(4)}`,
+            deliveryId: d.id,
+            msgId: d.msgId,
+            endpointId: d.endpointId,
+            appId: d.appId,
+            url: 'https://e.example',
+            trigger: 'scheduled' as const,
+            succeeded: next.status === 'succeeded',
+            statusCode: next.status === 'succeeded' ? 200 : 500,
+            responseBody: '',
+            durationMs: 1,
+            errorKind: next.status === 'succeeded' ? null : ('http_status' as const),
+            errorMessage: null,
+            requestHeaders: {},
+            createdAt: now,
+          };
+          return { owner: 'w', deliveryId: d.id, endpointId: ep.id, attempt, next, disableEndpoint: false };
+        };
+        await a.complete([done(0, exhausted)], now - DAY, DAY);
+        const runA = () =>
+          a.complete(
+            batchA.map(([i, next]) => done(i, next)),
+            now,
+            DAY,
+          );
+        const runB = () =>
+          b.complete(
+            batchB.map(([i, next]) => done(i, next)),
+            now,
+            DAY,
+          );
+        let reports: DisabledEndpoint[][];
+        if (order === 'together') reports = await Promise.all([runA(), runB()]);
+        else if (order === 'a, b') reports = [await runA(), await runB()];
+        else reports = [await runB(), await runA()].reverse();
+        const endpoint = (await a.getEndpoint(app.id, ep.id))!;
+        return {
+          reportedByA: reports[0]!.map((d) => d.reason),
+          reportedByB: reports[1]!.map((d) => d.reason),
+          disabled: endpoint.disabled,
+          failingFor: endpoint.failingSince === null ? null : now - endpoint.failingSince,
+          deliveries: await Promise.all(msgs.map(async (m) => (await a.getDelivery(m.id, ep.id))!.status)),
+        };
+      } finally {
+        await a[Symbol.asyncDispose]();
+        await b[Symbol.asyncDispose]();
+      }
+    }
+
+    it.each([
+      ['both exhaust past the clock: one of them disables', [[1, exhausted]], [[2, exhausted]]],
+      [
+        'one succeeds then exhausts, the other exhausts',
+        [
+          [3, succeeded],
+          [1, exhausted],
+        ],
+        [[2, exhausted]],
+      ],
+    ] as [string, [number, Next][], [number, Next][]][])('%s', async (_name, batchA, batchB) => {
+      const serial = [await outcome('a, b', batchA, batchB), await outcome('b, a', batchA, batchB)];
+      // The two orders end differently, so that matching one of them says something.
+      expect(serial[0]).not.toEqual(serial[1]);
+      for (let i = 0; i < 6; i++) expect(serial).toContainEqual(await outcome('together', batchA, batchB));
+    });
   });
 
   it('wakes another process through LISTEN/NOTIFY, naming the endpoints', async () => {

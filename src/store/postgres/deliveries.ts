@@ -4,8 +4,10 @@
  * and the attempt log. The statements of the delivery path are constants, each headed with
  * its parameters; batches cross as JSON arrays of named records ({@link jsonRecords}).
  */
+
+import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { matches } from '../../core/filter.js';
+import { replaySelection } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
 import {
@@ -168,14 +170,98 @@ const CLAIM_DUE_SKIPPING = claimOf(`
   LIMIT $2`);
 
 /**
- * Fails an endpoint's pending deliveries (it was disabled; recover re-sends them).
- * $1: the endpoint.
+ * Fails an endpoint's pending deliveries (it was disabled; recover re-sends them), but those
+ * of $2. $1: the endpoint; $2: delivery ids to leave pending.
  */
-const FAIL_PENDING = `UPDATE deliveries SET status = 'failed', due_at = NULL WHERE endpoint_id = $1 AND status = 'pending'`;
+/**
+ * The application's messages created in [$2, $3) ($3 null: no end) that have no delivery to
+ * endpoint $4; $1: the application. replaySelection keeps those the endpoint should have had.
+ */
+const MISSING_MESSAGES = `
+  SELECT m.* FROM messages m
+  WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`;
 
-/** Fails the pending deliveries of a disabled endpoint, in `on`'s transaction. */
-export async function failPending(on: Queryable, endpointId: string): Promise<void> {
-  await on.query(FAIL_PENDING, [endpointId]);
+/**
+ * A delivery made by a replay, due now, unless the message has one to the endpoint already.
+ * $1: id; $2: message; $3: endpoint; $4: application; $5: now.
+ */
+const INSERT_REPLAYED = `
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
+  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`;
+
+const FAIL_PENDING = `
+  UPDATE deliveries SET status = 'failed', due_at = NULL
+  WHERE endpoint_id = $1 AND status = 'pending' AND NOT (id = ANY($2::text[]))`;
+
+/** Fails the pending deliveries of a disabled endpoint but `spare`, in `on`'s transaction. */
+export async function failPending(
+  on: Queryable,
+  endpointId: string,
+  spare: readonly string[] = [],
+): Promise<void> {
+  await on.query(FAIL_PENDING, [endpointId, spare]);
+}
+
+/**
+ * Endpoints whose failure clock runs, among $1 (ids). Read without a lock: see
+ * {@link endpointStates}.
+ */
+const FAILING_ENDPOINTS = 'SELECT id FROM endpoints WHERE id = ANY($1::text[]) AND failing_since IS NOT NULL';
+
+/**
+ * The state of endpoints $1 (ids), locked until the transaction ends, in id order so that two
+ * batches lock their common endpoints in one order and cannot deadlock. `NO KEY UPDATE`, the
+ * lock an UPDATE of these columns takes anyway: it leaves alone the `KEY SHARE` lock that a
+ * fan-out's delivery insert takes on its endpoint (the foreign key), so ingest never waits.
+ */
+const LOCK_ENDPOINT_STATES = `
+  SELECT id, app_id, failing_since, disabled FROM endpoints
+  WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`;
+
+/** Sets an endpoint's failure clock. $1: the endpoint; $2: the new value (null: cleared). */
+const SET_FAILING_SINCE = 'UPDATE endpoints SET failing_since = $2 WHERE id = $1';
+
+/** Disables an endpoint. $1: the endpoint; $2: now (its `updated_at`). */
+const DISABLE_ENDPOINT = 'UPDATE endpoints SET disabled = TRUE, updated_at = $2 WHERE id = $1';
+
+/**
+ * What `endpointEffects` needs to know of the endpoints a batch touches, read in the batch's
+ * transaction (several workers complete attempts of one endpoint at once, under READ
+ * COMMITTED): the endpoints of a 410 or an exhaustion, locked; and those with only successes,
+ * whose success changes something only when their failure clock runs. Those are probed first
+ * without a lock, and locked only if the clock runs: so the common batch, all successes to
+ * healthy endpoints, takes no lock on any endpoint. The probe is safe: a batch that reads a
+ * stopped clock writes nothing to that endpoint, so it is as if it ran before any batch that
+ * starts the clock concurrently.
+ */
+async function endpointStates(
+  c: Queryable,
+  completions: readonly Completion[],
+): Promise<Map<string, EndpointState>> {
+  const state = new Map<string, EndpointState>();
+  const read = endpointsToRead(completions);
+  if (read.length === 0) return state;
+  const changing = new Set(
+    completions
+      .filter((x) => x.disableEndpoint || (x.next.status === 'failed' && x.next.exhausted))
+      .map((x) => x.endpointId),
+  );
+  const succeeded = read.filter((id) => !changing.has(id));
+  if (succeeded.length > 0) {
+    const { rows } = await c.query<{ id: string }>(FAILING_ENDPOINTS, [succeeded]);
+    for (const r of rows) changing.add(r.id);
+  }
+  if (changing.size === 0) return state;
+  const { rows } = await c.query<{
+    id: string;
+    app_id: string;
+    failing_since: number | null;
+    disabled: boolean;
+  }>(LOCK_ENDPOINT_STATES, [read.filter((id) => changing.has(id))]);
+  for (const r of rows)
+    state.set(r.id, { appId: r.app_id, failingSince: r.failing_since, disabled: r.disabled });
+  return state;
 }
 
 /** The deliveries and attempts of a PostgreSQL store. */
@@ -193,7 +279,11 @@ export class PostgresDeliveries {
     return rows.map((r) => toClaimed(r, leaseExpiresAt));
   }
 
-  /** See `Store`. */
+  /**
+   * See `Store.complete`. The endpoint effects are core's `endpointEffects`, run on the state
+   * of the endpoints that can change, read in this transaction under a row lock
+   * ({@link endpointStates}); each changed endpoint is then written once.
+   */
   async complete(
     completions: readonly Completion[],
     now: number,
@@ -207,40 +297,17 @@ export class PostgresDeliveries {
         jsonRecords(completions.map(completionRecord)),
         completions.length,
       ]);
-      const disabled: DisabledEndpoint[] = [];
-      const disable = async (endpointId: string, reason: DisabledEndpoint['reason']) => {
-        const row = (
-          await c.query<{ app_id: string }>(
-            'UPDATE endpoints SET disabled = TRUE, updated_at = $1 WHERE id = $2 AND NOT disabled RETURNING app_id',
-            [now, endpointId],
-          )
-        ).rows[0];
-        if (!row) return;
-        await failPending(c, endpointId);
-        disabled.push({ appId: row.app_id, endpointId, reason });
-      };
-      // Endpoint effects in order, as on SQLite: a success clears the failure clock, an
-      // exhaustion starts it, 410 disables.
-      const cleared = new Set<string>();
-      for (const x of completions) {
-        if (x.next.status === 'succeeded' && !cleared.has(x.endpointId)) {
-          await c.query(
-            'UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
-            [x.endpointId],
-          );
-          cleared.add(x.endpointId);
-        }
-        if (x.disableEndpoint) await disable(x.endpointId, 'gone');
-        else if (x.next.status === 'failed' && x.next.exhausted) {
-          cleared.delete(x.endpointId);
-          const state = (
-            await c.query<{ failing_since: number; disabled: boolean }>(
-              'UPDATE endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2 RETURNING failing_since, disabled',
-              [now, x.endpointId],
-            )
-          ).rows[0];
-          if (state && !state.disabled && now - state.failing_since >= autoDisableAfterMs)
-            await disable(x.endpointId, 'failing');
+      const state = await endpointStates(c, completions);
+      if (state.size === 0) return [];
+      const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
+      for (const effect of endpoints) {
+        if (effect.failingSince !== undefined)
+          await c.query(SET_FAILING_SINCE, [effect.endpointId, effect.failingSince]);
+        if (effect.disable) {
+          await c.query(DISABLE_ENDPOINT, [effect.endpointId, now]);
+          // Every delivery of the batch is written already: those a later completion of the
+          // batch made pending again stay pending (`spare`), as in batch order.
+          await failPending(c, effect.endpointId, effect.disable.spare);
         }
       }
       return disabled;
@@ -305,23 +372,21 @@ export class PostgresDeliveries {
     const now = this.conn.clock.now();
     const created = await this.conn.tx(async (c) => {
       const missing = (
-        await c.query<MessageRow>(
-          `SELECT m.* FROM messages m
-           WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`,
-          [endpoint.appId, since, until, endpoint.id],
-        )
-      ).rows
-        .map(toMessage)
-        .filter((m) => matches(endpoint, m.eventType, m.channels));
-      for (const m of missing) {
-        await c.query(
-          `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-           VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`,
-          [newId('dlv', now), m.id, endpoint.id, endpoint.appId, now],
-        );
+        await c.query<MessageRow>(MISSING_MESSAGES, [endpoint.appId, since, until, endpoint.id])
+      ).rows.map(toMessage);
+      let inserted = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        // A racing replay or fan-out may have written it since: count only what this one writes.
+        const { rowCount } = await c.query(INSERT_REPLAYED, [
+          newId('dlv', now),
+          m.id,
+          endpoint.id,
+          endpoint.appId,
+          now,
+        ]);
+        inserted += rowCount ?? 0;
       }
-      return missing.length;
+      return inserted;
     });
     if (created > 0) await this.conn.wakeAll([endpoint.id]);
     return created;

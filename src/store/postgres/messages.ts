@@ -3,7 +3,7 @@
  * event loop, with its fan-out, in one transaction), and reading and listing them.
  */
 import { ConflictError, NotFoundError } from '../../core/errors.js';
-import { matches } from '../../core/filter.js';
+import { recipients } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Delivery, Endpoint, Message } from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
@@ -94,12 +94,7 @@ export class PostgresMessages {
         }
         const stored = { ...message, appId: app.id };
         let count = 0;
-        for (const endpoint of app.endpoints) {
-          const wanted =
-            onlyEndpointId === undefined
-              ? matches(endpoint, stored.eventType, stored.channels)
-              : endpoint.id === onlyEndpointId;
-          if (!wanted) continue;
+        for (const endpoint of recipients(app.endpoints, stored, onlyEndpointId)) {
           deliveries.push({
             id: newId('dlv', stored.createdAt),
             msg_id: stored.id,
