@@ -8,8 +8,6 @@ import { generateMainKey } from '../store/secret-box.js';
 import { addManagementCommands } from './commands/index.js';
 import { defaultLogFormat, LOG_FORMATS } from './log.js';
 import { CliError } from './manage.js';
-import { receive } from './receive.js';
-import { serve } from './serve.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -147,6 +145,9 @@ program
   )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
+    // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
+    // every other command about half a second to load.
+    const { serve } = await import('./serve.js');
     await serve({
       port: o.port,
       host: o.host,
@@ -186,6 +187,7 @@ program
       .argParser(statusCode(300)),
   )
   .action(async (o) => {
+    const { receive } = await import('./receive.js');
     await receive({
       port: o.port,
       host: o.host,
