@@ -244,12 +244,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   // a URL that spells one is refused before any route or store sees it.
   app.addHook('onRequest', async (request, reply) => {
     if (!/%00/.test(request.url)) return;
-    return reply
-      .status(400)
-      .send({
-        code: 'nul_in_url',
-        detail: 'the URL holds a NUL character (%00), which no id or parameter may',
-      });
+    return reply.status(400).send({
+      code: 'nul_in_url',
+      detail: 'the URL holds a NUL character (%00), which no id or parameter may',
+    });
   });
   app.setNotFoundHandler((request, reply) => {
     reply
