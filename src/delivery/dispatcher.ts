@@ -11,6 +11,7 @@ import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint, Release } from '../store/store.js';
+import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
 import { HttpSender } from './sender.js';
@@ -49,14 +50,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly sender: HttpSender;
   private readonly endpoints: EndpointCache;
   private readonly shutdown = new AbortController();
-  /** Deliveries held: queued locally or sending. */
-  private held = 0;
-  private readonly heldPerEndpoint = new Map<string, number>();
-  /**
-   * Endpoints holding their full budget. One joins at the budget and leaves at half of it,
-   * so claims come in batches rather than one per finished attempt.
-   */
-  private readonly saturated = new Set<string>();
+  /** Deliveries held (queued locally or sending), overall and per endpoint. */
+  private readonly budget = new EndpointBudget((endpointId) => this.budgetOf(endpointId));
   private readonly endpointBudget: number;
   private readonly refillAt: number;
   private readonly queues = new Map<string, ClaimedDelivery[]>();
@@ -100,7 +95,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.loop) return this;
     this.unsubscribe = this.config.store.onWake((endpointIds) => {
       // Work for saturated endpoints only cannot be claimed now; their completions wake us.
-      if (endpointIds === null || endpointIds.some((id) => !this.saturated.has(id))) this.signal();
+      if (endpointIds === null || endpointIds.some((id) => !this.budget.isSaturated(id))) this.signal();
     });
     this.unsubscribeFresh =
       this.config.store.standingClaims?.onFresh((owner, deliveries) => {
@@ -115,7 +110,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Deliveries this worker holds right now (queued or in flight). */
   get inFlight(): number {
-    return this.held;
+    return this.budget.held;
   }
 
   /** Wakes the loop: work may be due or capacity freed. */
@@ -140,8 +135,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
     while (!this.stopping) {
-      const free = concurrency - this.held;
-      if (free < this.refillAt && this.held > 0) {
+      const free = concurrency - this.budget.held;
+      if (free < this.refillAt && this.budget.held > 0) {
         this.signalled = false;
         await this.waitForSignal(null);
         continue;
@@ -156,7 +151,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           now,
           leaseMs: this.config.leaseMs,
           limit,
-          skipEndpoints: [...this.saturated],
+          skipEndpoints: this.budget.saturated(),
         });
         // What this claim could not fill stays open: messages accepted next come straight
         // here. Stood for in this turn, so that no commit comes between claim and stand.
@@ -164,7 +159,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           ?.stand(this.config.workerId, {
             leaseMs: this.config.leaseMs,
             limit: limit - claimed.length,
-            skipEndpoints: [...this.saturated],
+            skipEndpoints: this.budget.saturated(),
           })
           .catch((error: unknown) => this.config.logger.error({ err: error }, 'standing claim failed'));
       } catch (error) {
@@ -198,10 +193,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   private hold(delivery: ClaimedDelivery): void {
-    this.held++;
-    const n = (this.heldPerEndpoint.get(delivery.endpointId) ?? 0) + 1;
-    this.heldPerEndpoint.set(delivery.endpointId, n);
-    if (n >= this.budgetOf(delivery.endpointId)) this.saturated.add(delivery.endpointId);
+    this.budget.take(delivery.endpointId);
     const queue = this.queues.get(delivery.endpointId);
     if (queue) queue.push(delivery);
     else this.queues.set(delivery.endpointId, [delivery]);
@@ -274,19 +266,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return true;
   }
 
+  /** A held delivery finished or was given back. */
   private letGo(endpointId: string): void {
-    this.held--;
-    const n = (this.heldPerEndpoint.get(endpointId) ?? 1) - 1;
-    if (n <= 0) this.heldPerEndpoint.delete(endpointId);
-    else this.heldPerEndpoint.set(endpointId, n);
+    const unsaturated = this.budget.letGo(endpointId);
     // Wake the loop only when a claim can now take a batch: the endpoint left saturation,
     // enough global capacity came free, or nothing is held at all.
-    let wake = this.held === 0 || this.held === this.config.concurrency - this.refillAt;
-    if (this.saturated.has(endpointId) && n <= this.budgetOf(endpointId) / 2) {
-      this.saturated.delete(endpointId);
-      wake = true;
-    }
-    if (wake) this.signal();
+    const held = this.budget.held;
+    if (unsaturated || held === 0 || held === this.config.concurrency - this.refillAt) this.signal();
   }
 
   /** Sends one delivery; `slotted` if it took a slot of its endpoint's rate limit. */
