@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startReceiver } from '../helpers.js';
 import { freshDatabase } from '../pg.js';
 import { startHerald } from '../serve.js';
 
@@ -21,6 +22,15 @@ describe('herald serve stop deadline', () => {
     cleanups.push(db.drop);
     const herald = await startHerald([], {}, { db: db.url });
     cleanups.push(() => herald.stop());
+    // An attempt in flight that never gets an answer: the stop aborts it and must give its
+    // delivery back, a write to deliveries. (An idle dispatcher has nothing to write: its stop
+    // needs no lock and finishes at once.)
+    const hanging = await startReceiver(() => undefined);
+    cleanups.push(() => hanging.close());
+    const app = await herald.post('/app', { name: 'stop' });
+    await herald.post(`/app/${app.id}/endpoint`, { url: hanging.url });
+    await herald.post(`/app/${app.id}/msg`, { eventType: 'e', payload: {} });
+    await hanging.arrived(1);
     const locker = new pg.Client(db.url);
     await locker.connect();
     cleanups.push(() => locker.end());
