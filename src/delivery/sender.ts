@@ -216,12 +216,16 @@ class PostHandler implements Dispatcher.DispatchHandler {
     else this.pendingAbort = reason;
   }
 
-  /** The body excerpt; a cut inside a multi-byte character decodes to U+FFFD. */
+  /**
+   * The body excerpt; a cut inside a multi-byte character decodes to U+FFFD, and so does a NUL
+   * byte (PostgreSQL's text cannot hold U+0000: the attempt could not be recorded there).
+   */
   text(): string {
     if (this.size === 0) return '';
-    return (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)).toString(
-      'utf8',
-    );
+    const text = (
+      this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)
+    ).toString('utf8');
+    return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

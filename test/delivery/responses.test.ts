@@ -135,6 +135,17 @@ describe('response handling', () => {
     expect(event.attempt.responseBody).toHaveLength(20_000);
   });
 
+  it('a body holding NUL bytes is recorded, each shown as U+FFFD (PostgreSQL text cannot hold U+0000)', async () => {
+    const r = await answer(200, {}, 'ok\u0000then\u0000');
+    const { event, delivery } = await sendOnce(r.url);
+    expect(delivery.status).toBe('succeeded');
+    const stored = await f.store.listAttempts(
+      { appId: f.appId, endpointId: event.attempt.endpointId },
+      { limit: 5 },
+    );
+    expect(stored.data.map((a) => a.responseBody)).toEqual(['ok\uFFFDthen\uFFFD']);
+  });
+
   it('a DNS failure is retried', async () => {
     const { event, delivery } = await sendOnce('http://no-such-host.invalid/', {
       resolver: async () => {
