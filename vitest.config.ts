@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
  */
 const ON_EACH_STORE = [
   'test/api/bad-input.test.ts',
+  'test/api/endpoint-delivery-settings.test.ts',
   'test/api/headers.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/messages.test.ts',

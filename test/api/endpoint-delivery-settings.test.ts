@@ -11,20 +11,22 @@ import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../../src/core/retry.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { receiversClosedAfterEach, tempDir, waitForEvent } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
+import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
+import { openTestStore, type TestStore } from '../store-under-test.js';
 
 const TOKEN = 'settings-admin';
-const dir = tempDir();
 const receiver = receiversClosedAfterEach();
 const clock = new ManualClock(Date.now());
-let store: SqliteStore;
+let testStore: TestStore;
+let store: Store;
 let api: FastifyInstance;
 let dispatcher: Dispatcher;
 let appId: string;
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: dir.path('settings.db'), clock });
+  testStore = await openTestStore('settings', { clock });
+  store = testStore.store;
   await store.saveToken(hashToken(TOKEN), null);
   appId = (await store.createApplication({ name: 'Settings' })).id;
   api = await buildApi({ store });
@@ -35,8 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dispatcher.stop();
   await api.close();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await testStore.close();
 });
 
 async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, body?: unknown) {
