@@ -102,3 +102,46 @@ export function nextDelay(input: DelayInput): number | null {
   if (input.retryAfterMs !== null) delay = Math.min(Math.max(input.retryAfterMs, delay), 2 * delay);
   return delay;
 }
+
+/**
+ * What becomes of a delivery after an attempt: the same shape as the store's `DeliveryNext`
+ * (core imports nothing of the store's).
+ */
+export type NextState =
+  | { status: 'pending'; dueAt: number }
+  | { status: 'succeeded' }
+  | { status: 'failed'; exhausted: boolean };
+
+/** Inputs of {@link nextState}: the verdict, and what the retry delay depends on. */
+export interface NextStateInput {
+  verdict: Verdict;
+  /** Attempts made so far, including the one judged. */
+  attemptsMade: number;
+  schedule: readonly number[];
+  /** The response's `Retry-After`, parsed (see {@link parseRetryAfter}). */
+  retryAfterMs: number | null;
+  /** A number in [0, 1) for jitter. */
+  random: number;
+  now: number;
+}
+
+/**
+ * The verdict → next state decision: succeeded; failed (not retried, and the endpoint
+ * disabled on 410); pending at the next delay; or failed and exhausted past the schedule.
+ */
+export function nextState(input: NextStateInput): { next: NextState; disableEndpoint: boolean } {
+  const { verdict } = input;
+  const disableEndpoint = verdict.disableEndpoint;
+  if (verdict.succeeded) return { next: { status: 'succeeded' }, disableEndpoint };
+  if (!verdict.retry) return { next: { status: 'failed', exhausted: false }, disableEndpoint };
+  const delay = nextDelay({
+    attemptsMade: input.attemptsMade,
+    schedule: input.schedule,
+    throttle: verdict.throttle,
+    retryAfterMs: input.retryAfterMs,
+    random: input.random,
+  });
+  const next: NextState =
+    delay === null ? { status: 'failed', exhausted: true } : { status: 'pending', dueAt: input.now + delay };
+  return { next, disableEndpoint };
+}

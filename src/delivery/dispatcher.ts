@@ -7,7 +7,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
-import { judge, nextDelay, parseRetryAfter } from '../core/retry.js';
+import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint, Release } from '../store/store.js';
@@ -312,22 +312,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const verdict = judge(result.statusCode, result.errorKind);
-    const attemptsMade = delivery.attempts + 1;
-    let next: DeliveryNext;
-    if (verdict.succeeded) next = { status: 'succeeded' };
-    else if (!verdict.retry) next = { status: 'failed', exhausted: false };
-    else {
-      const now = clock.now();
-      const delay = nextDelay({
-        attemptsMade,
-        schedule: endpoint.retrySchedule ?? this.config.retrySchedule,
-        throttle: verdict.throttle,
-        retryAfterMs: parseRetryAfter(result.retryAfter, now),
-        random: this.config.random(),
-      });
-      next =
-        delay === null ? { status: 'failed', exhausted: true } : { status: 'pending', dueAt: now + delay };
-    }
+    // Time and jitter are drawn only for a retry, as before the decision moved to core.
+    const retrying = !verdict.succeeded && verdict.retry;
+    const now = retrying ? clock.now() : 0;
+    const { next, disableEndpoint } = nextState({
+      verdict,
+      attemptsMade: delivery.attempts + 1,
+      schedule: endpoint.retrySchedule ?? this.config.retrySchedule,
+      retryAfterMs: retrying ? parseRetryAfter(result.retryAfter, now) : null,
+      random: retrying ? this.config.random() : 0.5,
+      now,
+    });
     const attempt: Attempt = {
       id: newId('atmpt', startedAt),
       deliveryId: delivery.id,
@@ -361,7 +356,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         `attempt failed: ${result.statusCode ? `status ${result.statusCode}` : result.errorKind}`,
       );
     }
-    this.finish(delivery, attempt, next, verdict.disableEndpoint);
+    this.finish(delivery, attempt, next, disableEndpoint);
   }
 
   private headersFor(
