@@ -10,10 +10,11 @@ import { newId } from '../core/ids.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
-import type { ClaimedDelivery, Completion, DeliveryNext, DisabledEndpoint, Release } from '../store/store.js';
+import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
+import { type AttemptEvent, Recorder } from './recorder.js';
 import { HttpSender } from './sender.js';
 import { Throttle } from './throttle.js';
 
@@ -22,20 +23,13 @@ const HEADER_NAMES = {
   svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
 } as const;
 
-/** Longest wait before finished attempts are written (real time, not the injected clock). */
-const FLUSH_DELAY_MS = 2;
-
 /** A request gets at least this long, or is not started. */
 const MIN_REQUEST_MS = 1_000;
 
 /** Safety margin between a request's timeout and its lease expiry. */
 const LEASE_MARGIN_MS = 5_000;
 
-/** An attempt as committed, with what became of its delivery. */
-export interface AttemptEvent {
-  attempt: Attempt;
-  next: DeliveryNext;
-}
+export type { AttemptEvent } from './recorder.js';
 
 /** Events of {@link Dispatcher}, emitted after the store has committed them. */
 export interface DispatcherEvents {
@@ -59,11 +53,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly throttle = new Throttle();
   /** Endpoints waiting for their rate limit's next slot, and the timer that pumps them then. */
   private readonly throttled = new Map<string, { cancel(): void }>();
-  private completions: Completion[] = [];
-  private events: AttemptEvent[] = [];
-  private releases: Release[] = [];
-  private flushTimer: { cancel(): void } | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly recorder: Recorder;
   private loop: Promise<void> | null = null;
   private stopping = false;
   private signalled = false;
@@ -81,6 +71,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.endpointBudget = 2 * this.config.endpointConcurrency;
     // Claim when a good share of capacity is free, so claims stay batched under load.
     this.refillAt = Math.max(1, Math.min(this.config.batchSize, Math.ceil(this.config.concurrency / 4)));
+    this.recorder = new Recorder({
+      ...this.config,
+      committed: (events, disabled) => this.committed(events, disabled),
+      // A due retry may now be earlier than the loop's timer.
+      retryScheduled: () => this.signal(),
+    });
     this.sender = new HttpSender({
       allowNetworks: this.config.allowNetworks,
       ...(this.config.resolver ? { resolver: this.config.resolver } : {}),
@@ -382,74 +378,34 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Gives a delivery back untried, due at `dueAt`: now, or its rate limit's slot. */
   private giveBack(delivery: ClaimedDelivery, dueAt = this.config.clock.now()): void {
-    this.releases.push({ deliveryId: delivery.id, dueAt });
-    this.scheduleFlush();
+    this.recorder.giveBack(delivery.id, dueAt);
   }
 
   private finish(
     delivery: ClaimedDelivery,
     attempt: Attempt | null,
     next: DeliveryNext,
-    disable: boolean,
+    disableEndpoint: boolean,
   ): void {
-    this.completions.push({
-      owner: this.config.workerId,
+    this.recorder.finish({
       deliveryId: delivery.id,
       endpointId: delivery.endpointId,
       attempt,
       next,
-      disableEndpoint: disable,
+      disableEndpoint,
     });
-    if (attempt) this.events.push({ attempt, next });
-    this.scheduleFlush();
   }
 
-  /**
-   * Writes finished attempts and releases in batches: at once when a batch is full,
-   * otherwise within {@link FLUSH_DELAY_MS}, so a busy worker commits hundreds of attempts
-   * per transaction and an idle one still records each attempt within milliseconds.
-   */
-  private scheduleFlush(): void {
-    if (this.completions.length + this.releases.length >= this.config.batchSize) {
-      this.flushTimer?.cancel();
-      this.flushTimer = null;
-      this.flushing = this.flushing.then(() => this.flush());
-      return;
+  /** A batch of attempts is committed: tell the listeners, and the log what it disabled. */
+  private committed(events: AttemptEvent[], disabled: DisabledEndpoint[]): void {
+    for (const event of events) this.emit('attempt', event);
+    for (const d of disabled) {
+      this.config.logger.warn(
+        { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
+        `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
+      );
+      this.emit('endpoint.disabled', d);
     }
-    if (this.flushTimer) return;
-    const timer = setTimeout(() => {
-      this.flushTimer = null;
-      this.flushing = this.flushing.then(() => this.flush());
-    }, FLUSH_DELAY_MS);
-    this.flushTimer = { cancel: () => clearTimeout(timer) };
-  }
-
-  private async flush(): Promise<void> {
-    const { store, clock, logger } = this.config;
-    const completions = this.completions;
-    const events = this.events;
-    const releases = this.releases;
-    this.completions = [];
-    this.events = [];
-    this.releases = [];
-    try {
-      const disabled = await store.complete(completions, clock.now(), this.config.autoDisableAfterMs);
-      if (releases.length > 0) await store.release(this.config.workerId, releases);
-      for (const event of events) this.emit('attempt', event);
-      for (const d of disabled) {
-        logger.warn(
-          { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
-          `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
-        );
-        this.emit('endpoint.disabled', d);
-      }
-    } catch (error) {
-      // Leases stay; they expire and the deliveries are sent again (at-least-once). Not an
-      // 'error' event: the dispatcher carries on, and an unheard 'error' would end the process.
-      logger.error({ err: error, count: completions.length }, 'recording attempts failed');
-    }
-    // A due retry may now be earlier than the loop's timer.
-    if (completions.some((c) => c.next.status === 'pending')) this.signal();
   }
 
   /** Why the store disabled an endpoint, in the words of its log line. */
@@ -489,7 +445,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.queues.clear();
     for (const timer of this.throttled.values()) timer.cancel();
     this.throttled.clear();
-    this.scheduleFlush();
+    this.recorder.schedule();
     const deadline = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.config.shutdownDeadlineMs);
       t.unref();
@@ -498,8 +454,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.shutdown.abort();
     await Promise.allSettled([...this.settled]);
     await new Promise((resolve) => setImmediate(resolve));
-    await this.flushing;
-    await this.flush();
+    await this.recorder.drain();
     await this.sender.close();
   }
 
