@@ -42,8 +42,9 @@ function baseUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError('must be an absolute http(s) URL');
+  } catch (cause) {
+    // Commander's error takes a message only; the cause is kept on it all the same.
+    throw Object.assign(new InvalidArgumentError('must be an absolute http(s) URL'), { cause });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new InvalidArgumentError('must use http or https');

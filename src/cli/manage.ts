@@ -72,8 +72,8 @@ export async function call<T = unknown>(
 function apiUrl(server: string, path: string): URL {
   try {
     return new URL(`${server.replace(/\/+$/, '')}/api/v1${path}`);
-  } catch {
-    throw new CliError(`--server ${server} is not a URL; pass one like http://127.0.0.1:8071`);
+  } catch (cause) {
+    throw new CliError(`--server ${server} is not a URL; pass one like http://127.0.0.1:8071`, { cause });
   }
 }
 
@@ -81,8 +81,12 @@ function apiUrl(server: string, path: string): URL {
 function unreachable(server: string, error: unknown): CliError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code === 'ECONNREFUSED')
-    return new CliError(`no Herald at ${server}: start it with \`npx herald serve\` or pass --server`);
-  return new CliError(`cannot reach Herald at ${server}: ${cause?.message ?? String(error)}`);
+    return new CliError(`no Herald at ${server}: start it with \`npx herald serve\` or pass --server`, {
+      cause: error,
+    });
+  return new CliError(`cannot reach Herald at ${server}: ${cause?.message ?? String(error)}`, {
+    cause: error,
+  });
 }
 
 /** What a non-2xx answer means for the person at the terminal. */

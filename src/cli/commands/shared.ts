@@ -72,8 +72,9 @@ export function commaList(value: string, previous: string[] = []): string[] {
 export function jsonValue(value: string): unknown {
   try {
     return JSON.parse(value);
-  } catch {
-    throw new InvalidArgumentError('must be valid JSON');
+  } catch (cause) {
+    // Commander's error takes a message only; the cause is kept on it all the same.
+    throw Object.assign(new InvalidArgumentError('must be valid JSON'), { cause });
   }
 }
 
