@@ -388,6 +388,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     disableEndpoint: boolean,
   ): void {
     this.recorder.finish({
+      owner: this.config.workerId,
       deliveryId: delivery.id,
       endpointId: delivery.endpointId,
       attempt,

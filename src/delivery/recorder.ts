@@ -49,9 +49,9 @@ export class Recorder {
 
   constructor(private readonly options: RecorderOptions) {}
 
-  /** Records an attempt's result (`attempt` null when none was made). */
-  finish(completion: Omit<Completion, 'owner'>): void {
-    this.completions.push({ owner: this.options.workerId, ...completion });
+  /** Records an attempt's result (`attempt` null when none was made), owned by `workerId`. */
+  finish(completion: Completion): void {
+    this.completions.push(completion);
     if (completion.attempt) this.events.push({ attempt: completion.attempt, next: completion.next });
     this.schedule();
   }

@@ -64,6 +64,7 @@ async function setUp(count: number, batchSize = 1_000) {
   });
   const succeed = (d: ClaimedDelivery) =>
     recorder.finish({
+      owner: 'w1',
       deliveryId: d.id,
       endpointId: d.endpointId,
       attempt: attemptOf(d),
