@@ -67,7 +67,7 @@ export class PostgresCatalog {
       );
     } catch (error) {
       if (error instanceof ConflictError)
-        throw new ConflictError(`an application with uid ${app.uid} exists`);
+        throw new ConflictError(`an application with uid ${app.uid} exists`, { cause: error });
       throw error;
     }
     return app;
@@ -98,7 +98,7 @@ export class PostgresCatalog {
       );
     } catch (error) {
       if (error instanceof ConflictError)
-        throw new ConflictError(`an application with uid ${next.uid} exists`);
+        throw new ConflictError(`an application with uid ${next.uid} exists`, { cause: error });
       throw error;
     }
     return next;
@@ -192,7 +192,7 @@ export class PostgresCatalog {
       );
     } catch (error) {
       if (error instanceof ConflictError)
-        throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`);
+        throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`, { cause: error });
       throw error;
     }
     return endpoint;
@@ -244,7 +244,8 @@ export class PostgresCatalog {
         if (next.disabled && !wasDisabled) await failPending(c, next.id);
       });
     } catch (error) {
-      if (error instanceof ConflictError) throw new ConflictError(`an endpoint with uid ${next.uid} exists`);
+      if (error instanceof ConflictError)
+        throw new ConflictError(`an endpoint with uid ${next.uid} exists`, { cause: error });
       throw error;
     }
   }
