@@ -1,9 +1,10 @@
 /**
  * The `Store` contract: everything Herald keeps, behind one interface that every backend
- * (SQLite now, PostgreSQL next) implements and that one contract test suite checks.
+ * (SQLite and PostgreSQL) implements and that one contract test suite checks.
  * No driver type crosses it. Methods that write take their time from the store's clock,
  * except the delivery methods, which take `now` from the dispatcher.
  */
+import type { NextState } from '../core/retry.js';
 import type {
   Application,
   Attempt,
@@ -162,11 +163,8 @@ export interface Release {
   dueAt: number;
 }
 
-/** What became of a delivery after an attempt. */
-export type DeliveryNext =
-  | { status: 'pending'; dueAt: number }
-  | { status: 'succeeded' }
-  | { status: 'failed'; exhausted: boolean };
+/** What became of a delivery after an attempt: core's decision ({@link NextState}), as stored. */
+export type DeliveryNext = NextState;
 
 /** One attempt's result, written by {@link Store.complete}. */
 export interface Completion {
