@@ -150,7 +150,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           skipEndpoints: this.budget.saturated(),
         });
         // What this claim could not fill stays open: messages accepted next come straight
-        // here. Stood for in this turn, so that no commit comes between claim and stand.
+        // here. The claim withdrew the previous standing claim, so what is committed before
+        // this stand waits pending for the next claim (StandingClaims.stand).
         store.standingClaims
           ?.stand(this.config.workerId, {
             leaseMs: this.config.leaseMs,

@@ -129,8 +129,11 @@ export interface StandingClaims {
   /**
    * Leaves a standing claim for `owner`, replacing the one before it: deliveries of messages
    * accepted from now on are written leased to `owner`, up to `order.limit`, and handed to the
-   * {@link onFresh} listeners once committed. A worker stands right after each claim (in the
-   * same turn, so that no commit comes in between) with the room that claim left.
+   * {@link onFresh} listeners once committed. A worker stands right after each claim with
+   * the room that claim left. A claim by `owner` withdraws its standing claim in the claim's
+   * own transaction, so that messages committed between the claim and the next stand (the
+   * claim's answer crossing a thread port, say) wait pending for a claim instead of filling a
+   * standing claim sized for the worker's room before that claim.
    */
   stand(owner: string, order: StandingOrder): Promise<void>;
   /** Withdraws `owner`'s standing claim; what filled it before is handed over before this resolves. */

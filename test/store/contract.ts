@@ -925,6 +925,37 @@ export function storeContract(backend: string, open: OpenStore): void {
           expect(fresh).toHaveLength(2);
         });
 
+        it("are withdrawn by their owner's next claim, until it stands again", async () => {
+          const { store, app, clock, claims, fresh, accept } = await standing();
+          const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
+          // Another worker's claim leaves w1's order alone.
+          await store.claimDue({
+            owner: 'w2',
+            now: clock.now(),
+            leaseMs: 60_000,
+            limit: 5,
+            skipEndpoints: [],
+          });
+          await accept();
+          expect(fresh).toHaveLength(1);
+          // w1's claim was sized by a room this order no longer describes: what is committed
+          // before w1 stands again waits pending for a claim.
+          await store.claimDue({
+            owner: 'w1',
+            now: clock.now(),
+            leaseMs: 60_000,
+            limit: 5,
+            skipEndpoints: [],
+          });
+          const { message } = await accept();
+          expect(fresh).toHaveLength(1);
+          expect((await store.getDelivery(message.id, ep.id))?.status).toBe('pending');
+          await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
+          await accept();
+          expect(fresh).toHaveLength(2);
+        });
+
         it('take nothing while nobody listens for fresh deliveries', async () => {
           const { store, app } = await setup();
           const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });

@@ -302,6 +302,9 @@ export class SqliteDeliveries {
   claimDue(request: ClaimRequest): ClaimedDelivery[] {
     const until = request.now + request.leaseMs;
     return this.conn.immediate(() => {
+      // The owner's standing claim was sized for its room before this claim: withdraw it here,
+      // so that nothing fills it between this claim and the stand that follows (StandingClaims).
+      if (this.standing?.owner === request.owner) this.standing = null;
       const rows =
         request.skipEndpoints.length === 0
           ? this.stmt.dueDeliveries.all(request.now, request.limit)
