@@ -47,7 +47,15 @@ interface AjvIssue {
 
 function locOf(context: string, issue: AjvIssue): string[] {
   const where = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context;
-  const path = (issue.instancePath ?? '').split('/').filter(Boolean);
+  // A JSON Pointer: `/` and `~` inside a field name arrive escaped as `~1` and `~0`.
+  const pointer = issue.instancePath ?? '';
+  const path =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
   // A missing or an unknown field is reported on its object; the loc names the field itself.
   const named =
     issue.keyword === 'required'

@@ -43,6 +43,11 @@ export interface ApiOptions {
  */
 const BODY_DEPTH_LIMIT = JSON_DEPTH_LIMIT + 1;
 
+/** The JSON Pointer of `path`, as ajv writes `instancePath` (`/` and `~` escaped). */
+function pointerTo(path: string[]): string {
+  return path.map((p) => `/${p.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
 /** A 422 in the shape of a schema failure, naming the field that nests too deeply. */
 function tooDeepError({ field }: TooDeep): Error {
   const [where, limit] = field === null ? ['body', BODY_DEPTH_LIMIT] : [field, JSON_DEPTH_LIMIT];
@@ -51,7 +56,7 @@ function tooDeepError({ field }: TooDeep): Error {
     validationContext: 'body',
     validation: [
       {
-        instancePath: field === null ? '' : `/${field}`,
+        instancePath: field === null ? '' : pointerTo([field]),
         message: `nests deeper than ${limit} levels of arrays and objects`,
         keyword: 'maxDepth',
       },
@@ -67,7 +72,7 @@ function nulError(path: string[]): Error {
     validationContext: 'body',
     validation: [
       {
-        instancePath: path.map((p) => `/${p}`).join(''),
+        instancePath: pointerTo(path),
         message: 'must not hold a NUL character (U+0000)',
         keyword: 'noNul',
       },

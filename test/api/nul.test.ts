@@ -99,3 +99,16 @@ describe('U+0000 through the API', () => {
     expect((read.json() as { payload: { note: string } }).payload.note).toBe('a\u0000b');
   });
 });
+
+describe('field names that need escaping in a JSON Pointer', () => {
+  it('are named as sent, with / and ~ kept', async () => {
+    const res = await api.inject({
+      method: 'POST',
+      url: '/api/v1/app',
+      headers,
+      payload: { name: 'x', metadata: { 'a/b~c': '\u0000' } },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ detail: [{ loc: ['body', 'metadata', 'a/b~c'] }] });
+  });
+});
