@@ -17,11 +17,14 @@ const ON_EACH_STORE = [
   'test/api/nul.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
+  'test/api/unknown-fields.test.ts',
   'test/delivery/dispatcher.test.ts',
+  'test/delivery/header-values.test.ts',
   'test/delivery/receiver-faults.test.ts',
   'test/delivery/resilience.test.ts',
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
+  'test/inbound/gateway.test.ts',
 ];
 
 export default defineConfig({

@@ -3,25 +3,22 @@
  * Every request body of /openapi.json refuses a field it does not know ("not a known
  * field"), and every field the official svix SDK can send (read from the SDK's own
  * serialisers, so an SDK upgrade that adds one fails here) is either modelled by Herald or
- * refused as "not supported by Herald". A refused request stores nothing. Validation runs
- * before any store call, so one backend shows it.
+ * refused as "not supported by Herald". A refused request stores nothing, on either backend.
  */
 import { createRequire } from 'node:module';
-import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from '../../src/api/schemas.js';
 import { buildApi } from '../../src/api/server.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
+import { openTestStore, RECORD_TABLES, type TestStore } from '../store-under-test.js';
 
 const TOKEN = 'unknown-fields-admin';
 const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-const dir = tempDir();
-let store: SqliteStore;
+let opened: TestStore;
+let store: Store;
 let api: FastifyInstance;
-let db: Database.Database;
 let doc: {
   paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> } }>>;
 };
@@ -36,8 +33,8 @@ interface Schema {
 }
 
 beforeAll(async () => {
-  const path = dir.path('fields.db');
-  store = openSqliteStore({ path });
+  opened = await openTestStore('fields');
+  store = opened.store;
   await store.saveToken(hashToken(TOKEN), null);
   const app = await store.createApplication({ name: 'Fields', uid: 'fields' });
   await store.createEndpoint(app.id, { url: 'http://127.0.0.1:9/hook', uid: 'ep' });
@@ -48,14 +45,11 @@ beforeAll(async () => {
   doc = (await api.inject({ url: '/openapi.json' })).json();
   VALID['/api/v1/source/{source_id}'] = { patch: { name: 'S2' } };
   SOURCE_ID = src.id;
-  db = new Database(path, { readonly: true });
 });
 
 afterAll(async () => {
-  db.close();
   await api.close();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await opened.close();
 });
 
 let SOURCE_ID = '';
@@ -129,12 +123,8 @@ function bodySchema(method: string, path: string): Schema {
 }
 
 /** Everything stored, to compare before and after a refused request. */
-function snapshot(): string {
-  return JSON.stringify(
-    ['applications', 'event_types', 'endpoints', 'messages', 'deliveries', 'sources', 'idempotency_keys'].map(
-      (t) => db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(),
-    ),
-  );
+function snapshot(): Promise<string> {
+  return opened.snapshot([...RECORD_TABLES, 'idempotency_keys']);
 }
 
 async function send(method: string, path: string, body: unknown) {
@@ -148,14 +138,14 @@ async function send(method: string, path: string, body: unknown) {
 
 /** Sends `body`, expects 422 with one issue at `loc` whose message contains `says`, and nothing stored. */
 async function refused(method: string, path: string, body: unknown, loc: string[], says: string) {
-  const before = snapshot();
+  const before = await snapshot();
   const res = await send(method, path, body);
   expect(res.statusCode, `${method} ${path} ${res.payload}`).toBe(422);
   const detail = res.json().detail as { loc: string[]; msg: string }[];
   expect(detail, res.payload).toHaveLength(1);
   expect(detail[0]!.loc).toEqual(loc);
   expect(detail[0]!.msg).toContain(says);
-  expect(snapshot()).toBe(before);
+  expect(await snapshot()).toBe(before);
   return detail[0]!;
 }
 
