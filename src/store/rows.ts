@@ -16,7 +16,7 @@ import type {
   SourceProvider,
 } from '../core/types.js';
 import { type SecretBox, sealedRowId } from './secret-box.js';
-import type { ClaimedDelivery, Page } from './store.js';
+import type { ClaimedDelivery, IdempotentAnswer, Page } from './store.js';
 
 export interface ApplicationRow {
   id: string;
@@ -389,4 +389,23 @@ export function inboundParams(r: InboundRequest): unknown[] {
     r.msgId,
     r.createdAt,
   ];
+}
+
+/** An `idempotency_keys` row as both backends read it. */
+export interface IdempotencyRow {
+  scope: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response: string;
+  created_at: number;
+}
+
+export function toIdempotentAnswer(r: IdempotencyRow): IdempotentAnswer {
+  return {
+    requestHash: r.request_hash,
+    statusCode: r.status_code,
+    response: r.response,
+    createdAt: r.created_at,
+  };
 }

@@ -1,4 +1,5 @@
 /** API tokens (their hashes) and idempotency keys on PostgreSQL. */
+import { type IdempotencyRow, toIdempotentAnswer } from '../rows.js';
 import type { IdempotentAnswer } from '../store.js';
 import type { PostgresConnection } from './connection.js';
 
@@ -30,19 +31,12 @@ export class PostgresAccess {
   /** See `Store`. */
   async getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null> {
     const row = (
-      await this.conn.q<{ request_hash: string; status_code: number; response: string; created_at: number }>(
+      await this.conn.q<IdempotencyRow>(
         'SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at >= $3',
         [scope, key, notBefore],
       )
     ).rows[0];
-    return row
-      ? {
-          requestHash: row.request_hash,
-          statusCode: row.status_code,
-          response: row.response,
-          createdAt: row.created_at,
-        }
-      : null;
+    return row ? toIdempotentAnswer(row) : null;
   }
 
   /** See `Store`. */

@@ -2,17 +2,9 @@
  * Access on SQLite: API token hashes and stored idempotent answers. Statements are prepared
  * once, when the store opens.
  */
+import { type IdempotencyRow, toIdempotentAnswer } from '../rows.js';
 import type { IdempotentAnswer } from '../store.js';
 import type { SqliteConnection } from './connection.js';
-
-interface IdempotencyRow {
-  scope: string;
-  key: string;
-  request_hash: string;
-  status_code: number;
-  response: string;
-  created_at: number;
-}
 
 function prepare({ db }: SqliteConnection) {
   return {
@@ -60,14 +52,7 @@ export class SqliteAccess {
 
   getIdempotent(scope: string, key: string, notBefore: number): IdempotentAnswer | null {
     const row = this.stmt.getIdempotent.get({ scope, key, notBefore });
-    return row
-      ? {
-          requestHash: row.request_hash,
-          statusCode: row.status_code,
-          response: row.response,
-          createdAt: row.created_at,
-        }
-      : null;
+    return row ? toIdempotentAnswer(row) : null;
   }
 
   saveIdempotent(scope: string, key: string, answer: IdempotentAnswer, replaceBefore: number): void {
