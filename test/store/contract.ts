@@ -202,7 +202,10 @@ export function storeContract(backend: string, open: OpenStore): void {
           { key: oldKey, expiresAt: clock.now() + DAY },
         ]);
         clock.advance(DAY + 1);
-        const again = await store.rotateEndpointSecret(app.id, ep.id, oldKey.replace(/.$/, 'A'), DAY);
+        // A third key of its own (the old one with its last letter changed was the old key
+        // again whenever that letter was already an A: one run in 64).
+        const third = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
+        const again = await store.rotateEndpointSecret(app.id, ep.id, third, DAY);
         expect(again.secrets.map((s) => s.key)).not.toContain(oldKey);
       });
     });
@@ -954,6 +957,34 @@ export function storeContract(backend: string, open: OpenStore): void {
           await claims.stand('w1', { leaseMs: 60_000, limit: 10, skipEndpoints: [] });
           await accept();
           expect(fresh).toHaveLength(2);
+        });
+
+        it('are left by a claim for the room it did not fill, in its own transaction', async () => {
+          const { store, app, clock, claims, fresh, accept } = await standing();
+          const busy = await store.createEndpoint(app.id, { url: 'https://busy.example' });
+          const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await store.updateEndpoint(app.id, busy.id, { disabled: true });
+          const due = await accept();
+          await store.updateEndpoint(app.id, busy.id, { disabled: false });
+          // One delivery is due; a claim of 3 takes it and stands for 2, skipping `busy`.
+          const claimed = await claims.claim({
+            owner: 'w1',
+            now: clock.now(),
+            leaseMs: 60_000,
+            limit: 3,
+            skipEndpoints: [busy.id],
+          });
+          expect(claimed.map((d) => d.msgId)).toEqual([due.message.id]);
+          const next = [await accept(), await accept(), await accept()];
+          expect(fresh.map((d) => d.msgId)).toEqual(next.slice(0, 2).map((a) => a.message.id));
+          expect(fresh.every((d) => d.endpointId === ep.id)).toBe(true);
+          expect((await store.getDelivery(next[0]!.message.id, busy.id))?.status).toBe('pending');
+          expect((await store.getDelivery(next[2]!.message.id, ep.id))?.status).toBe('pending');
+          // A claim that fills its limit leaves nothing standing.
+          await claims.claim({ owner: 'w1', now: clock.now(), leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+          const after = await accept();
+          expect(fresh).toHaveLength(2);
+          expect((await store.getDelivery(after.message.id, ep.id))?.status).toBe('pending');
         });
 
         it('take nothing while nobody listens for fresh deliveries', async () => {
