@@ -129,13 +129,20 @@ export interface StandingClaims {
   /**
    * Leaves a standing claim for `owner`, replacing the one before it: deliveries of messages
    * accepted from now on are written leased to `owner`, up to `order.limit`, and handed to the
-   * {@link onFresh} listeners once committed. A worker stands right after each claim with
-   * the room that claim left. A claim by `owner` withdraws its standing claim in the claim's
-   * own transaction, so that messages committed between the claim and the next stand (the
-   * claim's answer crossing a thread port, say) wait pending for a claim instead of filling a
+   * {@link onFresh} listeners once committed. A worker claims through {@link claim}, which
+   * stands with the room each claim left in the claim's own transaction. A `claimDue` by
+   * `owner` withdraws its standing claim in that claim's transaction, so that nothing fills a
    * standing claim sized for the worker's room before that claim.
    */
   stand(owner: string, order: StandingOrder): Promise<void>;
+  /**
+   * Claims as {@link Store.claimDue} does and, in the same transaction, stands for the room
+   * the claim left (`request.limit` less what it took, skipping the same endpoints): one call
+   * where a claim and a stand would take two, with no moment between them in which a
+   * committed message waits pending for the next claim. What a worker with standing claims
+   * calls in its loop.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Withdraws `owner`'s standing claim; what filled it before is handed over before this resolves. */
   withdraw(owner: string): Promise<void>;
   /** Calls `listener` with the deliveries that filled a standing claim; returns the unsubscribe function. */

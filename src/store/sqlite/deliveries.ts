@@ -300,17 +300,33 @@ export class SqliteDeliveries {
   }
 
   claimDue(request: ClaimRequest): ClaimedDelivery[] {
+    return this.conn.immediate(() => this.lease(request));
+  }
+
+  /** Leases due deliveries to `request.owner`, in the caller's transaction. */
+  private lease(request: ClaimRequest): ClaimedDelivery[] {
     const until = request.now + request.leaseMs;
+    // The owner's standing claim was sized for its room before this claim: withdraw it here,
+    // so that nothing fills it between this claim and the stand that follows (StandingClaims).
+    if (this.standing?.owner === request.owner) this.standing = null;
+    const rows =
+      request.skipEndpoints.length === 0
+        ? this.stmt.dueDeliveries.all(request.now, request.limit)
+        : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
+    for (const row of rows) this.stmt.lease.run(until, request.owner, row.id);
+    return rows.map((r) => toClaimed(r, until));
+  }
+
+  /** See `StandingClaims.claim`: the claim and the stand in one transaction. */
+  claimAndStand(request: ClaimRequest): ClaimedDelivery[] {
     return this.conn.immediate(() => {
-      // The owner's standing claim was sized for its room before this claim: withdraw it here,
-      // so that nothing fills it between this claim and the stand that follows (StandingClaims).
-      if (this.standing?.owner === request.owner) this.standing = null;
-      const rows =
-        request.skipEndpoints.length === 0
-          ? this.stmt.dueDeliveries.all(request.now, request.limit)
-          : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
-      for (const row of rows) this.stmt.lease.run(until, request.owner, row.id);
-      return rows.map((r) => toClaimed(r, until));
+      const claimed = this.lease(request);
+      this.stand(request.owner, {
+        leaseMs: request.leaseMs,
+        limit: request.limit - claimed.length,
+        skipEndpoints: request.skipEndpoints,
+      });
+      return claimed;
     });
   }
 

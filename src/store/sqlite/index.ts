@@ -99,6 +99,7 @@ export class SqliteStore implements Store {
     this.access = new SqliteAccess(this.conn);
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
+      claim: async (request) => this.deliveries.claimAndStand(request),
       withdraw: async (owner) => this.deliveries.withdraw(owner),
       onFresh: (listener) => this.conn.onFresh(listener),
     };
