@@ -22,9 +22,10 @@
  *   that dies leaves its leases to expire, and then any worker claims them again; a late
  *   worker's completion does not overwrite a delivery another worker has re-leased.
  * - **standing claim** (SQLite only, the optional `Store.standingClaims`): what a claim did
- *   not fill of its limit stays open for its worker (`stand`, right after the claim); the
- *   deliveries of messages accepted next, up to that many and not for its skipped endpoints,
- *   are written already leased to it in the same commit, with no wake-up and no claim.
+ *   not fill of its limit stays open for its worker (`claim` stands in the claim's own
+ *   transaction; `stand` alone leaves one without claiming); the deliveries of messages
+ *   accepted next, up to that many and not for its skipped endpoints, are written already
+ *   leased to it in the same commit, with no wake-up and no claim.
  *   `withdraw` (or a stand with `limit: 0`) ends it; one per store.
  * - **fresh** delivery: one that filled a standing claim, handed to the worker by
  *   `standingClaims.onFresh` once committed, as a claim would have returned it.
