@@ -144,6 +144,7 @@ program
       .env('HERALD_INBOUND_MAX_REQUESTS')
       .argParser(countUpTo(100_000_000)),
   )
+  .option('--no-migrate', 'refuse to start on a database with pending migrations (run herald migrate first)')
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
@@ -163,6 +164,7 @@ program
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
+      migrate: o.migrate,
       version,
     });
   });
@@ -198,6 +200,31 @@ program
       failRate: o.failRate,
       failStatus: o.failStatus,
     });
+  });
+
+/** `--db` as serve takes it, for the commands that work on the database itself. */
+const dbOption = () =>
+  new Option('--db <path>', 'SQLite file, or a postgres:// URL')
+    .default('./herald.db')
+    .env('HERALD_DATABASE_URL');
+
+program
+  .command('migrate')
+  .description("apply pending migrations to the database and exit (a deploy step; see serve's --no-migrate)")
+  .addOption(dbOption())
+  .action(async (o) => {
+    const { migrateCommand } = await import('./database.js');
+    await migrateCommand(o.db);
+  });
+
+program
+  .command('backup')
+  .description('copy the SQLite database to <file>, online, while herald serve runs')
+  .argument('<file>', 'the copy to write (must not exist)')
+  .addOption(dbOption())
+  .action(async (file: string, o) => {
+    const { backupCommand } = await import('./database.js');
+    await backupCommand(o.db, file);
   });
 
 program

@@ -9,6 +9,7 @@ import { InboundSweeper } from '../inbound/retention.js';
 import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
+import { redactUrl } from './database.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
 
@@ -32,6 +33,8 @@ export interface ServeOptions {
   mainKey: string | undefined;
   /** How long and how many inbound requests each source's log keeps. */
   inboundRetention: InboundRetention;
+  /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
+  migrate: boolean;
   version: string;
 }
 
@@ -55,7 +58,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const box = secretBoxFor(options.mainKey);
   const logs = await logDestination(options.logFormat);
   const logger = pino({ level: options.logLevel }, logs);
-  const store = await openStore(options.db, box, { inboundRetention: options.inboundRetention });
+  const store = await openStore(options.db, box, {
+    inboundRetention: options.inboundRetention,
+    migrate: options.migrate,
+  });
   const stops: (() => Promise<void>)[] = [];
   out(
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
@@ -151,15 +157,4 @@ function listenError(error: NodeJS.ErrnoException, { port, host }: ServeOptions)
   if (error.code === 'EADDRNOTAVAIL')
     return new CliError(`${host} is not an address of this machine; choose another with --host`, because);
   return error;
-}
-
-/** A database URL without its password, for printing. */
-function redactUrl(db: string): string {
-  try {
-    const url = new URL(db);
-    if (url.password) url.password = '***';
-    return url.protocol === 'file:' ? db : url.toString();
-  } catch {
-    return db;
-  }
 }

@@ -84,6 +84,8 @@ export interface ConnectionOptions {
   clock: Clock;
   poolSize: number;
   box: SecretBox;
+  /** Applies pending migrations; `false` refuses a database that has some. */
+  migrate: boolean;
 }
 
 /**
@@ -105,7 +107,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Postgr
   const sessions = ownSessions(pool);
   const client = await pool.connect().catch(mapError);
   try {
-    await migrate(client, options.clock.now(), options.schema);
+    await migrate(client, options.clock.now(), options.schema, { migrate: options.migrate });
     await resealSecrets(client, options.box);
   } catch (error) {
     client.release();

@@ -68,6 +68,8 @@ export interface PostgresStoreOptions {
   secretBox?: SecretBox;
   /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
   inboundRetention?: Partial<InboundRetention>;
+  /** Applies pending migrations (default); `false` refuses to open a database that has some. */
+  migrate?: boolean;
 }
 
 /** Opens (creating the schema and migrating if needed) a PostgreSQL store. */
@@ -79,6 +81,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     clock: options.clock ?? systemClock,
     poolSize: options.poolSize ?? 10,
     box: options.secretBox ?? plainBox,
+    migrate: options.migrate ?? true,
   });
   return new PostgresStore(conn, options.maxBatch ?? 512, retention);
 }

@@ -60,6 +60,7 @@ export class SqliteConnection {
     path: string,
     readonly clock: Clock,
     readonly box: SecretBox,
+    options: { migrate: boolean } = { migrate: true },
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -79,7 +80,12 @@ export class SqliteConnection {
     this.db.pragma('wal_autocheckpoint = 10000');
     // Under a main key, freed cells are zeroed so that no plain secret outlives its rewrite.
     if (box.encrypts) this.db.pragma('secure_delete = ON');
-    migrate(this.db, clock.now());
+    try {
+      migrate(this.db, clock.now(), options);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     this.resealSecrets();
     this.events.setMaxListeners(0);
   }

@@ -65,6 +65,8 @@ export interface SqliteStoreOptions {
   secretBox?: SecretBox;
   /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
   inboundRetention?: Partial<InboundRetention>;
+  /** Applies pending migrations (default); `false` refuses to open a database that has some. */
+  migrate?: boolean;
 }
 
 /** Opens (creating and migrating if needed) a SQLite store. */
@@ -90,7 +92,9 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     const clock = options.clock ?? systemClock;
-    this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox);
+    this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox, {
+      migrate: options.migrate ?? true,
+    });
     this.deliveries = new SqliteDeliveries(this.conn, (key) => this.catalog.appId(key));
     this.catalog = new SqliteCatalog(this.conn, (endpointId) => this.deliveries.failPending(endpointId));
     this.messages = new SqliteMessages(this.conn, this.catalog, this.deliveries, options.maxBatch ?? 512);
