@@ -14,6 +14,7 @@ const ON_EACH_STORE = [
   'test/api/headers.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/messages.test.ts',
+  'test/api/metrics.test.ts',
   'test/api/nul.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',

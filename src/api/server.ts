@@ -34,6 +34,18 @@ export interface ApiOptions {
   publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
+  /** Serves `GET /metrics` and counts accepted messages (src/metrics). */
+  metrics?: ApiMetricsOptions;
+}
+
+/** What `GET /metrics` serves, and who may read it. */
+export interface ApiMetricsOptions {
+  /** The Prometheus text of every registry of the process. */
+  render(): Promise<string>;
+  /** Counts a message accepted through `POST /api/v1/app/{app}/msg`. */
+  accepted(eventType: string): void;
+  /** Readable without a token (`--metrics-public`); otherwise the admin token is asked for. */
+  public: boolean;
 }
 
 /**
@@ -270,6 +282,23 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     theme: { title: 'Herald API' },
     logo: DOCS_LOGO,
   });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      if (!metrics.public) requireAdmin(await auth.authenticate(request));
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render());
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      if (
+        reply.statusCode === 202 &&
+        request.method === 'POST' &&
+        request.routeOptions.url === '/api/v1/app/:app_id/msg' &&
+        reply.getHeader('idempotent-replayed') === undefined
+      )
+        metrics.accepted(String((request.body as { eventType?: unknown }).eventType));
+    });
+  }
 
   for (const path of ['/api/v1/health', '/api/v1/health/ping']) {
     app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());

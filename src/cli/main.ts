@@ -145,6 +145,17 @@ program
       .argParser(countUpTo(100_000_000)),
   )
   .option('--no-migrate', 'refuse to start on a database with pending migrations (run herald migrate first)')
+  .addOption(
+    new Option('--metrics-port <port>', 'also serve GET /metrics on this port, without a token (on --host)')
+      .env('HERALD_METRICS_PORT')
+      .argParser(port),
+  )
+  .option('--metrics-public', 'serve GET /metrics on the API port without a token (a private network)', false)
+  .option(
+    '--metrics-per-endpoint',
+    'count attempts per endpoint too: one series each (a small install)',
+    false,
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
@@ -165,6 +176,7 @@ program
       publicUrl: o.publicUrl,
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       migrate: o.migrate,
+      metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
       version,
     });
   });

@@ -98,3 +98,16 @@ const ID_PATTERN = /^[a-z]+_[0-9A-Za-z]{27}$/;
 export function isId(value: string, prefix: IdPrefix): boolean {
   return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
 }
+
+/**
+ * The millisecond timestamp an id of {@link newId} was made at (its top 48 bits), or `null`
+ * for a string that is not such an id.
+ */
+export function idTime(id: string): number | null {
+  const at = id.indexOf('_');
+  const digits = id.slice(at + 1);
+  if (at < 1 || !ID_PATTERN.test(id)) return null;
+  let n = 0n;
+  for (let i = 0; i < digits.length; i++) n = n * 62n + BigInt(ALPHABET.indexOf(digits[i]!));
+  return Number(n >> 112n);
+}

@@ -149,6 +149,13 @@ export interface StandingClaims {
   onFresh(listener: FreshListener): () => void;
 }
 
+/** See {@link Store.queueStats}. */
+export interface QueueStats {
+  pending: number;
+  sending: number;
+  oldestDueAt: number | null;
+}
+
 /** A delivery leased to a worker, with what its attempt needs. */
 export interface ClaimedDelivery {
   id: string;
@@ -324,6 +331,12 @@ export interface Store extends AsyncDisposable {
   release(owner: string, releases: readonly Release[]): Promise<void>;
   /** The earliest due time among pending and leased deliveries, or `null` if none. */
   nextDueAt(): Promise<number | null>;
+  /**
+   * How long the queue is, for metrics: deliveries waiting (`pending`, due or not) and
+   * leased (`sending`), counted on the partial index of the queue (not the table), and the
+   * due time of the oldest pending delivery already due at `now` (`null`: none is late).
+   */
+  queueStats(now: number): Promise<QueueStats>;
 
   /** A message's delivery to one endpoint. */
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;
@@ -404,6 +417,11 @@ export interface Store extends AsyncDisposable {
   readonly backgroundCheckpoints?: (
     onFailure: (message: string) => void,
   ) => Promise<(() => Promise<void>) | null>;
+  /**
+   * Optional: the connection pool's state now (PostgreSQL), for metrics: connections open,
+   * idle, and queries waiting for one.
+   */
+  readonly poolStats?: () => { total: number; idle: number; waiting: number };
 }
 
 /** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */

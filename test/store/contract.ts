@@ -368,6 +368,40 @@ export function storeContract(backend: string, open: OpenStore): void {
         return { ...ctx, ep, msgs };
       }
 
+      it('counts the queue for metrics: pending, leased, and the oldest one due', async () => {
+        const { store, clock, msgs } = await withDeliveries(4);
+        const first = clock.now() - 4;
+        expect(await store.queueStats(first - 1)).toEqual({ pending: 4, sending: 0, oldestDueAt: null });
+        expect(await store.queueStats(clock.now())).toEqual({ pending: 4, sending: 0, oldestDueAt: first });
+        await store.claimDue({ owner: 'w1', now: clock.now(), leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+        expect(await store.queueStats(clock.now())).toEqual({
+          pending: 3,
+          sending: 1,
+          oldestDueAt: first + 1,
+        });
+        const claimed = await store.claimDue({
+          owner: 'w1',
+          now: clock.now(),
+          leaseMs: 60_000,
+          limit: 3,
+          skipEndpoints: [],
+        });
+        await store.complete(
+          claimed.map((c) => ({
+            owner: 'w1',
+            deliveryId: c.id,
+            endpointId: c.endpointId,
+            attempt: null,
+            next: { status: 'succeeded' as const },
+            disableEndpoint: false,
+          })),
+          clock.now(),
+          DAY,
+        );
+        expect(msgs).toHaveLength(4);
+        expect(await store.queueStats(clock.now())).toEqual({ pending: 0, sending: 1, oldestDueAt: null });
+      });
+
       it('claims due deliveries oldest first, under a lease, up to the limit', async () => {
         const { store, clock, msgs } = await withDeliveries(5);
         const now = clock.now();

@@ -169,6 +169,11 @@ export class PostgresConnection {
   private relisten: NodeJS.Timeout | null = null;
   private closed = false;
 
+  /** Connections open and idle, and queries waiting for one. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly config: pg.PoolConfig,

@@ -32,6 +32,7 @@ import type {
   DisabledEndpoint,
   Page,
   PageRequest,
+  QueueStats,
   Release,
 } from '../store.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
@@ -331,6 +332,19 @@ export class PostgresDeliveries {
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
     );
     return rows[0]?.due ?? null;
+  }
+
+  /** See `Store`. */
+  async queueStats(now: number): Promise<QueueStats> {
+    const { rows } = await this.conn.q<{ pending: number; sending: number; oldest: number | null }>(
+      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+              count(*) FILTER (WHERE status = 'sending')::int AS sending,
+              MIN(due_at) FILTER (WHERE status = 'pending' AND due_at <= $1) AS oldest
+       FROM deliveries WHERE status IN ('pending', 'sending')`,
+      [now],
+    );
+    const row = rows[0]!;
+    return { pending: row.pending, sending: row.sending, oldestDueAt: row.oldest };
   }
 
   /** See `Store`. */

@@ -41,6 +41,7 @@ import type {
   NewSource,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   SourcePatch,
   Store,
@@ -191,8 +192,12 @@ export class PostgresStore implements Store {
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     return this.deliveries.release(owner, releases);
   }
+  readonly poolStats = () => this.conn.poolStats();
   async nextDueAt(): Promise<number | null> {
     return this.deliveries.nextDueAt();
+  }
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.deliveries.queueStats(now);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);

@@ -32,6 +32,7 @@ import type {
   DisabledEndpoint,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   StandingOrder,
 } from '../store.js';
@@ -183,6 +184,13 @@ function prepare({ db }: SqliteConnection) {
     release: db.prepare<[{ id: string; owner: string; due_at: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @due_at, lease_owner = NULL
        WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
+    ),
+    queueCounts: db.prepare<[], { status: 'pending' | 'sending'; n: number }>(
+      `SELECT status, count(*) AS n FROM deliveries INDEXED BY deliveries_due
+       WHERE status IN ('pending', 'sending') GROUP BY status`,
+    ),
+    oldestDue: db.prepare<[number], { due: number | null }>(
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status = 'pending' AND due_at <= ?`,
     ),
     nextDue: db.prepare<[], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
@@ -401,6 +409,16 @@ export class SqliteDeliveries {
 
   nextDueAt(): number | null {
     return this.stmt.nextDue.get()?.due ?? null;
+  }
+
+  queueStats(now: number): QueueStats {
+    const stats: QueueStats = {
+      pending: 0,
+      sending: 0,
+      oldestDueAt: this.stmt.oldestDue.get(now)?.due ?? null,
+    };
+    for (const { status, n } of this.stmt.queueCounts.all()) stats[status] = n;
+    return stats;
   }
 
   getDelivery(msgId: string, endpointId: string): Delivery | null {

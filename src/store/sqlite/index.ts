@@ -37,6 +37,7 @@ import type {
   NewSource,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   SourcePatch,
   StandingClaims,
@@ -204,6 +205,9 @@ export class SqliteStore implements Store {
   }
   async nextDueAt(): Promise<number | null> {
     return this.deliveries.nextDueAt();
+  }
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.deliveries.queueStats(now);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);
