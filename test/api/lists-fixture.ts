@@ -11,7 +11,7 @@ import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { newId } from '../../src/core/ids.js';
 import type { Attempt } from '../../src/core/types.js';
-import type { Store } from '../../src/store/store.js';
+import type { ClaimedDelivery, Store } from '../../src/store/store.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
 export interface ListsFixture {
@@ -55,16 +55,15 @@ export interface Outcome {
   retry?: boolean;
 }
 
-/**
- * Makes one attempt, at the clock's time, of every delivery due now (of `endpointId` only,
- * if given): claimed and completed as the dispatcher does. Returns the attempts, oldest first.
- */
-export async function attemptDue(
+/** Which deliveries a call takes: all that are due, or those `which` keeps. */
+export type Which = (d: ClaimedDelivery) => boolean;
+
+/** Claims the due deliveries `which` keeps (leased, so sending) and gives the others back, due now. */
+export async function claim(
   store: Store,
   clock: ManualClock,
-  outcome: Outcome = { succeeded: false, statusCode: 500, retry: true },
-  endpointId?: string,
-): Promise<Attempt[]> {
+  which: Which = () => true,
+): Promise<ClaimedDelivery[]> {
   const now = clock.now();
   const claimed = await store.claimDue({
     owner: 'test',
@@ -73,13 +72,28 @@ export async function attemptDue(
     limit: 250,
     skipEndpoints: [],
   });
-  const mine = claimed.filter((d) => endpointId === undefined || d.endpointId === endpointId);
+  const mine = claimed.filter(which);
   const others = claimed.filter((d) => !mine.includes(d));
   if (others.length > 0)
     await store.release(
       'test',
       others.map((d) => ({ deliveryId: d.id, dueAt: now })),
     );
+  return mine;
+}
+
+/**
+ * Makes one attempt, at the clock's time, of every delivery due now (those `which` keeps):
+ * claimed and completed as the dispatcher does. Returns the attempts.
+ */
+export async function attemptDue(
+  store: Store,
+  clock: ManualClock,
+  outcome: Outcome = { succeeded: false, statusCode: 500, retry: true },
+  which?: Which,
+): Promise<Attempt[]> {
+  const now = clock.now();
+  const mine = await claim(store, clock, which);
   const attempts = mine.map(
     (d): Attempt => ({
       id: newId('atmpt', now),
