@@ -181,13 +181,14 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     const status = q.status === undefined ? undefined : Number(q.status);
     const withContent = flagParam(q.with_content, true);
     const page = pageRequest(q);
+    const ofMessage = messageFilter(q);
     // Attempts are only ever a success or a failure; pending and sending match none.
     if (status === 1 || status === 3) return sendJson(reply, pageJson([], EMPTY_PAGE));
     const attempts = await store.listAttempts(
       {
         appId: owner.id,
         ...scope,
-        ...messageFilter(q),
+        ...ofMessage,
         ...(status !== undefined ? { succeeded: status === 0 } : {}),
         ...(q.status_code_class !== undefined ? { statusCodeClass: Number(q.status_code_class) } : {}),
       },
