@@ -115,6 +115,7 @@ const ExpandedStatuses = NotInHerald<string>(
   ['true'],
 );
 
+/** `GET /event-type`: ordered by name, archived ones and schemas left out unless asked for. */
 export const EventTypeListQuery = Type.Object(
   {
     ...ListQuery.properties,
@@ -124,6 +125,7 @@ export const EventTypeListQuery = Type.Object(
   Closed,
 );
 
+/** `GET /app`: the Svix Cloud filters the SDK can send are refused unless they ask for nothing. */
 export const ApplicationListQuery = Type.Object(
   {
     ...ListQuery.properties,
@@ -405,12 +407,15 @@ const attemptFields = {
   with_msg: Flag("default false; true embeds each attempt's message as msg"),
   expanded_statuses: ExpandedStatuses,
 };
+/** `GET …/attempt/endpoint/{endpoint_id}`. */
 export const AttemptByEndpointQuery = Type.Object(attemptFields, Closed);
+/** `GET …/attempt/msg/{msg_id}`: `endpoint_id` takes an id or a uid. */
 export const AttemptByMsgQuery = Type.Object(
   { ...attemptFields, endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) },
   Closed,
 );
 
+/** `GET …/msg`. */
 export const MessageQuery = Type.Object(
   { ...pageFields, event_types: EventTypesParam, channel: Channel, ...timeWindow, with_content: WithContent },
   Closed,

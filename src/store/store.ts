@@ -331,13 +331,13 @@ export interface Store extends AsyncDisposable {
   getMessages(appId: string, ids: readonly string[]): Promise<Message[]>;
   /**
    * An endpoint's deliveries with their messages, keyed by message id and paged as
-   * {@link listMessages} pages.
+   * {@link listMessages} pages (the time window is the messages' time).
    */
   listEndpointDeliveries(
     filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; message: Message }>>;
-  /** A message's deliveries with their endpoints, keyed by endpoint id, ascending. */
+  /** A message's deliveries with their endpoints (those that still exist), keyed by endpoint id, ascending. */
   listMessageDestinations(
     msgId: string,
     page: PageRequest,

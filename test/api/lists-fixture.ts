@@ -14,6 +14,7 @@ import type { Attempt } from '../../src/core/types.js';
 import type { ClaimedDelivery, Store } from '../../src/store/store.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
+/** A running API over a fresh store, and how the tests reach it. */
 export interface ListsFixture {
   store: Store;
   clock: ManualClock;
@@ -25,6 +26,7 @@ export interface ListsFixture {
 
 const TOKEN = 'lists-admin-token';
 
+/** Opens a fresh store on a manual clock and an API on 127.0.0.1 port 0 in front of it. */
 export async function openListsFixture(name: string): Promise<ListsFixture> {
   const clock = new ManualClock();
   const under: TestStore = await openTestStore(name, { clock });
