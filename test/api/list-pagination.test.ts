@@ -8,6 +8,7 @@
  */
 import { Ordering } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { more } from '../../src/cli/output.js';
 import { attemptDue, type ListsFixture, openListsFixture } from './lists-fixture.js';
 
 interface Query {
@@ -418,4 +419,13 @@ describe.each(CASES)('$name', (c) => {
       });
     },
   );
+});
+
+describe("the CLI's hint for the next page", () => {
+  it('goes on with iterator, or after --after alone with the prevIterator, given with = (it begins with -)', () => {
+    const page = { data: [1], iterator: 'msg_b', prevIterator: '-msg_a', done: false };
+    expect(more(page)).toBe('more: add --iterator msg_b\n');
+    expect(more(page, true)).toBe('more: add --iterator=-msg_a\n');
+    expect(more({ ...page, done: true }, true)).toBe('');
+  });
 });
