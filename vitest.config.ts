@@ -13,6 +13,8 @@ const ON_EACH_STORE = [
   'test/api/endpoint-delivery-settings.test.ts',
   'test/api/headers.test.ts',
   'test/api/json-depth.test.ts',
+  'test/api/list-filters.test.ts',
+  'test/api/list-pagination.test.ts',
   'test/api/messages.test.ts',
   'test/api/metrics.test.ts',
   'test/api/nul.test.ts',

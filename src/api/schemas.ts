@@ -62,12 +62,83 @@ export const ValidationErrorBody = Type.Object(
   { $id: 'HTTPValidationError' },
 );
 
-/** Query string of list routes; numbers arrive as strings and are checked by pattern. */
-export const ListQuery = Type.Object({
+/**
+ * Query strings of list routes. Numbers and booleans arrive as strings and are checked by
+ * pattern; each object is closed, so a parameter Herald does not know gets 422 naming it
+ * rather than being ignored.
+ */
+const Closed = { additionalProperties: false } as const;
+const Flag = (description: string) =>
+  Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description }));
+/** Svix's `-` iterators: `X` continues after X, `-X` (a page's `prevIterator`) is the page before X. */
+const Iterator = Type.Optional(
+  Type.String({
+    maxLength: 257,
+    description: "a page's iterator continues after it; its prevIterator (- and a key) gives the page before",
+  }),
+);
+const pageFields = {
   limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$', description: '1 to 250, default 50' })),
-  iterator: Type.Optional(Type.String({ maxLength: 256 })),
-  order: Type.Optional(Type.Union([Type.Literal('ascending'), Type.Literal('descending')])),
-});
+  iterator: Iterator,
+};
+/** Paging of a list that has no `order`: messages and attempts are newest first, destinations by endpoint id. */
+export const PageQuery = Type.Object(pageFields, Closed);
+/** Paging of a list that can be read either way. */
+export const ListQuery = Type.Object(
+  {
+    ...pageFields,
+    order: Type.Optional(Type.Union([Type.Literal('ascending'), Type.Literal('descending')])),
+  },
+  Closed,
+);
+
+/** `event_types` as the svix SDK sends it (comma-separated), or repeated. */
+const EventTypesParam = Type.Optional(
+  Type.Union([Type.String({ maxLength: 65_536 }), Type.Array(Type.String({ maxLength: 65_536 }))], {
+    description: 'event type names, comma-separated or repeated',
+  }),
+);
+const timeWindow = {
+  before: Type.Optional(Timestamp),
+  after: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'without before or an iterator, the page is the oldest after this time; prevIterator pages forward',
+    }),
+  ),
+};
+const Channel = Type.Optional(Name(LIMITS.channelMaxLength));
+const WithContent = Flag('default true; false leaves payloads (and attempt response bodies) out');
+const ExpandedStatuses = NotInHerald<string>(
+  'Herald always reports the expanded statuses (3, sending, apart from 1, pending)',
+  ['true'],
+);
+
+/** `GET /event-type`: ordered by name, archived ones and schemas left out unless asked for. */
+export const EventTypeListQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    include_archived: Flag('default false'),
+    with_content: Flag('default false; without it, schemas are left out (null)'),
+  },
+  Closed,
+);
+
+/** `GET /app`: the Svix Cloud filters the SDK can send are refused unless they ask for nothing. */
+export const ApplicationListQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    exclude_apps_with_no_endpoints: NotInHerald<string>('Herald does not filter applications', ['false']),
+    exclude_apps_with_disabled_endpoints: NotInHerald<string>('Herald does not filter applications', [
+      'false',
+    ]),
+    exclude_apps_with_svix_play_endpoints: NotInHerald<string>('Herald has no Svix Play endpoints', [
+      'false',
+    ]),
+  },
+  Closed,
+);
 
 /** A page of `item`. */
 export const Page = (item: TSchema) =>
@@ -285,6 +356,7 @@ const StatusText = Type.Union([
 ]);
 
 export const MessageAttemptOut = Type.Object({
+  msg: Type.Optional(MessageOut),
   id: Type.String(),
   msgId: Type.String(),
   endpointId: Type.String(),
@@ -324,26 +396,40 @@ export const EndpointMessageOut = Type.Object({
   nextAttempt: Nullable(Timestamp),
 });
 
-export const AttemptQuery = Type.Object({
-  ...ListQuery.properties,
+const attemptFields = {
+  ...pageFields,
   status: Type.Optional(Type.String({ pattern: '^[0-3]$' })),
   status_code_class: Type.Optional(Type.String({ pattern: '^(0|100|200|300|400|500)$' })),
-  event_types: Type.Optional(Type.Union([Name(), Type.Array(Name())])),
-  endpoint_id: Type.Optional(Type.String({ maxLength: 256 })),
-  before: Type.Optional(Timestamp),
-  after: Type.Optional(Timestamp),
-  with_content: Type.Optional(Type.String()),
-  channel: Type.Optional(Name(LIMITS.channelMaxLength)),
-});
+  event_types: EventTypesParam,
+  channel: Channel,
+  ...timeWindow,
+  with_content: WithContent,
+  with_msg: Flag("default false; true embeds each attempt's message as msg"),
+  expanded_statuses: ExpandedStatuses,
+};
+/** `GET …/attempt/endpoint/{endpoint_id}`. */
+export const AttemptByEndpointQuery = Type.Object(attemptFields, Closed);
+/** `GET …/attempt/msg/{msg_id}`: `endpoint_id` takes an id or a uid. */
+export const AttemptByMsgQuery = Type.Object(
+  { ...attemptFields, endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) },
+  Closed,
+);
 
-export const MessageQuery = Type.Object({
-  ...ListQuery.properties,
-  event_types: Type.Optional(Type.Union([Name(), Type.Array(Name())])),
-  channel: Type.Optional(Name(LIMITS.channelMaxLength)),
-  before: Type.Optional(Timestamp),
-  after: Type.Optional(Timestamp),
-  with_content: Type.Optional(Type.String()),
-});
+/** `GET …/msg`. */
+export const MessageQuery = Type.Object(
+  { ...pageFields, event_types: EventTypesParam, channel: Channel, ...timeWindow, with_content: WithContent },
+  Closed,
+);
+
+/** `GET …/endpoint/{endpoint_id}/msg`: the messages sent to an endpoint. */
+export const EndpointMessageQuery = Type.Object(
+  {
+    ...MessageQuery.properties,
+    status: Type.Optional(Type.String({ pattern: '^[0-3]$' })),
+    expanded_statuses: ExpandedStatuses,
+  },
+  Closed,
+);
 
 /** Svix's request for a portal token; Herald's application tokens take none of its options. */
 export const AppPortalAccessIn = Type.Object({

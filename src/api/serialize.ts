@@ -17,13 +17,14 @@ export function applicationOut(a: Application) {
   };
 }
 
-export function eventTypeOut(e: EventType) {
+/** An event type in the Svix shape; without `withContent` (Svix's lists by default) its schemas are left out. */
+export function eventTypeOut(e: EventType, withContent = true) {
   return {
     name: e.name,
     description: e.description,
     archived: e.archived,
     deprecated: false,
-    schemas: e.schemas,
+    schemas: withContent ? e.schemas : null,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };
@@ -63,10 +64,21 @@ export function messageJson(m: Message, withContent = true, delivery?: Delivery)
   return delivery ? `{${fields},${str(deliveryStatus(delivery)).slice(1)}` : `{${fields}}`;
 }
 
-/** A Svix page (`{data, iterator, prevIterator, done}`) of items that are JSON text already. */
-export function pageJson(items: string[], page: { iterator: string | null; done: boolean }): string {
-  return `{"data":[${items.join(',')}],"iterator":${JSON.stringify(page.iterator)},"prevIterator":null,"done":${page.done}}`;
+/** The paging fields of a Svix page. */
+export interface PageFields {
+  iterator: string | null;
+  prevIterator: string | null;
+  done: boolean;
 }
+
+/** A Svix page (`{data, iterator, prevIterator, done}`) of items that are JSON text already. */
+export function pageJson(items: string[], page: PageFields): string {
+  const str = JSON.stringify;
+  return `{"data":[${items.join(',')}],"iterator":${str(page.iterator)},"prevIterator":${str(page.prevIterator)},"done":${page.done}}`;
+}
+
+/** An empty page, for a filter that nothing can match. */
+export const EMPTY_PAGE: PageFields = { iterator: null, prevIterator: null, done: true };
 
 /**
  * Sends an answer that is JSON text already (from {@link messageJson}, {@link pageJson}) as
@@ -93,13 +105,14 @@ export function deliveryStatus(d: Delivery) {
  * `blocked_address`, `timeout`, `http_status`…; Svix's MessageAttemptOut has no such field,
  * and SDKs ignore fields they do not know).
  */
-export function attemptOut(a: Attempt) {
+export function attemptOut(a: Attempt, withContent = true) {
   return {
     id: a.id,
     msgId: a.msgId,
     endpointId: a.endpointId,
     url: a.url,
-    response: a.responseBody,
+    // Svix's answer without content: an empty JSON object for the body.
+    response: withContent ? a.responseBody : '{}',
     responseStatusCode: a.statusCode ?? 0,
     responseDurationMs: Math.round(a.durationMs),
     status: a.succeeded ? 0 : 2,
@@ -109,4 +122,13 @@ export function attemptOut(a: Attempt) {
     errorKind: a.errorKind,
     errorMessage: a.errorMessage,
   };
+}
+
+/**
+ * An attempt as JSON text, with its message (`with_msg`) after its own fields: the message's
+ * payload goes as its stored bytes, as {@link messageJson} sends it.
+ */
+export function attemptJson(a: Attempt, withContent: boolean, message?: Message): string {
+  const own = JSON.stringify(attemptOut(a, withContent));
+  return message ? `${own.slice(0, -1)},"msg":${messageJson(message, withContent)}}` : own;
 }

@@ -16,7 +16,7 @@ import type {
   SourceProvider,
 } from '../core/types.js';
 import { type SecretBox, sealedRowId } from './secret-box.js';
-import type { ClaimedDelivery, IdempotentAnswer, Page } from './store.js';
+import type { ClaimedDelivery, IdempotentAnswer } from './store.js';
 
 export interface ApplicationRow {
   id: string;
@@ -277,14 +277,6 @@ export function toAttempt(r: AttemptRow): Attempt {
     requestHeaders: JSON.parse(r.request_headers),
     createdAt: r.created_at,
   };
-}
-
-/** A page of `rows` fetched with `limit + 1`: the extra row only tells that more exist. */
-export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  const done = rows.length <= limit;
-  const data = done ? rows : rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data, iterator: last === undefined ? null : key(last), done };
 }
 
 /** A message waiting for its group commit, with the one endpoint it targets, if any. */

@@ -18,17 +18,47 @@ import type {
   SourceProvider,
 } from '../core/types.js';
 
-/** A page request: at most `limit` items after the `iterator` (an id) in id order. */
+/** The order of a list by its key (an id, or an event type's name). */
+export type Order = 'ascending' | 'descending';
+
+/**
+ * A page request, paged by key as Svix pages (see `src/store/paging.ts`): at most `limit`
+ * items after `iterator` (a key) in the list's order, or with `iterator` `-X`, the `limit`
+ * items just before X.
+ */
 export interface PageRequest {
   limit: number;
   iterator?: string | null;
+  /** The list's order; left out, the list's own (each method says which). */
+  order?: Order;
 }
 
-/** A page of results; `iterator` continues after the last item. */
+/** A page of results, in the list's order. */
 export interface Page<T> {
   data: T[];
+  /** The last item's key: as `iterator`, the page after this one. */
   iterator: string | null;
+  /** `-` and the first item's key: as `iterator`, the page before this one. */
+  prevIterator: string | null;
+  /** Nothing is left past this page in the direction it was read. */
   done: boolean;
+}
+
+/** Filters of {@link Store.listEventTypes}. */
+export interface EventTypeFilter {
+  /** Archived event types too; left out, only the others. */
+  includeArchived?: boolean;
+}
+
+/** Filters of {@link Store.listEndpointDeliveries}. */
+export interface EndpointDeliveryFilter {
+  endpointId: string;
+  status?: Delivery['status'];
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** Only messages created before / after these times (ms). */
+  before?: number;
+  after?: number;
 }
 
 /** Input of {@link Store.createApplication}. */
@@ -188,7 +218,11 @@ export interface Completion {
   owner: string;
   deliveryId: string;
   endpointId: string;
-  /** The attempt made; `null` when none was (the endpoint was disabled meanwhile). */
+  /**
+   * The attempt made; `null` when none was (the endpoint was disabled meanwhile). Its id
+   * begins with its `createdAt` (`newId('atmpt', createdAt)`): attempt lists read a time
+   * window as a range of ids.
+   */
   attempt: Attempt | null;
   next: DeliveryNext;
   /** 410 Gone: disable the endpoint now. */
@@ -209,6 +243,8 @@ export type AttemptFilter = {
   /** 0 (no response), 100, 200, 300, 400 or 500. */
   statusCodeClass?: number;
   eventTypes?: readonly string[];
+  /** Only attempts of messages sent on this channel. */
+  channel?: string;
   /** Only attempts made before / after these times (ms). */
   before?: number;
   after?: number;
@@ -260,7 +296,7 @@ export interface Store extends AsyncDisposable {
   createApplication(input: NewApplication): Promise<Application>;
   /** An application by id or uid. */
   getApplication(idOrUid: string): Promise<Application | null>;
-  /** Applications in id order. */
+  /** Applications by id, newest first unless `page.order` says otherwise. */
   listApplications(page: PageRequest): Promise<Page<Application>>;
   /** Changes an application. Throws `NotFoundError`, `ConflictError`. */
   updateApplication(id: string, patch: ApplicationPatch): Promise<Application>;
@@ -271,8 +307,8 @@ export interface Store extends AsyncDisposable {
   upsertEventType(input: NewEventType): Promise<EventType>;
   /** An event type by name. */
   getEventType(name: string): Promise<EventType | null>;
-  /** Event types in name order. */
-  listEventTypes(page: PageRequest): Promise<Page<EventType>>;
+  /** Event types by name, ascending unless `page.order` says otherwise. */
+  listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>>;
   /** Deletes an event type. Throws `NotFoundError`. */
   deleteEventType(name: string): Promise<void>;
 
@@ -280,7 +316,7 @@ export interface Store extends AsyncDisposable {
   createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint>;
   /** An endpoint of an application, by id or uid. */
   getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
-  /** An application's endpoints in id order. */
+  /** An application's endpoints by id, newest first unless `page.order` says otherwise. */
   listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>>;
   /** Changes an endpoint. Re-enabling it clears its failure clock. */
   updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint>;
@@ -300,13 +336,26 @@ export interface Store extends AsyncDisposable {
   acceptMessage(input: NewMessage): Promise<AcceptedMessage>;
   /** A message of an application, by id or eventId. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
-  /** An application's messages, newest first. */
+  /**
+   * An application's messages by id, newest first; with `after` and no `before` nor
+   * iterator, the oldest page after `after` (see `keyset` in `src/store/paging.ts`).
+   */
   listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>>;
-  /** An endpoint's deliveries with their messages, newest first. */
+  /** Messages of an application by id, those that exist, in no particular order. */
+  getMessages(appId: string, ids: readonly string[]): Promise<Message[]>;
+  /**
+   * An endpoint's deliveries with their messages, keyed by message id and paged as
+   * {@link listMessages} pages (the time window is the messages' time).
+   */
   listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; message: Message }>>;
+  /** A message's deliveries with their endpoints (those that still exist), keyed by endpoint id, ascending. */
+  listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>>;
 
   /**
    * Leases up to `limit` due deliveries: pending ones whose due time has come, and sending
@@ -354,7 +403,7 @@ export interface Store extends AsyncDisposable {
   replayMissing(endpointId: string, since: number, until: number | null): Promise<number>;
   /** Makes a delivery due now for a manual attempt. Throws `NotFoundError`. */
   resend(msgId: string, endpointId: string): Promise<Delivery>;
-  /** Attempts, newest first. */
+  /** Attempts by id, paged as {@link listMessages} pages. */
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
   /** One attempt of a message. */
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
@@ -365,7 +414,7 @@ export interface Store extends AsyncDisposable {
   createSource(input: NewSource): Promise<Source>;
   /** A source by id. */
   getSource(id: string): Promise<Source | null>;
-  /** Sources in id order. */
+  /** Sources by id, ascending unless `page.order` says otherwise. */
   listSources(page: PageRequest): Promise<Page<Source>>;
   /** Changes a source's name, secrets or header passthrough; throws NotFoundError for an unknown id. */
   updateSource(id: string, patch: SourcePatch): Promise<Source>;
@@ -377,7 +426,7 @@ export interface Store extends AsyncDisposable {
    * them; other sources are not touched). Bounded work: one index probe, whatever the cap.
    */
   recordInbound(request: NewInboundRequest): Promise<InboundRequest>;
-  /** A source's requests, newest first. */
+  /** A source's requests by id, newest first unless `page.order` says otherwise. */
   listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>>;
   /** One request of a source by id; null when unknown, pruned, or another source's. */
   getInbound(sourceId: string, id: string): Promise<InboundRequest | null>;

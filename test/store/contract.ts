@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { encodeId } from '../../src/core/ids.js';
 import type { Attempt, Message } from '../../src/core/types.js';
 import type { OpenStoreOptions } from '../../src/store/open.js';
 import type { AttemptFilter, MessageFilter, NewInboundRequest, Store } from '../../src/store/store.js';
@@ -31,7 +32,8 @@ function attemptFor(
   at: number,
 ): Attempt {
   return {
-    id: `atmpt_${String(at).padStart(27, '0')}`,
+    // An attempt's id begins with its time, as the dispatcher makes them (lists page by it).
+    id: encodeId('atmpt', at, new Uint8Array(14)),
     deliveryId: d.id,
     msgId: d.msgId,
     endpointId: d.endpointId,
@@ -281,7 +283,7 @@ export function storeContract(backend: string, open: OpenStore): void {
           },
         });
         expect(message.headers).toEqual({ 'x-github-event': 'push' });
-        const listed = await store.listEndpointDeliveries(ep.id, { limit: 10 });
+        const listed = await store.listEndpointDeliveries({ endpointId: ep.id }, { limit: 10 });
         expect(listed.data.map((x) => x.message)).toEqual([message]);
         const [claimed] = await store.claimDue({
           owner: 'w',

@@ -8,7 +8,7 @@ import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
 import type { Endpoint, EventType } from '../../core/types.js';
 import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
-import { appOf, endpointOf, pageLimit, type RouteContext, requireEnabled, timeParam } from '../context.js';
+import { appOf, endpointOf, pageRequest, type RouteContext, requireEnabled, timeParam } from '../context.js';
 import {
   AppParams,
   BackgroundTaskOut,
@@ -101,11 +101,8 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     { schema: { tags, params: AppParams, querystring: ListQuery, response: { 200: Page(EndpointOut) } } },
     async (request) => {
       const owner = await appOf(ctx, request, request.params.app_id);
-      const page = await store.listEndpoints(owner.id, {
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
-      return { ...page, data: page.data.map(endpointOut), prevIterator: null };
+      const page = await store.listEndpoints(owner.id, pageRequest(request.query));
+      return { ...page, data: page.data.map(endpointOut) };
     },
   );
 

@@ -2,8 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { NotFoundError } from '../../core/errors.js';
 import { requireAdmin } from '../auth.js';
-import { pageLimit, type RouteContext } from '../context.js';
-import { EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate, ListQuery, Page } from '../schemas.js';
+import { flagParam, pageRequest, type RouteContext } from '../context.js';
+import {
+  EventTypeIn,
+  EventTypeListQuery,
+  EventTypeOut,
+  EventTypePatch,
+  EventTypeUpdate,
+  Page,
+} from '../schemas.js';
 import { eventTypeOut } from '../serialize.js';
 
 const NameParams = Type.Object({ event_type_name: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -21,23 +28,17 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     {
       schema: {
         tags: ['Event Type'],
-        querystring: Type.Object({
-          ...ListQuery.properties,
-          include_archived: Type.Optional(Type.String()),
-          with_content: Type.Optional(Type.String()),
-        }),
+        querystring: EventTypeListQuery,
         response: { 200: Page(EventTypeOut) },
       },
     },
     async (request) => {
-      const page = await store.listEventTypes({
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
+      const q = request.query;
+      const page = await store.listEventTypes(pageRequest(q), {
+        includeArchived: flagParam(q.include_archived, false),
       });
-      const data = page.data
-        .filter((e) => request.query.include_archived === 'true' || !e.archived)
-        .map(eventTypeOut);
-      return { ...page, data, prevIterator: null };
+      const withContent = flagParam(q.with_content, false);
+      return { ...page, data: page.data.map((e) => eventTypeOut(e, withContent)) };
     },
   );
 

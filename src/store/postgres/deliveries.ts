@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { replaySelection } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -17,7 +18,6 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type MessageRow,
-  pageOf,
   toAttempt,
   toClaimed,
   toDelivery,
@@ -35,7 +35,7 @@ import type {
   QueueStats,
   Release,
 } from '../store.js';
-import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
 
 /** An attempt as a row of {@link INSERT_ATTEMPTS}. */
 function attemptRecord(a: Attempt) {
@@ -421,32 +421,30 @@ export class PostgresDeliveries {
 
   /** See `Store`. */
   async listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>> {
-    const { rows } = await this.conn.q<AttemptRow>(
-      `SELECT * FROM attempts
-       WHERE app_id = $1
-         AND ($2::text IS NULL OR msg_id = $2)
-         AND ($3::text IS NULL OR endpoint_id = $3)
-         AND ($4::boolean IS NULL OR succeeded = $4)
-         AND ($5::int IS NULL OR ($5 = 0 AND status_code IS NULL) OR (status_code >= $5 AND status_code < $5 + 100))
-         AND ($6::text[] IS NULL OR msg_id IN (SELECT id FROM messages WHERE event_type = ANY($6)))
-         AND ($7::bigint IS NULL OR created_at < $7)
-         AND ($8::bigint IS NULL OR created_at > $8)
-         AND ($9::text IS NULL OR id < $9)
-       ORDER BY id DESC LIMIT $10`,
-      [
-        filter.appId,
-        filter.msgId ?? null,
-        filter.endpointId ?? null,
-        filter.succeeded ?? null,
-        filter.statusCodeClass ?? null,
-        filter.eventTypes && filter.eventTypes.length > 0 ? filter.eventTypes : null,
-        filter.before ?? null,
-        filter.after ?? null,
-        page.iterator ?? null,
-        page.limit + 1,
-      ],
-    );
-    return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
+    const w = new Where();
+    w.where.push(`app_id = ${w.param(filter.appId)}`);
+    if (filter.msgId !== undefined) w.where.push(`msg_id = ${w.param(filter.msgId)}`);
+    if (filter.endpointId !== undefined) w.where.push(`endpoint_id = ${w.param(filter.endpointId)}`);
+    if (filter.succeeded !== undefined) w.where.push(`succeeded = ${w.param(filter.succeeded)}`);
+    if (filter.statusCodeClass === 0) w.where.push('status_code IS NULL');
+    else if (filter.statusCodeClass !== undefined) {
+      const from = w.param(filter.statusCodeClass);
+      w.where.push(`status_code >= ${from}::int AND status_code < ${from}::int + 100`);
+    }
+    // The message's fields, looked up by its key for each attempt the page passes.
+    const ofMessage: string[] = [];
+    if (filter.eventTypes && filter.eventTypes.length > 0)
+      ofMessage.push(`m.event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
+    if (filter.channel !== undefined) ofMessage.push(`m.channels::jsonb ? ${w.param(filter.channel)}`);
+    if (ofMessage.length > 0)
+      w.where.push(
+        `EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND ${ofMessage.join(' AND ')})`,
+      );
+    w.window('id', idWindow('atmpt', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM attempts ${w.pageSql(ks, 'id', page.limit)}`;
+    const { rows } = await this.conn.q<AttemptRow>(sql, w.params);
+    return pageFrom(rows.map(toAttempt), page, ks, (a) => a.id);
   }
 
   /** See `Store`. */

@@ -30,7 +30,9 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   EndpointPatch,
+  EventTypeFilter,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -132,8 +134,8 @@ export class PostgresStore implements Store {
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
   }
-  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
-    return this.catalog.listEventTypes(page);
+  async listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>> {
+    return this.catalog.listEventTypes(page, filter);
   }
   async deleteEventType(name: string): Promise<void> {
     return this.catalog.deleteEventType(name);
@@ -172,11 +174,20 @@ export class PostgresStore implements Store {
   async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
     return this.messages.listMessages(filter, page);
   }
+  async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
+    return this.messages.getMessages(appId, ids);
+  }
   async listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.messages.listEndpointDeliveries(endpointId, page);
+    return this.messages.listEndpointDeliveries(filter, page);
+  }
+  async listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
+    return this.messages.listMessageDestinations(msgId, page);
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {

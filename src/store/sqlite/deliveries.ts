@@ -9,7 +9,8 @@ import { type EndpointState, endpointEffects, endpointsToRead } from '../../core
 import { NotFoundError } from '../../core/errors.js';
 import { replaySelection } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
-import type { Attempt, Delivery, Message } from '../../core/types.js';
+import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -17,7 +18,6 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type MessageRow,
-  pageOf,
   toAttempt,
   toClaimed,
   toDelivery,
@@ -30,13 +30,14 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   Page,
   PageRequest,
   QueueStats,
   Release,
   StandingOrder,
 } from '../store.js';
-import { type SqliteConnection, timeBounds } from './connection.js';
+import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
@@ -217,12 +218,8 @@ function prepare({ db }: SqliteConnection) {
        WHERE m.app_id = @appId AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
     ),
-    endpointDeliveries: db.prepare<[string, string, number], DeliveryRow & { m: string }>(
-      `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
-         'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers,
-         'created_at', m.created_at) AS m
-       FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`,
+    endpointsByIds: db.prepare<[string], EndpointRow>(
+      'SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))',
     ),
     countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
       'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
@@ -472,15 +469,51 @@ export class SqliteDeliveries {
   }
 
   listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Page<{ delivery: Delivery; message: Message }> {
-    const rows = this.stmt.endpointDeliveries.all(endpointId, page.iterator ?? '~', page.limit + 1);
+    const w: Where = { where: ['d.endpoint_id = @endpointId'], params: { endpointId: filter.endpointId } };
+    if (filter.status !== undefined) {
+      w.where.push('d.status = @status');
+      w.params.status = filter.status;
+    }
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      w.where.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
+      w.params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.channel !== undefined) {
+      w.where.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
+      w.params.channel = filter.channel;
+    }
+    windowBounds(w, 'd.msg_id', idWindow('msg', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+         'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers,
+         'created_at', m.created_at) AS m
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id ${pageSql(w, ks, 'd.msg_id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], DeliveryRow & { m: string }>(sql).all(w.params);
     const items = rows.map((r) => ({
       delivery: toDelivery(r),
       message: toMessage(JSON.parse(r.m) as MessageRow),
     }));
-    return pageOf(items, page.limit, (x) => x.delivery.id);
+    return pageFrom(items, page, ks, (x) => x.message.id);
+  }
+
+  listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Page<{ delivery: Delivery; endpoint: Endpoint }> {
+    const ks = keyset(page, 'ascending');
+    const w: Where = { where: ['d.msg_id = @msgId'], params: { msgId } };
+    const sql = `SELECT d.* FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id ${pageSql(w, ks, 'd.endpoint_id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], DeliveryRow>(sql).all(w.params);
+    const endpoints = new Map(
+      this.stmt.endpointsByIds
+        .all(JSON.stringify(rows.map((r) => r.endpoint_id)))
+        .map((r) => [r.id, toEndpoint(r, this.conn.box)]),
+    );
+    const items = rows.map((r) => ({ delivery: toDelivery(r), endpoint: endpoints.get(r.endpoint_id)! }));
+    return pageFrom(items, page, ks, (x) => x.delivery.endpointId);
   }
 
   countDeliveries(endpointId: string): Record<Delivery['status'], number> {
@@ -497,41 +530,45 @@ export class SqliteDeliveries {
   }
 
   listAttempts(filter: AttemptFilter, page: PageRequest): Page<Attempt> {
-    const where = ['app_id = @appId'];
-    const params: Record<string, unknown> = { appId: filter.appId, limit: page.limit + 1 };
+    const w: Where = { where: ['app_id = @appId'], params: { appId: filter.appId } };
     if (filter.msgId !== undefined) {
-      where.push('msg_id = @msgId');
-      params.msgId = filter.msgId;
+      w.where.push('msg_id = @msgId');
+      w.params.msgId = filter.msgId;
     }
     if (filter.endpointId !== undefined) {
-      where.push('endpoint_id = @endpointId');
-      params.endpointId = filter.endpointId;
+      w.where.push('endpoint_id = @endpointId');
+      w.params.endpointId = filter.endpointId;
     }
     if (filter.succeeded !== undefined) {
-      where.push('succeeded = @succeeded');
-      params.succeeded = filter.succeeded ? 1 : 0;
-    }
-    if (page.iterator) {
-      where.push('id < @iterator');
-      params.iterator = page.iterator;
+      w.where.push('succeeded = @succeeded');
+      w.params.succeeded = filter.succeeded ? 1 : 0;
     }
     if (filter.statusCodeClass !== undefined) {
-      if (filter.statusCodeClass === 0) where.push('status_code IS NULL');
+      if (filter.statusCodeClass === 0) w.where.push('status_code IS NULL');
       else {
-        where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
-        params.codeFrom = filter.statusCodeClass;
+        w.where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
+        w.params.codeFrom = filter.statusCodeClass;
       }
     }
+    // The message's fields, looked up by its key for each attempt the page passes.
+    const ofMessage: string[] = [];
     if (filter.eventTypes && filter.eventTypes.length > 0) {
-      where.push(
-        'msg_id IN (SELECT id FROM messages WHERE event_type IN (SELECT value FROM json_each(@eventTypes)))',
-      );
-      params.eventTypes = JSON.stringify(filter.eventTypes);
+      ofMessage.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
+      w.params.eventTypes = JSON.stringify(filter.eventTypes);
     }
-    timeBounds(where, params, filter);
-    const statement = this.conn.cached<[Record<string, unknown>], AttemptRow>(
-      `SELECT * FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
-    );
-    return pageOf(statement.all(params).map(toAttempt), page.limit, (a) => a.id);
+    if (filter.channel !== undefined) {
+      ofMessage.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
+      w.params.channel = filter.channel;
+    }
+    if (ofMessage.length > 0) {
+      w.where.push(
+        `EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND ${ofMessage.join(' AND ')})`,
+      );
+    }
+    windowBounds(w, 'id', idWindow('atmpt', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM attempts ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], AttemptRow>(sql).all(w.params);
+    return pageFrom(rows.map(toAttempt), page, ks, (a) => a.id);
   }
 }

@@ -26,7 +26,9 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   EndpointPatch,
+  EventTypeFilter,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -143,8 +145,8 @@ export class SqliteStore implements Store {
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
   }
-  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
-    return this.catalog.listEventTypes(page);
+  async listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>> {
+    return this.catalog.listEventTypes(page, filter);
   }
   async deleteEventType(name: string): Promise<void> {
     this.catalog.deleteEventType(name);
@@ -184,11 +186,20 @@ export class SqliteStore implements Store {
     return this.messages.listMessages(filter, page);
   }
 
+  async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
+    return this.messages.getMessages(appId, ids);
+  }
   async listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.deliveries.listEndpointDeliveries(endpointId, page);
+    return this.deliveries.listEndpointDeliveries(filter, page);
+  }
+  async listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
+    return this.deliveries.listMessageDestinations(msgId, page);
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);
