@@ -1,8 +1,10 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.js';
 import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import type { TaskRunner } from '../tasks/runner.js';
 import { type Principal, requireApp } from './auth.js';
 import { ForbiddenError } from './errors.js';
 
@@ -13,6 +15,10 @@ export interface RouteContext {
   maxPayloadBytes: number;
   /** Base URL of this server, for links it hands out (read per request: known after listen). */
   publicUrl: () => string;
+  /** The time the API checks against (a recover's 14 days); the store's own clock in tests. */
+  clock: Clock;
+  /** Runs the background tasks routes start. */
+  tasks: TaskRunner;
 }
 
 declare module 'fastify' {

@@ -1,6 +1,14 @@
 /** Herald records in the Svix API's output shapes. */
 import type { FastifyReply } from 'fastify';
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../core/types.js';
+import type {
+  Application,
+  Attempt,
+  BackgroundTask,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+} from '../core/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -22,7 +30,8 @@ export function eventTypeOut(e: EventType) {
     name: e.name,
     description: e.description,
     archived: e.archived,
-    deprecated: false,
+    deprecated: e.deprecated,
+    featureFlag: e.featureFlag,
     schemas: e.schemas,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
@@ -109,4 +118,9 @@ export function attemptOut(a: Attempt) {
     errorKind: a.errorKind,
     errorMessage: a.errorMessage,
   };
+}
+
+/** A background task as Svix's BackgroundTaskOut (RecoverOut and ReplayOut are it without `data`). */
+export function taskOut(t: BackgroundTask) {
+  return { id: t.id, status: t.status, task: t.kind, data: t.data, updatedAt: iso(t.updatedAt) };
 }

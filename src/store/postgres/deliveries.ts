@@ -7,8 +7,8 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { replaySelection } from '../../core/filter.js';
-import { newId } from '../../core/ids.js';
+import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
 import {
   type AttemptRow,
@@ -26,6 +26,8 @@ import {
 } from '../rows.js';
 import type {
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -33,6 +35,7 @@ import type {
   Page,
   PageRequest,
   Release,
+  TimeWindow,
 } from '../store.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
 
@@ -189,6 +192,51 @@ const MISSING_MESSAGES = `
 const INSERT_REPLAYED = `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
   VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`;
+
+/**
+ * A recover batch: endpoint $1's failed deliveries after id $2 created in [$3, $4), at most $5,
+ * locked for the update that follows.
+ */
+const FAILED_AFTER = `
+  SELECT id FROM deliveries
+  WHERE endpoint_id = $1 AND id > $2 AND status = 'failed'
+    AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)
+  ORDER BY id LIMIT $5 FOR UPDATE`;
+
+/** Makes the deliveries $1 that are still failed due at $2, as manual attempts. */
+const RECOVER_IDS = `
+  UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual'
+  WHERE id = ANY($1::text[]) AND status = 'failed'`;
+
+/**
+ * A replay-missing batch: application $1's messages after id $2 created in [$3, $4), at most
+ * $5, each with whether it has a delivery to endpoint $6.
+ */
+const MESSAGES_AFTER = `
+  SELECT m.*, EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $6) AS delivered
+  FROM messages m
+  WHERE m.app_id = $1 AND m.id > $2 AND m.created_at >= $3 AND ($4::bigint IS NULL OR m.created_at < $4)
+  ORDER BY m.id LIMIT $5`;
+
+/**
+ * A bulk-replay batch: endpoint $1's deliveries after id $2 whose message was created in
+ * [$3, $4), at most $5, with their message's type and channels and their last attempt.
+ */
+const REPLAY_CANDIDATES = `
+  SELECT d.id, d.status, m.event_type, m.channels, last.id AS last_attempt, last.status_code AS last_code
+  FROM deliveries d
+  JOIN messages m ON m.id = d.msg_id
+  LEFT JOIN LATERAL (
+    SELECT a.id, a.status_code FROM attempts a
+    WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id ORDER BY a.id DESC LIMIT 1
+  ) last ON TRUE
+  WHERE d.endpoint_id = $1 AND d.id > $2 AND m.created_at >= $3 AND ($4::bigint IS NULL OR m.created_at < $4)
+  ORDER BY d.id LIMIT $5`;
+
+/** Makes the deliveries $1 due at $2 as manual attempts, but those being sent right now. */
+const REPLAY_IDS = `
+  UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual', lease_owner = NULL
+  WHERE id = ANY($1::text[]) AND status <> 'sending'`;
 
 const FAIL_PENDING = `
   UPDATE deliveries SET status = 'failed', due_at = NULL
@@ -447,13 +495,123 @@ export class PostgresDeliveries {
   }
 
   /** See `Store`. */
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
     const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
     const { rows } = await this.conn.q<{ status: Delivery['status']; n: string }>(
-      'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 GROUP BY status',
-      [endpointId],
+      window
+        ? `SELECT status, COUNT(*) AS n FROM deliveries
+           WHERE endpoint_id = $1 AND created_at >= $2 AND ($3::bigint IS NULL OR created_at < $3)
+           GROUP BY status`
+        : 'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 GROUP BY status',
+      window ? [endpointId, window.since, window.until] : [endpointId],
     );
     for (const r of rows) counts[r.status] = Number(r.n);
     return counts;
+  }
+
+  /** See `Store.recoverBatch`. */
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('dlv', window.since);
+    const result = await this.conn.tx(async (c) => {
+      const { rows } = await c.query<{ id: string }>(FAILED_AFTER, [
+        endpointId,
+        start,
+        window.since,
+        window.until,
+        limit,
+      ]);
+      const ids = rows.map((r) => r.id);
+      const { rowCount } = await c.query(RECOVER_IDS, [ids, now]);
+      return { count: rowCount ?? 0, next: ids.length < limit ? null : ids[ids.length - 1]! };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpointId]);
+    return result;
+  }
+
+  /** See `Store.replayMissingBatch`. */
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const row = (await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId]))
+      .rows[0];
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('msg', window.since);
+    const result = await this.conn.tx(async (c) => {
+      const scanned = (
+        await c.query<MessageRow & { delivered: boolean }>(MESSAGES_AFTER, [
+          endpoint.appId,
+          start,
+          window.since,
+          window.until,
+          limit,
+          endpoint.id,
+        ])
+      ).rows;
+      const missing = scanned.filter((m) => !m.delivered).map(toMessage);
+      let count = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        const { rowCount } = await c.query(INSERT_REPLAYED, [
+          newId('dlv', now),
+          m.id,
+          endpoint.id,
+          endpoint.appId,
+          now,
+        ]);
+        count += rowCount ?? 0;
+      }
+      return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpoint.id]);
+    return result;
+  }
+
+  /** See `Store.bulkReplayBatch`. */
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('dlv', filter.since);
+    const result = await this.conn.tx(async (c) => {
+      const { rows } = await c.query<{
+        id: string;
+        status: Delivery['status'];
+        event_type: string;
+        channels: string | null;
+        last_attempt: string | null;
+        last_code: number | null;
+      }>(REPLAY_CANDIDATES, [endpointId, start, filter.since, filter.until, limit]);
+      const chosen = rows
+        .filter((r) =>
+          bulkReplayMatches(filter, {
+            status: r.status,
+            eventType: r.event_type,
+            channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+            attempted: r.last_attempt !== null,
+            lastStatusCode: r.last_code,
+          }),
+        )
+        .map((r) => r.id);
+      const { rowCount } = await c.query(REPLAY_IDS, [chosen, now]);
+      return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpointId]);
+    return result;
   }
 }

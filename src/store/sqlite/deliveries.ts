@@ -7,8 +7,8 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { replaySelection } from '../../core/filter.js';
-import { newId } from '../../core/ids.js';
+import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Message } from '../../core/types.js';
 import {
   type AttemptRow,
@@ -26,6 +26,8 @@ import {
 } from '../rows.js';
 import type {
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -34,6 +36,7 @@ import type {
   PageRequest,
   Release,
   StandingOrder,
+  TimeWindow,
 } from '../store.js';
 import { type SqliteConnection, timeBounds } from './connection.js';
 
@@ -218,6 +221,55 @@ function prepare({ db }: SqliteConnection) {
     ),
     countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
       'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
+    ),
+    countByStatusIn: db.prepare<[Window & { endpointId: string }], { status: Delivery['status']; n: number }>(
+      `SELECT status, COUNT(*) AS n FROM deliveries
+       WHERE endpoint_id = @endpointId AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+       GROUP BY status`,
+    ),
+    // Background-task batches: each scans on an index by id from `after`, at most `limit` rows.
+    failedAfter: db.prepare<[Window & { endpointId: string; after: string; limit: number }], { id: string }>(
+      `SELECT id FROM deliveries
+       WHERE endpoint_id = @endpointId AND id > @after AND status = 'failed'
+         AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+       ORDER BY id LIMIT @limit`,
+    ),
+    recoverOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
+       WHERE id = @id AND status = 'failed'`,
+    ),
+    messagesAfter: db.prepare<[Window & { appId: string; after: string; limit: number }], MessageRow>(
+      `SELECT * FROM messages
+       WHERE app_id = @appId AND id > @after AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+       ORDER BY id LIMIT @limit`,
+    ),
+    hasDelivery: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
+    ),
+    replayCandidates: db.prepare<
+      [Window & { endpointId: string; after: string; limit: number }],
+      {
+        id: string;
+        status: Delivery['status'];
+        event_type: string;
+        channels: string | null;
+        last_attempt: string | null;
+        last_code: number | null;
+      }
+    >(
+      `SELECT d.id, d.status, m.event_type, m.channels,
+         (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_attempt,
+         (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_code
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE d.endpoint_id = @endpointId AND d.id > @after
+         AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
+       ORDER BY d.id LIMIT @limit`,
+    ),
+    replayOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
+       WHERE id = @id AND status <> 'sending'`,
     ),
     attempt: db.prepare<[string, string, string], AttemptRow>(
       'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
@@ -449,10 +501,87 @@ export class SqliteDeliveries {
     return pageOf(items, page.limit, (x) => x.delivery.id);
   }
 
-  countDeliveries(endpointId: string): Record<Delivery['status'], number> {
+  countDeliveries(endpointId: string, window?: TimeWindow): Record<Delivery['status'], number> {
     const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
-    for (const r of this.stmt.countByStatus.all(endpointId)) counts[r.status] = r.n;
+    const rows = window
+      ? this.stmt.countByStatusIn.all({ endpointId, ...window })
+      : this.stmt.countByStatus.all(endpointId);
+    for (const r of rows) counts[r.status] = r.n;
     return counts;
+  }
+
+  /** See `Store.recoverBatch`. */
+  recoverBatch(endpointId: string, window: TimeWindow, after: string | null, limit: number): BatchResult {
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('dlv', window.since);
+    const result = this.conn.immediate(() => {
+      const ids = this.stmt.failedAfter.all({ endpointId, after: start, limit, ...window });
+      let count = 0;
+      for (const { id } of ids) count += this.stmt.recoverOne.run({ id, now }).changes;
+      return { count, next: ids.length < limit ? null : ids[ids.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
+  }
+
+  /** See `Store.replayMissingBatch`. */
+  replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const row = this.stmt.endpoint.get(endpointId);
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('msg', window.since);
+    const result = this.conn.immediate(() => {
+      const scanned = this.stmt.messagesAfter.all({ appId: endpoint.appId, after: start, limit, ...window });
+      const missing = scanned.filter((m) => !this.stmt.hasDelivery.get(m.id, endpoint.id)).map(toMessage);
+      let count = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        count += this.stmt.insertReplayed.run({
+          id: newId('dlv', now),
+          msg_id: m.id,
+          endpoint_id: endpoint.id,
+          app_id: endpoint.appId,
+          due_at: now,
+        }).changes;
+      }
+      return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpoint.id]);
+    return result;
+  }
+
+  /** See `Store.bulkReplayBatch`. */
+  bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const now = this.conn.clock.now();
+    const start = after ?? idFloor('dlv', filter.since);
+    const window = { since: filter.since, until: filter.until };
+    const result = this.conn.immediate(() => {
+      const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit, ...window });
+      let count = 0;
+      for (const r of rows) {
+        const candidate = {
+          status: r.status,
+          eventType: r.event_type,
+          channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+          attempted: r.last_attempt !== null,
+          lastStatusCode: r.last_code,
+        };
+        if (bulkReplayMatches(filter, candidate)) count += this.stmt.replayOne.run({ id: r.id, now }).changes;
+      }
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
   }
 
   getAttempt(appId: string, msgId: string, attemptId: string): Attempt | null {
