@@ -103,8 +103,15 @@ export class TaskRunner {
   /** Takes over the tasks nobody holds now, and again each lease period. */
   start(): this {
     this.stopping = false;
-    this.scheduleTakeover(0);
+    this.takeoverNow();
     return this;
+  }
+
+  /** Takes over what nobody holds now, then looks again a lease period later. */
+  private takeoverNow(): void {
+    void this.takeOver().finally(() => {
+      if (!this.stopping) this.scheduleTakeover(this.leaseMs);
+    });
   }
 
   /** Creates a task held by this runner and starts it; resolves with it as created (`running`). */
@@ -126,10 +133,7 @@ export class TaskRunner {
   private scheduleTakeover(ms: number): void {
     this.takeover?.cancel();
     this.takeover = this.clock.setTimer(() => {
-      if (this.stopping) return;
-      void this.takeOver().finally(() => {
-        if (!this.stopping) this.scheduleTakeover(this.leaseMs);
-      });
+      if (!this.stopping) this.takeoverNow();
     }, ms);
   }
 
