@@ -483,8 +483,11 @@ export const EventTypeImportOpenApiOut = Type.Object({
     modified: Type.Array(Type.String(), {
       description: 'Names of the event types created, changed or archived',
     }),
-    toModify: Nullable(
-      Type.Array(EventTypeFromOpenApi, { description: 'On a dry run: the event types read' }),
+    // Svix's wire name is snake_case here: its SDKs read `to_modify`.
+    to_modify: Nullable(
+      Type.Array(EventTypeFromOpenApi, {
+        description: 'On a dry run: the event types that would be created or changed',
+      }),
     ),
   }),
 });

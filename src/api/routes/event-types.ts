@@ -129,10 +129,10 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         ? [...stored.values()].filter((e) => !e.archived && !named.has(e.name))
         : [];
       const modified = [...toModify.map((e) => e.name), ...toArchive.map((e) => e.name)];
-      if (dryRun) return { data: { modified, toModify } };
+      if (dryRun) return { data: { modified, to_modify: toModify } };
       for (const e of toModify) await store.upsertEventType({ ...e, archived: false });
       for (const e of toArchive) await store.upsertEventType({ ...e, archived: true });
-      return { data: { modified, toModify: null } };
+      return { data: { modified, to_modify: null } };
     },
   );
 
