@@ -94,3 +94,15 @@ export function requireEnabled(app: Application, endpoint: Endpoint, what: strin
     `endpoint ${e} is disabled, so ${what} would send nothing; enable it first with PATCH /api/v1/app/${a}/endpoint/${e} {"disabled": false} (herald endpoint enable --app ${a} --endpoint ${e}), then try again`,
   );
 }
+
+/**
+ * A 422 naming a query parameter (`loc: ['query', name]`), in the shape of a schema failure:
+ * for what a schema cannot say (one parameter against another).
+ */
+export function queryError(name: string, message: string): Error {
+  return Object.assign(new Error(`${name}: ${message}`), {
+    statusCode: 422,
+    validationContext: 'querystring',
+    validation: [{ instancePath: `/${name}`, message, keyword: 'range' }],
+  });
+}

@@ -8,7 +8,15 @@ import { generateHmacSecret } from '../../core/signing.js';
 import type { Delivery, Endpoint, EventType } from '../../core/types.js';
 import type { BulkReplayFilter, EndpointPatch, NewEndpoint } from '../../store/store.js';
 import { type EndpointTaskParams, endpointTaskData } from '../../tasks/endpoint-tasks.js';
-import { appOf, endpointOf, pageLimit, type RouteContext, requireEnabled, timeParam } from '../context.js';
+import {
+  appOf,
+  endpointOf,
+  pageLimit,
+  queryError,
+  type RouteContext,
+  requireEnabled,
+  timeParam,
+} from '../context.js';
 import {
   AppParams,
   BulkReplayIn,
@@ -334,7 +342,7 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       const since = timeParam('since', request.query.since);
       const until = timeParam('until', request.query.until);
       if (since !== undefined && until !== undefined && until < since)
-        throw new ValidationError('until', 'must not be before since');
+        throw queryError('until', 'must not be before since');
       const window =
         since === undefined && until === undefined ? undefined : { since: since ?? 0, until: until ?? null };
       const c = await store.countDeliveries(endpoint.id, window);
