@@ -253,7 +253,7 @@ export interface BackgroundTask {
   cursor: string | null;
   /** What it reports (counts so far; `error` when it failed). */
   data: Record<string, unknown>;
-  /** How many times a runner took it (1 unless a runner stopped or died during it). */
+  /** How many runners took it and did not give it back: 1, plus one for each that died during it. */
   runs: number;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;

@@ -445,12 +445,15 @@ export interface Store extends AsyncDisposable {
   listTasks(filter: TaskFilter, page: PageRequest & { ascending?: boolean }): Promise<Page<BackgroundTask>>;
   /**
    * Leases to `owner` up to `limit` running tasks that no runner holds: their lease expired
-   * (their runner died) or was given back (it stopped). Counts a run of each.
+   * (their runner died) or was given back (it stopped). Counts a run of each (`runs`).
    */
   claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]>;
   /** Records a batch's progress, if `owner` still holds the task; returns whether it did. */
   advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean>;
-  /** Gives a task back untouched (its runner stops): another runner may take it at once. */
+  /**
+   * Gives a task back (its runner stops): another runner may take it at once, and the run
+   * given back is not counted (`runs` counts the runners that took it and died, plus the current one).
+   */
   releaseTask(id: string, owner: string): Promise<void>;
 
   /** Creates an inbound source. Throws `NotFoundError` (app). */

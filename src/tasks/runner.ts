@@ -44,7 +44,7 @@ export interface TaskRunnerOptions {
   batchSize?: number;
   /** How long a runner holds a task without a batch; a dead runner's tasks wait this long. Default 60 s. */
   leaseMs?: number;
-  /** A task taken by runners more often than this (each died during it) fails. Default 5. */
+  /** A task whose runners died during it more often than this fails. Default 5. */
   maxRuns?: number;
   /** Who holds the leases. Default a random id. */
   owner?: string;
@@ -74,6 +74,8 @@ export class TaskRunner {
   private readonly maxRuns: number;
   private readonly active = new Map<string, Promise<void>>();
   private takeover: Timer | null = null;
+  /** The claim under way, so that a stop waits for the tasks it brings too. */
+  private claiming: Promise<void> = Promise.resolve();
   private stopping = false;
 
   constructor(options: TaskRunnerOptions) {
@@ -109,7 +111,8 @@ export class TaskRunner {
 
   /** Takes over what nobody holds now, then looks again a lease period later. */
   private takeoverNow(): void {
-    void this.takeOver().finally(() => {
+    this.claiming = this.takeOver();
+    void this.claiming.finally(() => {
       if (!this.stopping) this.scheduleTakeover(this.leaseMs);
     });
   }
@@ -127,6 +130,7 @@ export class TaskRunner {
     this.stopping = true;
     this.takeover?.cancel();
     this.takeover = null;
+    await this.claiming;
     await Promise.all(this.active.values());
   }
 
@@ -173,7 +177,7 @@ export class TaskRunner {
       if (task.runs > this.maxRuns)
         return void (await this.fail(
           current,
-          `interrupted ${task.runs - 1} times (its runner stopped or died during it); start it again`,
+          `interrupted ${task.runs - 1} times (its runner died during it each time); start it again`,
         ));
       for (;;) {
         if (this.stopping) {

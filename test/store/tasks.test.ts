@@ -165,7 +165,8 @@ describe.each(BACKENDS)('%s', (_name, open) => {
       await store.releaseTask(t.id, 'runner-b'); // not its holder: nothing changes
       expect(await store.claimTasks('runner-b', 60_000, 10)).toEqual([]);
       await store.releaseTask(t.id, 'runner-a');
-      expect((await store.claimTasks('runner-b', 60_000, 10)).map((x) => x.id)).toEqual([t.id]);
+      // The run given back is not counted: the next runner's run is the first.
+      expect(await store.claimTasks('runner-b', 60_000, 10)).toMatchObject([{ id: t.id, runs: 1 }]);
     });
 
     it('survives a reopen: a task is durable with its progress', async () => {

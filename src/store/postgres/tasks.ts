@@ -102,7 +102,7 @@ export class PostgresTasks {
 
   async release(id: string, owner: string): Promise<void> {
     await this.conn.q(
-      `UPDATE background_tasks SET lease_owner = NULL, lease_expires_at = NULL
+      `UPDATE background_tasks SET lease_owner = NULL, lease_expires_at = NULL, runs = runs - 1
        WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
       [id, owner],
     );

@@ -48,7 +48,7 @@ function prepare({ db }: SqliteConnection) {
        WHERE id = @id AND status = 'running' AND lease_owner = @owner`,
     ),
     release: db.prepare<[{ id: string; owner: string }]>(
-      `UPDATE background_tasks SET lease_owner = NULL, lease_expires_at = NULL
+      `UPDATE background_tasks SET lease_owner = NULL, lease_expires_at = NULL, runs = runs - 1
        WHERE id = @id AND status = 'running' AND lease_owner = @owner`,
     ),
   };

@@ -2,7 +2,8 @@
 -- runner works through in batches. `cursor` is where the next batch starts (the last id a
 -- batch went past), `data` the counts reported so far. A runner holds a task by its lease
 -- (`lease_owner` until `lease_expires_at`); a running task whose lease expired is taken over,
--- and `runs` counts how often a runner took it, so one that keeps killing its runner fails.
+-- and `runs` counts the runners that took it and did not give it back (one that stops cleanly
+-- gives it back), so a task that keeps killing its runner fails.
 CREATE TABLE background_tasks (
   id               TEXT PRIMARY KEY,
   kind             TEXT NOT NULL,
