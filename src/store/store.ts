@@ -414,8 +414,8 @@ export interface Store extends AsyncDisposable {
     limit: number,
   ): Promise<BatchResult>;
   /**
-   * One batch of a replay-missing: of the application's messages after id `after` created in
-   * `window` (at most `limit` looked at), those the endpoint should have had and has no
+   * One batch of a replay-missing: of the application's messages after id `after` (at most
+   * `limit` looked at, in id order) those created in `window`, those the endpoint should have had and has no
    * delivery of get one, due now. None for a disabled endpoint; throws `NotFoundError` for
    * an unknown one. Safe to run again: an existing delivery is left alone.
    */

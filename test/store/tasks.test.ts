@@ -268,6 +268,21 @@ describe.each(BACKENDS)('%s', (_name, open) => {
       expect(await store.recoverBatch(ep.id, window, null, 10)).toEqual({ count: 0, next: null });
     });
 
+    it('a batch reads at most its limit, matching or not, so a long scan is many short transactions', async () => {
+      await fresh();
+      const { ep, msgs } = await withMessages(5); // all pending: nothing for a recover
+      const window = { since: msgs[0]!.createdAt, until: null };
+      const one = await store.recoverBatch(ep.id, window, null, 2);
+      expect(one.count).toBe(0);
+      expect(one.next).not.toBeNull();
+      const two = await store.recoverBatch(ep.id, window, one.next, 2);
+      expect(two.next).not.toBeNull();
+      expect(await store.recoverBatch(ep.id, window, two.next, 2)).toEqual({ count: 0, next: null });
+      // Past the window's end nothing is read at all.
+      const before = { since: msgs[0]!.createdAt - 10, until: msgs[0]!.createdAt };
+      expect(await store.recoverBatch(ep.id, before, null, 2)).toEqual({ count: 0, next: null });
+    });
+
     it('replayMissingBatch creates the deliveries an endpoint should have had, once each', async () => {
       await fresh();
       const { app, msgs } = await withMessages(5);

@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
+import { idRange, inWindow } from '../batches.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -194,14 +195,13 @@ const INSERT_REPLAYED = `
   VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`;
 
 /**
- * A recover batch: endpoint $1's failed deliveries after id $2 created in [$3, $4), at most $5,
- * locked for the update that follows.
+ * A recover batch: at most $4 of endpoint $1's deliveries with ids in ($2, $3) (a time window,
+ * see `store/batches.ts`), locked for the update of the failed ones among them.
  */
-const FAILED_AFTER = `
-  SELECT id FROM deliveries
-  WHERE endpoint_id = $1 AND id > $2 AND status = 'failed'
-    AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)
-  ORDER BY id LIMIT $5 FOR UPDATE`;
+const DELIVERIES_AFTER = `
+  SELECT id, status, created_at FROM deliveries
+  WHERE endpoint_id = $1 AND id > $2 AND id < $3
+  ORDER BY id LIMIT $4 FOR UPDATE`;
 
 /** Makes the deliveries $1 that are still failed due at $2, as manual attempts. */
 const RECOVER_IDS = `
@@ -209,29 +209,30 @@ const RECOVER_IDS = `
   WHERE id = ANY($1::text[]) AND status = 'failed'`;
 
 /**
- * A replay-missing batch: application $1's messages after id $2 created in [$3, $4), at most
- * $5, each with whether it has a delivery to endpoint $6.
+ * A replay-missing batch: at most $4 of application $1's messages with ids in ($2, $3), each
+ * with whether it has a delivery to endpoint $5.
  */
 const MESSAGES_AFTER = `
-  SELECT m.*, EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $6) AS delivered
+  SELECT m.*, EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $5) AS delivered
   FROM messages m
-  WHERE m.app_id = $1 AND m.id > $2 AND m.created_at >= $3 AND ($4::bigint IS NULL OR m.created_at < $4)
-  ORDER BY m.id LIMIT $5`;
+  WHERE m.app_id = $1 AND m.id > $2 AND m.id < $3
+  ORDER BY m.id LIMIT $4`;
 
 /**
- * A bulk-replay batch: endpoint $1's deliveries after id $2 whose message was created in
- * [$3, $4), at most $5, with their message's type and channels and their last attempt.
+ * A bulk-replay batch: at most $3 of endpoint $1's deliveries after id $2, with their message's
+ * type, channels and time and their last attempt.
  */
 const REPLAY_CANDIDATES = `
-  SELECT d.id, d.status, m.event_type, m.channels, last.id AS last_attempt, last.status_code AS last_code
+  SELECT d.id, d.status, m.event_type, m.channels, m.created_at AS msg_created_at,
+    last.id AS last_attempt, last.status_code AS last_code
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   LEFT JOIN LATERAL (
     SELECT a.id, a.status_code FROM attempts a
     WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id ORDER BY a.id DESC LIMIT 1
   ) last ON TRUE
-  WHERE d.endpoint_id = $1 AND d.id > $2 AND m.created_at >= $3 AND ($4::bigint IS NULL OR m.created_at < $4)
-  ORDER BY d.id LIMIT $5`;
+  WHERE d.endpoint_id = $1 AND d.id > $2
+  ORDER BY d.id LIMIT $3`;
 
 /** Makes the deliveries $1 due at $2 as manual attempts, but those being sent right now. */
 const REPLAY_IDS = `
@@ -520,18 +521,17 @@ export class PostgresDeliveries {
     limit: number,
   ): Promise<BatchResult> {
     const now = this.conn.clock.now();
-    const start = after ?? idFloor('dlv', window.since);
+    const { start, end } = idRange('dlv', window, after);
     const result = await this.conn.tx(async (c) => {
-      const { rows } = await c.query<{ id: string }>(FAILED_AFTER, [
-        endpointId,
-        start,
-        window.since,
-        window.until,
-        limit,
-      ]);
-      const ids = rows.map((r) => r.id);
-      const { rowCount } = await c.query(RECOVER_IDS, [ids, now]);
-      return { count: rowCount ?? 0, next: ids.length < limit ? null : ids[ids.length - 1]! };
+      const { rows } = await c.query<{ id: string; status: Delivery['status']; created_at: string }>(
+        DELIVERIES_AFTER,
+        [endpointId, start, end, limit],
+      );
+      const failed = rows
+        .filter((r) => r.status === 'failed' && inWindow(Number(r.created_at), window))
+        .map((r) => r.id);
+      const { rowCount } = await c.query(RECOVER_IDS, [failed, now]);
+      return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
     if (result.count > 0) await this.conn.wakeAll([endpointId]);
     return result;
@@ -549,19 +549,20 @@ export class PostgresDeliveries {
     if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
     const endpoint = toEndpoint(row, this.conn.box);
     const now = this.conn.clock.now();
-    const start = after ?? idFloor('msg', window.since);
+    const { start, end } = idRange('msg', window, after);
     const result = await this.conn.tx(async (c) => {
       const scanned = (
         await c.query<MessageRow & { delivered: boolean }>(MESSAGES_AFTER, [
           endpoint.appId,
           start,
-          window.since,
-          window.until,
+          end,
           limit,
           endpoint.id,
         ])
       ).rows;
-      const missing = scanned.filter((m) => !m.delivered).map(toMessage);
+      const missing = scanned
+        .filter((m) => !m.delivered && inWindow(Number(m.created_at), window))
+        .map(toMessage);
       let count = 0;
       for (const m of replaySelection(endpoint, missing)) {
         const { rowCount } = await c.query(INSERT_REPLAYED, [
@@ -587,6 +588,7 @@ export class PostgresDeliveries {
     limit: number,
   ): Promise<BatchResult> {
     const now = this.conn.clock.now();
+    // A delivery is made at or after its message: none before the window's start is in it.
     const start = after ?? idFloor('dlv', filter.since);
     const result = await this.conn.tx(async (c) => {
       const { rows } = await c.query<{
@@ -594,18 +596,21 @@ export class PostgresDeliveries {
         status: Delivery['status'];
         event_type: string;
         channels: string | null;
+        msg_created_at: string;
         last_attempt: string | null;
         last_code: number | null;
-      }>(REPLAY_CANDIDATES, [endpointId, start, filter.since, filter.until, limit]);
+      }>(REPLAY_CANDIDATES, [endpointId, start, limit]);
       const chosen = rows
-        .filter((r) =>
-          bulkReplayMatches(filter, {
-            status: r.status,
-            eventType: r.event_type,
-            channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
-            attempted: r.last_attempt !== null,
-            lastStatusCode: r.last_code,
-          }),
+        .filter(
+          (r) =>
+            inWindow(Number(r.msg_created_at), filter) &&
+            bulkReplayMatches(filter, {
+              status: r.status,
+              eventType: r.event_type,
+              channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+              attempted: r.last_attempt !== null,
+              lastStatusCode: r.last_code,
+            }),
         )
         .map((r) => r.id);
       const { rowCount } = await c.query(REPLAY_IDS, [chosen, now]);

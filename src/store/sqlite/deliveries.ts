@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Message } from '../../core/types.js';
+import { idRange, inWindow } from '../batches.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -228,43 +229,45 @@ function prepare({ db }: SqliteConnection) {
        GROUP BY status`,
     ),
     // Background-task batches: each scans on an index by id from `after`, at most `limit` rows.
-    failedAfter: db.prepare<[Window & { endpointId: string; after: string; limit: number }], { id: string }>(
-      `SELECT id FROM deliveries
-       WHERE endpoint_id = @endpointId AND id > @after AND status = 'failed'
-         AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+    // At most `limit` of the endpoint's deliveries in id order between two ids (ids sort by
+    // creation time, so the window is an id range); the batch picks the failed ones.
+    deliveriesAfter: db.prepare<
+      [{ endpointId: string; after: string; before: string; limit: number }],
+      { id: string; status: Delivery['status']; created_at: number }
+    >(
+      `SELECT id, status, created_at FROM deliveries
+       WHERE endpoint_id = @endpointId AND id > @after AND id < @before
        ORDER BY id LIMIT @limit`,
     ),
     recoverOne: db.prepare<[{ id: string; now: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
        WHERE id = @id AND status = 'failed'`,
     ),
-    messagesAfter: db.prepare<[Window & { appId: string; after: string; limit: number }], MessageRow>(
-      `SELECT * FROM messages
-       WHERE app_id = @appId AND id > @after AND created_at >= @since AND (@until IS NULL OR created_at < @until)
-       ORDER BY id LIMIT @limit`,
+    messagesAfter: db.prepare<[{ appId: string; after: string; before: string; limit: number }], MessageRow>(
+      `SELECT * FROM messages WHERE app_id = @appId AND id > @after AND id < @before ORDER BY id LIMIT @limit`,
     ),
     hasDelivery: db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
     ),
     replayCandidates: db.prepare<
-      [Window & { endpointId: string; after: string; limit: number }],
+      [{ endpointId: string; after: string; limit: number }],
       {
         id: string;
         status: Delivery['status'];
         event_type: string;
         channels: string | null;
+        msg_created_at: number;
         last_attempt: string | null;
         last_code: number | null;
       }
     >(
-      `SELECT d.id, d.status, m.event_type, m.channels,
+      `SELECT d.id, d.status, m.event_type, m.channels, m.created_at AS msg_created_at,
          (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
           ORDER BY a.id DESC LIMIT 1) AS last_attempt,
          (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
           ORDER BY a.id DESC LIMIT 1) AS last_code
        FROM deliveries d JOIN messages m ON m.id = d.msg_id
        WHERE d.endpoint_id = @endpointId AND d.id > @after
-         AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
        ORDER BY d.id LIMIT @limit`,
     ),
     replayOne: db.prepare<[{ id: string; now: number }]>(
@@ -513,12 +516,14 @@ export class SqliteDeliveries {
   /** See `Store.recoverBatch`. */
   recoverBatch(endpointId: string, window: TimeWindow, after: string | null, limit: number): BatchResult {
     const now = this.conn.clock.now();
-    const start = after ?? idFloor('dlv', window.since);
+    const { start, end } = idRange('dlv', window, after);
     const result = this.conn.immediate(() => {
-      const ids = this.stmt.failedAfter.all({ endpointId, after: start, limit, ...window });
+      const rows = this.stmt.deliveriesAfter.all({ endpointId, after: start, before: end, limit });
       let count = 0;
-      for (const { id } of ids) count += this.stmt.recoverOne.run({ id, now }).changes;
-      return { count, next: ids.length < limit ? null : ids[ids.length - 1]!.id };
+      for (const r of rows)
+        if (r.status === 'failed' && inWindow(r.created_at, window))
+          count += this.stmt.recoverOne.run({ id: r.id, now }).changes;
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
     if (result.count > 0) this.conn.wake([endpointId]);
     return result;
@@ -535,10 +540,17 @@ export class SqliteDeliveries {
     if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
     const endpoint = toEndpoint(row, this.conn.box);
     const now = this.conn.clock.now();
-    const start = after ?? idFloor('msg', window.since);
+    const { start, end } = idRange('msg', window, after);
     const result = this.conn.immediate(() => {
-      const scanned = this.stmt.messagesAfter.all({ appId: endpoint.appId, after: start, limit, ...window });
-      const missing = scanned.filter((m) => !this.stmt.hasDelivery.get(m.id, endpoint.id)).map(toMessage);
+      const scanned = this.stmt.messagesAfter.all({
+        appId: endpoint.appId,
+        after: start,
+        before: end,
+        limit,
+      });
+      const missing = scanned
+        .filter((m) => inWindow(m.created_at, window) && !this.stmt.hasDelivery.get(m.id, endpoint.id))
+        .map(toMessage);
       let count = 0;
       for (const m of replaySelection(endpoint, missing)) {
         count += this.stmt.insertReplayed.run({
@@ -563,12 +575,13 @@ export class SqliteDeliveries {
     limit: number,
   ): BatchResult {
     const now = this.conn.clock.now();
+    // A delivery is made at or after its message: none before the window's start is in it.
     const start = after ?? idFloor('dlv', filter.since);
-    const window = { since: filter.since, until: filter.until };
     const result = this.conn.immediate(() => {
-      const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit, ...window });
+      const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit });
       let count = 0;
       for (const r of rows) {
+        if (!inWindow(r.msg_created_at, filter)) continue;
         const candidate = {
           status: r.status,
           eventType: r.event_type,
