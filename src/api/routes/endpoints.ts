@@ -365,6 +365,8 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   ) => {
     const { app: owner, endpoint } = await endpointOf(ctx, request, params.app_id, params.endpoint_id);
     requireEnabled(owner, endpoint, what);
+    // The route's own check comes after tenancy (403/404) and the disabled endpoint (409), so a
+    // caller learns those first, as for every endpoint route.
     check();
     const task = await ctx.tasks.submit({
       kind,
