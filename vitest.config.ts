@@ -9,8 +9,11 @@ import { defineConfig } from 'vitest/config';
  * store has (standing claims; the dispatcher thread's transport).
  */
 const ON_EACH_STORE = [
+  'test/api/background-tasks.test.ts',
   'test/api/bad-input.test.ts',
   'test/api/endpoint-delivery-settings.test.ts',
+  'test/api/endpoint-parity.test.ts',
+  'test/api/event-types-parity.test.ts',
   'test/api/headers.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/list-filters.test.ts',

@@ -1,8 +1,10 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
-import { EndpointDisabledError, NotFoundError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
 import type { Order, PageRequest, Store } from '../store/store.js';
+import type { TaskRunner } from '../tasks/runner.js';
 import { type Principal, requireApp } from './auth.js';
 import { ForbiddenError, QueryError } from './errors.js';
 
@@ -13,6 +15,10 @@ export interface RouteContext {
   maxPayloadBytes: number;
   /** Base URL of this server, for links it hands out (read per request: known after listen). */
   publicUrl: () => string;
+  /** The time the API checks against (a recover's 14 days); the store's own clock in tests. */
+  clock: Clock;
+  /** Runs the background tasks routes start. */
+  tasks: TaskRunner;
 }
 
 declare module 'fastify' {
@@ -114,4 +120,16 @@ export function requireEnabled(app: Application, endpoint: Endpoint, what: strin
   throw new EndpointDisabledError(
     `endpoint ${e} is disabled, so ${what} would send nothing; enable it first with PATCH /api/v1/app/${a}/endpoint/${e} {"disabled": false} (herald endpoint enable --app ${a} --endpoint ${e}), then try again`,
   );
+}
+
+/**
+ * A 422 naming a query parameter (`loc: ['query', name]`), in the shape of a schema failure:
+ * for what a schema cannot say (one parameter against another).
+ */
+export function queryError(name: string, message: string): Error {
+  return Object.assign(new Error(`${name}: ${message}`), {
+    statusCode: 422,
+    validationContext: 'querystring',
+    validation: [{ instancePath: `/${name}`, message, keyword: 'range' }],
+  });
 }

@@ -183,10 +183,19 @@ export const EventTypeIn = Type.Object({
   name: Name(),
   description: Type.String({ maxLength: 4096 }),
   archived: Type.Optional(Type.Boolean()),
-  deprecated: NotInHerald<boolean>('archive it instead (DELETE /api/v1/event-type/{name})', [false]),
+  deprecated: Type.Optional(Type.Boolean()),
   schemas: Type.Optional(Nullable(Type.Record(Type.String(), EventTypeVersionSchema))),
-  featureFlag: NotInHerald(NO_FEATURE_FLAGS, [null]),
-  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  featureFlag: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: 256,
+        pattern: NAME,
+        description:
+          'Herald: an event type with a feature flag is hidden from application tokens, which carry no flags; admin tokens see it.',
+      }),
+    ),
+  ),
+  featureFlags: NotInHerald('give one featureFlag', [null]),
   groupName: NotInHerald('Herald does not group event types', [null]),
 });
 
@@ -198,6 +207,7 @@ export const EventTypeOut = Type.Object({
   description: Type.String(),
   archived: Type.Boolean(),
   deprecated: Type.Boolean(),
+  featureFlag: Nullable(Type.String()),
   schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -208,6 +218,15 @@ const endpointFields = {
   description: Type.Optional(Type.String({ maxLength: 4096 })),
   uid: Type.Optional(Nullable(Name())),
   filterTypes: Type.Optional(NameList()),
+  eventTypes: Type.Optional(
+    Nullable(
+      Type.Array(Name(), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'The name the OpenAPI document gives filterTypes; given both, they must be equal.',
+      }),
+    ),
+  ),
   channels: Type.Optional(NameList(LIMITS.endpointChannelsMax, LIMITS.channelMaxLength)),
   disabled: Type.Optional(Type.Boolean()),
   metadata: Type.Optional(Metadata),
@@ -442,12 +461,121 @@ export const AppPortalAccessIn = Type.Object({
 });
 export const AppPortalAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
 
-export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
-export const BackgroundTaskOut = Type.Object({
-  id: Type.String(),
-  status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
+/** How far back a recover may reach, as Svix allows. */
+export const RECOVER_MAX_DAYS = 14;
+export const RecoverIn = Type.Object({
+  since: Type.String({
+    format: 'date-time',
+    description: `At most ${RECOVER_MAX_DAYS} days ago (422 beyond).`,
+  }),
+  until: Type.Optional(Nullable(Timestamp)),
+});
+export const ReplayIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
+
+/** Svix's kinds of background task; Herald runs the endpoint ones. */
+export const TASK_KINDS = [
+  'endpoint.replay',
+  'endpoint.recover',
+  'application.stats',
+  'message.broadcast',
+  'sdk.generate',
+  'event-type.aggregate',
+  'application.purge_content',
+  'endpoint.bulk-replay',
+] as const;
+const TaskStatus = Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]);
+const TaskFields = {
+  id: Type.String({ description: 'qtask_…' }),
+  status: TaskStatus,
   task: Type.String(),
   updatedAt: Timestamp,
+};
+/** The answer of a POST that starts a task (Svix's RecoverOut and ReplayOut): at once, `running`. */
+export const RecoverOut = Type.Object(TaskFields);
+export const ReplayOut = Type.Object(TaskFields);
+export const BackgroundTaskOut = Type.Object({
+  ...TaskFields,
+  data: Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description:
+        'Herald: `deliveries`, how many deliveries the task made due again (recover, bulk-replay) or created (replay-missing) so far, with its `since` and `until`; `error` when it failed.',
+    },
+  ),
+});
+export const BackgroundTaskQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(TaskStatus),
+  task: Type.Optional(Type.Union(TASK_KINDS.map((k) => Type.Literal(k)))),
+});
+export const BulkReplayIn = Type.Object({
+  since: Timestamp,
+  until: Type.Optional(Nullable(Timestamp)),
+  eventTypes: Type.Optional(NameList()),
+  channel: Type.Optional(Nullable(Name(LIMITS.channelMaxLength))),
+  status: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: 0,
+        maximum: 3,
+        description: "The delivery's state: 0 success, 1 pending, 2 fail, 3 sending",
+      }),
+    ),
+  ),
+  statusCodeClass: Type.Optional(
+    Nullable(
+      Type.Union(
+        [0, 100, 200, 300, 400, 500].map((c) => Type.Literal(c)),
+        {
+          description: "The class of the delivery's last attempt's status code (0: no response)",
+        },
+      ),
+    ),
+  ),
+  tag: NotInHerald('Herald has no message tags: filter by channel or eventTypes', [null]),
+});
+
+/** One event type read from an OpenAPI document's `webhooks` (Svix's EventTypeFromOpenApi). */
+const EventTypeFromOpenApi = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  deprecated: Type.Boolean(),
+  featureFlag: Nullable(Type.String()),
+  schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+export const EventTypeImportOpenApiIn = Type.Object({
+  spec: Type.Optional(
+    Nullable(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'An OpenAPI 3.1 document whose `webhooks` are the event types',
+        },
+      ),
+    ),
+  ),
+  specRaw: Type.Optional(
+    Nullable(Type.String({ description: 'The same document as JSON text (Herald reads no YAML)' })),
+  ),
+  replaceAll: Type.Optional(
+    Type.Boolean({ description: 'Archive the event types the document does not name' }),
+  ),
+  dryRun: Type.Optional(Type.Boolean({ description: 'Change nothing; answer what would change' })),
+});
+export const EventTypeImportOpenApiOut = Type.Object({
+  data: Type.Object({
+    modified: Type.Array(Type.String(), {
+      description: 'Names of the event types created, changed or archived',
+    }),
+    // Svix's wire name is snake_case here: its SDKs read `to_modify`.
+    to_modify: Nullable(
+      Type.Array(EventTypeFromOpenApi, {
+        description: 'On a dry run: the event types that would be created or changed',
+      }),
+    ),
+  }),
 });
 export const EventExampleIn = Type.Object({
   eventType: Name(),

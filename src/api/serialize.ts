@@ -1,6 +1,14 @@
 /** Herald records in the Svix API's output shapes. */
 import type { FastifyReply } from 'fastify';
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../core/types.js';
+import type {
+  Application,
+  Attempt,
+  BackgroundTask,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+} from '../core/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -23,7 +31,8 @@ export function eventTypeOut(e: EventType, withContent = true) {
     name: e.name,
     description: e.description,
     archived: e.archived,
-    deprecated: false,
+    deprecated: e.deprecated,
+    featureFlag: e.featureFlag,
     schemas: withContent ? e.schemas : null,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
@@ -131,4 +140,9 @@ export function attemptOut(a: Attempt, withContent = true) {
 export function attemptJson(a: Attempt, withContent: boolean, message?: Message): string {
   const own = JSON.stringify(attemptOut(a, withContent));
   return message ? `${own.slice(0, -1)},"msg":${messageJson(message, withContent)}}` : own;
+}
+
+/** A background task as Svix's BackgroundTaskOut (RecoverOut and ReplayOut are it without `data`). */
+export function taskOut(t: BackgroundTask) {
+  return { id: t.id, status: t.status, task: t.kind, data: t.data, updatedAt: iso(t.updatedAt) };
 }

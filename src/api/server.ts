@@ -9,15 +9,19 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import Type from 'typebox';
+import { type Clock, systemClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
 import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
+import { ENDPOINT_TASKS } from '../tasks/endpoint-tasks.js';
+import { TaskRunner, type TaskRunnerOptions } from '../tasks/runner.js';
 import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
 import { appOf, type RouteContext } from './context.js';
 import { handleError } from './errors.js';
 import { applicationRoutes } from './routes/applications.js';
+import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { messageRoutes } from './routes/messages.js';
@@ -34,8 +38,19 @@ export interface ApiOptions {
   publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
+  /** The time of the API's own checks and of the task runner's timers. Default: the system clock. */
+  clock?: Clock;
+  /** Options of the background task runner (batch size, lease, more handlers). */
+  tasks?: Omit<TaskRunnerOptions, 'store' | 'logger' | 'clock'>;
   /** Serves `GET /metrics` and counts accepted messages (src/metrics). */
   metrics?: ApiMetricsOptions;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The runner of this API's background tasks: started when the server is ready, stopped at close. */
+    tasks: TaskRunner;
+  }
 }
 
 /** What `GET /metrics` serves, and who may read it. */
@@ -208,10 +223,27 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const store = options.store;
   const auth = new Authenticator(store);
   const given = options.publicUrl ?? '';
+  const clock = options.clock ?? systemClock;
+  const tasks = new TaskRunner({
+    store,
+    clock,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...options.tasks,
+    handlers: [...ENDPOINT_TASKS, ...(options.tasks?.handlers ?? [])],
+  });
+  app.decorate('tasks', tasks);
+  // Tasks a stopped or dead runner left are taken over once the server is ready; at close,
+  // the batches under way finish and their tasks are given back for the next runner.
+  app.addHook('onReady', async () => {
+    tasks.start();
+  });
+  app.addHook('onClose', async () => tasks.stop());
   const ctx: RouteContext = {
     store,
     maxPayloadBytes,
     publicUrl: typeof given === 'string' ? () => given : given,
+    clock,
+    tasks,
   };
 
   await app.register(swagger, {
@@ -363,6 +395,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(endpointRoutes, ctx);
       await api.register(messageRoutes, ctx);
       await api.register(sourceRoutes, ctx);
+      await api.register(backgroundTaskRoutes, ctx);
 
       api.withTypeProvider<TypeBoxTypeProvider>().post(
         '/auth/app-portal-access/:app_id',

@@ -9,6 +9,7 @@ export const ID_PREFIX = {
   attempt: 'atmpt',
   source: 'src',
   inbound: 'inreq',
+  task: 'qtask',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];
@@ -110,4 +111,12 @@ export function idTime(id: string): number | null {
   let n = 0n;
   for (let i = 0; i < digits.length; i++) n = n * 62n + BigInt(ALPHABET.indexOf(digits[i]!));
   return Number(n >> 112n);
+}
+
+/**
+ * The smallest id of `prefix` at millisecond `ms`: every id made at `ms` or later sorts
+ * after it, so a scan of records created since `ms` can start there on an index by id.
+ */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return encodeId(prefix, Math.max(0, ms), new Uint8Array(RANDOM_BYTES));
 }

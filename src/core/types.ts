@@ -13,6 +13,10 @@
  * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
  * - **source** (`src_…`): an inbound URL (`/in/{id}`) receiving a provider's webhooks,
  *   verified by the provider's scheme and forwarded as messages to an application.
+ * - **background task** (`qtask_…`): work an API call started and a task runner finishes
+ *   in batches (recover, replay-missing, bulk-replay): a durable row with its kind, status
+ *   (`running`, `finished`, `failed`), cursor and counts, held by one runner at a time under
+ *   a lease, as a delivery is.
  * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
  *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
  *
@@ -63,6 +67,10 @@ export interface EventType {
   /** Optional JSON Schemas keyed by version, as in the Svix API. */
   schemas: Record<string, unknown> | null;
   archived: boolean;
+  /** Still accepted, but its senders are asked to move off it (Svix's `deprecated`). */
+  deprecated: boolean;
+  /** Svix's `featureFlag`: only a token carrying the flag sees it; Herald's application tokens carry none. */
+  featureFlag: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -225,4 +233,31 @@ export interface InboundRequest {
   /** The message it became (accepted, replayed), or the earlier one (duplicate). */
   msgId: string | null;
   createdAt: number;
+}
+
+/** Where a background task stands. */
+export type TaskStatus = 'running' | 'finished' | 'failed';
+
+/** Work started by an API call and done in batches by a task runner (see `src/api/tasks/`). */
+export interface BackgroundTask {
+  /** `qtask_…`. */
+  id: string;
+  /** What it does, in Svix's words (`endpoint.recover`); a runner has one handler per kind. */
+  kind: string;
+  status: TaskStatus;
+  /** The application it works on, if any: an application token sees only its own tasks. */
+  appId: string | null;
+  endpointId: string | null;
+  /** The handler's input, as given when the task was created. */
+  params: Record<string, unknown>;
+  /** Where the next batch starts; `null` before the first. */
+  cursor: string | null;
+  /** What it reports (counts so far; `error` when it failed). */
+  data: Record<string, unknown>;
+  /** How many runners took it and did not give it back: 1, plus one for each that died during it. */
+  runs: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
 }

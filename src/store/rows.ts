@@ -5,6 +5,7 @@ import type {
   Attempt,
   AttemptErrorKind,
   AttemptTrigger,
+  BackgroundTask,
   Delivery,
   DeliveryStatus,
   Endpoint,
@@ -57,6 +58,8 @@ export interface EventTypeRow {
   description: string;
   schemas: string | null;
   archived: number | boolean;
+  deprecated: number | boolean;
+  feature_flag: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -67,6 +70,8 @@ export function toEventType(r: EventTypeRow): EventType {
     description: r.description,
     schemas: r.schemas === null ? null : JSON.parse(r.schemas),
     archived: Boolean(r.archived),
+    deprecated: Boolean(r.deprecated),
+    featureFlag: r.feature_flag,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -399,5 +404,39 @@ export function toIdempotentAnswer(r: IdempotencyRow): IdempotentAnswer {
     statusCode: r.status_code,
     response: r.response,
     createdAt: r.created_at,
+  };
+}
+
+export interface TaskRow {
+  id: string;
+  kind: string;
+  status: string;
+  app_id: string | null;
+  endpoint_id: string | null;
+  params: string;
+  cursor: string | null;
+  data: string;
+  runs: number;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+export function toTask(r: TaskRow): BackgroundTask {
+  return {
+    id: r.id,
+    kind: r.kind,
+    status: r.status as BackgroundTask['status'],
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    params: JSON.parse(r.params),
+    cursor: r.cursor,
+    data: JSON.parse(r.data),
+    runs: Number(r.runs),
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
   };
 }

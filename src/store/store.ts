@@ -9,6 +9,7 @@ import type {
   Application,
   Attempt,
   AttemptTrigger,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -16,6 +17,7 @@ import type {
   Message,
   Source,
   SourceProvider,
+  TaskStatus,
 } from '../core/types.js';
 
 /** The order of a list by its key (an id, or an event type's name). */
@@ -72,12 +74,14 @@ export interface NewApplication {
 /** Fields of an application that can change. */
 export type ApplicationPatch = Partial<NewApplication>;
 
-/** Input of {@link Store.upsertEventType}. */
+/** Input of {@link Store.upsertEventType} and {@link Store.createEventType}. */
 export interface NewEventType {
   name: string;
   description?: string;
   schemas?: Record<string, unknown> | null;
   archived?: boolean;
+  deprecated?: boolean;
+  featureFlag?: string | null;
 }
 
 /** Input of {@link Store.createEndpoint}; a secret is generated when none is given. */
@@ -284,6 +288,58 @@ export type SourcePatch = Partial<Pick<NewSource, 'name' | 'secrets' | 'passthro
 /** Input of {@link Store.recordInbound}: a request as the gateway kept it; the store stamps id and time. */
 export type NewInboundRequest = Omit<InboundRequest, 'id' | 'createdAt'>;
 
+/** A time window [since, until) in ms; `until` null: no end. */
+export interface TimeWindow {
+  since: number;
+  until: number | null;
+}
+
+/** One batch of a background task's scan: `next` is where the following batch starts, `null` when done. */
+export interface BatchResult {
+  /** Deliveries made due again (recover, bulk-replay) or created (replay-missing). */
+  count: number;
+  next: string | null;
+}
+
+/** Filters of {@link Store.bulkReplayBatch}, on a delivery and its message. */
+export interface BulkReplayFilter extends TimeWindow {
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** The delivery's state now. */
+  status?: Delivery['status'];
+  /** The class of its last attempt's status: 0 (no response), 100, 200, 300, 400 or 500. */
+  statusCodeClass?: number;
+}
+
+/** Input of {@link Store.createTask}. */
+export interface NewTask {
+  kind: string;
+  appId: string | null;
+  endpointId: string | null;
+  params: Record<string, unknown>;
+  data: Record<string, unknown>;
+  /** The runner that starts it at once: it holds the lease from the start. */
+  owner: string;
+  leaseMs: number;
+}
+
+/** Filters of {@link Store.listTasks}. */
+export interface TaskFilter {
+  /** Only this application's tasks (an application token's view). */
+  appId?: string;
+  status?: TaskStatus;
+  kind?: string;
+}
+
+/** What {@link Store.advanceTask} writes after a batch. */
+export interface TaskProgress {
+  cursor: string | null;
+  data: Record<string, unknown>;
+  /** `running` keeps it going (its lease renewed by `leaseMs`); `finished` or `failed` ends it and frees it. */
+  status: TaskStatus;
+  leaseMs: number;
+}
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -309,6 +365,11 @@ export interface Store extends AsyncDisposable {
   getEventType(name: string): Promise<EventType | null>;
   /** Event types by name, ascending unless `page.order` says otherwise. */
   listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>>;
+  /**
+   * Creates an event type, or revives an archived one of that name with these fields (Svix's
+   * create). Throws `ConflictError` when a live (not archived) one has the name.
+   */
+  createEventType(input: NewEventType): Promise<EventType>;
   /** Deletes an event type. Throws `NotFoundError`. */
   deleteEventType(name: string): Promise<void>;
 
@@ -407,8 +468,62 @@ export interface Store extends AsyncDisposable {
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
   /** One attempt of a message. */
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
-  /** How many of an endpoint's deliveries are in each state. */
-  countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>>;
+  /** How many of an endpoint's deliveries (created in `window`, if given) are in each state. */
+  countDeliveries(endpointId: string, window?: TimeWindow): Promise<Record<Delivery['status'], number>>;
+
+  /**
+   * One batch of a recover: of the endpoint's deliveries after id `after` (in id order, at most
+   * `limit` of them looked at), those failed and created in `window` become due now as manual
+   * attempts. Safe to run again over the same ids: only failed ones change.
+   */
+  recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+  /**
+   * One batch of a replay-missing: of the application's messages after id `after` (at most
+   * `limit` looked at, in id order) those created in `window`, those the endpoint should have had and has no
+   * delivery of get one, due now. None for a disabled endpoint; throws `NotFoundError` for
+   * an unknown one. Safe to run again: an existing delivery is left alone.
+   */
+  replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+  /**
+   * One batch of a bulk-replay: of the endpoint's deliveries after id `after` (at most `limit`
+   * looked at) whose message was created in the filter's window and matches it, those not
+   * being sent right now become due now as manual attempts, whatever their state.
+   */
+  bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+
+  /** Creates a running background task, leased to `input.owner`. */
+  createTask(input: NewTask): Promise<BackgroundTask>;
+  /** A background task by id. */
+  getTask(id: string): Promise<BackgroundTask | null>;
+  /** Background tasks, newest first unless `page.order` says otherwise, paged by id. */
+  listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>>;
+  /**
+   * Leases to `owner` up to `limit` running tasks that no runner holds: their lease expired
+   * (their runner died) or was given back (it stopped). Counts a run of each (`runs`).
+   */
+  claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]>;
+  /** Records a batch's progress, if `owner` still holds the task; returns whether it did. */
+  advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean>;
+  /**
+   * Gives a task back (its runner stops): another runner may take it at once, and the run
+   * given back is not counted (`runs` counts the runners that took it and died, plus the current one).
+   */
+  releaseTask(id: string, owner: string): Promise<void>;
 
   /** Creates an inbound source. Throws `NotFoundError` (app). */
   createSource(input: NewSource): Promise<Source>;

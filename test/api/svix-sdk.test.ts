@@ -313,7 +313,8 @@ describe('recover, replay-missing, send-example', () => {
     );
     await svix.endpoint.patch(app.id, ep.id, { url: `${receiver.url}?recovered` });
     const task = await svix.endpoint.recover(app.id, ep.id, { since: start });
-    expect(task).toMatchObject({ status: 'finished', task: 'endpoint.recover' });
+    expect(task).toMatchObject({ status: 'running', task: 'endpoint.recover' });
+    expect(task.id).toMatch(/^qtask_/);
     await eventually(
       () => svix.messageAttempt.listAttemptedDestinations(app.id, msg.id),
       (page) => page.data[0]?.status === 0,

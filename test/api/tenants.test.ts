@@ -37,6 +37,8 @@ const BODIES: Record<string, unknown> = {
   'PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { headers: { 'X-A': 'b' } },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { since: '2020-01-01T00:00:00Z' },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing': { since: '2020-01-01T00:00:00Z' },
+  'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay': { since: '2020-01-01T00:00:00Z' },
+  'POST /api/v1/event-type/import/openapi': { specRaw: '{}' },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { eventType: 'order.paid' },
   'POST /api/v1/app/{app_id}/msg': { eventType: 'order.paid', payload: { forged: true } },
   'POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend': {},
@@ -49,6 +51,14 @@ const BODIES: Record<string, unknown> = {
 /** Routes anyone may call, and routes an application token may read. */
 const PUBLIC = new Set(['GET /api/v1/health', 'GET /api/v1/health/ping']);
 const CATALOG = new Set(['GET /api/v1/event-type', 'GET /api/v1/event-type/{event_type_name}']);
+/**
+ * Routes that answer an application token with its own records only: the task list (200,
+ * without the other application's task) and another application's task (404, as an unknown id).
+ */
+const SCOPED: Record<string, number> = {
+  'GET /api/v1/background-task': 200,
+  'GET /api/v1/background-task/{task_id}': 404,
+};
 
 beforeAll(async () => {
   testStore = await openTestStore('tenants');
@@ -64,6 +74,16 @@ beforeAll(async () => {
     provider: 'github',
     secrets: ['s3cret'],
     appId: theirs.id,
+  });
+  // Their task, held by a runner of another process for the length of the test.
+  const theirTask = await store.createTask({
+    kind: 'endpoint.recover',
+    appId: theirs.id,
+    endpointId: ep.id,
+    params: { since: 0, until: null },
+    data: {},
+    owner: 'another-process',
+    leaseMs: 3_600_000,
   });
   api = await buildApi({ store });
   const portal = await api.inject({
@@ -81,6 +101,7 @@ beforeAll(async () => {
     event_type_name: 'order.paid',
     source_id: source.id,
     request_id: 'inreq_none',
+    task_id: theirTask.id,
   });
 });
 
@@ -131,7 +152,8 @@ describe("another application's token", () => {
         headers: { authorization: `Bearer ${mineToken}` },
         ...(hasBody ? { payload: BODIES[route] as object } : {}),
       });
-      const expected = CATALOG.has(route) ? 200 : 403;
+      const expected = SCOPED[route] ?? (CATALOG.has(route) ? 200 : 403);
+      if (route === 'GET /api/v1/background-task') expect(res.json().data).toEqual([]);
       outcomes.push(
         `${route} -> ${res.statusCode}${res.statusCode === expected ? '' : ` (expected ${expected})`}`,
       );

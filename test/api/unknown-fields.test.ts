@@ -54,11 +54,27 @@ afterAll(async () => {
 
 let SOURCE_ID = '';
 
+/** Event types created by name: each creation takes a new name (a live one answers 409). */
+let fresh = 0;
+
 /** A body each route takes, keyed by the path of /openapi.json and the method. */
 const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   '/api/v1/app': { post: { name: 'A' } },
   '/api/v1/app/{app_id}': { put: { name: 'Fields', uid: 'fields' }, patch: { name: 'Fields' } },
-  '/api/v1/event-type': { post: { name: 'a.b', description: 'x' } },
+  '/api/v1/event-type': {
+    get post() {
+      return { name: `fresh.${++fresh}`, description: 'x' };
+    },
+  },
+  '/api/v1/event-type/import/openapi': {
+    post: {
+      spec: {
+        openapi: '3.1.0',
+        info: { title: 't', version: '1' },
+        webhooks: { 'imported.type': { post: {} } },
+      },
+    },
+  },
   '/api/v1/event-type/{event_type_name}': { put: { description: 'x' }, patch: { description: 'x' } },
   '/api/v1/app/{app_id}/endpoint': { post: { url: 'http://127.0.0.1:9/other' } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}': {
@@ -67,8 +83,9 @@ const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { put: { headers: {} }, patch: { headers: {} } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate': { post: {} },
-  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { post: { since: '2026-01-01T00:00:00Z' } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { post: { since: new Date().toISOString() } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing': { post: { since: '2026-01-01T00:00:00Z' } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay': { post: { since: '2026-01-01T00:00:00Z' } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { post: { eventType: 'a.b' } },
   '/api/v1/app/{app_id}/msg': { post: { eventType: 'a.b', payload: {} } },
   '/api/v1/auth/app-portal-access/{app_id}': { post: {} },
@@ -91,6 +108,8 @@ const SVIX_MODELS: [method: string, path: string, model: string][] = [
   ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate', 'endpointSecretRotateIn'],
   ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover', 'recoverIn'],
   ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing', 'replayIn'],
+  ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay', 'bulkReplayIn'],
+  ['post', '/api/v1/event-type/import/openapi', 'eventTypeImportOpenApiIn'],
   ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example', 'eventExampleIn'],
   ['post', '/api/v1/app/{app_id}/msg', 'messageIn'],
   ['post', '/api/v1/auth/app-portal-access/{app_id}', 'appPortalAccessIn'],
@@ -200,6 +219,7 @@ describe('every request body', () => {
         'post /api/v1/app/{app_id}/msg payload',
         'post /api/v1/event-type schemas.*',
         'post /api/v1/event-type schemas.*.examples[]',
+        'post /api/v1/event-type/import/openapi spec',
         'put /api/v1/event-type/{event_type_name} schemas.*',
         'put /api/v1/event-type/{event_type_name} schemas.*.examples[]',
         'patch /api/v1/event-type/{event_type_name} schemas.*',
@@ -304,8 +324,6 @@ describe('fields of the svix SDK', () => {
     // The list a reader of the README can check: every Svix field Herald does not honour.
     expect(new Set(unsupported.map((u) => u.split(' ').at(-1)))).toEqual(
       new Set([
-        'deprecated',
-        'featureFlag',
         'featureFlags',
         'groupName',
         'version',
@@ -316,6 +334,7 @@ describe('fields of the svix SDK', () => {
         'payloadRetentionHours',
         'deliverAt',
         'tags',
+        'tag',
         'transformationsParams',
         'application',
         'capabilities',

@@ -77,6 +77,7 @@ describe('PostgreSQL specifics', () => {
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 8 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

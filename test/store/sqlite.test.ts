@@ -41,6 +41,7 @@ describe('SQLite specifics', () => {
       { version: 5, name: '005_inbound_retention.sql' },
       { version: 6, name: '006_forget_stored_tokens.sql' },
       { version: 7, name: '007_deliveries_by_endpoint_msg.sql' },
+      { version: 9, name: '009_background_tasks.sql' },
     ]);
     db.close();
   });

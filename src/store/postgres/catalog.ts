@@ -36,6 +36,17 @@ import type {
 import { APP_BY_KEY, type PostgresConnection, type Queryable, Where } from './connection.js';
 import { failPending } from './deliveries.js';
 
+/**
+ * Writes an event type whole. $1 name, $2 description, $3 schemas, $4 archived, $5 deprecated,
+ * $6 feature flag, $7 now.
+ */
+const EVENT_TYPE_UPSERT = `
+  INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+  ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+    archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+    updated_at = excluded.updated_at`;
+
 /** Applications, endpoints and event types of a PostgreSQL store. */
 export class PostgresCatalog {
   constructor(private readonly conn: PostgresConnection) {}
@@ -117,22 +128,33 @@ export class PostgresCatalog {
   // Event types
 
   async upsertEventType(input: NewEventType): Promise<EventType> {
-    const now = this.conn.clock.now();
     const { rows } = await this.conn.q<EventTypeRow>(
-      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $5)
-       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
-         archived = excluded.archived, updated_at = excluded.updated_at
-       RETURNING *`,
-      [
-        input.name,
-        input.description ?? '',
-        input.schemas ? JSON.stringify(input.schemas) : null,
-        input.archived ?? false,
-        now,
-      ],
+      `${EVENT_TYPE_UPSERT} RETURNING *`,
+      this.eventTypeParams(input),
     );
     return toEventType(rows[0]!);
+  }
+
+  async createEventType(input: NewEventType): Promise<EventType> {
+    // Svix's create: a new name, or an archived one revived; a live one returns no row.
+    const { rows } = await this.conn.q<EventTypeRow>(
+      `${EVENT_TYPE_UPSERT} WHERE event_types.archived RETURNING *`,
+      this.eventTypeParams(input),
+    );
+    if (!rows[0]) throw new ConflictError(`event type ${input.name} already exists`);
+    return toEventType(rows[0]);
+  }
+
+  private eventTypeParams(input: NewEventType): unknown[] {
+    return [
+      input.name,
+      input.description ?? '',
+      input.schemas ? JSON.stringify(input.schemas) : null,
+      input.archived ?? false,
+      input.deprecated ?? false,
+      input.featureFlag ?? null,
+      this.conn.clock.now(),
+    ];
   }
 
   async getEventType(name: string): Promise<EventType | null> {

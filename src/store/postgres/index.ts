@@ -13,6 +13,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -26,6 +27,8 @@ import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -41,12 +44,16 @@ import type {
   NewInboundRequest,
   NewMessage,
   NewSource,
+  NewTask,
   Page,
   PageRequest,
   QueueStats,
   Release,
   SourcePatch,
   Store,
+  TaskFilter,
+  TaskProgress,
+  TimeWindow,
   WakeListener,
 } from '../store.js';
 import { PostgresAccess } from './access.js';
@@ -55,6 +62,7 @@ import { openConnection, type PostgresConnection } from './connection.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { PostgresMessages } from './messages.js';
+import { PostgresTasks } from './tasks.js';
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -98,6 +106,7 @@ export class PostgresStore implements Store {
   private readonly sources: PostgresSources;
   private readonly inbound: PostgresInboundLog;
   private readonly access: PostgresAccess;
+  private readonly tasks: PostgresTasks;
 
   constructor(
     private readonly conn: PostgresConnection,
@@ -110,6 +119,7 @@ export class PostgresStore implements Store {
     this.sources = new PostgresSources(conn, (key) => this.catalog.appRow(key));
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
+    this.tasks = new PostgresTasks(conn);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -130,6 +140,9 @@ export class PostgresStore implements Store {
 
   async upsertEventType(input: NewEventType): Promise<EventType> {
     return this.catalog.upsertEventType(input);
+  }
+  async createEventType(input: NewEventType): Promise<EventType> {
+    return this.catalog.createEventType(input);
   }
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
@@ -231,8 +244,54 @@ export class PostgresStore implements Store {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.deliveries.getAttempt(appId, msgId, attemptId);
   }
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
-    return this.deliveries.countDeliveries(endpointId);
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
+    return this.deliveries.countDeliveries(endpointId, window);
+  }
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.recoverBatch(endpointId, window, after, limit);
+  }
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.replayMissingBatch(endpointId, window, after, limit);
+  }
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.bulkReplayBatch(endpointId, filter, after, limit);
+  }
+
+  async createTask(input: NewTask): Promise<BackgroundTask> {
+    return this.tasks.create(input);
+  }
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    return this.tasks.get(id);
+  }
+  async listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>> {
+    return this.tasks.list(filter, page);
+  }
+  async claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]> {
+    return this.tasks.claim(owner, leaseMs, limit);
+  }
+  async advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean> {
+    return this.tasks.advance(id, owner, progress);
+  }
+  async releaseTask(id: string, owner: string): Promise<void> {
+    await this.tasks.release(id, owner);
   }
 
   async createSource(input: NewSource): Promise<Source> {

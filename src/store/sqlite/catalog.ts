@@ -2,7 +2,7 @@
  * The catalog on SQLite: applications, event types and endpoints. Statements are prepared
  * once, when the store opens.
  */
-import { NotFoundError } from '../../core/errors.js';
+import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
 import {
@@ -35,6 +35,16 @@ import type {
 } from '../store.js';
 import { conflictOnUnique, pageSql, type SqliteConnection, type Where } from './connection.js';
 
+interface EventTypeParams {
+  name: string;
+  description: string;
+  schemas: string | null;
+  archived: number;
+  deprecated: number;
+  feature_flag: string | null;
+  now: number;
+}
+
 function prepare({ db }: SqliteConnection) {
   return {
     // Every lookup by "id or uid" prefers the id: a uid equal to another row's id (possible
@@ -54,14 +64,22 @@ function prepare({ db }: SqliteConnection) {
     deleteAttemptsOfApp: db.prepare<[string]>('DELETE FROM attempts WHERE app_id = ?'),
     deleteApp: db.prepare<[string]>('DELETE FROM applications WHERE id = ?'),
 
-    upsertEventType: db.prepare<
-      [{ name: string; description: string; schemas: string | null; archived: number; now: number }],
-      EventTypeRow
-    >(
-      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
-       VALUES (@name, @description, @schemas, @archived, @now, @now)
+    upsertEventType: db.prepare<[EventTypeParams], EventTypeRow>(
+      `INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+       VALUES (@name, @description, @schemas, @archived, @deprecated, @feature_flag, @now, @now)
        ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
-         archived = excluded.archived, updated_at = excluded.updated_at
+         archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+         updated_at = excluded.updated_at
+       RETURNING *`,
+    ),
+    // Svix's create: a new name, or an archived one revived; a live one returns no row.
+    createEventType: db.prepare<[EventTypeParams], EventTypeRow>(
+      `INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+       VALUES (@name, @description, @schemas, @archived, @deprecated, @feature_flag, @now, @now)
+       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+         archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+         updated_at = excluded.updated_at
+       WHERE event_types.archived = 1
        RETURNING *`,
     ),
     eventType: db.prepare<[string], EventTypeRow>('SELECT * FROM event_types WHERE name = ?'),
@@ -168,14 +186,25 @@ export class SqliteCatalog {
   // Event types
 
   upsertEventType(input: NewEventType): EventType {
-    const row = this.stmt.upsertEventType.get({
+    return toEventType(this.stmt.upsertEventType.get(this.eventTypeParams(input))!);
+  }
+
+  createEventType(input: NewEventType): EventType {
+    const row = this.stmt.createEventType.get(this.eventTypeParams(input));
+    if (!row) throw new ConflictError(`event type ${input.name} already exists`);
+    return toEventType(row);
+  }
+
+  private eventTypeParams(input: NewEventType): EventTypeParams {
+    return {
       name: input.name,
       description: input.description ?? '',
       schemas: input.schemas ? JSON.stringify(input.schemas) : null,
       archived: input.archived ? 1 : 0,
+      deprecated: input.deprecated ? 1 : 0,
+      feature_flag: input.featureFlag ?? null,
       now: this.conn.clock.now(),
-    });
-    return toEventType(row!);
+    };
   }
 
   getEventType(name: string): EventType | null {

@@ -7,9 +7,10 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { replaySelection } from '../../core/filter.js';
-import { newId } from '../../core/ids.js';
+import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
+import { idRange, inWindow } from '../batches.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type AttemptRow,
@@ -26,6 +27,8 @@ import {
 } from '../rows.js';
 import type {
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -36,6 +39,7 @@ import type {
   QueueStats,
   Release,
   StandingOrder,
+  TimeWindow,
 } from '../store.js';
 import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 
@@ -223,6 +227,57 @@ function prepare({ db }: SqliteConnection) {
     ),
     countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
       'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
+    ),
+    countByStatusIn: db.prepare<[Window & { endpointId: string }], { status: Delivery['status']; n: number }>(
+      `SELECT status, COUNT(*) AS n FROM deliveries
+       WHERE endpoint_id = @endpointId AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+       GROUP BY status`,
+    ),
+    // Background-task batches: each scans on an index by id from `after`, at most `limit` rows.
+    // At most `limit` of the endpoint's deliveries in id order between two ids (ids sort by
+    // creation time, so the window is an id range); the batch picks the failed ones.
+    deliveriesAfter: db.prepare<
+      [{ endpointId: string; after: string; before: string; limit: number }],
+      { id: string; status: Delivery['status']; created_at: number }
+    >(
+      `SELECT id, status, created_at FROM deliveries
+       WHERE endpoint_id = @endpointId AND id > @after AND id < @before
+       ORDER BY id LIMIT @limit`,
+    ),
+    recoverOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
+       WHERE id = @id AND status = 'failed'`,
+    ),
+    messagesAfter: db.prepare<[{ appId: string; after: string; before: string; limit: number }], MessageRow>(
+      `SELECT * FROM messages WHERE app_id = @appId AND id > @after AND id < @before ORDER BY id LIMIT @limit`,
+    ),
+    hasDelivery: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
+    ),
+    replayCandidates: db.prepare<
+      [{ endpointId: string; after: string; limit: number }],
+      {
+        id: string;
+        status: Delivery['status'];
+        event_type: string;
+        channels: string | null;
+        msg_created_at: number;
+        last_attempt: string | null;
+        last_code: number | null;
+      }
+    >(
+      `SELECT d.id, d.status, m.event_type, m.channels, m.created_at AS msg_created_at,
+         (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_attempt,
+         (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_code
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE d.endpoint_id = @endpointId AND d.id > @after
+       ORDER BY d.id LIMIT @limit`,
+    ),
+    replayOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
+       WHERE id = @id AND status <> 'sending'`,
     ),
     attempt: db.prepare<[string, string, string], AttemptRow>(
       'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
@@ -516,10 +571,97 @@ export class SqliteDeliveries {
     return pageFrom(items, page, ks, (x) => x.delivery.endpointId);
   }
 
-  countDeliveries(endpointId: string): Record<Delivery['status'], number> {
+  countDeliveries(endpointId: string, window?: TimeWindow): Record<Delivery['status'], number> {
     const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
-    for (const r of this.stmt.countByStatus.all(endpointId)) counts[r.status] = r.n;
+    const rows = window
+      ? this.stmt.countByStatusIn.all({ endpointId, ...window })
+      : this.stmt.countByStatus.all(endpointId);
+    for (const r of rows) counts[r.status] = r.n;
     return counts;
+  }
+
+  /** See `Store.recoverBatch`. */
+  recoverBatch(endpointId: string, window: TimeWindow, after: string | null, limit: number): BatchResult {
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('dlv', window, after);
+    const result = this.conn.immediate(() => {
+      const rows = this.stmt.deliveriesAfter.all({ endpointId, after: start, before: end, limit });
+      let count = 0;
+      for (const r of rows)
+        if (r.status === 'failed' && inWindow(r.created_at, window))
+          count += this.stmt.recoverOne.run({ id: r.id, now }).changes;
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
+  }
+
+  /** See `Store.replayMissingBatch`. */
+  replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const row = this.stmt.endpoint.get(endpointId);
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('msg', window, after);
+    const result = this.conn.immediate(() => {
+      const scanned = this.stmt.messagesAfter.all({
+        appId: endpoint.appId,
+        after: start,
+        before: end,
+        limit,
+      });
+      const missing = scanned
+        .filter((m) => inWindow(m.created_at, window) && !this.stmt.hasDelivery.get(m.id, endpoint.id))
+        .map(toMessage);
+      let count = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        count += this.stmt.insertReplayed.run({
+          id: newId('dlv', now),
+          msg_id: m.id,
+          endpoint_id: endpoint.id,
+          app_id: endpoint.appId,
+          due_at: now,
+        }).changes;
+      }
+      return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpoint.id]);
+    return result;
+  }
+
+  /** See `Store.bulkReplayBatch`. */
+  bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const now = this.conn.clock.now();
+    // A delivery is made at or after its message: none before the window's start is in it.
+    const start = after ?? idFloor('dlv', filter.since);
+    const result = this.conn.immediate(() => {
+      const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit });
+      let count = 0;
+      for (const r of rows) {
+        if (!inWindow(r.msg_created_at, filter)) continue;
+        const candidate = {
+          status: r.status,
+          eventType: r.event_type,
+          channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+          attempted: r.last_attempt !== null,
+          lastStatusCode: r.last_code,
+        };
+        if (bulkReplayMatches(filter, candidate)) count += this.stmt.replayOne.run({ id: r.id, now }).changes;
+      }
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
   }
 
   getAttempt(appId: string, msgId: string, attemptId: string): Attempt | null {

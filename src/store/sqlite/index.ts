@@ -3,12 +3,14 @@
  * records, all on one connection (`connection.ts`: opening, pragmas, transactions, wake-ups):
  * `catalog.ts` (applications, event types, endpoints), `messages.ts` (ingest by group
  * commit, message reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts`
- * (sources and their request log) and `access.ts` (tokens, idempotency keys).
+ * (sources and their request log), `access.ts` (tokens, idempotency keys) and `tasks.ts`
+ * (background tasks).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -22,6 +24,8 @@ import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -37,6 +41,7 @@ import type {
   NewInboundRequest,
   NewMessage,
   NewSource,
+  NewTask,
   Page,
   PageRequest,
   QueueStats,
@@ -44,6 +49,9 @@ import type {
   SourcePatch,
   StandingClaims,
   Store,
+  TaskFilter,
+  TaskProgress,
+  TimeWindow,
   WakeListener,
 } from '../store.js';
 import { SqliteAccess } from './access.js';
@@ -53,6 +61,7 @@ import { SqliteConnection } from './connection.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
+import { SqliteTasks } from './tasks.js';
 
 export { DUE_DELIVERIES_SQL, DUE_ENDPOINTS_SQL, DUE_OF_ENDPOINT_SQL } from './deliveries.js';
 
@@ -90,6 +99,7 @@ export class SqliteStore implements Store {
   private readonly sources: SqliteSources;
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
+  private readonly tasks: SqliteTasks;
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
 
@@ -104,6 +114,7 @@ export class SqliteStore implements Store {
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
+    this.tasks = new SqliteTasks(this.conn);
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
       claim: async (request) => this.deliveries.claimAndStand(request),
@@ -141,6 +152,9 @@ export class SqliteStore implements Store {
 
   async upsertEventType(input: NewEventType): Promise<EventType> {
     return this.catalog.upsertEventType(input);
+  }
+  async createEventType(input: NewEventType): Promise<EventType> {
+    return this.catalog.createEventType(input);
   }
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
@@ -241,8 +255,54 @@ export class SqliteStore implements Store {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.deliveries.getAttempt(appId, msgId, attemptId);
   }
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
-    return this.deliveries.countDeliveries(endpointId);
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
+    return this.deliveries.countDeliveries(endpointId, window);
+  }
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.recoverBatch(endpointId, window, after, limit);
+  }
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.replayMissingBatch(endpointId, window, after, limit);
+  }
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.bulkReplayBatch(endpointId, filter, after, limit);
+  }
+
+  async createTask(input: NewTask): Promise<BackgroundTask> {
+    return this.tasks.create(input);
+  }
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    return this.tasks.get(id);
+  }
+  async listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>> {
+    return this.tasks.list(filter, page);
+  }
+  async claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]> {
+    return this.tasks.claim(owner, leaseMs, limit);
+  }
+  async advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean> {
+    return this.tasks.advance(id, owner, progress);
+  }
+  async releaseTask(id: string, owner: string): Promise<void> {
+    this.tasks.release(id, owner);
   }
 
   async createSource(input: NewSource): Promise<Source> {
