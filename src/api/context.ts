@@ -1,7 +1,7 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.js';
-import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
+import { EndpointDisabledError, NotFoundError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
 import type { Order, PageRequest, Store } from '../store/store.js';
 import type { TaskRunner } from '../tasks/runner.js';
