@@ -1,5 +1,6 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.js';
 import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,8 @@ export interface RouteContext {
   maxPayloadBytes: number;
   /** Base URL of this server, for links it hands out (read per request: known after listen). */
   publicUrl: () => string;
+  /** Source of time for tokens' expiry (the system clock but in tests). */
+  clock: Clock;
 }
 
 declare module 'fastify' {

@@ -8,21 +8,26 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import Type from 'typebox';
+import { type Clock, systemClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
 import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
-import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
-import { appOf, type RouteContext } from './context.js';
+import { Authenticator, requireWritable } from './auth.js';
+import type { RouteContext } from './context.js';
+import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
+import { notBuilt } from './not-built.js';
 import { applicationRoutes } from './routes/applications.js';
+import { authRoutes } from './routes/auth.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
+import { type DispatcherHealth, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
-import { AppPortalAccessIn, AppPortalAccessOut, UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
+import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -34,6 +39,12 @@ export interface ApiOptions {
   publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
+  /** Origins a browser page may call `/api/v1` from (`--cors-origin`); default `*`, any. */
+  corsOrigins?: readonly string[];
+  /** The dispatcher's state, for `/api/v1/health`; default `notapplicable` (none in this process). */
+  dispatcher?: DispatcherHealth;
+  /** Source of time for tokens' expiry. Default: the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -194,12 +205,14 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => clearInterval(idleSweep));
   app.addHook('onRoute', (route) => closeObjects(route.schema?.body));
   const store = options.store;
-  const auth = new Authenticator(store);
+  const clock = options.clock ?? systemClock;
+  const auth = new Authenticator(store, clock);
   const given = options.publicUrl ?? '';
   const ctx: RouteContext = {
     store,
     maxPayloadBytes,
     publicUrl: typeof given === 'string' ? () => given : given,
+    clock,
   };
 
   await app.register(swagger, {
@@ -254,10 +267,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       detail: 'the URL holds a NUL character (%00), which no id or parameter may',
     });
   });
+  registerCors(app, options.corsOrigins ?? [ANY_ORIGIN]);
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .status(404)
-      .send({ code: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` });
+    const path = request.url.split('?')[0]!;
+    // A Svix route Herald has not built answers 501 saying so; only other paths are a 404.
+    const unbuilt = notBuilt(request.method, path);
+    if (unbuilt) return reply.status(501).send(unbuilt);
+    return reply.status(404).send({ code: 'not_found', detail: `no route ${request.method} ${path}` });
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -271,9 +287,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logo: DOCS_LOGO,
   });
 
-  for (const path of ['/api/v1/health', '/api/v1/health/ping']) {
-    app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());
-  }
+  await app.register(healthRoutes, {
+    prefix: '/api/v1',
+    store,
+    dispatcher: options.dispatcher ?? (() => 'notapplicable'),
+  });
+  // Where the links of auth/app-portal-access lead: a placeholder until the portal is built.
+  await app.register(portalRoutes);
 
   // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
   await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));
@@ -283,6 +303,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       api.addHook('onRequest', async (request) => {
         if (request.url.startsWith('/api/v1/health')) return;
         request.principal = await auth.authenticate(request);
+        requireWritable(request.principal, request.method, request.routeOptions.url);
       });
 
       api.addHook('preHandler', async (request, reply) => {
@@ -335,27 +356,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(messageRoutes, ctx);
       await api.register(sourceRoutes, ctx);
 
-      api.withTypeProvider<TypeBoxTypeProvider>().post(
-        '/auth/app-portal-access/:app_id',
-        {
-          // The answer is a live token: it must not sit in idempotency_keys for 12 h.
-          config: { idempotent: false },
-          schema: {
-            tags: ['Authentication'],
-            params: Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) }),
-            body: Type.Optional(AppPortalAccessIn),
-            response: { 200: AppPortalAccessOut },
-          },
-        },
-        async (request) => {
-          requireAdmin(request.principal);
-          const owner = await appOf(ctx, request, request.params.app_id);
-          const token = newToken('herald_app');
-          await store.saveToken(hashToken(token), owner.id);
-          // No consumer portal yet: the link is the API base this token works against.
-          return { token, url: `${ctx.publicUrl()}/api/v1/app/${owner.id}` };
-        },
-      );
+      await api.register(authRoutes, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -28,6 +28,8 @@ export interface ServeOptions {
   adminToken: string | undefined;
   /** Base URL clients reach the API at, for links it returns; default the listening address. */
   publicUrl: string | undefined;
+  /** Origins browser pages may call `/api/v1` from (`--cors-origin`, checked); `['*']` for any. */
+  corsOrigins: string[];
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   /** How long and how many inbound requests each source's log keeps. */
@@ -78,6 +80,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     leaseMs: options.leaseMs,
     userAgent: `Herald/${options.version}`,
   };
+  // What /api/v1/health says of the dispatcher: none beside an API of --role api.
+  let dispatcherState: 'ok' | 'error' | 'notapplicable' = 'notapplicable';
   const dispatcherStarted = (workerId: string) =>
     out(
       `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
@@ -93,12 +97,14 @@ export async function serve(options: ServeOptions): Promise<void> {
       store,
       { logLevel: options.logLevel, ...dispatcherOptions },
       (error) => {
+        dispatcherState = 'error';
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
       (line) => logs.write(line),
     );
     stops.push(() => thread.stop());
+    dispatcherState = 'ok';
     dispatcherStarted(thread.workerId);
   }
   if (options.role !== 'worker') {
@@ -106,7 +112,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     // the address it listens on, port included (known only after listen with --port 0).
     let listening = '';
     const publicUrl = options.publicUrl ?? (() => listening);
-    const api = await buildApi({ store, logger, publicUrl, version: options.version });
+    const api = await buildApi({
+      store,
+      logger,
+      publicUrl,
+      version: options.version,
+      corsOrigins: options.corsOrigins,
+      dispatcher: () => dispatcherState,
+    });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
       await api.close();

@@ -3,7 +3,7 @@
  * `herald serve` process with `serverUrl`, drives every route; a receiver verifies the
  * deliveries with the SDK's own `Webhook` class.
  */
-import { ApiException, Svix, Webhook } from 'svix';
+import { ApiException, AppPortalCapability, Svix, Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
@@ -189,7 +189,11 @@ describe('Svix fields Herald does not support', () => {
         ['body', 'exampleIndex'],
         () => svix.endpoint.sendExample(app.id, ep.id, { eventType: 'a', exampleIndex: 1 }),
       ],
-      [['body', 'expiry'], () => svix.authentication.appPortalAccess(app.id, { expiry: 60 })],
+      [
+        ['body', 'capabilities'],
+        () =>
+          svix.authentication.appPortalAccess(app.id, { capabilities: [AppPortalCapability.ManageEndpoint] }),
+      ],
     ];
     for (const [loc, call] of refusals) {
       const refused = await failure(call());
@@ -400,7 +404,8 @@ describe('auth', () => {
   it('answers health without a token', async () => {
     await svix.health.get();
     const res = await fetch(`${herald.url}/api/v1/health`);
-    expect(res.status).toBe(204);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ database: { status: 'ok' }, dispatcher: { status: 'ok' } });
   });
 
   it('serves its OpenAPI document', async () => {
