@@ -9,12 +9,15 @@ import { defineConfig } from 'vitest/config';
  * store has (standing claims; the dispatcher thread's transport).
  */
 const ON_EACH_STORE = [
+  'test/api/auth-parity.test.ts',
   'test/api/bad-input.test.ts',
   'test/api/endpoint-delivery-settings.test.ts',
   'test/api/headers.test.ts',
+  'test/api/health-cors.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/messages.test.ts',
   'test/api/nul.test.ts',
+  'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
   'test/delivery/dispatcher.test.ts',

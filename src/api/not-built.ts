@@ -117,18 +117,20 @@ function matcherOf(route: string, family: NotBuilt): Matcher {
 
 const MATCHERS = NOT_BUILT.flatMap((family) => family.routes.map((r) => matcherOf(r, family)));
 
-/** The answer for a Svix route Herald has not built, or `null` when `path` is none of them. */
-export function notBuilt(method: string, path: string): { code: 'not_implemented'; detail: string } | null {
+/** What is not built at `METHOD path` and where it is planned, or `null` when `path` is no such Svix route. */
+export function notBuiltReason(method: string, path: string): { what: string; plan: string } | null {
   const clean = path.replace(/\/+$/, '') || '/';
   const found = MATCHERS.find((m) => (m.method === '*' || m.method === method) && m.pattern.test(clean));
-  if (!found) return null;
-  return {
-    code: 'not_implemented',
-    detail: `${method} ${clean} is not built in Herald: ${found.family.what}, ${found.family.plan}`,
-  };
+  return found ? { what: found.family.what, plan: found.family.plan } : null;
 }
 
-/** Every family, for the compatibility table: its route templates, what it is, and its plan. */
-export function notBuiltFamilies(): readonly { routes: readonly string[]; what: string; plan: string }[] {
-  return NOT_BUILT;
+/** The 501 body for a Svix route Herald has not built, or `null` when `path` is none of them. */
+export function notBuilt(method: string, path: string): { code: 'not_implemented'; detail: string } | null {
+  const reason = notBuiltReason(method, path);
+  if (!reason) return null;
+  const clean = path.replace(/\/+$/, '') || '/';
+  return {
+    code: 'not_implemented',
+    detail: `${method} ${clean} is not built in Herald: ${reason.what}, ${reason.plan}`,
+  };
 }
