@@ -84,6 +84,13 @@ function verdict(herald: Doc, method: string, path: string): string {
   return how.length ? `differs (${how.join('; ')})` : 'yes';
 }
 
+/** A Markdown table with its columns aligned, as Biome formats one. */
+function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
 /** Counts of each verdict, for the summary line. */
 function tally(verdicts: string[]): string {
   const count = (prefix: string) => verdicts.filter((v) => v.startsWith(prefix)).length;
@@ -121,11 +128,13 @@ export function renderTable(herald: Doc, reference: Doc, calls: SdkCall[]): stri
     '',
     `${svixRoutes.length} operations: ${tally(svixRoutes.map((r) => r.verdict))}.`,
     '',
-    '| Route | Operation | Herald |',
-    '| --- | --- | --- |',
-    ...svixRoutes.map(
-      (r) =>
-        `| \`${r.method} ${r.path}\` | ${cell(r.op.operationId ?? r.op.summary ?? '—')} | ${cell(r.verdict)} |`,
+    ...table(
+      ['Route', 'Operation', 'Herald'],
+      svixRoutes.map((r) => [
+        `\`${r.method} ${r.path}\``,
+        cell(r.op.operationId ?? r.op.summary ?? '—'),
+        cell(r.verdict),
+      ]),
     ),
     '',
     `## Methods of the svix SDK (${sdkVersion()} for JavaScript)`,
@@ -133,17 +142,19 @@ export function renderTable(herald: Doc, reference: Doc, calls: SdkCall[]): stri
     `${sdkRows.length} methods: ${tally(sdkRows.map((r) => r.verdict))}. The request is the one the`,
     'method sends with no options (a query it always sends is shown).',
     '',
-    '| Method | Request | Herald |',
-    '| --- | --- | --- |',
-    ...sdkRows.map((r) => `| \`${r.name}\` | \`${r.http} ${r.template}\` | ${cell(r.verdict)} |`),
+    ...table(
+      ['Method', 'Request', 'Herald'],
+      sdkRows.map((r) => [`\`${r.name}\``, `\`${r.http} ${r.template}\``, cell(r.verdict)]),
+    ),
     '',
     "## Herald's routes beyond Svix",
     '',
-    '| Route | What it does |',
-    '| --- | --- |',
-    ...ownRoutes.map(
-      (o) =>
-        `| \`${o.method} ${o.path}\` | ${cell(o.op.summary ?? OWN[`${o.method} ${o.path}`] ?? o.op.description ?? '—')} |`,
+    ...table(
+      ['Route', 'What it does'],
+      ownRoutes.map((o) => [
+        `\`${o.method} ${o.path}\``,
+        cell(o.op.summary ?? OWN[`${o.method} ${o.path}`] ?? o.op.description ?? '—'),
+      ]),
     ),
     '',
   ];
