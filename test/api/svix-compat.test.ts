@@ -20,11 +20,12 @@ describe('the Svix compatibility table', () => {
   it('gives a reason for every route it marks not built, and lists every SDK method', async () => {
     const generated = await generateTable();
     expect(generated).not.toContain(NO_REASON);
-    expect(generated).toContain(
-      '| `authentication.expireAll` | `POST /api/v1/auth/app/{app_id}/expire-all` | yes |',
+    const row = (method: string) => generated.split('\n').find((l) => l.startsWith(`| \`${method}\` `));
+    expect(row('authentication.expireAll')).toMatch(
+      /^\| `authentication\.expireAll` +\| `POST \/api\/v1\/auth\/app\/\{app_id\}\/expire-all` +\| yes +\|$/,
     );
-    expect(generated).toMatch(
-      /\| `operationalWebhookEndpoint\.list` \| `GET \/api\/v1\/operational-webhook\/endpoint` \| not built \(operational webhooks; planned in the operational-webhooks issue\) \|/,
+    expect(row('operationalWebhookEndpoint.list')).toMatch(
+      /\| not built \(operational webhooks; planned in the operational-webhooks issue\) +\|$/,
     );
   });
 });
