@@ -301,7 +301,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
-        if (request.url.startsWith('/api/v1/health')) return;
         request.principal = await auth.authenticate(request);
         requireWritable(request.principal, request.method, request.routeOptions.url);
       });

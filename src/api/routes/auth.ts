@@ -90,7 +90,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, c
     },
     async (request) => {
       requireAdmin(request.principal);
-      const body = request.body ?? {};
+      const { body } = request;
       return grant(await ownerOf(request, request.params.app_id, body.application), body);
     },
   );
@@ -126,7 +126,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, c
     async (request, reply) => {
       requireAdmin(request.principal);
       const owner = await appOf(ctx, request, request.params.app_id);
-      const body = request.body ?? {};
+      const { body } = request;
       await store.expireTokens(owner.id, clock.now() + (body.expiry ?? 0) * 1000, body.sessionIds);
       return reply.status(204).send();
     },
