@@ -378,7 +378,8 @@ export const AppPortalAccessIn = Type.Object({
       }),
     ),
   ),
-  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  // Svix's own examples send `featureFlags: []`.
+  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null, []]),
   sessionId: Type.Optional(
     Nullable(
       SessionId('A session the token belongs to, so that expire-all can end it by naming it in sessionIds.'),

@@ -3,6 +3,7 @@
  * token auth, idempotency keys, and the OpenAPI document at `/openapi.json`.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -108,7 +109,7 @@ interface AjvKeywords {
 function refuseUnsupported<A extends AjvKeywords>(ajv: A): A {
   const validate = Object.assign(
     (spec: Unsupported, data: unknown): boolean => {
-      if (spec.accepts.includes(data)) return true;
+      if (spec.accepts.some((value) => isDeepStrictEqual(value, data))) return true;
       const only = spec.accepts.length
         ? ` beyond ${spec.accepts.map((v) => JSON.stringify(v)).join(' or ')}`
         : '';

@@ -157,6 +157,9 @@ describe('app-portal-access', () => {
     expect(issues(caps)[0]!.msg).toContain('not supported by Herald');
     const flags = await failure(svix.authentication.appPortalAccess(app.id, { featureFlags: ['beta'] }));
     expect(issues(flags)[0]).toMatchObject({ loc: ['body', 'featureFlags'] });
+    // What asks for no flag is taken, as Svix's own examples send it.
+    const { token } = await svix.authentication.appPortalAccess(app.id, { featureFlags: [] });
+    expect((await as(token).application.get(app.id)).id).toBe(app.id);
     const res = await fetch(`${base}/api/v1/auth/app-portal-access/${app.id}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
