@@ -19,6 +19,8 @@ export interface Principal {
   scope: string;
   /** Made with `readOnly: true`: every method but GET and HEAD is refused. */
   readOnly: boolean;
+  /** Svix's portal capabilities the token holds; `null`: every one (see capabilities.ts). */
+  capabilities: readonly string[] | null;
   /** The hash of the token the request carried (what logout ends). */
   tokenHash: string;
 }
@@ -94,6 +96,7 @@ export class Authenticator {
       appId: found.appId,
       scope: found.appId ?? 'admin',
       readOnly: found.readOnly,
+      capabilities: found.capabilities,
       tokenHash: hash,
     };
     if (principal.appId !== null || found.expiresAt !== null) return principal;

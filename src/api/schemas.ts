@@ -5,6 +5,7 @@
  */
 import Type, { type TSchema } from 'typebox';
 import { LIMITS } from '../core/rules.js';
+import { CAPABILITIES } from './capabilities.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const NAME = '^[a-zA-Z0-9\\-_.]+$';
@@ -362,9 +363,15 @@ export const AppPortalAccessIn = Type.Object({
       }),
     ),
   ),
-  capabilities: NotInHerald(
-    'an application token may do everything within its application; ask for readOnly: true for one that may only read',
-    [null],
+  capabilities: Type.Optional(
+    Nullable(
+      Type.Array(Type.Union(CAPABILITIES.map((c) => Type.Literal(c))), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          'What the token may do in its application; ViewBase (reading, endpoint secrets aside) is required. Left out or null, everything.',
+      }),
+    ),
   ),
   readOnly: Type.Optional(
     Nullable(Type.Boolean({ description: 'The token may only read: every other method answers 403.' })),

@@ -16,6 +16,7 @@ import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, requireWritable } from './auth.js';
+import { requireCapability } from './capabilities.js';
 import type { RouteContext } from './context.js';
 import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
@@ -303,7 +304,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', async (request) => {
         request.principal = await auth.authenticate(request);
-        requireWritable(request.principal, request.method, request.routeOptions.url);
+        const route = request.routeOptions.url ?? '';
+        requireWritable(request.principal, request.method, route);
+        requireCapability(request.principal.capabilities, request.method, route);
       });
 
       api.addHook('preHandler', async (request, reply) => {

@@ -219,6 +219,8 @@ export interface TokenGrant {
   expiresAt?: number | null;
   /** It may only read: every write is refused. */
   readOnly?: boolean;
+  /** Svix's portal capabilities it holds (`ViewBase`, …); `null` or left out, every one. */
+  capabilities?: readonly string[] | null;
   /** The portal session it was made for (Svix's `sessionId`), which expire-all may name. */
   sessionId?: string | null;
 }
@@ -230,6 +232,8 @@ export interface StoredToken {
   /** When it stops (or stopped) working, unix ms; `null` never. */
   expiresAt: number | null;
   readOnly: boolean;
+  /** Svix's portal capabilities; `null`: every one. */
+  capabilities: string[] | null;
   sessionId: string | null;
   /** What cut its life short, if anything did. */
   revokedBy: 'logout' | 'expire-all' | null;

@@ -147,16 +147,12 @@ describe('app-portal-access', () => {
     expect((await failure(reader.endpoint.list(app.id))).code).toBe(401);
   });
 
-  it('refuses capabilities and featureFlags with 422 saying Herald does not support them, and unknown fields', async () => {
-    const app = await svix.application.create({ name: 'Caps' });
-    const caps = await failure(
-      svix.authentication.appPortalAccess(app.id, { capabilities: [AppPortalCapability.ViewBase] }),
-    );
-    expect(caps.code).toBe(422);
-    expect(issues(caps)[0]).toMatchObject({ loc: ['body', 'capabilities'] });
-    expect(issues(caps)[0]!.msg).toContain('not supported by Herald');
+  it('refuses featureFlags other than [] with 422 saying Herald does not support them, and unknown fields', async () => {
+    const app = await svix.application.create({ name: 'Flags' });
     const flags = await failure(svix.authentication.appPortalAccess(app.id, { featureFlags: ['beta'] }));
+    expect(flags.code).toBe(422);
     expect(issues(flags)[0]).toMatchObject({ loc: ['body', 'featureFlags'] });
+    expect(issues(flags)[0]!.msg).toContain('not supported by Herald');
     // What asks for no flag is taken, as Svix's own examples send it.
     const { token } = await svix.authentication.appPortalAccess(app.id, { featureFlags: [] });
     expect((await as(token).application.get(app.id)).id).toBe(app.id);
@@ -176,6 +172,90 @@ describe('app-portal-access', () => {
     expect((await failure(scoped.authentication.appPortalAccess(app.id))).code).toBe(403);
     expect((await failure(scoped.authentication.dashboardAccess(app.id))).code).toBe(403);
     expect((await failure(scoped.authentication.expireAll(app.id))).code).toBe(403);
+  });
+});
+
+describe('capabilities', () => {
+  const { ViewBase, ViewEndpointSecret, ManageEndpointSecret, CreateAttempts, ManageEndpoint } =
+    AppPortalCapability;
+  let app: { id: string };
+  let ep: { id: string };
+  const tokenWith = async (capabilities: AppPortalCapability[]) =>
+    as((await svix.authentication.appPortalAccess(app.id, { capabilities })).token);
+  const refusal = async (call: Promise<unknown>) => {
+    const refused = await failure(call);
+    expect(refused.code).toBe(403);
+    return String(refused.body.detail);
+  };
+
+  beforeAll(async () => {
+    app = await svix.application.create({ name: 'Capable' });
+    ep = await svix.endpoint.create(app.id, { url: 'https://hooks.example/cap' });
+  });
+
+  it('ViewBase reads the application, but not an endpoint secret, and changes nothing', async () => {
+    const viewer = await tokenWith([ViewBase]);
+    expect((await viewer.endpoint.list(app.id)).data.map((e) => e.id)).toEqual([ep.id]);
+    expect((await viewer.endpoint.getHeaders(app.id, ep.id)).headers).toEqual({});
+    expect(await refusal(viewer.endpoint.getSecret(app.id, ep.id))).toContain(
+      'needs ViewEndpointSecret or ManageEndpointSecret or ManageEndpoint',
+    );
+    expect(await refusal(viewer.endpoint.create(app.id, { url: 'https://hooks.example/x' }))).toContain(
+      'needs ManageEndpoint',
+    );
+    expect(await refusal(viewer.endpoint.rotateSecret(app.id, ep.id, {}))).toContain('ManageEndpointSecret');
+    expect(await refusal(viewer.message.create(app.id, { eventType: 'a', payload: {} }))).toContain(
+      'no capability does',
+    );
+  });
+
+  it('ViewEndpointSecret shows the secret; ManageEndpointSecret rotates it', async () => {
+    const { key } = await svix.endpoint.getSecret(app.id, ep.id);
+    expect(
+      (await (await tokenWith([ViewBase, ViewEndpointSecret])).endpoint.getSecret(app.id, ep.id)).key,
+    ).toBe(key);
+    const rotator = await tokenWith([ViewBase, ManageEndpointSecret]);
+    await rotator.endpoint.rotateSecret(app.id, ep.id, {});
+    expect((await svix.endpoint.getSecret(app.id, ep.id)).key).not.toBe(key);
+    expect(await refusal(rotator.endpoint.patch(app.id, ep.id, { description: 'x' }))).toContain(
+      'ManageEndpoint',
+    );
+  });
+
+  it('CreateAttempts replays; ManageEndpoint changes endpoints but sends no message', async () => {
+    const replayer = await tokenWith([ViewBase, CreateAttempts]);
+    await replayer.endpoint.replayMissing(app.id, ep.id, { since: new Date(Date.UTC(2020, 0, 1)) });
+    expect(await refusal(replayer.endpoint.delete(app.id, ep.id))).toContain('ManageEndpoint');
+    const manager = await tokenWith([ViewBase, ManageEndpoint]);
+    const patched = await manager.endpoint.patch(app.id, ep.id, { description: 'managed' });
+    expect(patched.description).toBe('managed');
+    expect((await manager.endpoint.getSecret(app.id, ep.id)).key).toMatch(/^whsec_/);
+    await refusal(manager.application.patch(app.id, { name: 'renamed' }));
+    await refusal(manager.message.create(app.id, { eventType: 'a', payload: {} }));
+    // A token's capabilities never widen a read-only token.
+    const both = as(
+      (
+        await svix.authentication.appPortalAccess(app.id, {
+          capabilities: [ViewBase, ManageEndpoint],
+          readOnly: true,
+        })
+      ).token,
+    );
+    expect(await refusal(both.endpoint.patch(app.id, ep.id, { description: 'x' }))).toContain('read-only');
+  });
+
+  it('refuses capabilities without ViewBase, or unknown, with 422 naming capabilities', async () => {
+    const without = await failure(
+      svix.authentication.appPortalAccess(app.id, { capabilities: [ManageEndpoint] }),
+    );
+    expect(without.code).toBe(422);
+    expect(issues(without)[0]).toMatchObject({ loc: ['body', 'capabilities'] });
+    expect(issues(without)[0]!.msg).toContain('ViewBase');
+    const unknown = await failure(
+      svix.authentication.appPortalAccess(app.id, { capabilities: ['Everything' as AppPortalCapability] }),
+    );
+    expect(unknown.code).toBe(422);
+    expect(issues(unknown)[0]!.loc.slice(0, 2)).toEqual(['body', 'capabilities']);
   });
 });
 

@@ -3,7 +3,7 @@
  * `herald serve` process with `serverUrl`, drives every route; a receiver verifies the
  * deliveries with the SDK's own `Webhook` class.
  */
-import { ApiException, AppPortalCapability, Svix, Webhook } from 'svix';
+import { ApiException, Svix, Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
@@ -190,9 +190,8 @@ describe('Svix fields Herald does not support', () => {
         () => svix.endpoint.sendExample(app.id, ep.id, { eventType: 'a', exampleIndex: 1 }),
       ],
       [
-        ['body', 'capabilities'],
-        () =>
-          svix.authentication.appPortalAccess(app.id, { capabilities: [AppPortalCapability.ManageEndpoint] }),
+        ['body', 'featureFlags'],
+        () => svix.authentication.appPortalAccess(app.id, { featureFlags: ['beta'] }),
       ],
     ];
     for (const [loc, call] of refusals) {

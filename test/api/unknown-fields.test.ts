@@ -329,7 +329,6 @@ describe('fields of the svix SDK', () => {
         'deliverAt',
         'tags',
         'transformationsParams',
-        'capabilities',
       ]),
     );
   });

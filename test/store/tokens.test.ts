@@ -51,18 +51,20 @@ for (const [kind, open] of Object.entries(BACKENDS)) {
       return { clock, store, app, other };
     };
 
-    it('keeps what a token was granted; without a grant it never expires, reads and writes', async () => {
+    it('keeps what a token was granted; without a grant it never expires, reads, writes and holds every capability', async () => {
       const { clock, store, app } = await setup();
       await store.saveToken('plain', app.id);
       await store.saveToken('granted', app.id, {
         expiresAt: clock.now() + HOUR,
         readOnly: true,
+        capabilities: ['ViewBase', 'CreateAttempts'],
         sessionId: 'sess-1',
       });
       expect(await store.findToken('plain')).toEqual({
         appId: app.id,
         expiresAt: null,
         readOnly: false,
+        capabilities: null,
         sessionId: null,
         revokedBy: null,
       });
@@ -70,6 +72,7 @@ for (const [kind, open] of Object.entries(BACKENDS)) {
         appId: app.id,
         expiresAt: clock.now() + HOUR,
         readOnly: true,
+        capabilities: ['ViewBase', 'CreateAttempts'],
         sessionId: 'sess-1',
         revokedBy: null,
       });

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { checkUid, isIdShaped } from '../../core/rules.js';
 import type { Application } from '../../core/types.js';
 import { hashToken, newToken, requireAdmin } from '../auth.js';
@@ -64,10 +64,18 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, c
 
   /** A new token for `owner`, stored as its hash, and the portal link carrying it. */
   async function grant(owner: Application, body: PortalAccess) {
+    const capabilities: readonly string[] | null = body.capabilities ?? null;
+    if (capabilities && !capabilities.includes('ViewBase')) {
+      throw new ValidationError(
+        'capabilities',
+        'must include ViewBase, which every token holds, as Svix requires',
+      );
+    }
     const token = newToken('herald_app');
     await store.saveToken(hashToken(token), owner.id, {
       expiresAt: clock.now() + (body.expiry ?? APP_TOKEN_MAX_SECONDS) * 1000,
       readOnly: body.readOnly ?? false,
+      capabilities,
       sessionId: body.sessionId ?? null,
     });
     // In the fragment, which a browser never sends: the token reaches no server's log.

@@ -13,9 +13,17 @@ export class PostgresAccess {
       now - EXPIRED_TOKEN_KEPT_MS,
     ]);
     await this.conn.q(
-      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, session_id)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-      [hash, appId, now, grant.expiresAt ?? null, grant.readOnly ?? false, grant.sessionId ?? null],
+      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, capabilities, session_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [
+        hash,
+        appId,
+        now,
+        grant.expiresAt ?? null,
+        grant.readOnly ?? false,
+        grant.capabilities ? JSON.stringify(grant.capabilities) : null,
+        grant.sessionId ?? null,
+      ],
     );
   }
 
@@ -26,17 +34,20 @@ export class PostgresAccess {
         app_id: string | null;
         expires_at: string | null;
         read_only: boolean;
+        capabilities: string | null;
         session_id: string | null;
         revoked_by: StoredToken['revokedBy'];
-      }>('SELECT app_id, expires_at, read_only, session_id, revoked_by FROM api_tokens WHERE hash = $1', [
-        hash,
-      ])
+      }>(
+        'SELECT app_id, expires_at, read_only, capabilities, session_id, revoked_by FROM api_tokens WHERE hash = $1',
+        [hash],
+      )
     ).rows[0];
     return row
       ? {
           appId: row.app_id,
           expiresAt: row.expires_at === null ? null : Number(row.expires_at),
           readOnly: row.read_only,
+          capabilities: row.capabilities === null ? null : (JSON.parse(row.capabilities) as string[]),
           sessionId: row.session_id,
           revokedBy: row.revoked_by,
         }

@@ -9,6 +9,7 @@ interface TokenRow {
   app_id: string | null;
   expires_at: number | null;
   read_only: number;
+  capabilities: string | null;
   session_id: string | null;
   revoked_by: StoredToken['revokedBy'];
 }
@@ -32,16 +33,17 @@ function prepare({ db }: SqliteConnection) {
           now: number;
           expiresAt: number | null;
           readOnly: number;
+          capabilities: string | null;
           sessionId: string | null;
         },
       ]
     >(
-      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, session_id)
-       VALUES (@hash, @appId, @now, @expiresAt, @readOnly, @sessionId) ON CONFLICT DO NOTHING`,
+      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, capabilities, session_id)
+       VALUES (@hash, @appId, @now, @expiresAt, @readOnly, @capabilities, @sessionId) ON CONFLICT DO NOTHING`,
     ),
     forgetExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at < ? AND app_id IS NOT NULL'),
     findToken: db.prepare<[string], TokenRow>(
-      'SELECT app_id, expires_at, read_only, session_id, revoked_by FROM api_tokens WHERE hash = ?',
+      'SELECT app_id, expires_at, read_only, capabilities, session_id, revoked_by FROM api_tokens WHERE hash = ?',
     ),
     expireAll: db.prepare<[{ appId: string; at: number }]>(
       `UPDATE api_tokens SET expires_at = @at, revoked_by = 'expire-all'
@@ -90,6 +92,7 @@ export class SqliteAccess {
       now,
       expiresAt: grant.expiresAt ?? null,
       readOnly: grant.readOnly ? 1 : 0,
+      capabilities: grant.capabilities ? JSON.stringify(grant.capabilities) : null,
       sessionId: grant.sessionId ?? null,
     });
   }
@@ -101,6 +104,7 @@ export class SqliteAccess {
           appId: row.app_id,
           expiresAt: row.expires_at,
           readOnly: row.read_only === 1,
+          capabilities: row.capabilities === null ? null : (JSON.parse(row.capabilities) as string[]),
           sessionId: row.session_id,
           revokedBy: row.revoked_by,
         }
