@@ -9,7 +9,7 @@ export const DIFFERS: Record<string, string> = {
   'GET /api/v1/health':
     'answers 200 with `{database, dispatcher}`, each `{status: ok, error or notapplicable}`, and 503 when one is in error (the OSS document says 204; the OSS server answers 200 or 503 with `{database, queue, cache}`)',
   'POST /api/v1/auth/app-portal-access/{app_id}':
-    '`url` opens a placeholder page, `/portal/{app_id}#key=<token>`, until the consumer portal is built',
+    '`url` opens a placeholder page, `/portal/{app_id}#key=<token>`, until the consumer portal is built; a token made with `capabilities` may call only the routes they name (reads, endpoint secrets, endpoint changes, replays and resends), so not message creation or application changes; a token made without them may do anything in its application',
   'POST /api/v1/auth/dashboard-access/{app_id}':
     '`url` opens a placeholder page, `/portal/{app_id}#key=<token>`, until the consumer portal is built',
   'POST /api/v1/auth/logout': 'an admin token answers 403: only application tokens log out',
