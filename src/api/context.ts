@@ -15,7 +15,7 @@ export interface RouteContext {
   maxPayloadBytes: number;
   /** Base URL of this server, for links it hands out (read per request: known after listen). */
   publicUrl: () => string;
-  /** The time the API checks against (a recover's 14 days); the store's own clock in tests. */
+  /** The time the API checks against (a recover's 14 days, tokens' expiry); the store's own clock in tests. */
   clock: Clock;
   /** Runs the background tasks routes start. */
   tasks: TaskRunner;

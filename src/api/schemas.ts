@@ -5,6 +5,7 @@
  */
 import Type, { type TSchema } from 'typebox';
 import { LIMITS } from '../core/rules.js';
+import { CAPABILITIES } from './capabilities.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const NAME = '^[a-zA-Z0-9\\-_.]+$';
@@ -450,14 +451,72 @@ export const EndpointMessageQuery = Type.Object(
   Closed,
 );
 
-/** Svix's request for a portal token; Herald's application tokens take none of its options. */
+/** Longest life of an application token, and its default: 7 days, as Svix's portal tokens. */
+export const APP_TOKEN_MAX_SECONDS = 7 * 86_400;
+/** Shortest life asked for with `expiry`: an hour, as Svix allows. */
+export const APP_TOKEN_MIN_SECONDS = 3_600;
+const SessionId = (description?: string) =>
+  Type.String({ minLength: 1, maxLength: 256, ...(description ? { description } : {}) });
+
+/** Svix's request for a portal token (an application token). */
 export const AppPortalAccessIn = Type.Object({
-  application: NotInHerald('create the application first (POST /api/v1/app)', [null]),
-  capabilities: NotInHerald('an application token has full access to its application', [null]),
-  readOnly: NotInHerald<boolean>('an application token has full access to its application', [false]),
-  expiry: NotInHerald('application tokens do not expire', [null]),
-  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
-  sessionId: NotInHerald('Herald has no portal sessions', [null]),
+  application: Type.Optional(
+    Nullable(
+      Type.Object(ApplicationIn.properties, {
+        description:
+          "Creates the application when the path's id or uid names none (its uid defaults to the path's); ignored when it exists.",
+      }),
+    ),
+  ),
+  capabilities: Type.Optional(
+    Nullable(
+      Type.Array(Type.Union(CAPABILITIES.map((c) => Type.Literal(c))), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          'What the token may do in its application; ViewBase (reading, endpoint secrets aside) is required. Left out or null, everything.',
+      }),
+    ),
+  ),
+  readOnly: Type.Optional(
+    Nullable(Type.Boolean({ description: 'The token may only read: every other method answers 403.' })),
+  ),
+  expiry: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: APP_TOKEN_MIN_SECONDS,
+        maximum: APP_TOKEN_MAX_SECONDS,
+        description: `Seconds the token works for, ${APP_TOKEN_MIN_SECONDS} (an hour) to ${APP_TOKEN_MAX_SECONDS} (7 days); default 7 days.`,
+      }),
+    ),
+  ),
+  // Svix's own examples send `featureFlags: []`.
+  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null, []]),
+  sessionId: Type.Optional(
+    Nullable(
+      SessionId('A session the token belongs to, so that expire-all can end it by naming it in sessionIds.'),
+    ),
+  ),
+});
+/** The answer of dashboard-access, which Svix keeps for older clients: the same as app-portal-access. */
+export const DashboardAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
+/** Svix's request to end an application's tokens. */
+export const ApplicationTokenExpireIn = Type.Object({
+  expiry: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: 0,
+        maximum: APP_TOKEN_MAX_SECONDS,
+        description: 'Seconds the tokens keep working (a grace period); default 0, at once.',
+      }),
+    ),
+  ),
+  sessionIds: Type.Optional(
+    Type.Array(SessionId(), {
+      maxItems: 100,
+      description: 'Only the tokens made with these sessionIds; left out, every token of the application.',
+    }),
+  ),
 });
 export const AppPortalAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
 

@@ -1,6 +1,7 @@
 /** The `herald` command line. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseCorsOrigins } from '../api/cors.js';
 import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
@@ -52,6 +53,15 @@ function baseUrl(value: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/** `--cors-origin` values checked; a bad one stops the start, naming it. */
+function corsOrigins(values: string[]): string[] {
+  try {
+    return parseCorsOrigins(values);
+  } catch (error) {
+    throw new CliError(`--cors-origin: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -89,6 +99,14 @@ program
     new Option('--public-url <url>', 'base URL clients reach the API at, for links it returns')
       .env('HERALD_PUBLIC_URL')
       .argParser(baseUrl),
+  )
+  .addOption(
+    new Option(
+      '--cors-origin <origin>',
+      'origin browser pages may call /api/v1 from (repeatable or comma-separated; default *, any)',
+    )
+      .default([])
+      .argParser(collect),
   )
   .addOption(
     new Option('--db <path>', 'SQLite file, or a postgres:// URL')
@@ -174,6 +192,7 @@ program
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
+      corsOrigins: corsOrigins([...(process.env.HERALD_CORS_ORIGIN?.split(',') ?? []), ...o.corsOrigin]),
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       migrate: o.migrate,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },

@@ -33,6 +33,8 @@ export interface ServeOptions {
   adminToken: string | undefined;
   /** Base URL clients reach the API at, for links it returns; default the listening address. */
   publicUrl: string | undefined;
+  /** Origins browser pages may call `/api/v1` from (`--cors-origin`, checked); `['*']` for any. */
+  corsOrigins: string[];
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   /** How long and how many inbound requests each source's log keeps. */
@@ -90,6 +92,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     leaseMs: options.leaseMs,
     userAgent: `Herald/${options.version}`,
   };
+  // What /api/v1/health says of the dispatcher: none beside an API of --role api.
+  let dispatcherState: 'ok' | 'error' | 'notapplicable' = 'notapplicable';
   const dispatcherStarted = (workerId: string) =>
     out(
       `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
@@ -116,6 +120,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       store,
       { logLevel: options.logLevel, ...dispatcherOptions, metrics: deliveryMetricsOptions },
       (error) => {
+        dispatcherState = 'error';
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
@@ -123,6 +128,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     metricsTexts.push(() => thread.metrics());
     stops.push(() => thread.stop());
+    dispatcherState = 'ok';
     dispatcherStarted(thread.workerId);
   }
   // Before the API: its banner's last line says the server is ready.
@@ -151,6 +157,8 @@ export async function serve(options: ServeOptions): Promise<void> {
       publicUrl,
       version: options.version,
       metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
+      corsOrigins: options.corsOrigins,
+      dispatcher: () => dispatcherState,
     });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.

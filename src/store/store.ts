@@ -264,6 +264,35 @@ export interface MessageFilter {
   after?: number;
 }
 
+/** How long an expired application token is kept, so that using it hears "expired", not "invalid": 30 days. */
+export const EXPIRED_TOKEN_KEPT_MS = 30 * 86_400_000;
+
+/** What an API token may do, and for how long ({@link Store.saveToken}). */
+export interface TokenGrant {
+  /** When it stops working (unix ms); `null` or left out, never. */
+  expiresAt?: number | null;
+  /** It may only read: every write is refused. */
+  readOnly?: boolean;
+  /** Svix's portal capabilities it holds (`ViewBase`, …); `null` or left out, every one. */
+  capabilities?: readonly string[] | null;
+  /** The portal session it was made for (Svix's `sessionId`), which expire-all may name. */
+  sessionId?: string | null;
+}
+
+/** A stored API token (its hash is the key). */
+export interface StoredToken {
+  /** `null` for an admin token. */
+  appId: string | null;
+  /** When it stops (or stopped) working, unix ms; `null` never. */
+  expiresAt: number | null;
+  readOnly: boolean;
+  /** Svix's portal capabilities; `null`: every one. */
+  capabilities: string[] | null;
+  sessionId: string | null;
+  /** What cut its life short, if anything did. */
+  revokedBy: 'logout' | 'expire-all' | null;
+}
+
 /** A stored idempotent answer. */
 export interface IdempotentAnswer {
   requestHash: string;
@@ -552,12 +581,26 @@ export interface Store extends AsyncDisposable {
    */
   pruneInbound(limit: number): Promise<number>;
 
-  /** Stores the hash of an API token: an admin token (`appId` null) or one application's. */
-  saveToken(hash: string, appId: string | null): Promise<void>;
-  /** The token with this hash: `{ appId }` (`null` for admin), or `null` if unknown. */
-  findToken(hash: string): Promise<{ appId: string | null } | null>;
+  /**
+   * Stores the hash of an API token: an admin token (`appId` null) or one application's, with
+   * what `grant` says (default: never expires, reads and writes, no session). Storing a hash
+   * again changes nothing. Forgets application tokens expired more than
+   * {@link EXPIRED_TOKEN_KEPT_MS} ago (by the store's clock).
+   */
+  saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void>;
+  /** The token with this hash, expired or not (the caller compares `expiresAt`), or `null` if unknown. */
+  findToken(hash: string): Promise<StoredToken | null>;
   /** Whether any admin token exists. */
   hasAdminToken(): Promise<boolean>;
+  /**
+   * Makes an application's tokens stop working at `at` (ms), those of `sessionIds` only when
+   * given; a token already ending sooner keeps its end. Returns how many were cut short.
+   */
+  expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number>;
+  /** Ends one application token at `at` (logout); `false` when no application token has this hash. */
+  revokeToken(hash: string, at: number): Promise<boolean>;
+  /** Resolves once the database answers a trivial query; throws when it cannot (health checks). */
+  ping(): Promise<void>;
 
   /** The answer stored for an idempotency key, if newer than `notBefore`. */
   getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null>;

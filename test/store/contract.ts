@@ -1042,8 +1042,8 @@ export function storeContract(backend: string, open: OpenStore): void {
         await store.saveToken('h-admin', null);
         await store.saveToken('h-admin', null);
         expect(await store.hasAdminToken()).toBe(true);
-        expect(await store.findToken('h-app')).toEqual({ appId: app.id });
-        expect(await store.findToken('h-admin')).toEqual({ appId: null });
+        expect(await store.findToken('h-app')).toMatchObject({ appId: app.id, expiresAt: null });
+        expect(await store.findToken('h-admin')).toMatchObject({ appId: null, expiresAt: null });
         expect(await store.findToken('h-none')).toBeNull();
       });
 

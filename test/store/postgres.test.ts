@@ -78,6 +78,7 @@ describe('PostgreSQL specifics', () => {
       { version: 5 },
       { version: 6 },
       { version: 8 },
+      { version: 9 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

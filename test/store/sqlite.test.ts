@@ -42,6 +42,7 @@ describe('SQLite specifics', () => {
       { version: 6, name: '006_forget_stored_tokens.sql' },
       { version: 7, name: '007_deliveries_by_endpoint_msg.sql' },
       { version: 9, name: '009_background_tasks.sql' },
+      { version: 10, name: '010_token_expiry.sql' },
     ]);
     db.close();
   });

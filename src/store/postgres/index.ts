@@ -51,9 +51,11 @@ import type {
   Release,
   SourcePatch,
   Store,
+  StoredToken,
   TaskFilter,
   TaskProgress,
   TimeWindow,
+  TokenGrant,
   WakeListener,
 } from '../store.js';
 import { PostgresAccess } from './access.js';
@@ -322,11 +324,20 @@ export class PostgresStore implements Store {
     return this.inbound.prune(limit);
   }
 
-  async saveToken(hash: string, appId: string | null): Promise<void> {
-    return this.access.saveToken(hash, appId);
+  async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
+    return this.access.saveToken(hash, appId, grant);
   }
-  async findToken(hash: string): Promise<{ appId: string | null } | null> {
+  async findToken(hash: string): Promise<StoredToken | null> {
     return this.access.findToken(hash);
+  }
+  async expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number> {
+    return this.access.expireTokens(appId, at, sessionIds);
+  }
+  async revokeToken(hash: string, at: number): Promise<boolean> {
+    return this.access.revokeToken(hash, at);
+  }
+  async ping(): Promise<void> {
+    return this.access.ping();
   }
   async hasAdminToken(): Promise<boolean> {
     return this.access.hasAdminToken();
