@@ -346,3 +346,25 @@ describe('fields of the svix SDK', () => {
     );
   });
 });
+
+describe('every query string', () => {
+  it.each([
+    ['GET', '/api/v1/app/fields/endpoint/ep/stats?from=2026-01-01T00:00:00Z', 'from'],
+    ['GET', '/api/v1/app/fields?expand=true', 'expand'],
+    ['GET', '/api/v1/app/fields/endpoint/ep/secret?reveal=1', 'reveal'],
+    ['DELETE', '/api/v1/event-type/a.b?force=true', 'force'],
+  ])(
+    '%s %s: a parameter the route does not know is a 422 naming it, and nothing changes',
+    async (method, path, name) => {
+      const before = await snapshot();
+      const res = await api.inject({
+        method: method as 'GET',
+        url: path,
+        headers: { authorization: HEADERS.authorization },
+      });
+      expect(res.statusCode, res.payload).toBe(422);
+      expect(res.json().detail).toEqual([expect.objectContaining({ loc: ['query', name] })]);
+      expect(await snapshot()).toBe(before);
+    },
+  );
+});
