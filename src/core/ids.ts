@@ -125,10 +125,19 @@ export function idTime(id: string): number | null {
   return Math.floor(head * TENTH_DIGIT_MS);
 }
 
+/** The largest time an id holds: 48 bits of milliseconds. */
+const MAX_ID_MS = 2 ** 48 - 1;
+const clampMs = (ms: number) => Math.min(Math.max(Math.floor(ms), 0), MAX_ID_MS);
+
 /**
  * The smallest id of `prefix` at millisecond `ms`: every id made at `ms` or later sorts
  * after it, so a scan of records created since `ms` can start there on an index by id.
  */
 export function idFloor(prefix: IdPrefix, ms: number): string {
-  return encodeId(prefix, Math.max(0, ms), new Uint8Array(RANDOM_BYTES));
+  return encodeId(prefix, clampMs(ms), new Uint8Array(RANDOM_BYTES));
+}
+
+/** The largest id of `prefix` at millisecond `ms`: every id made later sorts after it. */
+export function idCeiling(prefix: IdPrefix, ms: number): string {
+  return encodeId(prefix, clampMs(ms), new Uint8Array(RANDOM_BYTES).fill(0xff));
 }
