@@ -65,7 +65,7 @@ import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteTasks } from './tasks.js';
 
-export { DUE_DELIVERIES_SQL, DUE_ENDPOINTS_SQL, DUE_OF_ENDPOINT_SQL } from './deliveries.js';
+export { BATCH_SQL, DUE_DELIVERIES_SQL, DUE_ENDPOINTS_SQL, DUE_OF_ENDPOINT_SQL } from './deliveries.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
