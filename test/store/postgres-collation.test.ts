@@ -126,6 +126,20 @@ describe('PostgreSQL ids on a linguistic-collation database', () => {
     return { app, ep, msgs, times };
   }
 
+  it('declares every id and foreign id column COLLATE "C" (a later migration that forgets fails here)', async () => {
+    schema = `coll_${schemas++}`;
+    store = await openPostgresStore({ url: URL_ICU, schema, clock, poolSize: 1 });
+    const rows = await onIcu(
+      `SELECT table_name || '.' || column_name AS col FROM information_schema.columns
+       WHERE table_schema = $1 AND data_type = 'text' AND collation_name IS DISTINCT FROM 'C'
+         AND (column_name = 'id' OR column_name LIKE '%\\_id' OR column_name IN ('uid', 'hash')
+              OR (table_name, column_name) = ('event_types', 'name'))
+       ORDER BY 1`,
+      [schema],
+    );
+    expect(rows.map((r) => r.col)).toEqual([]);
+  });
+
   it('pages messages in id order, each once', async () => {
     const { app, msgs } = await seeded();
     const seen: string[] = [];
