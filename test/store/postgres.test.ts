@@ -79,6 +79,8 @@ describe('PostgreSQL specifics', () => {
       { version: 6 },
       { version: 8 },
       { version: 9 },
+      { version: 10 },
+      { version: 11 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

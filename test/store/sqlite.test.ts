@@ -45,6 +45,7 @@ describe('SQLite specifics', () => {
       { version: 7, name: '007_deliveries_by_endpoint_msg.sql' },
       { version: 9, name: '009_background_tasks.sql' },
       { version: 10, name: '010_token_expiry.sql' },
+      { version: 11, name: '011_deliveries_by_endpoint.sql' },
     ]);
     db.close();
   });
