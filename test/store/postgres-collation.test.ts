@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Message } from '../../src/core/types.js';
+import { wakeChannel } from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import type { Store } from '../../src/store/store.js';
 import { PG_URL } from '../pg.js';
@@ -61,7 +62,7 @@ async function onIcu(
 }
 
 /** Resolves once `store` has heard a notification sent after all it committed (see postgres.test.ts). */
-async function wakesHeard(store: Store): Promise<void> {
+async function wakesHeard(store: Store, schema: string): Promise<void> {
   const barrier = `barrier_${Math.random().toString(36).slice(2)}`;
   const heard = new Promise<void>((resolve) => {
     const off = store.onWake((ids) => {
@@ -71,7 +72,7 @@ async function wakesHeard(store: Store): Promise<void> {
       }
     });
   });
-  await onIcu('SELECT pg_notify($1, $2)', ['herald_wake', JSON.stringify([barrier])]);
+  await onIcu('SELECT pg_notify($1, $2)', [wakeChannel(schema), JSON.stringify([barrier])]);
   await heard;
 }
 
@@ -82,7 +83,7 @@ describe('on an ICU en-US database', () => {
     return {
       store,
       reopen: (again) => openPostgresStore({ url: URL_ICU, schema, clock, poolSize: 3, ...again }),
-      wakesHeard: () => wakesHeard(store),
+      wakesHeard: () => wakesHeard(store, schema),
     };
   });
 });

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { wakeChannel } from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
 import { PG_URL } from '../pg.js';
@@ -29,7 +30,7 @@ afterAll(async () => {
  * server delivers notifications in commit order, so any echo of the store's own commits
  * would have been heard before it.
  */
-async function wakesHeard(store: Store): Promise<void> {
+async function wakesHeard(store: Store, schema: string): Promise<void> {
   const barrier = `barrier_${Math.random().toString(36).slice(2)}`;
   const heard = new Promise<void>((resolve) => {
     const off = store.onWake((ids) => {
@@ -42,7 +43,7 @@ async function wakesHeard(store: Store): Promise<void> {
   const client = new pg.Client(PG_URL);
   await client.connect();
   try {
-    await client.query('SELECT pg_notify($1, $2)', ['herald_wake', JSON.stringify([barrier])]);
+    await client.query('SELECT pg_notify($1, $2)', [wakeChannel(schema), JSON.stringify([barrier])]);
   } finally {
     await client.end();
   }
@@ -55,7 +56,7 @@ storeContract('postgres', async (clock, options) => {
   return {
     store,
     reopen: (again) => openPostgresStore({ url: PG_URL, schema, clock, poolSize: 3, ...again }),
-    wakesHeard: () => wakesHeard(store),
+    wakesHeard: () => wakesHeard(store, schema),
   };
 });
 
@@ -219,6 +220,31 @@ describe('PostgreSQL specifics', () => {
     } finally {
       await a[Symbol.asyncDispose]();
       await b[Symbol.asyncDispose]();
+    }
+  });
+
+  it('wakes only the stores of its own schema: two schemas of one database do not hear each other', async () => {
+    expect(wakeChannel('public')).toBe('herald_wake');
+    expect(wakeChannel('tenant_a')).not.toBe(wakeChannel('tenant_b'));
+    expect(wakeChannel('x'.repeat(63)).length).toBeLessThanOrEqual(63);
+    const schema = newSchema();
+    const sender = await openPostgresStore({ url: PG_URL, schema });
+    const sameSchema = await openPostgresStore({ url: PG_URL, schema });
+    const otherSchema = await openPostgresStore({ url: PG_URL, schema: newSchema() });
+    try {
+      const heardByOther: (readonly string[] | null)[] = [];
+      otherSchema.onWake((ids) => heardByOther.push(ids));
+      const app = await sender.createApplication({ name: 'x' });
+      const ep = await sender.createEndpoint(app.id, { url: 'https://e.example' });
+      const heard = new Promise<readonly string[] | null>((resolve) => sameSchema.onWake(resolve));
+      await sender.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
+      // The notification reached its own schema's other process; by then the other schema's
+      // listener, on the same database, would have had it too.
+      expect(await heard).toEqual([ep.id]);
+      await otherSchema.listApplications({ limit: 1, iterator: null });
+      expect(heardByOther).toEqual([]);
+    } finally {
+      for (const s of [sender, sameSchema, otherSchema]) await s[Symbol.asyncDispose]();
     }
   });
 

@@ -4,6 +4,7 @@
  * lost server `StoreUnavailableError`), the wake-ups (LISTEN/NOTIFY between processes, an
  * emitter within this one), the clock and the secret box.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Clock } from '../../core/clock.js';
@@ -24,7 +25,17 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 export const APP_BY_KEY =
   '(SELECT id FROM applications WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1)';
 
-const WAKE_CHANNEL = 'herald_wake';
+/**
+ * The channel of a schema's wake-ups: notifications reach every session of the database, so
+ * each schema has its own (two Heralds in two schemas of one database, or tests side by
+ * side, would otherwise wake each other for endpoints they do not have). `public` keeps the
+ * name it always had, so that processes of an older release still hear one another.
+ */
+export function wakeChannel(schema: string): string {
+  return schema === 'public'
+    ? 'herald_wake'
+    : `herald_wake_${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
+}
 /** NOTIFY payloads are limited to 8,000 bytes; past this, wake everyone for any endpoint. */
 const WAKE_PAYLOAD_MAX = 7_000;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -149,7 +160,14 @@ export async function openConnection(options: ConnectionOptions): Promise<Postgr
     throw error;
   }
   client.release();
-  const conn = new PostgresConnection(pool, config, options.clock, options.box, sessions);
+  const conn = new PostgresConnection(
+    pool,
+    config,
+    options.clock,
+    options.box,
+    sessions,
+    wakeChannel(options.schema),
+  );
   await conn.listen();
   return conn;
 }
@@ -215,6 +233,8 @@ export class PostgresConnection {
     readonly box: SecretBox,
     /** This store's own sessions (see {@link ownSessions}), whose notifications it ignores. */
     private readonly sessions: ReadonlySet<number>,
+    /** Where this schema's wake-ups are sent and heard ({@link wakeChannel}). */
+    private readonly channel: string,
   ) {
     this.wake.setMaxListeners(0);
   }
@@ -260,7 +280,7 @@ export class PostgresConnection {
   notify(on: Queryable, endpointIds: readonly string[] | null) {
     const payload = endpointIds === null ? 'null' : JSON.stringify(endpointIds);
     return on.query('SELECT pg_notify($1, $2)', [
-      WAKE_CHANNEL,
+      this.channel,
       payload.length > WAKE_PAYLOAD_MAX ? 'null' : payload,
     ]);
   }
@@ -315,7 +335,7 @@ export class PostgresConnection {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel}`);
     } catch {
       await client.end().catch(() => undefined);
       this.listenLater();
