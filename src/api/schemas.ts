@@ -4,7 +4,7 @@
  * OpenAPI document served at `/openapi.json`.
  */
 import Type, { type TSchema } from 'typebox';
-import { LIMITS } from '../core/rules.js';
+import { LIMITS, TAG_PATTERN } from '../core/rules.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const NAME = '^[a-zA-Z0-9\\-_.]+$';
@@ -12,6 +12,8 @@ const Name = (maxLength: number = LIMITS.nameMaxLength) =>
   Type.String({ minLength: 1, maxLength, pattern: NAME });
 const Metadata = Type.Record(Type.String(), Type.String());
 const Timestamp = Type.String({ format: 'date-time' });
+/** A message tag (Svix's pattern: letters, digits and - _ . / \\ #, up to 128). */
+const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMaxLength, pattern: TAG_PATTERN.source });
 const NameList = (maxItems?: number, itemMax?: number) =>
   Nullable(Type.Array(Name(itemMax), { minItems: 1, uniqueItems: true, ...(maxItems ? { maxItems } : {}) }));
 
@@ -252,17 +254,48 @@ const InlineApplicationIn = Type.Object({
   rateLimit: NotInHerald('set it on the application afterwards with PATCH /api/v1/app/{app_id}', [null]),
 });
 
-const KEPT_WITH_MESSAGE = "Herald keeps a message's payload as long as the message";
 export const MessageIn = Type.Object({
   eventType: Name(),
   eventId: Type.Optional(Nullable(Name())),
   channels: Type.Optional(NameList(LIMITS.messageChannelsMax, LIMITS.channelMaxLength)),
   payload: Type.Object({}, { additionalProperties: true }),
   application: Type.Optional(Nullable(InlineApplicationIn)),
-  payloadRetentionPeriod: NotInHerald(KEPT_WITH_MESSAGE, [null]),
-  payloadRetentionHours: NotInHerald(KEPT_WITH_MESSAGE, [null]),
-  deliverAt: NotInHerald('Herald sends a message when it is accepted: send it when it is due', [null]),
-  tags: NotInHerald('Herald has no message tags: route with channels, or put them in the payload', [null]),
+  payloadRetentionPeriod: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: LIMITS.payloadRetentionDaysMin,
+        maximum: LIMITS.payloadRetentionDaysMax,
+        description:
+          'Days to keep the payload, then it is expunged (the message stays). Herald: left out or null, the payload is kept as long as the message. Not with payloadRetentionHours.',
+      }),
+    ),
+  ),
+  payloadRetentionHours: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: LIMITS.payloadRetentionHoursMin,
+        maximum: LIMITS.payloadRetentionHoursMax,
+        description: 'Hours to keep the payload, then it is expunged. Not with payloadRetentionPeriod.',
+      }),
+    ),
+  ),
+  deliverAt: Type.Optional(
+    Nullable(
+      Type.String({
+        format: 'date-time',
+        description: `When the deliveries become due: at most ${LIMITS.deliverAtMaxAheadMs / 3_600_000} hours ahead (422 past that); a time already past sends now. The message is listed at once.`,
+      }),
+    ),
+  ),
+  tags: Type.Optional(
+    Nullable(
+      Type.Array(Tag, {
+        maxItems: LIMITS.messageTagsMax,
+        uniqueItems: true,
+        description: 'Free-form labels that message and attempt lists filter by (?tag=); they route nothing.',
+      }),
+    ),
+  ),
   transformationsParams: NotInHerald('Herald has no transformations', [null]),
 });
 
@@ -271,9 +304,24 @@ export const MessageOut = Type.Object({
   eventType: Type.String(),
   eventId: Nullable(Type.String()),
   channels: Nullable(Type.Array(Type.String())),
-  payload: Type.Object({}, { additionalProperties: true }),
+  tags: Nullable(Type.Array(Type.String())),
+  payload: Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description: 'The payload; {"expired": true} once expunged or past its retention (as Svix)',
+    },
+  ),
+  deliverAt: Nullable(Timestamp),
   timestamp: Timestamp,
 });
+
+/** Svix's pre-check: would a message of this type and channels reach any enabled endpoint? */
+export const MessagePrecheckIn = Type.Object({
+  eventType: Name(),
+  channels: Type.Optional(NameList(LIMITS.messageChannelsMax, LIMITS.channelMaxLength)),
+});
+export const MessagePrecheckOut = Type.Object({ active: Type.Boolean() });
 
 /** Svix message status codes: 0 success, 1 pending, 2 fail, 3 sending. */
 export const MessageStatus = Type.Integer({ minimum: 0, maximum: 3 });
@@ -299,7 +347,7 @@ export const MessageAttemptOut = Type.Object({
   errorKind: Nullable(
     Type.String({
       description:
-        'Herald: why the attempt failed (http_status, timeout, connection_refused, connection_reset, invalid_response, dns, tls, blocked_address, invalid_url, network); null when it succeeded',
+        'Herald: why the attempt failed (http_status, timeout, connection_refused, connection_reset, invalid_response, dns, tls, blocked_address, invalid_url, network, payload_expired: nothing sent, the payload was gone); null when it succeeded',
     }),
   ),
   errorMessage: Nullable(
@@ -334,12 +382,14 @@ export const AttemptQuery = Type.Object({
   after: Type.Optional(Timestamp),
   with_content: Type.Optional(Type.String()),
   channel: Type.Optional(Name(LIMITS.channelMaxLength)),
+  tag: Type.Optional(Tag),
 });
 
 export const MessageQuery = Type.Object({
   ...ListQuery.properties,
   event_types: Type.Optional(Type.Union([Name(), Type.Array(Name())])),
   channel: Type.Optional(Name(LIMITS.channelMaxLength)),
+  tag: Type.Optional(Tag),
   before: Type.Optional(Timestamp),
   after: Type.Optional(Timestamp),
   with_content: Type.Optional(Type.String()),

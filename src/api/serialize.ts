@@ -58,10 +58,19 @@ export function endpointOut(e: Endpoint) {
  */
 export function messageJson(m: Message, withContent = true, delivery?: Delivery): string {
   const str = JSON.stringify;
-  const fields = `"id":${str(m.id)},"eventType":${str(m.eventType)},"eventId":${str(m.eventId)},"channels":${str(m.channels)},"payload":${withContent ? m.payload : '{}'},"timestamp":${str(iso(m.createdAt))}`;
+  // Svix answers this for a payload that is gone (expunged, or past its retention).
+  const payload = withContent ? (m.payload ?? EXPIRED_PAYLOAD) : '{}';
+  const deliverAt = m.deliverAt === null ? 'null' : str(iso(m.deliverAt));
+  const fields = `"id":${str(m.id)},"eventType":${str(m.eventType)},"eventId":${str(m.eventId)},"channels":${str(m.channels)},"tags":${str(m.tags)},"payload":${payload},"deliverAt":${deliverAt},"timestamp":${str(iso(m.createdAt))}`;
   // The status object's text without its opening brace: its fields, then the closing one.
   return delivery ? `{${fields},${str(deliveryStatus(delivery)).slice(1)}` : `{${fields}}`;
 }
+
+/** The payload of a message whose payload is gone, as Svix shows it. */
+export const EXPIRED_PAYLOAD = '{"expired":true}';
+
+/** What Svix shows for an attempt's expunged response body. */
+export const EXPUNGED_RESPONSE = 'EXPUNGED';
 
 /** A Svix page (`{data, iterator, prevIterator, done}`) of items that are JSON text already. */
 export function pageJson(items: string[], page: { iterator: string | null; done: boolean }): string {
@@ -99,7 +108,7 @@ export function attemptOut(a: Attempt) {
     msgId: a.msgId,
     endpointId: a.endpointId,
     url: a.url,
-    response: a.responseBody,
+    response: a.expungedAt ? EXPUNGED_RESPONSE : a.responseBody,
     responseStatusCode: a.statusCode ?? 0,
     responseDurationMs: Math.round(a.durationMs),
     status: a.succeeded ? 0 : 2,

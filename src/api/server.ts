@@ -18,6 +18,7 @@ import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
 import { appOf, type RouteContext } from './context.js';
 import { handleError } from './errors.js';
 import { applicationRoutes } from './routes/applications.js';
+import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { messageRoutes } from './routes/messages.js';
@@ -333,6 +334,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(eventTypeRoutes, ctx);
       await api.register(endpointRoutes, ctx);
       await api.register(messageRoutes, ctx);
+      await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);
 
       api.withTypeProvider<TypeBoxTypeProvider>().post(

@@ -70,7 +70,14 @@ describe('PostgreSQL specifics', () => {
     await client.connect();
     const { rows } = await client.query(`SELECT version FROM ${schema}.herald_migrations ORDER BY version`);
     await client.end();
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(rows).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+      { version: 7 },
+    ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });
 

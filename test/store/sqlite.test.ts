@@ -40,6 +40,7 @@ describe('SQLite specifics', () => {
       { version: 4, name: '004_claim_by_endpoint.sql' },
       { version: 5, name: '005_inbound_retention.sql' },
       { version: 6, name: '006_forget_stored_tokens.sql' },
+      { version: 8, name: '008_message_parity.sql' },
     ]);
     db.close();
   });

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/errors.js';
+import { matches } from '../../core/filter.js';
 import type { Application } from '../../core/types.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
@@ -24,6 +25,8 @@ import {
   MessageEndpointOut,
   MessageIn,
   MessageOut,
+  MessagePrecheckIn,
+  MessagePrecheckOut,
   MessageQuery,
   MsgEndpointParams,
   MsgParams,
@@ -32,6 +35,18 @@ import {
 import { attemptOut, deliveryStatus, endpointOut, messageJson, pageJson, sendJson } from '../serialize.js';
 
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
+
+/** Hours of payload retention asked for: `payloadRetentionHours`, or `payloadRetentionPeriod` in days. */
+function retentionHours(body: Static<typeof MessageIn>): number | null {
+  const { payloadRetentionHours: hours, payloadRetentionPeriod: days } = body;
+  if (hours != null && days != null) {
+    throw new ValidationError(
+      'payloadRetentionHours',
+      'give payloadRetentionHours or payloadRetentionPeriod, not both',
+    );
+  }
+  return hours ?? (days == null ? null : days * 24);
+}
 
 /** Messages, their deliveries and attempts. */
 export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
@@ -81,11 +96,16 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         else owner = await appOf(ctx, request, appId);
         appId = owner.id;
       }
+      const payloadRetentionHours = retentionHours(body);
       const { message } = await store.acceptMessage({
         appId,
         eventType: body.eventType,
         eventId: body.eventId ?? null,
         ...(body.channels ? { channels: body.channels } : {}),
+        ...(body.tags ? { tags: body.tags } : {}),
+        // The schema checked the date-time format; the store checks how far ahead it is.
+        ...(body.deliverAt ? { deliverAt: timeParam('deliverAt', body.deliverAt) } : {}),
+        ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
         payload,
       });
       // The stored payload goes back as its exact bytes, as on every read of a message.
@@ -118,6 +138,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
           appId: owner.id,
           ...(eventTypes ? { eventTypes } : {}),
           ...(q.channel ? { channel: q.channel } : {}),
+          ...(q.tag !== undefined ? { tag: q.tag } : {}),
           ...(before !== undefined ? { before } : {}),
           ...(after !== undefined ? { after } : {}),
         },
@@ -170,6 +191,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         ...(status !== undefined ? { succeeded: status === 0 } : {}),
         ...(q.status_code_class !== undefined ? { statusCodeClass: Number(q.status_code_class) } : {}),
         ...(eventTypes ? { eventTypes } : {}),
+        ...(q.tag !== undefined ? { tag: q.tag } : {}),
         ...(before !== undefined ? { before } : {}),
         ...(after !== undefined ? { after } : {}),
       },
@@ -277,10 +299,11 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     },
     async (request, reply) => {
       const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
-      const page = await store.listEndpointDeliveries(endpoint.id, {
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
+      const page = await store.listEndpointDeliveries(
+        endpoint.id,
+        { limit: pageLimit(request.query.limit), iterator: request.query.iterator ?? null },
+        request.query.tag !== undefined ? { tag: request.query.tag } : {},
+      );
       const withContent = request.query.with_content !== 'false';
       return sendJson(
         reply as FastifyReply,
@@ -309,8 +332,39 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       );
       const message = await mustGetMessage(owner, request.params.msg_id);
       requireEnabled(owner, endpoint, 'a resend');
+      if (message.payload === null) {
+        throw new PayloadGoneError(
+          `message ${message.id} cannot be resent: its payload is gone (expunged, or past its retention)`,
+        );
+      }
+      // Any enabled endpoint of the application, even one the message never went to.
       await store.resend(message.id, endpoint.id);
       return reply.status(202).send({});
+    },
+  );
+
+  app.post(
+    '/app/:app_id/msg/precheck/active',
+    {
+      schema: {
+        tags: ['Message'],
+        params: AppParams,
+        body: MessagePrecheckIn,
+        response: { 200: MessagePrecheckOut },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const { eventType } = request.body;
+      const channels = request.body.channels ?? null;
+      // An enabled endpoint that a message of this type and channels would be delivered to.
+      let iterator: string | null = null;
+      do {
+        const page = await store.listEndpoints(owner.id, { limit: 250, iterator });
+        if (page.data.some((e) => matches(e, eventType, channels))) return { active: true };
+        iterator = page.done ? null : page.iterator;
+      } while (iterator !== null);
+      return { active: false };
     },
   );
 };

@@ -75,15 +75,18 @@ export interface NewDeliveryRecord {
   msg_id: string;
   endpoint_id: string;
   app_id: string;
-  /** Creation time, and due time of the first attempt. */
+  /** Creation time. */
   at: number;
+  /** Due time of the first attempt: the creation, or the message's `deliverAt`. */
+  due_at: number;
 }
 
-/** Creates pending deliveries due at their creation. $1: JSON array of {@link NewDeliveryRecord}. */
+/** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
 export const INSERT_DELIVERIES = `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, at, at
-  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint)`;
+  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at
+  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
+    due_at bigint)`;
 
 /** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
 const INSERT_ATTEMPTS = `
@@ -125,7 +128,8 @@ const RELEASE_DELIVERIES = `
 
 /** The claimed deliveries with what their attempts need. */
 const CLAIMED_COLUMNS = `
-  SELECT c.*, m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+  SELECT c.*, m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
+    e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
 
 /** Leases the deliveries of `due` (a query of ids) to a worker. */
@@ -180,15 +184,28 @@ const CLAIM_DUE_SKIPPING = claimOf(`
 const MISSING_MESSAGES = `
   SELECT m.* FROM messages m
   WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
+    AND m.expunged_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`;
 
 /**
- * A delivery made by a replay, due now, unless the message has one to the endpoint already.
- * $1: id; $2: message; $3: endpoint; $4: application; $5: now.
+ * A delivery made by a replay, unless the message has one to the endpoint already.
+ * $1: id; $2: message; $3: endpoint; $4: application; $5: now; $6: due (now, or the
+ * message's later `deliverAt`).
  */
 const INSERT_REPLAYED = `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`;
+  VALUES ($1, $2, $3, $4, 'pending', 0, $6, $5) ON CONFLICT DO NOTHING`;
+
+/**
+ * A delivery made by a resend to an endpoint the message never went to, due now, as a
+ * manual attempt. $1: id; $2: message; $3: endpoint (of the message's application); $4: now.
+ */
+const INSERT_RESENT = `
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
+  SELECT $1, m.id, e.id, m.app_id, 'pending', 0, $4, 'manual', $4
+  FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = $3
+  WHERE m.id = $2
+  ON CONFLICT (msg_id, endpoint_id) DO NOTHING`;
 
 const FAIL_PENDING = `
   UPDATE deliveries SET status = 'failed', due_at = NULL
@@ -355,7 +372,8 @@ export class PostgresDeliveries {
   async recover(endpointId: string, since: number, until: number | null): Promise<number> {
     const { rowCount } = await this.conn.q(
       `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual'
-       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)`,
+       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
       [this.conn.clock.now(), endpointId, since, until],
     );
     if (rowCount) await this.conn.wakeAll([endpointId]);
@@ -383,6 +401,7 @@ export class PostgresDeliveries {
           endpoint.id,
           endpoint.appId,
           now,
+          Math.max(now, m.deliverAt ?? now),
         ]);
         inserted += rowCount ?? 0;
       }
@@ -394,13 +413,20 @@ export class PostgresDeliveries {
 
   /** See `Store`. */
   async resend(msgId: string, endpointId: string): Promise<Delivery> {
-    const { rowCount } = await this.conn.q(
+    const now = this.conn.clock.now();
+    let { rowCount } = await this.conn.q(
       `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual', lease_owner = NULL
        WHERE msg_id = $2 AND endpoint_id = $3 AND status <> 'sending'`,
-      [this.conn.clock.now(), msgId, endpointId],
+      [now, msgId, endpointId],
     );
-    const delivery = await this.getDelivery(msgId, endpointId);
-    if (!delivery) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
+    let delivery = await this.getDelivery(msgId, endpointId);
+    if (!delivery) {
+      // Never routed there: a new delivery (a racing resend may have made it: then that one).
+      ({ rowCount } = await this.conn.q(INSERT_RESENT, [newId('dlv', now), msgId, endpointId, now]));
+      delivery = await this.getDelivery(msgId, endpointId);
+      if (!delivery)
+        throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+    }
     if (rowCount) await this.conn.wakeAll([endpointId]);
     return delivery;
   }
@@ -418,6 +444,7 @@ export class PostgresDeliveries {
          AND ($7::bigint IS NULL OR created_at < $7)
          AND ($8::bigint IS NULL OR created_at > $8)
          AND ($9::text IS NULL OR id < $9)
+         AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND m.tags::jsonb ? $11))
        ORDER BY id DESC LIMIT $10`,
       [
         filter.appId,
@@ -430,6 +457,7 @@ export class PostgresDeliveries {
         filter.after ?? null,
         page.iterator ?? null,
         page.limit + 1,
+        filter.tag ?? null,
       ],
     );
     return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);

@@ -7,7 +7,8 @@
  * This file only composes the parts: `connection.ts` (pool, transactions, error mapping,
  * wake-ups, clock), `catalog.ts` (applications, endpoints, event types), `messages.ts`
  * (ingest and reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts` (sources
- * and the request log) and `access.ts` (tokens, idempotency keys).
+ * and the request log), `access.ts` (tokens, idempotency keys) and `content.ts` (expunged
+ * payloads and response bodies).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
@@ -30,6 +31,7 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   EndpointPatch,
   IdempotentAnswer,
   MessageFilter,
@@ -49,6 +51,7 @@ import type {
 import { PostgresAccess } from './access.js';
 import { PostgresCatalog } from './catalog.js';
 import { openConnection, type PostgresConnection } from './connection.js';
+import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { PostgresMessages } from './messages.js';
@@ -92,6 +95,7 @@ export class PostgresStore implements Store {
   private readonly sources: PostgresSources;
   private readonly inbound: PostgresInboundLog;
   private readonly access: PostgresAccess;
+  private readonly content: PostgresContent;
 
   constructor(
     private readonly conn: PostgresConnection,
@@ -104,6 +108,7 @@ export class PostgresStore implements Store {
     this.sources = new PostgresSources(conn, (key) => this.catalog.appRow(key));
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
+    this.content = new PostgresContent(conn);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -171,8 +176,25 @@ export class PostgresStore implements Store {
   async listEndpointDeliveries(
     endpointId: string,
     page: PageRequest,
+    filter?: EndpointDeliveryFilter,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.messages.listEndpointDeliveries(endpointId, page);
+    return this.messages.listEndpointDeliveries(endpointId, page, filter);
+  }
+  async expungeMessageContent(appId: string, msgId: string): Promise<void> {
+    return this.content.expungeMessage(appId, msgId);
+  }
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<void> {
+    return this.content.expungeAttempt(appId, msgId, attemptId);
+  }
+  async expungeAppContents(
+    appId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ visited: number; last: string | null }> {
+    return this.content.expungeApp(appId, after, limit);
+  }
+  async expirePayloads(limit: number): Promise<number> {
+    return this.content.expirePayloads(limit);
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {

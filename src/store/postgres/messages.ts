@@ -19,7 +19,14 @@ import {
   toEndpoint,
   toMessage,
 } from '../rows.js';
-import type { AcceptedMessage, MessageFilter, NewMessage, Page, PageRequest } from '../store.js';
+import type {
+  AcceptedMessage,
+  EndpointDeliveryFilter,
+  MessageFilter,
+  NewMessage,
+  Page,
+  PageRequest,
+} from '../store.js';
 import type { PostgresCatalog } from './catalog.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection } from './connection.js';
 import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
@@ -32,10 +39,13 @@ const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT dis
  * $1: JSON array of {@link MessageRow}. Returns the ids inserted.
  */
 const INSERT_MESSAGES = `
-  INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
-  SELECT id, app_id, event_type, event_id, channels, payload, created_at, headers
+  INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
+    deliver_at, payload_expires_at, expunged_at)
+  SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
+    deliver_at, payload_expires_at, expunged_at
   FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
-    payload text, created_at bigint, headers text)
+    tags text, payload text, created_at bigint, headers text, deliver_at bigint, payload_expires_at bigint,
+    expunged_at bigint)
   ON CONFLICT DO NOTHING
   RETURNING id`;
 
@@ -101,6 +111,7 @@ export class PostgresMessages {
             endpoint_id: endpoint.id,
             app_id: app.id,
             at: stored.createdAt,
+            due_at: stored.deliverAt ?? stored.createdAt,
           });
           woken.add(endpoint.id);
           count++;
@@ -143,6 +154,7 @@ export class PostgresMessages {
          AND ($4::bigint IS NULL OR created_at < $4)
          AND ($5::bigint IS NULL OR created_at > $5)
          AND ($6::text IS NULL OR id < $6)
+         AND ($8::text IS NULL OR tags::jsonb ? $8)
        ORDER BY id DESC LIMIT $7`,
       [
         app.id,
@@ -152,6 +164,7 @@ export class PostgresMessages {
         filter.after ?? null,
         page.iterator ?? null,
         page.limit + 1,
+        filter.tag ?? null,
       ],
     );
     return pageOf(rows.map(toMessage), page.limit, (m) => m.id);
@@ -161,11 +174,13 @@ export class PostgresMessages {
   async listEndpointDeliveries(
     endpointId: string,
     page: PageRequest,
+    filter: EndpointDeliveryFilter = {},
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
     const { rows } = await this.conn.q<DeliveryRow & { m: MessageRow }>(
       `SELECT d.*, row_to_json(m) AS m FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.id < $2) ORDER BY d.id DESC LIMIT $3`,
-      [endpointId, page.iterator ?? null, page.limit + 1],
+       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.id < $2) AND ($4::text IS NULL OR m.tags::jsonb ? $4)
+       ORDER BY d.id DESC LIMIT $3`,
+      [endpointId, page.iterator ?? null, page.limit + 1, filter.tag ?? null],
     );
     const items = rows.map((r) => ({ delivery: toDelivery(r), message: toMessage(r.m) }));
     return pageOf(items, page.limit, (x) => x.delivery.id);

@@ -30,6 +30,7 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   Page,
   PageRequest,
   Release,
@@ -39,7 +40,8 @@ import { type SqliteConnection, timeBounds } from './connection.js';
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
-         m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+         m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
+         e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id`;
@@ -75,6 +77,15 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.due_at <= ?
   ORDER BY d.due_at
   LIMIT ?`;
+
+/** An endpoint's deliveries with their messages as JSON. Parameters: endpoint id, iterator. */
+const ENDPOINT_DELIVERIES = `
+  SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+    'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
+    'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
+    'expunged_at', m.expunged_at, 'created_at', m.created_at) AS m
+  FROM deliveries d JOIN messages m ON m.id = d.msg_id
+  WHERE d.endpoint_id = ? AND d.id < ?`;
 
 /** A new delivery: pending (due at creation, no owner), or already leased to a standing claim. */
 export interface NewDeliveryRow {
@@ -145,9 +156,19 @@ function prepare({ db }: SqliteConnection) {
        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
     ),
     // A replay skips a delivery that a fan-out or another replay wrote since it looked.
-    insertReplayed: db.prepare<[Pick<NewDeliveryRow, 'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at'>]>(
+    insertReplayed: db.prepare<
+      [Pick<NewDeliveryRow, 'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at' | 'created_at'>]
+    >(
       `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @due_at)
+       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @created_at)
+       ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+    ),
+    // A resend to an endpoint the message never went to: a new delivery, due now.
+    insertResent: db.prepare<[{ id: string; msgId: string; endpointId: string; now: number }]>(
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
+       SELECT @id, m.id, e.id, m.app_id, 'pending', 0, @now, 'manual', @now
+       FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = @endpointId
+       WHERE m.id = @msgId
        ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
     ),
     dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
@@ -197,24 +218,27 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
        WHERE msg_id = @msgId AND endpoint_id = @endpointId AND status <> 'sending'`,
     ),
+    // A message whose payload is gone is not sent again.
     recover: db.prepare<[Window & { now: number; endpointId: string }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
        WHERE endpoint_id = @endpointId AND status = 'failed' AND created_at >= @since
-         AND (@until IS NULL OR created_at < @until)`,
+         AND (@until IS NULL OR created_at < @until)
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
     endpoint: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
     // Messages of the window without a delivery to the endpoint; replaySelection keeps the matching.
     missingMessages: db.prepare<[Window & { appId: string; endpointId: string }], MessageRow>(
       `SELECT m.* FROM messages m
        WHERE m.app_id = @appId AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
+         AND m.expunged_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
     ),
     endpointDeliveries: db.prepare<[string, string, number], DeliveryRow & { m: string }>(
-      `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
-         'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers,
-         'created_at', m.created_at) AS m
-       FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`,
+      `${ENDPOINT_DELIVERIES} ORDER BY d.id DESC LIMIT ?`,
+    ),
+    endpointDeliveriesTagged: db.prepare<[string, string, string, number], DeliveryRow & { m: string }>(
+      `${ENDPOINT_DELIVERIES} AND EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)
+       ORDER BY d.id DESC LIMIT ?`,
     ),
     countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
       'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
@@ -420,7 +444,9 @@ export class SqliteDeliveries {
           msg_id: m.id,
           endpoint_id: endpoint.id,
           app_id: endpoint.appId,
-          due_at: now,
+          // A message for later is not sent before its time.
+          due_at: Math.max(now, m.deliverAt ?? now),
+          created_at: now,
         }).changes;
       }
       return inserted;
@@ -430,18 +456,30 @@ export class SqliteDeliveries {
   }
 
   resend(msgId: string, endpointId: string): Delivery {
-    const { changes } = this.stmt.resend.run({ now: this.conn.clock.now(), msgId, endpointId });
-    const row = this.stmt.delivery.get(msgId, endpointId);
-    if (!row) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
-    if (changes > 0) this.conn.wake([row.endpoint_id]);
-    return toDelivery(row);
+    const now = this.conn.clock.now();
+    const row = this.conn.immediate(() => {
+      let { changes } = this.stmt.resend.run({ now, msgId, endpointId });
+      if (changes === 0 && !this.stmt.delivery.get(msgId, endpointId)) {
+        ({ changes } = this.stmt.insertResent.run({ id: newId('dlv', now), msgId, endpointId, now }));
+        if (changes === 0)
+          throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+      }
+      return { row: this.stmt.delivery.get(msgId, endpointId)!, changes };
+    });
+    if (row.changes > 0) this.conn.wake([endpointId]);
+    return toDelivery(row.row);
   }
 
   listEndpointDeliveries(
     endpointId: string,
     page: PageRequest,
+    filter: EndpointDeliveryFilter = {},
   ): Page<{ delivery: Delivery; message: Message }> {
-    const rows = this.stmt.endpointDeliveries.all(endpointId, page.iterator ?? '~', page.limit + 1);
+    const iterator = page.iterator ?? '~';
+    const rows =
+      filter.tag === undefined
+        ? this.stmt.endpointDeliveries.all(endpointId, iterator, page.limit + 1)
+        : this.stmt.endpointDeliveriesTagged.all(endpointId, iterator, filter.tag, page.limit + 1);
     const items = rows.map((r) => ({
       delivery: toDelivery(r),
       message: toMessage(JSON.parse(r.m) as MessageRow),
@@ -493,6 +531,12 @@ export class SqliteDeliveries {
         'msg_id IN (SELECT id FROM messages WHERE event_type IN (SELECT value FROM json_each(@eventTypes)))',
       );
       params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.tag !== undefined) {
+      where.push(
+        'EXISTS (SELECT 1 FROM messages m, json_each(m.tags) t WHERE m.id = attempts.msg_id AND t.value = @tag)',
+      );
+      params.tag = filter.tag;
     }
     timeBounds(where, params, filter);
     const statement = this.conn.cached<[Record<string, unknown>], AttemptRow>(

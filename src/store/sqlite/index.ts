@@ -3,7 +3,8 @@
  * records, all on one connection (`connection.ts`: opening, pragmas, transactions, wake-ups):
  * `catalog.ts` (applications, event types, endpoints), `messages.ts` (ingest by group
  * commit, message reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts`
- * (sources and their request log) and `access.ts` (tokens, idempotency keys).
+ * (sources and their request log), `access.ts` (tokens, idempotency keys) and `content.ts`
+ * (expunged payloads and response bodies).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
@@ -26,6 +27,7 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  EndpointDeliveryFilter,
   EndpointPatch,
   IdempotentAnswer,
   MessageFilter,
@@ -47,6 +49,7 @@ import { SqliteAccess } from './access.js';
 import { SqliteCatalog } from './catalog.js';
 import { startCheckpointThread } from './checkpoint-thread.js';
 import { SqliteConnection } from './connection.js';
+import { SqliteContent } from './content.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
@@ -85,6 +88,7 @@ export class SqliteStore implements Store {
   private readonly sources: SqliteSources;
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
+  private readonly content: SqliteContent;
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
 
@@ -97,6 +101,7 @@ export class SqliteStore implements Store {
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
+    this.content = new SqliteContent(this.conn, (key) => this.catalog.appId(key));
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
       withdraw: async (owner) => this.deliveries.withdraw(owner),
@@ -181,8 +186,25 @@ export class SqliteStore implements Store {
   async listEndpointDeliveries(
     endpointId: string,
     page: PageRequest,
+    filter?: EndpointDeliveryFilter,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.deliveries.listEndpointDeliveries(endpointId, page);
+    return this.deliveries.listEndpointDeliveries(endpointId, page, filter);
+  }
+  async expungeMessageContent(appId: string, msgId: string): Promise<void> {
+    this.content.expungeMessage(appId, msgId);
+  }
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<void> {
+    this.content.expungeAttempt(appId, msgId, attemptId);
+  }
+  async expungeAppContents(
+    appId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ visited: number; last: string | null }> {
+    return this.content.expungeApp(appId, after, limit);
+  }
+  async expirePayloads(limit: number): Promise<number> {
+    return this.content.expirePayloads(limit);
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);

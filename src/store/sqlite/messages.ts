@@ -37,7 +37,7 @@ function freshDelivery(
     attempts: 0,
     trigger: 'scheduled',
     eventType: message.eventType,
-    payload: message.payload,
+    payload: message.payload ?? '',
     headers: message.headers,
     leaseExpiresAt,
     endpointVersion: endpoint.updatedAt,
@@ -47,8 +47,10 @@ function freshDelivery(
 function prepare({ db }: SqliteConnection) {
   return {
     insertMessage: db.prepare<[MessageRow]>(
-      `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, headers, created_at)
-       VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @headers, @created_at)
+      `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
+         payload_expires_at, expunged_at, created_at)
+       VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
+         @payload_expires_at, @expunged_at, @created_at)
        ON CONFLICT DO NOTHING`,
     ),
     messageById: db.prepare<[{ appId: string; key: string }], MessageRow>(
@@ -112,10 +114,12 @@ export class SqliteMessages {
           return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
         }
         let deliveries = 0;
+        // A message for later (deliverAt) waits pending, never in a standing claim.
+        const deferred = message.deliverAt !== null;
         for (const endpoint of recipients(app.endpoints, message, onlyEndpointId)) {
           const id = newId('dlv', message.createdAt);
-          const leased = order !== null && left > 0 && !order.skip.has(endpoint.id);
-          const dueAt = leased ? message.createdAt + order.leaseMs : message.createdAt;
+          const leased = !deferred && order !== null && left > 0 && !order.skip.has(endpoint.id);
+          const dueAt = leased ? message.createdAt + order.leaseMs : (message.deliverAt ?? message.createdAt);
           this.deliveries.insert({
             id,
             msg_id: message.id,
@@ -131,6 +135,7 @@ export class SqliteMessages {
             fresh.push(freshDelivery(id, message, endpoint, dueAt));
             left--;
           } else {
+            // A deferred one wakes the dispatcher too, so that it sets its timer for it.
             woken.add(endpoint.id);
           }
         }
@@ -164,6 +169,10 @@ export class SqliteMessages {
     if (filter.channel !== undefined) {
       where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
       params.channel = filter.channel;
+    }
+    if (filter.tag !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)');
+      params.tag = filter.tag;
     }
     timeBounds(where, params, filter);
     if (page.iterator) {

@@ -1,0 +1,122 @@
+/**
+ * Expunging content on SQLite: a message's payload (by request, for an application, or by
+ * the retention sweep) and attempts' response bodies. The rows stay; their content is
+ * overwritten. The statements run with `secure_delete` on, so that SQLite zeroes the freed
+ * cells and pages instead of leaving the old bytes in free space, and the write-ahead log is
+ * truncated after them (`wal_checkpoint(TRUNCATE)`), which drops the frames that still held
+ * the old pages; a reader of another connection holding an old snapshot can delay that until
+ * the next checkpoint.
+ */
+import { NotFoundError } from '../../core/errors.js';
+import type { SqliteConnection } from './connection.js';
+
+/** The idempotent answer of a message's creation starts with this (see `messageJson`). */
+const answerPrefix = (msgId: string) => `{"id":${JSON.stringify(msgId)},`;
+
+function prepare({ db }: SqliteConnection) {
+  return {
+    expungeMessage: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE messages SET payload = '', expunged_at = COALESCE(expunged_at, @now) WHERE id = @id`,
+    ),
+    expungeAttemptsOf: db.prepare<[{ msgId: string; now: number }]>(
+      `UPDATE attempts SET response_body = '', expunged_at = COALESCE(expunged_at, @now)
+       WHERE msg_id = @msgId AND expunged_at IS NULL`,
+    ),
+    expungeAttempt: db.prepare<[{ appId: string; msgId: string; id: string; now: number }]>(
+      `UPDATE attempts SET response_body = '', expunged_at = COALESCE(expunged_at, @now)
+       WHERE app_id = @appId AND msg_id = @msgId AND id = @id`,
+    ),
+    // The answer to the message's POST, kept for its idempotency key, holds the payload too.
+    forgetAnswer: db.prepare<[{ prefix: string }]>(
+      `DELETE FROM idempotency_keys WHERE substr(response, 1, length(@prefix)) = @prefix`,
+    ),
+    messageOfApp: db.prepare<[string, string], { id: string }>(
+      'SELECT id FROM messages WHERE app_id = ? AND id = ?',
+    ),
+    appMessages: db.prepare<[{ appId: string; after: string; limit: number }], { id: string }>(
+      'SELECT id FROM messages WHERE app_id = @appId AND id > @after ORDER BY id LIMIT @limit',
+    ),
+    expired: db.prepare<[{ now: number; limit: number }], { id: string }>(
+      `SELECT id FROM messages WHERE payload_expires_at <= @now AND expunged_at IS NULL
+       ORDER BY payload_expires_at LIMIT @limit`,
+    ),
+  };
+}
+
+/** Expunged content of a SQLite store. */
+export class SqliteContent {
+  private readonly stmt;
+
+  constructor(
+    private readonly conn: SqliteConnection,
+    /** The id of the application with this id or uid, or `null` (the catalog's). */
+    private readonly appId: (idOrUid: string) => string | null,
+  ) {
+    this.stmt = prepare(conn);
+  }
+
+  /** Runs `fn` in a write transaction with `secure_delete` on, then truncates the WAL. */
+  private scrubbing<T>(fn: () => T): T {
+    const already = this.conn.box.encrypts; // then it is on for good (connection.ts)
+    if (!already) this.conn.db.pragma('secure_delete = ON');
+    try {
+      return this.conn.immediate(fn);
+    } finally {
+      if (!already) this.conn.db.pragma('secure_delete = OFF');
+      this.conn.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+  }
+
+  /** Expunges one message's payload, its attempts' bodies and its creation's stored answer. */
+  private expunge(msgId: string, now: number, attempts: boolean): void {
+    this.stmt.expungeMessage.run({ id: msgId, now });
+    if (attempts) this.stmt.expungeAttemptsOf.run({ msgId, now });
+    this.stmt.forgetAnswer.run({ prefix: answerPrefix(msgId) });
+  }
+
+  private mustAppId(key: string): string {
+    const id = this.appId(key);
+    if (id === null) throw new NotFoundError(`application ${key} not found`);
+    return id;
+  }
+
+  /** See `Store.expungeMessageContent`. */
+  expungeMessage(appKey: string, msgId: string): void {
+    const appId = this.mustAppId(appKey);
+    if (!this.stmt.messageOfApp.get(appId, msgId)) throw new NotFoundError(`message ${msgId} not found`);
+    const now = this.conn.clock.now();
+    this.scrubbing(() => this.expunge(msgId, now, true));
+  }
+
+  /** See `Store.expungeAttemptContent`. */
+  expungeAttempt(appKey: string, msgId: string, attemptId: string): void {
+    const appId = this.mustAppId(appKey);
+    const now = this.conn.clock.now();
+    const { changes } = this.scrubbing(() =>
+      this.stmt.expungeAttempt.run({ appId, msgId, id: attemptId, now }),
+    );
+    if (changes === 0) throw new NotFoundError(`attempt ${attemptId} not found`);
+  }
+
+  /** See `Store.expungeAppContents`. */
+  expungeApp(appKey: string, after: string | null, limit: number): { visited: number; last: string | null } {
+    const appId = this.mustAppId(appKey);
+    const now = this.conn.clock.now();
+    return this.scrubbing(() => {
+      const ids = this.stmt.appMessages.all({ appId, after: after ?? '', limit }).map((r) => r.id);
+      for (const id of ids) this.expunge(id, now, true);
+      return { visited: ids.length, last: ids.at(-1) ?? after };
+    });
+  }
+
+  /** See `Store.expirePayloads`: the payload only; the attempts keep their bodies. */
+  expirePayloads(limit: number): number {
+    const now = this.conn.clock.now();
+    const ids = this.stmt.expired.all({ now, limit }).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    this.scrubbing(() => {
+      for (const id of ids) this.expunge(id, now, false);
+    });
+    return ids.length;
+  }
+}
