@@ -10,9 +10,12 @@ import { defineConfig } from 'vitest/config';
  */
 const ON_EACH_STORE = [
   'test/api/bad-input.test.ts',
+  'test/api/deliver-at.test.ts',
   'test/api/endpoint-delivery-settings.test.ts',
+  'test/api/expunge.test.ts',
   'test/api/headers.test.ts',
   'test/api/json-depth.test.ts',
+  'test/api/message-tags.test.ts',
   'test/api/messages.test.ts',
   'test/api/nul.test.ts',
   'test/api/svix-sdk.test.ts',
