@@ -1,6 +1,7 @@
 /** Herald records in the Svix API's output shapes. */
 import type { FastifyReply } from 'fastify';
 import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../core/types.js';
+import { EXPIRED_PAYLOAD } from '../store/rows.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -65,9 +66,6 @@ export function messageJson(m: Message, withContent = true, delivery?: Delivery)
   // The status object's text without its opening brace: its fields, then the closing one.
   return delivery ? `{${fields},${str(deliveryStatus(delivery)).slice(1)}` : `{${fields}}`;
 }
-
-/** The payload of a message whose payload is gone, as Svix shows it. */
-export const EXPIRED_PAYLOAD = '{"expired":true}';
 
 /** What Svix shows for an attempt's expunged response body. */
 export const EXPUNGED_RESPONSE = 'EXPUNGED';

@@ -296,6 +296,27 @@ export function toAttempt(r: AttemptRow): Attempt {
   };
 }
 
+/** A message's payload once it is gone, as the API shows it (Svix's). */
+export const EXPIRED_PAYLOAD = '{"expired":true}';
+
+/**
+ * The start of the answer kept for the idempotency key of a message's creation: the message
+ * as the API writes it (`messageJson`), id first.
+ */
+export const answerPrefix = (msgId: string) => `{"id":${JSON.stringify(msgId)},`;
+
+/**
+ * That answer with the payload expunged: the payload's exact text after `"payload":` (as the
+ * API wrote it) becomes {@link EXPIRED_PAYLOAD}; an answer without it (`with_content=false`)
+ * comes back as it is. No parse: the text is spliced where the payload's bytes are.
+ */
+export function answerWithoutPayload(answer: string, payload: string): string {
+  const field = `"payload":${payload}`;
+  const at = answer.indexOf(field);
+  if (at < 0) return answer;
+  return `${answer.slice(0, at)}"payload":${EXPIRED_PAYLOAD}${answer.slice(at + field.length)}`;
+}
+
 /** A page of `rows` fetched with `limit + 1`: the extra row only tells that more exist. */
 export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
   const done = rows.length <= limit;

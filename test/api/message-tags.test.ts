@@ -25,7 +25,7 @@ describe('tags', () => {
     const { svix } = p;
     const app = await svix.application.create({ name: 'Tagged' });
     const ep = await svix.endpoint.create(app.id, { url: receiver.url });
-    const delivered = Promise.all([p.nextAttempt(), p.nextAttempt(), p.nextAttempt()]);
+    const delivered = p.attempts(3);
     // Every character Svix's pattern allows: letters, digits, - _ . / \ #.
     const odd = 'team-a_b.c/d\\e#1';
     const a = await svix.message.create(app.id, {

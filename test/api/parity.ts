@@ -11,7 +11,7 @@ import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
 import type { ClaimRequest, Store } from '../../src/store/store.js';
-import { waitForEvent } from '../helpers.js';
+import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
 /** A claim the dispatcher made: at what time, and how many deliveries it got. */
@@ -30,10 +30,17 @@ export interface Parity {
   dispatcher: Dispatcher;
   /** Resolves with the next committed attempt matching `predicate`. */
   nextAttempt(predicate?: (e: AttemptEvent) => boolean): Promise<AttemptEvent>;
+  /** Resolves with the next `count` committed attempts. */
+  attempts(count: number): Promise<AttemptEvent[]>;
   /** Resolves with the dispatcher's next claim made at `now >= at` (the real store's answer). */
   claimAt(at: number): Promise<SeenClaim>;
   /** A raw request to `/api/v1{path}` with the admin token. */
-  raw(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+  raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: unknown }>;
   close(): Promise<void>;
 }
 
@@ -68,11 +75,13 @@ export async function startParity(name: string, options: { manualClock?: boolean
     clock,
     dispatcher,
     nextAttempt: (predicate = () => true) => waitForEvent<AttemptEvent>(dispatcher, 'attempt', predicate),
+    attempts: (count) => collectEvents<AttemptEvent>(dispatcher, 'attempt', count),
     claimAt: (at) => waitForEvent<SeenClaim>(claims, 'claim', (c) => c.now >= at),
-    async raw(method, path, body) {
+    async raw(method, path, body, headers = {}) {
       const res = await fetch(`${url}/api/v1${path}`, {
         method,
         headers: {
+          ...headers,
           authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },

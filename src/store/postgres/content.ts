@@ -6,23 +6,38 @@
  * Each statement's parameters are in its heading.
  */
 import { NotFoundError } from '../../core/errors.js';
-import { APP_BY_KEY, type PostgresConnection, type Queryable } from './connection.js';
+import { answerPrefix, answerWithoutPayload } from '../rows.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
+
+/** The payloads still kept of messages $1 (ids), locked. */
+const KEPT_PAYLOADS = `
+  SELECT id, payload FROM messages WHERE id = ANY($1::text[]) AND expunged_at IS NULL FOR UPDATE`;
+
+/**
+ * The answers kept for idempotency keys that start like a message's creation of $1 (ids):
+ * `{"id":"<msg id>",` (see `answerPrefix`).
+ */
+const ANSWERS_OF = `
+  SELECT scope, key, response FROM idempotency_keys
+  WHERE substr(response, 1, 7) = '{"id":"' AND split_part(substr(response, 8), '"', 1) = ANY($1::text[])`;
+
+/** Rewrites answers. $1: JSON array of {scope, key, response}. */
+const SET_ANSWERS = `
+  UPDATE idempotency_keys k SET response = a.response
+  FROM json_to_recordset($1::json) AS a(scope text, key text, response text)
+  WHERE k.scope = a.scope AND k.key = a.key`;
 
 /**
  * Expunges the payloads of messages $1 (ids) at $2 (now), and, when $3, their attempts'
- * response bodies; forgets the answers kept for their creation's idempotency keys, which
- * hold the payload too (they start with `{"id":"<msg id>",`, see `messageJson`).
+ * response bodies.
  */
 const EXPUNGE_MESSAGES = `
   WITH gone AS (
     UPDATE messages SET payload = '', expunged_at = COALESCE(expunged_at, $2)
-    WHERE id = ANY($1::text[]) RETURNING id
-  ), bodies AS (
-    UPDATE attempts SET response_body = '', expunged_at = COALESCE(expunged_at, $2)
-    WHERE $3::boolean AND msg_id = ANY($1::text[]) AND expunged_at IS NULL
+    WHERE id = ANY($1::text[]) AND expunged_at IS NULL
   )
-  DELETE FROM idempotency_keys
-  WHERE response LIKE '{"id":"msg%' AND substr(response, 8, 31) IN (SELECT id FROM gone)`;
+  UPDATE attempts SET response_body = '', expunged_at = COALESCE(expunged_at, $2)
+  WHERE $3::boolean AND msg_id = ANY($1::text[]) AND expunged_at IS NULL`;
 
 /** A message of an application. $1: application id or uid; $2: message id. */
 const MESSAGE_OF_APP = `SELECT id FROM messages WHERE app_id = ${APP_BY_KEY} AND id = $2`;
@@ -50,8 +65,33 @@ const APP_EXISTS = `SELECT ${APP_BY_KEY} AS id`;
 export class PostgresContent {
   constructor(private readonly conn: PostgresConnection) {}
 
+  /**
+   * Expunges messages `ids` (in `on`'s transaction) and the payload in the answers kept for
+   * their creation's idempotency keys, which still replay, payload expired.
+   */
   private async expunge(on: Queryable, ids: string[], attempts: boolean): Promise<void> {
-    if (ids.length > 0) await on.query(EXPUNGE_MESSAGES, [ids, this.conn.clock.now(), attempts]);
+    if (ids.length === 0) return;
+    const kept = new Map(
+      (await on.query<{ id: string; payload: string }>(KEPT_PAYLOADS, [ids])).rows.map((r) => [
+        r.id,
+        r.payload,
+      ]),
+    );
+    if (kept.size > 0) {
+      const answers = (
+        await on.query<{ scope: string; key: string; response: string }>(ANSWERS_OF, [[...kept.keys()]])
+      ).rows.flatMap((a) => {
+        const id = a.response.slice(7, a.response.indexOf('"', 7));
+        const payload = kept.get(id);
+        const response =
+          payload !== undefined && a.response.startsWith(answerPrefix(id))
+            ? answerWithoutPayload(a.response, payload)
+            : a.response;
+        return response === a.response ? [] : [{ ...a, response }];
+      });
+      if (answers.length > 0) await on.query(SET_ANSWERS, [jsonRecords(answers)]);
+    }
+    await on.query(EXPUNGE_MESSAGES, [ids, this.conn.clock.now(), attempts]);
   }
 
   private async mustApp(on: Queryable, key: string): Promise<void> {

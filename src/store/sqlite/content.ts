@@ -8,10 +8,8 @@
  * the next checkpoint.
  */
 import { NotFoundError } from '../../core/errors.js';
+import { answerPrefix, answerWithoutPayload } from '../rows.js';
 import type { SqliteConnection } from './connection.js';
-
-/** The idempotent answer of a message's creation starts with this (see `messageJson`). */
-const answerPrefix = (msgId: string) => `{"id":${JSON.stringify(msgId)},`;
 
 function prepare({ db }: SqliteConnection) {
   return {
@@ -26,9 +24,15 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE attempts SET response_body = '', expunged_at = COALESCE(expunged_at, @now)
        WHERE app_id = @appId AND msg_id = @msgId AND id = @id`,
     ),
+    payloadOf: db.prepare<[string], { payload: string }>(
+      'SELECT payload FROM messages WHERE id = ? AND expunged_at IS NULL',
+    ),
     // The answer to the message's POST, kept for its idempotency key, holds the payload too.
-    forgetAnswer: db.prepare<[{ prefix: string }]>(
-      `DELETE FROM idempotency_keys WHERE substr(response, 1, length(@prefix)) = @prefix`,
+    answersOf: db.prepare<[{ prefix: string }], { scope: string; key: string; response: string }>(
+      'SELECT scope, key, response FROM idempotency_keys WHERE substr(response, 1, length(@prefix)) = @prefix',
+    ),
+    setAnswer: db.prepare<[{ scope: string; key: string; response: string }]>(
+      'UPDATE idempotency_keys SET response = @response WHERE scope = @scope AND key = @key',
     ),
     messageOfApp: db.prepare<[string, string], { id: string }>(
       'SELECT id FROM messages WHERE app_id = ? AND id = ?',
@@ -67,11 +71,20 @@ export class SqliteContent {
     }
   }
 
-  /** Expunges one message's payload, its attempts' bodies and its creation's stored answer. */
+  /**
+   * Expunges one message's payload, its attempts' bodies when `attempts`, and the payload in
+   * the answer kept for its creation's idempotency key (which still replays, payload expired).
+   */
   private expunge(msgId: string, now: number, attempts: boolean): void {
-    this.stmt.expungeMessage.run({ id: msgId, now });
+    const kept = this.stmt.payloadOf.get(msgId);
+    if (kept) {
+      for (const answer of this.stmt.answersOf.all({ prefix: answerPrefix(msgId) })) {
+        const response = answerWithoutPayload(answer.response, kept.payload);
+        if (response !== answer.response) this.stmt.setAnswer.run({ ...answer, response });
+      }
+      this.stmt.expungeMessage.run({ id: msgId, now });
+    }
     if (attempts) this.stmt.expungeAttemptsOf.run({ msgId, now });
-    this.stmt.forgetAnswer.run({ prefix: answerPrefix(msgId) });
   }
 
   private mustAppId(key: string): string {
