@@ -18,6 +18,7 @@ const ON_EACH_STORE = [
   'test/api/message-tags.test.ts',
   'test/api/messages.test.ts',
   'test/api/nul.test.ts',
+  'test/api/resend-precheck.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
   'test/delivery/dispatcher.test.ts',
