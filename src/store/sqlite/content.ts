@@ -4,8 +4,7 @@
  * overwritten. The statements run with `secure_delete` on, so that SQLite zeroes the freed
  * cells and pages instead of leaving the old bytes in free space, and the write-ahead log is
  * truncated after them (`wal_checkpoint(TRUNCATE)`), which drops the frames that still held
- * the old pages; a reader of another connection holding an old snapshot can delay that until
- * the next checkpoint.
+ * the old pages (see {@link SqliteContent.truncateWal} for when it cannot at once).
  */
 import { NotFoundError } from '../../core/errors.js';
 import { answerPrefix, answerWithoutPayload } from '../rows.js';
@@ -67,7 +66,24 @@ export class SqliteContent {
       return this.conn.immediate(fn);
     } finally {
       if (!already) this.conn.db.pragma('secure_delete = OFF');
-      this.conn.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.truncateWal();
+    }
+  }
+
+  /**
+   * Copies the WAL back and truncates it, without waiting: better-sqlite3 is synchronous, so a
+   * wait for another connection's reader (the busy timeout, 5 s) would stall every request.
+   * When a reader holds an old snapshot, the frames stay until a later checkpoint resets the
+   * log and new frames overwrite them.
+   */
+  private truncateWal(): void {
+    const { db } = this.conn;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
     }
   }
 
