@@ -13,6 +13,12 @@
  * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
  * - **source** (`src_…`): an inbound URL (`/in/{id}`) receiving a provider's webhooks,
  *   verified by the provider's scheme and forwarded as messages to an application.
+ * - **tags**: a message's free-form labels (Svix's), which lists filter by; they route nothing.
+ * - **deferred** message: one with a `deliverAt`; its deliveries are written pending, due then,
+ *   and never fill a standing claim.
+ * - **expunged**: a message's payload (or an attempt's response body) removed while the record
+ *   stays, on request or when its payload retention ends; a delivery of it still pending fails
+ *   unsent when it comes due (`payload_expired`).
  * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
  *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
  *

@@ -289,7 +289,21 @@ describe.each(BACKENDS)('Store contract, message parity: %s', (backend, open) =>
       clock.advance(1);
     }
     const { message: theirs } = await store.acceptMessage({ appId: other.id, eventType: 'x', payload: '{}' });
+    const answer = (id: string, payload: string) => `{"id":"${id}","payload":${payload},"timestamp":"t"}`;
+    for (const [i, id] of [ids[0]!, ids[1]!, theirs.id].entries()) {
+      const response = answer(id, id === theirs.id ? '{}' : `{"i":${i}}`);
+      await store.saveIdempotent(
+        'admin',
+        `k${i}`,
+        { requestHash: 'h', statusCode: 202, response, createdAt: 0 },
+        0,
+      );
+    }
     const first = await store.expungeAppContents(app.id, null, 2);
+    // The answers kept for the batch's creations replay with the payload expired, in one go.
+    expect((await store.getIdempotent('admin', 'k0', 0))?.response).toBe(answer(ids[0]!, '{"expired":true}'));
+    expect((await store.getIdempotent('admin', 'k1', 0))?.response).toBe(answer(ids[1]!, '{"expired":true}'));
+    expect((await store.getIdempotent('admin', 'k2', 0))?.response).toBe(answer(theirs.id, '{}'));
     expect(first).toEqual({ visited: 2, last: ids[1] });
     expect((await store.getMessage(app.id, ids[2]!))?.payload).toBe('{"i":2}');
     const rest = await store.expungeAppContents(app.id, first.last, 10);

@@ -29,7 +29,7 @@ const SET_ANSWERS = `
 
 /**
  * Expunges the payloads of messages $1 (ids) at $2 (now), and, when $3, their attempts'
- * response bodies.
+ * response bodies. (A data-modifying WITH runs whether or not the statement reads it.)
  */
 const EXPUNGE_MESSAGES = `
   WITH gone AS (

@@ -26,9 +26,12 @@ function prepare({ db }: SqliteConnection) {
     payloadOf: db.prepare<[string], { payload: string }>(
       'SELECT payload FROM messages WHERE id = ? AND expunged_at IS NULL',
     ),
-    // The answer to the message's POST, kept for its idempotency key, holds the payload too.
-    answersOf: db.prepare<[{ prefix: string }], { scope: string; key: string; response: string }>(
-      'SELECT scope, key, response FROM idempotency_keys WHERE substr(response, 1, length(@prefix)) = @prefix',
+    // The answers to the messages' POSTs, kept for their idempotency keys, hold the payload
+    // too: those starting `{"id":"<one of @ids>"` (see answerPrefix); one scan per batch.
+    answersOf: db.prepare<[{ ids: string }], { scope: string; key: string; response: string }>(
+      `SELECT scope, key, response FROM idempotency_keys
+       WHERE substr(response, 1, 7) = '{"id":"'
+         AND substr(response, 8, instr(substr(response, 8), '"') - 1) IN (SELECT value FROM json_each(@ids))`,
     ),
     setAnswer: db.prepare<[{ scope: string; key: string; response: string }]>(
       'UPDATE idempotency_keys SET response = @response WHERE scope = @scope AND key = @key',
@@ -88,19 +91,27 @@ export class SqliteContent {
   }
 
   /**
-   * Expunges one message's payload, its attempts' bodies when `attempts`, and the payload in
-   * the answer kept for its creation's idempotency key (which still replays, payload expired).
+   * Expunges messages' payloads, their attempts' bodies when `attempts`, and the payload in
+   * the answers kept for their creation's idempotency keys (which still replay, payload
+   * expired). In the caller's transaction.
    */
-  private expunge(msgId: string, now: number, attempts: boolean): void {
-    const kept = this.stmt.payloadOf.get(msgId);
-    if (kept) {
-      for (const answer of this.stmt.answersOf.all({ prefix: answerPrefix(msgId) })) {
-        const response = answerWithoutPayload(answer.response, kept.payload);
+  private expunge(msgIds: readonly string[], now: number, attempts: boolean): void {
+    const kept = new Map<string, string>();
+    for (const id of msgIds) {
+      const row = this.stmt.payloadOf.get(id);
+      if (row) kept.set(id, row.payload);
+    }
+    if (kept.size > 0) {
+      for (const answer of this.stmt.answersOf.all({ ids: JSON.stringify([...kept.keys()]) })) {
+        const id = answer.response.slice(7, answer.response.indexOf('"', 7));
+        const payload = kept.get(id);
+        if (payload === undefined || !answer.response.startsWith(answerPrefix(id))) continue;
+        const response = answerWithoutPayload(answer.response, payload);
         if (response !== answer.response) this.stmt.setAnswer.run({ ...answer, response });
       }
-      this.stmt.expungeMessage.run({ id: msgId, now });
+      for (const id of kept.keys()) this.stmt.expungeMessage.run({ id, now });
     }
-    if (attempts) this.stmt.expungeAttemptsOf.run({ msgId, now });
+    if (attempts) for (const msgId of msgIds) this.stmt.expungeAttemptsOf.run({ msgId, now });
   }
 
   private mustAppId(key: string): string {
@@ -114,7 +125,7 @@ export class SqliteContent {
     const appId = this.mustAppId(appKey);
     if (!this.stmt.messageOfApp.get(appId, msgId)) throw new NotFoundError(`message ${msgId} not found`);
     const now = this.conn.clock.now();
-    this.scrubbing(() => this.expunge(msgId, now, true));
+    this.scrubbing(() => this.expunge([msgId], now, true));
   }
 
   /** See `Store.expungeAttemptContent`. */
@@ -133,7 +144,7 @@ export class SqliteContent {
     const now = this.conn.clock.now();
     return this.scrubbing(() => {
       const ids = this.stmt.appMessages.all({ appId, after: after ?? '', limit }).map((r) => r.id);
-      for (const id of ids) this.expunge(id, now, true);
+      this.expunge(ids, now, true);
       return { visited: ids.length, last: ids.at(-1) ?? after };
     });
   }
@@ -143,9 +154,7 @@ export class SqliteContent {
     const now = this.conn.clock.now();
     const ids = this.stmt.expired.all({ now, limit }).map((r) => r.id);
     if (ids.length === 0) return 0;
-    this.scrubbing(() => {
-      for (const id of ids) this.expunge(id, now, false);
-    });
+    this.scrubbing(() => this.expunge(ids, now, false));
     return ids.length;
   }
 }
