@@ -9,23 +9,36 @@ import { defineConfig } from 'vitest/config';
  * store has (standing claims; the dispatcher thread's transport).
  */
 const ON_EACH_STORE = [
+  'test/api/auth-parity.test.ts',
+  'test/api/background-tasks.test.ts',
   'test/api/bad-input.test.ts',
   'test/api/deliver-at.test.ts',
   'test/api/endpoint-delivery-settings.test.ts',
+  'test/api/endpoint-parity.test.ts',
+  'test/api/event-types-parity.test.ts',
   'test/api/expunge.test.ts',
   'test/api/headers.test.ts',
+  'test/api/health-cors.test.ts',
   'test/api/json-depth.test.ts',
+  'test/api/list-filters.test.ts',
+  'test/api/list-pagination.test.ts',
   'test/api/message-tags.test.ts',
   'test/api/messages.test.ts',
+  'test/api/metrics.test.ts',
   'test/api/nul.test.ts',
   'test/api/resend-precheck.test.ts',
+  'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
+  'test/api/unknown-fields.test.ts',
+  'test/cli/database.test.ts',
   'test/delivery/dispatcher.test.ts',
+  'test/delivery/header-values.test.ts',
   'test/delivery/receiver-faults.test.ts',
   'test/delivery/resilience.test.ts',
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
+  'test/inbound/gateway.test.ts',
 ];
 
 export default defineConfig({

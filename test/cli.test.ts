@@ -241,14 +241,14 @@ describe('herald CLI', () => {
     const plain = await startHerald();
     try {
       const { app, url } = await links(plain);
-      expect(url).toBe(`${plain.url}/api/v1/app/${app}`);
+      expect(url).toMatch(new RegExp(`^${plain.url}/portal/${app}#key=herald_app_`));
     } finally {
       await plain.stop();
     }
     const behindProxy = await startHerald(['--public-url', 'https://hooks.example.com/']);
     try {
       const { app, url } = await links(behindProxy);
-      expect(url).toBe(`https://hooks.example.com/api/v1/app/${app}`);
+      expect(url).toMatch(new RegExp(`^https://hooks\\.example\\.com/portal/${app}#key=herald_app_`));
     } finally {
       await behindProxy.stop();
     }

@@ -1,10 +1,12 @@
 /** What route handlers share: the store, the caller, and small helpers. */
 import type { FastifyRequest } from 'fastify';
-import { EndpointDisabledError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import { EndpointDisabledError, NotFoundError } from '../core/errors.js';
 import type { Application, Endpoint } from '../core/types.js';
-import type { Store } from '../store/store.js';
+import type { Order, PageRequest, Store } from '../store/store.js';
+import type { TaskRunner } from '../tasks/runner.js';
 import { type Principal, requireApp } from './auth.js';
-import { ForbiddenError } from './errors.js';
+import { ForbiddenError, QueryError } from './errors.js';
 
 /** Options every route module receives. */
 export interface RouteContext {
@@ -13,6 +15,10 @@ export interface RouteContext {
   maxPayloadBytes: number;
   /** Base URL of this server, for links it hands out (read per request: known after listen). */
   publicUrl: () => string;
+  /** The time the API checks against (a recover's 14 days, tokens' expiry); the store's own clock in tests. */
+  clock: Clock;
+  /** Runs the background tasks routes start. */
+  tasks: TaskRunner;
 }
 
 declare module 'fastify' {
@@ -25,22 +31,49 @@ declare module 'fastify' {
 export function pageLimit(limit: string | undefined): number {
   if (limit === undefined) return 50;
   const n = Number(limit);
-  if (!Number.isInteger(n) || n < 1 || n > 250) throw new ValidationError('limit', 'must be from 1 to 250');
+  if (!Number.isInteger(n) || n < 1 || n > 250) throw new QueryError('limit', 'must be from 1 to 250');
   return n;
+}
+
+/** The page asked for by `?limit`, `?iterator` and, on lists that have it, `?order`. */
+export function pageRequest(q: { limit?: string; iterator?: string; order?: Order }): PageRequest {
+  return {
+    limit: pageLimit(q.limit),
+    iterator: q.iterator ?? null,
+    ...(q.order !== undefined ? { order: q.order } : {}),
+  };
 }
 
 /** Milliseconds from an ISO date query parameter. */
 export function timeParam(field: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ValidationError(field, 'must be an ISO 8601 date-time');
+  if (Number.isNaN(ms)) throw new QueryError(field, 'must be an ISO 8601 date-time');
   return ms;
 }
 
-/** A query parameter that may be repeated, as a list. */
-export function listParam(value: string | string[] | undefined): string[] | undefined {
+/** A `true`/`false` query parameter, `fallback` when absent. */
+export function flagParam(value: 'true' | 'false' | undefined, fallback: boolean): boolean {
+  return value === undefined ? fallback : value === 'true';
+}
+
+const EVENT_TYPE_NAME = /^[a-zA-Z0-9\-_.]{1,256}$/;
+
+/**
+ * `?event_types` as a list: the svix SDK joins the names with commas (`a,b`), a hand-written
+ * URL may repeat the parameter; both, and their mix, are split and each name checked.
+ */
+export function eventTypesParam(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  return Array.isArray(value) ? value : [value];
+  const names = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(','));
+  for (const name of names) {
+    if (!EVENT_TYPE_NAME.test(name))
+      throw new QueryError(
+        'event_types',
+        `${JSON.stringify(name.slice(0, 300))} is not an event type name (1 to 256 of a-z A-Z 0-9 - _ .), and names are separated by commas`,
+      );
+  }
+  return [...new Set(names)];
 }
 
 /**
@@ -87,4 +120,16 @@ export function requireEnabled(app: Application, endpoint: Endpoint, what: strin
   throw new EndpointDisabledError(
     `endpoint ${e} is disabled, so ${what} would send nothing; enable it first with PATCH /api/v1/app/${a}/endpoint/${e} {"disabled": false} (herald endpoint enable --app ${a} --endpoint ${e}), then try again`,
   );
+}
+
+/**
+ * A 422 naming a query parameter (`loc: ['query', name]`), in the shape of a schema failure:
+ * for what a schema cannot say (one parameter against another).
+ */
+export function queryError(name: string, message: string): Error {
+  return Object.assign(new Error(`${name}: ${message}`), {
+    statusCode: 422,
+    validationContext: 'querystring',
+    validation: [{ instancePath: `/${name}`, message, keyword: 'range' }],
+  });
 }

@@ -22,6 +22,9 @@ export class ForbiddenError extends AuthError {
   override readonly code = 'forbidden';
 }
 
+/** A query parameter is wrong: 422 with `loc` `['query', name]`. */
+export class QueryError extends ValidationError {}
+
 /** The request body is over a configured limit. */
 export class PayloadTooLargeError extends HeraldError {
   override readonly code = 'payload_too_large';
@@ -103,7 +106,13 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   }
   if (error instanceof ValidationError) {
     reply.status(422).send({
-      detail: [{ loc: ['body', ...error.field.split('.')], msg: error.message, type: 'value_error' }],
+      detail: [
+        {
+          loc: [error instanceof QueryError ? 'query' : 'body', ...error.field.split('.')],
+          msg: error.message,
+          type: 'value_error',
+        },
+      ],
     });
     return;
   }

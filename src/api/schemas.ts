@@ -5,6 +5,7 @@
  */
 import Type, { type TSchema } from 'typebox';
 import { LIMITS, TAG_PATTERN } from '../core/rules.js';
+import { CAPABILITIES } from './capabilities.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const NAME = '^[a-zA-Z0-9\\-_.]+$';
@@ -64,12 +65,85 @@ export const ValidationErrorBody = Type.Object(
   { $id: 'HTTPValidationError' },
 );
 
-/** Query string of list routes; numbers arrive as strings and are checked by pattern. */
-export const ListQuery = Type.Object({
+/**
+ * Query strings of list routes. Numbers and booleans arrive as strings and are checked by
+ * pattern; each object is closed, so a parameter Herald does not know gets 422 naming it
+ * rather than being ignored.
+ */
+const Closed = { additionalProperties: false } as const;
+const Flag = (description: string) =>
+  Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description }));
+/** Svix's `-` iterators: `X` continues after X, `-X` (a page's `prevIterator`) is the page before X. */
+const Iterator = Type.Optional(
+  Type.String({
+    maxLength: 257,
+    description: "a page's iterator continues after it; its prevIterator (- and a key) gives the page before",
+  }),
+);
+const pageFields = {
   limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$', description: '1 to 250, default 50' })),
-  iterator: Type.Optional(Type.String({ maxLength: 256 })),
-  order: Type.Optional(Type.Union([Type.Literal('ascending'), Type.Literal('descending')])),
-});
+  iterator: Iterator,
+};
+/** Paging of a list that has no `order`: messages and attempts are newest first, destinations by endpoint id. */
+export const PageQuery = Type.Object(pageFields, Closed);
+/** Paging of a list that can be read either way. */
+export const ListQuery = Type.Object(
+  {
+    ...pageFields,
+    order: Type.Optional(Type.Union([Type.Literal('ascending'), Type.Literal('descending')])),
+  },
+  Closed,
+);
+
+/** `event_types` as the svix SDK sends it (comma-separated), or repeated. */
+const EventTypesParam = Type.Optional(
+  Type.Union([Type.String({ maxLength: 65_536 }), Type.Array(Type.String({ maxLength: 65_536 }))], {
+    description: 'event type names, comma-separated or repeated',
+  }),
+);
+const timeWindow = {
+  before: Type.Optional(Timestamp),
+  after: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'without before or an iterator, the page is the oldest after this time; prevIterator pages forward',
+    }),
+  ),
+};
+const Channel = Type.Optional(Name(LIMITS.channelMaxLength));
+/** Only messages carrying this tag. */
+const MessageTag = Type.Optional(Tag);
+const WithContent = Flag('default true; false leaves payloads (and attempt response bodies) out');
+const ExpandedStatuses = NotInHerald<string>(
+  'Herald always reports the expanded statuses (3, sending, apart from 1, pending)',
+  ['true'],
+);
+
+/** `GET /event-type`: ordered by name, archived ones and schemas left out unless asked for. */
+export const EventTypeListQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    include_archived: Flag('default false'),
+    with_content: Flag('default false; without it, schemas are left out (null)'),
+  },
+  Closed,
+);
+
+/** `GET /app`: the Svix Cloud filters the SDK can send are refused unless they ask for nothing. */
+export const ApplicationListQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    exclude_apps_with_no_endpoints: NotInHerald<string>('Herald does not filter applications', ['false']),
+    exclude_apps_with_disabled_endpoints: NotInHerald<string>('Herald does not filter applications', [
+      'false',
+    ]),
+    exclude_apps_with_svix_play_endpoints: NotInHerald<string>('Herald has no Svix Play endpoints', [
+      'false',
+    ]),
+  },
+  Closed,
+);
 
 /** A page of `item`. */
 export const Page = (item: TSchema) =>
@@ -114,10 +188,19 @@ export const EventTypeIn = Type.Object({
   name: Name(),
   description: Type.String({ maxLength: 4096 }),
   archived: Type.Optional(Type.Boolean()),
-  deprecated: NotInHerald<boolean>('archive it instead (DELETE /api/v1/event-type/{name})', [false]),
+  deprecated: Type.Optional(Type.Boolean()),
   schemas: Type.Optional(Nullable(Type.Record(Type.String(), EventTypeVersionSchema))),
-  featureFlag: NotInHerald(NO_FEATURE_FLAGS, [null]),
-  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
+  featureFlag: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: 256,
+        pattern: NAME,
+        description:
+          'Herald: an event type with a feature flag is hidden from application tokens, which carry no flags; admin tokens see it.',
+      }),
+    ),
+  ),
+  featureFlags: NotInHerald('give one featureFlag', [null]),
   groupName: NotInHerald('Herald does not group event types', [null]),
 });
 
@@ -129,6 +212,7 @@ export const EventTypeOut = Type.Object({
   description: Type.String(),
   archived: Type.Boolean(),
   deprecated: Type.Boolean(),
+  featureFlag: Nullable(Type.String()),
   schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -139,6 +223,15 @@ const endpointFields = {
   description: Type.Optional(Type.String({ maxLength: 4096 })),
   uid: Type.Optional(Nullable(Name())),
   filterTypes: Type.Optional(NameList()),
+  eventTypes: Type.Optional(
+    Nullable(
+      Type.Array(Name(), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'The name the OpenAPI document gives filterTypes; given both, they must be equal.',
+      }),
+    ),
+  ),
   channels: Type.Optional(NameList(LIMITS.endpointChannelsMax, LIMITS.channelMaxLength)),
   disabled: Type.Optional(Type.Boolean()),
   metadata: Type.Optional(Metadata),
@@ -333,6 +426,7 @@ const StatusText = Type.Union([
 ]);
 
 export const MessageAttemptOut = Type.Object({
+  msg: Type.Optional(MessageOut),
   id: Type.String(),
   msgId: Type.String(),
   endpointId: Type.String(),
@@ -372,46 +466,234 @@ export const EndpointMessageOut = Type.Object({
   nextAttempt: Nullable(Timestamp),
 });
 
-export const AttemptQuery = Type.Object({
-  ...ListQuery.properties,
+const attemptFields = {
+  ...pageFields,
   status: Type.Optional(Type.String({ pattern: '^[0-3]$' })),
   status_code_class: Type.Optional(Type.String({ pattern: '^(0|100|200|300|400|500)$' })),
-  event_types: Type.Optional(Type.Union([Name(), Type.Array(Name())])),
-  endpoint_id: Type.Optional(Type.String({ maxLength: 256 })),
-  before: Type.Optional(Timestamp),
-  after: Type.Optional(Timestamp),
-  with_content: Type.Optional(Type.String()),
-  channel: Type.Optional(Name(LIMITS.channelMaxLength)),
-  tag: Type.Optional(Tag),
-});
+  event_types: EventTypesParam,
+  channel: Channel,
+  tag: MessageTag,
+  ...timeWindow,
+  with_content: WithContent,
+  with_msg: Flag("default false; true embeds each attempt's message as msg"),
+  expanded_statuses: ExpandedStatuses,
+};
+/** `GET …/attempt/endpoint/{endpoint_id}`. */
+export const AttemptByEndpointQuery = Type.Object(attemptFields, Closed);
+/** `GET …/attempt/msg/{msg_id}`: `endpoint_id` takes an id or a uid. */
+export const AttemptByMsgQuery = Type.Object(
+  { ...attemptFields, endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) },
+  Closed,
+);
 
-export const MessageQuery = Type.Object({
-  ...ListQuery.properties,
-  event_types: Type.Optional(Type.Union([Name(), Type.Array(Name())])),
-  channel: Type.Optional(Name(LIMITS.channelMaxLength)),
-  tag: Type.Optional(Tag),
-  before: Type.Optional(Timestamp),
-  after: Type.Optional(Timestamp),
-  with_content: Type.Optional(Type.String()),
-});
+/** `GET …/msg`. */
+export const MessageQuery = Type.Object(
+  {
+    ...pageFields,
+    event_types: EventTypesParam,
+    channel: Channel,
+    tag: MessageTag,
+    ...timeWindow,
+    with_content: WithContent,
+  },
+  Closed,
+);
 
-/** Svix's request for a portal token; Herald's application tokens take none of its options. */
+/** `GET …/endpoint/{endpoint_id}/msg`: the messages sent to an endpoint. */
+export const EndpointMessageQuery = Type.Object(
+  {
+    ...MessageQuery.properties,
+    status: Type.Optional(Type.String({ pattern: '^[0-3]$' })),
+    expanded_statuses: ExpandedStatuses,
+  },
+  Closed,
+);
+
+/** Longest life of an application token, and its default: 7 days, as Svix's portal tokens. */
+export const APP_TOKEN_MAX_SECONDS = 7 * 86_400;
+/** Shortest life asked for with `expiry`: an hour, as Svix allows. */
+export const APP_TOKEN_MIN_SECONDS = 3_600;
+const SessionId = (description?: string) =>
+  Type.String({ minLength: 1, maxLength: 256, ...(description ? { description } : {}) });
+
+/** Svix's request for a portal token (an application token). */
 export const AppPortalAccessIn = Type.Object({
-  application: NotInHerald('create the application first (POST /api/v1/app)', [null]),
-  capabilities: NotInHerald('an application token has full access to its application', [null]),
-  readOnly: NotInHerald<boolean>('an application token has full access to its application', [false]),
-  expiry: NotInHerald('application tokens do not expire', [null]),
-  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null]),
-  sessionId: NotInHerald('Herald has no portal sessions', [null]),
+  application: Type.Optional(
+    Nullable(
+      Type.Object(ApplicationIn.properties, {
+        description:
+          "Creates the application when the path's id or uid names none (its uid defaults to the path's); ignored when it exists.",
+      }),
+    ),
+  ),
+  capabilities: Type.Optional(
+    Nullable(
+      Type.Array(Type.Union(CAPABILITIES.map((c) => Type.Literal(c))), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          'What the token may do in its application; ViewBase (reading, endpoint secrets aside) is required. Left out or null, everything.',
+      }),
+    ),
+  ),
+  readOnly: Type.Optional(
+    Nullable(Type.Boolean({ description: 'The token may only read: every other method answers 403.' })),
+  ),
+  expiry: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: APP_TOKEN_MIN_SECONDS,
+        maximum: APP_TOKEN_MAX_SECONDS,
+        description: `Seconds the token works for, ${APP_TOKEN_MIN_SECONDS} (an hour) to ${APP_TOKEN_MAX_SECONDS} (7 days); default 7 days.`,
+      }),
+    ),
+  ),
+  // Svix's own examples send `featureFlags: []`.
+  featureFlags: NotInHerald(NO_FEATURE_FLAGS, [null, []]),
+  sessionId: Type.Optional(
+    Nullable(
+      SessionId('A session the token belongs to, so that expire-all can end it by naming it in sessionIds.'),
+    ),
+  ),
+});
+/** The answer of dashboard-access, which Svix keeps for older clients: the same as app-portal-access. */
+export const DashboardAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
+/** Svix's request to end an application's tokens. */
+export const ApplicationTokenExpireIn = Type.Object({
+  expiry: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: 0,
+        maximum: APP_TOKEN_MAX_SECONDS,
+        description: 'Seconds the tokens keep working (a grace period); default 0, at once.',
+      }),
+    ),
+  ),
+  sessionIds: Type.Optional(
+    Type.Array(SessionId(), {
+      maxItems: 100,
+      description: 'Only the tokens made with these sessionIds; left out, every token of the application.',
+    }),
+  ),
 });
 export const AppPortalAccessOut = Type.Object({ token: Type.String(), url: Type.String() });
 
-export const RecoverIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
-export const BackgroundTaskOut = Type.Object({
-  id: Type.String(),
-  status: Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]),
+/** How far back a recover may reach, as Svix allows. */
+export const RECOVER_MAX_DAYS = 14;
+export const RecoverIn = Type.Object({
+  since: Type.String({
+    format: 'date-time',
+    description: `At most ${RECOVER_MAX_DAYS} days ago (422 beyond).`,
+  }),
+  until: Type.Optional(Nullable(Timestamp)),
+});
+export const ReplayIn = Type.Object({ since: Timestamp, until: Type.Optional(Nullable(Timestamp)) });
+
+/** Svix's kinds of background task; Herald runs the endpoint ones. */
+export const TASK_KINDS = [
+  'endpoint.replay',
+  'endpoint.recover',
+  'application.stats',
+  'message.broadcast',
+  'sdk.generate',
+  'event-type.aggregate',
+  'application.purge_content',
+  'endpoint.bulk-replay',
+] as const;
+const TaskStatus = Type.Union([Type.Literal('running'), Type.Literal('finished'), Type.Literal('failed')]);
+const TaskFields = {
+  id: Type.String({ description: 'qtask_…' }),
+  status: TaskStatus,
   task: Type.String(),
   updatedAt: Timestamp,
+};
+/** The answer of a POST that starts a task (Svix's RecoverOut and ReplayOut): at once, `running`. */
+export const RecoverOut = Type.Object(TaskFields);
+export const ReplayOut = Type.Object(TaskFields);
+export const ExpungeAllContentsOut = Type.Object(TaskFields);
+export const BackgroundTaskOut = Type.Object({
+  ...TaskFields,
+  data: Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description:
+        'Herald: `deliveries`, how many deliveries the task made due again (recover, bulk-replay) or created (replay-missing) so far, with its `since` and `until`; `messagesPurged`, how many messages an application.purge_content has expunged so far; `error` when it failed.',
+    },
+  ),
+});
+export const BackgroundTaskQuery = Type.Object({
+  ...ListQuery.properties,
+  status: Type.Optional(TaskStatus),
+  task: Type.Optional(Type.Union(TASK_KINDS.map((k) => Type.Literal(k)))),
+});
+export const BulkReplayIn = Type.Object({
+  since: Timestamp,
+  until: Type.Optional(Nullable(Timestamp)),
+  eventTypes: Type.Optional(NameList()),
+  channel: Type.Optional(Nullable(Name(LIMITS.channelMaxLength))),
+  status: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: 0,
+        maximum: 3,
+        description: "The delivery's state: 0 success, 1 pending, 2 fail, 3 sending",
+      }),
+    ),
+  ),
+  statusCodeClass: Type.Optional(
+    Nullable(
+      Type.Union(
+        [0, 100, 200, 300, 400, 500].map((c) => Type.Literal(c)),
+        {
+          description: "The class of the delivery's last attempt's status code (0: no response)",
+        },
+      ),
+    ),
+  ),
+  tag: Type.Optional(Nullable(Tag)),
+});
+
+/** One event type read from an OpenAPI document's `webhooks` (Svix's EventTypeFromOpenApi). */
+const EventTypeFromOpenApi = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  deprecated: Type.Boolean(),
+  featureFlag: Nullable(Type.String()),
+  schemas: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+export const EventTypeImportOpenApiIn = Type.Object({
+  spec: Type.Optional(
+    Nullable(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'An OpenAPI 3.1 document whose `webhooks` are the event types',
+        },
+      ),
+    ),
+  ),
+  specRaw: Type.Optional(
+    Nullable(Type.String({ description: 'The same document as JSON text (Herald reads no YAML)' })),
+  ),
+  replaceAll: Type.Optional(
+    Type.Boolean({ description: 'Archive the event types the document does not name' }),
+  ),
+  dryRun: Type.Optional(Type.Boolean({ description: 'Change nothing; answer what would change' })),
+});
+export const EventTypeImportOpenApiOut = Type.Object({
+  data: Type.Object({
+    modified: Type.Array(Type.String(), {
+      description: 'Names of the event types created, changed or archived',
+    }),
+    // Svix's wire name is snake_case here: its SDKs read `to_modify`.
+    to_modify: Nullable(
+      Type.Array(EventTypeFromOpenApi, {
+        description: 'On a dry run: the event types that would be created or changed',
+      }),
+    ),
+  }),
 });
 export const EventExampleIn = Type.Object({
   eventType: Name(),

@@ -1,6 +1,14 @@
 /** Herald records in the Svix API's output shapes. */
 import type { FastifyReply } from 'fastify';
-import type { Application, Attempt, Delivery, Endpoint, EventType, Message } from '../core/types.js';
+import type {
+  Application,
+  Attempt,
+  BackgroundTask,
+  Delivery,
+  Endpoint,
+  EventType,
+  Message,
+} from '../core/types.js';
 import { EXPIRED_PAYLOAD } from '../store/rows.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -18,13 +26,15 @@ export function applicationOut(a: Application) {
   };
 }
 
-export function eventTypeOut(e: EventType) {
+/** An event type in the Svix shape; without `withContent` (Svix's lists by default) its schemas are left out. */
+export function eventTypeOut(e: EventType, withContent = true) {
   return {
     name: e.name,
     description: e.description,
     archived: e.archived,
-    deprecated: false,
-    schemas: e.schemas,
+    deprecated: e.deprecated,
+    featureFlag: e.featureFlag,
+    schemas: withContent ? e.schemas : null,
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };
@@ -70,10 +80,21 @@ export function messageJson(m: Message, withContent = true, delivery?: Delivery)
 /** What Svix shows for an attempt's expunged response body. */
 export const EXPUNGED_RESPONSE = 'EXPUNGED';
 
-/** A Svix page (`{data, iterator, prevIterator, done}`) of items that are JSON text already. */
-export function pageJson(items: string[], page: { iterator: string | null; done: boolean }): string {
-  return `{"data":[${items.join(',')}],"iterator":${JSON.stringify(page.iterator)},"prevIterator":null,"done":${page.done}}`;
+/** The paging fields of a Svix page. */
+export interface PageFields {
+  iterator: string | null;
+  prevIterator: string | null;
+  done: boolean;
 }
+
+/** A Svix page (`{data, iterator, prevIterator, done}`) of items that are JSON text already. */
+export function pageJson(items: string[], page: PageFields): string {
+  const str = JSON.stringify;
+  return `{"data":[${items.join(',')}],"iterator":${str(page.iterator)},"prevIterator":${str(page.prevIterator)},"done":${page.done}}`;
+}
+
+/** An empty page, for a filter that nothing can match. */
+export const EMPTY_PAGE: PageFields = { iterator: null, prevIterator: null, done: true };
 
 /**
  * Sends an answer that is JSON text already (from {@link messageJson}, {@link pageJson}) as
@@ -100,13 +121,14 @@ export function deliveryStatus(d: Delivery) {
  * `blocked_address`, `timeout`, `http_status`…; Svix's MessageAttemptOut has no such field,
  * and SDKs ignore fields they do not know).
  */
-export function attemptOut(a: Attempt) {
+export function attemptOut(a: Attempt, withContent = true) {
   return {
     id: a.id,
     msgId: a.msgId,
     endpointId: a.endpointId,
     url: a.url,
-    response: a.expungedAt ? EXPUNGED_RESPONSE : a.responseBody,
+    // Svix's answer without content: an empty JSON object for the body.
+    response: !withContent ? '{}' : a.expungedAt ? EXPUNGED_RESPONSE : a.responseBody,
     responseStatusCode: a.statusCode ?? 0,
     responseDurationMs: Math.round(a.durationMs),
     status: a.succeeded ? 0 : 2,
@@ -116,4 +138,18 @@ export function attemptOut(a: Attempt) {
     errorKind: a.errorKind,
     errorMessage: a.errorMessage,
   };
+}
+
+/**
+ * An attempt as JSON text, with its message (`with_msg`) after its own fields: the message's
+ * payload goes as its stored bytes, as {@link messageJson} sends it.
+ */
+export function attemptJson(a: Attempt, withContent: boolean, message?: Message): string {
+  const own = JSON.stringify(attemptOut(a, withContent));
+  return message ? `${own.slice(0, -1)},"msg":${messageJson(message, withContent)}}` : own;
+}
+
+/** A background task as Svix's BackgroundTaskOut (RecoverOut and ReplayOut are it without `data`). */
+export function taskOut(t: BackgroundTask) {
+  return { id: t.id, status: t.status, task: t.kind, data: t.data, updatedAt: iso(t.updatedAt) };
 }

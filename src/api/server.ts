@@ -3,27 +3,38 @@
  * token auth, idempotency keys, and the OpenAPI document at `/openapi.json`.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import Type from 'typebox';
+import { type Clock, systemClock } from '../core/clock.js';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
 import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
-import { Authenticator, hashToken, newToken, requireAdmin } from './auth.js';
-import { appOf, type RouteContext } from './context.js';
+import { APPLICATION_TASKS } from '../tasks/application-tasks.js';
+import { ENDPOINT_TASKS } from '../tasks/endpoint-tasks.js';
+import { TaskRunner, type TaskRunnerOptions } from '../tasks/runner.js';
+import { Authenticator, requireAdmin, requireWritable } from './auth.js';
+import { requireCapability } from './capabilities.js';
+import type { RouteContext } from './context.js';
+import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
+import { notBuilt } from './not-built.js';
 import { applicationRoutes } from './routes/applications.js';
+import { authRoutes } from './routes/auth.js';
+import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
+import { type DispatcherHealth, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
-import { AppPortalAccessIn, AppPortalAccessOut, UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
+import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -35,6 +46,33 @@ export interface ApiOptions {
   publicUrl?: string | (() => string);
   /** Herald's version, shown in the OpenAPI document. */
   version?: string;
+  /** Origins a browser page may call `/api/v1` from (`--cors-origin`); default `*`, any. */
+  corsOrigins?: readonly string[];
+  /** The dispatcher's state, for `/api/v1/health`; default `notapplicable` (none in this process). */
+  dispatcher?: DispatcherHealth;
+  /** The time of the API's own checks and of the task runner's timers. Default: the system clock. */
+  clock?: Clock;
+  /** Options of the background task runner (batch size, lease, more handlers). */
+  tasks?: Omit<TaskRunnerOptions, 'store' | 'logger' | 'clock'>;
+  /** Serves `GET /metrics` and counts accepted messages (src/metrics). */
+  metrics?: ApiMetricsOptions;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The runner of this API's background tasks: started when the server is ready, stopped at close. */
+    tasks: TaskRunner;
+  }
+}
+
+/** What `GET /metrics` serves, and who may read it. */
+export interface ApiMetricsOptions {
+  /** The Prometheus text of every registry of the process. */
+  render(): Promise<string>;
+  /** Counts a message accepted through `POST /api/v1/app/{app}/msg`. */
+  accepted(eventType: string): void;
+  /** Readable without a token (`--metrics-public`); otherwise the admin token is asked for. */
+  public: boolean;
 }
 
 /**
@@ -98,7 +136,7 @@ interface AjvKeywords {
 function refuseUnsupported<A extends AjvKeywords>(ajv: A): A {
   const validate = Object.assign(
     (spec: Unsupported, data: unknown): boolean => {
-      if (spec.accepts.includes(data)) return true;
+      if (spec.accepts.some((value) => isDeepStrictEqual(value, data))) return true;
       const only = spec.accepts.length
         ? ` beyond ${spec.accepts.map((v) => JSON.stringify(v)).join(' or ')}`
         : '';
@@ -195,12 +233,29 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => clearInterval(idleSweep));
   app.addHook('onRoute', (route) => closeObjects(route.schema?.body));
   const store = options.store;
-  const auth = new Authenticator(store);
+  const clock = options.clock ?? systemClock;
+  const auth = new Authenticator(store, clock);
   const given = options.publicUrl ?? '';
+  const tasks = new TaskRunner({
+    store,
+    clock,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...options.tasks,
+    handlers: [...ENDPOINT_TASKS, ...APPLICATION_TASKS, ...(options.tasks?.handlers ?? [])],
+  });
+  app.decorate('tasks', tasks);
+  // Tasks a stopped or dead runner left are taken over once the server is ready; at close,
+  // the batches under way finish and their tasks are given back for the next runner.
+  app.addHook('onReady', async () => {
+    tasks.start();
+  });
+  app.addHook('onClose', async () => tasks.stop());
   const ctx: RouteContext = {
     store,
     maxPayloadBytes,
     publicUrl: typeof given === 'string' ? () => given : given,
+    clock,
+    tasks,
   };
 
   await app.register(swagger, {
@@ -255,10 +310,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       detail: 'the URL holds a NUL character (%00), which no id or parameter may',
     });
   });
+  registerCors(app, options.corsOrigins ?? [ANY_ORIGIN]);
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .status(404)
-      .send({ code: 'not_found', detail: `no route ${request.method} ${request.url.split('?')[0]}` });
+    const path = request.url.split('?')[0]!;
+    // A Svix route Herald has not built answers 501 saying so; only other paths are a 404.
+    const unbuilt = notBuilt(request.method, path);
+    if (unbuilt) return reply.status(501).send(unbuilt);
+    return reply.status(404).send({ code: 'not_found', detail: `no route ${request.method} ${path}` });
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -272,9 +330,30 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logo: DOCS_LOGO,
   });
 
-  for (const path of ['/api/v1/health', '/api/v1/health/ping']) {
-    app.get(path, { schema: { tags: ['Health'] } }, async (_request, reply) => reply.status(204).send());
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+      if (!metrics.public) requireAdmin(await auth.authenticate(request));
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render());
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      if (
+        reply.statusCode === 202 &&
+        request.method === 'POST' &&
+        request.routeOptions.url === '/api/v1/app/:app_id/msg' &&
+        reply.getHeader('idempotent-replayed') === undefined
+      )
+        metrics.accepted(String((request.body as { eventType?: unknown }).eventType));
+    });
   }
+
+  await app.register(healthRoutes, {
+    prefix: '/api/v1',
+    store,
+    dispatcher: options.dispatcher ?? (() => 'notapplicable'),
+  });
+  // Where the links of auth/app-portal-access lead: a placeholder until the portal is built.
+  await app.register(portalRoutes);
 
   // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
   await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));
@@ -282,8 +361,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (request) => {
-        if (request.url.startsWith('/api/v1/health')) return;
         request.principal = await auth.authenticate(request);
+        const route = request.routeOptions.url ?? '';
+        requireWritable(request.principal, request.method, route);
+        requireCapability(request.principal.capabilities, request.method, route);
       });
 
       api.addHook('preHandler', async (request, reply) => {
@@ -336,28 +417,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(messageRoutes, ctx);
       await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);
+      await api.register(backgroundTaskRoutes, ctx);
 
-      api.withTypeProvider<TypeBoxTypeProvider>().post(
-        '/auth/app-portal-access/:app_id',
-        {
-          // The answer is a live token: it must not sit in idempotency_keys for 12 h.
-          config: { idempotent: false },
-          schema: {
-            tags: ['Authentication'],
-            params: Type.Object({ app_id: Type.String({ minLength: 1, maxLength: 256 }) }),
-            body: Type.Optional(AppPortalAccessIn),
-            response: { 200: AppPortalAccessOut },
-          },
-        },
-        async (request) => {
-          requireAdmin(request.principal);
-          const owner = await appOf(ctx, request, request.params.app_id);
-          const token = newToken('herald_app');
-          await store.saveToken(hashToken(token), owner.id);
-          // No consumer portal yet: the link is the API base this token works against.
-          return { token, url: `${ctx.publicUrl()}/api/v1/app/${owner.id}` };
-        },
-      );
+      await api.register(authRoutes, ctx);
     },
     { prefix: '/api/v1' },
   );

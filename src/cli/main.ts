@@ -1,6 +1,7 @@
 /** The `herald` command line. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseCorsOrigins } from '../api/cors.js';
 import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
@@ -52,6 +53,15 @@ function baseUrl(value: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/** `--cors-origin` values checked; a bad one stops the start, naming it. */
+function corsOrigins(values: string[]): string[] {
+  try {
+    return parseCorsOrigins(values);
+  } catch (error) {
+    throw new CliError(`--cors-origin: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -89,6 +99,14 @@ program
     new Option('--public-url <url>', 'base URL clients reach the API at, for links it returns')
       .env('HERALD_PUBLIC_URL')
       .argParser(baseUrl),
+  )
+  .addOption(
+    new Option(
+      '--cors-origin <origin>',
+      'origin browser pages may call /api/v1 from (repeatable or comma-separated; default *, any)',
+    )
+      .default([])
+      .argParser(collect),
   )
   .addOption(
     new Option('--db <path>', 'SQLite file, or a postgres:// URL')
@@ -144,6 +162,18 @@ program
       .env('HERALD_INBOUND_MAX_REQUESTS')
       .argParser(countUpTo(100_000_000)),
   )
+  .option('--no-migrate', 'refuse to start on a database with pending migrations (run herald migrate first)')
+  .addOption(
+    new Option('--metrics-port <port>', 'also serve GET /metrics on this port, without a token (on --host)')
+      .env('HERALD_METRICS_PORT')
+      .argParser(port),
+  )
+  .option('--metrics-public', 'serve GET /metrics on the API port without a token (a private network)', false)
+  .option(
+    '--metrics-per-endpoint',
+    'count attempts per endpoint too: one series each (a small install)',
+    false,
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
@@ -162,7 +192,10 @@ program
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
+      corsOrigins: corsOrigins([...(process.env.HERALD_CORS_ORIGIN?.split(',') ?? []), ...o.corsOrigin]),
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
+      migrate: o.migrate,
+      metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
       version,
     });
   });
@@ -198,6 +231,31 @@ program
       failRate: o.failRate,
       failStatus: o.failStatus,
     });
+  });
+
+/** `--db` as serve takes it, for the commands that work on the database itself. */
+const dbOption = () =>
+  new Option('--db <path>', 'SQLite file, or a postgres:// URL')
+    .default('./herald.db')
+    .env('HERALD_DATABASE_URL');
+
+program
+  .command('migrate')
+  .description("apply pending migrations to the database and exit (a deploy step; see serve's --no-migrate)")
+  .addOption(dbOption())
+  .action(async (o) => {
+    const { migrateCommand } = await import('./database.js');
+    await migrateCommand(o.db);
+  });
+
+program
+  .command('backup')
+  .description('copy the SQLite database to <file>, online, while herald serve runs')
+  .argument('<file>', 'the copy to write (must not exist)')
+  .addOption(dbOption())
+  .action(async (file: string, o) => {
+    const { backupCommand } = await import('./database.js');
+    await backupCommand(o.db, file);
   });
 
 program

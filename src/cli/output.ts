@@ -45,19 +45,34 @@ export function list(values: readonly string[] | null | undefined, empty: string
   return values && values.length > 0 ? values.join(',') : empty;
 }
 
-/** What to add to see the next page, when there is one. */
-export function more(page: { iterator: string | null; done: boolean }): string {
-  return page.done || page.iterator === null ? '' : `more: add --iterator ${page.iterator}\n`;
+/** The paging fields of a list's answer. */
+export interface PageOf<T> {
+  data: T[];
+  iterator: string | null;
+  prevIterator?: string | null;
+  done: boolean;
+}
+
+/**
+ * What to add to see the next page, when there is one. A page read towards newer rows (a
+ * list with `--after` alone starts at the oldest page after it) goes on with its
+ * `prevIterator`, `-` and a key, given with `=` so that it is not read as an option.
+ */
+export function more(page: PageOf<unknown>, newer = false): string {
+  if (page.done) return '';
+  if (newer) return page.prevIterator ? `more: add --iterator=${page.prevIterator}\n` : '';
+  return page.iterator === null ? '' : `more: add --iterator ${page.iterator}\n`;
 }
 
 /** Prints a list route's page: its table and how to see more, or with `--json` the page itself. */
 export function showPage<T>(
   options: { json?: boolean },
-  page: { data: T[]; iterator: string | null; done: boolean },
+  page: PageOf<T>,
   columns: readonly Column<T>[],
   none: string,
+  newer = false,
 ): void {
-  show(options, page, () => table(page.data, columns, none).concat(more(page)));
+  show(options, page, () => table(page.data, columns, none).concat(more(page, newer)));
 }
 
 /** Prints `value` as JSON with `--json`, else what `human` makes of it. */

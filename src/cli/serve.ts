@@ -2,14 +2,19 @@
 import { pino } from 'pino';
 import { ensureAdminToken } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
+import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { InboundSweeper } from '../inbound/retention.js';
+import { apiMetrics } from '../metrics/api.js';
+import { deliveryMetrics } from '../metrics/delivery.js';
+import { startMetricsListener } from '../metrics/listener.js';
 import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
+import { redactUrl } from './database.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
 
@@ -29,10 +34,16 @@ export interface ServeOptions {
   adminToken: string | undefined;
   /** Base URL clients reach the API at, for links it returns; default the listening address. */
   publicUrl: string | undefined;
+  /** Origins browser pages may call `/api/v1` from (`--cors-origin`, checked); `['*']` for any. */
+  corsOrigins: string[];
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   /** How long and how many inbound requests each source's log keeps. */
   inboundRetention: InboundRetention;
+  /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
+  migrate: boolean;
+  /** `GET /metrics`: also on a port of its own, without a token; on the API port without one. */
+  metrics: { port: number | undefined; public: boolean; perEndpoint: boolean };
   version: string;
 }
 
@@ -56,7 +67,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const box = secretBoxFor(options.mainKey);
   const logs = await logDestination(options.logFormat);
   const logger = pino({ level: options.logLevel }, logs);
-  const store = await openStore(options.db, box, { inboundRetention: options.inboundRetention });
+  const store = await openStore(options.db, box, {
+    inboundRetention: options.inboundRetention,
+    migrate: options.migrate,
+  });
   const stops: (() => Promise<void>)[] = [];
   out(
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
@@ -79,42 +93,81 @@ export async function serve(options: ServeOptions): Promise<void> {
     leaseMs: options.leaseMs,
     userAgent: `Herald/${options.version}`,
   };
+  // What /api/v1/health says of the dispatcher: none beside an API of --role api.
+  let dispatcherState: 'ok' | 'error' | 'notapplicable' = 'notapplicable';
   const dispatcherStarted = (workerId: string) =>
     out(
       `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
     );
+  // Every registry of the process, in one text: the API's and the dispatcher's (in its thread
+  // under --role all); their metric names do not overlap.
+  const metricsTexts: (() => Promise<string>)[] = [];
+  const renderMetrics = async () =>
+    (await Promise.all(metricsTexts.map((text) => text()))).filter(Boolean).join('\n');
+  const deliveryMetricsOptions = { perEndpoint: options.metrics.perEndpoint };
   if (options.role === 'worker') {
     // A worker process has nothing else to run: the dispatcher takes its main thread.
     const dispatcher = new Dispatcher({ store, logger, ...dispatcherOptions }).start();
-    stops.push(() => dispatcher.stop());
+    const counted = deliveryMetrics(dispatcher, deliveryMetricsOptions);
+    metricsTexts.push(() => counted.registry.metrics());
+    stops.push(async () => {
+      counted.stop();
+      await dispatcher.stop();
+    });
     dispatcherStarted(dispatcher.config.workerId);
   } else if (options.role === 'all') {
     // With the API beside it, the dispatcher runs in a thread of its own (second core).
     const thread = await startDispatcherThread(
       store,
-      { logLevel: options.logLevel, ...dispatcherOptions },
+      { logLevel: options.logLevel, ...dispatcherOptions, metrics: deliveryMetricsOptions },
       (error) => {
+        dispatcherState = 'error';
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
       (line) => logs.write(line),
     );
+    metricsTexts.push(() => thread.metrics());
     stops.push(() => thread.stop());
+    dispatcherState = 'ok';
     dispatcherStarted(thread.workerId);
+  }
+  // Before the API: its banner's last line says the server is ready.
+  if (options.metrics.port !== undefined) {
+    const listener = await startMetricsListener(options.host, options.metrics.port, renderMetrics).catch(
+      async (error: NodeJS.ErrnoException) => {
+        for (const s of stops) await s();
+        await stopCheckpoints();
+        await store[Symbol.asyncDispose]();
+        throw listenError(error, options.metrics.port!, options.host, '--metrics-port');
+      },
+    );
+    stops.push(listener.close);
+    out(`herald: metrics at ${listener.url}`);
   }
   if (options.role !== 'worker') {
     // Links the API hands out (source ingest URLs, portal URLs) use --public-url, or else
     // the address it listens on, port included (known only after listen with --port 0).
     let listening = '';
     const publicUrl = options.publicUrl ?? (() => listening);
-    const api = await buildApi({ store, logger, publicUrl, version: options.version });
+    const counted = apiMetrics(store, systemClock);
+    metricsTexts.unshift(() => counted.registry.metrics());
+    const api = await buildApi({
+      store,
+      logger,
+      publicUrl,
+      version: options.version,
+      metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
+      corsOrigins: options.corsOrigins,
+      dispatcher: () => dispatcherState,
+    });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
       await api.close();
       for (const s of stops) await s();
       await stopCheckpoints();
       await store[Symbol.asyncDispose]();
-      throw listenError(error as NodeJS.ErrnoException, options);
+      throw listenError(error as NodeJS.ErrnoException, options.port, options.host);
     });
     listening = address;
     stops.unshift(() => api.close());
@@ -147,24 +200,16 @@ export async function serve(options: ServeOptions): Promise<void> {
 }
 
 /** A failed listen in words that say what to change; any other error as it is. */
-function listenError(error: NodeJS.ErrnoException, { port, host }: ServeOptions): Error {
+function listenError(error: NodeJS.ErrnoException, port: number, host: string, flag = '--port'): Error {
   const because = { cause: error };
   if (error.code === 'EADDRINUSE')
-    return new CliError(`port ${port} is in use; choose another with --port`, because);
+    return new CliError(`port ${port} is in use; choose another with ${flag}`, because);
   if (error.code === 'EACCES')
-    return new CliError(`port ${port} needs privileges this user lacks; choose another with --port`, because);
+    return new CliError(
+      `port ${port} needs privileges this user lacks; choose another with ${flag}`,
+      because,
+    );
   if (error.code === 'EADDRNOTAVAIL')
     return new CliError(`${host} is not an address of this machine; choose another with --host`, because);
   return error;
-}
-
-/** A database URL without its password, for printing. */
-function redactUrl(db: string): string {
-  try {
-    const url = new URL(db);
-    if (url.password) url.password = '***';
-    return url.protocol === 'file:' ? db : url.toString();
-  } catch {
-    return db;
-  }
 }

@@ -56,3 +56,43 @@ export function replaySelection<M extends Addressed>(endpoint: Subscription, mis
   if (endpoint.disabled) return [];
   return missing.filter((m) => matches(endpoint, m.eventType, m.channels));
 }
+
+/** What a bulk-replay filters a delivery on (see `Store.bulkReplayBatch`). */
+export interface BulkReplaySelection {
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
+  status?: string;
+  statusCodeClass?: number;
+}
+
+/** A delivery as a bulk-replay batch sees it: its state, its message, its last attempt. */
+export interface ReplayCandidate {
+  status: string;
+  eventType: string;
+  channels: readonly string[] | null;
+  tags: readonly string[] | null;
+  /** Whether it had an attempt, and the status code of the last (`null`: no response). */
+  attempted: boolean;
+  lastStatusCode: number | null;
+}
+
+/**
+ * Whether a bulk-replay sends a delivery again: it matches every filter given, and it is not
+ * being sent right now (its worker holds it; replaying would send it twice at once).
+ */
+export function bulkReplayMatches(filter: BulkReplaySelection, d: ReplayCandidate): boolean {
+  if (d.status === 'sending') return false;
+  if (filter.status !== undefined && d.status !== filter.status) return false;
+  if (filter.eventTypes && filter.eventTypes.length > 0 && !filter.eventTypes.includes(d.eventType))
+    return false;
+  if (filter.channel !== undefined && !(d.channels ?? []).includes(filter.channel)) return false;
+  if (filter.tag !== undefined && !(d.tags ?? []).includes(filter.tag)) return false;
+  if (filter.statusCodeClass !== undefined) {
+    if (!d.attempted) return false;
+    const cls = d.lastStatusCode === null ? 0 : Math.floor(d.lastStatusCode / 100) * 100;
+    if (cls !== filter.statusCodeClass) return false;
+  }
+  return true;
+}

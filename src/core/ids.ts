@@ -9,6 +9,7 @@ export const ID_PREFIX = {
   attempt: 'atmpt',
   source: 'src',
   inbound: 'inreq',
+  task: 'qtask',
 } as const;
 
 export type IdPrefix = (typeof ID_PREFIX)[keyof typeof ID_PREFIX];
@@ -97,4 +98,25 @@ const ID_PATTERN = /^[a-z]+_[0-9A-Za-z]{27}$/;
 /** Whether `value` has the shape of an id with the given prefix. */
 export function isId(value: string, prefix: IdPrefix): boolean {
   return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
+}
+
+/**
+ * The millisecond timestamp an id of {@link newId} was made at (its top 48 bits), or `null`
+ * for a string that is not such an id.
+ */
+export function idTime(id: string): number | null {
+  const at = id.indexOf('_');
+  const digits = id.slice(at + 1);
+  if (at < 1 || !ID_PATTERN.test(id)) return null;
+  let n = 0n;
+  for (let i = 0; i < digits.length; i++) n = n * 62n + BigInt(ALPHABET.indexOf(digits[i]!));
+  return Number(n >> 112n);
+}
+
+/**
+ * The smallest id of `prefix` at millisecond `ms`: every id made at `ms` or later sorts
+ * after it, so a scan of records created since `ms` can start there on an index by id.
+ */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return encodeId(prefix, Math.max(0, ms), new Uint8Array(RANDOM_BYTES));
 }

@@ -19,6 +19,10 @@
  * - **expunged**: a message's payload (or an attempt's response body) removed while the record
  *   stays, on request or when its payload retention ends; a delivery of it still pending fails
  *   unsent when it comes due (`payload_expired`).
+ * - **background task** (`qtask_…`): work an API call started and a task runner finishes
+ *   in batches (recover, replay-missing, bulk-replay): a durable row with its kind, status
+ *   (`running`, `finished`, `failed`), cursor and counts, held by one runner at a time under
+ *   a lease, as a delivery is.
  * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
  *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
  *
@@ -28,9 +32,10 @@
  *   that dies leaves its leases to expire, and then any worker claims them again; a late
  *   worker's completion does not overwrite a delivery another worker has re-leased.
  * - **standing claim** (SQLite only, the optional `Store.standingClaims`): what a claim did
- *   not fill of its limit stays open for its worker (`stand`, right after the claim); the
- *   deliveries of messages accepted next, up to that many and not for its skipped endpoints,
- *   are written already leased to it in the same commit, with no wake-up and no claim.
+ *   not fill of its limit stays open for its worker (`claim` stands in the claim's own
+ *   transaction; `stand` alone leaves one without claiming); the deliveries of messages
+ *   accepted next, up to that many and not for its skipped endpoints, are written already
+ *   leased to it in the same commit, with no wake-up and no claim.
  *   `withdraw` (or a stand with `limit: 0`) ends it; one per store.
  * - **fresh** delivery: one that filled a standing claim, handed to the worker by
  *   `standingClaims.onFresh` once committed, as a claim would have returned it.
@@ -68,6 +73,10 @@ export interface EventType {
   /** Optional JSON Schemas keyed by version, as in the Svix API. */
   schemas: Record<string, unknown> | null;
   archived: boolean;
+  /** Still accepted, but its senders are asked to move off it (Svix's `deprecated`). */
+  deprecated: boolean;
+  /** Svix's `featureFlag`: only a token carrying the flag sees it; Herald's application tokens carry none. */
+  featureFlag: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -245,4 +254,31 @@ export interface InboundRequest {
   /** The message it became (accepted, replayed), or the earlier one (duplicate). */
   msgId: string | null;
   createdAt: number;
+}
+
+/** Where a background task stands. */
+export type TaskStatus = 'running' | 'finished' | 'failed';
+
+/** Work started by an API call and done in batches by a task runner (see `src/api/tasks/`). */
+export interface BackgroundTask {
+  /** `qtask_…`. */
+  id: string;
+  /** What it does, in Svix's words (`endpoint.recover`); a runner has one handler per kind. */
+  kind: string;
+  status: TaskStatus;
+  /** The application it works on, if any: an application token sees only its own tasks. */
+  appId: string | null;
+  endpointId: string | null;
+  /** The handler's input, as given when the task was created. */
+  params: Record<string, unknown>;
+  /** Where the next batch starts; `null` before the first. */
+  cursor: string | null;
+  /** What it reports (counts so far; `error` when it failed). */
+  data: Record<string, unknown>;
+  /** How many runners took it and did not give it back: 1, plus one for each that died during it. */
+  runs: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
 }

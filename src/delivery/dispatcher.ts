@@ -142,23 +142,18 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const now = clock.now();
       let claimed: ClaimedDelivery[];
       try {
-        claimed = await store.claimDue({
+        const request = {
           owner: this.config.workerId,
           now,
           leaseMs: this.config.leaseMs,
           limit,
           skipEndpoints: this.budget.saturated(),
-        });
-        // What this claim could not fill stays open: messages accepted next come straight
-        // here. The claim withdrew the previous standing claim, so what is committed before
-        // this stand waits pending for the next claim (StandingClaims.stand).
-        store.standingClaims
-          ?.stand(this.config.workerId, {
-            leaseMs: this.config.leaseMs,
-            limit: limit - claimed.length,
-            skipEndpoints: this.budget.saturated(),
-          })
-          .catch((error: unknown) => this.config.logger.error({ err: error }, 'standing claim failed'));
+        };
+        // With standing claims, what this claim could not fill stays open in the same
+        // transaction: messages accepted next come straight here (StandingClaims.claim).
+        claimed = await (store.standingClaims
+          ? store.standingClaims.claim(request)
+          : store.claimDue(request));
       } catch (error) {
         this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
         await this.waitForSignal(1_000);

@@ -18,6 +18,7 @@ import {
 } from '../core/errors.js';
 import type {
   ClaimedDelivery,
+  ClaimRequest,
   DeliveryStore,
   FreshListener,
   StandingClaims,
@@ -26,7 +27,7 @@ import type {
 } from '../store/store.js';
 
 /** The store methods a remote store calls, and those of the standing claims capability. */
-type Method = Exclude<keyof DeliveryStore, 'onWake' | 'standingClaims'> | 'stand' | 'withdraw';
+type Method = Exclude<keyof DeliveryStore, 'onWake' | 'standingClaims'> | 'stand' | 'claim' | 'withdraw';
 
 const STORE_METHODS: ReadonlySet<string> = new Set<Method>([
   'claimDue',
@@ -35,7 +36,7 @@ const STORE_METHODS: ReadonlySet<string> = new Set<Method>([
   'release',
   'getEndpoint',
 ]);
-const STANDING_METHODS: ReadonlySet<string> = new Set<Method>(['stand', 'withdraw']);
+const STANDING_METHODS: ReadonlySet<string> = new Set<Method>(['stand', 'claim', 'withdraw']);
 
 /** What the host store can do beyond the methods every store has. */
 export interface RemoteCapabilities {
@@ -184,6 +185,7 @@ export class RemoteDeliveryStore implements DeliveryStore {
     if (capabilities.standingClaims) {
       this.standingClaims = {
         stand: (owner: string, order: StandingOrder) => this.call('stand', [owner, order]),
+        claim: (request: ClaimRequest) => this.call('claim', [request]),
         withdraw: (owner: string) => this.call('withdraw', [owner]),
         onFresh: (listener: FreshListener) => {
           this.freshListeners.add(listener);

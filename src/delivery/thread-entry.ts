@@ -22,12 +22,22 @@ const dispatcher = new Dispatcher({
   userAgent: data.userAgent,
 }).start();
 
+// prom-client is loaded only when metrics are asked for.
+const metrics = data.metrics
+  ? (await import('../metrics/delivery.js')).deliveryMetrics(dispatcher, data.metrics)
+  : null;
+
 port.on('message', (message: ToThread) => {
   if (message.type === 'stop') void stop();
+  else if (message.type === 'metrics')
+    void (metrics?.registry.metrics() ?? Promise.resolve('')).then((text) =>
+      port.postMessage({ type: 'metrics', id: message.id, text } satisfies FromThread),
+    );
 });
 port.postMessage({ type: 'ready', workerId: dispatcher.config.workerId } satisfies FromThread);
 
 async function stop(): Promise<void> {
+  metrics?.stop();
   await dispatcher.stop();
   store.close();
   // With its ports closed and its agent closed, the thread's event loop empties and it ends.

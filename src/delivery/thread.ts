@@ -5,6 +5,7 @@
  * {@link RemoteDeliveryStore}.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { DeliveryMetricsOptions } from '../metrics/delivery.js';
 import type { DeliveryStore } from '../store/store.js';
 import type { HeaderStyle } from './config.js';
 import { capabilitiesOf, hostDeliveryStore, type RemoteCapabilities } from './remote-store.js';
@@ -19,17 +20,24 @@ export interface DispatcherThreadData {
   headerStyle: HeaderStyle;
   leaseMs: number;
   userAgent: string;
+  /** Counts the dispatcher's work for `/metrics` (src/metrics/delivery.ts); `null`: no metrics. */
+  metrics: DeliveryMetricsOptions | null;
 }
 
-/** Messages to the thread. */
-export type ToThread = { type: 'stop' };
+/** Messages to the thread: stop, or send the dispatcher's metrics. */
+export type ToThread = { type: 'stop' } | { type: 'metrics'; id: number };
 
-/** Messages from the thread: it is ready, or a log line (pino's JSON text) to write. */
-export type FromThread = { type: 'ready'; workerId: string } | { type: 'log'; line: string };
+/** Messages from the thread: it is ready, a log line (pino's JSON text) to write, or metrics asked for. */
+export type FromThread =
+  | { type: 'ready'; workerId: string }
+  | { type: 'log'; line: string }
+  | { type: 'metrics'; id: number; text: string };
 
 /** A running dispatcher thread. */
 export interface DispatcherThread {
   readonly workerId: string;
+  /** The dispatcher's metrics in Prometheus text ('' without `metrics`). */
+  metrics(): Promise<string>;
   /** Stops the dispatcher as {@link Dispatcher.stop} does and ends the thread. */
   stop(): Promise<void>;
 }
@@ -62,6 +70,8 @@ export function startDispatcherThread(
     channel.port1.close();
   };
   let stopping = false;
+  const asked = new Map<number, (text: string) => void>();
+  let nextAsk = 0;
   return new Promise((resolve, reject) => {
     let started = false;
     worker.on('message', (message: FromThread) => {
@@ -69,11 +79,26 @@ export function startDispatcherThread(
         log(message.line);
         return;
       }
+      if (message.type === 'metrics') {
+        asked.get(message.id)?.(message.text);
+        asked.delete(message.id);
+        return;
+      }
       started = true;
       resolve({
         workerId: message.workerId,
+        metrics: () =>
+          options.metrics === null || stopping
+            ? Promise.resolve('')
+            : new Promise<string>((answer) => {
+                const id = nextAsk++;
+                asked.set(id, answer);
+                worker.postMessage({ type: 'metrics', id } satisfies ToThread);
+              }),
         stop: () => {
           stopping = true;
+          for (const answer of asked.values()) answer('');
+          asked.clear();
           const exited = new Promise<void>((done) => worker.once('exit', () => done()));
           worker.postMessage({ type: 'stop' } satisfies ToThread);
           return exited.then(ended);

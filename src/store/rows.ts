@@ -5,6 +5,7 @@ import type {
   Attempt,
   AttemptErrorKind,
   AttemptTrigger,
+  BackgroundTask,
   Delivery,
   DeliveryStatus,
   Endpoint,
@@ -16,7 +17,7 @@ import type {
   SourceProvider,
 } from '../core/types.js';
 import { type SecretBox, sealedRowId } from './secret-box.js';
-import type { ClaimedDelivery, Page } from './store.js';
+import type { ClaimedDelivery, IdempotentAnswer } from './store.js';
 
 export interface ApplicationRow {
   id: string;
@@ -57,6 +58,8 @@ export interface EventTypeRow {
   description: string;
   schemas: string | null;
   archived: number | boolean;
+  deprecated: number | boolean;
+  feature_flag: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -67,6 +70,8 @@ export function toEventType(r: EventTypeRow): EventType {
     description: r.description,
     schemas: r.schemas === null ? null : JSON.parse(r.schemas),
     archived: Boolean(r.archived),
+    deprecated: Boolean(r.deprecated),
+    featureFlag: r.feature_flag,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -317,14 +322,6 @@ export function answerWithoutPayload(answer: string, payload: string): string {
   return `${answer.slice(0, at)}"payload":${EXPIRED_PAYLOAD}${answer.slice(at + field.length)}`;
 }
 
-/** A page of `rows` fetched with `limit + 1`: the extra row only tells that more exist. */
-export function pageOf<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  const done = rows.length <= limit;
-  const data = done ? rows : rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data, iterator: last === undefined ? null : key(last), done };
-}
-
 /** A message waiting for its group commit, with the one endpoint it targets, if any. */
 export interface PendingMessage {
   message: Message;
@@ -428,4 +425,57 @@ export function inboundParams(r: InboundRequest): unknown[] {
     r.msgId,
     r.createdAt,
   ];
+}
+
+/** An `idempotency_keys` row as both backends read it. */
+export interface IdempotencyRow {
+  scope: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response: string;
+  created_at: number;
+}
+
+export function toIdempotentAnswer(r: IdempotencyRow): IdempotentAnswer {
+  return {
+    requestHash: r.request_hash,
+    statusCode: r.status_code,
+    response: r.response,
+    createdAt: r.created_at,
+  };
+}
+
+export interface TaskRow {
+  id: string;
+  kind: string;
+  status: string;
+  app_id: string | null;
+  endpoint_id: string | null;
+  params: string;
+  cursor: string | null;
+  data: string;
+  runs: number;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+export function toTask(r: TaskRow): BackgroundTask {
+  return {
+    id: r.id,
+    kind: r.kind,
+    status: r.status as BackgroundTask['status'],
+    appId: r.app_id,
+    endpointId: r.endpoint_id,
+    params: JSON.parse(r.params),
+    cursor: r.cursor,
+    data: JSON.parse(r.data),
+    runs: Number(r.runs),
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
 }

@@ -9,6 +9,7 @@ import type {
   Application,
   Attempt,
   AttemptTrigger,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -16,19 +17,52 @@ import type {
   Message,
   Source,
   SourceProvider,
+  TaskStatus,
 } from '../core/types.js';
 
-/** A page request: at most `limit` items after the `iterator` (an id) in id order. */
+/** The order of a list by its key (an id, or an event type's name). */
+export type Order = 'ascending' | 'descending';
+
+/**
+ * A page request, paged by key as Svix pages (see `src/store/paging.ts`): at most `limit`
+ * items after `iterator` (a key) in the list's order, or with `iterator` `-X`, the `limit`
+ * items just before X.
+ */
 export interface PageRequest {
   limit: number;
   iterator?: string | null;
+  /** The list's order; left out, the list's own (each method says which). */
+  order?: Order;
 }
 
-/** A page of results; `iterator` continues after the last item. */
+/** A page of results, in the list's order. */
 export interface Page<T> {
   data: T[];
+  /** The last item's key: as `iterator`, the page after this one. */
   iterator: string | null;
+  /** `-` and the first item's key: as `iterator`, the page before this one. */
+  prevIterator: string | null;
+  /** Nothing is left past this page in the direction it was read. */
   done: boolean;
+}
+
+/** Filters of {@link Store.listEventTypes}. */
+export interface EventTypeFilter {
+  /** Archived event types too; left out, only the others. */
+  includeArchived?: boolean;
+}
+
+/** Filters of {@link Store.listEndpointDeliveries}. */
+export interface EndpointDeliveryFilter {
+  endpointId: string;
+  status?: Delivery['status'];
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
+  /** Only messages created before / after these times (ms). */
+  before?: number;
+  after?: number;
 }
 
 /** Input of {@link Store.createApplication}. */
@@ -42,12 +76,14 @@ export interface NewApplication {
 /** Fields of an application that can change. */
 export type ApplicationPatch = Partial<NewApplication>;
 
-/** Input of {@link Store.upsertEventType}. */
+/** Input of {@link Store.upsertEventType} and {@link Store.createEventType}. */
 export interface NewEventType {
   name: string;
   description?: string;
   schemas?: Record<string, unknown> | null;
   archived?: boolean;
+  deprecated?: boolean;
+  featureFlag?: string | null;
 }
 
 /** Input of {@link Store.createEndpoint}; a secret is generated when none is given. */
@@ -138,17 +174,31 @@ export interface StandingClaims {
   /**
    * Leaves a standing claim for `owner`, replacing the one before it: deliveries of messages
    * accepted from now on are written leased to `owner`, up to `order.limit`, and handed to the
-   * {@link onFresh} listeners once committed. A worker stands right after each claim with
-   * the room that claim left. A claim by `owner` withdraws its standing claim in the claim's
-   * own transaction, so that messages committed between the claim and the next stand (the
-   * claim's answer crossing a thread port, say) wait pending for a claim instead of filling a
+   * {@link onFresh} listeners once committed. A worker claims through {@link claim}, which
+   * stands with the room each claim left in the claim's own transaction. A `claimDue` by
+   * `owner` withdraws its standing claim in that claim's transaction, so that nothing fills a
    * standing claim sized for the worker's room before that claim.
    */
   stand(owner: string, order: StandingOrder): Promise<void>;
+  /**
+   * Claims as {@link Store.claimDue} does and, in the same transaction, stands for the room
+   * the claim left (`request.limit` less what it took, skipping the same endpoints): one call
+   * where a claim and a stand would take two, with no moment between them in which a
+   * committed message waits pending for the next claim. What a worker with standing claims
+   * calls in its loop.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /** Withdraws `owner`'s standing claim; what filled it before is handed over before this resolves. */
   withdraw(owner: string): Promise<void>;
   /** Calls `listener` with the deliveries that filled a standing claim; returns the unsubscribe function. */
   onFresh(listener: FreshListener): () => void;
+}
+
+/** See {@link Store.queueStats}. */
+export interface QueueStats {
+  pending: number;
+  sending: number;
+  oldestDueAt: number | null;
 }
 
 /** A delivery leased to a worker, with what its attempt needs. */
@@ -184,7 +234,11 @@ export interface Completion {
   owner: string;
   deliveryId: string;
   endpointId: string;
-  /** The attempt made; `null` when none was (the endpoint was disabled meanwhile). */
+  /**
+   * The attempt made; `null` when none was (the endpoint was disabled meanwhile). Its id
+   * begins with its `createdAt` (`newId('atmpt', createdAt)`): attempt lists read a time
+   * window as a range of ids.
+   */
   attempt: Attempt | null;
   next: DeliveryNext;
   /** 410 Gone: disable the endpoint now. */
@@ -207,6 +261,8 @@ export type AttemptFilter = {
   eventTypes?: readonly string[];
   /** Only attempts of messages carrying this tag. */
   tag?: string;
+  /** Only attempts of messages sent on this channel. */
+  channel?: string;
   /** Only attempts made before / after these times (ms). */
   before?: number;
   after?: number;
@@ -224,10 +280,33 @@ export interface MessageFilter {
   after?: number;
 }
 
-/** Filters of {@link Store.listEndpointDeliveries}. */
-export interface EndpointDeliveryFilter {
-  /** Only deliveries of messages carrying this tag. */
-  tag?: string;
+/** How long an expired application token is kept, so that using it hears "expired", not "invalid": 30 days. */
+export const EXPIRED_TOKEN_KEPT_MS = 30 * 86_400_000;
+
+/** What an API token may do, and for how long ({@link Store.saveToken}). */
+export interface TokenGrant {
+  /** When it stops working (unix ms); `null` or left out, never. */
+  expiresAt?: number | null;
+  /** It may only read: every write is refused. */
+  readOnly?: boolean;
+  /** Svix's portal capabilities it holds (`ViewBase`, …); `null` or left out, every one. */
+  capabilities?: readonly string[] | null;
+  /** The portal session it was made for (Svix's `sessionId`), which expire-all may name. */
+  sessionId?: string | null;
+}
+
+/** A stored API token (its hash is the key). */
+export interface StoredToken {
+  /** `null` for an admin token. */
+  appId: string | null;
+  /** When it stops (or stopped) working, unix ms; `null` never. */
+  expiresAt: number | null;
+  readOnly: boolean;
+  /** Svix's portal capabilities; `null`: every one. */
+  capabilities: string[] | null;
+  sessionId: string | null;
+  /** What cut its life short, if anything did. */
+  revokedBy: 'logout' | 'expire-all' | null;
 }
 
 /** A stored idempotent answer. */
@@ -254,6 +333,60 @@ export type SourcePatch = Partial<Pick<NewSource, 'name' | 'secrets' | 'passthro
 /** Input of {@link Store.recordInbound}: a request as the gateway kept it; the store stamps id and time. */
 export type NewInboundRequest = Omit<InboundRequest, 'id' | 'createdAt'>;
 
+/** A time window [since, until) in ms; `until` null: no end. */
+export interface TimeWindow {
+  since: number;
+  until: number | null;
+}
+
+/** One batch of a background task's scan: `next` is where the following batch starts, `null` when done. */
+export interface BatchResult {
+  /** Deliveries made due again (recover, bulk-replay) or created (replay-missing). */
+  count: number;
+  next: string | null;
+}
+
+/** Filters of {@link Store.bulkReplayBatch}, on a delivery and its message. */
+export interface BulkReplayFilter extends TimeWindow {
+  eventTypes?: readonly string[];
+  channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
+  /** The delivery's state now. */
+  status?: Delivery['status'];
+  /** The class of its last attempt's status: 0 (no response), 100, 200, 300, 400 or 500. */
+  statusCodeClass?: number;
+}
+
+/** Input of {@link Store.createTask}. */
+export interface NewTask {
+  kind: string;
+  appId: string | null;
+  endpointId: string | null;
+  params: Record<string, unknown>;
+  data: Record<string, unknown>;
+  /** The runner that starts it at once: it holds the lease from the start. */
+  owner: string;
+  leaseMs: number;
+}
+
+/** Filters of {@link Store.listTasks}. */
+export interface TaskFilter {
+  /** Only this application's tasks (an application token's view). */
+  appId?: string;
+  status?: TaskStatus;
+  kind?: string;
+}
+
+/** What {@link Store.advanceTask} writes after a batch. */
+export interface TaskProgress {
+  cursor: string | null;
+  data: Record<string, unknown>;
+  /** `running` keeps it going (its lease renewed by `leaseMs`); `finished` or `failed` ends it and frees it. */
+  status: TaskStatus;
+  leaseMs: number;
+}
+
 /** Told that deliveries may be due, for these endpoints (`null`: any endpoint). */
 export type WakeListener = (endpointIds: readonly string[] | null) => void;
 
@@ -266,7 +399,7 @@ export interface Store extends AsyncDisposable {
   createApplication(input: NewApplication): Promise<Application>;
   /** An application by id or uid. */
   getApplication(idOrUid: string): Promise<Application | null>;
-  /** Applications in id order. */
+  /** Applications by id, newest first unless `page.order` says otherwise. */
   listApplications(page: PageRequest): Promise<Page<Application>>;
   /** Changes an application. Throws `NotFoundError`, `ConflictError`. */
   updateApplication(id: string, patch: ApplicationPatch): Promise<Application>;
@@ -277,8 +410,13 @@ export interface Store extends AsyncDisposable {
   upsertEventType(input: NewEventType): Promise<EventType>;
   /** An event type by name. */
   getEventType(name: string): Promise<EventType | null>;
-  /** Event types in name order. */
-  listEventTypes(page: PageRequest): Promise<Page<EventType>>;
+  /** Event types by name, ascending unless `page.order` says otherwise. */
+  listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>>;
+  /**
+   * Creates an event type, or revives an archived one of that name with these fields (Svix's
+   * create). Throws `ConflictError` when a live (not archived) one has the name.
+   */
+  createEventType(input: NewEventType): Promise<EventType>;
   /** Deletes an event type. Throws `NotFoundError`. */
   deleteEventType(name: string): Promise<void>;
 
@@ -286,7 +424,7 @@ export interface Store extends AsyncDisposable {
   createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint>;
   /** An endpoint of an application, by id or uid. */
   getEndpoint(appId: string, idOrUid: string): Promise<Endpoint | null>;
-  /** An application's endpoints in id order. */
+  /** An application's endpoints by id, newest first unless `page.order` says otherwise. */
   listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>>;
   /** Changes an endpoint. Re-enabling it clears its failure clock. */
   updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint>;
@@ -306,13 +444,20 @@ export interface Store extends AsyncDisposable {
   acceptMessage(input: NewMessage): Promise<AcceptedMessage>;
   /** A message of an application, by id or eventId. */
   getMessage(appId: string, idOrEventId: string): Promise<Message | null>;
-  /** An application's messages, newest first. */
+  /**
+   * An application's messages by id, newest first; with `after` and no `before` nor
+   * iterator, the oldest page after `after` (see `keyset` in `src/store/paging.ts`).
+   */
   listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>>;
-  /** An endpoint's deliveries with their messages, newest first. */
+  /** Messages of an application by id, those that exist, in no particular order. */
+  getMessages(appId: string, ids: readonly string[]): Promise<Message[]>;
+  /**
+   * An endpoint's deliveries with their messages, keyed by message id and paged as
+   * {@link listMessages} pages (the time window is the messages' time).
+   */
   listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
-    filter?: EndpointDeliveryFilter,
   ): Promise<Page<{ delivery: Delivery; message: Message }>>;
   /**
    * Expunges a message's payload and its attempts' response bodies: the message and its
@@ -338,6 +483,11 @@ export interface Store extends AsyncDisposable {
    * clock (`payloadExpiresAt`); returns how many. While that is `limit`, there may be more.
    */
   expirePayloads(limit: number): Promise<number>;
+  /** A message's deliveries with their endpoints (those that still exist), keyed by endpoint id, ascending. */
+  listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>>;
 
   /**
    * Leases up to `limit` due deliveries: pending ones whose due time has come, and sending
@@ -362,6 +512,12 @@ export interface Store extends AsyncDisposable {
   release(owner: string, releases: readonly Release[]): Promise<void>;
   /** The earliest due time among pending and leased deliveries, or `null` if none. */
   nextDueAt(): Promise<number | null>;
+  /**
+   * How long the queue is, for metrics: deliveries waiting (`pending`, due or not) and
+   * leased (`sending`), counted on the partial index of the queue (not the table), and the
+   * due time of the oldest pending delivery already due at `now` (`null`: none is late).
+   */
+  queueStats(now: number): Promise<QueueStats>;
 
   /** A message's delivery to one endpoint. */
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;
@@ -383,18 +539,72 @@ export interface Store extends AsyncDisposable {
    * checks that the endpoint is enabled. Throws `NotFoundError` (message, endpoint).
    */
   resend(msgId: string, endpointId: string): Promise<Delivery>;
-  /** Attempts, newest first. */
+  /** Attempts by id, paged as {@link listMessages} pages. */
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;
   /** One attempt of a message. */
   getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null>;
-  /** How many of an endpoint's deliveries are in each state. */
-  countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>>;
+  /** How many of an endpoint's deliveries (created in `window`, if given) are in each state. */
+  countDeliveries(endpointId: string, window?: TimeWindow): Promise<Record<Delivery['status'], number>>;
+
+  /**
+   * One batch of a recover: of the endpoint's deliveries after id `after` (in id order, at most
+   * `limit` of them looked at), those failed and created in `window` become due now as manual
+   * attempts. Safe to run again over the same ids: only failed ones change.
+   */
+  recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+  /**
+   * One batch of a replay-missing: of the application's messages after id `after` (at most
+   * `limit` looked at, in id order) those created in `window`, those the endpoint should have had and has no
+   * delivery of get one, due now. None for a disabled endpoint; throws `NotFoundError` for
+   * an unknown one. Safe to run again: an existing delivery is left alone.
+   */
+  replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+  /**
+   * One batch of a bulk-replay: of the endpoint's deliveries after id `after` (at most `limit`
+   * looked at) whose message was created in the filter's window and matches it, those not
+   * being sent right now become due now as manual attempts, whatever their state.
+   */
+  bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult>;
+
+  /** Creates a running background task, leased to `input.owner`. */
+  createTask(input: NewTask): Promise<BackgroundTask>;
+  /** A background task by id. */
+  getTask(id: string): Promise<BackgroundTask | null>;
+  /** Background tasks, newest first unless `page.order` says otherwise, paged by id. */
+  listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>>;
+  /**
+   * Leases to `owner` up to `limit` running tasks that no runner holds: their lease expired
+   * (their runner died) or was given back (it stopped). Counts a run of each (`runs`).
+   */
+  claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]>;
+  /** Records a batch's progress, if `owner` still holds the task; returns whether it did. */
+  advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean>;
+  /**
+   * Gives a task back (its runner stops): another runner may take it at once, and the run
+   * given back is not counted (`runs` counts the runners that took it and died, plus the current one).
+   */
+  releaseTask(id: string, owner: string): Promise<void>;
 
   /** Creates an inbound source. Throws `NotFoundError` (app). */
   createSource(input: NewSource): Promise<Source>;
   /** A source by id. */
   getSource(id: string): Promise<Source | null>;
-  /** Sources in id order. */
+  /** Sources by id, ascending unless `page.order` says otherwise. */
   listSources(page: PageRequest): Promise<Page<Source>>;
   /** Changes a source's name, secrets or header passthrough; throws NotFoundError for an unknown id. */
   updateSource(id: string, patch: SourcePatch): Promise<Source>;
@@ -406,7 +616,7 @@ export interface Store extends AsyncDisposable {
    * them; other sources are not touched). Bounded work: one index probe, whatever the cap.
    */
   recordInbound(request: NewInboundRequest): Promise<InboundRequest>;
-  /** A source's requests, newest first. */
+  /** A source's requests by id, newest first unless `page.order` says otherwise. */
   listInbound(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>>;
   /** One request of a source by id; null when unknown, pruned, or another source's. */
   getInbound(sourceId: string, id: string): Promise<InboundRequest | null>;
@@ -417,12 +627,26 @@ export interface Store extends AsyncDisposable {
    */
   pruneInbound(limit: number): Promise<number>;
 
-  /** Stores the hash of an API token: an admin token (`appId` null) or one application's. */
-  saveToken(hash: string, appId: string | null): Promise<void>;
-  /** The token with this hash: `{ appId }` (`null` for admin), or `null` if unknown. */
-  findToken(hash: string): Promise<{ appId: string | null } | null>;
+  /**
+   * Stores the hash of an API token: an admin token (`appId` null) or one application's, with
+   * what `grant` says (default: never expires, reads and writes, no session). Storing a hash
+   * again changes nothing. Forgets application tokens expired more than
+   * {@link EXPIRED_TOKEN_KEPT_MS} ago (by the store's clock).
+   */
+  saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void>;
+  /** The token with this hash, expired or not (the caller compares `expiresAt`), or `null` if unknown. */
+  findToken(hash: string): Promise<StoredToken | null>;
   /** Whether any admin token exists. */
   hasAdminToken(): Promise<boolean>;
+  /**
+   * Makes an application's tokens stop working at `at` (ms), those of `sessionIds` only when
+   * given; a token already ending sooner keeps its end. Returns how many were cut short.
+   */
+  expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number>;
+  /** Ends one application token at `at` (logout); `false` when no application token has this hash. */
+  revokeToken(hash: string, at: number): Promise<boolean>;
+  /** Resolves once the database answers a trivial query; throws when it cannot (health checks). */
+  ping(): Promise<void>;
 
   /** The answer stored for an idempotency key, if newer than `notBefore`. */
   getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null>;
@@ -446,6 +670,11 @@ export interface Store extends AsyncDisposable {
   readonly backgroundCheckpoints?: (
     onFailure: (message: string) => void,
   ) => Promise<(() => Promise<void>) | null>;
+  /**
+   * Optional: the connection pool's state now (PostgreSQL), for metrics: connections open,
+   * idle, and queries waiting for one.
+   */
+  readonly poolStats?: () => { total: number; idle: number; waiting: number };
 }
 
 /** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */

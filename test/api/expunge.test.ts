@@ -6,7 +6,7 @@
  * too. A delivery still pending when its payload goes fails unsent, saying why.
  */
 import { readFileSync } from 'node:fs';
-import { MessageStatus } from 'svix';
+import { BackgroundTaskStatus, BackgroundTaskType, MessageStatus, type Svix } from 'svix';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PayloadSweepEvent, PayloadSweeper } from '../../src/delivery/payload-sweeper.js';
 import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
@@ -23,6 +23,16 @@ afterEach(async () => {
   await p?.close();
   p = undefined;
 });
+
+/** Asks the API (not wall time) until the task is no longer running. */
+async function settled(svix: Svix, id: string) {
+  for (let i = 0; i < 400; i++) {
+    const task = await svix.backgroundTask.get(id);
+    if (task.status !== BackgroundTaskStatus.Running) return task;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`task ${id} still running`);
+}
 
 /** Whether `marker` is anywhere in the SQLite database file or its write-ahead log. */
 function inSqliteFiles(path: string, marker: string): boolean {
@@ -126,8 +136,9 @@ describe('DELETE /app/{app}/msg/{msg}/content', () => {
       errorKind: 'payload_expired',
       errorMessage: expect.stringContaining('payload is gone'),
     });
-    // Recover does not make it pending again.
-    await svix.endpoint.recover(app.id, ep.id, { since: new Date(clock.now() - HOUR) });
+    // Recover (a background task) does not make it pending again.
+    const recover = await svix.endpoint.recover(app.id, ep.id, { since: new Date(clock.now() - HOUR) });
+    expect((await settled(svix, recover.id)).data).toMatchObject({ deliveries: 0 });
     expect((await store.getDelivery(msg.id, ep.id))?.status).toBe('failed');
   });
 });
@@ -155,28 +166,51 @@ describe('DELETE /app/{app}/msg/{msg}/attempt/{attempt}/content', () => {
 });
 
 describe('POST /app/{app}/msg/expunge-all-contents', () => {
-  it("expunges every message of the application, not another's, and answers a finished task", async () => {
-    p = await startParity('expunge_all');
+  it("answers a running background task that expunges every message of the application in batches, not another's", async () => {
+    p = await startParity('expunge_all', { taskBatchSize: 2 });
     const { svix } = p;
     const mine = await svix.application.create({ name: 'Mine' });
     const other = await svix.application.create({ name: 'Other' });
-    const ids = [];
-    for (let i = 0; i < 3; i++)
-      ids.push((await svix.message.create(mine.id, { eventType: 'a', payload: { i } })).id);
+    for (let i = 0; i < 5; i++) await svix.message.create(mine.id, { eventType: 'a', payload: { i } });
     const theirs = await svix.message.create(other.id, { eventType: 'a', payload: { theirs: true } });
 
     const task = await svix.message.expungeAllContents(mine.id);
-    expect(task).toMatchObject({ status: 'finished', task: 'application.purge_content' });
+    // As Svix answers: at once, the task still running.
+    expect(task).toMatchObject({
+      status: BackgroundTaskStatus.Running,
+      task: BackgroundTaskType.ApplicationPurgeContent,
+    });
     expect(task.id).toMatch(/^qtask_/);
-    expect((await svix.message.list(mine.id)).data.map((m) => m.payload)).toEqual([
-      { expired: true },
-      { expired: true },
-      { expired: true },
-    ]);
+    expect(task.updatedAt).toBeInstanceOf(Date);
+    const done = await settled(svix, task.id);
+    // Five messages, two a batch: three batches, every message counted once.
+    expect(done).toMatchObject({
+      status: BackgroundTaskStatus.Finished,
+      task: BackgroundTaskType.ApplicationPurgeContent,
+      data: { messagesPurged: 5 },
+    });
+    expect((await svix.message.list(mine.id)).data.map((m) => m.payload)).toEqual(
+      Array(5).fill({ expired: true }),
+    );
     expect((await svix.message.get(other.id, theirs.id)).payload).toEqual({ theirs: true });
+    // The task is the application's: listed for it, with its kind.
+    const listed = await svix.backgroundTask.list({ task: BackgroundTaskType.ApplicationPurgeContent });
+    expect(listed.data.map((t) => t.id)).toEqual([task.id]);
     // New messages are not affected.
     const after = await svix.message.create(mine.id, { eventType: 'a', payload: { fresh: true } });
     expect((await svix.message.get(mine.id, after.id)).payload).toEqual({ fresh: true });
+  });
+
+  it('a purge of an application with no messages finishes having purged none; an unknown application is 404', async () => {
+    p = await startParity('expunge_all_empty', { taskBatchSize: 2 });
+    const { svix } = p;
+    const empty = await svix.application.create({ name: 'Empty' });
+    const task = await svix.message.expungeAllContents(empty.id);
+    expect(await settled(svix, task.id)).toMatchObject({
+      status: BackgroundTaskStatus.Finished,
+      data: { messagesPurged: 0 },
+    });
+    expect((await failure(svix.message.expungeAllContents('app_unknown'))).code).toBe(404);
   });
 });
 

@@ -44,7 +44,10 @@ export interface Parity {
   close(): Promise<void>;
 }
 
-export async function startParity(name: string, options: { manualClock?: boolean } = {}): Promise<Parity> {
+export async function startParity(
+  name: string,
+  options: { manualClock?: boolean; taskBatchSize?: number } = {},
+): Promise<Parity> {
   const clock = options.manualClock ? new ManualClock(Date.now()) : undefined;
   const testStore = await openTestStore(name, clock ? { clock } : {});
   const { store } = testStore;
@@ -64,7 +67,10 @@ export async function startParity(name: string, options: { manualClock?: boolean
     random: () => 0.5,
     ...(clock ? { clock } : {}),
   }).start();
-  const api: FastifyInstance = await buildApi({ store });
+  const api: FastifyInstance = await buildApi({
+    store,
+    ...(options.taskBatchSize ? { tasks: { batchSize: options.taskBatchSize } } : {}),
+  });
   const url = await api.listen({ port: 0, host: '127.0.0.1' });
   return {
     svix: new Svix(token, { serverUrl: url }),

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeId, isId, newId } from '../../src/core/ids.js';
+import { encodeId, idTime, isId, newId } from '../../src/core/ids.js';
 import { judge, nextDelay, parseRetryAfter } from '../../src/core/retry.js';
 
 describe('nextDelay', () => {
@@ -92,5 +92,19 @@ describe('ids', () => {
       ),
       { numRuns: 2_000 },
     );
+  });
+
+  it('give back the millisecond they were made at (metrics read a message id so), and null for anything else', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.uint8Array({ minLength: 14, maxLength: 14 }),
+        (ms, random) => idTime(encodeId('msg', ms, random)) === ms,
+      ),
+      { numRuns: 2_000 },
+    );
+    expect(idTime(newId('msg', 1_700_000_000_123))).toBe(1_700_000_000_123);
+    for (const other of ['my-uid', 'msg_', 'msg_short', `_${'0'.repeat(27)}`, `msg_${'!'.repeat(27)}`])
+      expect(idTime(other)).toBeNull();
   });
 });

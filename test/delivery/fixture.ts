@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { ManualClock } from '../../src/core/clock.js';
 import type { DispatcherOptions } from '../../src/delivery/config.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
-import type { ClaimRequest, Store } from '../../src/store/store.js';
+import type { ClaimedDelivery, ClaimRequest, Store } from '../../src/store/store.js';
 import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
@@ -30,25 +30,29 @@ export interface Fixture {
 
 /**
  * Watches the claims the dispatchers make on `store` (the real store: each call goes through
- * unchanged) and tells, per worker, whether its last claim came back short of its limit.
+ * unchanged), through `claimDue` or the standing claims' `claim`, and tells, per worker,
+ * whether its last claim came back short of its limit.
  */
 function watchClaims(store: Store) {
   const claims = new EventEmitter();
   const state = new Map<string, { open: number; short: boolean }>();
-  const claimDue = store.claimDue.bind(store);
-  store.claimDue = async (request: ClaimRequest) => {
-    const s = state.get(request.owner) ?? { open: 0, short: false };
-    state.set(request.owner, s);
-    s.open++;
-    try {
-      const rows = await claimDue(request);
-      s.short = rows.length < request.limit;
-      return rows;
-    } finally {
-      s.open--;
-      claims.emit('claimed', request.owner);
-    }
-  };
+  const watched =
+    (claim: (request: ClaimRequest) => Promise<ClaimedDelivery[]>) => async (request: ClaimRequest) => {
+      const s = state.get(request.owner) ?? { open: 0, short: false };
+      state.set(request.owner, s);
+      s.open++;
+      try {
+        const rows = await claim(request);
+        s.short = rows.length < request.limit;
+        return rows;
+      } finally {
+        s.open--;
+        claims.emit('claimed', request.owner);
+      }
+    };
+  store.claimDue = watched(store.claimDue.bind(store));
+  const standing = store.standingClaims;
+  if (standing) standing.claim = watched(standing.claim.bind(standing));
   const isIdle = (owner: string) => {
     const s = state.get(owner);
     return s !== undefined && s.open === 0 && s.short;

@@ -5,7 +5,6 @@
  * headers (a source's passthrough) never carry `Expect` and never duplicate the endpoint's.
  */
 import { request as httpRequest } from 'node:http';
-import Database from 'better-sqlite3';
 import { Agent, errors, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
@@ -13,8 +12,8 @@ import { buildApi } from '../../src/api/server.js';
 import { REDACTED } from '../../src/core/headers.js';
 import { checkHeaders } from '../../src/core/rules.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { type Receiver, receiversClosedAfterEach, startReceiver, tempDir, waitForEvent } from '../helpers.js';
+import { type Receiver, receiversClosedAfterEach, startReceiver, waitForEvent } from '../helpers.js';
+import { openTestStore } from '../store-under-test.js';
 import { type Fixture, fixture } from './fixture.js';
 
 const hex = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -266,11 +265,9 @@ describe('through the dispatcher', () => {
 });
 
 describe('a source passing through a provider request sent with Expect: 100-continue', () => {
-  const dir = tempDir();
-  afterAll(() => dir.remove());
-
   it('is forwarded and delivered on the first attempt (undici refused it on every attempt before)', async () => {
-    const store = openSqliteStore({ path: dir.path('passthrough.db') });
+    const opened = await openTestStore('passthrough');
+    const store = opened.store;
     await store.saveToken(hashToken('t'), null);
     const api = await buildApi({ store, maxPayloadBytes: 64 * 1024 });
     const port = Number(new URL(await api.listen({ port: 0, host: '127.0.0.1' })).port);
@@ -313,13 +310,16 @@ describe('a source passing through a provider request sent with Expect: 100-cont
       await dispatcher.stop();
       await r.close();
       await api.close();
-      await store[Symbol.asyncDispose]();
     }
-    // The attempt row in the file holds the redacted record too.
-    const db = new Database(dir.path('passthrough.db'), { readonly: true });
-    const rows = db.prepare('SELECT request_headers FROM attempts').all() as { request_headers: string }[];
-    db.close();
-    expect(rows).toHaveLength(1);
-    expect(JSON.parse(rows[0]!.request_headers)['webhook-signature']).toBe(REDACTED);
+    try {
+      // The attempt row in the database holds the redacted record too.
+      const rows = await opened.sql('SELECT request_headers FROM attempts');
+      expect(rows).toHaveLength(1);
+      const recorded = rows[0]!.request_headers;
+      const headers = typeof recorded === 'string' ? JSON.parse(recorded) : recorded;
+      expect(headers['webhook-signature']).toBe(REDACTED);
+    } finally {
+      await opened.close();
+    }
   });
 });

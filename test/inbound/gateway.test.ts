@@ -7,7 +7,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign as githubSign } from '@octokit/webhooks-methods';
-import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import Stripe from 'stripe';
 import { Webhook } from 'svix';
@@ -19,13 +18,14 @@ import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js'
 import { REJECTED_BODY_KEPT_BYTES } from '../../src/inbound/gateway.js';
 import { InboundSweeper, type SweepEvent } from '../../src/inbound/retention.js';
 import type { InboundRetention } from '../../src/store/inbound-retention.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { tempDir, waitForEvent } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
+import { waitForEvent } from '../helpers.js';
+import { openTestStore, type TestStore } from '../store-under-test.js';
 
 const TOKEN = 'inbound-admin';
-const dir = tempDir();
 const clock = new ManualClock(Date.now());
-let store: SqliteStore;
+let opened: TestStore;
+let store: Store;
 let api: FastifyInstance;
 let dispatcher: Dispatcher;
 let base: string;
@@ -70,7 +70,8 @@ let endpointSecret: string;
 let appId: string;
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: dir.path('inbound.db'), clock });
+  opened = await openTestStore('gateway', { clock });
+  store = opened.store;
   await store.saveToken(hashToken(TOKEN), null);
   api = await buildApi({ store, maxPayloadBytes: 64 * 1024 });
   base = await api.listen({ port: 0, host: '127.0.0.1' });
@@ -87,8 +88,7 @@ afterAll(async () => {
   await dispatcher.stop();
   await api.close();
   if (receiver?.listening) await stopReceiver();
-  await store[Symbol.asyncDispose]();
-  dir.remove();
+  await opened.close();
 });
 
 function verifiedByHerald(index: number): unknown {
@@ -316,13 +316,11 @@ describe('inbound gateway', () => {
 describe('inbound request log: what it keeps, and for how long', () => {
   const DAY = 86_400_000;
   const MiB = 1024 * 1024;
-  let opened = 0;
-
-  /** A store of its own (a fresh SQLite file, a manual clock) behind an API with the default 1 MiB limit. */
+  /** A store of its own (a manual clock) behind an API with the default 1 MiB limit. */
   async function openLog(retention: Partial<InboundRetention> = {}) {
-    const path = dir.path(`log-${opened++}.db`);
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const logStore = openSqliteStore({ path, clock, inboundRetention: retention });
+    const testStore = await openTestStore('inbound_log', { clock, inboundRetention: retention });
+    const logStore = testStore.store;
     await logStore.saveToken(hashToken(TOKEN), null);
     const logApi = await buildApi({ store: logStore });
     const app = (await logStore.createApplication({ name: 'Log' })).id;
@@ -346,7 +344,7 @@ describe('inbound request log: what it keeps, and for how long', () => {
         bodySize: number;
       }[];
     return {
-      path,
+      testStore,
       clock,
       store: logStore,
       api: logApi,
@@ -354,21 +352,23 @@ describe('inbound request log: what it keeps, and for how long', () => {
       log,
       close: async () => {
         await logApi.close();
-        await logStore[Symbol.asyncDispose]();
+        await testStore.close();
       },
     };
   }
 
-  /** Bytes the database holds, as a reader sees it (the file and what the WAL adds to it). */
-  function databaseBytes(path: string): number {
-    const db = new Database(path, { readonly: true });
-    try {
-      return (
-        Number(db.pragma('page_count', { simple: true })) * Number(db.pragma('page_size', { simple: true }))
-      );
-    } finally {
-      db.close();
-    }
+  /**
+   * Bytes the database holds, as a reader sees it: SQLite's pages (the file and what the WAL
+   * adds to it), or PostgreSQL's inbound_requests table with its TOAST and indexes.
+   */
+  async function databaseBytes(testStore: TestStore): Promise<number> {
+    const [row] =
+      testStore.db === 'sqlite'
+        ? await testStore.sql(
+            'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
+          )
+        : await testStore.sql("SELECT pg_total_relation_size('inbound_requests') AS n");
+    return Number(row!.n);
   }
 
   it('keeps the headers, the first 1 KiB and the size of each forged request: 32 x 1 MiB add under 1 MB', async () => {
@@ -378,7 +378,7 @@ describe('inbound request log: what it keeps, and for how long', () => {
       const body = JSON.stringify({ blob: 'x'.repeat(MiB - 11) });
       expect(Buffer.byteLength(body)).toBe(MiB);
       const signature = await githubSign('wrong', body);
-      const before = databaseBytes(log.path);
+      const before = await databaseBytes(log.testStore);
       for (let i = 0; i < 32; i++) {
         const res = await log.api.inject({
           method: 'POST',
@@ -392,7 +392,7 @@ describe('inbound request log: what it keeps, and for how long', () => {
         });
         expect(res.statusCode).toBe(401);
       }
-      const grown = databaseBytes(log.path) - before;
+      const grown = (await databaseBytes(log.testStore)) - before;
       // Whole bodies took 33,619,968 bytes here; now 65,536 (16 pages, ~2 KB a row).
       expect(grown).toBeLessThan(1_000_000);
       const rows = await log.log(sourceId);

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { encodeId } from '../../src/core/ids.js';
 import type { Attempt, Message } from '../../src/core/types.js';
 import type { OpenStoreOptions } from '../../src/store/open.js';
 import type { AttemptFilter, MessageFilter, NewInboundRequest, Store } from '../../src/store/store.js';
@@ -31,7 +32,8 @@ function attemptFor(
   at: number,
 ): Attempt {
   return {
-    id: `atmpt_${String(at).padStart(27, '0')}`,
+    // An attempt's id begins with its time, as the dispatcher makes them (lists page by it).
+    id: encodeId('atmpt', at, new Uint8Array(14)),
     deliveryId: d.id,
     msgId: d.msgId,
     endpointId: d.endpointId,
@@ -202,7 +204,10 @@ export function storeContract(backend: string, open: OpenStore): void {
           { key: oldKey, expiresAt: clock.now() + DAY },
         ]);
         clock.advance(DAY + 1);
-        const again = await store.rotateEndpointSecret(app.id, ep.id, oldKey.replace(/.$/, 'A'), DAY);
+        // A third key of its own (the old one with its last letter changed was the old key
+        // again whenever that letter was already an A: one run in 64).
+        const third = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
+        const again = await store.rotateEndpointSecret(app.id, ep.id, third, DAY);
         expect(again.secrets.map((s) => s.key)).not.toContain(oldKey);
       });
     });
@@ -278,7 +283,7 @@ export function storeContract(backend: string, open: OpenStore): void {
           },
         });
         expect(message.headers).toEqual({ 'x-github-event': 'push' });
-        const listed = await store.listEndpointDeliveries(ep.id, { limit: 10 });
+        const listed = await store.listEndpointDeliveries({ endpointId: ep.id }, { limit: 10 });
         expect(listed.data.map((x) => x.message)).toEqual([message]);
         const [claimed] = await store.claimDue({
           owner: 'w',
@@ -364,6 +369,40 @@ export function storeContract(backend: string, open: OpenStore): void {
         }
         return { ...ctx, ep, msgs };
       }
+
+      it('counts the queue for metrics: pending, leased, and the oldest one due', async () => {
+        const { store, clock, msgs } = await withDeliveries(4);
+        const first = clock.now() - 4;
+        expect(await store.queueStats(first - 1)).toEqual({ pending: 4, sending: 0, oldestDueAt: null });
+        expect(await store.queueStats(clock.now())).toEqual({ pending: 4, sending: 0, oldestDueAt: first });
+        await store.claimDue({ owner: 'w1', now: clock.now(), leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+        expect(await store.queueStats(clock.now())).toEqual({
+          pending: 3,
+          sending: 1,
+          oldestDueAt: first + 1,
+        });
+        const claimed = await store.claimDue({
+          owner: 'w1',
+          now: clock.now(),
+          leaseMs: 60_000,
+          limit: 3,
+          skipEndpoints: [],
+        });
+        await store.complete(
+          claimed.map((c) => ({
+            owner: 'w1',
+            deliveryId: c.id,
+            endpointId: c.endpointId,
+            attempt: null,
+            next: { status: 'succeeded' as const },
+            disableEndpoint: false,
+          })),
+          clock.now(),
+          DAY,
+        );
+        expect(msgs).toHaveLength(4);
+        expect(await store.queueStats(clock.now())).toEqual({ pending: 0, sending: 1, oldestDueAt: null });
+      });
 
       it('claims due deliveries oldest first, under a lease, up to the limit', async () => {
         const { store, clock, msgs } = await withDeliveries(5);
@@ -956,6 +995,34 @@ export function storeContract(backend: string, open: OpenStore): void {
           expect(fresh).toHaveLength(2);
         });
 
+        it('are left by a claim for the room it did not fill, in its own transaction', async () => {
+          const { store, app, clock, claims, fresh, accept } = await standing();
+          const busy = await store.createEndpoint(app.id, { url: 'https://busy.example' });
+          const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
+          await store.updateEndpoint(app.id, busy.id, { disabled: true });
+          const due = await accept();
+          await store.updateEndpoint(app.id, busy.id, { disabled: false });
+          // One delivery is due; a claim of 3 takes it and stands for 2, skipping `busy`.
+          const claimed = await claims.claim({
+            owner: 'w1',
+            now: clock.now(),
+            leaseMs: 60_000,
+            limit: 3,
+            skipEndpoints: [busy.id],
+          });
+          expect(claimed.map((d) => d.msgId)).toEqual([due.message.id]);
+          const next = [await accept(), await accept(), await accept()];
+          expect(fresh.map((d) => d.msgId)).toEqual(next.slice(0, 2).map((a) => a.message.id));
+          expect(fresh.every((d) => d.endpointId === ep.id)).toBe(true);
+          expect((await store.getDelivery(next[0]!.message.id, busy.id))?.status).toBe('pending');
+          expect((await store.getDelivery(next[2]!.message.id, ep.id))?.status).toBe('pending');
+          // A claim that fills its limit leaves nothing standing.
+          await claims.claim({ owner: 'w1', now: clock.now(), leaseMs: 60_000, limit: 1, skipEndpoints: [] });
+          const after = await accept();
+          expect(fresh).toHaveLength(2);
+          expect((await store.getDelivery(after.message.id, ep.id))?.status).toBe('pending');
+        });
+
         it('take nothing while nobody listens for fresh deliveries', async () => {
           const { store, app } = await setup();
           const ep = await store.createEndpoint(app.id, { url: 'https://a.example' });
@@ -975,8 +1042,8 @@ export function storeContract(backend: string, open: OpenStore): void {
         await store.saveToken('h-admin', null);
         await store.saveToken('h-admin', null);
         expect(await store.hasAdminToken()).toBe(true);
-        expect(await store.findToken('h-app')).toEqual({ appId: app.id });
-        expect(await store.findToken('h-admin')).toEqual({ appId: null });
+        expect(await store.findToken('h-app')).toMatchObject({ appId: app.id, expiresAt: null });
+        expect(await store.findToken('h-admin')).toMatchObject({ appId: null, expiresAt: null });
         expect(await store.findToken('h-none')).toBeNull();
       });
 

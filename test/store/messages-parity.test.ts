@@ -107,9 +107,9 @@ describe.each(BACKENDS)('Store contract, message parity: %s', (backend, open) =>
     const tagged = await store.listAttempts({ appId: app.id, endpointId: ep.id, tag: 'eu' }, page);
     expect(tagged.data.map((x) => x.msgId)).toEqual([a.id]);
     expect((await store.listAttempts({ appId: app.id, msgId: b.id, tag: 'eu' }, page)).data).toEqual([]);
-    const deliveries = await store.listEndpointDeliveries(ep.id, page, { tag: 'eu' });
+    const deliveries = await store.listEndpointDeliveries({ endpointId: ep.id, tag: 'eu' }, page);
     expect(deliveries.data.map((x) => x.message.id)).toEqual([a.id]);
-    expect((await store.listEndpointDeliveries(ep.id, page)).data).toHaveLength(2);
+    expect((await store.listEndpointDeliveries({ endpointId: ep.id }, page)).data).toHaveLength(2);
     await expect(
       store.acceptMessage({
         appId: app.id,

@@ -76,7 +76,10 @@ describe('PostgreSQL specifics', () => {
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
       { version: 7 },
+      { version: 8 },
+      { version: 9 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -4,9 +4,16 @@ import { NotFoundError } from '../../core/errors.js';
 import { checkUid, isIdShaped } from '../../core/rules.js';
 import type { Application } from '../../core/types.js';
 import { type Principal, requireAdmin } from '../auth.js';
-import { appOf, pageLimit, type RouteContext } from '../context.js';
+import { appOf, pageRequest, type RouteContext } from '../context.js';
 import { ForbiddenError } from '../errors.js';
-import { ApplicationIn, ApplicationOut, ApplicationPatch, AppParams, ListQuery, Page } from '../schemas.js';
+import {
+  ApplicationIn,
+  ApplicationListQuery,
+  ApplicationOut,
+  ApplicationPatch,
+  AppParams,
+  Page,
+} from '../schemas.js';
 import { applicationOut } from '../serialize.js';
 
 /**
@@ -39,14 +46,17 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
 
   app.get(
     '/app',
-    { schema: { tags: ['Application'], querystring: ListQuery, response: { 200: Page(ApplicationOut) } } },
+    {
+      schema: {
+        tags: ['Application'],
+        querystring: ApplicationListQuery,
+        response: { 200: Page(ApplicationOut) },
+      },
+    },
     async (request) => {
       requireAdmin(request.principal);
-      const page = await store.listApplications({
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
-      return { ...page, data: page.data.map(applicationOut), prevIterator: null };
+      const page = await store.listApplications(pageRequest(request.query));
+      return { ...page, data: page.data.map(applicationOut) };
     },
   );
 

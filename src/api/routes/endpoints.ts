@@ -3,15 +3,23 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import { checkSensitiveNames, headersOut, keptSensitiveNames } from '../../core/headers.js';
-import { newId } from '../../core/ids.js';
 import { findTooDeep, JSON_DEPTH_LIMIT } from '../../core/json-depth.js';
 import { generateHmacSecret } from '../../core/signing.js';
-import type { Endpoint, EventType } from '../../core/types.js';
-import type { EndpointPatch, NewEndpoint } from '../../store/store.js';
-import { appOf, endpointOf, pageLimit, type RouteContext, requireEnabled, timeParam } from '../context.js';
+import type { Delivery, Endpoint, EventType } from '../../core/types.js';
+import type { BulkReplayFilter, EndpointPatch, NewEndpoint } from '../../store/store.js';
+import { type EndpointTaskParams, endpointTaskData } from '../../tasks/endpoint-tasks.js';
+import {
+  appOf,
+  endpointOf,
+  pageRequest,
+  queryError,
+  type RouteContext,
+  requireEnabled,
+  timeParam,
+} from '../context.js';
 import {
   AppParams,
-  BackgroundTaskOut,
+  BulkReplayIn,
   EndpointHeadersIn,
   EndpointHeadersOut,
   EndpointHeadersPatchIn,
@@ -27,9 +35,13 @@ import {
   ListQuery,
   MessageOut,
   Page,
+  RECOVER_MAX_DAYS,
   RecoverIn,
+  RecoverOut,
+  ReplayIn,
+  ReplayOut,
 } from '../schemas.js';
-import { endpointOut, messageJson, sendJson } from '../serialize.js';
+import { endpointOut, messageJson, sendJson, taskOut } from '../serialize.js';
 
 /** Svix keeps a rotated-out secret valid for 24 hours unless told otherwise. */
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -39,6 +51,7 @@ interface EndpointBody {
   description?: string;
   uid?: string | null;
   filterTypes?: string[] | null;
+  eventTypes?: string[] | null;
   channels?: string[] | null;
   disabled?: boolean;
   metadata?: Record<string, string>;
@@ -50,6 +63,20 @@ interface EndpointBody {
   timeout?: number | null;
 }
 
+/** Whether two lists (or nulls) hold the same names, in any order. */
+function sameList(a: string[] | null, b: string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** Svix's message status codes to delivery states: 0 success, 1 pending, 2 fail, 3 sending. */
+const DELIVERY_STATUS_OF: Record<number, Delivery['status']> = {
+  0: 'succeeded',
+  1: 'pending',
+  2: 'failed',
+  3: 'sending',
+};
+
 /** API fields to store fields; absent fields stay absent. */
 function endpointInput(body: EndpointBody): EndpointPatch {
   const out: EndpointPatch = {};
@@ -57,6 +84,12 @@ function endpointInput(body: EndpointBody): EndpointPatch {
   if (body.description !== undefined) out.description = body.description;
   if (body.uid !== undefined) out.uid = body.uid;
   if (body.filterTypes !== undefined) out.filterTypes = body.filterTypes;
+  if (body.eventTypes !== undefined) {
+    // The OpenAPI document's name for filterTypes (the SDKs send filterTypes).
+    if (body.filterTypes !== undefined && !sameList(body.filterTypes, body.eventTypes))
+      throw new ValidationError('eventTypes', 'differs from filterTypes; give one of them');
+    out.filterTypes = body.eventTypes;
+  }
   if (body.channels !== undefined) out.channels = body.channels;
   if (body.disabled !== undefined) out.disabled = body.disabled;
   if (body.metadata !== undefined) out.metadata = body.metadata;
@@ -101,11 +134,8 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     { schema: { tags, params: AppParams, querystring: ListQuery, response: { 200: Page(EndpointOut) } } },
     async (request) => {
       const owner = await appOf(ctx, request, request.params.app_id);
-      const page = await store.listEndpoints(owner.id, {
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
-      return { ...page, data: page.data.map(endpointOut), prevIterator: null };
+      const page = await store.listEndpoints(owner.id, pageRequest(request.query));
+      return { ...page, data: page.data.map(endpointOut) };
     },
   );
 
@@ -289,56 +319,121 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
 
   app.get(
     '/app/:app_id/endpoint/:endpoint_id/stats',
-    { schema: { tags, params: EndpointParams, response: { 200: EndpointStats } } },
+    {
+      schema: {
+        tags,
+        params: EndpointParams,
+        querystring: Type.Object({
+          since: Type.Optional(
+            Type.String({ format: 'date-time', description: 'Only deliveries created at or after it' }),
+          ),
+          until: Type.Optional(
+            Type.String({ format: 'date-time', description: 'Only deliveries created before it' }),
+          ),
+        }),
+        response: { 200: EndpointStats },
+      },
+    },
     async (request) => {
       const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
-      const c = await store.countDeliveries(endpoint.id);
+      const since = timeParam('since', request.query.since);
+      const until = timeParam('until', request.query.until);
+      if (since !== undefined && until !== undefined && until < since)
+        throw queryError('until', 'must not be before since');
+      const window =
+        since === undefined && until === undefined ? undefined : { since: since ?? 0, until: until ?? null };
+      const c = await store.countDeliveries(endpoint.id, window);
       return { success: c.succeeded, pending: c.pending, sending: c.sending, fail: c.failed, canceled: 0 };
     },
   );
 
-  /** Both background tasks run to completion before answering; the task id is for reference. */
-  const task = (kind: string) => ({
-    id: `qtask_${newId('msg').slice(4)}`,
-    status: 'finished' as const,
-    task: kind,
-    updatedAt: new Date().toISOString(),
-  });
+  /**
+   * Starts an endpoint's background task and answers at once (202, `running`); the task
+   * runner does the work in batches. Follow it with GET /api/v1/background-task/{id}.
+   */
+  const startTask = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    params: { app_id: string; endpoint_id: string },
+    kind: string,
+    what: string,
+    taskParams: EndpointTaskParams,
+    check: () => void = () => undefined,
+  ) => {
+    const { app: owner, endpoint } = await endpointOf(ctx, request, params.app_id, params.endpoint_id);
+    requireEnabled(owner, endpoint, what);
+    // The route's own check comes after tenancy (403/404) and the disabled endpoint (409), so a
+    // caller learns those first, as for every endpoint route.
+    check();
+    const task = await ctx.tasks.submit({
+      kind,
+      appId: owner.id,
+      endpointId: endpoint.id,
+      params: taskParams,
+      data: endpointTaskData(taskParams),
+    });
+    request.log.info({ appId: owner.id, endpointId: endpoint.id, taskId: task.id }, `${kind} started`);
+    const { data: _data, ...out } = taskOut(task);
+    return reply.status(202).send(out);
+  };
 
-  // Both tasks take [since, until) and run to completion before answering.
-  const backgroundTasks = [
-    [
-      'recover',
-      'endpoint.recover',
-      (id: string, since: number, until: number | null) => store.recover(id, since, until),
-    ],
-    [
-      'replay-missing',
-      'endpoint.replay',
-      (id: string, since: number, until: number | null) => store.replayMissing(id, since, until),
-    ],
-  ] as const;
-  for (const [path, kind, run] of backgroundTasks) {
-    app.post(
-      `/app/:app_id/endpoint/:endpoint_id/${path}`,
-      { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: BackgroundTaskOut } } },
-      async (request, reply) => {
-        const { app: owner, endpoint } = await endpointOf(
-          ctx,
-          request,
-          request.params.app_id,
-          request.params.endpoint_id,
-        );
-        requireEnabled(owner, endpoint, `a ${path}`);
-        const since = timeParam('since', request.body.since)!;
-        const until = timeParam('until', request.body.until ?? undefined) ?? null;
-        const count = await run(endpoint.id, since, until);
-        request.log.info({ appId: owner.id, endpointId: endpoint.id, count }, `${kind} done`);
-        // Herald's: how many deliveries were made due again (recover) or created (replay-missing).
-        return reply.status(202).header('herald-deliveries', String(count)).send(task(kind));
-      },
-    );
-  }
+  /** `since` and `until` of a task's body, in ms; `until` before `since` is refused. */
+  const windowOf = (body: { since: string; until?: string | null }) => {
+    const since = timeParam('since', body.since)!;
+    const until = timeParam('until', body.until ?? undefined) ?? null;
+    if (until !== null && until < since) throw new ValidationError('until', 'must not be before since');
+    return { since, until };
+  };
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/recover',
+    { schema: { tags, params: EndpointParams, body: RecoverIn, response: { 202: RecoverOut } } },
+    async (request, reply) => {
+      const window = windowOf(request.body);
+      // Svix recovers at most 14 days back; so does Herald, by the same clock as the store's times.
+      const oldest = ctx.clock.now() - RECOVER_MAX_DAYS * 86_400_000;
+      return startTask(request, reply, request.params, 'endpoint.recover', 'a recover', window, () => {
+        if (window.since < oldest)
+          throw new ValidationError(
+            'since',
+            `must be at most ${RECOVER_MAX_DAYS} days ago (not before ${new Date(oldest).toISOString()})`,
+          );
+      });
+    },
+  );
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/replay-missing',
+    { schema: { tags, params: EndpointParams, body: ReplayIn, response: { 202: ReplayOut } } },
+    async (request, reply) =>
+      startTask(
+        request,
+        reply,
+        request.params,
+        'endpoint.replay',
+        'a replay-missing',
+        windowOf(request.body),
+      ),
+  );
+
+  app.post(
+    '/app/:app_id/endpoint/:endpoint_id/bulk-replay',
+    { schema: { tags, params: EndpointParams, body: BulkReplayIn, response: { 202: ReplayOut } } },
+    async (request, reply) => {
+      const { eventTypes, channel, tag, status, statusCodeClass } = request.body;
+      const filter: BulkReplayFilter = {
+        ...windowOf(request.body),
+        ...(eventTypes ? { eventTypes } : {}),
+        ...(channel ? { channel } : {}),
+        ...(tag ? { tag } : {}),
+        ...(status !== undefined && status !== null ? { status: DELIVERY_STATUS_OF[status]! } : {}),
+        ...(statusCodeClass !== undefined && statusCodeClass !== null ? { statusCodeClass } : {}),
+      };
+      return startTask(request, reply, request.params, 'endpoint.bulk-replay', 'a bulk-replay', {
+        ...filter,
+      });
+    },
+  );
 
   app.post(
     '/app/:app_id/endpoint/:endpoint_id/send-example',

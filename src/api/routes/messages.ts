@@ -3,13 +3,14 @@ import type { FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/errors.js';
 import { matches } from '../../core/filter.js';
-import type { Application } from '../../core/types.js';
+import type { Application, DeliveryStatus } from '../../core/types.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
   appOf,
   endpointOf,
-  listParam,
-  pageLimit,
+  eventTypesParam,
+  flagParam,
+  pageRequest,
   type RouteContext,
   requireEnabled,
   timeParam,
@@ -17,10 +18,11 @@ import {
 import { PayloadTooLargeError } from '../errors.js';
 import {
   AppParams,
-  AttemptQuery,
+  AttemptByEndpointQuery,
+  AttemptByMsgQuery,
   EndpointMessageOut,
+  EndpointMessageQuery,
   EndpointParams,
-  ListQuery,
   MessageAttemptOut,
   MessageEndpointOut,
   MessageIn,
@@ -31,8 +33,18 @@ import {
   MsgEndpointParams,
   MsgParams,
   Page,
+  PageQuery,
 } from '../schemas.js';
-import { attemptOut, deliveryStatus, endpointOut, messageJson, pageJson, sendJson } from '../serialize.js';
+import {
+  attemptJson,
+  attemptOut,
+  deliveryStatus,
+  EMPTY_PAGE,
+  endpointOut,
+  messageJson,
+  pageJson,
+  sendJson,
+} from '../serialize.js';
 
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
 
@@ -46,6 +58,29 @@ function retentionHours(body: Static<typeof MessageIn>): number | null {
     );
   }
   return hours ?? (days == null ? null : days * 24);
+}
+
+/** Svix's status codes as delivery states: 0 success, 1 pending, 2 fail, 3 sending. */
+const STATUS_OF_CODE: readonly DeliveryStatus[] = ['succeeded', 'pending', 'failed', 'sending'];
+
+/** The filters a list's query shares with the message list: event types, channel, tag, time window. */
+function messageFilter(q: {
+  event_types?: string | string[];
+  channel?: string;
+  tag?: string;
+  before?: string;
+  after?: string;
+}) {
+  const eventTypes = eventTypesParam(q.event_types);
+  const before = timeParam('before', q.before);
+  const after = timeParam('after', q.after);
+  return {
+    ...(eventTypes ? { eventTypes } : {}),
+    ...(q.channel !== undefined ? { channel: q.channel } : {}),
+    ...(q.tag !== undefined ? { tag: q.tag } : {}),
+    ...(before !== undefined ? { before } : {}),
+    ...(after !== undefined ? { after } : {}),
+  };
 }
 
 /** Messages, their deliveries and attempts. */
@@ -130,21 +165,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     async (request, reply) => {
       const owner = await appOf(ctx, request, request.params.app_id);
       const q = request.query;
-      const eventTypes = listParam(q.event_types);
-      const before = timeParam('before', q.before);
-      const after = timeParam('after', q.after);
-      const page = await store.listMessages(
-        {
-          appId: owner.id,
-          ...(eventTypes ? { eventTypes } : {}),
-          ...(q.channel ? { channel: q.channel } : {}),
-          ...(q.tag !== undefined ? { tag: q.tag } : {}),
-          ...(before !== undefined ? { before } : {}),
-          ...(after !== undefined ? { after } : {}),
-        },
-        { limit: pageLimit(q.limit), iterator: q.iterator ?? null },
-      );
-      const withContent = q.with_content !== 'false';
+      const page = await store.listMessages({ appId: owner.id, ...messageFilter(q) }, pageRequest(q));
+      const withContent = flagParam(q.with_content, true);
       return sendJson(
         reply as FastifyReply,
         pageJson(
@@ -173,31 +195,37 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
   );
 
   const attemptList = async (
+    reply: FastifyReply,
     owner: Application,
-    q: Static<typeof AttemptQuery>,
+    q: Static<typeof AttemptByMsgQuery>,
     scope: { msgId: string; endpointId?: string } | { endpointId: string },
   ) => {
     const status = q.status === undefined ? undefined : Number(q.status);
-    const eventTypes = listParam(q.event_types);
-    const before = timeParam('before', q.before);
-    const after = timeParam('after', q.after);
-    const limit = pageLimit(q.limit);
+    const withContent = flagParam(q.with_content, true);
+    const page = pageRequest(q);
+    const ofMessage = messageFilter(q);
     // Attempts are only ever a success or a failure; pending and sending match none.
-    if (status === 1 || status === 3) return { data: [], iterator: null, prevIterator: null, done: true };
-    const page = await store.listAttempts(
+    if (status === 1 || status === 3) return sendJson(reply, pageJson([], EMPTY_PAGE));
+    const attempts = await store.listAttempts(
       {
         appId: owner.id,
         ...scope,
+        ...ofMessage,
         ...(status !== undefined ? { succeeded: status === 0 } : {}),
         ...(q.status_code_class !== undefined ? { statusCodeClass: Number(q.status_code_class) } : {}),
-        ...(eventTypes ? { eventTypes } : {}),
-        ...(q.tag !== undefined ? { tag: q.tag } : {}),
-        ...(before !== undefined ? { before } : {}),
-        ...(after !== undefined ? { after } : {}),
       },
-      { limit, iterator: q.iterator ?? null },
+      page,
     );
-    return { ...page, data: page.data.map(attemptOut), prevIterator: null };
+    const messages = flagParam(q.with_msg, false)
+      ? new Map(
+          (await store.getMessages(owner.id, [...new Set(attempts.data.map((a) => a.msgId))])).map((m) => [
+            m.id,
+            m,
+          ]),
+        )
+      : null;
+    const items = attempts.data.map((a) => attemptJson(a, withContent, messages?.get(a.msgId)));
+    return sendJson(reply, pageJson(items, attempts));
   };
 
   app.get(
@@ -206,18 +234,18 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       schema: {
         tags: ['Message Attempt'],
         params: EndpointParams,
-        querystring: AttemptQuery,
+        querystring: AttemptByEndpointQuery,
         response: { 200: Page(MessageAttemptOut) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { app: owner, endpoint } = await endpointOf(
         ctx,
         request,
         request.params.app_id,
         request.params.endpoint_id,
       );
-      return attemptList(owner, request.query, { endpointId: endpoint.id });
+      return attemptList(reply as FastifyReply, owner, request.query, { endpointId: endpoint.id });
     },
   );
 
@@ -227,15 +255,21 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       schema: {
         tags: ['Message Attempt'],
         params: MsgParams,
-        querystring: AttemptQuery,
+        querystring: AttemptByMsgQuery,
         response: { 200: Page(MessageAttemptOut) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const owner = await appOf(ctx, request, request.params.app_id);
       const message = await mustGetMessage(owner, request.params.msg_id);
-      const endpointId = request.query.endpoint_id;
-      return attemptList(owner, request.query, { msgId: message.id, ...(endpointId ? { endpointId } : {}) });
+      const named = request.query.endpoint_id;
+      // An endpoint by id or uid, as in a path; one of another application is not found.
+      const endpoint = named === undefined ? null : await store.getEndpoint(owner.id, named);
+      if (named !== undefined && !endpoint) throw new NotFoundError(`endpoint ${named} not found`);
+      return attemptList(reply as FastifyReply, owner, request.query, {
+        msgId: message.id,
+        ...(endpoint ? { endpointId: endpoint.id } : {}),
+      });
     },
   );
 
@@ -266,24 +300,19 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       schema: {
         tags: ['Message Attempt'],
         params: MsgParams,
-        querystring: ListQuery,
+        querystring: PageQuery,
         response: { 200: Page(MessageEndpointOut) },
       },
     },
     async (request) => {
       const owner = await appOf(ctx, request, request.params.app_id);
       const message = await mustGetMessage(owner, request.params.msg_id);
-      const limit = pageLimit(request.query.limit);
-      const after = request.query.iterator ?? '';
-      const deliveries = (await store.listDeliveries(message.id)).filter((d) => d.endpointId > after);
-      const slice = deliveries.slice(0, limit);
-      const data = [];
-      for (const d of slice) {
-        const endpoint = await store.getEndpoint(owner.id, d.endpointId);
-        if (endpoint) data.push({ ...endpointOut(endpoint), ...deliveryStatus(d) });
-      }
-      const done = deliveries.length <= limit;
-      return { data, iterator: slice.at(-1)?.endpointId ?? null, prevIterator: null, done };
+      const page = await store.listMessageDestinations(message.id, pageRequest(request.query));
+      const data = page.data.map(({ delivery, endpoint }) => ({
+        ...endpointOut(endpoint),
+        ...deliveryStatus(delivery),
+      }));
+      return { ...page, data };
     },
   );
 
@@ -293,18 +322,22 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       schema: {
         tags: ['Message Attempt'],
         params: EndpointParams,
-        querystring: MessageQuery,
+        querystring: EndpointMessageQuery,
         response: { 200: Page(EndpointMessageOut) },
       },
     },
     async (request, reply) => {
       const { endpoint } = await endpointOf(ctx, request, request.params.app_id, request.params.endpoint_id);
+      const q = request.query;
       const page = await store.listEndpointDeliveries(
-        endpoint.id,
-        { limit: pageLimit(request.query.limit), iterator: request.query.iterator ?? null },
-        request.query.tag !== undefined ? { tag: request.query.tag } : {},
+        {
+          endpointId: endpoint.id,
+          ...messageFilter(q),
+          ...(q.status !== undefined ? { status: STATUS_OF_CODE[Number(q.status)]! } : {}),
+        },
+        pageRequest(q),
       );
-      const withContent = request.query.with_content !== 'false';
+      const withContent = flagParam(q.with_content, true);
       return sendJson(
         reply as FastifyReply,
         pageJson(

@@ -7,7 +7,7 @@ import { REJECTED_BODY_KEPT_BYTES } from '../../inbound/gateway.js';
 import { replayInbound } from '../../inbound/replay.js';
 import { SOURCE_PROVIDERS } from '../../store/normalise.js';
 import { requireAdmin } from '../auth.js';
-import { pageLimit, type RouteContext } from '../context.js';
+import { pageRequest, type RouteContext } from '../context.js';
 import { ListQuery, MessageOut, Page } from '../schemas.js';
 import { messageJson, sendJson } from '../serialize.js';
 
@@ -126,11 +126,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     '/source',
     { schema: { tags, querystring: ListQuery, response: { 200: Page(SourceOut) } } },
     async (request) => {
-      const page = await store.listSources({
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
-      return { ...page, data: page.data.map(out), prevIterator: null };
+      const page = await store.listSources(pageRequest(request.query));
+      return { ...page, data: page.data.map(out) };
     },
   );
 
@@ -170,11 +167,8 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     { schema: { tags, params: SourceParams, querystring: ListQuery, response: { 200: Page(InboundOut) } } },
     async (request) => {
       const source = await mustGet(request.params.source_id);
-      const page = await store.listInbound(source.id, {
-        limit: pageLimit(request.query.limit),
-        iterator: request.query.iterator ?? null,
-      });
-      return { ...page, data: page.data.map(inboundOut), prevIterator: null };
+      const page = await store.listInbound(source.id, pageRequest(request.query));
+      return { ...page, data: page.data.map(inboundOut) };
     },
   );
 

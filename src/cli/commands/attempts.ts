@@ -176,16 +176,31 @@ export function attemptCommands(program: Command): void {
       .requiredOption('--since <time>', MOMENT_HELP, moment)
       .option('--until <time>', `up to (not including) this time: ${MOMENT_HELP}`, moment)
       .action(async (o: TaskOptions, command: Command) => {
-        const { body, headers } = await request<object>(
-          clientOf(o),
-          'POST',
-          endpointPath(o.app, o.endpoint, `/${name}`),
-          {
-            body: { since: o.since, ...(o.until ? { until: o.until } : {}) },
-          },
-        );
-        const n = Number(headers.get('herald-deliveries') ?? 0);
-        show(o, { ...body, deliveries: n }, () => done(n, o, command));
+        const client = clientOf(o);
+        const { body } = await request<TaskOut>(client, 'POST', endpointPath(o.app, o.endpoint, `/${name}`), {
+          body: { since: o.since, ...(o.until ? { until: o.until } : {}) },
+        });
+        // The server does the work in the background; the command waits for it to end.
+        let task: TaskOut = body;
+        for (let waited = 0; task.status === 'running' && waited < TASK_WAIT_MS; waited += TASK_POLL_MS) {
+          await new Promise((resolve) => setTimeout(resolve, TASK_POLL_MS));
+          task = (await request<TaskOut>(client, 'GET', `/background-task/${seg(task.id)}`)).body;
+        }
+        if (task.status === 'failed')
+          throw new CliError(
+            `${name} task ${task.id} failed: ${String(task.data?.error ?? 'no reason given')}`,
+          );
+        if (task.status === 'running') {
+          show(
+            o,
+            task,
+            () =>
+              `${name} task ${task.id} is still running; follow it with GET /api/v1/background-task/${task.id}\n`,
+          );
+          return;
+        }
+        const n = Number(task.data?.deliveries ?? 0);
+        show(o, { ...task, deliveries: n }, () => done(n, o, command));
       });
   const follow = (count: number, o: TaskOptions, cmd: Command) =>
     count === 0
@@ -204,6 +219,17 @@ export function attemptCommands(program: Command): void {
       `${plural(count, 'message', 'messages')} since ${o.since} that ${o.endpoint} never got ${count === 1 ? 'is' : 'are'} queued for it now.${follow(count, o, cmd)}\n`,
   );
 }
+
+/** A background task as the API answers it. */
+interface TaskOut {
+  id: string;
+  status: 'running' | 'finished' | 'failed';
+  task: string;
+  data?: Record<string, unknown>;
+}
+/** How long `recover` and `replay-missing` wait for their task, checking this often. */
+const TASK_WAIT_MS = 60_000;
+const TASK_POLL_MS = 100;
 
 type TaskOptions = Managed & { app: string; endpoint: string; since: string; until?: string };
 

@@ -108,6 +108,10 @@ export function messageCommands(program: Command): void {
             { header: 'TIME', cell: (m) => time(m.timestamp) },
           ],
           'no messages',
+          // After a time alone, the API starts at the oldest page after it and goes forward.
+          o.after !== undefined &&
+            o.before === undefined &&
+            (o.iterator === undefined || o.iterator.startsWith('-')),
         );
       },
     );

@@ -13,6 +13,7 @@ export interface Managed {
 export interface Page<T> {
   data: T[];
   iterator: string | null;
+  prevIterator?: string | null;
   done: boolean;
 }
 

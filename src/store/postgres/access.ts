@@ -1,5 +1,6 @@
 /** API tokens (their hashes) and idempotency keys on PostgreSQL. */
-import type { IdempotentAnswer } from '../store.js';
+import { type IdempotencyRow, toIdempotentAnswer } from '../rows.js';
+import { EXPIRED_TOKEN_KEPT_MS, type IdempotentAnswer, type StoredToken, type TokenGrant } from '../store.js';
 import type { PostgresConnection } from './connection.js';
 
 /** Tokens and idempotent answers of a PostgreSQL store. */
@@ -7,19 +8,77 @@ export class PostgresAccess {
   constructor(private readonly conn: PostgresConnection) {}
 
   /** See `Store`. */
-  async saveToken(hash: string, appId: string | null): Promise<void> {
+  async saveToken(hash: string, appId: string | null, grant: TokenGrant = {}): Promise<void> {
+    const now = this.conn.clock.now();
+    await this.conn.q('DELETE FROM api_tokens WHERE expires_at < $1 AND app_id IS NOT NULL', [
+      now - EXPIRED_TOKEN_KEPT_MS,
+    ]);
     await this.conn.q(
-      'INSERT INTO api_tokens (hash, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [hash, appId, this.conn.clock.now()],
+      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, capabilities, session_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [
+        hash,
+        appId,
+        now,
+        grant.expiresAt ?? null,
+        grant.readOnly ?? false,
+        grant.capabilities ? JSON.stringify(grant.capabilities) : null,
+        grant.sessionId ?? null,
+      ],
     );
   }
 
   /** See `Store`. */
-  async findToken(hash: string): Promise<{ appId: string | null } | null> {
+  async findToken(hash: string): Promise<StoredToken | null> {
     const row = (
-      await this.conn.q<{ app_id: string | null }>('SELECT app_id FROM api_tokens WHERE hash = $1', [hash])
+      await this.conn.q<{
+        app_id: string | null;
+        expires_at: string | null;
+        read_only: boolean;
+        capabilities: string | null;
+        session_id: string | null;
+        revoked_by: StoredToken['revokedBy'];
+      }>(
+        'SELECT app_id, expires_at, read_only, capabilities, session_id, revoked_by FROM api_tokens WHERE hash = $1',
+        [hash],
+      )
     ).rows[0];
-    return row ? { appId: row.app_id } : null;
+    return row
+      ? {
+          appId: row.app_id,
+          expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+          readOnly: row.read_only,
+          capabilities: row.capabilities === null ? null : (JSON.parse(row.capabilities) as string[]),
+          sessionId: row.session_id,
+          revokedBy: row.revoked_by,
+        }
+      : null;
+  }
+
+  /** See `Store`. */
+  async expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number> {
+    const result = await this.conn.q(
+      `UPDATE api_tokens SET expires_at = $2, revoked_by = 'expire-all'
+       WHERE app_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+         AND ($3::text[] IS NULL OR session_id = ANY($3::text[]))`,
+      [appId, at, sessionIds ?? null],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /** See `Store`. */
+  async revokeToken(hash: string, at: number): Promise<boolean> {
+    const result = await this.conn.q(
+      `UPDATE api_tokens SET expires_at = LEAST(coalesce(expires_at, $2), $2), revoked_by = 'logout'
+       WHERE hash = $1 AND app_id IS NOT NULL`,
+      [hash, at],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /** See `Store`. */
+  async ping(): Promise<void> {
+    await this.conn.q('SELECT 1');
   }
 
   /** See `Store`. */
@@ -30,19 +89,12 @@ export class PostgresAccess {
   /** See `Store`. */
   async getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null> {
     const row = (
-      await this.conn.q<{ request_hash: string; status_code: number; response: string; created_at: number }>(
+      await this.conn.q<IdempotencyRow>(
         'SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at >= $3',
         [scope, key, notBefore],
       )
     ).rows[0];
-    return row
-      ? {
-          requestHash: row.request_hash,
-          statusCode: row.status_code,
-          response: row.response,
-          createdAt: row.created_at,
-        }
-      : null;
+    return row ? toIdempotentAnswer(row) : null;
   }
 
   /** See `Store`. */

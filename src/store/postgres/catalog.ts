@@ -12,13 +12,13 @@ import {
   endpointRecord,
   rotatedSecrets,
 } from '../normalise.js';
+import { keyset, pageFrom } from '../paging.js';
 import {
   type ApplicationRow,
   type EndpointRow,
   type EventTypeRow,
   fromApplication,
   fromEndpoint,
-  pageOf,
   toApplication,
   toEndpoint,
   toEventType,
@@ -26,14 +26,26 @@ import {
 import type {
   ApplicationPatch,
   EndpointPatch,
+  EventTypeFilter,
   NewApplication,
   NewEndpoint,
   NewEventType,
   Page,
   PageRequest,
 } from '../store.js';
-import { APP_BY_KEY, type PostgresConnection, type Queryable } from './connection.js';
+import { APP_BY_KEY, type PostgresConnection, type Queryable, Where } from './connection.js';
 import { failPending } from './deliveries.js';
+
+/**
+ * Writes an event type whole. $1 name, $2 description, $3 schemas, $4 archived, $5 deprecated,
+ * $6 feature flag, $7 now.
+ */
+const EVENT_TYPE_UPSERT = `
+  INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+  ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+    archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+    updated_at = excluded.updated_at`;
 
 /** Applications, endpoints and event types of a PostgreSQL store. */
 export class PostgresCatalog {
@@ -79,11 +91,11 @@ export class PostgresCatalog {
   }
 
   async listApplications(page: PageRequest): Promise<Page<Application>> {
-    const { rows } = await this.conn.q<ApplicationRow>(
-      'SELECT * FROM applications WHERE id > $1 ORDER BY id LIMIT $2',
-      [page.iterator ?? '', page.limit + 1],
-    );
-    return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
+    const ks = keyset(page, 'descending');
+    const w = new Where();
+    const sql = `SELECT * FROM applications ${w.pageSql(ks, 'id', page.limit)}`;
+    const { rows } = await this.conn.q<ApplicationRow>(sql, w.params);
+    return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);
   }
 
   async updateApplication(id: string, patch: ApplicationPatch): Promise<Application> {
@@ -116,22 +128,33 @@ export class PostgresCatalog {
   // Event types
 
   async upsertEventType(input: NewEventType): Promise<EventType> {
-    const now = this.conn.clock.now();
     const { rows } = await this.conn.q<EventTypeRow>(
-      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $5)
-       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
-         archived = excluded.archived, updated_at = excluded.updated_at
-       RETURNING *`,
-      [
-        input.name,
-        input.description ?? '',
-        input.schemas ? JSON.stringify(input.schemas) : null,
-        input.archived ?? false,
-        now,
-      ],
+      `${EVENT_TYPE_UPSERT} RETURNING *`,
+      this.eventTypeParams(input),
     );
     return toEventType(rows[0]!);
+  }
+
+  async createEventType(input: NewEventType): Promise<EventType> {
+    // Svix's create: a new name, or an archived one revived; a live one returns no row.
+    const { rows } = await this.conn.q<EventTypeRow>(
+      `${EVENT_TYPE_UPSERT} WHERE event_types.archived RETURNING *`,
+      this.eventTypeParams(input),
+    );
+    if (!rows[0]) throw new ConflictError(`event type ${input.name} already exists`);
+    return toEventType(rows[0]);
+  }
+
+  private eventTypeParams(input: NewEventType): unknown[] {
+    return [
+      input.name,
+      input.description ?? '',
+      input.schemas ? JSON.stringify(input.schemas) : null,
+      input.archived ?? false,
+      input.deprecated ?? false,
+      input.featureFlag ?? null,
+      this.conn.clock.now(),
+    ];
   }
 
   async getEventType(name: string): Promise<EventType | null> {
@@ -140,12 +163,13 @@ export class PostgresCatalog {
     return row ? toEventType(row) : null;
   }
 
-  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
-    const { rows } = await this.conn.q<EventTypeRow>(
-      'SELECT * FROM event_types WHERE name > $1 ORDER BY name LIMIT $2',
-      [page.iterator ?? '', page.limit + 1],
-    );
-    return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
+  async listEventTypes(page: PageRequest, filter: EventTypeFilter = {}): Promise<Page<EventType>> {
+    const ks = keyset(page, 'ascending');
+    const w = new Where();
+    if (!filter.includeArchived) w.where.push('NOT archived');
+    const sql = `SELECT * FROM event_types ${w.pageSql(ks, 'name', page.limit)}`;
+    const { rows } = await this.conn.q<EventTypeRow>(sql, w.params);
+    return pageFrom(rows.map(toEventType), page, ks, (e) => e.name);
   }
 
   async deleteEventType(name: string): Promise<void> {
@@ -219,13 +243,15 @@ export class PostgresCatalog {
   async listEndpoints(appId: string, page: PageRequest): Promise<Page<Endpoint>> {
     const app = await this.getApplication(appId);
     if (!app) throw new NotFoundError(`application ${appId} not found`);
-    const { rows } = await this.conn.q<EndpointRow>(
-      'SELECT * FROM endpoints WHERE app_id = $1 AND id > $2 ORDER BY id LIMIT $3',
-      [app.id, page.iterator ?? '', page.limit + 1],
-    );
-    return pageOf(
+    const ks = keyset(page, 'descending');
+    const w = new Where();
+    w.where.push(`app_id = ${w.param(app.id)}`);
+    const sql = `SELECT * FROM endpoints ${w.pageSql(ks, 'id', page.limit)}`;
+    const { rows } = await this.conn.q<EndpointRow>(sql, w.params);
+    return pageFrom(
       rows.map((r) => toEndpoint(r, this.conn.box)),
-      page.limit,
+      page,
+      ks,
       (e) => e.id,
     );
   }

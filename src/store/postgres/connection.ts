@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Clock } from '../../core/clock.js';
 import { ConflictError, StoreUnavailableError } from '../../core/errors.js';
+import type { Keyset } from '../paging.js';
 import { rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
 import type { WakeListener } from '../store.js';
 import { migrate } from './migrate.js';
@@ -35,6 +36,39 @@ const types = {
       ? (v: string) => Number(v)
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
+
+/**
+ * A WHERE being built with positional parameters: each list adds its filters with
+ * {@link param}, then {@link pageSql} its keyset, and runs the text with {@link params}.
+ */
+export class Where {
+  readonly where: string[] = [];
+  readonly params: unknown[] = [];
+
+  /** `$n` standing for `value`. */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  /**
+   * Adds a time window as bounds on the list's key `column` (see `idWindow` in
+   * `src/store/paging.ts`), so that the window is a range of the index the page reads.
+   */
+  window(column: string, bounds: { below?: string; above?: string }): this {
+    if (bounds.below !== undefined) this.where.push(`${column} < ${this.param(bounds.below)}`);
+    if (bounds.above !== undefined) this.where.push(`${column} > ${this.param(bounds.above)}`);
+    return this;
+  }
+
+  /** `WHERE … ORDER BY … LIMIT …` of one page read by `ks` on `column` (the key). */
+  pageSql(ks: Keyset, column: string, limit: number): string {
+    const where = [...this.where];
+    if (ks.cursor !== null) where.push(`${column} ${ks.op} ${this.param(ks.cursor)}`);
+    const limitParam = this.param(limit + 1);
+    return `${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${ks.sql} LIMIT ${limitParam}`;
+  }
+}
 
 /** Throws `error` as Herald's error: `ConflictError`, `StoreUnavailableError`, or itself. */
 export function mapError(error: unknown): never {
@@ -84,6 +118,8 @@ export interface ConnectionOptions {
   clock: Clock;
   poolSize: number;
   box: SecretBox;
+  /** Applies pending migrations; `false` refuses a database that has some. */
+  migrate: boolean;
 }
 
 /**
@@ -105,7 +141,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Postgr
   const sessions = ownSessions(pool);
   const client = await pool.connect().catch(mapError);
   try {
-    await migrate(client, options.clock.now(), options.schema);
+    await migrate(client, options.clock.now(), options.schema, { migrate: options.migrate });
     await resealSecrets(client, options.box);
   } catch (error) {
     client.release();
@@ -166,6 +202,11 @@ export class PostgresConnection {
   private listener: pg.Client | null = null;
   private relisten: NodeJS.Timeout | null = null;
   private closed = false;
+
+  /** Connections open and idle, and queries waiting for one. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
 
   constructor(
     private readonly pool: pg.Pool,

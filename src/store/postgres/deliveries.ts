@@ -7,9 +7,11 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { replaySelection } from '../../core/filter.js';
-import { newId } from '../../core/ids.js';
+import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
+import { idRange, inWindow } from '../batches.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -17,7 +19,6 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type MessageRow,
-  pageOf,
   toAttempt,
   toClaimed,
   toDelivery,
@@ -26,15 +27,19 @@ import {
 } from '../rows.js';
 import type {
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
   DisabledEndpoint,
   Page,
   PageRequest,
+  QueueStats,
   Release,
+  TimeWindow,
 } from '../store.js';
-import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
 
 /** An attempt as a row of {@link INSERT_ATTEMPTS}. */
 function attemptRecord(a: Attempt) {
@@ -207,6 +212,59 @@ const INSERT_RESENT = `
   WHERE m.id = $2
   ON CONFLICT (msg_id, endpoint_id) DO NOTHING`;
 
+/**
+ * A recover batch: at most $4 of endpoint $1's deliveries with ids in ($2, $3) (a time window,
+ * see `store/batches.ts`), locked for the update of the failed ones among them.
+ */
+const DELIVERIES_AFTER = `
+  SELECT id, status, created_at FROM deliveries
+  WHERE endpoint_id = $1 AND id > $2 AND id < $3
+  ORDER BY id LIMIT $4 FOR UPDATE`;
+
+/**
+ * Makes the deliveries $1 that are still failed due at $2, as manual attempts; not those of a
+ * message whose payload is gone.
+ */
+const RECOVER_IDS = `
+  UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual'
+  WHERE id = ANY($1::text[]) AND status = 'failed'
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
+
+/**
+ * A replay-missing batch: at most $4 of application $1's messages with ids in ($2, $3), each
+ * with whether it has a delivery to endpoint $5.
+ */
+const MESSAGES_AFTER = `
+  SELECT m.*, EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $5) AS delivered
+  FROM messages m
+  WHERE m.app_id = $1 AND m.id > $2 AND m.id < $3
+  ORDER BY m.id LIMIT $4`;
+
+/**
+ * A bulk-replay batch: at most $3 of endpoint $1's deliveries after id $2, with their message's
+ * type, channels and time and their last attempt.
+ */
+const REPLAY_CANDIDATES = `
+  SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
+    last.id AS last_attempt, last.status_code AS last_code
+  FROM deliveries d
+  JOIN messages m ON m.id = d.msg_id
+  LEFT JOIN LATERAL (
+    SELECT a.id, a.status_code FROM attempts a
+    WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id ORDER BY a.id DESC LIMIT 1
+  ) last ON TRUE
+  WHERE d.endpoint_id = $1 AND d.id > $2
+  ORDER BY d.id LIMIT $3`;
+
+/**
+ * Makes the deliveries $1 due at $2 as manual attempts, but those being sent right now and
+ * those of a message whose payload is gone.
+ */
+const REPLAY_IDS = `
+  UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual', lease_owner = NULL
+  WHERE id = ANY($1::text[]) AND status <> 'sending'
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
+
 const FAIL_PENDING = `
   UPDATE deliveries SET status = 'failed', due_at = NULL
   WHERE endpoint_id = $1 AND status = 'pending' AND NOT (id = ANY($2::text[]))`;
@@ -351,6 +409,19 @@ export class PostgresDeliveries {
   }
 
   /** See `Store`. */
+  async queueStats(now: number): Promise<QueueStats> {
+    const { rows } = await this.conn.q<{ pending: number; sending: number; oldest: number | null }>(
+      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
+              count(*) FILTER (WHERE status = 'sending')::int AS sending,
+              MIN(due_at) FILTER (WHERE status = 'pending' AND due_at <= $1) AS oldest
+       FROM deliveries WHERE status IN ('pending', 'sending')`,
+      [now],
+    );
+    const row = rows[0]!;
+    return { pending: row.pending, sending: row.sending, oldestDueAt: row.oldest };
+  }
+
+  /** See `Store`. */
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     const row = (
       await this.conn.q<DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = $1 AND endpoint_id = $2', [
@@ -433,34 +504,31 @@ export class PostgresDeliveries {
 
   /** See `Store`. */
   async listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>> {
-    const { rows } = await this.conn.q<AttemptRow>(
-      `SELECT * FROM attempts
-       WHERE app_id = $1
-         AND ($2::text IS NULL OR msg_id = $2)
-         AND ($3::text IS NULL OR endpoint_id = $3)
-         AND ($4::boolean IS NULL OR succeeded = $4)
-         AND ($5::int IS NULL OR ($5 = 0 AND status_code IS NULL) OR (status_code >= $5 AND status_code < $5 + 100))
-         AND ($6::text[] IS NULL OR msg_id IN (SELECT id FROM messages WHERE event_type = ANY($6)))
-         AND ($7::bigint IS NULL OR created_at < $7)
-         AND ($8::bigint IS NULL OR created_at > $8)
-         AND ($9::text IS NULL OR id < $9)
-         AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND m.tags::jsonb ? $11))
-       ORDER BY id DESC LIMIT $10`,
-      [
-        filter.appId,
-        filter.msgId ?? null,
-        filter.endpointId ?? null,
-        filter.succeeded ?? null,
-        filter.statusCodeClass ?? null,
-        filter.eventTypes && filter.eventTypes.length > 0 ? filter.eventTypes : null,
-        filter.before ?? null,
-        filter.after ?? null,
-        page.iterator ?? null,
-        page.limit + 1,
-        filter.tag ?? null,
-      ],
-    );
-    return pageOf(rows.map(toAttempt), page.limit, (a) => a.id);
+    const w = new Where();
+    w.where.push(`app_id = ${w.param(filter.appId)}`);
+    if (filter.msgId !== undefined) w.where.push(`msg_id = ${w.param(filter.msgId)}`);
+    if (filter.endpointId !== undefined) w.where.push(`endpoint_id = ${w.param(filter.endpointId)}`);
+    if (filter.succeeded !== undefined) w.where.push(`succeeded = ${w.param(filter.succeeded)}`);
+    if (filter.statusCodeClass === 0) w.where.push('status_code IS NULL');
+    else if (filter.statusCodeClass !== undefined) {
+      const from = w.param(filter.statusCodeClass);
+      w.where.push(`status_code >= ${from}::int AND status_code < ${from}::int + 100`);
+    }
+    // The message's fields, looked up by its key for each attempt the page passes.
+    const ofMessage: string[] = [];
+    if (filter.eventTypes && filter.eventTypes.length > 0)
+      ofMessage.push(`m.event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
+    if (filter.channel !== undefined) ofMessage.push(`m.channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) ofMessage.push(`m.tags::jsonb ? ${w.param(filter.tag)}`);
+    if (ofMessage.length > 0)
+      w.where.push(
+        `EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND ${ofMessage.join(' AND ')})`,
+      );
+    w.window('id', idWindow('atmpt', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM attempts ${w.pageSql(ks, 'id', page.limit)}`;
+    const { rows } = await this.conn.q<AttemptRow>(sql, w.params);
+    return pageFrom(rows.map(toAttempt), page, ks, (a) => a.id);
   }
 
   /** See `Store`. */
@@ -475,13 +543,131 @@ export class PostgresDeliveries {
   }
 
   /** See `Store`. */
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
     const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
     const { rows } = await this.conn.q<{ status: Delivery['status']; n: string }>(
-      'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 GROUP BY status',
-      [endpointId],
+      window
+        ? `SELECT status, COUNT(*) AS n FROM deliveries
+           WHERE endpoint_id = $1 AND created_at >= $2 AND ($3::bigint IS NULL OR created_at < $3)
+           GROUP BY status`
+        : 'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = $1 GROUP BY status',
+      window ? [endpointId, window.since, window.until] : [endpointId],
     );
     for (const r of rows) counts[r.status] = Number(r.n);
     return counts;
+  }
+
+  /** See `Store.recoverBatch`. */
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('dlv', window, after);
+    const result = await this.conn.tx(async (c) => {
+      const { rows } = await c.query<{ id: string; status: Delivery['status']; created_at: string }>(
+        DELIVERIES_AFTER,
+        [endpointId, start, end, limit],
+      );
+      const failed = rows
+        .filter((r) => r.status === 'failed' && inWindow(Number(r.created_at), window))
+        .map((r) => r.id);
+      const { rowCount } = await c.query(RECOVER_IDS, [failed, now]);
+      return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpointId]);
+    return result;
+  }
+
+  /** See `Store.replayMissingBatch`. */
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const row = (await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId]))
+      .rows[0];
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('msg', window, after);
+    const result = await this.conn.tx(async (c) => {
+      const scanned = (
+        await c.query<MessageRow & { delivered: boolean }>(MESSAGES_AFTER, [
+          endpoint.appId,
+          start,
+          end,
+          limit,
+          endpoint.id,
+        ])
+      ).rows;
+      const missing = scanned
+        .filter((m) => !m.delivered && m.expunged_at === null && inWindow(Number(m.created_at), window))
+        .map(toMessage);
+      let count = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        const { rowCount } = await c.query(INSERT_REPLAYED, [
+          newId('dlv', now),
+          m.id,
+          endpoint.id,
+          endpoint.appId,
+          now,
+          // A message for later is not sent before its time.
+          Math.max(now, m.deliverAt ?? now),
+        ]);
+        count += rowCount ?? 0;
+      }
+      return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpoint.id]);
+    return result;
+  }
+
+  /** See `Store.bulkReplayBatch`. */
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    const now = this.conn.clock.now();
+    // A delivery is made at or after its message: none before the window's start is in it.
+    const start = after ?? idFloor('dlv', filter.since);
+    const result = await this.conn.tx(async (c) => {
+      const { rows } = await c.query<{
+        id: string;
+        status: Delivery['status'];
+        event_type: string;
+        channels: string | null;
+        tags: string | null;
+        msg_created_at: string;
+        last_attempt: string | null;
+        last_code: number | null;
+      }>(REPLAY_CANDIDATES, [endpointId, start, limit]);
+      const chosen = rows
+        .filter(
+          (r) =>
+            inWindow(Number(r.msg_created_at), filter) &&
+            bulkReplayMatches(filter, {
+              status: r.status,
+              eventType: r.event_type,
+              channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+              tags: r.tags === null ? null : (JSON.parse(r.tags) as string[]),
+              attempted: r.last_attempt !== null,
+              lastStatusCode: r.last_code,
+            }),
+        )
+        .map((r) => r.id);
+      const { rowCount } = await c.query(REPLAY_IDS, [chosen, now]);
+      return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) await this.conn.wakeAll([endpointId]);
+    return result;
   }
 }

@@ -10,17 +10,17 @@ import { newId } from '../../core/ids.js';
 import type { InboundRequest, Source } from '../../core/types.js';
 import { INBOUND_PRUNE_BATCH, type InboundRetention } from '../inbound-retention.js';
 import { sourceRecord, updatedSource } from '../normalise.js';
+import { keyset, pageFrom } from '../paging.js';
 import {
   INBOUND_COLUMNS,
   type InboundRow,
   inboundParams,
-  pageOf,
   type SourceRow,
   toInbound,
   toSource,
 } from '../rows.js';
 import type { NewInboundRequest, NewSource, Page, PageRequest, SourcePatch } from '../store.js';
-import type { PostgresConnection } from './connection.js';
+import { type PostgresConnection, Where } from './connection.js';
 
 /** Runs one statement on the store's pool, with its error mapping. */
 export type Query = <R extends pg.QueryResultRow>(
@@ -87,11 +87,14 @@ export class PostgresInboundLog {
 
   /** See `Store.listInbound`. */
   async list(sourceId: string, page: PageRequest): Promise<Page<InboundRequest>> {
+    const ks = keyset(page, 'descending');
+    const w = new Where();
+    w.where.push(`source_id = ${w.param(sourceId)}`);
     const { rows } = await this.q<InboundRow>(
-      'SELECT * FROM inbound_requests WHERE source_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
-      [sourceId, page.iterator ?? null, page.limit + 1],
+      `SELECT * FROM inbound_requests ${w.pageSql(ks, 'id', page.limit)}`,
+      w.params,
     );
-    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+    return pageFrom(rows.map(toInbound), page, ks, (x) => x.id);
   }
 
   /** See `Store.getInbound`. */
@@ -151,13 +154,16 @@ export class PostgresSources {
 
   /** See `Store`. */
   async listSources(page: PageRequest): Promise<Page<Source>> {
+    const ks = keyset(page, 'ascending');
+    const w = new Where();
     const { rows } = await this.conn.q<SourceRow>(
-      'SELECT * FROM sources WHERE id > $1 ORDER BY id LIMIT $2',
-      [page.iterator ?? '', page.limit + 1],
+      `SELECT * FROM sources ${w.pageSql(ks, 'id', page.limit)}`,
+      w.params,
     );
-    return pageOf(
+    return pageFrom(
       rows.map((r) => toSource(r, this.conn.box)),
-      page.limit,
+      page,
+      ks,
       (x) => x.id,
     );
   }

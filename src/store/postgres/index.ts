@@ -14,6 +14,7 @@ import { type Clock, systemClock } from '../../core/clock.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -27,12 +28,15 @@ import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
   EndpointPatch,
+  EventTypeFilter,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -41,11 +45,18 @@ import type {
   NewInboundRequest,
   NewMessage,
   NewSource,
+  NewTask,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   SourcePatch,
   Store,
+  StoredToken,
+  TaskFilter,
+  TaskProgress,
+  TimeWindow,
+  TokenGrant,
   WakeListener,
 } from '../store.js';
 import { PostgresAccess } from './access.js';
@@ -55,6 +66,7 @@ import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { PostgresMessages } from './messages.js';
+import { PostgresTasks } from './tasks.js';
 
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -71,6 +83,8 @@ export interface PostgresStoreOptions {
   secretBox?: SecretBox;
   /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
   inboundRetention?: Partial<InboundRetention>;
+  /** Applies pending migrations (default); `false` refuses to open a database that has some. */
+  migrate?: boolean;
 }
 
 /** Opens (creating the schema and migrating if needed) a PostgreSQL store. */
@@ -82,6 +96,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     clock: options.clock ?? systemClock,
     poolSize: options.poolSize ?? 10,
     box: options.secretBox ?? plainBox,
+    migrate: options.migrate ?? true,
   });
   return new PostgresStore(conn, options.maxBatch ?? 512, retention);
 }
@@ -96,6 +111,7 @@ export class PostgresStore implements Store {
   private readonly inbound: PostgresInboundLog;
   private readonly access: PostgresAccess;
   private readonly content: PostgresContent;
+  private readonly tasks: PostgresTasks;
 
   constructor(
     private readonly conn: PostgresConnection,
@@ -109,6 +125,7 @@ export class PostgresStore implements Store {
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
     this.content = new PostgresContent(conn);
+    this.tasks = new PostgresTasks(conn);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -130,11 +147,14 @@ export class PostgresStore implements Store {
   async upsertEventType(input: NewEventType): Promise<EventType> {
     return this.catalog.upsertEventType(input);
   }
+  async createEventType(input: NewEventType): Promise<EventType> {
+    return this.catalog.createEventType(input);
+  }
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
   }
-  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
-    return this.catalog.listEventTypes(page);
+  async listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>> {
+    return this.catalog.listEventTypes(page, filter);
   }
   async deleteEventType(name: string): Promise<void> {
     return this.catalog.deleteEventType(name);
@@ -173,12 +193,20 @@ export class PostgresStore implements Store {
   async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
     return this.messages.listMessages(filter, page);
   }
+  async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
+    return this.messages.getMessages(appId, ids);
+  }
   async listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
-    filter?: EndpointDeliveryFilter,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.messages.listEndpointDeliveries(endpointId, page, filter);
+    return this.messages.listEndpointDeliveries(filter, page);
+  }
+  async listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
+    return this.messages.listMessageDestinations(msgId, page);
   }
   async expungeMessageContent(appId: string, msgId: string): Promise<void> {
     return this.content.expungeMessage(appId, msgId);
@@ -210,8 +238,12 @@ export class PostgresStore implements Store {
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     return this.deliveries.release(owner, releases);
   }
+  readonly poolStats = () => this.conn.poolStats();
   async nextDueAt(): Promise<number | null> {
     return this.deliveries.nextDueAt();
+  }
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.deliveries.queueStats(now);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);
@@ -234,8 +266,54 @@ export class PostgresStore implements Store {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.deliveries.getAttempt(appId, msgId, attemptId);
   }
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
-    return this.deliveries.countDeliveries(endpointId);
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
+    return this.deliveries.countDeliveries(endpointId, window);
+  }
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.recoverBatch(endpointId, window, after, limit);
+  }
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.replayMissingBatch(endpointId, window, after, limit);
+  }
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.bulkReplayBatch(endpointId, filter, after, limit);
+  }
+
+  async createTask(input: NewTask): Promise<BackgroundTask> {
+    return this.tasks.create(input);
+  }
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    return this.tasks.get(id);
+  }
+  async listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>> {
+    return this.tasks.list(filter, page);
+  }
+  async claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]> {
+    return this.tasks.claim(owner, leaseMs, limit);
+  }
+  async advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean> {
+    return this.tasks.advance(id, owner, progress);
+  }
+  async releaseTask(id: string, owner: string): Promise<void> {
+    await this.tasks.release(id, owner);
   }
 
   async createSource(input: NewSource): Promise<Source> {
@@ -266,11 +344,20 @@ export class PostgresStore implements Store {
     return this.inbound.prune(limit);
   }
 
-  async saveToken(hash: string, appId: string | null): Promise<void> {
-    return this.access.saveToken(hash, appId);
+  async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
+    return this.access.saveToken(hash, appId, grant);
   }
-  async findToken(hash: string): Promise<{ appId: string | null } | null> {
+  async findToken(hash: string): Promise<StoredToken | null> {
     return this.access.findToken(hash);
+  }
+  async expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number> {
+    return this.access.expireTokens(appId, at, sessionIds);
+  }
+  async revokeToken(hash: string, at: number): Promise<boolean> {
+    return this.access.revokeToken(hash, at);
+  }
+  async ping(): Promise<void> {
+    return this.access.ping();
   }
   async hasAdminToken(): Promise<boolean> {
     return this.access.hasAdminToken();

@@ -8,13 +8,13 @@ import { newId } from '../../core/ids.js';
 import type { Delivery, Endpoint, Message } from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type DeliveryRow,
   type EndpointRow,
   fromMessage,
   type MessageRow,
   type PendingMessage,
-  pageOf,
   toDelivery,
   toEndpoint,
   toMessage,
@@ -28,7 +28,7 @@ import type {
   PageRequest,
 } from '../store.js';
 import type { PostgresCatalog } from './catalog.js';
-import { APP_BY_KEY, jsonRecords, type PostgresConnection } from './connection.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, Where } from './connection.js';
 import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
 
 /** An application's enabled endpoints, the candidates of a fan-out. $1: the application id. */
@@ -146,43 +146,62 @@ export class PostgresMessages {
   async listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>> {
     const app = await this.catalog.appRow(filter.appId);
     if (!app) throw new NotFoundError(`application ${filter.appId} not found`);
+    const w = new Where();
+    w.where.push(`app_id = ${w.param(app.id)}`);
+    if (filter.eventTypes && filter.eventTypes.length > 0)
+      w.where.push(`event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
+    if (filter.channel !== undefined) w.where.push(`channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) w.where.push(`tags::jsonb ? ${w.param(filter.tag)}`);
+    w.window('id', idWindow('msg', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM messages ${w.pageSql(ks, 'id', page.limit)}`;
+    const { rows } = await this.conn.q<MessageRow>(sql, w.params);
+    return pageFrom(rows.map(toMessage), page, ks, (m) => m.id);
+  }
+
+  /** See `Store.getMessages`. */
+  async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
+    if (ids.length === 0) return [];
     const { rows } = await this.conn.q<MessageRow>(
-      `SELECT * FROM messages
-       WHERE app_id = $1
-         AND ($2::text[] IS NULL OR event_type = ANY($2))
-         AND ($3::text IS NULL OR channels::jsonb ? $3)
-         AND ($4::bigint IS NULL OR created_at < $4)
-         AND ($5::bigint IS NULL OR created_at > $5)
-         AND ($6::text IS NULL OR id < $6)
-         AND ($8::text IS NULL OR tags::jsonb ? $8)
-       ORDER BY id DESC LIMIT $7`,
-      [
-        app.id,
-        filter.eventTypes && filter.eventTypes.length > 0 ? filter.eventTypes : null,
-        filter.channel ?? null,
-        filter.before ?? null,
-        filter.after ?? null,
-        page.iterator ?? null,
-        page.limit + 1,
-        filter.tag ?? null,
-      ],
+      'SELECT * FROM messages WHERE app_id = $1 AND id = ANY($2::text[])',
+      [appId, ids],
     );
-    return pageOf(rows.map(toMessage), page.limit, (m) => m.id);
+    return rows.map(toMessage);
   }
 
   /** See `Store.listEndpointDeliveries`. */
   async listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
-    filter: EndpointDeliveryFilter = {},
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    const { rows } = await this.conn.q<DeliveryRow & { m: MessageRow }>(
-      `SELECT d.*, row_to_json(m) AS m FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.id < $2) AND ($4::text IS NULL OR m.tags::jsonb ? $4)
-       ORDER BY d.id DESC LIMIT $3`,
-      [endpointId, page.iterator ?? null, page.limit + 1, filter.tag ?? null],
-    );
+    const w = new Where();
+    w.where.push(`d.endpoint_id = ${w.param(filter.endpointId)}`);
+    if (filter.status !== undefined) w.where.push(`d.status = ${w.param(filter.status)}`);
+    if (filter.eventTypes && filter.eventTypes.length > 0)
+      w.where.push(`m.event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
+    if (filter.channel !== undefined) w.where.push(`m.channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) w.where.push(`m.tags::jsonb ? ${w.param(filter.tag)}`);
+    w.window('d.msg_id', idWindow('msg', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT d.*, row_to_json(m) AS m FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       ${w.pageSql(ks, 'd.msg_id', page.limit)}`;
+    const { rows } = await this.conn.q<DeliveryRow & { m: MessageRow }>(sql, w.params);
     const items = rows.map((r) => ({ delivery: toDelivery(r), message: toMessage(r.m) }));
-    return pageOf(items, page.limit, (x) => x.delivery.id);
+    return pageFrom(items, page, ks, (x) => x.message.id);
+  }
+
+  /** See `Store.listMessageDestinations`. */
+  async listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
+    const ks = keyset(page, 'ascending');
+    const w = new Where();
+    w.where.push(`d.msg_id = ${w.param(msgId)}`);
+    const sql = `SELECT d.*, row_to_json(e) AS e FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       ${w.pageSql(ks, 'd.endpoint_id', page.limit)}`;
+    const { rows } = await this.conn.q<DeliveryRow & { e: EndpointRow }>(sql, w.params);
+    const items = rows.map((r) => ({ delivery: toDelivery(r), endpoint: toEndpoint(r.e, this.conn.box) }));
+    return pageFrom(items, page, ks, (x) => x.delivery.endpointId);
   }
 }

@@ -2,26 +2,56 @@
  * Access on SQLite: API token hashes and stored idempotent answers. Statements are prepared
  * once, when the store opens.
  */
-import type { IdempotentAnswer } from '../store.js';
+import { type IdempotencyRow, toIdempotentAnswer } from '../rows.js';
+import { EXPIRED_TOKEN_KEPT_MS, type IdempotentAnswer, type StoredToken, type TokenGrant } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
-interface IdempotencyRow {
-  scope: string;
-  key: string;
-  request_hash: string;
-  status_code: number;
-  response: string;
-  created_at: number;
+interface TokenRow {
+  app_id: string | null;
+  expires_at: number | null;
+  read_only: number;
+  capabilities: string | null;
+  session_id: string | null;
+  revoked_by: StoredToken['revokedBy'];
 }
 
 function prepare({ db }: SqliteConnection) {
   return {
-    saveToken: db.prepare<[{ hash: string; appId: string | null; now: number }]>(
-      'INSERT INTO api_tokens (hash, app_id, created_at) VALUES (@hash, @appId, @now) ON CONFLICT DO NOTHING',
+    saveToken: db.prepare<
+      [
+        {
+          hash: string;
+          appId: string | null;
+          now: number;
+          expiresAt: number | null;
+          readOnly: number;
+          capabilities: string | null;
+          sessionId: string | null;
+        },
+      ]
+    >(
+      `INSERT INTO api_tokens (hash, app_id, created_at, expires_at, read_only, capabilities, session_id)
+       VALUES (@hash, @appId, @now, @expiresAt, @readOnly, @capabilities, @sessionId) ON CONFLICT DO NOTHING`,
     ),
-    findToken: db.prepare<[string], { app_id: string | null }>(
-      'SELECT app_id FROM api_tokens WHERE hash = ?',
+    forgetExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at < ? AND app_id IS NOT NULL'),
+    findToken: db.prepare<[string], TokenRow>(
+      'SELECT app_id, expires_at, read_only, capabilities, session_id, revoked_by FROM api_tokens WHERE hash = ?',
     ),
+    expireAll: db.prepare<[{ appId: string; at: number }]>(
+      `UPDATE api_tokens SET expires_at = @at, revoked_by = 'expire-all'
+       WHERE app_id = @appId AND (expires_at IS NULL OR expires_at > @at)`,
+    ),
+    // @sessions: a JSON array of session ids.
+    expireSessions: db.prepare<[{ appId: string; at: number; sessions: string }]>(
+      `UPDATE api_tokens SET expires_at = @at, revoked_by = 'expire-all'
+       WHERE app_id = @appId AND session_id IN (SELECT value FROM json_each(@sessions))
+         AND (expires_at IS NULL OR expires_at > @at)`,
+    ),
+    revoke: db.prepare<[{ hash: string; at: number }]>(
+      `UPDATE api_tokens SET expires_at = min(coalesce(expires_at, @at), @at), revoked_by = 'logout'
+       WHERE hash = @hash AND app_id IS NOT NULL`,
+    ),
+    ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
     anyAdminToken: db.prepare<[], { 1: number }>('SELECT 1 FROM api_tokens WHERE app_id IS NULL LIMIT 1'),
     getIdempotent: db.prepare<[{ scope: string; key: string; notBefore: number }], IdempotencyRow>(
       'SELECT * FROM idempotency_keys WHERE scope = @scope AND key = @key AND created_at >= @notBefore',
@@ -45,13 +75,47 @@ export class SqliteAccess {
     this.stmt = prepare(conn);
   }
 
-  saveToken(hash: string, appId: string | null): void {
-    this.stmt.saveToken.run({ hash, appId, now: this.conn.clock.now() });
+  saveToken(hash: string, appId: string | null, grant: TokenGrant = {}): void {
+    const now = this.conn.clock.now();
+    this.stmt.forgetExpired.run(now - EXPIRED_TOKEN_KEPT_MS);
+    this.stmt.saveToken.run({
+      hash,
+      appId,
+      now,
+      expiresAt: grant.expiresAt ?? null,
+      readOnly: grant.readOnly ? 1 : 0,
+      capabilities: grant.capabilities ? JSON.stringify(grant.capabilities) : null,
+      sessionId: grant.sessionId ?? null,
+    });
   }
 
-  findToken(hash: string): { appId: string | null } | null {
+  findToken(hash: string): StoredToken | null {
     const row = this.stmt.findToken.get(hash);
-    return row ? { appId: row.app_id } : null;
+    return row
+      ? {
+          appId: row.app_id,
+          expiresAt: row.expires_at,
+          readOnly: row.read_only === 1,
+          capabilities: row.capabilities === null ? null : (JSON.parse(row.capabilities) as string[]),
+          sessionId: row.session_id,
+          revokedBy: row.revoked_by,
+        }
+      : null;
+  }
+
+  expireTokens(appId: string, at: number, sessionIds?: readonly string[]): number {
+    const result = sessionIds
+      ? this.stmt.expireSessions.run({ appId, at, sessions: JSON.stringify(sessionIds) })
+      : this.stmt.expireAll.run({ appId, at });
+    return result.changes;
+  }
+
+  revokeToken(hash: string, at: number): boolean {
+    return this.stmt.revoke.run({ hash, at }).changes > 0;
+  }
+
+  ping(): void {
+    this.stmt.ping.get();
   }
 
   hasAdminToken(): boolean {
@@ -60,14 +124,7 @@ export class SqliteAccess {
 
   getIdempotent(scope: string, key: string, notBefore: number): IdempotentAnswer | null {
     const row = this.stmt.getIdempotent.get({ scope, key, notBefore });
-    return row
-      ? {
-          requestHash: row.request_hash,
-          statusCode: row.status_code,
-          response: row.response,
-          createdAt: row.created_at,
-        }
-      : null;
+    return row ? toIdempotentAnswer(row) : null;
   }
 
   saveIdempotent(scope: string, key: string, answer: IdempotentAnswer, replaceBefore: number): void {

@@ -2,7 +2,7 @@
  * The catalog on SQLite: applications, event types and endpoints. Statements are prepared
  * once, when the store opens.
  */
-import { NotFoundError } from '../../core/errors.js';
+import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
 import {
@@ -12,13 +12,13 @@ import {
   endpointRecord,
   rotatedSecrets,
 } from '../normalise.js';
+import { keyset, pageFrom } from '../paging.js';
 import {
   type ApplicationRow,
   type EndpointRow,
   type EventTypeRow,
   fromApplication,
   fromEndpoint,
-  pageOf,
   toApplication,
   toEndpoint,
   toEventType,
@@ -26,13 +26,24 @@ import {
 import type {
   ApplicationPatch,
   EndpointPatch,
+  EventTypeFilter,
   NewApplication,
   NewEndpoint,
   NewEventType,
   Page,
   PageRequest,
 } from '../store.js';
-import { conflictOnUnique, type SqliteConnection } from './connection.js';
+import { conflictOnUnique, pageSql, type SqliteConnection, type Where } from './connection.js';
+
+interface EventTypeParams {
+  name: string;
+  description: string;
+  schemas: string | null;
+  archived: number;
+  deprecated: number;
+  feature_flag: string | null;
+  now: number;
+}
 
 function prepare({ db }: SqliteConnection) {
   return {
@@ -49,27 +60,29 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE applications SET uid = @uid, name = @name, rate_limit = @rate_limit, metadata = @metadata,
        updated_at = @updated_at WHERE id = @id`,
     ),
-    listApps: db.prepare<[{ after: string; limit: number }], ApplicationRow>(
-      'SELECT * FROM applications WHERE id > @after ORDER BY id LIMIT @limit',
-    ),
     // Attempts have no foreign key (they outlive nothing but are many): deleted by hand.
     deleteAttemptsOfApp: db.prepare<[string]>('DELETE FROM attempts WHERE app_id = ?'),
     deleteApp: db.prepare<[string]>('DELETE FROM applications WHERE id = ?'),
 
-    upsertEventType: db.prepare<
-      [{ name: string; description: string; schemas: string | null; archived: number; now: number }],
-      EventTypeRow
-    >(
-      `INSERT INTO event_types (name, description, schemas, archived, created_at, updated_at)
-       VALUES (@name, @description, @schemas, @archived, @now, @now)
+    upsertEventType: db.prepare<[EventTypeParams], EventTypeRow>(
+      `INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+       VALUES (@name, @description, @schemas, @archived, @deprecated, @feature_flag, @now, @now)
        ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
-         archived = excluded.archived, updated_at = excluded.updated_at
+         archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+         updated_at = excluded.updated_at
+       RETURNING *`,
+    ),
+    // Svix's create: a new name, or an archived one revived; a live one returns no row.
+    createEventType: db.prepare<[EventTypeParams], EventTypeRow>(
+      `INSERT INTO event_types (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+       VALUES (@name, @description, @schemas, @archived, @deprecated, @feature_flag, @now, @now)
+       ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
+         archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
+         updated_at = excluded.updated_at
+       WHERE event_types.archived = 1
        RETURNING *`,
     ),
     eventType: db.prepare<[string], EventTypeRow>('SELECT * FROM event_types WHERE name = ?'),
-    listEventTypes: db.prepare<[{ after: string; limit: number }], EventTypeRow>(
-      'SELECT * FROM event_types WHERE name > @after ORDER BY name LIMIT @limit',
-    ),
     deleteEventType: db.prepare<[string]>('DELETE FROM event_types WHERE name = ?'),
 
     endpointById: db.prepare<[{ appId: string; key: string }], EndpointRow>(
@@ -78,9 +91,6 @@ function prepare({ db }: SqliteConnection) {
     ),
     enabledEndpointsOfApp: db.prepare<[string], EndpointRow>(
       'SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0',
-    ),
-    listEndpoints: db.prepare<[{ appId: string; after: string; limit: number }], EndpointRow>(
-      'SELECT * FROM endpoints WHERE app_id = @appId AND id > @after ORDER BY id LIMIT @limit',
     ),
     insertEndpoint: db.prepare<[EndpointRow]>(
       `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
@@ -147,8 +157,11 @@ export class SqliteCatalog {
   }
 
   listApplications(page: PageRequest): Page<Application> {
-    const rows = this.stmt.listApps.all({ after: page.iterator ?? '', limit: page.limit + 1 });
-    return pageOf(rows.map(toApplication), page.limit, (a) => a.id);
+    const ks = keyset(page, 'descending');
+    const w: Where = { where: [], params: {} };
+    const sql = `SELECT * FROM applications ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], ApplicationRow>(sql).all(w.params);
+    return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);
   }
 
   updateApplication(id: string, patch: ApplicationPatch): Application {
@@ -173,14 +186,25 @@ export class SqliteCatalog {
   // Event types
 
   upsertEventType(input: NewEventType): EventType {
-    const row = this.stmt.upsertEventType.get({
+    return toEventType(this.stmt.upsertEventType.get(this.eventTypeParams(input))!);
+  }
+
+  createEventType(input: NewEventType): EventType {
+    const row = this.stmt.createEventType.get(this.eventTypeParams(input));
+    if (!row) throw new ConflictError(`event type ${input.name} already exists`);
+    return toEventType(row);
+  }
+
+  private eventTypeParams(input: NewEventType): EventTypeParams {
+    return {
       name: input.name,
       description: input.description ?? '',
       schemas: input.schemas ? JSON.stringify(input.schemas) : null,
       archived: input.archived ? 1 : 0,
+      deprecated: input.deprecated ? 1 : 0,
+      feature_flag: input.featureFlag ?? null,
       now: this.conn.clock.now(),
-    });
-    return toEventType(row!);
+    };
   }
 
   getEventType(name: string): EventType | null {
@@ -188,9 +212,12 @@ export class SqliteCatalog {
     return row ? toEventType(row) : null;
   }
 
-  listEventTypes(page: PageRequest): Page<EventType> {
-    const rows = this.stmt.listEventTypes.all({ after: page.iterator ?? '', limit: page.limit + 1 });
-    return pageOf(rows.map(toEventType), page.limit, (e) => e.name);
+  listEventTypes(page: PageRequest, filter: EventTypeFilter = {}): Page<EventType> {
+    const ks = keyset(page, 'ascending');
+    const w: Where = { where: filter.includeArchived ? [] : ['archived = 0'], params: {} };
+    const sql = `SELECT * FROM event_types ${pageSql(w, ks, 'name', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], EventTypeRow>(sql).all(w.params);
+    return pageFrom(rows.map(toEventType), page, ks, (e) => e.name);
   }
 
   deleteEventType(name: string): void {
@@ -225,15 +252,14 @@ export class SqliteCatalog {
   }
 
   listEndpoints(appId: string, page: PageRequest): Page<Endpoint> {
-    const app = this.mustAppId(appId);
-    const rows = this.stmt.listEndpoints.all({
-      appId: app,
-      after: page.iterator ?? '',
-      limit: page.limit + 1,
-    });
-    return pageOf(
+    const ks = keyset(page, 'descending');
+    const w: Where = { where: ['app_id = @appId'], params: { appId: this.mustAppId(appId) } };
+    const sql = `SELECT * FROM endpoints ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], EndpointRow>(sql).all(w.params);
+    return pageFrom(
       rows.map((r) => toEndpoint(r, this.conn.box)),
-      page.limit,
+      page,
+      ks,
       (e) => e.id,
     );
   }

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import { ConflictError } from '../../core/errors.js';
+import type { Keyset } from '../paging.js';
 import { rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
 import type { ClaimedDelivery, FreshListener, WakeListener } from '../store.js';
 import { migrate } from './migrate.js';
@@ -31,22 +32,38 @@ export function conflictOnUnique<T>(write: () => T, conflict: string): T {
 }
 
 /**
- * Adds the time bounds of a list filter (`created_at` strictly before / after) to a WHERE
- * being built with named parameters.
+ * A WHERE being built with named parameters: `where` holds its conditions, `params` their
+ * values. Each list adds its own filters, then {@link pageSql} its keyset.
  */
-export function timeBounds(
-  where: string[],
-  params: Record<string, unknown>,
-  filter: { before?: number; after?: number },
-): void {
-  if (filter.before !== undefined) {
-    where.push('created_at < @before');
-    params.before = filter.before;
+export interface Where {
+  where: string[];
+  params: Record<string, unknown>;
+}
+
+/**
+ * Adds a time window as bounds on the list's key `column` (see `idWindow` in
+ * `src/store/paging.ts`), so that the window is a range of the index the page reads.
+ */
+export function windowBounds(w: Where, column: string, bounds: { below?: string; above?: string }): void {
+  if (bounds.below !== undefined) {
+    w.where.push(`${column} < @below`);
+    w.params.below = bounds.below;
   }
-  if (filter.after !== undefined) {
-    where.push('created_at > @after');
-    params.after = filter.after;
+  if (bounds.above !== undefined) {
+    w.where.push(`${column} > @above`);
+    w.params.above = bounds.above;
   }
+}
+
+/** `WHERE … ORDER BY … LIMIT …` of one page read by `ks` on `column` (the key). */
+export function pageSql(w: Where, ks: Keyset, column: string, limit: number): string {
+  const where = [...w.where];
+  if (ks.cursor !== null) {
+    where.push(`${column} ${ks.op} @cursor`);
+    w.params.cursor = ks.cursor;
+  }
+  w.params.limit = limit + 1;
+  return `${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${ks.sql} LIMIT @limit`;
 }
 
 /** An open SQLite database with what every record group needs beside it. */
@@ -60,6 +77,7 @@ export class SqliteConnection {
     path: string,
     readonly clock: Clock,
     readonly box: SecretBox,
+    options: { migrate: boolean } = { migrate: true },
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -79,7 +97,12 @@ export class SqliteConnection {
     this.db.pragma('wal_autocheckpoint = 10000');
     // Under a main key, freed cells are zeroed so that no plain secret outlives its rewrite.
     if (box.encrypts) this.db.pragma('secure_delete = ON');
-    migrate(this.db, clock.now());
+    try {
+      migrate(this.db, clock.now(), options);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     this.resealSecrets();
     this.events.setMaxListeners(0);
   }

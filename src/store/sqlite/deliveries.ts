@@ -7,9 +7,11 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { replaySelection } from '../../core/filter.js';
-import { newId } from '../../core/ids.js';
-import type { Attempt, Delivery, Message } from '../../core/types.js';
+import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { idFloor, newId } from '../../core/ids.js';
+import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
+import { idRange, inWindow } from '../batches.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -17,7 +19,6 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type MessageRow,
-  pageOf,
   toAttempt,
   toClaimed,
   toDelivery,
@@ -26,6 +27,8 @@ import {
 } from '../rows.js';
 import type {
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
@@ -33,10 +36,12 @@ import type {
   EndpointDeliveryFilter,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   StandingOrder,
+  TimeWindow,
 } from '../store.js';
-import { type SqliteConnection, timeBounds } from './connection.js';
+import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
@@ -79,13 +84,11 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   LIMIT ?`;
 
 /** An endpoint's deliveries with their messages as JSON. Parameters: endpoint id, iterator. */
-const ENDPOINT_DELIVERIES = `
-  SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+/** A message row `m` as one JSON object, read back by `toMessage`. */
+const MESSAGE_AS_JSON = `json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
     'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
     'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
-    'expunged_at', m.expunged_at, 'created_at', m.created_at) AS m
-  FROM deliveries d JOIN messages m ON m.id = d.msg_id
-  WHERE d.endpoint_id = ? AND d.id < ?`;
+    'expunged_at', m.expunged_at, 'created_at', m.created_at)`;
 
 /** A new delivery: pending (due at creation, no owner), or already leased to a standing claim. */
 export interface NewDeliveryRow {
@@ -205,6 +208,13 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE deliveries SET status = 'pending', due_at = @due_at, lease_owner = NULL
        WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
     ),
+    queueCounts: db.prepare<[], { status: 'pending' | 'sending'; n: number }>(
+      `SELECT status, count(*) AS n FROM deliveries INDEXED BY deliveries_due
+       WHERE status IN ('pending', 'sending') GROUP BY status`,
+    ),
+    oldestDue: db.prepare<[number], { due: number | null }>(
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status = 'pending' AND due_at <= ?`,
+    ),
     nextDue: db.prepare<[], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
     ),
@@ -233,15 +243,66 @@ function prepare({ db }: SqliteConnection) {
          AND m.expunged_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
     ),
-    endpointDeliveries: db.prepare<[string, string, number], DeliveryRow & { m: string }>(
-      `${ENDPOINT_DELIVERIES} ORDER BY d.id DESC LIMIT ?`,
-    ),
-    endpointDeliveriesTagged: db.prepare<[string, string, string, number], DeliveryRow & { m: string }>(
-      `${ENDPOINT_DELIVERIES} AND EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)
-       ORDER BY d.id DESC LIMIT ?`,
+    endpointsByIds: db.prepare<[string], EndpointRow>(
+      'SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))',
     ),
     countByStatus: db.prepare<[string], { status: Delivery['status']; n: number }>(
       'SELECT status, COUNT(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status',
+    ),
+    countByStatusIn: db.prepare<[Window & { endpointId: string }], { status: Delivery['status']; n: number }>(
+      `SELECT status, COUNT(*) AS n FROM deliveries
+       WHERE endpoint_id = @endpointId AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+       GROUP BY status`,
+    ),
+    // Background-task batches: each scans on an index by id from `after`, at most `limit` rows.
+    // At most `limit` of the endpoint's deliveries in id order between two ids (ids sort by
+    // creation time, so the window is an id range); the batch picks the failed ones.
+    deliveriesAfter: db.prepare<
+      [{ endpointId: string; after: string; before: string; limit: number }],
+      { id: string; status: Delivery['status']; created_at: number }
+    >(
+      `SELECT id, status, created_at FROM deliveries
+       WHERE endpoint_id = @endpointId AND id > @after AND id < @before
+       ORDER BY id LIMIT @limit`,
+    ),
+    // A message whose payload is gone is not sent again (recover, bulk-replay, replay-missing).
+    recoverOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
+       WHERE id = @id AND status = 'failed'
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
+    ),
+    messagesAfter: db.prepare<[{ appId: string; after: string; before: string; limit: number }], MessageRow>(
+      `SELECT * FROM messages WHERE app_id = @appId AND id > @after AND id < @before ORDER BY id LIMIT @limit`,
+    ),
+    hasDelivery: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
+    ),
+    replayCandidates: db.prepare<
+      [{ endpointId: string; after: string; limit: number }],
+      {
+        id: string;
+        status: Delivery['status'];
+        event_type: string;
+        channels: string | null;
+        tags: string | null;
+        msg_created_at: number;
+        last_attempt: string | null;
+        last_code: number | null;
+      }
+    >(
+      `SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
+         (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_attempt,
+         (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+          ORDER BY a.id DESC LIMIT 1) AS last_code
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id
+       WHERE d.endpoint_id = @endpointId AND d.id > @after
+       ORDER BY d.id LIMIT @limit`,
+    ),
+    replayOne: db.prepare<[{ id: string; now: number }]>(
+      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
+       WHERE id = @id AND status <> 'sending'
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
     attempt: db.prepare<[string, string, string], AttemptRow>(
       'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
@@ -324,17 +385,33 @@ export class SqliteDeliveries {
   }
 
   claimDue(request: ClaimRequest): ClaimedDelivery[] {
+    return this.conn.immediate(() => this.lease(request));
+  }
+
+  /** Leases due deliveries to `request.owner`, in the caller's transaction. */
+  private lease(request: ClaimRequest): ClaimedDelivery[] {
     const until = request.now + request.leaseMs;
+    // The owner's standing claim was sized for its room before this claim: withdraw it here,
+    // so that nothing fills it between this claim and the stand that follows (StandingClaims).
+    if (this.standing?.owner === request.owner) this.standing = null;
+    const rows =
+      request.skipEndpoints.length === 0
+        ? this.stmt.dueDeliveries.all(request.now, request.limit)
+        : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
+    for (const row of rows) this.stmt.lease.run(until, request.owner, row.id);
+    return rows.map((r) => toClaimed(r, until));
+  }
+
+  /** See `StandingClaims.claim`: the claim and the stand in one transaction. */
+  claimAndStand(request: ClaimRequest): ClaimedDelivery[] {
     return this.conn.immediate(() => {
-      // The owner's standing claim was sized for its room before this claim: withdraw it here,
-      // so that nothing fills it between this claim and the stand that follows (StandingClaims).
-      if (this.standing?.owner === request.owner) this.standing = null;
-      const rows =
-        request.skipEndpoints.length === 0
-          ? this.stmt.dueDeliveries.all(request.now, request.limit)
-          : this.dueSkipping(request.now, request.skipEndpoints, request.limit);
-      for (const row of rows) this.stmt.lease.run(until, request.owner, row.id);
-      return rows.map((r) => toClaimed(r, until));
+      const claimed = this.lease(request);
+      this.stand(request.owner, {
+        leaseMs: request.leaseMs,
+        limit: request.limit - claimed.length,
+        skipEndpoints: request.skipEndpoints,
+      });
+      return claimed;
     });
   }
 
@@ -411,6 +488,16 @@ export class SqliteDeliveries {
     return this.stmt.nextDue.get()?.due ?? null;
   }
 
+  queueStats(now: number): QueueStats {
+    const stats: QueueStats = {
+      pending: 0,
+      sending: 0,
+      oldestDueAt: this.stmt.oldestDue.get(now)?.due ?? null,
+    };
+    for (const { status, n } of this.stmt.queueCounts.all()) stats[status] = n;
+    return stats;
+  }
+
   getDelivery(msgId: string, endpointId: string): Delivery | null {
     const row = this.stmt.delivery.get(msgId, endpointId);
     return row ? toDelivery(row) : null;
@@ -471,26 +558,154 @@ export class SqliteDeliveries {
   }
 
   listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
-    filter: EndpointDeliveryFilter = {},
   ): Page<{ delivery: Delivery; message: Message }> {
-    const iterator = page.iterator ?? '~';
-    const rows =
-      filter.tag === undefined
-        ? this.stmt.endpointDeliveries.all(endpointId, iterator, page.limit + 1)
-        : this.stmt.endpointDeliveriesTagged.all(endpointId, iterator, filter.tag, page.limit + 1);
+    const w: Where = { where: ['d.endpoint_id = @endpointId'], params: { endpointId: filter.endpointId } };
+    if (filter.status !== undefined) {
+      w.where.push('d.status = @status');
+      w.params.status = filter.status;
+    }
+    if (filter.eventTypes && filter.eventTypes.length > 0) {
+      w.where.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
+      w.params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.channel !== undefined) {
+      w.where.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
+      w.params.channel = filter.channel;
+    }
+    if (filter.tag !== undefined) {
+      w.where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
+    }
+    windowBounds(w, 'd.msg_id', idWindow('msg', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT d.*, ${MESSAGE_AS_JSON} AS m
+       FROM deliveries d JOIN messages m ON m.id = d.msg_id ${pageSql(w, ks, 'd.msg_id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], DeliveryRow & { m: string }>(sql).all(w.params);
     const items = rows.map((r) => ({
       delivery: toDelivery(r),
       message: toMessage(JSON.parse(r.m) as MessageRow),
     }));
-    return pageOf(items, page.limit, (x) => x.delivery.id);
+    return pageFrom(items, page, ks, (x) => x.message.id);
   }
 
-  countDeliveries(endpointId: string): Record<Delivery['status'], number> {
+  listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Page<{ delivery: Delivery; endpoint: Endpoint }> {
+    const ks = keyset(page, 'ascending');
+    const w: Where = { where: ['d.msg_id = @msgId'], params: { msgId } };
+    const sql = `SELECT d.* FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id ${pageSql(w, ks, 'd.endpoint_id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], DeliveryRow>(sql).all(w.params);
+    const endpoints = new Map(
+      this.stmt.endpointsByIds
+        .all(JSON.stringify(rows.map((r) => r.endpoint_id)))
+        .map((r) => [r.id, toEndpoint(r, this.conn.box)]),
+    );
+    const items = rows.map((r) => ({ delivery: toDelivery(r), endpoint: endpoints.get(r.endpoint_id)! }));
+    return pageFrom(items, page, ks, (x) => x.delivery.endpointId);
+  }
+
+  countDeliveries(endpointId: string, window?: TimeWindow): Record<Delivery['status'], number> {
     const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
-    for (const r of this.stmt.countByStatus.all(endpointId)) counts[r.status] = r.n;
+    const rows = window
+      ? this.stmt.countByStatusIn.all({ endpointId, ...window })
+      : this.stmt.countByStatus.all(endpointId);
+    for (const r of rows) counts[r.status] = r.n;
     return counts;
+  }
+
+  /** See `Store.recoverBatch`. */
+  recoverBatch(endpointId: string, window: TimeWindow, after: string | null, limit: number): BatchResult {
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('dlv', window, after);
+    const result = this.conn.immediate(() => {
+      const rows = this.stmt.deliveriesAfter.all({ endpointId, after: start, before: end, limit });
+      let count = 0;
+      for (const r of rows)
+        if (r.status === 'failed' && inWindow(r.created_at, window))
+          count += this.stmt.recoverOne.run({ id: r.id, now }).changes;
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
+  }
+
+  /** See `Store.replayMissingBatch`. */
+  replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const row = this.stmt.endpoint.get(endpointId);
+    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const endpoint = toEndpoint(row, this.conn.box);
+    const now = this.conn.clock.now();
+    const { start, end } = idRange('msg', window, after);
+    const result = this.conn.immediate(() => {
+      const scanned = this.stmt.messagesAfter.all({
+        appId: endpoint.appId,
+        after: start,
+        before: end,
+        limit,
+      });
+      const missing = scanned
+        .filter(
+          (m) =>
+            m.expunged_at === null &&
+            inWindow(m.created_at, window) &&
+            !this.stmt.hasDelivery.get(m.id, endpoint.id),
+        )
+        .map(toMessage);
+      let count = 0;
+      for (const m of replaySelection(endpoint, missing)) {
+        count += this.stmt.insertReplayed.run({
+          id: newId('dlv', now),
+          msg_id: m.id,
+          endpoint_id: endpoint.id,
+          app_id: endpoint.appId,
+          // A message for later is not sent before its time.
+          due_at: Math.max(now, m.deliverAt ?? now),
+          created_at: now,
+        }).changes;
+      }
+      return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpoint.id]);
+    return result;
+  }
+
+  /** See `Store.bulkReplayBatch`. */
+  bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): BatchResult {
+    const now = this.conn.clock.now();
+    // A delivery is made at or after its message: none before the window's start is in it.
+    const start = after ?? idFloor('dlv', filter.since);
+    const result = this.conn.immediate(() => {
+      const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit });
+      let count = 0;
+      for (const r of rows) {
+        if (!inWindow(r.msg_created_at, filter)) continue;
+        const candidate = {
+          status: r.status,
+          eventType: r.event_type,
+          channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+          tags: r.tags === null ? null : (JSON.parse(r.tags) as string[]),
+          attempted: r.last_attempt !== null,
+          lastStatusCode: r.last_code,
+        };
+        if (bulkReplayMatches(filter, candidate)) count += this.stmt.replayOne.run({ id: r.id, now }).changes;
+      }
+      return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
+    });
+    if (result.count > 0) this.conn.wake([endpointId]);
+    return result;
   }
 
   getAttempt(appId: string, msgId: string, attemptId: string): Attempt | null {
@@ -501,47 +716,49 @@ export class SqliteDeliveries {
   }
 
   listAttempts(filter: AttemptFilter, page: PageRequest): Page<Attempt> {
-    const where = ['app_id = @appId'];
-    const params: Record<string, unknown> = { appId: filter.appId, limit: page.limit + 1 };
+    const w: Where = { where: ['app_id = @appId'], params: { appId: filter.appId } };
     if (filter.msgId !== undefined) {
-      where.push('msg_id = @msgId');
-      params.msgId = filter.msgId;
+      w.where.push('msg_id = @msgId');
+      w.params.msgId = filter.msgId;
     }
     if (filter.endpointId !== undefined) {
-      where.push('endpoint_id = @endpointId');
-      params.endpointId = filter.endpointId;
+      w.where.push('endpoint_id = @endpointId');
+      w.params.endpointId = filter.endpointId;
     }
     if (filter.succeeded !== undefined) {
-      where.push('succeeded = @succeeded');
-      params.succeeded = filter.succeeded ? 1 : 0;
-    }
-    if (page.iterator) {
-      where.push('id < @iterator');
-      params.iterator = page.iterator;
+      w.where.push('succeeded = @succeeded');
+      w.params.succeeded = filter.succeeded ? 1 : 0;
     }
     if (filter.statusCodeClass !== undefined) {
-      if (filter.statusCodeClass === 0) where.push('status_code IS NULL');
+      if (filter.statusCodeClass === 0) w.where.push('status_code IS NULL');
       else {
-        where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
-        params.codeFrom = filter.statusCodeClass;
+        w.where.push('status_code >= @codeFrom AND status_code < @codeFrom + 100');
+        w.params.codeFrom = filter.statusCodeClass;
       }
     }
+    // The message's fields, looked up by its key for each attempt the page passes.
+    const ofMessage: string[] = [];
     if (filter.eventTypes && filter.eventTypes.length > 0) {
-      where.push(
-        'msg_id IN (SELECT id FROM messages WHERE event_type IN (SELECT value FROM json_each(@eventTypes)))',
-      );
-      params.eventTypes = JSON.stringify(filter.eventTypes);
+      ofMessage.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
+      w.params.eventTypes = JSON.stringify(filter.eventTypes);
+    }
+    if (filter.channel !== undefined) {
+      ofMessage.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
+      w.params.channel = filter.channel;
     }
     if (filter.tag !== undefined) {
-      where.push(
-        'EXISTS (SELECT 1 FROM messages m, json_each(m.tags) t WHERE m.id = attempts.msg_id AND t.value = @tag)',
-      );
-      params.tag = filter.tag;
+      ofMessage.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
     }
-    timeBounds(where, params, filter);
-    const statement = this.conn.cached<[Record<string, unknown>], AttemptRow>(
-      `SELECT * FROM attempts WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
-    );
-    return pageOf(statement.all(params).map(toAttempt), page.limit, (a) => a.id);
+    if (ofMessage.length > 0) {
+      w.where.push(
+        `EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND ${ofMessage.join(' AND ')})`,
+      );
+    }
+    windowBounds(w, 'id', idWindow('atmpt', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM attempts ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], AttemptRow>(sql).all(w.params);
+    return pageFrom(rows.map(toAttempt), page, ks, (a) => a.id);
   }
 }

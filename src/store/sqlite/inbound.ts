@@ -10,9 +10,10 @@ import { newId } from '../../core/ids.js';
 import type { InboundRequest, Source } from '../../core/types.js';
 import { INBOUND_PRUNE_BATCH, type InboundRetention } from '../inbound-retention.js';
 import { sourceRecord, updatedSource } from '../normalise.js';
-import { type InboundRow, pageOf, type SourceRow, toInbound, toSource } from '../rows.js';
+import { keyset, pageFrom } from '../paging.js';
+import { type InboundRow, type SourceRow, toInbound, toSource } from '../rows.js';
 import type { NewInboundRequest, NewSource, Page, PageRequest, SourcePatch } from '../store.js';
-import type { SqliteConnection } from './connection.js';
+import { pageSql, type SqliteConnection, type Where } from './connection.js';
 
 /**
  * The delete statements of retention. Each deletes at most `limit` rows found through an
@@ -83,7 +84,6 @@ export class SqliteSources {
          VALUES (@id, @name, @provider, @secrets, @app_id, @passthrough_headers, @created_at, @updated_at)`,
       ),
       get: db.prepare<[string], SourceRow>('SELECT * FROM sources WHERE id = ?'),
-      list: db.prepare<[string, number], SourceRow>('SELECT * FROM sources WHERE id > ? ORDER BY id LIMIT ?'),
       update: db.prepare<[ReturnType<typeof sourceParams>]>(
         `UPDATE sources SET name = @name, secrets = @secrets, passthrough_headers = @passthrough_headers,
            updated_at = @updated_at WHERE id = @id`,
@@ -106,10 +106,14 @@ export class SqliteSources {
   }
 
   list(page: PageRequest): Page<Source> {
-    const rows = this.stmt.list.all(page.iterator ?? '', page.limit + 1);
-    return pageOf(
+    const ks = keyset(page, 'ascending');
+    const w: Where = { where: [], params: {} };
+    const sql = `SELECT * FROM sources ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], SourceRow>(sql).all(w.params);
+    return pageFrom(
       rows.map((r) => toSource(r, this.conn.box)),
-      page.limit,
+      page,
+      ks,
       (x) => x.id,
     );
   }
@@ -133,6 +137,8 @@ export class SqliteSources {
 /** The inbound request log of a SQLite store. */
 export class SqliteInboundLog {
   private readonly stmt;
+  /** The list's statements, one per order and cursor. */
+  private readonly lists = new Map<string, Database.Statement<[Record<string, unknown>], InboundRow>>();
 
   constructor(
     private readonly db: Database.Database,
@@ -152,9 +158,6 @@ export class SqliteInboundLog {
       ofSource: db.prepare<[string, number, number]>(INBOUND_PRUNE_SQL.ofSource),
       expired: db.prepare<[number, number]>(INBOUND_PRUNE_SQL.expired),
       overCap: db.prepare<[number, number]>(INBOUND_PRUNE_SQL.overCap),
-      list: db.prepare<[string, string, number], InboundRow>(
-        'SELECT * FROM inbound_requests WHERE source_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
-      ),
       get: db.prepare<[string, string], InboundRow>(
         'SELECT * FROM inbound_requests WHERE id = ? AND source_id = ?',
       ),
@@ -178,8 +181,15 @@ export class SqliteInboundLog {
 
   /** See `Store.listInbound`. */
   list(sourceId: string, page: PageRequest): Page<InboundRequest> {
-    const rows = this.stmt.list.all(sourceId, page.iterator ?? '~', page.limit + 1);
-    return pageOf(rows.map(toInbound), page.limit, (x) => x.id);
+    const ks = keyset(page, 'descending');
+    const w: Where = { where: ['source_id = @sourceId'], params: { sourceId } };
+    const sql = `SELECT * FROM inbound_requests ${pageSql(w, ks, 'id', page.limit)}`;
+    let statement = this.lists.get(sql);
+    if (!statement) {
+      statement = this.db.prepare<[Record<string, unknown>], InboundRow>(sql);
+      this.lists.set(sql, statement);
+    }
+    return pageFrom(statement.all(w.params).map(toInbound), page, ks, (x) => x.id);
   }
 
   /** See `Store.getInbound`. */

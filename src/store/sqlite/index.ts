@@ -3,13 +3,14 @@
  * records, all on one connection (`connection.ts`: opening, pragmas, transactions, wake-ups):
  * `catalog.ts` (applications, event types, endpoints), `messages.ts` (ingest by group
  * commit, message reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts`
- * (sources and their request log), `access.ts` (tokens, idempotency keys) and `content.ts`
- * (expunged payloads and response bodies).
+ * (sources and their request log), `access.ts` (tokens, idempotency keys), `tasks.ts`
+ * (background tasks) and `content.ts` (expunged payloads and response bodies).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
   Application,
   Attempt,
+  BackgroundTask,
   Delivery,
   Endpoint,
   EventType,
@@ -23,12 +24,15 @@ import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  BatchResult,
+  BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
   EndpointPatch,
+  EventTypeFilter,
   IdempotentAnswer,
   MessageFilter,
   NewApplication,
@@ -37,12 +41,19 @@ import type {
   NewInboundRequest,
   NewMessage,
   NewSource,
+  NewTask,
   Page,
   PageRequest,
+  QueueStats,
   Release,
   SourcePatch,
   StandingClaims,
   Store,
+  StoredToken,
+  TaskFilter,
+  TaskProgress,
+  TimeWindow,
+  TokenGrant,
   WakeListener,
 } from '../store.js';
 import { SqliteAccess } from './access.js';
@@ -53,6 +64,7 @@ import { SqliteContent } from './content.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
+import { SqliteTasks } from './tasks.js';
 
 export { DUE_DELIVERIES_SQL, DUE_ENDPOINTS_SQL, DUE_OF_ENDPOINT_SQL } from './deliveries.js';
 
@@ -68,6 +80,8 @@ export interface SqliteStoreOptions {
   secretBox?: SecretBox;
   /** How much of the inbound request log is kept. Default `INBOUND_RETENTION_DEFAULTS`. */
   inboundRetention?: Partial<InboundRetention>;
+  /** Applies pending migrations (default); `false` refuses to open a database that has some. */
+  migrate?: boolean;
 }
 
 /** Opens (creating and migrating if needed) a SQLite store. */
@@ -89,12 +103,15 @@ export class SqliteStore implements Store {
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
   private readonly content: SqliteContent;
+  private readonly tasks: SqliteTasks;
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
 
   constructor(options: SqliteStoreOptions) {
     const clock = options.clock ?? systemClock;
-    this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox);
+    this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox, {
+      migrate: options.migrate ?? true,
+    });
     this.deliveries = new SqliteDeliveries(this.conn, (key) => this.catalog.appId(key));
     this.catalog = new SqliteCatalog(this.conn, (endpointId) => this.deliveries.failPending(endpointId));
     this.messages = new SqliteMessages(this.conn, this.catalog, this.deliveries, options.maxBatch ?? 512);
@@ -102,8 +119,10 @@ export class SqliteStore implements Store {
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
     this.content = new SqliteContent(this.conn, (key) => this.catalog.appId(key));
+    this.tasks = new SqliteTasks(this.conn);
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
+      claim: async (request) => this.deliveries.claimAndStand(request),
       withdraw: async (owner) => this.deliveries.withdraw(owner),
       onFresh: (listener) => this.conn.onFresh(listener),
     };
@@ -139,11 +158,14 @@ export class SqliteStore implements Store {
   async upsertEventType(input: NewEventType): Promise<EventType> {
     return this.catalog.upsertEventType(input);
   }
+  async createEventType(input: NewEventType): Promise<EventType> {
+    return this.catalog.createEventType(input);
+  }
   async getEventType(name: string): Promise<EventType | null> {
     return this.catalog.getEventType(name);
   }
-  async listEventTypes(page: PageRequest): Promise<Page<EventType>> {
-    return this.catalog.listEventTypes(page);
+  async listEventTypes(page: PageRequest, filter?: EventTypeFilter): Promise<Page<EventType>> {
+    return this.catalog.listEventTypes(page, filter);
   }
   async deleteEventType(name: string): Promise<void> {
     this.catalog.deleteEventType(name);
@@ -183,12 +205,20 @@ export class SqliteStore implements Store {
     return this.messages.listMessages(filter, page);
   }
 
+  async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
+    return this.messages.getMessages(appId, ids);
+  }
   async listEndpointDeliveries(
-    endpointId: string,
+    filter: EndpointDeliveryFilter,
     page: PageRequest,
-    filter?: EndpointDeliveryFilter,
   ): Promise<Page<{ delivery: Delivery; message: Message }>> {
-    return this.deliveries.listEndpointDeliveries(endpointId, page, filter);
+    return this.deliveries.listEndpointDeliveries(filter, page);
+  }
+  async listMessageDestinations(
+    msgId: string,
+    page: PageRequest,
+  ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
+    return this.deliveries.listMessageDestinations(msgId, page);
   }
   async expungeMessageContent(appId: string, msgId: string): Promise<void> {
     this.content.expungeMessage(appId, msgId);
@@ -222,6 +252,9 @@ export class SqliteStore implements Store {
   async nextDueAt(): Promise<number | null> {
     return this.deliveries.nextDueAt();
   }
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.deliveries.queueStats(now);
+  }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);
   }
@@ -243,8 +276,54 @@ export class SqliteStore implements Store {
   async getAttempt(appId: string, msgId: string, attemptId: string): Promise<Attempt | null> {
     return this.deliveries.getAttempt(appId, msgId, attemptId);
   }
-  async countDeliveries(endpointId: string): Promise<Record<Delivery['status'], number>> {
-    return this.deliveries.countDeliveries(endpointId);
+  async countDeliveries(
+    endpointId: string,
+    window?: TimeWindow,
+  ): Promise<Record<Delivery['status'], number>> {
+    return this.deliveries.countDeliveries(endpointId, window);
+  }
+  async recoverBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.recoverBatch(endpointId, window, after, limit);
+  }
+  async replayMissingBatch(
+    endpointId: string,
+    window: TimeWindow,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.replayMissingBatch(endpointId, window, after, limit);
+  }
+  async bulkReplayBatch(
+    endpointId: string,
+    filter: BulkReplayFilter,
+    after: string | null,
+    limit: number,
+  ): Promise<BatchResult> {
+    return this.deliveries.bulkReplayBatch(endpointId, filter, after, limit);
+  }
+
+  async createTask(input: NewTask): Promise<BackgroundTask> {
+    return this.tasks.create(input);
+  }
+  async getTask(id: string): Promise<BackgroundTask | null> {
+    return this.tasks.get(id);
+  }
+  async listTasks(filter: TaskFilter, page: PageRequest): Promise<Page<BackgroundTask>> {
+    return this.tasks.list(filter, page);
+  }
+  async claimTasks(owner: string, leaseMs: number, limit: number): Promise<BackgroundTask[]> {
+    return this.tasks.claim(owner, leaseMs, limit);
+  }
+  async advanceTask(id: string, owner: string, progress: TaskProgress): Promise<boolean> {
+    return this.tasks.advance(id, owner, progress);
+  }
+  async releaseTask(id: string, owner: string): Promise<void> {
+    this.tasks.release(id, owner);
   }
 
   async createSource(input: NewSource): Promise<Source> {
@@ -275,11 +354,20 @@ export class SqliteStore implements Store {
     return this.inbound.prune(limit);
   }
 
-  async saveToken(hash: string, appId: string | null): Promise<void> {
-    this.access.saveToken(hash, appId);
+  async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
+    this.access.saveToken(hash, appId, grant);
   }
-  async findToken(hash: string): Promise<{ appId: string | null } | null> {
+  async findToken(hash: string): Promise<StoredToken | null> {
     return this.access.findToken(hash);
+  }
+  async expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number> {
+    return this.access.expireTokens(appId, at, sessionIds);
+  }
+  async revokeToken(hash: string, at: number): Promise<boolean> {
+    return this.access.revokeToken(hash, at);
+  }
+  async ping(): Promise<void> {
+    this.access.ping();
   }
   async hasAdminToken(): Promise<boolean> {
     return this.access.hasAdminToken();

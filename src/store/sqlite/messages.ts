@@ -9,7 +9,8 @@ import { newId } from '../../core/ids.js';
 import type { Endpoint, Message } from '../../core/types.js';
 import { GroupCommit, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
-import { fromMessage, type MessageRow, type PendingMessage, pageOf, toMessage } from '../rows.js';
+import { idWindow, keyset, pageFrom } from '../paging.js';
+import { fromMessage, type MessageRow, type PendingMessage, toMessage } from '../rows.js';
 import type {
   AcceptedMessage,
   ClaimedDelivery,
@@ -19,7 +20,7 @@ import type {
   PageRequest,
 } from '../store.js';
 import type { SqliteCatalog } from './catalog.js';
-import { type SqliteConnection, timeBounds } from './connection.js';
+import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 import type { SqliteDeliveries } from './deliveries.js';
 
 /** A delivery written leased to a standing claim, as a claim would have returned it. */
@@ -52,6 +53,9 @@ function prepare({ db }: SqliteConnection) {
        VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
          @payload_expires_at, @expunged_at, @created_at)
        ON CONFLICT DO NOTHING`,
+    ),
+    messagesByIds: db.prepare<[{ appId: string; ids: string }], MessageRow>(
+      'SELECT * FROM messages WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))',
     ),
     messageById: db.prepare<[{ appId: string; key: string }], MessageRow>(
       `SELECT * FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
@@ -157,31 +161,28 @@ export class SqliteMessages {
   }
 
   listMessages(filter: MessageFilter, page: PageRequest): Page<Message> {
-    const where = ['app_id = @appId'];
-    const params: Record<string, unknown> = {
-      appId: this.catalog.mustAppId(filter.appId),
-      limit: page.limit + 1,
-    };
+    const w: Where = { where: ['app_id = @appId'], params: { appId: this.catalog.mustAppId(filter.appId) } };
     if (filter.eventTypes && filter.eventTypes.length > 0) {
-      where.push('event_type IN (SELECT value FROM json_each(@eventTypes))');
-      params.eventTypes = JSON.stringify(filter.eventTypes);
+      w.where.push('event_type IN (SELECT value FROM json_each(@eventTypes))');
+      w.params.eventTypes = JSON.stringify(filter.eventTypes);
     }
     if (filter.channel !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
-      params.channel = filter.channel;
+      w.where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
+      w.params.channel = filter.channel;
     }
     if (filter.tag !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)');
-      params.tag = filter.tag;
+      w.where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
     }
-    timeBounds(where, params, filter);
-    if (page.iterator) {
-      where.push('id < @iterator');
-      params.iterator = page.iterator;
-    }
-    const statement = this.conn.cached<[Record<string, unknown>], MessageRow>(
-      `SELECT * FROM messages WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`,
-    );
-    return pageOf(statement.all(params).map(toMessage), page.limit, (m) => m.id);
+    windowBounds(w, 'id', idWindow('msg', filter));
+    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+    const sql = `SELECT * FROM messages ${pageSql(w, ks, 'id', page.limit)}`;
+    const rows = this.conn.cached<[Record<string, unknown>], MessageRow>(sql).all(w.params);
+    return pageFrom(rows.map(toMessage), page, ks, (m) => m.id);
+  }
+
+  getMessages(appId: string, ids: readonly string[]): Message[] {
+    if (ids.length === 0) return [];
+    return this.stmt.messagesByIds.all({ appId, ids: JSON.stringify(ids) }).map(toMessage);
   }
 }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
+import { type MigrationPlan, migrationsToApply } from '../schema-version.js';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 const FILE_PATTERN = /^(\d{3})_[a-z0-9_]+\.sql$/;
@@ -25,17 +26,41 @@ export function loadMigrations(): Migration[] {
 
 /**
  * Applies the migrations not yet in the `herald_migrations` ledger, each in its own
- * transaction. `BEGIN IMMEDIATE` takes the write lock first, so two processes migrating at
- * once run one after the other and the second finds the work done.
+ * transaction, after checking the ledger against what this Herald knows
+ * ({@link migrationsToApply}: a newer schema, or an older one with `migrate` false, is
+ * refused before anything is written). `BEGIN IMMEDIATE` takes the write lock first, so two
+ * processes migrating at once run one after the other and the second finds the work done.
  */
-export function migrate(db: BetterSqlite3.Database, now: number): number {
+export function migrate(
+  db: BetterSqlite3.Database,
+  now: number,
+  options: { migrate?: boolean } = {},
+): MigrationPlan {
+  const migrations = loadMigrations();
+  const ledger = db
+    .prepare<[], { n: number }>(
+      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'herald_migrations'",
+    )
+    .get()!;
+  const recorded = () =>
+    ledger.n === 0
+      ? []
+      : db
+          .prepare<[], { version: number }>('SELECT version FROM herald_migrations')
+          .all()
+          .map((r) => r.version);
+  const plan = migrationsToApply(
+    recorded(),
+    migrations.map((m) => m.version),
+    options.migrate ?? true,
+  );
+  if (plan.pending.length === 0) return plan;
   db.exec(`CREATE TABLE IF NOT EXISTS herald_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   ) STRICT`);
-  let applied = 0;
-  for (const migration of loadMigrations()) {
+  for (const migration of migrations) {
     db.exec('BEGIN IMMEDIATE');
     try {
       const done = db.prepare('SELECT 1 FROM herald_migrations WHERE version = ?').get(migration.version);
@@ -46,7 +71,6 @@ export function migrate(db: BetterSqlite3.Database, now: number): number {
           migration.name,
           now,
         );
-        applied++;
       }
       db.exec('COMMIT');
     } catch (error) {
@@ -54,5 +78,5 @@ export function migrate(db: BetterSqlite3.Database, now: number): number {
       throw error;
     }
   }
-  return applied;
+  return plan;
 }

@@ -1,0 +1,80 @@
+/**
+ * What the API process counts, and what it reads from the store at each scrape: messages
+ * accepted (by event type, at most {@link EVENT_TYPE_SERIES} of them), the queue's length and
+ * the age of its oldest due delivery, the PostgreSQL pool, and Node's process metrics.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import type { Store } from '../store/store.js';
+
+/** Event types counted by name; the ones seen after these are counted as `other`. */
+export const EVENT_TYPE_SERIES = 100;
+
+/** The API process's metrics, and the function that counts an accepted message. */
+export interface ApiMetrics {
+  registry: Registry;
+  /** Counts a message accepted with this event type. */
+  accepted(eventType: string): void;
+}
+
+/** Registers the API's metrics on a new registry; the store's gauges read it at each scrape. */
+export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  const accepted = new Counter({
+    name: 'herald_messages_accepted_total',
+    help: `Messages accepted, by event type (the first ${EVENT_TYPE_SERIES} types seen; later ones are counted as "other")`,
+    labelNames: ['event_type'] as const,
+    registers,
+  });
+  const seen = new Set<string>();
+  // One read of the store sets both gauges: the first one's collect runs before either is
+  // written out (a registry writes its metrics in the order they were registered).
+  const oldest = new Gauge({
+    name: 'herald_oldest_due_delivery_age_seconds',
+    help: 'How long the oldest pending delivery that is due has waited past its due time (0: none is late)',
+  });
+  new Gauge({
+    name: 'herald_deliveries_queued',
+    help: 'Deliveries not yet done: pending (waiting for their due time or a worker) and sending (leased to a worker)',
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      const now = clock.now();
+      const stats = await store.queueStats(now);
+      this.set({ state: 'pending' }, stats.pending);
+      this.set({ state: 'sending' }, stats.sending);
+      oldest.set(stats.oldestDueAt === null ? 0 : Math.max(0, now - stats.oldestDueAt) / 1000);
+    },
+  });
+  registry.registerMetric(oldest);
+  const pool = store.poolStats;
+  if (pool) {
+    new Gauge({
+      name: 'herald_db_pool_connections',
+      help: "The PostgreSQL pool's connections (open, idle) and the queries waiting for one (waiting)",
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const stats = pool();
+        this.set({ state: 'open' }, stats.total);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
+  return {
+    registry,
+    accepted(eventType) {
+      if (!seen.has(eventType)) {
+        if (seen.size >= EVENT_TYPE_SERIES) {
+          accepted.inc({ event_type: 'other' });
+          return;
+        }
+        seen.add(eventType);
+      }
+      accepted.inc({ event_type: eventType });
+    },
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * The task runner: it does background tasks (recover, replay-missing, bulk-replay, and any
+ * kind a handler is registered for) in batches, outside the request that started them. Each
+ * task is a durable row (`Store.createTask`); a runner holds it under a lease that every
+ * batch renews, and records the batch's cursor and counts as it goes. A runner that stops
+ * gives its tasks back (another takes them at once); one that dies leaves leases that expire,
+ * and any runner (this process's next start, or another API process) takes the task over at
+ * its cursor. A task taken over too often, or of a kind no handler knows, fails visibly:
+ * none stays `running` with nobody working on it.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { type Clock, systemClock, type Timer } from '../core/clock.js';
+import type { BackgroundTask } from '../core/types.js';
+import type { Store } from '../store/store.js';
+
+/** What one batch of a task did. */
+export interface TaskStep {
+  /** Where the next batch starts. */
+  cursor: string | null;
+  /** What the task reports so far (replaces the task's `data`). */
+  data: Record<string, unknown>;
+  /** Nothing is left to do. */
+  done: boolean;
+}
+
+/** Does one kind of task, a batch at a time. */
+export interface TaskHandler {
+  /** The kind it does, in Svix's words (`endpoint.recover`). */
+  readonly kind: string;
+  /** One batch of `task` from its cursor, of at most `batchSize` records, in a short transaction of its own. */
+  step(task: BackgroundTask, store: Store, batchSize: number): Promise<TaskStep>;
+}
+
+/** Options of {@link TaskRunner}; every field but the store has a default. */
+export interface TaskRunnerOptions {
+  store: Store;
+  handlers?: readonly TaskHandler[];
+  logger?: Logger;
+  /** Time of the lease timers. Default: the system clock (the store stamps the leases with its own). */
+  clock?: Clock;
+  /** Records a batch looks at, at most. Default 500: a few ms of one transaction on SQLite. */
+  batchSize?: number;
+  /** How long a runner holds a task without a batch; a dead runner's tasks wait this long. Default 60 s. */
+  leaseMs?: number;
+  /** A task whose runners died during it more often than this fails. Default 5. */
+  maxRuns?: number;
+  /** Who holds the leases. Default a random id. */
+  owner?: string;
+}
+
+/** Input of {@link TaskRunner.submit}. */
+export interface TaskRequest {
+  kind: string;
+  appId: string | null;
+  endpointId: string | null;
+  params: Record<string, unknown>;
+  /** What the task reports before its first batch. */
+  data: Record<string, unknown>;
+}
+
+/** Does the background tasks of a store; see the file's head. */
+export class TaskRunner {
+  readonly owner: string;
+  /** `batch` (task) after each recorded batch, `settled` (task) once it ends or is given back here. */
+  readonly events = new EventEmitter();
+  private readonly store: Store;
+  private readonly handlers = new Map<string, TaskHandler>();
+  private readonly logger: Logger | undefined;
+  private readonly clock: Clock;
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly maxRuns: number;
+  private readonly active = new Map<string, Promise<void>>();
+  private takeover: Timer | null = null;
+  /** The claim under way, so that a stop waits for the tasks it brings too. */
+  private claiming: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(options: TaskRunnerOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.batchSize = options.batchSize ?? 500;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.maxRuns = options.maxRuns ?? 5;
+    this.owner = options.owner ?? `tasks-${randomUUID()}`;
+    for (const handler of options.handlers ?? []) this.register(handler);
+  }
+
+  /** Adds the handler of a kind of task (one per kind). */
+  register(handler: TaskHandler): this {
+    if (this.handlers.has(handler.kind))
+      throw new Error(`a handler of ${handler.kind} tasks is registered already`);
+    this.handlers.set(handler.kind, handler);
+    return this;
+  }
+
+  /** Whether a handler of `kind` is registered. */
+  handles(kind: string): boolean {
+    return this.handlers.has(kind);
+  }
+
+  /** Takes over the tasks nobody holds now, and again each lease period. */
+  start(): this {
+    this.stopping = false;
+    this.takeoverNow();
+    return this;
+  }
+
+  /** Takes over what nobody holds now, then looks again a lease period later. */
+  private takeoverNow(): void {
+    this.claiming = this.takeOver();
+    void this.claiming.finally(() => {
+      if (!this.stopping) this.scheduleTakeover(this.leaseMs);
+    });
+  }
+
+  /** Creates a task held by this runner and starts it; resolves with it as created (`running`). */
+  async submit(request: TaskRequest): Promise<BackgroundTask> {
+    if (!this.handlers.has(request.kind)) throw new Error(`no handler of ${request.kind} tasks`);
+    const task = await this.store.createTask({ ...request, owner: this.owner, leaseMs: this.leaseMs });
+    this.launch(task);
+    return task;
+  }
+
+  /** Stops taking tasks; the batches under way finish and their tasks are given back. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.takeover?.cancel();
+    this.takeover = null;
+    await this.claiming;
+    await Promise.all(this.active.values());
+  }
+
+  private scheduleTakeover(ms: number): void {
+    this.takeover?.cancel();
+    this.takeover = this.clock.setTimer(() => {
+      if (!this.stopping) this.takeoverNow();
+    }, ms);
+  }
+
+  /** Claims the running tasks whose runner gave them back or died, and runs them. */
+  private async takeOver(): Promise<void> {
+    try {
+      for (const task of await this.store.claimTasks(this.owner, this.leaseMs, 16)) {
+        this.logger?.info(
+          { taskId: task.id, kind: task.kind, runs: task.runs },
+          'background task taken over',
+        );
+        this.launch(task);
+      }
+    } catch (error) {
+      this.logger?.warn(
+        { err: error },
+        'could not look for background tasks to take over; trying again later',
+      );
+    }
+  }
+
+  private launch(task: BackgroundTask): void {
+    if (this.active.has(task.id)) return;
+    const run = this.run(task).finally(() => {
+      this.active.delete(task.id);
+      this.events.emit('settled', task.id);
+    });
+    this.active.set(task.id, run);
+  }
+
+  private async run(task: BackgroundTask): Promise<void> {
+    const scope = { taskId: task.id, kind: task.kind, appId: task.appId, endpointId: task.endpointId };
+    const handler = this.handlers.get(task.kind);
+    let current = task;
+    try {
+      if (!handler) return void (await this.fail(current, `no handler of ${task.kind} tasks in this Herald`));
+      if (task.runs > this.maxRuns)
+        return void (await this.fail(
+          current,
+          `interrupted ${task.runs - 1} times (its runner died during it each time); start it again`,
+        ));
+      for (;;) {
+        if (this.stopping) {
+          await this.store.releaseTask(current.id, this.owner);
+          this.logger?.info(scope, 'background task given back at shutdown; the next runner resumes it');
+          return;
+        }
+        const step = await handler.step(current, this.store, this.batchSize);
+        const status = step.done ? 'finished' : 'running';
+        const held = await this.store.advanceTask(current.id, this.owner, {
+          cursor: step.cursor,
+          data: step.data,
+          status,
+          leaseMs: this.leaseMs,
+        });
+        if (!held) {
+          this.logger?.warn(
+            scope,
+            'background task lost its lease to another runner; leaving it to that one',
+          );
+          return;
+        }
+        current = { ...current, cursor: step.cursor, data: step.data, status };
+        this.events.emit('batch', current);
+        if (step.done) {
+          this.logger?.info({ ...scope, data: step.data }, 'background task finished');
+          return;
+        }
+        // Let requests in between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      await this.fail(current, (error as Error).message).catch((again: unknown) => {
+        // The store itself failed (closed, unreachable): the lease expires and a runner resumes it.
+        this.logger?.error(
+          { ...scope, err: again },
+          'background task stopped; a runner resumes it once its lease expires',
+        );
+      });
+    }
+  }
+
+  private async fail(task: BackgroundTask, reason: string): Promise<void> {
+    await this.store.advanceTask(task.id, this.owner, {
+      cursor: task.cursor,
+      data: { ...task.data, error: reason },
+      status: 'failed',
+      leaseMs: this.leaseMs,
+    });
+    this.logger?.warn({ taskId: task.id, kind: task.kind, reason }, 'background task failed');
+  }
+}
