@@ -125,6 +125,11 @@ export class TaskRunner {
     return task;
   }
 
+  /** Resolves once no task runs here (the tasks started meanwhile included). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.all(this.active.values());
+  }
+
   /** Stops taking tasks; the batches under way finish and their tasks are given back. */
   async stop(): Promise<void> {
     this.stopping = true;

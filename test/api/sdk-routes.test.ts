@@ -85,12 +85,14 @@ describe('every svix SDK method', () => {
 describe('the 501 fallback', () => {
   it('gives way to a route registered for the same path, and leaves other paths a 404', async () => {
     const withTasks = await buildApi({ store: testStore.store });
-    withTasks.get('/api/v1/background-task', async () => ({ data: [], done: true }));
+    withTasks.get('/api/v1/operational-webhook/endpoint', async () => ({ data: [], done: true }));
     try {
-      const built = await withTasks.inject({ url: '/api/v1/background-task' });
+      const built = await withTasks.inject({ url: '/api/v1/operational-webhook/endpoint' });
       expect(built.statusCode).toBe(200);
       expect(built.json()).toEqual({ data: [], done: true });
-      expect((await withTasks.inject({ url: '/api/v1/background-task/task_x' })).statusCode).toBe(501);
+      expect((await withTasks.inject({ url: '/api/v1/operational-webhook/endpoint/ep_x' })).statusCode).toBe(
+        501,
+      );
       const other = await withTasks.inject({ url: '/api/v1/no-such-thing' });
       expect(other.statusCode).toBe(404);
       expect(other.json()).toEqual({ code: 'not_found', detail: 'no route GET /api/v1/no-such-thing' });

@@ -143,6 +143,7 @@ describe('herald serve --log-format', () => {
 
   it('HERALD_LOG_FORMAT chooses it too; without either, a pipe gets JSON', async () => {
     const chosen = await serve([], { HERALD_LOG_FORMAT: 'pretty' });
+    await stderrHas(chosen.out, 'Server listening at');
     expect(lines(chosen.out.stderr).some((l) => l.includes('INFO: Server listening at'))).toBe(true);
     const piped = await serve([]);
     await stderrHas(piped.out, 'Server listening at');
