@@ -45,16 +45,6 @@ const NOT_BUILT: NotBuilt[] = [
     plan: `${PARITY}, with background tasks`,
   },
   {
-    routes: [
-      'POST /api/v1/app/{app_id}/msg/precheck/active',
-      'POST /api/v1/app/{app_id}/msg/expunge-all-contents',
-      'DELETE /api/v1/app/{app_id}/msg/{msg_id}/content',
-      'DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content',
-    ],
-    what: "a message's precheck and the expunging of payloads",
-    plan: PARITY,
-  },
-  {
     routes: ['POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay'],
     what: 'bulk replay (a background task)',
     plan: `${PARITY}, with background tasks`,
