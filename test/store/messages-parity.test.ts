@@ -278,6 +278,55 @@ describe.each(BACKENDS)('Store contract, message parity: %s', (backend, open) =>
     expect((await store.getMessage(app.id, kept.id))?.payload).toBe('{"k":1}');
   });
 
+  it('task batches leave a message whose payload is gone alone, replay a deliverAt message at its time, and bulk-replay filters by tag', async () => {
+    const { app, ep } = await fresh();
+    const accept = async (tags?: string[]) =>
+      (await store.acceptMessage({ appId: app.id, eventType: 'x', payload: '{}', ...(tags ? { tags } : {}) }))
+        .message;
+    const gone = await accept(['vip']);
+    const vip = await accept(['vip']);
+    const plain = await accept();
+    // Every delivery fails.
+    const failAll = async () => {
+      const due = await claim(clock.now());
+      await store.complete(
+        due.map((d) => ({
+          owner: 'w',
+          deliveryId: d.id,
+          endpointId: d.endpointId,
+          attempt: null,
+          next: { status: 'failed', exhausted: false },
+          disableEndpoint: false,
+        })),
+        clock.now(),
+        Number.MAX_SAFE_INTEGER,
+      );
+      return due.length;
+    };
+    expect(await failAll()).toBe(3);
+    await store.expungeMessageContent(app.id, gone.id);
+    const all = { since: 0, until: null };
+    const status = async (msgId: string) => (await store.getDelivery(msgId, ep.id))?.status;
+
+    expect((await store.recoverBatch(ep.id, all, null, 100)).count).toBe(2);
+    expect(await status(gone.id)).toBe('failed');
+    expect(await failAll()).toBe(2);
+    expect((await store.bulkReplayBatch(ep.id, { ...all, tag: 'vip' }, null, 100)).count).toBe(1);
+    expect([await status(gone.id), await status(vip.id), await status(plain.id)]).toEqual([
+      'failed',
+      'pending',
+      'failed',
+    ]);
+
+    const at = clock.now() + HOUR;
+    const later = await store.acceptMessage({ appId: app.id, eventType: 'x', payload: '{}', deliverAt: at });
+    const late = await store.createEndpoint(app.id, { url: 'https://example.com/late' });
+    expect((await store.replayMissingBatch(late.id, all, null, 100)).count).toBe(3);
+    expect(await store.getDelivery(gone.id, late.id)).toBeNull();
+    expect((await store.getDelivery(later.message.id, late.id))?.dueAt).toBe(at);
+    expect((await store.getDelivery(vip.id, late.id))?.dueAt).toBe(clock.now());
+  });
+
   it("expunges an application's messages in batches after a cursor, and no other application's", async () => {
     const { app } = await fresh();
     const other = await store.createApplication({ name: 'Other' });
