@@ -346,7 +346,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       if (!metrics.public) requireAdmin(await auth.authenticate(request));
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render());
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       if (
         reply.statusCode === 202 &&
         request.method === 'POST' &&
@@ -354,6 +354,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         reply.getHeader('idempotent-replayed') === undefined
       )
         metrics.accepted(String((request.body as { eventType?: unknown }).eventType));
+      done();
     });
   }
 

@@ -100,23 +100,44 @@ export function isId(value: string, prefix: IdPrefix): boolean {
   return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
 }
 
+/** Each base62 digit's value by character code (-1: not a digit). */
+const DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
+/** The weight of the 10th digit in milliseconds: 62^17 / 2^112. */
+const TENTH_DIGIT_MS = 62 ** 17 / 2 ** 112;
+
 /**
- * The millisecond timestamp an id of {@link newId} was made at (its top 48 bits), or `null`
- * for a string that is not such an id.
+ * The time an id of {@link newId} was made at, in milliseconds (its top 48 bits), or `null`
+ * for a string that is not such an id. Read from its first 10 digits in floating point, so
+ * it may be 1 ms off at a millisecond's edge: for metrics, not for ordering (ids order
+ * themselves).
  */
 export function idTime(id: string): number | null {
   const at = id.indexOf('_');
-  const digits = id.slice(at + 1);
-  if (at < 1 || !ID_PATTERN.test(id)) return null;
-  let n = 0n;
-  for (let i = 0; i < digits.length; i++) n = n * 62n + BigInt(ALPHABET.indexOf(digits[i]!));
-  return Number(n >> 112n);
+  if (at < 1 || id.length !== at + 1 + ENCODED_LENGTH) return null;
+  let head = 0;
+  for (let i = at + 1; i < id.length; i++) {
+    const code = id.charCodeAt(i);
+    const digit = code < 128 ? DIGIT[code]! : -1;
+    if (digit < 0) return null;
+    if (i <= at + 10) head = head * 62 + digit;
+  }
+  return Math.floor(head * TENTH_DIGIT_MS);
 }
+
+/** The largest time an id holds: 48 bits of milliseconds. */
+const MAX_ID_MS = 2 ** 48 - 1;
+const clampMs = (ms: number) => Math.min(Math.max(Math.floor(ms), 0), MAX_ID_MS);
 
 /**
  * The smallest id of `prefix` at millisecond `ms`: every id made at `ms` or later sorts
  * after it, so a scan of records created since `ms` can start there on an index by id.
  */
 export function idFloor(prefix: IdPrefix, ms: number): string {
-  return encodeId(prefix, Math.max(0, ms), new Uint8Array(RANDOM_BYTES));
+  return encodeId(prefix, clampMs(ms), new Uint8Array(RANDOM_BYTES));
+}
+
+/** The largest id of `prefix` at millisecond `ms`: every id made later sorts after it. */
+export function idCeiling(prefix: IdPrefix, ms: number): string {
+  return encodeId(prefix, clampMs(ms), new Uint8Array(RANDOM_BYTES).fill(0xff));
 }

@@ -95,13 +95,23 @@ export function deliveryMetrics(
     },
   });
 
+  // The counter's children by label values, looked up once each (prom-client hashes the
+  // label object on every inc otherwise).
+  const children = new Map<string, { inc(): void }>();
   const onAttempt = ({ attempt, next }: AttemptEvent) => {
-    const labels = {
-      outcome: attempt.succeeded ? 'succeeded' : 'failed',
-      status_class: statusClass(attempt.statusCode),
-      ...(options.perEndpoint ? { endpoint: attempt.endpointId } : {}),
-    };
-    attempts.inc(labels);
+    const outcome = attempt.succeeded ? 'succeeded' : 'failed';
+    const status = statusClass(attempt.statusCode);
+    const key = options.perEndpoint ? `${outcome} ${status} ${attempt.endpointId}` : `${outcome} ${status}`;
+    let child = children.get(key);
+    if (!child) {
+      child = attempts.labels({
+        outcome,
+        status_class: status,
+        ...(options.perEndpoint ? { endpoint: attempt.endpointId } : {}),
+      });
+      children.set(key, child);
+    }
+    child.inc();
     duration.observe(attempt.durationMs / 1000);
     if (attempt.succeeded && attempt.trigger === 'scheduled') {
       const accepted = idTime(attempt.msgId);

@@ -7,7 +7,7 @@
  * read against the list's order from X and turned round, so it comes in the list's order too.
  * `done` says whether nothing is left past the page in the direction it was read.
  */
-import { encodeId, type IdPrefix } from '../core/ids.js';
+import { type IdPrefix, idCeiling, idFloor } from '../core/ids.js';
 import type { Order, Page, PageRequest } from './store.js';
 
 /** How to read one page: the comparison with the cursor, the SQL order, and whether to turn the rows round. */
@@ -58,12 +58,6 @@ export function pageFrom<T>(rows: T[], page: PageRequest, ks: Keyset, key: (row:
   };
 }
 
-/** The largest time an id holds: 48 bits of milliseconds. */
-const MAX_ID_MS = 2 ** 48 - 1;
-const clampMs = (ms: number) => Math.min(Math.max(Math.floor(ms), 0), MAX_ID_MS);
-const LOWEST = new Uint8Array(14);
-const HIGHEST = new Uint8Array(14).fill(0xff);
-
 /**
  * A time window (`before`/`after`, exclusive, in ms) as bounds on ids of `prefix`: an id
  * begins with its record's creation time, which is the record's `createdAt`, so `id < below`
@@ -75,7 +69,7 @@ export function idWindow(
   window: { before?: number; after?: number },
 ): { below?: string; above?: string } {
   return {
-    ...(window.before !== undefined ? { below: encodeId(prefix, clampMs(window.before), LOWEST) } : {}),
-    ...(window.after !== undefined ? { above: encodeId(prefix, clampMs(window.after), HIGHEST) } : {}),
+    ...(window.before !== undefined ? { below: idFloor(prefix, window.before) } : {}),
+    ...(window.after !== undefined ? { above: idCeiling(prefix, window.after) } : {}),
   };
 }
