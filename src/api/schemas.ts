@@ -486,6 +486,9 @@ export const AttemptByMsgQuery = Type.Object(
   Closed,
 );
 
+/** `GET …/msg/{msg_id}/attempt/{attempt_id}`: the SDK sends `expanded_statuses=true`. */
+export const AttemptGetQuery = Type.Object({ expanded_statuses: ExpandedStatuses }, Closed);
+
 /** `GET …/msg`. */
 export const MessageQuery = Type.Object(
   {

@@ -61,6 +61,16 @@ export async function startParity(
     claims.emit('claim', { now: request.now, claimed: rows.length } satisfies SeenClaim);
     return rows;
   };
+  // With standing claims (SQLite) the dispatcher claims through them, in the same transaction.
+  const standing = store.standingClaims;
+  if (standing) {
+    const claim = standing.claim.bind(standing);
+    standing.claim = async (request: ClaimRequest) => {
+      const rows = await claim(request);
+      claims.emit('claim', { now: request.now, claimed: rows.length } satisfies SeenClaim);
+      return rows;
+    };
+  }
   const dispatcher = new Dispatcher({
     store,
     allowNetworks: ['127.0.0.0/8'],
