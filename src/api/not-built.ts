@@ -14,7 +14,6 @@ interface NotBuilt {
   plan: string;
 }
 
-const PARITY = "planned in Herald's Svix-parity work";
 const NOT_PLANNED = 'not planned';
 
 const NOT_BUILT: NotBuilt[] = [
@@ -35,24 +34,9 @@ const NOT_BUILT: NotBuilt[] = [
     plan: 'planned in the transformations issue',
   },
   {
-    routes: ['* /api/v1/background-task', '* /api/v1/background-task/*'],
-    what: 'background tasks',
-    plan: PARITY,
-  },
-  {
     routes: ['PUT /api/v1/stats/usage/event-types', 'POST /api/v1/stats/usage/app', '* /api/v1/stats/*'],
-    what: 'usage statistics (Svix answers them as background tasks)',
-    plan: `${PARITY}, with background tasks`,
-  },
-  {
-    routes: ['POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay'],
-    what: 'bulk replay (a background task)',
-    plan: `${PARITY}, with background tasks`,
-  },
-  {
-    routes: ['POST /api/v1/event-type/import/openapi'],
-    what: 'importing event types from an OpenAPI document',
-    plan: PARITY,
+    what: 'usage statistics (GET …/endpoint/{endpoint_id}/stats and /metrics count deliveries and messages instead)',
+    plan: 'not planned',
   },
   {
     routes: [

@@ -7,7 +7,7 @@
  */
 import { ValidationError } from './errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT } from './json-depth.js';
-import { checkName } from './rules.js';
+import { checkEventTypeName, checkName } from './rules.js';
 
 /** Limits of one import. */
 export const IMPORT_LIMITS = {
@@ -66,7 +66,7 @@ export function eventTypesFromOpenApi(spec: unknown, field: string): ImportedEve
   const resolver = new RefResolver(spec, field);
   return names.map((name) => {
     const where = `${field}.webhooks.${name}`;
-    checkName(where, name);
+    checkEventTypeName(where, name);
     const item = webhooks[name];
     const operation = isObject(item) ? item.post : undefined;
     if (!isObject(operation))

@@ -108,6 +108,17 @@ export function checkUid(field: string, value: string): string {
   return value;
 }
 
+/**
+ * Checks a new event type's name: a name, and not starting with `-`, which would make the
+ * iterator of a page ending at it read as a previous-page iterator (`-X`: Svix's lists).
+ */
+export function checkEventTypeName(field: string, value: string): string {
+  checkName(field, value);
+  if (value.startsWith('-'))
+    throw new ValidationError(field, "must not start with '-', which marks a previous-page iterator");
+  return value;
+}
+
 /** Checks a list of names; `null` or an empty list means "no filter". */
 export function checkNameList(
   field: string,

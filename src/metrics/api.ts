@@ -32,6 +32,7 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
   // One read of the store sets both gauges: the first one's collect runs before either is
   // written out (a registry writes its metrics in the order they were registered).
   const oldest = new Gauge({
+    registers: [],
     name: 'herald_oldest_due_delivery_age_seconds',
     help: 'How long the oldest pending delivery that is due has waited past its due time (0: none is late)',
   });

@@ -40,7 +40,8 @@ export async function openStore(
  */
 export async function migrateDatabase(db: string, now: number): Promise<MigrationPlan> {
   if (isPostgres(db)) {
-    const client = new pg.Client({ connectionString: db });
+    // The schema herald serve uses (its pool sets the same search_path).
+    const client = new pg.Client({ connectionString: db, options: '-c search_path=public' });
     await client.connect().catch((error: Error) => {
       throw new StoreUnavailableError(`cannot connect to PostgreSQL: ${error.message}`, { cause: error });
     });

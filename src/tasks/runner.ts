@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { type Clock, systemClock, type Timer } from '../core/clock.js';
+import { HeraldError, StoreUnavailableError } from '../core/errors.js';
 import type { BackgroundTask } from '../core/types.js';
 import type { Store } from '../store/store.js';
 
@@ -215,7 +216,22 @@ export class TaskRunner {
         await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (error) {
-      await this.fail(current, (error as Error).message).catch((again: unknown) => {
+      if (error instanceof StoreUnavailableError) {
+        // The database is away for now, not the task wrong: give it back for the next
+        // takeover (a lease period later) to resume at its cursor.
+        this.logger?.warn({ ...scope, err: error }, 'background task paused: the store is unavailable');
+        await this.store.releaseTask(current.id, this.owner).catch(() => undefined);
+        return;
+      }
+      // What the task's reader sees: Herald's own message, or a generic one (a driver's text
+      // can name tables and files); the whole error goes to the log.
+      const reason =
+        error instanceof HeraldError
+          ? error.message
+          : 'an internal error stopped it (the server log has the cause)';
+      if (!(error instanceof HeraldError))
+        this.logger?.error({ ...scope, err: error }, 'background task failed');
+      await this.fail(current, reason).catch((again: unknown) => {
         // The store itself failed (closed, unreachable): the lease expires and a runner resumes it.
         this.logger?.error(
           { ...scope, err: again },

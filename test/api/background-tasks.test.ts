@@ -8,10 +8,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ApiException, BackgroundTaskStatus, BackgroundTaskType, Svix } from 'svix';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { StoreUnavailableError, ValidationError } from '../../src/core/errors.js';
 import type { BackgroundTask } from '../../src/core/types.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
@@ -291,6 +292,54 @@ describe('a restart during a task', () => {
     expect(done.data.deliveries).toBeGreaterThanOrEqual(5);
     expect((await again.getTask(started.id))!.runs).toBe(2);
     for (const m of msgs) expect((await again.getDelivery(m.id, ep.id))!.status).toBe('pending');
+  });
+
+  it("shows a reader Herald's own reasons only; a store that is away pauses a task instead of failing it", async () => {
+    const { store, clock, api: plain } = await setup();
+    // Only the server that knows these kinds may take them over.
+    await plain.close();
+    servers.splice(servers.indexOf(plain), 1);
+    const { app } = await failedDeliveries(store, clock, 1);
+    const steps: string[] = [];
+    const handler = (kind: string, fault: () => Error) => ({
+      kind,
+      async step() {
+        steps.push(kind);
+        if (kind === 'test.flaky' && steps.filter((k) => k === kind).length > 1)
+          return { cursor: null, data: { ok: true }, done: true };
+        throw fault();
+      },
+    });
+    const api = await buildApi({
+      store,
+      clock,
+      tasks: {
+        batchSize: 2,
+        leaseMs: LEASE_MS,
+        handlers: [
+          handler('test.driver', () => new Error('relation "secret_table" does not exist')),
+          handler('test.herald', () => new ValidationError('since', 'is too far back')),
+          handler('test.flaky', () => new StoreUnavailableError('the database is unreachable')),
+        ],
+      },
+    });
+    servers.push(api);
+    await api.ready();
+    const submit = (kind: string) =>
+      api.tasks.submit({ kind, appId: app.id, endpointId: null, params: {}, data: {} });
+    const driver = await submit('test.driver');
+    const herald = await submit('test.herald');
+    const flaky = await submit('test.flaky');
+    await api.tasks.idle();
+    expect((await store.getTask(driver.id))!).toMatchObject({
+      status: 'failed',
+      data: { error: 'an internal error stopped it (the server log has the cause)' },
+    });
+    expect((await store.getTask(herald.id))!.data.error).toBe('since: is too far back');
+    // Given back, not failed: the next takeover resumes it and it finishes.
+    expect((await store.getTask(flaky.id))!).toMatchObject({ status: 'running', leaseOwner: null });
+    clock.advance(LEASE_MS);
+    await vi.waitFor(async () => expect((await store.getTask(flaky.id))!.status).toBe('finished'));
   });
 
   it('a task whose runners keep dying, or whose kind no handler knows, fails visibly instead of running forever', async () => {

@@ -48,6 +48,19 @@ function locOf(error: ApiException<unknown>): string {
 }
 
 describe('creating event types', () => {
+  it("refuses a name starting with '-', which a page's iterator would read as going back, through create, PUT and import", async () => {
+    const created = await failure(svix.eventType.create({ name: '-x', description: 'd' }));
+    expect(locOf(created)).toBe('name');
+    expect((await failure(svix.eventType.update('-y', { description: 'd' }))).code).toBe(422);
+    const imported = await failure(
+      svix.eventType.importOpenapi({
+        spec: { openapi: '3.1.0', info: { title: 't', version: '1' }, webhooks: { '-z': { post: {} } } },
+      }),
+    );
+    expect(imported.code).toBe(422);
+    expect((await svix.eventType.list({ limit: 250 })).data.map((e) => e.name)).not.toContain('-x');
+  });
+
   it('a live name answers 409 and changes nothing; an archived one is revived with the new fields', async () => {
     const first = await svix.eventType.create({ name: 'order.paid', description: 'first' });
     expect(first).toMatchObject({

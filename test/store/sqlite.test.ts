@@ -6,7 +6,9 @@ import {
   DUE_DELIVERIES_SQL,
   DUE_ENDPOINTS_SQL,
   DUE_OF_ENDPOINT_SQL,
+  OLDEST_DUE_SQL,
   openSqliteStore,
+  QUEUE_COUNTS_SQL,
 } from '../../src/store/sqlite/index.js';
 import { loadMigrations } from '../../src/store/sqlite/migrate.js';
 import { tempDir } from '../helpers.js';
@@ -56,6 +58,9 @@ describe('SQLite specifics', () => {
       [DUE_DELIVERIES_SQL, [1, 10], 'deliveries_due'],
       [DUE_ENDPOINTS_SQL, ['["ep_x"]', 1, 10], 'deliveries_endpoint_due'],
       [DUE_OF_ENDPOINT_SQL, ['ep_x', 1, 10], 'deliveries_endpoint_due'],
+      // What /metrics reads at each scrape.
+      [QUEUE_COUNTS_SQL, [], 'deliveries_due'],
+      [OLDEST_DUE_SQL, [1], 'deliveries_due'],
     ] as const) {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
       const details = plan.map((p) => p.detail).join('\n');

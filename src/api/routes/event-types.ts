@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import { eventTypesFromOpenApi, type ImportedEventType, parseSpecRaw } from '../../core/openapi-import.js';
+import { checkEventTypeName } from '../../core/rules.js';
 import type { EventType } from '../../core/types.js';
 import { requireAdmin } from '../auth.js';
 import { flagParam, pageRequest, type RouteContext } from '../context.js';
@@ -86,6 +87,7 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     async (request, reply) => {
       requireAdmin(request.principal);
       const { name, description, archived, deprecated, featureFlag, schemas } = request.body;
+      checkEventTypeName('name', name);
       // A live name is a 409; an archived one is revived with these fields (Svix's create).
       const created = await store.createEventType({
         name,
@@ -151,6 +153,7 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     async (request, reply) => {
       requireAdmin(request.principal);
       const existed = await store.getEventType(request.params.event_type_name);
+      if (!existed) checkEventTypeName('event_type_name', request.params.event_type_name);
       const { description, archived, deprecated, featureFlag, schemas } = request.body;
       const saved = await store.upsertEventType({
         name: request.params.event_type_name,

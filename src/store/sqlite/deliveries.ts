@@ -60,6 +60,18 @@ export const DUE_DELIVERIES_SQL = `${CLAIM_COLUMNS}
   ORDER BY d.due_at
   LIMIT ?`;
 
+/** The queue's length for metrics, counted on its partial index. */
+export const QUEUE_COUNTS_SQL = `SELECT status, count(*) AS n FROM deliveries INDEXED BY deliveries_due
+  WHERE status IN ('pending', 'sending') GROUP BY status`;
+
+/**
+ * The due time of the oldest pending delivery due by `?`. The IN term lets SQLite use the
+ * queue's partial index (it cannot tell that status = 'pending' implies it): a walk up the
+ * due times to the first pending one, not a scan of the table.
+ */
+export const OLDEST_DUE_SQL = `SELECT MIN(due_at) AS due FROM deliveries INDEXED BY deliveries_due
+  WHERE status IN ('pending', 'sending') AND status = 'pending' AND due_at <= ?`;
+
 /**
  * The endpoints with due work, oldest first, leaving out a JSON array of endpoint ids: one
  * probe of `deliveries_endpoint_due` per endpoint, whatever the backlog. Parameters: the
@@ -208,13 +220,8 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE deliveries SET status = 'pending', due_at = @due_at, lease_owner = NULL
        WHERE id = @id AND lease_owner = @owner AND status = 'sending'`,
     ),
-    queueCounts: db.prepare<[], { status: 'pending' | 'sending'; n: number }>(
-      `SELECT status, count(*) AS n FROM deliveries INDEXED BY deliveries_due
-       WHERE status IN ('pending', 'sending') GROUP BY status`,
-    ),
-    oldestDue: db.prepare<[number], { due: number | null }>(
-      `SELECT MIN(due_at) AS due FROM deliveries WHERE status = 'pending' AND due_at <= ?`,
-    ),
+    queueCounts: db.prepare<[], { status: 'pending' | 'sending'; n: number }>(QUEUE_COUNTS_SQL),
+    oldestDue: db.prepare<[number], { due: number | null }>(OLDEST_DUE_SQL),
     nextDue: db.prepare<[], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
     ),

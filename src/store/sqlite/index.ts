@@ -66,7 +66,13 @@ import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteTasks } from './tasks.js';
 
-export { DUE_DELIVERIES_SQL, DUE_ENDPOINTS_SQL, DUE_OF_ENDPOINT_SQL } from './deliveries.js';
+export {
+  DUE_DELIVERIES_SQL,
+  DUE_ENDPOINTS_SQL,
+  DUE_OF_ENDPOINT_SQL,
+  OLDEST_DUE_SQL,
+  QUEUE_COUNTS_SQL,
+} from './deliveries.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
