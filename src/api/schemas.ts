@@ -478,6 +478,8 @@ const attemptFields = {
   with_msg: Flag("default false; true embeds each attempt's message as msg"),
   expanded_statuses: ExpandedStatuses,
 };
+/** `GET …/msg/{msg_id}/attempt/{attempt_id}`: the svix SDK sends `expanded_statuses=true`. */
+export const AttemptGetQuery = Type.Object({ expanded_statuses: ExpandedStatuses }, Closed);
 /** `GET …/attempt/endpoint/{endpoint_id}`. */
 export const AttemptByEndpointQuery = Type.Object(attemptFields, Closed);
 /** `GET …/attempt/msg/{msg_id}`: `endpoint_id` takes an id or a uid. */
@@ -485,9 +487,6 @@ export const AttemptByMsgQuery = Type.Object(
   { ...attemptFields, endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) },
   Closed,
 );
-
-/** `GET …/msg/{msg_id}/attempt/{attempt_id}`: the SDK sends `expanded_statuses=true`. */
-export const AttemptGetQuery = Type.Object({ expanded_statuses: ExpandedStatuses }, Closed);
 
 /** `GET …/msg`. */
 export const MessageQuery = Type.Object(

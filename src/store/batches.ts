@@ -2,21 +2,22 @@
  * What the background-task batches of both backends share: a time window as a range of ids.
  * Ids sort by creation time (`core/ids.ts`), so the records created in [since, until) lie
  * between the smallest id of `since` and the smallest of `until`, and a batch reads at most
- * its limit of them on an index by id, however few match.
+ * its limit of them on an index by id, however few match. A window without an end has no
+ * upper id: no string is safely "after every id" once a database compares text by a
+ * linguistic collation (where '~' sorts before letters).
  */
 import { type IdPrefix, idFloor } from '../core/ids.js';
 import type { TimeWindow } from './store.js';
 
-/** Where a batch starts (after `after`, or at the window's start) and the id it stays below. */
+/** Where a batch starts (after `after`, or at the window's start) and the id it stays below, if any. */
 export function idRange(
   prefix: IdPrefix,
   window: TimeWindow,
   after: string | null,
-): { start: string; end: string } {
+): { start: string; end: string | null } {
   return {
     start: after ?? idFloor(prefix, window.since),
-    // '~' sorts after every id (base62 digits and '_' are below it).
-    end: window.until === null ? '~' : idFloor(prefix, window.until),
+    end: window.until === null ? null : idFloor(prefix, window.until),
   };
 }
 

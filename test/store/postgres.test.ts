@@ -80,6 +80,8 @@ describe('PostgreSQL specifics', () => {
       { version: 7 },
       { version: 8 },
       { version: 9 },
+      { version: 10 },
+      { version: 11 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

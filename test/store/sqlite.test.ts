@@ -46,6 +46,7 @@ describe('SQLite specifics', () => {
       { version: 8, name: '008_message_parity.sql' },
       { version: 9, name: '009_background_tasks.sql' },
       { version: 10, name: '010_token_expiry.sql' },
+      { version: 11, name: '011_deliveries_by_endpoint.sql' },
     ]);
     db.close();
   });

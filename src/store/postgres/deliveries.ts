@@ -213,12 +213,13 @@ const INSERT_RESENT = `
   ON CONFLICT (msg_id, endpoint_id) DO NOTHING`;
 
 /**
- * A recover batch: at most $4 of endpoint $1's deliveries with ids in ($2, $3) (a time window,
- * see `store/batches.ts`), locked for the update of the failed ones among them.
+ * A recover batch: at most $4 of endpoint $1's deliveries with ids after $2 and below $3 (a
+ * time window, see `store/batches.ts`; $3 null: no end), locked for the update of the failed
+ * ones among them. Read in id order on deliveries_by_endpoint (endpoint_id, id).
  */
-const DELIVERIES_AFTER = `
+export const DELIVERIES_AFTER = `
   SELECT id, status, created_at FROM deliveries
-  WHERE endpoint_id = $1 AND id > $2 AND id < $3
+  WHERE endpoint_id = $1 AND id > $2 AND ($3::text IS NULL OR id < $3::text)
   ORDER BY id LIMIT $4 FOR UPDATE`;
 
 /**
@@ -231,20 +232,20 @@ const RECOVER_IDS = `
     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
 
 /**
- * A replay-missing batch: at most $4 of application $1's messages with ids in ($2, $3), each
- * with whether it has a delivery to endpoint $5.
+ * A replay-missing batch: at most $4 of application $1's messages with ids after $2 and below
+ * $3 ($3 null: no end), each with whether it has a delivery to endpoint $5.
  */
-const MESSAGES_AFTER = `
+export const MESSAGES_AFTER = `
   SELECT m.*, EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $5) AS delivered
   FROM messages m
-  WHERE m.app_id = $1 AND m.id > $2 AND m.id < $3
+  WHERE m.app_id = $1 AND m.id > $2 AND ($3::text IS NULL OR m.id < $3::text)
   ORDER BY m.id LIMIT $4`;
 
 /**
  * A bulk-replay batch: at most $3 of endpoint $1's deliveries after id $2, with their message's
- * type, channels and time and their last attempt.
+ * type, channels and time and their last attempt. Read in id order on deliveries_by_endpoint.
  */
-const REPLAY_CANDIDATES = `
+export const REPLAY_CANDIDATES = `
   SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
     last.id AS last_attempt, last.status_code AS last_code
   FROM deliveries d

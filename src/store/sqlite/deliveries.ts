@@ -95,12 +95,37 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   ORDER BY d.due_at
   LIMIT ?`;
 
-/** An endpoint's deliveries with their messages as JSON. Parameters: endpoint id, iterator. */
 /** A message row `m` as one JSON object, read back by `toMessage`. */
 const MESSAGE_AS_JSON = `json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
     'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
     'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
     'expunged_at', m.expunged_at, 'created_at', m.created_at)`;
+
+/**
+ * The background tasks' batches (named parameters): each reads at most @limit rows in id order
+ * after the cursor @after on an index by id (deliveries_by_endpoint, messages_by_app), however
+ * many rows the endpoint or application has; @before, an id the batch stays below, is null
+ * for a window without an end.
+ */
+export const BATCH_SQL = {
+  /** An endpoint's deliveries in id order, for recover (which picks the failed ones). */
+  deliveriesAfter: `SELECT id, status, created_at FROM deliveries
+    WHERE endpoint_id = @endpointId AND id > @after AND (@before IS NULL OR id < @before)
+    ORDER BY id LIMIT @limit`,
+  /** An application's messages in id order, for replay-missing. */
+  messagesAfter: `SELECT * FROM messages
+    WHERE app_id = @appId AND id > @after AND (@before IS NULL OR id < @before)
+    ORDER BY id LIMIT @limit`,
+  /** An endpoint's deliveries in id order with their message and last attempt, for bulk replay. */
+  replayCandidates: `SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
+      (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+       ORDER BY a.id DESC LIMIT 1) AS last_attempt,
+      (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
+       ORDER BY a.id DESC LIMIT 1) AS last_code
+    FROM deliveries d JOIN messages m ON m.id = d.msg_id
+    WHERE d.endpoint_id = @endpointId AND d.id > @after
+    ORDER BY d.id LIMIT @limit`,
+};
 
 /** A new delivery: pending (due at creation, no owner), or already leased to a standing claim. */
 export interface NewDeliveryRow {
@@ -265,22 +290,19 @@ function prepare({ db }: SqliteConnection) {
     // At most `limit` of the endpoint's deliveries in id order between two ids (ids sort by
     // creation time, so the window is an id range); the batch picks the failed ones.
     deliveriesAfter: db.prepare<
-      [{ endpointId: string; after: string; before: string; limit: number }],
+      [{ endpointId: string; after: string; before: string | null; limit: number }],
       { id: string; status: Delivery['status']; created_at: number }
-    >(
-      `SELECT id, status, created_at FROM deliveries
-       WHERE endpoint_id = @endpointId AND id > @after AND id < @before
-       ORDER BY id LIMIT @limit`,
-    ),
+    >(BATCH_SQL.deliveriesAfter),
     // A message whose payload is gone is not sent again (recover, bulk-replay, replay-missing).
     recoverOne: db.prepare<[{ id: string; now: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
        WHERE id = @id AND status = 'failed'
          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
-    messagesAfter: db.prepare<[{ appId: string; after: string; before: string; limit: number }], MessageRow>(
-      `SELECT * FROM messages WHERE app_id = @appId AND id > @after AND id < @before ORDER BY id LIMIT @limit`,
-    ),
+    messagesAfter: db.prepare<
+      [{ appId: string; after: string; before: string | null; limit: number }],
+      MessageRow
+    >(BATCH_SQL.messagesAfter),
     hasDelivery: db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
     ),
@@ -296,16 +318,7 @@ function prepare({ db }: SqliteConnection) {
         last_attempt: string | null;
         last_code: number | null;
       }
-    >(
-      `SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
-         (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
-          ORDER BY a.id DESC LIMIT 1) AS last_attempt,
-         (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
-          ORDER BY a.id DESC LIMIT 1) AS last_code
-       FROM deliveries d JOIN messages m ON m.id = d.msg_id
-       WHERE d.endpoint_id = @endpointId AND d.id > @after
-       ORDER BY d.id LIMIT @limit`,
-    ),
+    >(BATCH_SQL.replayCandidates),
     replayOne: db.prepare<[{ id: string; now: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
        WHERE id = @id AND status <> 'sending'

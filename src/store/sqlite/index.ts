@@ -67,6 +67,7 @@ import { SqliteMessages } from './messages.js';
 import { SqliteTasks } from './tasks.js';
 
 export {
+  BATCH_SQL,
   DUE_DELIVERIES_SQL,
   DUE_ENDPOINTS_SQL,
   DUE_OF_ENDPOINT_SQL,
