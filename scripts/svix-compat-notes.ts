@@ -19,6 +19,14 @@ export const DIFFERS: Record<string, string> = {
     "`throttleRate` (or `rateLimit`) is stored and returned, not enforced (endpoints' own rates are)",
   'PATCH /api/v1/app/{app_id}':
     "`throttleRate` (or `rateLimit`) is stored and returned, not enforced (endpoints' own rates are)",
+  'POST /api/v1/app/{app_id}/msg':
+    'without `payloadRetentionPeriod` or `payloadRetentionHours` the payload is kept as long as the message (Svix applies a default retention of its own); both at once answer 422; a `deliverAt` more than 24 hours ahead answers 422, one already past sends now',
+  'POST /api/v1/app/{app_id}/msg/expunge-all-contents':
+    'admin token only (403 for an application token); the task (`application.purge_content`) reports `data.messagesPurged` on `GET /api/v1/background-task/{task_id}`',
+  'DELETE /api/v1/app/{app_id}/msg/{msg_id}/content':
+    'admin token only (403 for an application token); a delivery of the message still waiting fails unsent when it comes due (`errorKind` `payload_expired`), recover and replays leave it alone, and a resend of it answers 409',
+  'DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content':
+    'admin token only (403 for an application token)',
 };
 
 /** What Herald's own routes (beyond Svix) do, where /openapi.json gives no summary. */

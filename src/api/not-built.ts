@@ -14,7 +14,6 @@ interface NotBuilt {
   plan: string;
 }
 
-const PARITY = "planned in Herald's Svix-parity work";
 const NOT_PLANNED = 'not planned';
 
 const NOT_BUILT: NotBuilt[] = [
@@ -38,16 +37,6 @@ const NOT_BUILT: NotBuilt[] = [
     routes: ['PUT /api/v1/stats/usage/event-types', 'POST /api/v1/stats/usage/app', '* /api/v1/stats/*'],
     what: 'usage statistics (GET …/endpoint/{endpoint_id}/stats and /metrics count deliveries and messages instead)',
     plan: 'not planned',
-  },
-  {
-    routes: [
-      'POST /api/v1/app/{app_id}/msg/precheck/active',
-      'POST /api/v1/app/{app_id}/msg/expunge-all-contents',
-      'DELETE /api/v1/app/{app_id}/msg/{msg_id}/content',
-      'DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content',
-    ],
-    what: "a message's precheck and the expunging of payloads",
-    plan: PARITY,
   },
   {
     routes: [

@@ -4,7 +4,7 @@
  * OpenAPI document served at `/openapi.json`.
  */
 import Type, { type TSchema } from 'typebox';
-import { LIMITS } from '../core/rules.js';
+import { LIMITS, TAG_PATTERN } from '../core/rules.js';
 import { CAPABILITIES } from './capabilities.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -13,6 +13,8 @@ const Name = (maxLength: number = LIMITS.nameMaxLength) =>
   Type.String({ minLength: 1, maxLength, pattern: NAME });
 const Metadata = Type.Record(Type.String(), Type.String());
 const Timestamp = Type.String({ format: 'date-time' });
+/** A message tag (Svix's pattern: letters, digits and - _ . / \\ #, up to 128). */
+const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMaxLength, pattern: TAG_PATTERN.source });
 const NameList = (maxItems?: number, itemMax?: number) =>
   Nullable(Type.Array(Name(itemMax), { minItems: 1, uniqueItems: true, ...(maxItems ? { maxItems } : {}) }));
 
@@ -110,6 +112,8 @@ const timeWindow = {
   ),
 };
 const Channel = Type.Optional(Name(LIMITS.channelMaxLength));
+/** Only messages carrying this tag. */
+const MessageTag = Type.Optional(Tag);
 const WithContent = Flag('default true; false leaves payloads (and attempt response bodies) out');
 const ExpandedStatuses = NotInHerald<string>(
   'Herald always reports the expanded statuses (3, sending, apart from 1, pending)',
@@ -343,17 +347,48 @@ const InlineApplicationIn = Type.Object({
   rateLimit: NotInHerald('set it on the application afterwards with PATCH /api/v1/app/{app_id}', [null]),
 });
 
-const KEPT_WITH_MESSAGE = "Herald keeps a message's payload as long as the message";
 export const MessageIn = Type.Object({
   eventType: Name(),
   eventId: Type.Optional(Nullable(Name())),
   channels: Type.Optional(NameList(LIMITS.messageChannelsMax, LIMITS.channelMaxLength)),
   payload: Type.Object({}, { additionalProperties: true }),
   application: Type.Optional(Nullable(InlineApplicationIn)),
-  payloadRetentionPeriod: NotInHerald(KEPT_WITH_MESSAGE, [null]),
-  payloadRetentionHours: NotInHerald(KEPT_WITH_MESSAGE, [null]),
-  deliverAt: NotInHerald('Herald sends a message when it is accepted: send it when it is due', [null]),
-  tags: NotInHerald('Herald has no message tags: route with channels, or put them in the payload', [null]),
+  payloadRetentionPeriod: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: LIMITS.payloadRetentionDaysMin,
+        maximum: LIMITS.payloadRetentionDaysMax,
+        description:
+          'Days to keep the payload, then it is expunged (the message stays). Herald: left out or null, the payload is kept as long as the message. Not with payloadRetentionHours.',
+      }),
+    ),
+  ),
+  payloadRetentionHours: Type.Optional(
+    Nullable(
+      Type.Integer({
+        minimum: LIMITS.payloadRetentionHoursMin,
+        maximum: LIMITS.payloadRetentionHoursMax,
+        description: 'Hours to keep the payload, then it is expunged. Not with payloadRetentionPeriod.',
+      }),
+    ),
+  ),
+  deliverAt: Type.Optional(
+    Nullable(
+      Type.String({
+        format: 'date-time',
+        description: `When the deliveries become due: at most ${LIMITS.deliverAtMaxAheadMs / 3_600_000} hours ahead (422 past that); a time already past sends now. The message is listed at once.`,
+      }),
+    ),
+  ),
+  tags: Type.Optional(
+    Nullable(
+      Type.Array(Tag, {
+        maxItems: LIMITS.messageTagsMax,
+        uniqueItems: true,
+        description: 'Free-form labels that message and attempt lists filter by (?tag=); they route nothing.',
+      }),
+    ),
+  ),
   transformationsParams: NotInHerald('Herald has no transformations', [null]),
 });
 
@@ -362,9 +397,24 @@ export const MessageOut = Type.Object({
   eventType: Type.String(),
   eventId: Nullable(Type.String()),
   channels: Nullable(Type.Array(Type.String())),
-  payload: Type.Object({}, { additionalProperties: true }),
+  tags: Nullable(Type.Array(Type.String())),
+  payload: Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description: 'The payload; {"expired": true} once expunged or past its retention (as Svix)',
+    },
+  ),
+  deliverAt: Nullable(Timestamp),
   timestamp: Timestamp,
 });
+
+/** Svix's pre-check: would a message of this type and channels reach any enabled endpoint? */
+export const MessagePrecheckIn = Type.Object({
+  eventType: Name(),
+  channels: Type.Optional(NameList(LIMITS.messageChannelsMax, LIMITS.channelMaxLength)),
+});
+export const MessagePrecheckOut = Type.Object({ active: Type.Boolean() });
 
 /** Svix message status codes: 0 success, 1 pending, 2 fail, 3 sending. */
 export const MessageStatus = Type.Integer({ minimum: 0, maximum: 3 });
@@ -391,7 +441,7 @@ export const MessageAttemptOut = Type.Object({
   errorKind: Nullable(
     Type.String({
       description:
-        'Herald: why the attempt failed (http_status, timeout, connection_refused, connection_reset, invalid_response, dns, tls, blocked_address, invalid_url, network); null when it succeeded',
+        'Herald: why the attempt failed (http_status, timeout, connection_refused, connection_reset, invalid_response, dns, tls, blocked_address, invalid_url, network, payload_expired: nothing sent, the payload was gone); null when it succeeded',
     }),
   ),
   errorMessage: Nullable(
@@ -422,6 +472,7 @@ const attemptFields = {
   status_code_class: Type.Optional(Type.String({ pattern: '^(0|100|200|300|400|500)$' })),
   event_types: EventTypesParam,
   channel: Channel,
+  tag: MessageTag,
   ...timeWindow,
   with_content: WithContent,
   with_msg: Flag("default false; true embeds each attempt's message as msg"),
@@ -439,7 +490,14 @@ export const AttemptByMsgQuery = Type.Object(
 
 /** `GET …/msg`. */
 export const MessageQuery = Type.Object(
-  { ...pageFields, event_types: EventTypesParam, channel: Channel, ...timeWindow, with_content: WithContent },
+  {
+    ...pageFields,
+    event_types: EventTypesParam,
+    channel: Channel,
+    tag: MessageTag,
+    ...timeWindow,
+    with_content: WithContent,
+  },
   Closed,
 );
 
@@ -554,6 +612,7 @@ const TaskFields = {
 /** The answer of a POST that starts a task (Svix's RecoverOut and ReplayOut): at once, `running`. */
 export const RecoverOut = Type.Object(TaskFields);
 export const ReplayOut = Type.Object(TaskFields);
+export const ExpungeAllContentsOut = Type.Object(TaskFields);
 export const BackgroundTaskOut = Type.Object({
   ...TaskFields,
   data: Type.Object(
@@ -561,7 +620,7 @@ export const BackgroundTaskOut = Type.Object({
     {
       additionalProperties: true,
       description:
-        'Herald: `deliveries`, how many deliveries the task made due again (recover, bulk-replay) or created (replay-missing) so far, with its `since` and `until`; `error` when it failed.',
+        'Herald: `deliveries`, how many deliveries the task made due again (recover, bulk-replay) or created (replay-missing) so far, with its `since` and `until`; `messagesPurged`, how many messages an application.purge_content has expunged so far; `error` when it failed.',
     },
   ),
 });
@@ -594,7 +653,7 @@ export const BulkReplayIn = Type.Object({
       ),
     ),
   ),
-  tag: NotInHerald('Herald has no message tags: filter by channel or eventTypes', [null]),
+  tag: Type.Optional(Nullable(Tag)),
 });
 
 /** One event type read from an OpenAPI document's `webhooks` (Svix's EventTypeFromOpenApi). */

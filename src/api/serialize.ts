@@ -9,6 +9,7 @@ import type {
   EventType,
   Message,
 } from '../core/types.js';
+import { EXPIRED_PAYLOAD } from '../store/rows.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -68,10 +69,16 @@ export function endpointOut(e: Endpoint) {
  */
 export function messageJson(m: Message, withContent = true, delivery?: Delivery): string {
   const str = JSON.stringify;
-  const fields = `"id":${str(m.id)},"eventType":${str(m.eventType)},"eventId":${str(m.eventId)},"channels":${str(m.channels)},"payload":${withContent ? m.payload : '{}'},"timestamp":${str(iso(m.createdAt))}`;
+  // Svix answers this for a payload that is gone (expunged, or past its retention).
+  const payload = withContent ? (m.payload ?? EXPIRED_PAYLOAD) : '{}';
+  const deliverAt = m.deliverAt === null ? 'null' : str(iso(m.deliverAt));
+  const fields = `"id":${str(m.id)},"eventType":${str(m.eventType)},"eventId":${str(m.eventId)},"channels":${str(m.channels)},"tags":${str(m.tags)},"payload":${payload},"deliverAt":${deliverAt},"timestamp":${str(iso(m.createdAt))}`;
   // The status object's text without its opening brace: its fields, then the closing one.
   return delivery ? `{${fields},${str(deliveryStatus(delivery)).slice(1)}` : `{${fields}}`;
 }
+
+/** What Svix shows for an attempt's expunged response body. */
+export const EXPUNGED_RESPONSE = 'EXPUNGED';
 
 /** The paging fields of a Svix page. */
 export interface PageFields {
@@ -121,7 +128,7 @@ export function attemptOut(a: Attempt, withContent = true) {
     endpointId: a.endpointId,
     url: a.url,
     // Svix's answer without content: an empty JSON object for the body.
-    response: withContent ? a.responseBody : '{}',
+    response: !withContent ? '{}' : a.expungedAt ? EXPUNGED_RESPONSE : a.responseBody,
     responseStatusCode: a.statusCode ?? 0,
     responseDurationMs: Math.round(a.durationMs),
     status: a.succeeded ? 0 : 2,

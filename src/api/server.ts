@@ -16,6 +16,7 @@ import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.
 import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
 import type { Store } from '../store/store.js';
+import { APPLICATION_TASKS } from '../tasks/application-tasks.js';
 import { ENDPOINT_TASKS } from '../tasks/endpoint-tasks.js';
 import { TaskRunner, type TaskRunnerOptions } from '../tasks/runner.js';
 import { Authenticator, requireAdmin, requireWritable } from './auth.js';
@@ -27,6 +28,7 @@ import { notBuilt } from './not-built.js';
 import { applicationRoutes } from './routes/applications.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
+import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { type DispatcherHealth, healthRoutes } from './routes/health.js';
@@ -249,7 +251,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     clock,
     ...(options.logger ? { logger: options.logger } : {}),
     ...options.tasks,
-    handlers: [...ENDPOINT_TASKS, ...(options.tasks?.handlers ?? [])],
+    handlers: [...ENDPOINT_TASKS, ...APPLICATION_TASKS, ...(options.tasks?.handlers ?? [])],
   });
   app.decorate('tasks', tasks);
   // Tasks a stopped or dead runner left are taken over once the server is ready; at close,
@@ -424,6 +426,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(eventTypeRoutes, ctx);
       await api.register(endpointRoutes, ctx);
       await api.register(messageRoutes, ctx);
+      await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);
       await api.register(backgroundTaskRoutes, ctx);
 

@@ -4,6 +4,7 @@ import { ensureAdminToken } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
+import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { InboundSweeper } from '../inbound/retention.js';
@@ -174,6 +175,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     // the sweeps skip the rows another one is deleting).
     const sweeper = new InboundSweeper({ store, logger }).start();
     stops.push(() => sweeper[Symbol.asyncDispose]());
+    // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
+    // several processes skip each other's rows).
+    const payloads = new PayloadSweeper({ store, logger }).start();
+    stops.push(() => payloads[Symbol.asyncDispose]());
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),

@@ -38,6 +38,11 @@ export class EndpointDisabledError extends ConflictError {
   override readonly code = 'endpoint_disabled';
 }
 
+/** The message's payload is gone (expunged, or past its retention), so it cannot be sent again. */
+export class PayloadGoneError extends ConflictError {
+  override readonly code = 'missing_payload';
+}
+
 /** The store cannot be reached or failed; the request may be retried. */
 export class StoreUnavailableError extends HeraldError {
   override readonly code = 'store_unavailable';

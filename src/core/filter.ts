@@ -61,6 +61,8 @@ export function replaySelection<M extends Addressed>(endpoint: Subscription, mis
 export interface BulkReplaySelection {
   eventTypes?: readonly string[];
   channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
   status?: string;
   statusCodeClass?: number;
 }
@@ -70,6 +72,7 @@ export interface ReplayCandidate {
   status: string;
   eventType: string;
   channels: readonly string[] | null;
+  tags: readonly string[] | null;
   /** Whether it had an attempt, and the status code of the last (`null`: no response). */
   attempted: boolean;
   lastStatusCode: number | null;
@@ -85,6 +88,7 @@ export function bulkReplayMatches(filter: BulkReplaySelection, d: ReplayCandidat
   if (filter.eventTypes && filter.eventTypes.length > 0 && !filter.eventTypes.includes(d.eventType))
     return false;
   if (filter.channel !== undefined && !(d.channels ?? []).includes(filter.channel)) return false;
+  if (filter.tag !== undefined && !(d.tags ?? []).includes(filter.tag)) return false;
   if (filter.statusCodeClass !== undefined) {
     if (!d.attempted) return false;
     const cls = d.lastStatusCode === null ? 0 : Math.floor(d.lastStatusCode / 100) * 100;

@@ -28,7 +28,12 @@ export const RESPONSE_RULES = {
   /** Fraction of random spread applied to each scheduled delay (±). */
   jitter: 0.2,
   /** Error kinds that are never retried: sending again cannot succeed. */
-  finalErrorKinds: ['blocked_address', 'invalid_url', 'endpoint_disabled'] as readonly AttemptErrorKind[],
+  finalErrorKinds: [
+    'blocked_address',
+    'invalid_url',
+    'endpoint_disabled',
+    'payload_expired',
+  ] as readonly AttemptErrorKind[],
 } as const;
 
 /** What one attempt's result means for its delivery and endpoint. */

@@ -22,7 +22,21 @@ export const LIMITS = {
   channelMaxLength: 128,
   messageChannelsMax: 5,
   endpointChannelsMax: 10,
+  /** Tags of a message at most, and the length of each (Svix's). */
+  messageTagsMax: 5,
+  tagMaxLength: 128,
+  /** How far ahead `deliverAt` may be (Svix's 24 h). */
+  deliverAtMaxAheadMs: 24 * 3_600_000,
+  /** `payloadRetentionHours` bounds (Svix's: 1 h to 90 days). */
+  payloadRetentionHoursMin: 1,
+  payloadRetentionHoursMax: 2160,
+  /** `payloadRetentionPeriod` bounds, in days (Svix's). */
+  payloadRetentionDaysMin: 1,
+  payloadRetentionDaysMax: 90,
 } as const;
+
+/** What a tag may hold (Svix's pattern): letters, digits and - _ . / \\ #. */
+export const TAG_PATTERN = /^[a-zA-Z0-9\-_./\\#]+$/;
 
 const NAME_PATTERN = /^[a-zA-Z0-9\-_.]+$/;
 // RFC 9110 token characters.
@@ -52,6 +66,23 @@ export function checkName(field: string, value: string, maxLength: number = LIMI
   if (!NAME_PATTERN.test(value))
     throw new ValidationError(field, 'may contain only letters, digits, - _ and .');
   return value;
+}
+
+/** Checks a message's tags: at most {@link LIMITS.messageTagsMax}, each a {@link TAG_PATTERN} of 1 to 128. */
+export function checkTags(field: string, values: readonly string[] | null): string[] | null {
+  if (values === null || values.length === 0) return null;
+  if (values.length > LIMITS.messageTagsMax) {
+    throw new ValidationError(field, `may hold at most ${LIMITS.messageTagsMax} tags`);
+  }
+  values.forEach((v, i) => {
+    if (typeof v !== 'string' || v.length === 0 || v.length > LIMITS.tagMaxLength) {
+      throw new ValidationError(`${field}[${i}]`, `must be 1 to ${LIMITS.tagMaxLength} characters`);
+    }
+    if (!TAG_PATTERN.test(v)) {
+      throw new ValidationError(`${field}[${i}]`, 'may contain only letters, digits and - _ . / \\ #');
+    }
+  });
+  return [...new Set(values)];
 }
 
 /** `app_`, `ep_`, … : the start of every id Herald makes. */

@@ -13,6 +13,12 @@
  * - **attempt** (`atmpt_…`): one HTTP request of a delivery and what came back.
  * - **source** (`src_…`): an inbound URL (`/in/{id}`) receiving a provider's webhooks,
  *   verified by the provider's scheme and forwarded as messages to an application.
+ * - **tags**: a message's free-form labels (Svix's), which lists filter by; they route nothing.
+ * - **deferred** message: one with a `deliverAt`; its deliveries are written pending, due then,
+ *   and never fill a standing claim.
+ * - **expunged**: a message's payload (or an attempt's response body) removed while the record
+ *   stays, on request or when its payload retention ends; a delivery of it still pending fails
+ *   unsent when it comes due (`payload_expired`).
  * - **background task** (`qtask_…`): work an API call started and a task runner finishes
  *   in batches (recover, replay-missing, bulk-replay): a durable row with its kind, status
  *   (`running`, `finished`, `failed`), cursor and counts, held by one runner at a time under
@@ -123,10 +129,19 @@ export interface Message {
   /** Caller-chosen idempotency id, unique within the application. */
   eventId: string | null;
   channels: string[] | null;
-  /** The payload as the exact JSON text that will be signed and sent. */
-  payload: string;
+  /** Free-form labels that lists filter by (`?tag=`); they route nothing. */
+  tags: string[] | null;
+  /**
+   * The payload as the exact JSON text that will be signed and sent; `null` once it is
+   * gone (expunged, or past its retention): the message stays, and sends nothing more.
+   */
+  payload: string | null;
   /** Extra headers sent with this message (a source's passed-through provider headers). */
   headers: Record<string, string> | null;
+  /** When its deliveries become due, if later than its creation (Svix's `deliverAt`). */
+  deliverAt: number | null;
+  /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */
+  payloadExpiresAt: number | null;
   createdAt: number;
 }
 
@@ -163,7 +178,8 @@ export type AttemptErrorKind =
   | 'blocked_address'
   | 'invalid_url'
   | 'network'
-  | 'endpoint_disabled';
+  | 'endpoint_disabled'
+  | 'payload_expired';
 
 /** What started an attempt. */
 export type AttemptTrigger = 'scheduled' | 'manual';
@@ -182,6 +198,11 @@ export interface Attempt {
   statusCode: number | null;
   /** The first 20,000 bytes of the response body at most, decoded as UTF-8. */
   responseBody: string;
+  /**
+   * When its response body was expunged (`responseBody` is then empty); `null` if kept. Set
+   * by the store on reads; an attempt being recorded leaves it out.
+   */
+  expungedAt?: number | null;
   durationMs: number;
   errorKind: AttemptErrorKind | null;
   errorMessage: string | null;

@@ -282,6 +282,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const endpoint = prepared.endpoint;
+    const payload = delivery.payload;
+    if (payload === null) {
+      this.failUnsent(delivery, endpoint.url);
+      return;
+    }
     // The request must end before the lease does, or another worker could send it meanwhile.
     const leaseLeft = delivery.leaseExpiresAt - clock.now() - LEASE_MARGIN_MS;
     const timeoutMs = Math.min(endpoint.timeoutMs ?? this.config.timeoutMs, leaseLeft);
@@ -291,11 +296,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const startedAt = clock.now();
-    const headers = this.headersFor(prepared, delivery, startedAt);
+    const headers = this.headersFor(prepared, delivery, payload, startedAt);
     const result = await this.sender.send({
       url: prepared.url,
       headers,
-      body: delivery.payload,
+      body: payload,
       timeoutMs,
       signal: this.shutdown.signal,
     });
@@ -351,9 +356,47 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.finish(delivery, attempt, next, disableEndpoint);
   }
 
+  /**
+   * Fails a delivery whose message's payload is gone (expunged, or past its retention) without
+   * sending anything: an attempt with no request says so, and it is not retried. It does not
+   * count against the endpoint (no failure clock), since the endpoint did nothing wrong.
+   */
+  private failUnsent(delivery: ClaimedDelivery, url: string): void {
+    const now = this.config.clock.now();
+    const attempt: Attempt = {
+      id: newId('atmpt', now),
+      deliveryId: delivery.id,
+      msgId: delivery.msgId,
+      endpointId: delivery.endpointId,
+      appId: delivery.appId,
+      url,
+      trigger: delivery.trigger,
+      succeeded: false,
+      statusCode: null,
+      responseBody: '',
+      durationMs: 0,
+      errorKind: 'payload_expired',
+      errorMessage:
+        "not sent: the message's payload is gone (expunged, or its payloadRetentionPeriod/payloadRetentionHours ended), so nothing is left to send",
+      requestHeaders: {},
+      createdAt: now,
+    };
+    this.config.logger.info(
+      {
+        appId: delivery.appId,
+        endpointId: delivery.endpointId,
+        msgId: delivery.msgId,
+        attemptId: attempt.id,
+      },
+      'delivery failed unsent: payload expired',
+    );
+    this.finish(delivery, attempt, { status: 'failed', exhausted: false }, false);
+  }
+
   private headersFor(
     prepared: PreparedEndpoint,
     delivery: ClaimedDelivery,
+    payload: string,
     now: number,
   ): Record<string, string> {
     const names = HEADER_NAMES[this.config.headerStyle];
@@ -368,7 +411,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       'user-agent': this.config.userAgent,
       [names.id]: delivery.msgId,
       [names.timestamp]: String(timestamp),
-      [names.signature]: signatureHeader(keys, delivery.msgId, timestamp, delivery.payload),
+      [names.signature]: signatureHeader(keys, delivery.msgId, timestamp, payload),
     };
   }
 

@@ -11,6 +11,7 @@ import {
   checkNameList,
   checkRetrySchedule,
   checkSecret,
+  checkTags,
   checkTimeout,
   checkUid,
   isReservedHeader,
@@ -171,6 +172,30 @@ function passedHeaders(headers: Record<string, string> | null | undefined): Reco
   return Object.keys(out).length > 0 ? out : null;
 }
 
+/** When a new message's deliveries are due: `deliverAt` if later than now, within the limit. */
+function checkDeliverAt(deliverAt: number | null | undefined, now: number): number | null {
+  if (deliverAt === undefined || deliverAt === null) return null;
+  if (!Number.isSafeInteger(deliverAt)) throw new ValidationError('deliverAt', 'must be a date-time');
+  if (deliverAt > now + LIMITS.deliverAtMaxAheadMs) {
+    throw new ValidationError(
+      'deliverAt',
+      `must be at most ${LIMITS.deliverAtMaxAheadMs / 3_600_000} hours in the future (it is ${new Date(deliverAt).toISOString()}, the server's time is ${new Date(now).toISOString()})`,
+    );
+  }
+  // A time already come (clock skew, a retried request) means now, as if none was given.
+  return deliverAt > now ? deliverAt : null;
+}
+
+/** When a new message's payload expires, from its retention in hours. */
+function payloadExpiry(hours: number | null | undefined, now: number): number | null {
+  if (hours === undefined || hours === null) return null;
+  const { payloadRetentionHoursMin: min, payloadRetentionHoursMax: max } = LIMITS;
+  if (!Number.isInteger(hours) || hours < min || hours > max) {
+    throw new ValidationError('payloadRetentionHours', `must be a whole number from ${min} to ${max}`);
+  }
+  return now + hours * 3_600_000;
+}
+
 /** Checks a new message's fields (the payload is JSON text checked by the caller). */
 export function messageRecord(id: string, input: NewMessage, now: number): Message {
   if (typeof input.payload !== 'string') throw new ValidationError('payload', 'must be JSON text');
@@ -184,8 +209,11 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
       input.channels === undefined
         ? null
         : checkNameList('channels', input.channels, LIMITS.messageChannelsMax, LIMITS.channelMaxLength),
+    tags: input.tags === undefined ? null : checkTags('tags', input.tags),
     payload: input.payload,
     headers: passedHeaders(input.headers),
+    deliverAt: checkDeliverAt(input.deliverAt, now),
+    payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
     createdAt: now,
   };
 }

@@ -187,8 +187,14 @@ export interface MessageRow {
   event_type: string;
   event_id: string | null;
   channels: string | null;
+  tags: string | null;
+  /** Empty once expunged. */
   payload: string;
   headers: string | null;
+  deliver_at: number | null;
+  payload_expires_at: number | null;
+  /** When the payload was expunged (by request or by its retention); `null` while kept. */
+  expunged_at: number | null;
   created_at: number;
 }
 
@@ -199,12 +205,16 @@ export function toMessage(r: MessageRow): Message {
     eventType: r.event_type,
     eventId: r.event_id,
     channels: jsonOrNull(r.channels),
-    payload: r.payload,
+    tags: jsonOrNull(r.tags),
+    payload: r.expunged_at === null ? r.payload : null,
     headers: jsonOrNull(r.headers),
+    deliverAt: r.deliver_at,
+    payloadExpiresAt: r.payload_expires_at,
     createdAt: r.created_at,
   };
 }
 
+/** The row of a message being accepted (its payload is there). */
 export function fromMessage(m: Message): MessageRow {
   return {
     id: m.id,
@@ -212,8 +222,12 @@ export function fromMessage(m: Message): MessageRow {
     event_type: m.eventType,
     event_id: m.eventId,
     channels: textOrNull(m.channels),
-    payload: m.payload,
+    tags: textOrNull(m.tags),
+    payload: m.payload ?? '',
     headers: textOrNull(m.headers),
+    deliver_at: m.deliverAt,
+    payload_expires_at: m.payloadExpiresAt,
+    expunged_at: m.payload === null ? m.createdAt : null,
     created_at: m.createdAt,
   };
 }
@@ -261,6 +275,7 @@ export interface AttemptRow {
   error_kind: string | null;
   error_message: string | null;
   request_headers: string;
+  expunged_at: number | null;
   created_at: number;
 }
 
@@ -276,12 +291,35 @@ export function toAttempt(r: AttemptRow): Attempt {
     succeeded: Boolean(r.succeeded),
     statusCode: r.status_code,
     responseBody: r.response_body,
+    // Left out while kept, so that an attempt reads back as it was recorded.
+    ...(r.expunged_at !== null ? { expungedAt: r.expunged_at } : {}),
     durationMs: r.duration_ms,
     errorKind: r.error_kind as AttemptErrorKind | null,
     errorMessage: r.error_message,
     requestHeaders: JSON.parse(r.request_headers),
     createdAt: r.created_at,
   };
+}
+
+/** A message's payload once it is gone, as the API shows it (Svix's). */
+export const EXPIRED_PAYLOAD = '{"expired":true}';
+
+/**
+ * The start of the answer kept for the idempotency key of a message's creation: the message
+ * as the API writes it (`messageJson`), id first.
+ */
+export const answerPrefix = (msgId: string) => `{"id":${JSON.stringify(msgId)},`;
+
+/**
+ * That answer with the payload expunged: the payload's exact text after `"payload":` (as the
+ * API wrote it) becomes {@link EXPIRED_PAYLOAD}; an answer without it (`with_content=false`)
+ * comes back as it is. No parse: the text is spliced where the payload's bytes are.
+ */
+export function answerWithoutPayload(answer: string, payload: string): string {
+  const field = `"payload":${payload}`;
+  const at = answer.indexOf(field);
+  if (at < 0) return answer;
+  return `${answer.slice(0, at)}"payload":${EXPIRED_PAYLOAD}${answer.slice(at + field.length)}`;
 }
 
 /** A message waiting for its group commit, with the one endpoint it targets, if any. */
@@ -299,7 +337,8 @@ export interface ClaimRow {
   attempts: number;
   next_trigger: string;
   event_type: string;
-  payload: string;
+  /** `NULL` once the message's payload is gone. */
+  payload: string | null;
   headers: string | null;
   endpoint_version: number;
 }

@@ -58,6 +58,8 @@ export interface EndpointDeliveryFilter {
   status?: Delivery['status'];
   eventTypes?: readonly string[];
   channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
   /** Only messages created before / after these times (ms). */
   before?: number;
   after?: number;
@@ -117,6 +119,15 @@ export interface NewMessage {
   onlyEndpointId?: string;
   /** Extra headers to send with the message (reserved names are dropped). */
   headers?: Record<string, string> | null;
+  /** Free-form labels lists filter by (at most 5, Svix's pattern). */
+  tags?: string[] | null;
+  /**
+   * When the deliveries become due (ms); at most `LIMITS.deliverAtMaxAheadMs` after the
+   * store's now (`ValidationError` on `deliverAt` past it). A time already past means now.
+   */
+  deliverAt?: number | null;
+  /** Hours to keep the payload (1 to 2160); left out or `null`, as long as the message. */
+  payloadRetentionHours?: number | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -200,7 +211,8 @@ export interface ClaimedDelivery {
   attempts: number;
   trigger: AttemptTrigger;
   eventType: string;
-  payload: string;
+  /** `null` when the message's payload is gone: the worker fails the delivery unsent (`payload_expired`). */
+  payload: string | null;
   /** The message's extra headers, if any. */
   headers: Record<string, string> | null;
   leaseExpiresAt: number;
@@ -247,6 +259,8 @@ export type AttemptFilter = {
   /** 0 (no response), 100, 200, 300, 400 or 500. */
   statusCodeClass?: number;
   eventTypes?: readonly string[];
+  /** Only attempts of messages carrying this tag. */
+  tag?: string;
   /** Only attempts of messages sent on this channel. */
   channel?: string;
   /** Only attempts made before / after these times (ms). */
@@ -259,6 +273,8 @@ export interface MessageFilter {
   appId: string;
   eventTypes?: readonly string[];
   channel?: string;
+  /** Only messages carrying this tag. */
+  tag?: string;
   /** Only messages created before / after these times (ms). */
   before?: number;
   after?: number;
@@ -334,6 +350,8 @@ export interface BatchResult {
 export interface BulkReplayFilter extends TimeWindow {
   eventTypes?: readonly string[];
   channel?: string;
+  /** Only deliveries of messages carrying this tag. */
+  tag?: string;
   /** The delivery's state now. */
   status?: Delivery['status'];
   /** The class of its last attempt's status: 0 (no response), 100, 200, 300, 400 or 500. */
@@ -441,6 +459,30 @@ export interface Store extends AsyncDisposable {
     filter: EndpointDeliveryFilter,
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; message: Message }>>;
+  /**
+   * Expunges a message's payload and its attempts' response bodies: the message and its
+   * attempts stay, their content is gone (overwritten in the files too, on SQLite). Its
+   * deliveries send nothing more: each fails unsent when it next comes due
+   * (`payload_expired`). Throws `NotFoundError`.
+   */
+  expungeMessageContent(appId: string, msgId: string): Promise<void>;
+  /** Expunges one attempt's response body. Throws `NotFoundError`. */
+  expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<void>;
+  /**
+   * Expunges, as {@link expungeMessageContent} does, the content of up to `limit` of an
+   * application's messages with ids after `after` (in id order, `null`: from the first);
+   * returns how many it visited and the last id, to continue from. One transaction per call.
+   */
+  expungeAppContents(
+    appId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ visited: number; last: string | null }>;
+  /**
+   * Expunges the payloads of up to `limit` messages whose retention has ended by the store's
+   * clock (`payloadExpiresAt`); returns how many. While that is `limit`, there may be more.
+   */
+  expirePayloads(limit: number): Promise<number>;
   /** A message's deliveries with their endpoints (those that still exist), keyed by endpoint id, ascending. */
   listMessageDestinations(
     msgId: string,
@@ -491,7 +533,11 @@ export interface Store extends AsyncDisposable {
    * [since, until) that match it and never had a delivery to it; returns how many.
    */
   replayMissing(endpointId: string, since: number, until: number | null): Promise<number>;
-  /** Makes a delivery due now for a manual attempt. Throws `NotFoundError`. */
+  /**
+   * Makes a message's delivery to an endpoint due now for a manual attempt, creating it when
+   * the message never had one to that endpoint (of the message's application). The caller
+   * checks that the endpoint is enabled. Throws `NotFoundError` (message, endpoint).
+   */
   resend(msgId: string, endpointId: string): Promise<Delivery>;
   /** Attempts by id, paged as {@link listMessages} pages. */
   listAttempts(filter: AttemptFilter, page: PageRequest): Promise<Page<Attempt>>;

@@ -1,12 +1,12 @@
 /**
- * The task runner: it does background tasks (recover, replay-missing, bulk-replay, and any
- * kind a handler is registered for) in batches, outside the request that started them. Each
- * task is a durable row (`Store.createTask`); a runner holds it under a lease that every
- * batch renews, and records the batch's cursor and counts as it goes. A runner that stops
- * gives its tasks back (another takes them at once); one that dies leaves leases that expire,
- * and any runner (this process's next start, or another API process) takes the task over at
- * its cursor. A task taken over too often, or of a kind no handler knows, fails visibly:
- * none stays `running` with nobody working on it.
+ * The task runner: it does background tasks (recover, replay-missing, bulk-replay,
+ * expunge-all-contents, and any kind a handler is registered for) in batches, outside the
+ * request that started them. Each task is a durable row (`Store.createTask`); a runner holds
+ * it under a lease that every batch renews, and records the batch's cursor and counts as it
+ * goes. A runner that stops gives its tasks back (another takes them at once); one that dies
+ * leaves leases that expire, and any runner (this process's next start, or another API
+ * process) takes the task over at its cursor. A task taken over too often, or of a kind no
+ * handler knows, fails visibly: none stays `running` with nobody working on it.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';

@@ -48,8 +48,16 @@ async function setup(batchSize = 2) {
   return { clock, store: testStore.store, ...(await serve(testStore.store, clock, batchSize)) };
 }
 
-/** An application whose endpoint has `count` failed deliveries (it was disabled while they waited). */
-async function failedDeliveries(store: Store, clock: ManualClock, count: number) {
+/**
+ * An application whose endpoint has `count` failed deliveries (it was disabled while they
+ * waited); `tagsOf` gives the tags of the i-th message, if any.
+ */
+async function failedDeliveries(
+  store: Store,
+  clock: ManualClock,
+  count: number,
+  tagsOf: (i: number) => string[] | null = () => null,
+) {
   const app = await store.createApplication({ name: 'Outage' });
   const ep = await store.createEndpoint(app.id, { url: 'http://127.0.0.1:9/hook' });
   const start = clock.now();
@@ -57,7 +65,14 @@ async function failedDeliveries(store: Store, clock: ManualClock, count: number)
   for (let i = 0; i < count; i++) {
     clock.advance(1);
     msgs.push(
-      (await store.acceptMessage({ appId: app.id, eventType: 'order.paid', payload: `{"i":${i}}` })).message,
+      (
+        await store.acceptMessage({
+          appId: app.id,
+          eventType: 'order.paid',
+          payload: `{"i":${i}}`,
+          ...(tagsOf(i) ? { tags: tagsOf(i)! } : {}),
+        })
+      ).message,
     );
   }
   await store.updateEndpoint(app.id, ep.id, { disabled: true });
@@ -145,10 +160,17 @@ describe('recover, replay-missing and bulk-replay run as background tasks', () =
     });
     expect((await settled(svix, started.id)).data).toMatchObject({ deliveries: 3 });
     for (const m of msgs) expect((await store.getDelivery(m.id, ep.id))!.status).toBe('pending');
-    // tag is Svix's; Herald has no message tags and says so.
-    const tagged = await failure(svix.endpoint.bulkReplay(app.id, ep.id, { since, tag: 'vip' }));
-    expect(tagged.code).toBe(422);
-    expect(JSON.stringify(tagged.body)).toContain('tag');
+  });
+
+  it("bulk-replay's tag picks the deliveries of the messages carrying it", async () => {
+    const { svix, store, clock } = await setup(2);
+    const { app, ep, msgs, since } = await failedDeliveries(store, clock, 3, (i) =>
+      i === 1 ? ['other'] : ['vip', 'eu'],
+    );
+    const started = await svix.endpoint.bulkReplay(app.id, ep.id, { since, tag: 'vip' });
+    expect((await settled(svix, started.id)).data).toMatchObject({ deliveries: 2 });
+    const states = await Promise.all(msgs.map(async (m) => (await store.getDelivery(m.id, ep.id))!.status));
+    expect(states).toEqual(['pending', 'failed', 'pending']);
   });
 
   it('recover reaches 14 days back at most: further is a 422 naming since', async () => {

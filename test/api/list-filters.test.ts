@@ -56,7 +56,10 @@ let appId: string;
 let other: string;
 let epA: Endpoint;
 let epB: Endpoint;
-/** m1 a.one [eu], m2 b.two [us], m3 c.three [eu, us], m4 a.one (no channels), a second apart. */
+/**
+ * m1 a.one [eu] tagged project_1337, m2 b.two [us] tagged beta, m3 c.three [eu, us] tagged
+ * both, m4 a.one (no channels, no tags), a second apart.
+ */
 let m: Message[];
 /** Their times. */
 let t: number[];
@@ -80,10 +83,6 @@ async function refusal(call: Promise<unknown>): Promise<ApiException<unknown>> {
   throw new Error('expected the call to be refused');
 }
 
-const TAG_REFUSED: Verdict = {
-  refused: 'project_1337',
-  why: 'message tags are another part of issue 15; until then a tag is refused, never ignored',
-};
 const EXPANDED: (list: (o: { expandedStatuses: boolean }) => Promise<unknown>) => Verdict = (list) => ({
   async honoured() {
     // The SDK always sends true: Herald always reports sending (3) apart from pending (1).
@@ -242,7 +241,13 @@ const VERDICTS: Record<string, Record<string, Verdict>> = {
         expect(ids(await f.svix.message.list(appId, { eventTypes: ['c.three'] }))).toEqual([m[2]!.id]);
       },
     },
-    tag: TAG_REFUSED,
+    tag: {
+      async honoured() {
+        expect(ids(await f.svix.message.list(appId, { tag: 'project_1337' }))).toEqual(idsOf([m[2]!, m[0]!]));
+        expect(ids(await f.svix.message.list(appId, { tag: 'beta' }))).toEqual(idsOf([m[2]!, m[1]!]));
+        expect(ids(await f.svix.message.list(appId, { tag: 'nobody' }))).toEqual([]);
+      },
+    },
   },
   'v1.message-attempt.list-by-endpoint': {
     limit: {
@@ -330,7 +335,14 @@ const VERDICTS: Record<string, Record<string, Verdict>> = {
       },
     },
     expanded_statuses: EXPANDED((o) => f.svix.messageAttempt.listByEndpoint(appId, epB.id, o)),
-    tag: TAG_REFUSED,
+    tag: {
+      async honoured() {
+        const tagged = (tag: string) =>
+          f.svix.messageAttempt.listByEndpoint(appId, epB.id, { tag }).then(ids);
+        expect(await tagged('project_1337')).toEqual(idsOf([B[3]!, B[1]!, B[0]!]));
+        expect(await tagged('beta')).toEqual(idsOf([B[3]!, B[2]!]));
+      },
+    },
   },
   'v1.message-attempt.list-by-msg': {
     limit: {
@@ -410,7 +422,13 @@ const VERDICTS: Record<string, Record<string, Verdict>> = {
       },
     },
     expanded_statuses: EXPANDED((o) => f.svix.messageAttempt.listByMsg(appId, m[0]!.id, o)),
-    tag: TAG_REFUSED,
+    tag: {
+      async honoured() {
+        const tagged = (tag: string) => f.svix.messageAttempt.listByMsg(appId, m[0]!.id, { tag }).then(ids);
+        expect(await tagged('project_1337')).toHaveLength(3);
+        expect(await tagged('beta')).toEqual([]);
+      },
+    },
   },
   'v1.message-attempt.list-attempted-messages': {
     limit: {
@@ -482,7 +500,14 @@ const VERDICTS: Record<string, Record<string, Verdict>> = {
       },
     },
     expanded_statuses: EXPANDED((o) => f.svix.messageAttempt.listAttemptedMessages(appId, epB.id, o)),
-    tag: TAG_REFUSED,
+    tag: {
+      async honoured() {
+        const tagged = (tag: string) =>
+          f.svix.messageAttempt.listAttemptedMessages(appId, epB.id, { tag }).then(ids);
+        expect(await tagged('project_1337')).toEqual(idsOf([m[2]!, m[0]!]));
+        expect(await tagged('beta')).toEqual(idsOf([m[2]!, m[1]!]));
+      },
+    },
   },
   'v1.message-attempt.list-attempted-destinations': {
     limit: {
@@ -519,20 +544,19 @@ beforeAll(async () => {
   epA = await store.createEndpoint(appId, { url: 'https://example.com/a', uid: 'ep-a' });
   tick();
   epB = await store.createEndpoint(appId, { url: 'https://example.com/b', uid: 'ep-b' });
-  const sends: [string, string[] | null][] = [
-    ['a.one', ['eu']],
-    ['b.two', ['us']],
-    ['c.three', ['eu', 'us']],
-    ['a.one', null],
+  const sends: [string, string[] | null, string[] | null][] = [
+    ['a.one', ['eu'], ['project_1337']],
+    ['b.two', ['us'], ['beta']],
+    ['c.three', ['eu', 'us'], ['project_1337', 'beta']],
+    ['a.one', null, null],
   ];
   m = [];
   t = [];
-  for (const [i, [eventType, channels]] of sends.entries()) {
+  for (const [i, [eventType, channels, tags]] of sends.entries()) {
     tick();
     const payload = JSON.stringify({ n: i + 1 });
-    m.push(
-      (await store.acceptMessage({ appId, eventType, payload, ...(channels ? { channels } : {}) })).message,
-    );
+    const labels = { ...(channels ? { channels } : {}), ...(tags ? { tags } : {}) };
+    m.push((await store.acceptMessage({ appId, eventType, payload, ...labels })).message);
     t.push(clock.now());
   }
   const to = (ep: Endpoint, msg?: Message) => (d: { endpointId: string; msgId: string }) =>

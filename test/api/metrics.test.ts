@@ -71,11 +71,15 @@ describe('GET /metrics', () => {
     for (let i = 0; i < 3; i++)
       await server.post(`/app/${app.id}/msg`, { eventType: 'order.paid', payload: { i } });
     await server.post(`/app/${app.id}/msg`, { eventType: 'order.refunded', payload: {} });
+    // The attempt counts come from the dispatcher's thread, the queue from the store, each read
+    // at its own moment of one scrape: on PostgreSQL (no standing claims) the queue can be read
+    // while the failing delivery still waits for its claim. Wait for both.
     const text = await eventually(
       async () => (await scrape()).text,
       (t) =>
         sample(t, 'herald_attempts_total', { outcome: 'succeeded', status_class: '2xx' }) === 3 &&
-        sample(t, 'herald_attempts_total', { outcome: 'failed', status_class: '5xx' }) === 1,
+        sample(t, 'herald_attempts_total', { outcome: 'failed', status_class: '5xx' }) === 1 &&
+        sample(t, 'herald_oldest_due_delivery_age_seconds') === 0,
     );
     expect(sample(text, 'herald_messages_accepted_total', { event_type: 'order.paid' })).toBe(3);
     expect(sample(text, 'herald_messages_accepted_total', { event_type: 'order.refunded' })).toBe(1);

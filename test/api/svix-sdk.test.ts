@@ -166,14 +166,9 @@ describe('Svix fields Herald does not support', () => {
     const ep = await svix.endpoint.create(app.id, { url: receiver.url });
     const { key } = await svix.endpoint.getSecret(app.id, ep.id);
     const refusals: [string[], () => Promise<unknown>][] = [
-      [['body', 'tags'], () => svix.message.create(app.id, { eventType: 'a', payload: {}, tags: ['t'] })],
       [
-        ['body', 'deliverAt'],
-        () => svix.message.create(app.id, { eventType: 'a', payload: {}, deliverAt: new Date() }),
-      ],
-      [
-        ['body', 'payloadRetentionPeriod'],
-        () => svix.message.create(app.id, { eventType: 'a', payload: {}, payloadRetentionPeriod: 5 }),
+        ['body', 'transformationsParams'],
+        () => svix.message.create(app.id, { eventType: 'a', payload: {}, transformationsParams: { x: 1 } }),
       ],
       [
         ['body', 'groupName'],

@@ -42,6 +42,8 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { eventType: 'order.paid' },
   'POST /api/v1/app/{app_id}/msg': { eventType: 'order.paid', payload: { forged: true } },
   'POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend': {},
+  'POST /api/v1/app/{app_id}/msg/precheck/active': { eventType: 'order.paid' },
+  'POST /api/v1/app/{app_id}/msg/expunge-all-contents': {},
   'POST /api/v1/source': { name: 'evil', provider: 'none', appId: 'x' },
   'PATCH /api/v1/source/{source_id}': { name: 'evil' },
   'POST /api/v1/source/{source_id}/request/{request_id}/replay': {},

@@ -88,6 +88,7 @@ const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay': { post: { since: '2026-01-01T00:00:00Z' } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { post: { eventType: 'a.b' } },
   '/api/v1/app/{app_id}/msg': { post: { eventType: 'a.b', payload: {} } },
+  '/api/v1/app/{app_id}/msg/precheck/active': { post: { eventType: 'a.b' } },
   '/api/v1/auth/app-portal-access/{app_id}': { post: {} },
   '/api/v1/auth/app/{app_id}/expire-all': { post: {} },
   '/api/v1/source': { post: { name: 'S', provider: 'none', appId: 'fields' } },
@@ -113,6 +114,7 @@ const SVIX_MODELS: [method: string, path: string, model: string][] = [
   ['post', '/api/v1/event-type/import/openapi', 'eventTypeImportOpenApiIn'],
   ['post', '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example', 'eventExampleIn'],
   ['post', '/api/v1/app/{app_id}/msg', 'messageIn'],
+  ['post', '/api/v1/app/{app_id}/msg/precheck/active', 'messagePrecheckIn'],
   ['post', '/api/v1/auth/app-portal-access/{app_id}', 'appPortalAccessIn'],
   ['post', '/api/v1/auth/app/{app_id}/expire-all', 'applicationTokenExpireIn'],
 ];
@@ -336,11 +338,6 @@ describe('fields of the svix SDK', () => {
         'secret',
         'deleteHeaders',
         'exampleIndex',
-        'payloadRetentionPeriod',
-        'payloadRetentionHours',
-        'deliverAt',
-        'tags',
-        'tag',
         'transformationsParams',
       ]),
     );

@@ -78,6 +78,7 @@ describe('PostgreSQL specifics', () => {
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 7 },
       { version: 8 },
       { version: 9 },
       { version: 10 },

@@ -43,6 +43,7 @@ describe('SQLite specifics', () => {
       { version: 5, name: '005_inbound_retention.sql' },
       { version: 6, name: '006_forget_stored_tokens.sql' },
       { version: 7, name: '007_deliveries_by_endpoint_msg.sql' },
+      { version: 8, name: '008_message_parity.sql' },
       { version: 9, name: '009_background_tasks.sql' },
       { version: 10, name: '010_token_expiry.sql' },
       { version: 11, name: '011_deliveries_by_endpoint.sql' },

@@ -8,9 +8,10 @@ import { taskOut } from '../serialize.js';
 const TaskParams = Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 256 }) });
 
 /**
- * `/api/v1/background-task`: the tasks recover, replay-missing and bulk-replay started, with
- * their status and counts. An admin token sees every task; an application token only those of
- * its application (another's answers 404, as an unknown id does).
+ * `/api/v1/background-task`: the tasks recover, replay-missing, bulk-replay and
+ * expunge-all-contents started, with their status and counts. An admin token sees every
+ * task; an application token only those of its application (another's answers 404, as an
+ * unknown id does).
  */
 export const backgroundTaskRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { store }) => {
   const tags = ['Background Task'];

@@ -420,11 +420,12 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     '/app/:app_id/endpoint/:endpoint_id/bulk-replay',
     { schema: { tags, params: EndpointParams, body: BulkReplayIn, response: { 202: ReplayOut } } },
     async (request, reply) => {
-      const { eventTypes, channel, status, statusCodeClass } = request.body;
+      const { eventTypes, channel, tag, status, statusCodeClass } = request.body;
       const filter: BulkReplayFilter = {
         ...windowOf(request.body),
         ...(eventTypes ? { eventTypes } : {}),
         ...(channel ? { channel } : {}),
+        ...(tag ? { tag } : {}),
         ...(status !== undefined && status !== null ? { status: DELIVERY_STATUS_OF[status]! } : {}),
         ...(statusCodeClass !== undefined && statusCodeClass !== null ? { statusCodeClass } : {}),
       };

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/errors.js';
+import { matches } from '../../core/filter.js';
 import type { Application, DeliveryStatus } from '../../core/types.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
@@ -27,6 +28,8 @@ import {
   MessageEndpointOut,
   MessageIn,
   MessageOut,
+  MessagePrecheckIn,
+  MessagePrecheckOut,
   MessageQuery,
   MsgEndpointParams,
   MsgParams,
@@ -46,13 +49,26 @@ import {
 
 const WithContent = Type.Object({ with_content: Type.Optional(Type.String()) });
 
+/** Hours of payload retention asked for: `payloadRetentionHours`, or `payloadRetentionPeriod` in days. */
+function retentionHours(body: Static<typeof MessageIn>): number | null {
+  const { payloadRetentionHours: hours, payloadRetentionPeriod: days } = body;
+  if (hours != null && days != null) {
+    throw new ValidationError(
+      'payloadRetentionHours',
+      'give payloadRetentionHours or payloadRetentionPeriod, not both',
+    );
+  }
+  return hours ?? (days == null ? null : days * 24);
+}
+
 /** Svix's status codes as delivery states: 0 success, 1 pending, 2 fail, 3 sending. */
 const STATUS_OF_CODE: readonly DeliveryStatus[] = ['succeeded', 'pending', 'failed', 'sending'];
 
-/** The filters a list's query shares with the message list: event types, channel, time window. */
+/** The filters a list's query shares with the message list: event types, channel, tag, time window. */
 function messageFilter(q: {
   event_types?: string | string[];
   channel?: string;
+  tag?: string;
   before?: string;
   after?: string;
 }) {
@@ -62,6 +78,7 @@ function messageFilter(q: {
   return {
     ...(eventTypes ? { eventTypes } : {}),
     ...(q.channel !== undefined ? { channel: q.channel } : {}),
+    ...(q.tag !== undefined ? { tag: q.tag } : {}),
     ...(before !== undefined ? { before } : {}),
     ...(after !== undefined ? { after } : {}),
   };
@@ -115,11 +132,16 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         else owner = await appOf(ctx, request, appId);
         appId = owner.id;
       }
+      const payloadRetentionHours = retentionHours(body);
       const { message } = await store.acceptMessage({
         appId,
         eventType: body.eventType,
         eventId: body.eventId ?? null,
         ...(body.channels ? { channels: body.channels } : {}),
+        ...(body.tags ? { tags: body.tags } : {}),
+        // The schema checked the date-time format; the store checks how far ahead it is.
+        ...(body.deliverAt ? { deliverAt: timeParam('deliverAt', body.deliverAt) } : {}),
+        ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
         payload,
       });
       // The stored payload goes back as its exact bytes, as on every read of a message.
@@ -345,8 +367,39 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       );
       const message = await mustGetMessage(owner, request.params.msg_id);
       requireEnabled(owner, endpoint, 'a resend');
+      if (message.payload === null) {
+        throw new PayloadGoneError(
+          `message ${message.id} cannot be resent: its payload is gone (expunged, or past its retention)`,
+        );
+      }
+      // Any enabled endpoint of the application, even one the message never went to.
       await store.resend(message.id, endpoint.id);
       return reply.status(202).send({});
+    },
+  );
+
+  app.post(
+    '/app/:app_id/msg/precheck/active',
+    {
+      schema: {
+        tags: ['Message'],
+        params: AppParams,
+        body: MessagePrecheckIn,
+        response: { 200: MessagePrecheckOut },
+      },
+    },
+    async (request) => {
+      const owner = await appOf(ctx, request, request.params.app_id);
+      const { eventType } = request.body;
+      const channels = request.body.channels ?? null;
+      // An enabled endpoint that a message of this type and channels would be delivered to.
+      let iterator: string | null = null;
+      do {
+        const page = await store.listEndpoints(owner.id, { limit: 250, iterator });
+        if (page.data.some((e) => matches(e, eventType, channels))) return { active: true };
+        iterator = page.done ? null : page.iterator;
+      } while (iterator !== null);
+      return { active: false };
     },
   );
 };

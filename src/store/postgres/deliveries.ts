@@ -80,15 +80,18 @@ export interface NewDeliveryRecord {
   msg_id: string;
   endpoint_id: string;
   app_id: string;
-  /** Creation time, and due time of the first attempt. */
+  /** Creation time. */
   at: number;
+  /** Due time of the first attempt: the creation, or the message's `deliverAt`. */
+  due_at: number;
 }
 
-/** Creates pending deliveries due at their creation. $1: JSON array of {@link NewDeliveryRecord}. */
+/** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
 export const INSERT_DELIVERIES = `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, at, at
-  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint)`;
+  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at
+  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
+    due_at bigint)`;
 
 /** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
 const INSERT_ATTEMPTS = `
@@ -130,7 +133,8 @@ const RELEASE_DELIVERIES = `
 
 /** The claimed deliveries with what their attempts need. */
 const CLAIMED_COLUMNS = `
-  SELECT c.*, m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+  SELECT c.*, m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
+    e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
 
 /** Leases the deliveries of `due` (a query of ids) to a worker. */
@@ -185,15 +189,28 @@ const CLAIM_DUE_SKIPPING = claimOf(`
 const MISSING_MESSAGES = `
   SELECT m.* FROM messages m
   WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
+    AND m.expunged_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`;
 
 /**
- * A delivery made by a replay, due now, unless the message has one to the endpoint already.
- * $1: id; $2: message; $3: endpoint; $4: application; $5: now.
+ * A delivery made by a replay, unless the message has one to the endpoint already.
+ * $1: id; $2: message; $3: endpoint; $4: application; $5: now; $6: due (now, or the
+ * message's later `deliverAt`).
  */
 const INSERT_REPLAYED = `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT DO NOTHING`;
+  VALUES ($1, $2, $3, $4, 'pending', 0, $6, $5) ON CONFLICT DO NOTHING`;
+
+/**
+ * A delivery made by a resend to an endpoint the message never went to, due now, as a
+ * manual attempt. $1: id; $2: message; $3: endpoint (of the message's application); $4: now.
+ */
+const INSERT_RESENT = `
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
+  SELECT $1, m.id, e.id, m.app_id, 'pending', 0, $4, 'manual', $4
+  FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = $3
+  WHERE m.id = $2
+  ON CONFLICT (msg_id, endpoint_id) DO NOTHING`;
 
 /**
  * A recover batch: at most $4 of endpoint $1's deliveries with ids after $2 and below $3 (a
@@ -205,10 +222,14 @@ export const DELIVERIES_AFTER = `
   WHERE endpoint_id = $1 AND id > $2 AND ($3::text IS NULL OR id < $3::text)
   ORDER BY id LIMIT $4 FOR UPDATE`;
 
-/** Makes the deliveries $1 that are still failed due at $2, as manual attempts. */
+/**
+ * Makes the deliveries $1 that are still failed due at $2, as manual attempts; not those of a
+ * message whose payload is gone.
+ */
 const RECOVER_IDS = `
   UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual'
-  WHERE id = ANY($1::text[]) AND status = 'failed'`;
+  WHERE id = ANY($1::text[]) AND status = 'failed'
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
 
 /**
  * A replay-missing batch: at most $4 of application $1's messages with ids after $2 and below
@@ -225,7 +246,7 @@ export const MESSAGES_AFTER = `
  * type, channels and time and their last attempt. Read in id order on deliveries_by_endpoint.
  */
 export const REPLAY_CANDIDATES = `
-  SELECT d.id, d.status, m.event_type, m.channels, m.created_at AS msg_created_at,
+  SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
     last.id AS last_attempt, last.status_code AS last_code
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
@@ -236,10 +257,14 @@ export const REPLAY_CANDIDATES = `
   WHERE d.endpoint_id = $1 AND d.id > $2
   ORDER BY d.id LIMIT $3`;
 
-/** Makes the deliveries $1 due at $2 as manual attempts, but those being sent right now. */
+/**
+ * Makes the deliveries $1 due at $2 as manual attempts, but those being sent right now and
+ * those of a message whose payload is gone.
+ */
 const REPLAY_IDS = `
   UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual', lease_owner = NULL
-  WHERE id = ANY($1::text[]) AND status <> 'sending'`;
+  WHERE id = ANY($1::text[]) AND status <> 'sending'
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
 
 const FAIL_PENDING = `
   UPDATE deliveries SET status = 'failed', due_at = NULL
@@ -419,7 +444,8 @@ export class PostgresDeliveries {
   async recover(endpointId: string, since: number, until: number | null): Promise<number> {
     const { rowCount } = await this.conn.q(
       `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual'
-       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)`,
+       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
       [this.conn.clock.now(), endpointId, since, until],
     );
     if (rowCount) await this.conn.wakeAll([endpointId]);
@@ -447,6 +473,7 @@ export class PostgresDeliveries {
           endpoint.id,
           endpoint.appId,
           now,
+          Math.max(now, m.deliverAt ?? now),
         ]);
         inserted += rowCount ?? 0;
       }
@@ -458,13 +485,20 @@ export class PostgresDeliveries {
 
   /** See `Store`. */
   async resend(msgId: string, endpointId: string): Promise<Delivery> {
-    const { rowCount } = await this.conn.q(
+    const now = this.conn.clock.now();
+    let { rowCount } = await this.conn.q(
       `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual', lease_owner = NULL
        WHERE msg_id = $2 AND endpoint_id = $3 AND status <> 'sending'`,
-      [this.conn.clock.now(), msgId, endpointId],
+      [now, msgId, endpointId],
     );
-    const delivery = await this.getDelivery(msgId, endpointId);
-    if (!delivery) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
+    let delivery = await this.getDelivery(msgId, endpointId);
+    if (!delivery) {
+      // Never routed there: a new delivery (a racing resend may have made it: then that one).
+      ({ rowCount } = await this.conn.q(INSERT_RESENT, [newId('dlv', now), msgId, endpointId, now]));
+      delivery = await this.getDelivery(msgId, endpointId);
+      if (!delivery)
+        throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+    }
     if (rowCount) await this.conn.wakeAll([endpointId]);
     return delivery;
   }
@@ -486,6 +520,7 @@ export class PostgresDeliveries {
     if (filter.eventTypes && filter.eventTypes.length > 0)
       ofMessage.push(`m.event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
     if (filter.channel !== undefined) ofMessage.push(`m.channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) ofMessage.push(`m.tags::jsonb ? ${w.param(filter.tag)}`);
     if (ofMessage.length > 0)
       w.where.push(
         `EXISTS (SELECT 1 FROM messages m WHERE m.id = attempts.msg_id AND ${ofMessage.join(' AND ')})`,
@@ -574,7 +609,7 @@ export class PostgresDeliveries {
         ])
       ).rows;
       const missing = scanned
-        .filter((m) => !m.delivered && inWindow(Number(m.created_at), window))
+        .filter((m) => !m.delivered && m.expunged_at === null && inWindow(Number(m.created_at), window))
         .map(toMessage);
       let count = 0;
       for (const m of replaySelection(endpoint, missing)) {
@@ -584,6 +619,8 @@ export class PostgresDeliveries {
           endpoint.id,
           endpoint.appId,
           now,
+          // A message for later is not sent before its time.
+          Math.max(now, m.deliverAt ?? now),
         ]);
         count += rowCount ?? 0;
       }
@@ -609,6 +646,7 @@ export class PostgresDeliveries {
         status: Delivery['status'];
         event_type: string;
         channels: string | null;
+        tags: string | null;
         msg_created_at: string;
         last_attempt: string | null;
         last_code: number | null;
@@ -621,6 +659,7 @@ export class PostgresDeliveries {
               status: r.status,
               eventType: r.event_type,
               channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+              tags: r.tags === null ? null : (JSON.parse(r.tags) as string[]),
               attempted: r.last_attempt !== null,
               lastStatusCode: r.last_code,
             }),

@@ -7,7 +7,8 @@
  * This file only composes the parts: `connection.ts` (pool, transactions, error mapping,
  * wake-ups, clock), `catalog.ts` (applications, endpoints, event types), `messages.ts`
  * (ingest and reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts` (sources
- * and the request log) and `access.ts` (tokens, idempotency keys).
+ * and the request log), `access.ts` (tokens, idempotency keys) and `content.ts` (expunged
+ * payloads and response bodies).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
@@ -61,6 +62,7 @@ import type {
 import { PostgresAccess } from './access.js';
 import { PostgresCatalog } from './catalog.js';
 import { openConnection, type PostgresConnection } from './connection.js';
+import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { PostgresMessages } from './messages.js';
@@ -108,6 +110,7 @@ export class PostgresStore implements Store {
   private readonly sources: PostgresSources;
   private readonly inbound: PostgresInboundLog;
   private readonly access: PostgresAccess;
+  private readonly content: PostgresContent;
   private readonly tasks: PostgresTasks;
 
   constructor(
@@ -121,6 +124,7 @@ export class PostgresStore implements Store {
     this.sources = new PostgresSources(conn, (key) => this.catalog.appRow(key));
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
+    this.content = new PostgresContent(conn);
     this.tasks = new PostgresTasks(conn);
   }
 
@@ -203,6 +207,22 @@ export class PostgresStore implements Store {
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
     return this.messages.listMessageDestinations(msgId, page);
+  }
+  async expungeMessageContent(appId: string, msgId: string): Promise<void> {
+    return this.content.expungeMessage(appId, msgId);
+  }
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<void> {
+    return this.content.expungeAttempt(appId, msgId, attemptId);
+  }
+  async expungeAppContents(
+    appId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ visited: number; last: string | null }> {
+    return this.content.expungeApp(appId, after, limit);
+  }
+  async expirePayloads(limit: number): Promise<number> {
+    return this.content.expirePayloads(limit);
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {

@@ -39,10 +39,13 @@ const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT dis
  * $1: JSON array of {@link MessageRow}. Returns the ids inserted.
  */
 const INSERT_MESSAGES = `
-  INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, created_at, headers)
-  SELECT id, app_id, event_type, event_id, channels, payload, created_at, headers
+  INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
+    deliver_at, payload_expires_at, expunged_at)
+  SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
+    deliver_at, payload_expires_at, expunged_at
   FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
-    payload text, created_at bigint, headers text)
+    tags text, payload text, created_at bigint, headers text, deliver_at bigint, payload_expires_at bigint,
+    expunged_at bigint)
   ON CONFLICT DO NOTHING
   RETURNING id`;
 
@@ -108,6 +111,7 @@ export class PostgresMessages {
             endpoint_id: endpoint.id,
             app_id: app.id,
             at: stored.createdAt,
+            due_at: stored.deliverAt ?? stored.createdAt,
           });
           woken.add(endpoint.id);
           count++;
@@ -147,6 +151,7 @@ export class PostgresMessages {
     if (filter.eventTypes && filter.eventTypes.length > 0)
       w.where.push(`event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
     if (filter.channel !== undefined) w.where.push(`channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) w.where.push(`tags::jsonb ? ${w.param(filter.tag)}`);
     w.window('id', idWindow('msg', filter));
     const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
     const sql = `SELECT * FROM messages ${w.pageSql(ks, 'id', page.limit)}`;
@@ -175,6 +180,7 @@ export class PostgresMessages {
     if (filter.eventTypes && filter.eventTypes.length > 0)
       w.where.push(`m.event_type = ANY(${w.param(filter.eventTypes)}::text[])`);
     if (filter.channel !== undefined) w.where.push(`m.channels::jsonb ? ${w.param(filter.channel)}`);
+    if (filter.tag !== undefined) w.where.push(`m.tags::jsonb ? ${w.param(filter.tag)}`);
     w.window('d.msg_id', idWindow('msg', filter));
     const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
     const sql = `SELECT d.*, row_to_json(m) AS m FROM deliveries d JOIN messages m ON m.id = d.msg_id

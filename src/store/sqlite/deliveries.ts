@@ -45,7 +45,8 @@ import { pageSql, type SqliteConnection, type Where, windowBounds } from './conn
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
-         m.event_type, m.payload, m.headers, e.updated_at AS endpoint_version
+         m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
+         e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id`;
@@ -94,6 +95,12 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
   ORDER BY d.due_at
   LIMIT ?`;
 
+/** A message row `m` as one JSON object, read back by `toMessage`. */
+const MESSAGE_AS_JSON = `json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
+    'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
+    'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
+    'expunged_at', m.expunged_at, 'created_at', m.created_at)`;
+
 /**
  * The background tasks' batches (named parameters): each reads at most @limit rows in id order
  * after the cursor @after on an index by id (deliveries_by_endpoint, messages_by_app), however
@@ -110,7 +117,7 @@ export const BATCH_SQL = {
     WHERE app_id = @appId AND id > @after AND (@before IS NULL OR id < @before)
     ORDER BY id LIMIT @limit`,
   /** An endpoint's deliveries in id order with their message and last attempt, for bulk replay. */
-  replayCandidates: `SELECT d.id, d.status, m.event_type, m.channels, m.created_at AS msg_created_at,
+  replayCandidates: `SELECT d.id, d.status, m.event_type, m.channels, m.tags, m.created_at AS msg_created_at,
       (SELECT a.id FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
        ORDER BY a.id DESC LIMIT 1) AS last_attempt,
       (SELECT a.status_code FROM attempts a WHERE a.msg_id = d.msg_id AND a.endpoint_id = d.endpoint_id
@@ -189,9 +196,19 @@ function prepare({ db }: SqliteConnection) {
        VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
     ),
     // A replay skips a delivery that a fan-out or another replay wrote since it looked.
-    insertReplayed: db.prepare<[Pick<NewDeliveryRow, 'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at'>]>(
+    insertReplayed: db.prepare<
+      [Pick<NewDeliveryRow, 'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at' | 'created_at'>]
+    >(
       `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @due_at)
+       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @created_at)
+       ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+    ),
+    // A resend to an endpoint the message never went to: a new delivery, due now.
+    insertResent: db.prepare<[{ id: string; msgId: string; endpointId: string; now: number }]>(
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
+       SELECT @id, m.id, e.id, m.app_id, 'pending', 0, @now, 'manual', @now
+       FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = @endpointId
+       WHERE m.id = @msgId
        ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
     ),
     dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
@@ -243,16 +260,19 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
        WHERE msg_id = @msgId AND endpoint_id = @endpointId AND status <> 'sending'`,
     ),
+    // A message whose payload is gone is not sent again.
     recover: db.prepare<[Window & { now: number; endpointId: string }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
        WHERE endpoint_id = @endpointId AND status = 'failed' AND created_at >= @since
-         AND (@until IS NULL OR created_at < @until)`,
+         AND (@until IS NULL OR created_at < @until)
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
     endpoint: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
     // Messages of the window without a delivery to the endpoint; replaySelection keeps the matching.
     missingMessages: db.prepare<[Window & { appId: string; endpointId: string }], MessageRow>(
       `SELECT m.* FROM messages m
        WHERE m.app_id = @appId AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
+         AND m.expunged_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
     ),
     endpointsByIds: db.prepare<[string], EndpointRow>(
@@ -273,9 +293,11 @@ function prepare({ db }: SqliteConnection) {
       [{ endpointId: string; after: string; before: string | null; limit: number }],
       { id: string; status: Delivery['status']; created_at: number }
     >(BATCH_SQL.deliveriesAfter),
+    // A message whose payload is gone is not sent again (recover, bulk-replay, replay-missing).
     recoverOne: db.prepare<[{ id: string; now: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
-       WHERE id = @id AND status = 'failed'`,
+       WHERE id = @id AND status = 'failed'
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
     messagesAfter: db.prepare<
       [{ appId: string; after: string; before: string | null; limit: number }],
@@ -291,6 +313,7 @@ function prepare({ db }: SqliteConnection) {
         status: Delivery['status'];
         event_type: string;
         channels: string | null;
+        tags: string | null;
         msg_created_at: number;
         last_attempt: string | null;
         last_code: number | null;
@@ -298,7 +321,8 @@ function prepare({ db }: SqliteConnection) {
     >(BATCH_SQL.replayCandidates),
     replayOne: db.prepare<[{ id: string; now: number }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
-       WHERE id = @id AND status <> 'sending'`,
+       WHERE id = @id AND status <> 'sending'
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
     ),
     attempt: db.prepare<[string, string, string], AttemptRow>(
       'SELECT * FROM attempts WHERE app_id = ? AND msg_id = ? AND id = ?',
@@ -527,7 +551,9 @@ export class SqliteDeliveries {
           msg_id: m.id,
           endpoint_id: endpoint.id,
           app_id: endpoint.appId,
-          due_at: now,
+          // A message for later is not sent before its time.
+          due_at: Math.max(now, m.deliverAt ?? now),
+          created_at: now,
         }).changes;
       }
       return inserted;
@@ -537,11 +563,18 @@ export class SqliteDeliveries {
   }
 
   resend(msgId: string, endpointId: string): Delivery {
-    const { changes } = this.stmt.resend.run({ now: this.conn.clock.now(), msgId, endpointId });
-    const row = this.stmt.delivery.get(msgId, endpointId);
-    if (!row) throw new NotFoundError(`no delivery of message ${msgId} to endpoint ${endpointId}`);
-    if (changes > 0) this.conn.wake([row.endpoint_id]);
-    return toDelivery(row);
+    const now = this.conn.clock.now();
+    const row = this.conn.immediate(() => {
+      let { changes } = this.stmt.resend.run({ now, msgId, endpointId });
+      if (changes === 0 && !this.stmt.delivery.get(msgId, endpointId)) {
+        ({ changes } = this.stmt.insertResent.run({ id: newId('dlv', now), msgId, endpointId, now }));
+        if (changes === 0)
+          throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+      }
+      return { row: this.stmt.delivery.get(msgId, endpointId)!, changes };
+    });
+    if (row.changes > 0) this.conn.wake([endpointId]);
+    return toDelivery(row.row);
   }
 
   listEndpointDeliveries(
@@ -561,11 +594,13 @@ export class SqliteDeliveries {
       w.where.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
       w.params.channel = filter.channel;
     }
+    if (filter.tag !== undefined) {
+      w.where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
+    }
     windowBounds(w, 'd.msg_id', idWindow('msg', filter));
     const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
-    const sql = `SELECT d.*, json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
-         'event_id', m.event_id, 'channels', m.channels, 'payload', m.payload, 'headers', m.headers,
-         'created_at', m.created_at) AS m
+    const sql = `SELECT d.*, ${MESSAGE_AS_JSON} AS m
        FROM deliveries d JOIN messages m ON m.id = d.msg_id ${pageSql(w, ks, 'd.msg_id', page.limit)}`;
     const rows = this.conn.cached<[Record<string, unknown>], DeliveryRow & { m: string }>(sql).all(w.params);
     const items = rows.map((r) => ({
@@ -637,7 +672,12 @@ export class SqliteDeliveries {
         limit,
       });
       const missing = scanned
-        .filter((m) => inWindow(m.created_at, window) && !this.stmt.hasDelivery.get(m.id, endpoint.id))
+        .filter(
+          (m) =>
+            m.expunged_at === null &&
+            inWindow(m.created_at, window) &&
+            !this.stmt.hasDelivery.get(m.id, endpoint.id),
+        )
         .map(toMessage);
       let count = 0;
       for (const m of replaySelection(endpoint, missing)) {
@@ -646,7 +686,9 @@ export class SqliteDeliveries {
           msg_id: m.id,
           endpoint_id: endpoint.id,
           app_id: endpoint.appId,
-          due_at: now,
+          // A message for later is not sent before its time.
+          due_at: Math.max(now, m.deliverAt ?? now),
+          created_at: now,
         }).changes;
       }
       return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
@@ -674,6 +716,7 @@ export class SqliteDeliveries {
           status: r.status,
           eventType: r.event_type,
           channels: r.channels === null ? null : (JSON.parse(r.channels) as string[]),
+          tags: r.tags === null ? null : (JSON.parse(r.tags) as string[]),
           attempted: r.last_attempt !== null,
           lastStatusCode: r.last_code,
         };
@@ -722,6 +765,10 @@ export class SqliteDeliveries {
     if (filter.channel !== undefined) {
       ofMessage.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
       w.params.channel = filter.channel;
+    }
+    if (filter.tag !== undefined) {
+      ofMessage.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
     }
     if (ofMessage.length > 0) {
       w.where.push(

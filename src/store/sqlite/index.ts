@@ -3,8 +3,8 @@
  * records, all on one connection (`connection.ts`: opening, pragmas, transactions, wake-ups):
  * `catalog.ts` (applications, event types, endpoints), `messages.ts` (ingest by group
  * commit, message reads), `deliveries.ts` (the queue and the attempt log), `inbound.ts`
- * (sources and their request log), `access.ts` (tokens, idempotency keys) and `tasks.ts`
- * (background tasks).
+ * (sources and their request log), `access.ts` (tokens, idempotency keys), `tasks.ts`
+ * (background tasks) and `content.ts` (expunged payloads and response bodies).
  */
 import { type Clock, systemClock } from '../../core/clock.js';
 import type {
@@ -60,6 +60,7 @@ import { SqliteAccess } from './access.js';
 import { SqliteCatalog } from './catalog.js';
 import { startCheckpointThread } from './checkpoint-thread.js';
 import { SqliteConnection } from './connection.js';
+import { SqliteContent } from './content.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
@@ -108,6 +109,7 @@ export class SqliteStore implements Store {
   private readonly sources: SqliteSources;
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
+  private readonly content: SqliteContent;
   private readonly tasks: SqliteTasks;
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
@@ -123,6 +125,7 @@ export class SqliteStore implements Store {
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
+    this.content = new SqliteContent(this.conn, (key) => this.catalog.appId(key));
     this.tasks = new SqliteTasks(this.conn);
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
@@ -223,6 +226,22 @@ export class SqliteStore implements Store {
     page: PageRequest,
   ): Promise<Page<{ delivery: Delivery; endpoint: Endpoint }>> {
     return this.deliveries.listMessageDestinations(msgId, page);
+  }
+  async expungeMessageContent(appId: string, msgId: string): Promise<void> {
+    this.content.expungeMessage(appId, msgId);
+  }
+  async expungeAttemptContent(appId: string, msgId: string, attemptId: string): Promise<void> {
+    this.content.expungeAttempt(appId, msgId, attemptId);
+  }
+  async expungeAppContents(
+    appId: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ visited: number; last: string | null }> {
+    return this.content.expungeApp(appId, after, limit);
+  }
+  async expirePayloads(limit: number): Promise<number> {
+    return this.content.expirePayloads(limit);
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);

@@ -38,7 +38,7 @@ function freshDelivery(
     attempts: 0,
     trigger: 'scheduled',
     eventType: message.eventType,
-    payload: message.payload,
+    payload: message.payload ?? '',
     headers: message.headers,
     leaseExpiresAt,
     endpointVersion: endpoint.updatedAt,
@@ -48,8 +48,10 @@ function freshDelivery(
 function prepare({ db }: SqliteConnection) {
   return {
     insertMessage: db.prepare<[MessageRow]>(
-      `INSERT INTO messages (id, app_id, event_type, event_id, channels, payload, headers, created_at)
-       VALUES (@id, @app_id, @event_type, @event_id, @channels, @payload, @headers, @created_at)
+      `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
+         payload_expires_at, expunged_at, created_at)
+       VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
+         @payload_expires_at, @expunged_at, @created_at)
        ON CONFLICT DO NOTHING`,
     ),
     messagesByIds: db.prepare<[{ appId: string; ids: string }], MessageRow>(
@@ -116,10 +118,12 @@ export class SqliteMessages {
           return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
         }
         let deliveries = 0;
+        // A message for later (deliverAt) waits pending, never in a standing claim.
+        const deferred = message.deliverAt !== null;
         for (const endpoint of recipients(app.endpoints, message, onlyEndpointId)) {
           const id = newId('dlv', message.createdAt);
-          const leased = order !== null && left > 0 && !order.skip.has(endpoint.id);
-          const dueAt = leased ? message.createdAt + order.leaseMs : message.createdAt;
+          const leased = !deferred && order !== null && left > 0 && !order.skip.has(endpoint.id);
+          const dueAt = leased ? message.createdAt + order.leaseMs : (message.deliverAt ?? message.createdAt);
           this.deliveries.insert({
             id,
             msg_id: message.id,
@@ -135,6 +139,7 @@ export class SqliteMessages {
             fresh.push(freshDelivery(id, message, endpoint, dueAt));
             left--;
           } else {
+            // A deferred one wakes the dispatcher too, so that it sets its timer for it.
             woken.add(endpoint.id);
           }
         }
@@ -164,6 +169,10 @@ export class SqliteMessages {
     if (filter.channel !== undefined) {
       w.where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
       w.params.channel = filter.channel;
+    }
+    if (filter.tag !== undefined) {
+      w.where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)');
+      w.params.tag = filter.tag;
     }
     windowBounds(w, 'id', idWindow('msg', filter));
     const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
