@@ -365,9 +365,9 @@ describe.each(CASES)('$name', (c) => {
     }
   });
 
-  it.runIf(c.timed)(
-    'after alone is the oldest page after it, and a poller following prevIterator gets each row once',
-    async () => {
+  // A list without a time window (no before/after) has no cases of these two.
+  if (c.timed) {
+    it('after alone is the oldest page after it, and a poller following prevIterator gets each row once', async () => {
       const since = f.clock.now();
       f.clock.advance(5);
       const expectedKeys: string[] = [];
@@ -392,12 +392,9 @@ describe.each(CASES)('$name', (c) => {
       expect(got.sort()).toEqual([...expectedKeys].sort());
       // The same window read the other way: `iterator` goes back in time within it.
       await read({ limit: 2, after: new Date(since), iterator: expectedKeys.at(-2)! });
-    },
-  );
+    });
 
-  it.runIf(c.timed)(
-    'before is the newest page before it; before and after together, the newest in the window',
-    async () => {
+    it('before is the newest page before it; before and after together, the newest in the window', async () => {
       const times = [...new Set(items.map((x) => x.at))].sort((a, b) => a - b);
       const middle = times[Math.floor(times.length / 2)]!;
       let page = await read({ limit: 2, before: new Date(middle) });
@@ -417,8 +414,8 @@ describe.each(CASES)('$name', (c) => {
         after: new Date(times[1]!),
         iterator: page.prevIterator,
       });
-    },
-  );
+    });
+  }
 });
 
 describe("the CLI's hint for the next page", () => {
