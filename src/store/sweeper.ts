@@ -1,0 +1,108 @@
+/**
+ * A background sweep of the store: at start and then every `intervalMs` of the clock, it
+ * runs `step` batch after batch (each a store call, a transaction of its own) until one comes
+ * back short, letting other work in between two batches. The inbound request log's retention
+ * and the message payloads' retention are such sweeps.
+ */
+import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type Logger, pino } from 'pino';
+import { type Clock, systemClock, type Timer } from '../core/clock.js';
+import { ValidationError } from '../core/errors.js';
+
+/** What one sweep did, under the sweep's own name for its count; emitted as `sweep`. */
+export type SweepResult<K extends string> = { [key in K]: number } & {
+  /** Why it stopped early (the store failed); the next sweep tries again. */
+  error?: unknown;
+};
+
+/** The timing every sweep takes. */
+export interface SweepTiming {
+  clock?: Clock;
+  logger?: Logger;
+  intervalMs: number;
+  batchSize: number;
+}
+
+/** What a sweep does and how it says so. */
+export interface SweepWork<K extends string> {
+  /** The name of its count in {@link SweepResult} and in its log lines. */
+  count: K;
+  /** One batch of at most `batchSize` records; resolves with how many it did. */
+  step(batchSize: number): Promise<number>;
+  /** The info line of a sweep that did something. */
+  done: string;
+  /** The warn line of a sweep the store stopped. */
+  failed: string;
+}
+
+function positive(field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ValidationError(field, 'must be a whole number from 1');
+  return value;
+}
+
+/** Runs a sweep; emits `sweep` ({@link SweepResult}) after each one. */
+export class Sweeper<K extends string> extends EventEmitter implements AsyncDisposable {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private timer: Timer | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    timing: SweepTiming,
+    private readonly work: SweepWork<K>,
+  ) {
+    super();
+    this.clock = timing.clock ?? systemClock;
+    this.logger = timing.logger ?? pino({ level: 'silent' });
+    this.intervalMs = positive('intervalMs', timing.intervalMs);
+    this.batchSize = positive('batchSize', timing.batchSize);
+  }
+
+  /** Sweeps now, then every `intervalMs`. */
+  start(): this {
+    this.run();
+    return this;
+  }
+
+  /** Runs batch after batch until one comes back short (or the store fails). */
+  async sweep(): Promise<SweepResult<K>> {
+    let done = 0;
+    const result = (error?: unknown) =>
+      ({ [this.work.count]: done, ...(error === undefined ? {} : { error }) }) as SweepResult<K>;
+    try {
+      while (!this.stopped) {
+        const n = await this.work.step(this.batchSize);
+        done += n;
+        if (n < this.batchSize) break;
+        // SQLite's statements run synchronously: let requests in between two batches.
+        await nextTurn();
+      }
+    } catch (error) {
+      return result(error);
+    }
+    return result();
+  }
+
+  private run(): void {
+    this.timer = null;
+    this.running = this.sweep().then((event) => {
+      const count = { [this.work.count]: event[this.work.count] };
+      if (event.error !== undefined) this.logger.warn({ err: event.error, ...count }, this.work.failed);
+      else if (event[this.work.count] > 0) this.logger.info(count, this.work.done);
+      if (!this.stopped) this.timer = this.clock.setTimer(() => this.run(), this.intervalMs);
+      this.emit('sweep', event);
+    });
+  }
+
+  /** Stops sweeping; resolves once a sweep under way has finished its batch. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.running;
+  }
+}
