@@ -524,16 +524,6 @@ export interface Store extends AsyncDisposable {
   /** A message's deliveries. */
   listDeliveries(msgId: string): Promise<Delivery[]>;
   /**
-   * Makes an endpoint's failed deliveries created in [since, until) due now, as manual
-   * attempts; returns how many.
-   */
-  recover(endpointId: string, since: number, until: number | null): Promise<number>;
-  /**
-   * Creates deliveries to an enabled endpoint for its application's messages created in
-   * [since, until) that match it and never had a delivery to it; returns how many.
-   */
-  replayMissing(endpointId: string, since: number, until: number | null): Promise<number>;
-  /**
    * Makes a message's delivery to an endpoint due now for a manual attempt, creating it when
    * the message never had one to that endpoint (of the message's application). The caller
    * checks that the endpoint is enabled. Throws `NotFoundError` (message, endpoint).

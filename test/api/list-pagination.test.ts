@@ -9,6 +9,7 @@
 import { Ordering } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { more } from '../../src/cli/output.js';
+import { replayMissingAll } from '../store/drain.js';
 import { attemptDue, type ListsFixture, openListsFixture } from './lists-fixture.js';
 
 interface Query {
@@ -161,7 +162,7 @@ const CASES: ListCase[] = [
         async add() {
           // An endpoint created after the message gets it by replay-missing: one more destination.
           const ep = await store.createEndpoint(app.id, { url: 'https://example.com/hook' });
-          expect(await store.replayMissing(ep.id, 0, null)).toBe(1);
+          expect(await replayMissingAll(store, ep.id, 0, null)).toBe(1);
           return ep.id;
         },
         page: async (q) =>

@@ -8,6 +8,7 @@ import { encodeId } from '../../src/core/ids.js';
 import type { Attempt, Message } from '../../src/core/types.js';
 import type { OpenStoreOptions } from '../../src/store/open.js';
 import type { AttemptFilter, MessageFilter, NewInboundRequest, Store } from '../../src/store/store.js';
+import { recoverAll, replayMissingAll } from './drain.js';
 
 /**
  * Opens a fresh store on `clock`; `reopen` opens the same data again (for durability, or
@@ -761,7 +762,7 @@ export function storeContract(backend: string, open: OpenStore): void {
         await store.updateEndpoint(app.id, ep.id, { disabled: true });
         await store.updateEndpoint(app.id, ep.id, { disabled: false });
         clock.advance(10_000);
-        expect(await store.recover(ep.id, msgs[1]!.createdAt, msgs[3]!.createdAt)).toBe(2);
+        expect(await recoverAll(store, ep.id, msgs[1]!.createdAt, msgs[3]!.createdAt)).toBe(2);
         const states = await Promise.all(msgs.map((m) => store.getDelivery(m.id, ep.id)));
         expect(states.map((d) => [d!.status, d!.dueAt])).toEqual([
           ['failed', null],
@@ -769,8 +770,8 @@ export function storeContract(backend: string, open: OpenStore): void {
           ['pending', clock.now()],
           ['failed', null],
         ]);
-        expect(await store.recover(ep.id, msgs[3]!.createdAt, null)).toBe(1);
-        expect(await store.recover(ep.id, msgs[3]!.createdAt, null)).toBe(0);
+        expect(await recoverAll(store, ep.id, msgs[3]!.createdAt, null)).toBe(1);
+        expect(await recoverAll(store, ep.id, msgs[3]!.createdAt, null)).toBe(0);
         const claimed = await store.claimDue({
           owner: 'w',
           now: clock.now(),
@@ -868,21 +869,21 @@ export function storeContract(backend: string, open: OpenStore): void {
         const late = await store.createEndpoint(app.id, { url: 'https://late.example', filterTypes: ['a'] });
         // Two replays at once: each message gets one delivery, and the counts add up to them.
         const counts = await Promise.all([
-          store.replayMissing(late.id, since, null),
-          store.replayMissing(late.id, since, null),
+          replayMissingAll(store, late.id, since, null),
+          replayMissingAll(store, late.id, since, null),
         ]);
         const toLate = async (msgId: string) =>
           (await store.listDeliveries(msgId)).filter((d) => d.endpointId === late.id);
         for (const { message } of old)
           expect(await toLate(message.id)).toHaveLength(message.eventType === 'a' ? 1 : 0);
         expect(counts[0] + counts[1]).toBe(3);
-        expect(await store.replayMissing(late.id, since, null)).toBe(0);
+        expect(await replayMissingAll(store, late.id, since, null)).toBe(0);
         // A replay racing the fan-out of new messages: one delivery each, whoever writes it.
         for (let i = 0; i < 5; i++) {
-          const [accepted] = await Promise.all([accept('a'), store.replayMissing(late.id, since, null)]);
+          const [accepted] = await Promise.all([accept('a'), replayMissingAll(store, late.id, since, null)]);
           expect(await toLate(accepted.message.id)).toHaveLength(1);
         }
-        expect(await store.replayMissing(late.id, since, null)).toBe(0);
+        expect(await replayMissingAll(store, late.id, since, null)).toBe(0);
         expect((await store.countDeliveries(late.id)).pending).toBe(8);
       });
     });

@@ -13,6 +13,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { ClaimedDelivery, Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
 import { PG_URL } from '../pg.js';
+import { recoverAll, replayMissingAll } from './drain.js';
 
 const HOUR = 3_600_000;
 const dir = tempDir();
@@ -264,9 +265,9 @@ describe.each(BACKENDS)('Store contract, message parity: %s', (backend, open) =>
       now + 1000,
       Number.MAX_SAFE_INTEGER,
     );
-    expect(await store.recover(ep.id, 0, null)).toBe(1);
+    expect(await recoverAll(store, ep.id, 0, null)).toBe(1);
     const late = await store.createEndpoint(app.id, { url: 'https://example.com/late' });
-    expect(await store.replayMissing(late.id, 0, null)).toBe(1);
+    expect(await replayMissingAll(store, late.id, 0, null)).toBe(1);
     expect((await store.listDeliveries(message.id)).map((d) => d.status)).toEqual(['failed']);
 
     await expect(store.expungeMessageContent(app.id, 'msg_missing')).rejects.toBeInstanceOf(NotFoundError);

@@ -179,20 +179,6 @@ const CLAIM_DUE_SKIPPING = claimOf(`
   LIMIT $2`);
 
 /**
- * Fails an endpoint's pending deliveries (it was disabled; recover re-sends them), but those
- * of $2. $1: the endpoint; $2: delivery ids to leave pending.
- */
-/**
- * The application's messages created in [$2, $3) ($3 null: no end) that have no delivery to
- * endpoint $4; $1: the application. replaySelection keeps those the endpoint should have had.
- */
-const MISSING_MESSAGES = `
-  SELECT m.* FROM messages m
-  WHERE m.app_id = $1 AND m.created_at >= $2 AND ($3::bigint IS NULL OR m.created_at < $3)
-    AND m.expunged_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $4)`;
-
-/**
  * A delivery made by a replay, unless the message has one to the endpoint already.
  * $1: id; $2: message; $3: endpoint; $4: application; $5: now; $6: due (now, or the
  * message's later `deliverAt`).
@@ -438,49 +424,6 @@ export class PostgresDeliveries {
     return (
       await this.conn.q<DeliveryRow>('SELECT * FROM deliveries WHERE msg_id = $1 ORDER BY id', [msgId])
     ).rows.map(toDelivery);
-  }
-
-  /** See `Store`. */
-  async recover(endpointId: string, since: number, until: number | null): Promise<number> {
-    const { rowCount } = await this.conn.q(
-      `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual'
-       WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND ($4::bigint IS NULL OR created_at < $4)
-         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
-      [this.conn.clock.now(), endpointId, since, until],
-    );
-    if (rowCount) await this.conn.wakeAll([endpointId]);
-    return rowCount ?? 0;
-  }
-
-  /** See `Store`. */
-  async replayMissing(endpointId: string, since: number, until: number | null): Promise<number> {
-    const row = (await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId]))
-      .rows[0];
-    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
-    const endpoint = toEndpoint(row, this.conn.box);
-    if (endpoint.disabled) return 0;
-    const now = this.conn.clock.now();
-    const created = await this.conn.tx(async (c) => {
-      const missing = (
-        await c.query<MessageRow>(MISSING_MESSAGES, [endpoint.appId, since, until, endpoint.id])
-      ).rows.map(toMessage);
-      let inserted = 0;
-      for (const m of replaySelection(endpoint, missing)) {
-        // A racing replay or fan-out may have written it since: count only what this one writes.
-        const { rowCount } = await c.query(INSERT_REPLAYED, [
-          newId('dlv', now),
-          m.id,
-          endpoint.id,
-          endpoint.appId,
-          now,
-          Math.max(now, m.deliverAt ?? now),
-        ]);
-        inserted += rowCount ?? 0;
-      }
-      return inserted;
-    });
-    if (created > 0) await this.conn.wakeAll([endpoint.id]);
-    return created;
   }
 
   /** See `Store`. */

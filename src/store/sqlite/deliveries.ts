@@ -260,21 +260,7 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
        WHERE msg_id = @msgId AND endpoint_id = @endpointId AND status <> 'sending'`,
     ),
-    // A message whose payload is gone is not sent again.
-    recover: db.prepare<[Window & { now: number; endpointId: string }]>(
-      `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual'
-       WHERE endpoint_id = @endpointId AND status = 'failed' AND created_at >= @since
-         AND (@until IS NULL OR created_at < @until)
-         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`,
-    ),
     endpoint: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
-    // Messages of the window without a delivery to the endpoint; replaySelection keeps the matching.
-    missingMessages: db.prepare<[Window & { appId: string; endpointId: string }], MessageRow>(
-      `SELECT m.* FROM messages m
-       WHERE m.app_id = @appId AND m.created_at >= @since AND (@until IS NULL OR m.created_at < @until)
-         AND m.expunged_at IS NULL
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = @endpointId)`,
-    ),
     endpointsByIds: db.prepare<[string], EndpointRow>(
       'SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))',
     ),
@@ -525,41 +511,6 @@ export class SqliteDeliveries {
 
   listDeliveries(msgId: string): Delivery[] {
     return this.stmt.deliveriesOfMessage.all(msgId).map(toDelivery);
-  }
-
-  recover(endpointId: string, since: number, until: number | null): number {
-    const { changes } = this.stmt.recover.run({ now: this.conn.clock.now(), endpointId, since, until });
-    if (changes > 0) this.conn.wake([endpointId]);
-    return changes;
-  }
-
-  /** See `Store.replayMissing`: counts only the deliveries it wrote. */
-  replayMissing(endpointId: string, since: number, until: number | null): number {
-    const row = this.stmt.endpoint.get(endpointId);
-    if (!row) throw new NotFoundError(`endpoint ${endpointId} not found`);
-    const endpoint = toEndpoint(row, this.conn.box);
-    if (endpoint.disabled) return 0;
-    const now = this.conn.clock.now();
-    const created = this.conn.immediate(() => {
-      const missing = this.stmt.missingMessages
-        .all({ appId: endpoint.appId, endpointId: endpoint.id, since, until })
-        .map(toMessage);
-      let inserted = 0;
-      for (const m of replaySelection(endpoint, missing)) {
-        inserted += this.stmt.insertReplayed.run({
-          id: newId('dlv', now),
-          msg_id: m.id,
-          endpoint_id: endpoint.id,
-          app_id: endpoint.appId,
-          // A message for later is not sent before its time.
-          due_at: Math.max(now, m.deliverAt ?? now),
-          created_at: now,
-        }).changes;
-      }
-      return inserted;
-    });
-    if (created > 0) this.conn.wake([endpoint.id]);
-    return created;
   }
 
   resend(msgId: string, endpointId: string): Delivery {

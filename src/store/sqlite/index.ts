@@ -268,12 +268,6 @@ export class SqliteStore implements Store {
   async listDeliveries(msgId: string): Promise<Delivery[]> {
     return this.deliveries.listDeliveries(msgId);
   }
-  async recover(endpointId: string, since: number, until: number | null): Promise<number> {
-    return this.deliveries.recover(endpointId, since, until);
-  }
-  async replayMissing(endpointId: string, since: number, until: number | null): Promise<number> {
-    return this.deliveries.replayMissing(endpointId, since, until);
-  }
   async resend(msgId: string, endpointId: string): Promise<Delivery> {
     return this.deliveries.resend(msgId, endpointId);
   }
