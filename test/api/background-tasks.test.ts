@@ -7,7 +7,7 @@
  * checks a recover's 14 days against it), so leases expire when the test says so.
  */
 import type { FastifyInstance } from 'fastify';
-import { ApiException, BackgroundTaskStatus, BackgroundTaskType, Svix } from 'svix';
+import { BackgroundTaskStatus, BackgroundTaskType, Svix } from 'svix';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
@@ -16,6 +16,7 @@ import { StoreUnavailableError, ValidationError } from '../../src/core/errors.js
 import type { BackgroundTask } from '../../src/core/types.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
+import { failure, settled } from './svix-calls.js';
 
 const ADMIN = 'background-tasks-admin';
 const LEASE_MS = 60_000;
@@ -79,26 +80,6 @@ async function failedDeliveries(
   await store.updateEndpoint(app.id, ep.id, { disabled: false });
   clock.advance(1_000);
   return { app, ep, msgs, since: new Date(start) };
-}
-
-/** Asks the API (not wall time) until the task is no longer running. */
-async function settled(svix: Svix, id: string) {
-  for (let i = 0; i < 400; i++) {
-    const task = await svix.backgroundTask.get(id);
-    if (task.status !== BackgroundTaskStatus.Running) return task;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`task ${id} still running`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<ApiException<unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('recover, replay-missing and bulk-replay run as background tasks', () => {

@@ -5,13 +5,14 @@
  * `GET …/headers` lists sensitive headers by name in `sensitive`, without their values.
  */
 import type { FastifyInstance } from 'fastify';
-import { ApiException, Svix } from 'svix';
+import { Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
+import { failure } from './svix-calls.js';
 
 const ADMIN = 'endpoint-parity-admin';
 const clock = new ManualClock(Date.now());
@@ -43,16 +44,6 @@ async function call(method: string, path: string, body?: unknown) {
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ApiException<unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('eventTypes, the OpenAPI name of filterTypes', () => {

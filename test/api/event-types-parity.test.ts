@@ -5,11 +5,12 @@
  * `webhooks`, with dry runs, `replaceAll`, and a clear 422 for a document it cannot read.
  */
 import type { FastifyInstance } from 'fastify';
-import { ApiException, Svix } from 'svix';
+import { type ApiException, Svix } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
+import { failure } from './svix-calls.js';
 
 const ADMIN = 'event-types-parity-admin';
 let testStore: TestStore;
@@ -29,16 +30,6 @@ afterAll(async () => {
   await api.close();
   await testStore.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<ApiException<unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** The loc of a 422's first issue, as a dotted path after `body`. */
 function locOf(error: ApiException<unknown>): string {

@@ -6,11 +6,12 @@
  * too. A delivery still pending when its payload goes fails unsent, saying why.
  */
 import { readFileSync } from 'node:fs';
-import { BackgroundTaskStatus, BackgroundTaskType, MessageStatus, type Svix } from 'svix';
+import { BackgroundTaskStatus, BackgroundTaskType, MessageStatus } from 'svix';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PayloadSweepEvent, PayloadSweeper } from '../../src/delivery/payload-sweeper.js';
 import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
 import { failure, locs, type Parity, startParity } from './parity.js';
+import { settled } from './svix-calls.js';
 
 const HOUR = 3_600_000;
 const receiver = receiversClosedAfterEach();
@@ -23,16 +24,6 @@ afterEach(async () => {
   await p?.close();
   p = undefined;
 });
-
-/** Asks the API (not wall time) until the task is no longer running. */
-async function settled(svix: Svix, id: string) {
-  for (let i = 0; i < 400; i++) {
-    const task = await svix.backgroundTask.get(id);
-    if (task.status !== BackgroundTaskStatus.Running) return task;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`task ${id} still running`);
-}
 
 /** Whether `marker` is anywhere in the SQLite database file or its write-ahead log. */
 function inSqliteFiles(path: string, marker: string): boolean {

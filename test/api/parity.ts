@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
-import { ApiException, Svix } from 'svix';
+import { type ApiException, Svix } from 'svix';
 import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -13,6 +13,8 @@ import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js'
 import type { ClaimRequest, Store } from '../../src/store/store.js';
 import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
+
+export { failure } from './svix-calls.js';
 
 /** A claim the dispatcher made: at what time, and how many deliveries it got. */
 export interface SeenClaim {
@@ -112,17 +114,6 @@ export async function startParity(
       await testStore.close();
     },
   };
-}
-
-/** The `ApiException` a call fails with. */
-export async function failure(promise: Promise<unknown>): Promise<ApiException<unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 /** The `loc`s of a 422's details. */

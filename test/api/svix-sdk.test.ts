@@ -3,10 +3,11 @@
  * `herald serve` process with `serverUrl`, drives every route; a receiver verifies the
  * deliveries with the SDK's own `Webhook` class.
  */
-import { ApiException, Svix, Webhook } from 'svix';
+import { type ApiException, Svix, Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
+import { failure } from './svix-calls.js';
 
 let herald: HeraldProcess;
 let svix: Svix;
@@ -22,16 +23,6 @@ afterAll(async () => {
   await receiver?.close();
   expect(await herald?.stop()).toBe(0);
 });
-
-async function failure(promise: Promise<unknown>): Promise<ApiException<unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Polls the API (not wall time) until `check` passes. */
 async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
