@@ -46,7 +46,7 @@ export function recipients<E extends Recipient>(
 }
 
 /**
- * Replay selection (`Store.replayMissing`): of the application's messages in the time window
+ * Replay selection (`Store.replayMissingBatch`): of the application's messages in the time window
  * that have no delivery to `endpoint` (the backend's query), those the endpoint should have
  * had. None for a disabled endpoint. A backend inserts one delivery each, skipping one that a
  * concurrent fan-out or replay inserted meanwhile (`ON CONFLICT DO NOTHING`), and counts only
