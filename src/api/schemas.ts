@@ -218,6 +218,14 @@ export const EventTypeOut = Type.Object({
   updatedAt: Timestamp,
 });
 
+/** Herald's payload filter of an endpoint (checked further by `core/payload-filter.ts`). */
+const PayloadFilter = Nullable(
+  Type.Record(Type.String(), Type.Unknown(), {
+    description:
+      'Herald: a MongoDB-style query over payload, eventType, channels and tags ({"payload.amount": {"$gt": 1000}}); only matching messages make deliveries to this endpoint. Operators: $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $regex (with $options), $and, $or, $not. null or left out: no filter.',
+  }),
+);
+
 const endpointFields = {
   url: Type.String({ minLength: 1, maxLength: LIMITS.urlMaxLength }),
   description: Type.Optional(Type.String({ maxLength: 4096 })),
@@ -249,6 +257,7 @@ const endpointFields = {
       ),
     ),
   ),
+  filter: Type.Optional(PayloadFilter),
   timeout: Type.Optional(
     Nullable(
       Type.Integer({
@@ -306,6 +315,7 @@ export const EndpointOut = Type.Object({
       description: "Herald: seconds before each retry; null when the endpoint uses the server's schedule",
     }),
   ),
+  filter: PayloadFilter,
   timeout: Nullable(
     Type.Number({ description: "Herald: seconds an attempt may take; null when it is the server's" }),
   ),
@@ -389,7 +399,13 @@ export const MessageIn = Type.Object({
       }),
     ),
   ),
-  transformationsParams: NotInHerald('Herald has no transformations', [null]),
+  transformationsParams: Type.Optional(
+    Nullable(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: "Handed to each endpoint's transformation as webhook.transformationsParams.",
+      }),
+    ),
+  ),
 });
 
 export const MessageOut = Type.Object({

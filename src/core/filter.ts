@@ -1,10 +1,13 @@
 /** Which endpoints a message goes to. */
+import { type FilterSubject, filterMatches } from './payload-filter.js';
 
 /** The parts of an endpoint that decide whether it receives a message. */
 export interface Subscription {
   disabled: boolean;
   filterTypes: readonly string[] | null;
   channels: readonly string[] | null;
+  /** Its payload filter (`core/payload-filter.ts`); absent or `null`: none. */
+  filter?: Record<string, unknown> | null;
 }
 
 /**
@@ -28,11 +31,38 @@ export interface Recipient extends Subscription {
 export interface Addressed {
   eventType: string;
   channels: readonly string[] | null;
+  /** What payload filters look at besides the above; absent, a filter sees no tags. */
+  tags?: readonly string[] | null;
+  /** The payload's JSON text, parsed only if some candidate has a payload filter. */
+  payload?: string | null;
+}
+
+/**
+ * Whether a message passes an endpoint's payload filter (one without passes everything).
+ * `subject` parses the payload the first time a filter asks for it.
+ */
+function passes(sub: Subscription, subject: () => FilterSubject): boolean {
+  return sub.filter == null || filterMatches(sub.filter, subject);
+}
+
+/** The message as filters see it, its payload parsed at most once. */
+function subjectOf(message: Addressed): () => FilterSubject {
+  let subject: FilterSubject | undefined;
+  return () => {
+    subject ??= {
+      // A payload that is gone (expunged) is absent: a filter on it matches nothing there.
+      payload: message.payload == null ? undefined : JSON.parse(message.payload),
+      eventType: message.eventType,
+      channels: message.channels,
+      tags: message.tags ?? null,
+    };
+    return subject;
+  };
 }
 
 /**
  * The endpoints that get a delivery of a newly accepted message, among its application's
- * `endpoints` (in their order): those it {@link matches}, or, for a message aimed at one
+ * `endpoints` (in their order): those it {@link matches} and whose payload filter it passes, or, for a message aimed at one
  * endpoint (`onlyEndpointId`, an example message), that one alone if it is enabled, whatever
  * its filters.
  */
@@ -42,7 +72,8 @@ export function recipients<E extends Recipient>(
   onlyEndpointId?: string,
 ): E[] {
   if (onlyEndpointId !== undefined) return endpoints.filter((e) => e.id === onlyEndpointId && !e.disabled);
-  return endpoints.filter((e) => matches(e, message.eventType, message.channels));
+  const subject = subjectOf(message);
+  return endpoints.filter((e) => matches(e, message.eventType, message.channels) && passes(e, subject));
 }
 
 /**
@@ -54,7 +85,7 @@ export function recipients<E extends Recipient>(
  */
 export function replaySelection<M extends Addressed>(endpoint: Subscription, missing: readonly M[]): M[] {
   if (endpoint.disabled) return [];
-  return missing.filter((m) => matches(endpoint, m.eventType, m.channels));
+  return missing.filter((m) => matches(endpoint, m.eventType, m.channels) && passes(endpoint, subjectOf(m)));
 }
 
 /** What a bulk-replay filters a delivery on (see `Store.bulkReplayBatch`). */

@@ -117,6 +117,16 @@ export interface Endpoint {
   timeoutMs: number | null;
   /** When messages first exhausted their retries with no success since; drives auto-disable. */
   failingSince: number | null;
+  /**
+   * Herald's payload filter (`core/payload-filter.ts`): a MongoDB-style query over the
+   * message's `payload`, `eventType`, `channels` and `tags`; `null`: every message it is
+   * subscribed to.
+   */
+  filter: Record<string, unknown> | null;
+  /** Its transformation's JavaScript (`function handler(webhook)`), or `null` for none. */
+  transformationCode: string | null;
+  /** Whether deliveries run {@link Endpoint.transformationCode}. */
+  transformationEnabled: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -138,6 +148,8 @@ export interface Message {
   payload: string | null;
   /** Extra headers sent with this message (a source's passed-through provider headers). */
   headers: Record<string, string> | null;
+  /** `MessageIn.transformationsParams`: handed to endpoints' transformations as given. */
+  transformationsParams: Record<string, unknown> | null;
   /** When its deliveries become due, if later than its creation (Svix's `deliverAt`). */
   deliverAt: number | null;
   /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */

@@ -4,6 +4,7 @@
  */
 import { ValidationError } from '../core/errors.js';
 import { checkSensitiveNames, headerValueProblem, keptSensitiveNames } from '../core/headers.js';
+import { checkFilter } from '../core/payload-filter.js';
 import {
   checkEndpointUrl,
   checkHeaders,
@@ -95,6 +96,9 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     retrySchedule: null,
     timeoutMs: null,
     failingSince: null,
+    filter: null,
+    transformationCode: null,
+    transformationEnabled: false,
     createdAt: now,
     updatedAt: now,
   };
@@ -130,6 +134,12 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
         ? base.retrySchedule
         : checkRetrySchedule('retrySchedule', patch.retrySchedule),
     timeoutMs: patch.timeoutMs === undefined ? base.timeoutMs : checkTimeout('timeoutMs', patch.timeoutMs),
+    filter: patch.filter === undefined ? base.filter : checkFilter('filter', patch.filter),
+    transformationCode:
+      patch.transformationCode === undefined
+        ? base.transformationCode
+        : checkTransformationCode('code', patch.transformationCode),
+    transformationEnabled: patch.transformationEnabled ?? base.transformationEnabled,
     // Enabling an endpoint again starts its failure clock afresh.
     failingSince: disabled ? base.failingSince : base.disabled ? null : base.failingSince,
     updatedAt: now,
@@ -196,6 +206,26 @@ function payloadExpiry(hours: number | null | undefined, now: number): number | 
   return now + hours * 3_600_000;
 }
 
+/** Characters of a transformation's code at most. */
+export const TRANSFORMATION_CODE_MAX = 51_200;
+
+function checkTransformationCode(field: string, code: string | null): string | null {
+  if (code === null) return null;
+  if (typeof code !== 'string') throw new ValidationError(field, 'must be a string or null');
+  if (code.length > TRANSFORMATION_CODE_MAX)
+    throw new ValidationError(field, `must be at most ${TRANSFORMATION_CODE_MAX} characters`);
+  return code;
+}
+
+function checkTransformationsParams(
+  params: Record<string, unknown> | null | undefined,
+): Record<string, unknown> | null {
+  if (params === undefined || params === null) return null;
+  if (typeof params !== 'object' || Array.isArray(params))
+    throw new ValidationError('transformationsParams', 'must be an object');
+  return params;
+}
+
 /** Checks a new message's fields (the payload is JSON text checked by the caller). */
 export function messageRecord(id: string, input: NewMessage, now: number): Message {
   if (typeof input.payload !== 'string') throw new ValidationError('payload', 'must be JSON text');
@@ -212,6 +242,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     tags: input.tags === undefined ? null : checkTags('tags', input.tags),
     payload: input.payload,
     headers: passedHeaders(input.headers),
+    transformationsParams: checkTransformationsParams(input.transformationsParams),
     deliverAt: checkDeliverAt(input.deliverAt, now),
     payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
     createdAt: now,

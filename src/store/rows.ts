@@ -95,12 +95,16 @@ export interface EndpointRow {
   failing_since: number | null;
   created_at: number;
   updated_at: number;
+  filter: string | null;
+  transformation_code: string | null;
+  transformation_enabled: number | boolean;
 }
 
 /** Endpoints a claim that skips saturated endpoints visits at most (both stores). */
 export const CLAIM_ENDPOINTS_MAX = 64;
 
-const jsonOrNull = (text: string | null) => (text === null ? null : JSON.parse(text));
+// `undefined`: a column a row read through JSON leaves out (one written before it existed).
+const jsonOrNull = (text: string | null | undefined) => (text == null ? null : JSON.parse(text));
 const textOrNull = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
 /**
@@ -154,6 +158,9 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
     failingSince: r.failing_since,
+    filter: jsonOrNull(r.filter),
+    transformationCode: r.transformation_code,
+    transformationEnabled: Boolean(r.transformation_enabled),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -178,6 +185,9 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     failing_since: e.failingSince,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
+    filter: textOrNull(e.filter),
+    transformation_code: e.transformationCode,
+    transformation_enabled: e.transformationEnabled ? 1 : 0,
   };
 }
 
@@ -196,6 +206,7 @@ export interface MessageRow {
   /** When the payload was expunged (by request or by its retention); `null` while kept. */
   expunged_at: number | null;
   created_at: number;
+  transformations_params: string | null;
 }
 
 export function toMessage(r: MessageRow): Message {
@@ -208,6 +219,7 @@ export function toMessage(r: MessageRow): Message {
     tags: jsonOrNull(r.tags),
     payload: r.expunged_at === null ? r.payload : null,
     headers: jsonOrNull(r.headers),
+    transformationsParams: jsonOrNull(r.transformations_params),
     deliverAt: r.deliver_at,
     payloadExpiresAt: r.payload_expires_at,
     createdAt: r.created_at,
@@ -229,6 +241,7 @@ export function fromMessage(m: Message): MessageRow {
     payload_expires_at: m.payloadExpiresAt,
     expunged_at: m.payload === null ? m.createdAt : null,
     created_at: m.createdAt,
+    transformations_params: textOrNull(m.transformationsParams),
   };
 }
 
@@ -340,6 +353,7 @@ export interface ClaimRow {
   /** `NULL` once the message's payload is gone. */
   payload: string | null;
   headers: string | null;
+  transformations_params: string | null;
   endpoint_version: number;
 }
 
@@ -354,6 +368,7 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     eventType: r.event_type,
     payload: r.payload,
     headers: jsonOrNull(r.headers),
+    transformationsParams: jsonOrNull(r.transformations_params),
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };

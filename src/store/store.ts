@@ -102,6 +102,11 @@ export interface NewEndpoint {
   metadata?: Record<string, string>;
   retrySchedule?: number[] | null;
   timeoutMs?: number | null;
+  /** A payload filter (checked by `checkFilter`); `null` removes it. */
+  filter?: Record<string, unknown> | null;
+  /** Its transformation's code; the caller has compiled it (the store does not run code). */
+  transformationCode?: string | null;
+  transformationEnabled?: boolean;
 }
 
 /** Fields of an endpoint that can change (secrets change through rotation only). */
@@ -128,6 +133,8 @@ export interface NewMessage {
   deliverAt?: number | null;
   /** Hours to keep the payload (1 to 2160); left out or `null`, as long as the message. */
   payloadRetentionHours?: number | null;
+  /** Handed to the endpoints' transformations as `webhook.transformationsParams`. */
+  transformationsParams?: Record<string, unknown> | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -215,6 +222,8 @@ export interface ClaimedDelivery {
   payload: string | null;
   /** The message's extra headers, if any. */
   headers: Record<string, string> | null;
+  /** The message's `transformationsParams`, for the endpoint's transformation. */
+  transformationsParams: Record<string, unknown> | null;
   leaseExpiresAt: number;
   /** The endpoint's `updatedAt`, so a worker knows when its cached copy is stale. */
   endpointVersion: number;

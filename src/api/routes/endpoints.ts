@@ -61,6 +61,7 @@ interface EndpointBody {
   retrySchedule?: number[] | null;
   /** Seconds. */
   timeout?: number | null;
+  filter?: Record<string, unknown> | null;
 }
 
 /** Whether two lists (or nulls) hold the same names, in any order. */
@@ -98,6 +99,7 @@ function endpointInput(body: EndpointBody): EndpointPatch {
   // Herald's own fields are in seconds, as the README's limits are; the store keeps ms.
   if (body.retrySchedule !== undefined) out.retrySchedule = body.retrySchedule?.map((s) => s * 1000) ?? null;
   if (body.timeout !== undefined) out.timeoutMs = body.timeout === null ? null : body.timeout * 1000;
+  if (body.filter !== undefined) out.filter = body.filter;
   return out;
 }
 

@@ -142,6 +142,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         // The schema checked the date-time format; the store checks how far ahead it is.
         ...(body.deliverAt ? { deliverAt: timeParam('deliverAt', body.deliverAt) } : {}),
         ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
+        ...(body.transformationsParams ? { transformationsParams: body.transformationsParams } : {}),
         payload,
       });
       // The stored payload goes back as its exact bytes, as on every read of a message.

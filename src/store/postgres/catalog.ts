@@ -199,6 +199,9 @@ export class PostgresCatalog {
       r.failing_since,
       r.created_at,
       r.updated_at,
+      r.filter,
+      r.transformation_code,
+      e.transformationEnabled,
     ];
   }
 
@@ -210,8 +213,9 @@ export class PostgresCatalog {
     try {
       await this.conn.q(
         `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers, rate_limit,
-           disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+           disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at,
+           filter, transformation_code, transformation_enabled)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`,
         this.endpointParams(endpoint),
       );
     } catch (error) {
@@ -262,7 +266,8 @@ export class PostgresCatalog {
         await c.query(
           `UPDATE endpoints SET app_id=$2, uid=$3, url=$4, description=$5, filter_types=$6, channels=$7, secrets=$8,
              headers=$9, rate_limit=$10, disabled=$11, metadata=$12, retry_schedule=$13, timeout_ms=$14,
-             failing_since=$15, created_at=$16, updated_at=$17
+             failing_since=$15, created_at=$16, updated_at=$17, filter=$18, transformation_code=$19,
+             transformation_enabled=$20
            WHERE id = $1`,
           this.endpointParams(next),
         );

@@ -94,15 +94,19 @@ function prepare({ db }: SqliteConnection) {
     ),
     insertEndpoint: db.prepare<[EndpointRow]>(
       `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
-         rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
+         rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at,
+         filter, transformation_code, transformation_enabled)
        VALUES (@id, @app_id, @uid, @url, @description, @filter_types, @channels, @secrets, @headers,
-         @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @created_at, @updated_at)`,
+         @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @created_at, @updated_at,
+         @filter, @transformation_code, @transformation_enabled)`,
     ),
     updateEndpoint: db.prepare<[EndpointRow]>(
       `UPDATE endpoints SET uid = @uid, url = @url, description = @description, filter_types = @filter_types,
          channels = @channels, secrets = @secrets, headers = @headers, rate_limit = @rate_limit,
          disabled = @disabled, metadata = @metadata, retry_schedule = @retry_schedule,
-         timeout_ms = @timeout_ms, failing_since = @failing_since, updated_at = @updated_at
+         timeout_ms = @timeout_ms, failing_since = @failing_since, updated_at = @updated_at,
+         filter = @filter, transformation_code = @transformation_code,
+         transformation_enabled = @transformation_enabled
        WHERE id = @id`,
     ),
     deleteAttemptsOfEndpoint: db.prepare<[string]>('DELETE FROM attempts WHERE endpoint_id = ?'),

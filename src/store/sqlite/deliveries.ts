@@ -46,7 +46,7 @@ import { pageSql, type SqliteConnection, type Where, windowBounds } from './conn
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
          m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
-         e.updated_at AS endpoint_version
+         m.transformations_params, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id`;
@@ -99,7 +99,8 @@ export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
 const MESSAGE_AS_JSON = `json_object('id', m.id, 'app_id', m.app_id, 'event_type', m.event_type,
     'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
     'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
-    'expunged_at', m.expunged_at, 'created_at', m.created_at)`;
+    'expunged_at', m.expunged_at, 'created_at', m.created_at,
+    'transformations_params', m.transformations_params)`;
 
 /**
  * The background tasks' batches (named parameters): each reads at most @limit rows in id order
