@@ -26,7 +26,7 @@ const SENDS = /\/(recover|replay-missing|send-example|bulk-replay|resend)$/;
 /** The capabilities any one of which allows `METHOD route`, or `null` when none does. */
 export function capabilitiesFor(method: string, route: string): readonly Capability[] | null {
   const read = method === 'GET' || method === 'HEAD';
-  if (route.endsWith('/transformation')) return read ? ['ViewBase'] : ['ManageTransformations'];
+  if (/\/transformation(\/test)?$/.test(route)) return read ? ['ViewBase'] : ['ManageTransformations'];
   if (route.endsWith('/endpoint/:endpoint_id/secret')) {
     return ['ViewEndpointSecret', 'ManageEndpointSecret', 'ManageEndpoint'];
   }

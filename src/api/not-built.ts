@@ -24,14 +24,13 @@ const NOT_BUILT: NotBuilt[] = [
   },
   {
     routes: [
-      '* /api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation',
       '* /ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/transformation',
       '* /api/v1/stream/{stream_id}/sink/{sink_id}/transformation',
       '* /api/v1/connector',
       '* /api/v1/connector/*',
     ],
-    what: 'transformations (and connectors, their templates)',
-    plan: 'planned in the transformations issue',
+    what: 'transformations of Ingest sources and Stream sinks, and connectors (transformation templates)',
+    plan: NOT_PLANNED,
   },
   {
     routes: ['PUT /api/v1/stats/usage/event-types', 'POST /api/v1/stats/usage/app', '* /api/v1/stats/*'],

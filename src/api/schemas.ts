@@ -717,3 +717,51 @@ export const EventExampleIn = Type.Object({
   eventType: Name(),
   exampleIndex: NotInHerald<number>("Herald sends the first example of the event type's newest schema", [0]),
 });
+
+/** Svix's EndpointTransformationIn / EndpointTransformationPatch: the code and whether it runs. */
+export const EndpointTransformationIn = Type.Object({
+  code: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: 51_200,
+        description:
+          'JavaScript defining function handler(webhook) that returns the webhook changed (payload, url, method POST or PUT, headers, cancel). null removes it.',
+      }),
+    ),
+  ),
+  enabled: Type.Optional(Type.Boolean()),
+  variables: NotInHerald('give values through MessageIn.transformationsParams', [null]),
+});
+
+/** Svix's EndpointTransformationOut. */
+export const EndpointTransformationOut = Type.Object({
+  code: Nullable(Type.String()),
+  enabled: Type.Boolean(),
+  updatedAt: Nullable(Timestamp),
+});
+
+/** Herald's `POST …/transformation/test`: code (or the saved code) run on a webhook given. */
+export const TransformationTestIn = Type.Object({
+  code: Type.Optional(
+    Type.String({ maxLength: 51_200, description: "Left out: the endpoint's saved code." }),
+  ),
+  eventType: Type.Optional(Type.String({ maxLength: 256 })),
+  payload: Type.Unknown({ description: 'The payload the handler gets as webhook.payload.' }),
+  transformationsParams: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+});
+
+/** What `POST …/transformation/test` answers: the changed webhook, or the error. */
+export const TransformationTestOut = Type.Object({
+  ok: Type.Boolean(),
+  webhook: Nullable(
+    Type.Object({
+      payload: Type.Unknown(),
+      url: Type.String(),
+      method: Type.String(),
+      headers: Type.Record(Type.String(), Type.String()),
+      cancel: Type.Boolean(),
+    }),
+  ),
+  error: Nullable(Type.String()),
+  line: Nullable(Type.Integer()),
+});

@@ -11,7 +11,8 @@ import type {
 } from '../core/types.js';
 import { EXPIRED_PAYLOAD } from '../store/rows.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** A time as ISO 8601 text. */
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 export function applicationOut(a: Application) {
   return {
@@ -105,8 +106,15 @@ export function sendJson(reply: FastifyReply, text: string, status = 200): Fasti
   return reply.status(status).type('application/json; charset=utf-8').send(text);
 }
 
-const STATUS = { succeeded: 0, pending: 1, failed: 2, sending: 3 } as const;
-const STATUS_TEXT = { succeeded: 'success', pending: 'pending', failed: 'fail', sending: 'sending' } as const;
+// Svix has no canceled status: as a number it is done and not failed (0); its text says what it is.
+const STATUS = { succeeded: 0, pending: 1, failed: 2, sending: 3, canceled: 0 } as const;
+const STATUS_TEXT = {
+  succeeded: 'success',
+  pending: 'pending',
+  failed: 'fail',
+  sending: 'sending',
+  canceled: 'canceled',
+} as const;
 
 /** A delivery's status as Svix numbers and names it. */
 export function deliveryStatus(d: Delivery) {

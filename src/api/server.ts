@@ -35,6 +35,7 @@ import { type DispatcherHealth, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
+import { transformationRoutes } from './routes/transformations.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
 
 /** Options of {@link buildApi}. */
@@ -425,6 +426,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(applicationRoutes, ctx);
       await api.register(eventTypeRoutes, ctx);
       await api.register(endpointRoutes, ctx);
+      await api.register(transformationRoutes, ctx);
       await api.register(messageRoutes, ctx);
       await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);

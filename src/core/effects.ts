@@ -17,7 +17,7 @@
 export interface CompletedAttempt {
   endpointId: string;
   deliveryId: string;
-  next: { status: 'pending' | 'succeeded' | 'failed'; exhausted?: boolean };
+  next: { status: 'pending' | 'succeeded' | 'failed' | 'canceled'; exhausted?: boolean };
   /** 410 Gone: disable the endpoint now. */
   disableEndpoint: boolean;
 }

@@ -115,7 +115,9 @@ export function nextDelay(input: DelayInput): number | null {
 export type NextState =
   | { status: 'pending'; dueAt: number }
   | { status: 'succeeded' }
-  | { status: 'failed'; exhausted: boolean };
+  | { status: 'failed'; exhausted: boolean }
+  /** Its transformation canceled it: done, neither a success nor a failure. */
+  | { status: 'canceled' };
 
 /** Inputs of {@link nextState}: the verdict, and what the retry delay depends on. */
 export interface NextStateInput {

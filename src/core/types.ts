@@ -157,8 +157,11 @@ export interface Message {
   createdAt: number;
 }
 
-/** Where a delivery stands. `sending` means leased by a worker. */
-export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
+/**
+ * Where a delivery stands. `sending` means leased by a worker; `canceled`, that the endpoint's
+ * transformation set `webhook.cancel`: nothing was sent, and nothing failed.
+ */
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed' | 'canceled';
 
 /** One message bound for one endpoint. */
 export interface Delivery {
@@ -191,7 +194,11 @@ export type AttemptErrorKind =
   | 'invalid_url'
   | 'network'
   | 'endpoint_disabled'
-  | 'payload_expired';
+  | 'payload_expired'
+  /** The endpoint's transformation threw, ran past its limits, or returned something invalid. */
+  | 'transformation_error'
+  /** The endpoint's transformation canceled the delivery; nothing was sent. */
+  | 'canceled';
 
 /** What started an attempt. */
 export type AttemptTrigger = 'scheduled' | 'manual';

@@ -11,11 +11,13 @@ import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
+import { TransformPool } from '../transform/pool.js';
+import { TransformationError, type WebhookOut } from '../transform/sandbox.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
-import { HttpSender } from './sender.js';
+import { HttpSender, type SendResult } from './sender.js';
 import { Throttle } from './throttle.js';
 
 const HEADER_NAMES = {
@@ -54,6 +56,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Endpoints waiting for their rate limit's next slot, and the timer that pumps them then. */
   private readonly throttled = new Map<string, { cancel(): void }>();
   private readonly recorder: Recorder;
+  /** The endpoints' transformations, compiled once per endpoint and code version. */
+  private readonly transformer = new TransformPool();
   private loop: Promise<void> | null = null;
   private stopping = false;
   private signalled = false;
@@ -296,14 +300,49 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const startedAt = clock.now();
-    const headers = this.headersFor(prepared, delivery, payload, startedAt);
-    const result = await this.sender.send({
+    let request = {
       url: prepared.url,
-      headers,
+      method: 'POST' as 'POST' | 'PUT',
       body: payload,
-      timeoutMs,
-      signal: this.shutdown.signal,
-    });
+      custom: this.customHeaders(prepared, delivery),
+    };
+    let failed: SendResult | null = null;
+    if (endpoint.transformationEnabled && endpoint.transformationCode !== null) {
+      const transformed = await this.transform(prepared, delivery, payload, request.custom);
+      if (transformed instanceof TransformationError) {
+        failed = {
+          aborted: false,
+          statusCode: null,
+          responseBody: '',
+          retryAfter: undefined,
+          durationMs: clock.now() - startedAt,
+          errorKind: 'transformation_error',
+          errorMessage: transformed.message,
+        };
+      } else if (transformed.cancel) {
+        this.cancel(delivery, endpoint.url, startedAt);
+        return;
+      } else {
+        request = {
+          url: transformed.url === endpoint.url ? prepared.url : new URL(transformed.url),
+          method: transformed.method,
+          body: JSON.stringify(transformed.payload),
+          custom: transformed.headers,
+        };
+      }
+    }
+    // The body is signed as it is sent: after the transformation.
+    const headers = this.headersFor(prepared, delivery, request.body, startedAt, request.custom);
+    const result =
+      failed ??
+      (await this.sender.send({
+        url: request.url,
+        method: request.method,
+        headers,
+        body: request.body,
+        timeoutMs,
+        signal: this.shutdown.signal,
+      }));
     if (result.aborted) {
       this.giveBack(delivery);
       return;
@@ -326,7 +365,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       msgId: delivery.msgId,
       endpointId: delivery.endpointId,
       appId: delivery.appId,
-      url: endpoint.url,
+      url: request.url === prepared.url ? endpoint.url : request.url.href,
       trigger: delivery.trigger,
       succeeded: verdict.succeeded,
       statusCode: result.statusCode,
@@ -334,7 +373,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       durationMs: result.durationMs,
       errorKind: result.errorKind,
       errorMessage: result.errorMessage,
-      requestHeaders: recordedHeaders(headers, endpoint.headers),
+      requestHeaders: failed ? {} : recordedHeaders(headers, endpoint.headers),
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
@@ -393,20 +432,79 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.finish(delivery, attempt, { status: 'failed', exhausted: false }, false);
   }
 
+  /**
+   * The custom headers of a request: a message's own headers, then the endpoint's; later ones
+   * win, whatever the case of their names.
+   */
+  private customHeaders(prepared: PreparedEndpoint, delivery: ClaimedDelivery): Record<string, string> {
+    const own = withoutNames(delivery.headers, prepared.endpoint.headers);
+    return own ? { ...own, ...prepared.endpoint.headers } : prepared.endpoint.headers;
+  }
+
+  /**
+   * Runs the endpoint's transformation on a delivery: the webhook as changed, or the
+   * TransformationError that fails this attempt.
+   */
+  private async transform(
+    prepared: PreparedEndpoint,
+    delivery: ClaimedDelivery,
+    payload: string,
+    headers: Record<string, string>,
+  ): Promise<WebhookOut | TransformationError> {
+    const { endpoint } = prepared;
+    try {
+      return await this.transformer.run(endpoint.id, endpoint.transformationCode ?? '', {
+        eventType: delivery.eventType,
+        payload: JSON.parse(payload),
+        url: endpoint.url,
+        method: 'POST',
+        headers: { ...headers },
+        cancel: false,
+        transformationsParams: delivery.transformationsParams,
+      });
+    } catch (error) {
+      if (error instanceof TransformationError) return error;
+      return new TransformationError(`the transformation could not run: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Records a delivery its transformation canceled: nothing sent, nothing failed, no retry. */
+  private cancel(delivery: ClaimedDelivery, url: string, now: number): void {
+    const attempt: Attempt = {
+      id: newId('atmpt', now),
+      deliveryId: delivery.id,
+      msgId: delivery.msgId,
+      endpointId: delivery.endpointId,
+      appId: delivery.appId,
+      url,
+      trigger: delivery.trigger,
+      succeeded: false,
+      statusCode: null,
+      responseBody: '',
+      durationMs: this.config.clock.now() - now,
+      errorKind: 'canceled',
+      errorMessage: "not sent: the endpoint's transformation set webhook.cancel",
+      requestHeaders: {},
+      createdAt: now,
+    };
+    this.finish(delivery, attempt, { status: 'canceled' }, false);
+  }
+
   private headersFor(
     prepared: PreparedEndpoint,
     delivery: ClaimedDelivery,
     payload: string,
     now: number,
+    custom: Record<string, string> = this.customHeaders(prepared, delivery),
   ): Record<string, string> {
     const names = HEADER_NAMES[this.config.headerStyle];
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
     return {
-      // A message's own headers, then the endpoint's, then Herald's: later ones win, whatever
-      // the case of their names (Herald's are reserved, so neither of the others has them).
-      ...withoutNames(delivery.headers, prepared.endpoint.headers),
-      ...prepared.endpoint.headers,
+      // The custom headers, then Herald's: Herald's are reserved, so none of the others has them.
+      ...custom,
       'content-type': 'application/json',
       'user-agent': this.config.userAgent,
       [names.id]: delivery.msgId,
@@ -496,6 +594,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     await new Promise((resolve) => setImmediate(resolve));
     await this.recorder.drain();
     await this.sender.close();
+    await this.transformer.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

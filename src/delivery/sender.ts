@@ -24,6 +24,8 @@ export interface SenderOptions {
 /** One request to send. */
 export interface SendRequest {
   url: URL;
+  /** POST unless a transformation chose PUT. */
+  method?: 'POST' | 'PUT';
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
@@ -147,7 +149,7 @@ export class HttpSender {
           {
             origin: request.url.origin,
             path: request.url.pathname + request.url.search,
-            method: 'POST',
+            method: request.method ?? 'POST',
             headers: request.headers,
             body: request.body,
             headersTimeout: request.timeoutMs,

@@ -10,6 +10,7 @@ import { hashToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
+import type { Resolver } from '../../src/delivery/ssrf.js';
 import type { ClaimRequest, Store } from '../../src/store/store.js';
 import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
@@ -48,7 +49,7 @@ export interface Parity {
 
 export async function startParity(
   name: string,
-  options: { manualClock?: boolean; taskBatchSize?: number } = {},
+  options: { manualClock?: boolean; taskBatchSize?: number; resolver?: Resolver } = {},
 ): Promise<Parity> {
   const clock = options.manualClock ? new ManualClock(Date.now()) : undefined;
   const testStore = await openTestStore(name, clock ? { clock } : {});
@@ -78,6 +79,7 @@ export async function startParity(
     allowNetworks: ['127.0.0.0/8'],
     random: () => 0.5,
     ...(clock ? { clock } : {}),
+    ...(options.resolver ? { resolver: options.resolver } : {}),
   }).start();
   const api: FastifyInstance = await buildApi({
     store,

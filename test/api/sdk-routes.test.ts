@@ -55,12 +55,14 @@ describe('every svix SDK method', () => {
     expect(calls.filter((c) => c.status >= 500 && c.status !== 501).map((c) => c.name)).toEqual([]);
   });
 
-  it('operational webhooks and transformations answer 501 pointing at their issues', () => {
+  it('operational webhooks and Ingest transformations answer 501 saying what is missing', () => {
     const of = (name: string) => calls.find((c) => c.name === name)!;
     expect(of('operationalWebhookEndpoint.list')).toMatchObject({ status: 501 });
     expect(of('operationalWebhookEndpoint.list').detail).toContain('operational-webhooks issue');
-    expect(of('endpoint.transformationGet')).toMatchObject({ status: 501 });
-    expect(of('endpoint.transformationGet').detail).toContain('transformations issue');
+    // Built: an unknown endpoint is a 404 like any other.
+    expect(of('endpoint.transformationGet').status).not.toBe(501);
+    expect(of('ingest.endpoint.getTransformation')).toMatchObject({ status: 501 });
+    expect(of('ingest.endpoint.getTransformation').detail).toContain('transformations of Ingest sources');
     expect(of('statistics.aggregateAppStats')).toMatchObject({ status: 501 });
     expect(of('statistics.aggregateEventTypes')).toMatchObject({
       http: 'PUT',

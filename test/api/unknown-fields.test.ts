@@ -82,6 +82,10 @@ const VALID: Record<string, Record<string, Record<string, unknown>>> = {
     patch: { description: 'd' },
   },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { put: { headers: {} }, patch: { headers: {} } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation': { patch: { enabled: false } },
+  '/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation/test': {
+    post: { code: 'function handler(webhook) { return webhook; }', payload: {} },
+  },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate': { post: {} },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { post: { since: new Date().toISOString() } },
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing': { post: { since: '2026-01-01T00:00:00Z' } },

@@ -491,7 +491,7 @@ export class PostgresDeliveries {
     endpointId: string,
     window?: TimeWindow,
   ): Promise<Record<Delivery['status'], number>> {
-    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, canceled: 0 };
     const { rows } = await this.conn.q<{ status: Delivery['status']; n: string }>(
       window
         ? `SELECT status, COUNT(*) AS n FROM deliveries

@@ -580,7 +580,7 @@ export class SqliteDeliveries {
   }
 
   countDeliveries(endpointId: string, window?: TimeWindow): Record<Delivery['status'], number> {
-    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0 };
+    const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, canceled: 0 };
     const rows = window
       ? this.stmt.countByStatusIn.all({ endpointId, ...window })
       : this.stmt.countByStatus.all(endpointId);
