@@ -49,13 +49,15 @@ function passes(sub: Subscription, subject: () => FilterSubject): boolean {
 function subjectOf(message: Addressed): () => FilterSubject {
   let subject: FilterSubject | undefined;
   return () => {
-    subject ??= {
+    if (subject === undefined) {
       // A payload that is gone (expunged) is absent: a filter on it matches nothing there.
-      payload: message.payload == null ? undefined : JSON.parse(message.payload),
-      eventType: message.eventType,
-      channels: message.channels,
-      tags: message.tags ?? null,
-    };
+      subject = {
+        payload: message.payload == null ? undefined : JSON.parse(message.payload),
+        eventType: message.eventType,
+      };
+      if (message.channels) subject.channels = message.channels;
+      if (message.tags) subject.tags = message.tags;
+    }
     return subject;
   };
 }

@@ -47,13 +47,16 @@ export const FILTER_LIMITS = {
   maxListItems: 256,
 };
 
-/** What a filter is evaluated against. */
+/**
+ * What a filter is evaluated against. A message without channels or tags has none here (not
+ * `null`), so that `{"tags": {"$exists": false}}` matches it.
+ */
 export interface FilterSubject {
   /** The parsed payload. */
   payload: unknown;
   eventType: string;
-  channels: readonly string[] | null;
-  tags: readonly string[] | null;
+  channels?: readonly string[];
+  tags?: readonly string[];
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
