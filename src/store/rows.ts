@@ -1,5 +1,6 @@
 /** Mapping between database rows (SQLite and PostgreSQL share column names) and Herald records. */
 
+import { storedFilter } from '../core/payload-filter.js';
 import type {
   Application,
   Attempt,
@@ -158,7 +159,7 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
     failingSince: r.failing_since,
-    filter: jsonOrNull(r.filter),
+    filter: r.filter == null ? null : storedFilter(r.filter),
     transformationCode: r.transformation_code,
     transformationEnabled: Boolean(r.transformation_enabled),
     createdAt: r.created_at,
