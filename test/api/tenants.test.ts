@@ -35,6 +35,11 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate': {},
   'PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { headers: { 'X-A': 'b' } },
   'PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers': { headers: { 'X-A': 'b' } },
+  'PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation': { enabled: false },
+  'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation/test': {
+    code: 'function handler(webhook) { return webhook; }',
+    payload: {},
+  },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover': { since: '2020-01-01T00:00:00Z' },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing': { since: '2020-01-01T00:00:00Z' },
   'POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay': { since: '2020-01-01T00:00:00Z' },

@@ -407,6 +407,7 @@ describe.each(BACKENDS)('%s', (_name, open) => {
         sending: 0,
         succeeded: 0,
         failed: 0,
+        canceled: 0,
       });
       expect(
         await store.countDeliveries(ep.id, { since: msgs[3]!.createdAt + 1, until: null }),
