@@ -7,6 +7,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
+import { isOperationalApp } from '../core/operational.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
@@ -338,8 +339,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
-      // One line per failed attempt, at info: the operator's first question is why.
-      logger.info(
+      // One line per failed attempt, at info: the operator's first question is why. At warn for
+      // an operational endpoint, which no operational event tells about (it would be its own).
+      logger[isOperationalApp(delivery.appId) ? 'warn' : 'info'](
         {
           appId: delivery.appId,
           endpointId: delivery.endpointId,
@@ -433,6 +435,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       attempt,
       next,
       disableEndpoint,
+      attemptsMade: delivery.attempts + (attempt ? 1 : 0),
     });
   }
 
@@ -440,9 +443,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private committed(events: AttemptEvent[], disabled: DisabledEndpoint[]): void {
     for (const event of events) this.emit('attempt', event);
     for (const d of disabled) {
+      // An operational endpoint is never told of itself: this line is all there is of it.
+      const what = isOperationalApp(d.appId)
+        ? 'operational webhook endpoint disabled (no operational event is sent to it until it is enabled again)'
+        : 'endpoint disabled';
       this.config.logger.warn(
         { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
-        `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
+        `${what}: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
       );
       this.emit('endpoint.disabled', d);
     }

@@ -243,6 +243,12 @@ export interface Completion {
   next: DeliveryNext;
   /** 410 Gone: disable the endpoint now. */
   disableEndpoint: boolean;
+  /**
+   * The delivery's attempts so far, this one included: the operational events
+   * `message.attempt.failing` (the 4th failure) and `.recovered` are told by it. Absent:
+   * unknown, and neither is sent.
+   */
+  attemptsMade?: number;
 }
 
 /** An endpoint that a batch of completions disabled. */
