@@ -26,6 +26,7 @@ const ON_EACH_STORE = [
   'test/api/messages.test.ts',
   'test/api/metrics.test.ts',
   'test/api/nul.test.ts',
+  'test/api/operational-webhooks.test.ts',
   'test/api/resend-precheck.test.ts',
   'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',

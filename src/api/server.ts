@@ -25,6 +25,7 @@ import type { RouteContext } from './context.js';
 import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
 import { notBuilt } from './not-built.js';
+import { refuseReservedApp } from './reserved.js';
 import { applicationRoutes } from './routes/applications.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
@@ -33,6 +34,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { type DispatcherHealth, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
@@ -377,6 +379,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         requireWritable(request.principal, request.method, route);
         requireCapability(request.principal.capabilities, request.method, route);
       });
+      api.addHook('preValidation', async (request) => refuseReservedApp(request));
 
       api.addHook('preHandler', async (request, reply) => {
         const key = request.headers['idempotency-key'];
@@ -429,6 +432,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);
       await api.register(backgroundTaskRoutes, ctx);
+      await api.register(operationalWebhookRoutes, ctx);
 
       await api.register(authRoutes, ctx);
     },
