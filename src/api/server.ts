@@ -378,8 +378,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         const route = request.routeOptions.url ?? '';
         requireWritable(request.principal, request.method, route);
         requireCapability(request.principal.capabilities, request.method, route);
+        refuseReservedApp(request);
       });
-      api.addHook('preValidation', async (request) => refuseReservedApp(request));
 
       api.addHook('preHandler', async (request, reply) => {
         const key = request.headers['idempotency-key'];

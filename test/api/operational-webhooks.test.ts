@@ -198,6 +198,9 @@ describe('the operational webhook endpoint routes, through the svix SDK', () => 
     expect((await call('DELETE', `/app/${OPERATIONAL_APP_ID}`)).status).toBe(404);
     const sent = await call('POST', `/app/${OPERATIONAL_APP_ID}/msg`, { eventType: 'x.y', payload: {} });
     expect(sent.status).toBe(404);
+    const source = await call('POST', '/source', { name: 'S', provider: 'none', appId: OPERATIONAL_APP_ID });
+    expect(source.status).toBe(422);
+    expect(JSON.stringify(source.json)).toContain('appId');
     const byToken = await api.inject({
       url: `/api/v1/app/${OPERATIONAL_APP_ID}/endpoint`,
       headers: { authorization: `Bearer ${APP_TOKEN}` },
