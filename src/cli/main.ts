@@ -151,6 +151,15 @@ program
       .argParser(wholeNumber),
   )
   .addOption(
+    new Option(
+      '--dispatcher-stall-ms <ms>',
+      'health reports the dispatcher in error (503) once its loop has not turned this long while work is due',
+    )
+      .default(DISPATCHER_DEFAULTS.stallMs)
+      .env('HERALD_DISPATCHER_STALL_MS')
+      .argParser(countUpTo(3_600_000)),
+  )
+  .addOption(
     new Option('--inbound-max-age-days <days>', "days a source's received requests are kept")
       .default(INBOUND_RETENTION_DEFAULTS.maxAgeMs / DAY_MS)
       .env('HERALD_INBOUND_MAX_AGE_DAYS')
@@ -189,6 +198,7 @@ program
       logFormat: o.logFormat ?? defaultLogFormat(),
       headerStyle: o.headerStyle,
       leaseMs: o.leaseMs,
+      stallMs: o.dispatcherStallMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,

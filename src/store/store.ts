@@ -635,7 +635,10 @@ export interface Store extends AsyncDisposable {
   expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number>;
   /** Ends one application token at `at` (logout); `false` when no application token has this hash. */
   revokeToken(hash: string, at: number): Promise<boolean>;
-  /** Resolves once the database answers a trivial query; throws when it cannot (health checks). */
+  /**
+   * Resolves once the database has committed a trivial write (one row of `health_probe`);
+   * throws when it cannot (health checks): a store that reads but cannot commit fails it.
+   */
   ping(): Promise<void>;
 
   /** The answer stored for an idempotency key, if newer than `notBefore`. */

@@ -1,0 +1,7 @@
+-- The health check's write probe: /api/v1/health upserts this table's one row in a
+-- transaction of its own, so that a database that still answers reads but cannot commit
+-- (a full disk, a file made read-only) is reported in error, not "ok".
+CREATE TABLE health_probe (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  checked_at INTEGER NOT NULL
+) STRICT;
