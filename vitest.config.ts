@@ -40,6 +40,7 @@ const ON_EACH_STORE = [
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
+  'test/store/retention.test.ts',
 ];
 
 export default defineConfig({

@@ -6,6 +6,7 @@ import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
+import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { InboundSweeper } from '../inbound/retention.js';
@@ -41,6 +42,11 @@ export interface ServeOptions {
   corsOrigins: string[];
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
+  /**
+   * How long messages keep their payloads and attempts' bodies without a retention of their
+   * own (`--retention-days`), and when they are deleted (`--retention-rows-days`); `null`: for ever.
+   */
+  retention: { payloadMs: number | null; rowsMs: number | null };
   /** How long and how many inbound requests each source's log keeps. */
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
@@ -198,8 +204,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     stops.push(() => sweeper[Symbol.asyncDispose]());
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
-    const payloads = new PayloadSweeper({ store, logger }).start();
+    const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();
     stops.push(() => payloads[Symbol.asyncDispose]());
+    if (options.retention.rowsMs !== null) {
+      const rows = new RowSweeper({ store, logger, retentionMs: options.retention.rowsMs }).start();
+      stops.push(() => rows[Symbol.asyncDispose]());
+    }
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),

@@ -7,6 +7,12 @@ CREATE TABLE health_probe (
   checked_at BIGINT NOT NULL
 );
 
+-- Payload retention's server default (--retention-days) finds the messages without a
+-- retention of their own, oldest first, that still hold their payload: an index of those
+-- only, so a sweep never walks the ones already expunged.
+CREATE INDEX messages_default_retention ON messages (id)
+  WHERE payload_expires_at IS NULL AND expunged_at IS NULL;
+
 -- Autovacuum for the queue tables (README, "Retention and disk space"). PostgreSQL's
 -- defaults vacuum a table once a fifth of its rows are dead (autovacuum_vacuum_scale_factor
 -- 0.2): a deliveries table of 10 million rows would carry 2 million dead versions before a

@@ -5,3 +5,9 @@ CREATE TABLE health_probe (
   id         INTEGER PRIMARY KEY CHECK (id = 1),
   checked_at INTEGER NOT NULL
 ) STRICT;
+
+-- Payload retention's server default (--retention-days) finds the messages without a
+-- retention of their own, oldest first, that still hold their payload: an index of those
+-- only, so a sweep never walks the ones already expunged.
+CREATE INDEX messages_default_retention ON messages (id)
+  WHERE payload_expires_at IS NULL AND expunged_at IS NULL;
