@@ -19,6 +19,7 @@ const ON_EACH_STORE = [
   'test/api/expunge.test.ts',
   'test/api/headers.test.ts',
   'test/api/health-cors.test.ts',
+  'test/api/health-liveness.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/list-filters.test.ts',
   'test/api/list-pagination.test.ts',
@@ -40,6 +41,7 @@ const ON_EACH_STORE = [
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
+  'test/store/retention.test.ts',
 ];
 
 export default defineConfig({

@@ -32,7 +32,7 @@ import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
-import { type DispatcherHealth, healthRoutes } from './routes/health.js';
+import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { portalRoutes } from './routes/portal.js';
@@ -365,6 +365,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     store,
     dispatcher: options.dispatcher ?? (() => 'notapplicable'),
   });
+  await app.register(probeRoutes, { store });
   // Where the links of auth/app-portal-access lead: a placeholder until the portal is built.
   await app.register(portalRoutes);
 

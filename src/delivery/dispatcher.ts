@@ -15,6 +15,7 @@ import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/s
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
+import { Liveness } from './liveness.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
 import { HttpSender } from './sender.js';
 import { Throttle } from './throttle.js';
@@ -42,6 +43,8 @@ export interface DispatcherEvents {
 /** Sends due deliveries; see the module comment. */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly config: DispatcherConfig;
+  /** When the loop last turned and until when it sleeps, for health checks (`liveness.ts`). */
+  readonly liveness: Liveness;
   private readonly sender: HttpSender;
   private readonly endpoints: EndpointCache;
   private readonly shutdown = new AbortController();
@@ -66,6 +69,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   constructor(options: DispatcherOptions) {
     super();
     this.config = resolveDispatcherConfig(options);
+    this.liveness = options.liveness ?? new Liveness();
     this.endpoints = new EndpointCache(this.config.store);
     // Every in-flight request listens for shutdown; hundreds at once are expected.
     setMaxListeners(0, this.shutdown.signal);
@@ -105,6 +109,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this;
   }
 
+  /** `null` while the loop is alive; else why it is not (see `liveness.ts`). */
+  health(): string | null {
+    return this.liveness.check(this.config.clock.now(), this.config.stallMs);
+  }
+
   /** Deliveries this worker holds right now (queued or in flight). */
   get inFlight(): number {
     return this.budget.held;
@@ -120,6 +129,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private waitForSignal(ms: number | null): Promise<void> {
     if (this.signalled || this.stopping) return Promise.resolve();
+    this.liveness.sleeping(ms === null ? null : this.config.clock.now() + ms);
     return new Promise((resolve) => {
       const timer = ms === null ? null : this.config.clock.setTimer(() => this.signal(), ms);
       this.wakeUp = () => {
@@ -132,6 +142,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
     while (!this.stopping) {
+      this.liveness.turned(clock.now());
       const free = concurrency - this.budget.held;
       if (free < this.refillAt && this.budget.held > 0) {
         this.signalled = false;

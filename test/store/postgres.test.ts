@@ -84,6 +84,7 @@ describe('PostgreSQL specifics', () => {
       { version: 10 },
       { version: 11 },
       { version: 12 },
+      { version: 13 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

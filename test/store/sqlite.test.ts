@@ -48,6 +48,7 @@ describe('SQLite specifics', () => {
       { version: 10, name: '010_token_expiry.sql' },
       { version: 11, name: '011_deliveries_by_endpoint.sql' },
       { version: 12, name: '012_operational_webhooks.sql' },
+      { version: 13, name: '013_health_probe.sql' },
     ]);
     db.close();
   });

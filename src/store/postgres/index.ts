@@ -223,8 +223,11 @@ export class PostgresStore implements Store {
   ): Promise<{ visited: number; last: string | null }> {
     return this.content.expungeApp(appId, after, limit);
   }
-  async expirePayloads(limit: number): Promise<number> {
-    return this.content.expirePayloads(limit);
+  async expirePayloads(limit: number, keepMs: number | null = null): Promise<number> {
+    return this.content.expirePayloads(limit, keepMs);
+  }
+  async pruneMessages(limit: number, keepMs: number): Promise<number> {
+    return this.content.pruneMessages(limit, keepMs);
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {

@@ -251,8 +251,11 @@ export class SqliteStore implements Store {
   ): Promise<{ visited: number; last: string | null }> {
     return this.content.expungeApp(appId, after, limit);
   }
-  async expirePayloads(limit: number): Promise<number> {
-    return this.content.expirePayloads(limit);
+  async expirePayloads(limit: number, keepMs: number | null = null): Promise<number> {
+    return this.content.expirePayloads(limit, keepMs);
+  }
+  async pruneMessages(limit: number, keepMs: number): Promise<number> {
+    return this.content.pruneMessages(limit, keepMs);
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);
@@ -378,6 +381,16 @@ export class SqliteStore implements Store {
   async revokeToken(hash: string, at: number): Promise<boolean> {
     return this.access.revokeToken(hash, at);
   }
+  /** See `Store.reclaimSpace`. */
+  async reclaimSpace(maxPages: number): Promise<number> {
+    const { db } = this.conn;
+    if (db.pragma('auto_vacuum', { simple: true }) !== 2) return 0;
+    const before = db.pragma('freelist_count', { simple: true }) as number;
+    if (before === 0) return 0;
+    db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(maxPages))})`);
+    return before - (db.pragma('freelist_count', { simple: true }) as number);
+  }
+
   async ping(): Promise<void> {
     this.access.ping();
   }
