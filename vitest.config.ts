@@ -30,6 +30,7 @@ const ON_EACH_STORE = [
   'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
+  'test/api/tracing.test.ts',
   'test/api/unknown-fields.test.ts',
   'test/cli/database.test.ts',
   'test/delivery/dispatcher.test.ts',

@@ -57,6 +57,11 @@ export const DISPATCHER_DEFAULTS = {
   idleRecheckMs: 30_000,
   /** `User-Agent` of every request. */
   userAgent: 'Herald/0.1.0',
+  /**
+   * With tracing on, send each attempt's W3C `traceparent` (and `tracestate`) to the endpoint,
+   * so that its own spans join the trace (`--no-trace-propagation` turns it off).
+   */
+  tracePropagation: true,
 } as const;
 
 /** Options of the dispatcher; only `store` is required. */
@@ -83,6 +88,7 @@ export interface DispatcherOptions {
   shutdownDeadlineMs?: number;
   idleRecheckMs?: number;
   userAgent?: string;
+  tracePropagation?: boolean;
 }
 
 /** The resolved config: every field present and checked. */
@@ -128,5 +134,6 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     shutdownDeadlineMs: positiveInt('shutdownDeadlineMs', options.shutdownDeadlineMs ?? d.shutdownDeadlineMs),
     idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
     userAgent: options.userAgent ?? d.userAgent,
+    tracePropagation: options.tracePropagation ?? d.tracePropagation,
   };
 }
