@@ -17,6 +17,7 @@ const ON_EACH_STORE = [
   'test/api/endpoint-parity.test.ts',
   'test/api/event-types-parity.test.ts',
   'test/api/expunge.test.ts',
+  'test/api/grafana-dashboard.test.ts',
   'test/api/headers.test.ts',
   'test/api/health-cors.test.ts',
   'test/api/json-depth.test.ts',
