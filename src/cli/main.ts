@@ -209,6 +209,10 @@ program
     'count attempts per endpoint too: one series each (a small install)',
     false,
   )
+  .option(
+    '--no-trace-propagation',
+    'with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), send no traceparent header to endpoints (env HERALD_TRACE_PROPAGATION=false)',
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
@@ -236,6 +240,8 @@ program
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       migrate: o.migrate,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
+      tracePropagation:
+        o.tracePropagation && process.env.HERALD_TRACE_PROPAGATION?.trim().toLowerCase() !== 'false',
       version,
     });
   });

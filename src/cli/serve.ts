@@ -16,6 +16,7 @@ import { startMetricsListener } from '../metrics/listener.js';
 import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
+import { startTracing } from '../tracing/tracing.js';
 import { redactUrl } from './database.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
@@ -51,6 +52,11 @@ export interface ServeOptions {
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
   migrate: boolean;
+  /**
+   * With tracing on (`OTEL_EXPORTER_OTLP_ENDPOINT`), send each attempt's `traceparent` to its
+   * endpoint; `false` (`--no-trace-propagation`) keeps the spans and sends no header.
+   */
+  tracePropagation: boolean;
   /** `GET /metrics`: also on a port of its own, without a token; on the API port without one. */
   metrics: { port: number | undefined; public: boolean; perEndpoint: boolean };
   version: string;
@@ -76,6 +82,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const box = secretBoxFor(options.mainKey);
   const logs = await logDestination(options.logFormat);
   const logger = pino({ level: options.logLevel }, logs);
+  // The OpenTelemetry SDK is loaded only when an OTLP endpoint is set; stopped last, so that
+  // the spans of the last requests and attempts are exported.
+  const tracing = await startTracing(options.version, (error) =>
+    logger.warn({ err: error }, 'tracing: spans could not be exported'),
+  );
+  if (tracing)
+    out(
+      `herald: tracing to ${tracing.url} (OpenTelemetry)${options.tracePropagation ? '' : ', traceparent not sent to endpoints'}`,
+    );
   const store = await openStore(options.db, box, {
     inboundRetention: options.inboundRetention,
     migrate: options.migrate,
@@ -102,6 +117,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     leaseMs: options.leaseMs,
     stallMs: options.stallMs,
     userAgent: `Herald/${options.version}`,
+    tracePropagation: options.tracePropagation,
   };
   // What /api/v1/health says of the dispatcher: none beside an API of --role api; else
   // whether its loop turns while work is due (src/delivery/liveness.ts).
@@ -133,7 +149,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     // With the API beside it, the dispatcher runs in a thread of its own (second core).
     const thread = await startDispatcherThread(
       store,
-      { logLevel: options.logLevel, ...dispatcherOptions, metrics: deliveryMetricsOptions },
+      {
+        logLevel: options.logLevel,
+        ...dispatcherOptions,
+        metrics: deliveryMetricsOptions,
+        tracing: tracing ? { version: options.version } : null,
+      },
       (error) => {
         dispatcherState = () => ({ status: 'error', detail: 'the dispatcher thread stopped' });
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
@@ -227,6 +248,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const s of stops) await s();
   await stopCheckpoints();
   await store[Symbol.asyncDispose]();
+  await tracing?.stop();
   out('herald: stopped');
 }
 

@@ -76,6 +76,7 @@ export function operationalMessage(id: string, event: OperationalEvent, now: num
     headers: null,
     deliverAt: null,
     payloadExpiresAt: null,
+    traceContext: null,
     createdAt: now,
   };
 }

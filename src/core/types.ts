@@ -149,6 +149,11 @@ export interface Message {
   deliverAt: number | null;
   /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */
   payloadExpiresAt: number | null;
+  /**
+   * The W3C trace context of the ingest (a JSON object of `traceparent`, and `tracestate` if
+   * any), so that its attempts join the ingest's trace; `null` when tracing was off.
+   */
+  traceContext: string | null;
   createdAt: number;
 }
 

@@ -63,6 +63,11 @@ export const DISPATCHER_DEFAULTS = {
    * calls the dispatcher stalled (also how long its thread may not answer): 30 s.
    */
   stallMs: STALL_MS_DEFAULT,
+  /**
+   * With tracing on, send each attempt's W3C `traceparent` (and `tracestate`) to the endpoint,
+   * so that its own spans join the trace (`--no-trace-propagation` turns it off).
+   */
+  tracePropagation: true,
 } as const;
 
 /** Options of the dispatcher; only `store` is required. */
@@ -92,6 +97,7 @@ export interface DispatcherOptions {
   stallMs?: number;
   /** Where the loop records its turns (`liveness.ts`); default a record of its own. */
   liveness?: Liveness;
+  tracePropagation?: boolean;
 }
 
 /** The resolved config: every field present and checked. */
@@ -138,5 +144,6 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
     userAgent: options.userAgent ?? d.userAgent,
     stallMs: positiveInt('stallMs', options.stallMs ?? d.stallMs),
+    tracePropagation: options.tracePropagation ?? d.tracePropagation,
   };
 }

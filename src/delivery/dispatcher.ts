@@ -12,6 +12,7 @@ import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
+import { endAttempt, startAttempt, traceHeaders } from '../tracing/tracing.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
@@ -308,7 +309,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const startedAt = clock.now();
-    const headers = this.headersFor(prepared, delivery, payload, startedAt);
+    // The attempt's span (null unless tracing is on), a child of the ingest's stored context.
+    const span = startAttempt(delivery, prepared.url);
+    const headers = this.headersFor(
+      prepared,
+      delivery,
+      payload,
+      startedAt,
+      span !== null && this.config.tracePropagation ? traceHeaders(span) : null,
+    );
     const result = await this.sender.send({
       url: prepared.url,
       headers,
@@ -317,10 +326,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       signal: this.shutdown.signal,
     });
     if (result.aborted) {
+      endAttempt(span, { succeeded: false, statusCode: null, errorKind: 'aborted' });
       this.giveBack(delivery);
       return;
     }
     const verdict = judge(result.statusCode, result.errorKind);
+    endAttempt(span, {
+      succeeded: verdict.succeeded,
+      statusCode: result.statusCode,
+      errorKind: result.errorKind,
+    });
     // Time and jitter are drawn only for a retry, as before the decision moved to core.
     const retrying = !verdict.succeeded && verdict.retry;
     const now = retrying ? clock.now() : 0;
@@ -411,15 +426,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     delivery: ClaimedDelivery,
     payload: string,
     now: number,
+    trace: Record<string, string> | null,
   ): Record<string, string> {
     const names = HEADER_NAMES[this.config.headerStyle];
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
+    const endpointHeaders = trace
+      ? withoutNames(prepared.endpoint.headers, trace)!
+      : prepared.endpoint.headers;
     return {
       // A message's own headers, then the endpoint's, then Herald's: later ones win, whatever
-      // the case of their names (Herald's are reserved, so neither of the others has them).
-      ...withoutNames(delivery.headers, prepared.endpoint.headers),
-      ...prepared.endpoint.headers,
+      // the case of their names (Herald's are reserved, so neither of the others has them;
+      // the trace headers are not, and are taken out of both when Herald sends its own).
+      ...withoutNames(delivery.headers, trace ? { ...endpointHeaders, ...trace } : endpointHeaders),
+      ...endpointHeaders,
+      ...trace,
       'content-type': 'application/json',
       'user-agent': this.config.userAgent,
       [names.id]: delivery.msgId,

@@ -21,6 +21,13 @@ export interface DispatcherThreadData {
   headerStyle: HeaderStyle;
   leaseMs: number;
   userAgent: string;
+  /** Sends `traceparent` with each attempt when tracing is on. */
+  tracePropagation: boolean;
+  /**
+   * Tracing is on in the main thread: the thread starts its own (the OpenTelemetry globals
+   * are per thread), for this Herald version; `null`: off.
+   */
+  tracing: { version: string } | null;
   /** Counts the dispatcher's work for `/metrics` (src/metrics/delivery.ts); `null`: no metrics. */
   metrics: DeliveryMetricsOptions | null;
   /** See `DispatcherOptions.stallMs`. */

@@ -218,6 +218,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     headers: passedHeaders(input.headers),
     deliverAt: checkDeliverAt(input.deliverAt, now),
     payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
+    traceContext: input.traceContext ?? null,
     createdAt: now,
   };
 }

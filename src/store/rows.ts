@@ -201,6 +201,8 @@ export interface MessageRow {
   payload_expires_at: number | null;
   /** When the payload was expunged (by request or by its retention); `null` while kept. */
   expunged_at: number | null;
+  /** Absent where a query leaves it out (it matters to claims only). */
+  trace_context?: string | null;
   created_at: number;
 }
 
@@ -216,6 +218,7 @@ export function toMessage(r: MessageRow): Message {
     headers: jsonOrNull(r.headers),
     deliverAt: r.deliver_at,
     payloadExpiresAt: r.payload_expires_at,
+    traceContext: r.trace_context ?? null,
     createdAt: r.created_at,
   };
 }
@@ -234,6 +237,7 @@ export function fromMessage(m: Message): MessageRow {
     deliver_at: m.deliverAt,
     payload_expires_at: m.payloadExpiresAt,
     expunged_at: m.payload === null ? m.createdAt : null,
+    trace_context: m.traceContext,
     created_at: m.createdAt,
   };
 }
@@ -346,6 +350,7 @@ export interface ClaimRow {
   /** `NULL` once the message's payload is gone. */
   payload: string | null;
   headers: string | null;
+  trace_context: string | null;
   endpoint_version: number;
 }
 
@@ -360,6 +365,7 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     eventType: r.event_type,
     payload: r.payload,
     headers: jsonOrNull(r.headers),
+    traceContext: r.trace_context,
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };

@@ -128,6 +128,8 @@ export interface NewMessage {
   deliverAt?: number | null;
   /** Hours to keep the payload (1 to 2160); left out or `null`, as long as the message. */
   payloadRetentionHours?: number | null;
+  /** The ingest's W3C trace context as JSON text ({@link Message.traceContext}); stored as given. */
+  traceContext?: string | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -215,6 +217,8 @@ export interface ClaimedDelivery {
   payload: string | null;
   /** The message's extra headers, if any. */
   headers: Record<string, string> | null;
+  /** The message's trace context ({@link Message.traceContext}): the attempt's span is its child. */
+  traceContext: string | null;
   leaseExpiresAt: number;
   /** The endpoint's `updatedAt`, so a worker knows when its cached copy is stale. */
   endpointVersion: number;

@@ -85,6 +85,7 @@ describe('PostgreSQL specifics', () => {
       { version: 11 },
       { version: 12 },
       { version: 13 },
+      { version: 14 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -135,7 +135,7 @@ const RELEASE_DELIVERIES = `
 /** The claimed deliveries with what their attempts need. */
 const CLAIMED_COLUMNS = `
   SELECT c.*, m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
-    e.updated_at AS endpoint_version
+    m.trace_context, e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
 
 /** Leases the deliveries of `due` (a query of ids) to a worker. */

@@ -47,7 +47,7 @@ import type { SqliteOperational } from './operational.js';
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
          m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
-         e.updated_at AS endpoint_version
+         m.trace_context, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id`;
