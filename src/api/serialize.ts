@@ -58,6 +58,8 @@ export function endpointOut(e: Endpoint) {
     retrySchedule: e.retrySchedule?.map((ms) => ms / 1000) ?? null,
     timeout: e.timeoutMs === null ? null : e.timeoutMs / 1000,
     filter: e.filter,
+    disabledReason: e.disabledReason,
+    disabledAt: e.disabledAt === null ? null : iso(e.disabledAt),
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

@@ -99,6 +99,8 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     filter: null,
     transformationCode: null,
     transformationEnabled: false,
+    disabledReason: null,
+    disabledAt: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -142,6 +144,8 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
     transformationEnabled: patch.transformationEnabled ?? base.transformationEnabled,
     // Enabling an endpoint again starts its failure clock afresh.
     failingSince: disabled ? base.failingSince : base.disabled ? null : base.failingSince,
+    // Enabled or disabled by hand: the store's own reason, if any, no longer holds.
+    ...(disabled === base.disabled ? {} : { disabledReason: null, disabledAt: null }),
     updatedAt: now,
   };
 }
@@ -245,6 +249,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     transformationsParams: checkTransformationsParams(input.transformationsParams),
     deliverAt: checkDeliverAt(input.deliverAt, now),
     payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
+    traceContext: input.traceContext ?? null,
     createdAt: now,
   };
 }

@@ -94,6 +94,8 @@ export interface EndpointRow {
   retry_schedule: string | null;
   timeout_ms: number | null;
   failing_since: number | null;
+  disabled_reason: string | null;
+  disabled_at: number | null;
   created_at: number;
   updated_at: number;
   filter: string | null;
@@ -162,6 +164,8 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     filter: r.filter == null ? null : storedFilter(r.filter),
     transformationCode: r.transformation_code,
     transformationEnabled: Boolean(r.transformation_enabled),
+    disabledReason: (r.disabled_reason ?? null) as Endpoint['disabledReason'],
+    disabledAt: r.disabled_at ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -184,6 +188,8 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     retry_schedule: textOrNull(e.retrySchedule),
     timeout_ms: e.timeoutMs,
     failing_since: e.failingSince,
+    disabled_reason: e.disabledReason,
+    disabled_at: e.disabledAt,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
     filter: textOrNull(e.filter),
@@ -206,6 +212,8 @@ export interface MessageRow {
   payload_expires_at: number | null;
   /** When the payload was expunged (by request or by its retention); `null` while kept. */
   expunged_at: number | null;
+  /** Absent where a query leaves it out (it matters to claims only). */
+  trace_context?: string | null;
   created_at: number;
   transformations_params: string | null;
 }
@@ -223,6 +231,7 @@ export function toMessage(r: MessageRow): Message {
     transformationsParams: jsonOrNull(r.transformations_params),
     deliverAt: r.deliver_at,
     payloadExpiresAt: r.payload_expires_at,
+    traceContext: r.trace_context ?? null,
     createdAt: r.created_at,
   };
 }
@@ -241,6 +250,7 @@ export function fromMessage(m: Message): MessageRow {
     deliver_at: m.deliverAt,
     payload_expires_at: m.payloadExpiresAt,
     expunged_at: m.payload === null ? m.createdAt : null,
+    trace_context: m.traceContext,
     created_at: m.createdAt,
     transformations_params: textOrNull(m.transformationsParams),
   };
@@ -355,6 +365,7 @@ export interface ClaimRow {
   payload: string | null;
   headers: string | null;
   transformations_params: string | null;
+  trace_context: string | null;
   endpoint_version: number;
 }
 
@@ -370,6 +381,7 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     payload: r.payload,
     headers: jsonOrNull(r.headers),
     transformationsParams: jsonOrNull(r.transformations_params),
+    traceContext: r.trace_context,
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };

@@ -41,6 +41,7 @@ function freshDelivery(
     payload: message.payload ?? '',
     headers: message.headers,
     transformationsParams: message.transformationsParams,
+    traceContext: message.traceContext,
     leaseExpiresAt,
     endpointVersion: endpoint.updatedAt,
   };
@@ -50,9 +51,9 @@ function prepare({ db }: SqliteConnection) {
   return {
     insertMessage: db.prepare<[MessageRow]>(
       `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
-         payload_expires_at, expunged_at, created_at, transformations_params)
+         payload_expires_at, expunged_at, trace_context, created_at, transformations_params)
        VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
-         @payload_expires_at, @expunged_at, @created_at, @transformations_params)
+         @payload_expires_at, @expunged_at, @trace_context, @created_at, @transformations_params)
        ON CONFLICT DO NOTHING`,
     ),
     messagesByIds: db.prepare<[{ appId: string; ids: string }], MessageRow>(
