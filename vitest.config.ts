@@ -41,6 +41,7 @@ const ON_EACH_STORE = [
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
   'test/store/retention.test.ts',
+  'test/store/upgrade.test.ts',
 ];
 
 export default defineConfig({
