@@ -140,7 +140,7 @@ export interface Message {
   headers: Record<string, string> | null;
   /** When its deliveries become due, if later than its creation (Svix's `deliverAt`). */
   deliverAt: number | null;
-  /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */
+  /** When its payload is expunged by the retention sweep; `null`: the server default applies (`--retention-days`, by age). */
   payloadExpiresAt: number | null;
   createdAt: number;
 }
