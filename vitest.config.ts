@@ -46,6 +46,7 @@ const ON_EACH_STORE = [
   'test/inbound/gateway.test.ts',
   'test/store/retention.test.ts',
   'test/transform/transformations.test.ts',
+  'test/store/upgrade.test.ts',
 ];
 
 export default defineConfig({

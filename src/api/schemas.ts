@@ -382,7 +382,7 @@ export const MessageIn = Type.Object({
         minimum: LIMITS.payloadRetentionDaysMin,
         maximum: LIMITS.payloadRetentionDaysMax,
         description:
-          'Days to keep the payload, then it is expunged (the message stays). Herald: left out or null, the payload is kept as long as the message. Not with payloadRetentionHours.',
+          'Days to keep the payload, then it is expunged (the message stays). Left out or null: the server default, --retention-days (default 90; 0 keeps it as long as the message). Not with payloadRetentionHours.',
       }),
     ),
   ),

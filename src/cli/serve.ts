@@ -20,6 +20,7 @@ import { startTracing } from '../tracing/tracing.js';
 import { redactUrl } from './database.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
+import { listenWhileStarting } from './starting.js';
 
 /** Options of `herald serve`, already checked by the CLI. */
 export interface ServeOptions {
@@ -91,11 +92,23 @@ export async function serve(options: ServeOptions): Promise<void> {
     out(
       `herald: tracing to ${tracing.url} (OpenTelemetry)${options.tracePropagation ? '' : ', traceparent not sent to endpoints'}`,
     );
+  // The API's port answers from the start: /readyz 503 until the migrations are done.
+  const starting =
+    options.role === 'worker'
+      ? null
+      : await listenWhileStarting(options.host, options.port).catch((error: NodeJS.ErrnoException) => {
+          throw listenError(error, options.port, options.host);
+        });
   const store = await openStore(options.db, box, {
     inboundRetention: options.inboundRetention,
     migrate: options.migrate,
+  }).catch(async (error: unknown) => {
+    await starting?.close();
+    throw error;
   });
   const stops: (() => Promise<void>)[] = [];
+  // A start that fails before the API listens gives the port up with the rest.
+  if (starting) stops.push(starting.close);
   out(
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
   );
@@ -209,13 +222,16 @@ export async function serve(options: ServeOptions): Promise<void> {
       corsOrigins: options.corsOrigins,
       dispatcher: () => dispatcherState(),
     });
-    const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
+    // The port the starting listener had (the one --port 0 chose), given up just now.
+    await starting?.close();
+    const apiPort = starting?.port ?? options.port;
+    const address = await api.listen({ port: apiPort, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
       await api.close();
       for (const s of stops) await s();
       await stopCheckpoints();
       await store[Symbol.asyncDispose]();
-      throw listenError(error as NodeJS.ErrnoException, options.port, options.host);
+      throw listenError(error as NodeJS.ErrnoException, apiPort, options.host);
     });
     listening = address;
     stops.unshift(() => api.close());

@@ -159,7 +159,7 @@ export interface Message {
   transformationsParams: Record<string, unknown> | null;
   /** When its deliveries become due, if later than its creation (Svix's `deliverAt`). */
   deliverAt: number | null;
-  /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */
+  /** When its payload is expunged by the retention sweep; `null`: the server default applies (`--retention-days`, by age). */
   payloadExpiresAt: number | null;
   /**
    * The W3C trace context of the ingest (a JSON object of `traceparent`, and `tracestate` if

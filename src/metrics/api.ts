@@ -1,9 +1,10 @@
 /**
  * What the API process counts, and what it reads from the store at each scrape: messages
- * accepted (by event type, at most {@link EVENT_TYPE_SERIES} of them), the queue's length and
- * the age of its oldest due delivery, the PostgreSQL pool, and Node's process metrics.
+ * accepted (by event type, at most {@link EVENT_TYPE_SERIES} of them), the group commits
+ * (size, duration), the queue's length and the age of its oldest due delivery, the
+ * PostgreSQL pool, and Node's process metrics.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../store/store.js';
 
@@ -50,6 +51,24 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
     },
   });
   registry.registerMetric(oldest);
+  if (store.onGroupCommit) {
+    const size = new Histogram({
+      name: 'herald_group_commit_size',
+      help: 'Messages written per group commit (one transaction with their deliveries)',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 512],
+      registers,
+    });
+    const duration = new Histogram({
+      name: 'herald_group_commit_duration_seconds',
+      help: 'Time a group commit of accepted messages took, from its start to its commit',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    store.onGroupCommit((n, ms) => {
+      size.observe(n);
+      duration.observe(ms / 1000);
+    });
+  }
   const pool = store.poolStats;
   if (pool) {
     new Gauge({

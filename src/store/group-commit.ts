@@ -14,9 +14,13 @@ interface Waiting<I, O> {
   reject: (error: unknown) => void;
 }
 
+/** Told of each batch committed (or failed): how many items, and how long the commit took (ms). */
+export type GroupCommitListener = (size: number, durationMs: number) => void;
+
 /** Collects items and commits them in batches; see the module comment. */
 export class GroupCommit<I, O> {
   private queue: Waiting<I, O>[] = [];
+  private readonly listeners = new Set<GroupCommitListener>();
   private scheduled = false;
   private running: Promise<void> | null = null;
 
@@ -24,6 +28,12 @@ export class GroupCommit<I, O> {
     private readonly commit: (items: I[]) => ItemResult<O>[] | Promise<ItemResult<O>[]>,
     private readonly maxItems = 512,
   ) {}
+
+  /** Calls `listener` after each batch (metrics); returns the unsubscribe function. */
+  onCommit(listener: GroupCommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** Queues `item`; resolves with its result once the batch holding it has committed. */
   submit(item: I): Promise<O> {
@@ -60,14 +70,23 @@ export class GroupCommit<I, O> {
     }
   }
 
+  private told(size: number, started: number): void {
+    if (this.listeners.size === 0) return;
+    const ms = performance.now() - started;
+    for (const listener of this.listeners) listener(size, ms);
+  }
+
   private async commitBatch(batch: Waiting<I, O>[]): Promise<void> {
     let results: ItemResult<O>[];
+    const started = performance.now();
     try {
       results = await this.commit(batch.map((w) => w.item));
     } catch (error) {
+      this.told(batch.length, started);
       for (const w of batch) w.reject(error);
       return;
     }
+    this.told(batch.length, started);
     batch.forEach((w, i) => {
       const result = results[i];
       if (result === undefined) w.reject(new Error('group commit returned too few results'));

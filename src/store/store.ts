@@ -692,6 +692,11 @@ export interface Store extends AsyncDisposable {
     onFailure: (message: string) => void,
   ) => Promise<(() => Promise<void>) | null>;
   /**
+   * Optional: calls `listener` after each group commit of accepted messages (how many, and
+   * how long the commit took in ms), for metrics; returns the unsubscribe function.
+   */
+  readonly onGroupCommit?: (listener: (size: number, durationMs: number) => void) => () => void;
+  /**
    * Optional: gives free pages back to the file system, at most `maxPages` per call (SQLite
    * in `auto_vacuum = INCREMENTAL` mode: `PRAGMA incremental_vacuum`); resolves with how many
    * it gave back, 0 when none is free or the file is not in that mode.

@@ -4,12 +4,15 @@
  * `/readyz` for orchestrators. The stalls are real: a dispatcher thread blocked on purpose
  * (`HERALD_TEST_HOOKS=1`, SIGUSR2) and a claim held up by a table lock on PostgreSQL.
  */
+import { createServer } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import { Liveness } from '../../src/delivery/liveness.js';
 import { TEST_BLOCK_MS } from '../../src/delivery/thread.js';
 import { fixture } from '../delivery/fixture.js';
 import { startReceiver } from '../helpers.js';
+import { freshDatabase } from '../pg.js';
 import { startHerald } from '../serve.js';
 import { db, openTestStore, type TestStore } from '../store-under-test.js';
 
@@ -216,6 +219,55 @@ describe.skipIf(db !== 'postgres')('a dispatcher whose claim does not return whi
       await api.close();
       await receiver.close();
       await f.close();
+    }
+  });
+});
+
+/** A port free a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe.skipIf(db !== 'postgres')('herald serve while its migrations run', () => {
+  // On SQLite the migrations run synchronously on the event loop: nothing answers meanwhile.
+  it('answers /healthz 200 and /readyz 503 on the API port until they are done, then serves there', async () => {
+    const database = await freshDatabase('starting');
+    // Another migrator holds the migration lock (src/store/postgres/migrate.ts): this start waits.
+    const other = new pg.Client(database.url);
+    await other.connect();
+    await other.query('SELECT pg_advisory_lock($1)', [0x6865_7261]);
+    const port = await freePort();
+    const starting = startHerald(['--port', String(port)], {}, { db: database.url });
+    let herald: Awaited<typeof starting> | undefined;
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const notReady = await (async () => {
+        for (;;) {
+          const res = await fetch(`${base}/readyz`).catch(() => null);
+          if (res) return res;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toMatchObject({
+        status: 'error',
+        detail: expect.stringContaining('migrations'),
+      });
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/api/v1/app`)).status).toBe(503);
+      await other.query('SELECT pg_advisory_unlock($1)', [0x6865_7261]);
+      herald = await starting;
+      expect(herald.url).toBe(base);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect((await herald.post('/app', { name: 'after the migrations' })).id).toMatch(/^app_/);
+    } finally {
+      await other.end();
+      expect(await (herald ?? (await starting)).stop()).toBe(0);
+      await database.drop();
     }
   });
 });

@@ -94,6 +94,12 @@ describe('GET /metrics', () => {
     expect(sample(text, 'herald_deliveries_queued', { state: 'pending' })).toBe(1);
     expect(sample(text, 'herald_deliveries_queued', { state: 'sending' })).toBe(0);
     expect(sample(text, 'herald_oldest_due_delivery_age_seconds')).toBe(0);
+    // Every accepted message went through a group commit, each commit timed.
+    const commits = sample(text, 'herald_group_commit_size_count')!;
+    expect(commits).toBeGreaterThan(0);
+    expect(sample(text, 'herald_group_commit_size_sum')).toBeGreaterThanOrEqual(4);
+    expect(sample(text, 'herald_group_commit_duration_seconds_count')).toBe(commits);
+    expect(sample(text, 'herald_group_commit_duration_seconds_sum')).toBeGreaterThan(0);
     // No series per message or per endpoint.
     expect(text).not.toMatch(/msg_|ep_/);
   });

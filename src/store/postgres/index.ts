@@ -355,6 +355,11 @@ export class PostgresStore implements Store {
   async revokeToken(hash: string, at: number): Promise<boolean> {
     return this.access.revokeToken(hash, at);
   }
+  /** See `Store.onGroupCommit`. */
+  onGroupCommit(listener: (size: number, durationMs: number) => void): () => void {
+    return this.messages.onGroupCommit(listener);
+  }
+
   async ping(): Promise<void> {
     return this.access.ping();
   }

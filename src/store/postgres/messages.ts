@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { recipients } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Delivery, Endpoint, Message } from '../../core/types.js';
-import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { GroupCommit, type GroupCommitListener, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
@@ -59,6 +59,11 @@ export class PostgresMessages {
     maxBatch: number,
   ) {
     this.ingest = new GroupCommit((items) => this.commitMessages(items), maxBatch);
+  }
+
+  /** See `Store.onGroupCommit`. */
+  onGroupCommit(listener: GroupCommitListener): () => void {
+    return this.ingest.onCommit(listener);
   }
 
   /** Waits until every message submitted so far is committed or failed. */

@@ -381,6 +381,11 @@ export class SqliteStore implements Store {
   async revokeToken(hash: string, at: number): Promise<boolean> {
     return this.access.revokeToken(hash, at);
   }
+  /** See `Store.onGroupCommit`. */
+  onGroupCommit(listener: (size: number, durationMs: number) => void): () => void {
+    return this.messages.onGroupCommit(listener);
+  }
+
   /** See `Store.reclaimSpace`. */
   async reclaimSpace(maxPages: number): Promise<number> {
     const { db } = this.conn;

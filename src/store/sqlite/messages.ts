@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { recipients } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Endpoint, Message } from '../../core/types.js';
-import { GroupCommit, type ItemResult } from '../group-commit.js';
+import { GroupCommit, type GroupCommitListener, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import { fromMessage, type MessageRow, type PendingMessage, toMessage } from '../rows.js';
@@ -85,6 +85,11 @@ export class SqliteMessages {
     const now = this.conn.clock.now();
     const message = messageRecord(newId('msg', now), input, now);
     return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
+  }
+
+  /** See `Store.onGroupCommit`. */
+  onGroupCommit(listener: GroupCommitListener): () => void {
+    return this.ingest.onCommit(listener);
   }
 
   /** Waits for the messages submitted so far to be committed. */
