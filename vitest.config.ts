@@ -20,6 +20,7 @@ const ON_EACH_STORE = [
   'test/api/grafana-dashboard.test.ts',
   'test/api/headers.test.ts',
   'test/api/health-cors.test.ts',
+  'test/api/health-liveness.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/list-filters.test.ts',
   'test/api/list-pagination.test.ts',
@@ -27,6 +28,7 @@ const ON_EACH_STORE = [
   'test/api/messages.test.ts',
   'test/api/metrics.test.ts',
   'test/api/nul.test.ts',
+  'test/api/operational-webhooks.test.ts',
   'test/api/resend-precheck.test.ts',
   'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',
@@ -41,6 +43,7 @@ const ON_EACH_STORE = [
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
+  'test/store/retention.test.ts',
 ];
 
 export default defineConfig({

@@ -1,10 +1,12 @@
 /** `herald serve`: the API and the dispatcher, together or split by role. */
 import { pino } from 'pino';
 import { ensureAdminToken } from '../api/auth.js';
+import { type ComponentState, checkDatabase } from '../api/routes/health.js';
 import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
+import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { InboundSweeper } from '../inbound/retention.js';
@@ -32,6 +34,8 @@ export interface ServeOptions {
   headerStyle: 'standard' | 'svix';
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
+  /** How long the dispatcher may stall while work is due before health reports it (ms). */
+  stallMs: number;
   adminToken: string | undefined;
   /** Base URL clients reach the API at, for links it returns; default the listening address. */
   publicUrl: string | undefined;
@@ -39,6 +43,11 @@ export interface ServeOptions {
   corsOrigins: string[];
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
+  /**
+   * How long messages keep their payloads and attempts' bodies without a retention of their
+   * own (`--retention-days`), and when they are deleted (`--retention-rows-days`); `null`: for ever.
+   */
+  retention: { payloadMs: number | null; rowsMs: number | null };
   /** How long and how many inbound requests each source's log keeps. */
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
@@ -106,11 +115,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     allowNetworks: options.allowNetwork,
     headerStyle: options.headerStyle,
     leaseMs: options.leaseMs,
+    stallMs: options.stallMs,
     userAgent: `Herald/${options.version}`,
     tracePropagation: options.tracePropagation,
   };
-  // What /api/v1/health says of the dispatcher: none beside an API of --role api.
-  let dispatcherState: 'ok' | 'error' | 'notapplicable' = 'notapplicable';
+  // What /api/v1/health says of the dispatcher: none beside an API of --role api; else
+  // whether its loop turns while work is due (src/delivery/liveness.ts).
+  let dispatcherState: () => ComponentState = () => ({ status: 'notapplicable' });
+  const stateOf = (stalled: string | null): ComponentState =>
+    stalled === null ? { status: 'ok' } : { status: 'error', detail: stalled };
   const dispatcherStarted = (workerId: string) =>
     out(
       `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
@@ -127,6 +140,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (options.role === 'worker') {
     // A worker process has nothing else to run: the dispatcher takes its main thread.
     const dispatcher = new Dispatcher({ store, logger, ...dispatcherOptions }).start();
+    dispatcherState = () => stateOf(dispatcher.health());
     const counted = counting ? deliveryMetrics(dispatcher, deliveryMetricsOptions) : null;
     if (counted) metricsTexts.push(() => counted.registry.metrics());
     stops.push(async () => {
@@ -145,7 +159,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         tracing: tracing ? { version: options.version } : null,
       },
       (error) => {
-        dispatcherState = 'error';
+        dispatcherState = () => ({ status: 'error', detail: 'the dispatcher thread stopped' });
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
@@ -153,19 +167,32 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     metricsTexts.push(() => thread.metrics());
     stops.push(() => thread.stop());
-    dispatcherState = 'ok';
+    dispatcherState = () => stateOf(thread.health());
     dispatcherStarted(thread.workerId);
   }
   // Before the API: its banner's last line says the server is ready.
   if (options.metrics.port !== undefined) {
-    const listener = await startMetricsListener(options.host, options.metrics.port, renderMetrics).catch(
-      async (error: NodeJS.ErrnoException) => {
-        for (const s of stops) await s();
-        await stopCheckpoints();
-        await store[Symbol.asyncDispose]();
-        throw listenError(error, options.metrics.port!, options.host, '--metrics-port');
-      },
-    );
+    // Ready: the database commits, and the dispatcher of this process (if any) is not stalled.
+    const ready = async () => {
+      const database = await checkDatabase(store, logger);
+      const dispatcher = dispatcherState();
+      return database.status === 'error'
+        ? (database.detail ?? 'database error')
+        : dispatcher.status === 'error'
+          ? (dispatcher.detail ?? 'dispatcher error')
+          : null;
+    };
+    const listener = await startMetricsListener(
+      options.host,
+      options.metrics.port,
+      renderMetrics,
+      ready,
+    ).catch(async (error: NodeJS.ErrnoException) => {
+      for (const s of stops) await s();
+      await stopCheckpoints();
+      await store[Symbol.asyncDispose]();
+      throw listenError(error, options.metrics.port!, options.host, '--metrics-port');
+    });
     stops.push(listener.close);
     out(`herald: metrics at ${listener.url}`);
   }
@@ -185,7 +212,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         ? { metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public } }
         : {}),
       corsOrigins: options.corsOrigins,
-      dispatcher: () => dispatcherState,
+      dispatcher: () => dispatcherState(),
     });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
@@ -203,8 +230,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     stops.push(() => sweeper[Symbol.asyncDispose]());
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
-    const payloads = new PayloadSweeper({ store, logger }).start();
+    const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();
     stops.push(() => payloads[Symbol.asyncDispose]());
+    if (options.retention.rowsMs !== null) {
+      const rows = new RowSweeper({ store, logger, retentionMs: options.retention.rowsMs }).start();
+      stops.push(() => rows[Symbol.asyncDispose]());
+    }
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),

@@ -7,6 +7,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
+import { isOperationalApp } from '../core/operational.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
@@ -15,6 +16,7 @@ import { endAttempt, startAttempt, traceHeaders } from '../tracing/tracing.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
+import { Liveness } from './liveness.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
 import { HttpSender } from './sender.js';
 import { Throttle } from './throttle.js';
@@ -42,6 +44,8 @@ export interface DispatcherEvents {
 /** Sends due deliveries; see the module comment. */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly config: DispatcherConfig;
+  /** When the loop last turned and until when it sleeps, for health checks (`liveness.ts`). */
+  readonly liveness: Liveness;
   private readonly sender: HttpSender;
   private readonly endpoints: EndpointCache;
   private readonly shutdown = new AbortController();
@@ -66,6 +70,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   constructor(options: DispatcherOptions) {
     super();
     this.config = resolveDispatcherConfig(options);
+    this.liveness = options.liveness ?? new Liveness();
     this.endpoints = new EndpointCache(this.config.store);
     // Every in-flight request listens for shutdown; hundreds at once are expected.
     setMaxListeners(0, this.shutdown.signal);
@@ -105,6 +110,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this;
   }
 
+  /** `null` while the loop is alive; else why it is not (see `liveness.ts`). */
+  health(): string | null {
+    return this.liveness.check(this.config.clock.now(), this.config.stallMs);
+  }
+
   /** Deliveries this worker holds right now (queued or in flight). */
   get inFlight(): number {
     return this.budget.held;
@@ -120,6 +130,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private waitForSignal(ms: number | null): Promise<void> {
     if (this.signalled || this.stopping) return Promise.resolve();
+    this.liveness.sleeping(ms === null ? null : this.config.clock.now() + ms);
     return new Promise((resolve) => {
       const timer = ms === null ? null : this.config.clock.setTimer(() => this.signal(), ms);
       this.wakeUp = () => {
@@ -132,6 +143,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
     while (!this.stopping) {
+      this.liveness.turned(clock.now());
       const free = concurrency - this.budget.held;
       if (free < this.refillAt && this.budget.held > 0) {
         this.signalled = false;
@@ -353,8 +365,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
-      // One line per failed attempt, at info: the operator's first question is why.
-      logger.info(
+      // One line per failed attempt, at info: the operator's first question is why. At warn for
+      // an operational endpoint, which no operational event tells about (it would be its own).
+      logger[isOperationalApp(delivery.appId) ? 'warn' : 'info'](
         {
           appId: delivery.appId,
           endpointId: delivery.endpointId,
@@ -454,6 +467,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       attempt,
       next,
       disableEndpoint,
+      attemptsMade: delivery.attempts + (attempt ? 1 : 0),
     });
   }
 
@@ -461,9 +475,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private committed(events: AttemptEvent[], disabled: DisabledEndpoint[]): void {
     for (const event of events) this.emit('attempt', event);
     for (const d of disabled) {
+      // An operational endpoint is never told of itself: this line is all there is of it.
+      const what = isOperationalApp(d.appId)
+        ? 'operational webhook endpoint disabled (no operational event is sent to it until it is enabled again)'
+        : 'endpoint disabled';
       this.config.logger.warn(
         { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
-        `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
+        `${what}: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
       );
       this.emit('endpoint.disabled', d);
     }

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { startTracing } from '../tracing/tracing.js';
 import { Dispatcher } from './dispatcher.js';
+import { HEARTBEAT_MS, Liveness } from './liveness.js';
 import { RemoteDeliveryStore } from './remote-store.js';
 import type { DispatcherThreadData, FromThread, ToThread } from './thread.js';
 
@@ -28,8 +29,13 @@ const dispatcher = new Dispatcher({
   headerStyle: data.headerStyle,
   leaseMs: data.leaseMs,
   userAgent: data.userAgent,
+  stallMs: data.stallMs,
+  liveness: new Liveness(data.liveness),
   tracePropagation: data.tracePropagation,
 }).start();
+// The heartbeat the main thread reads: it stops when this thread's event loop is blocked.
+const heartbeat = setInterval(() => dispatcher.liveness.beat(Date.now()), HEARTBEAT_MS);
+heartbeat.unref();
 
 // prom-client is loaded only when metrics are asked for.
 const metrics = data.metrics
@@ -38,7 +44,12 @@ const metrics = data.metrics
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'stop') void stop();
-  else if (message.type === 'metrics')
+  else if (message.type === 'block' && process.env.HERALD_TEST_HOOKS === '1') {
+    const until = Date.now() + message.ms;
+    while (Date.now() < until) {
+      // Blocks this thread's event loop on purpose: a stalled dispatcher, for the health tests.
+    }
+  } else if (message.type === 'metrics')
     void (metrics?.registry.metrics() ?? Promise.resolve('')).then((text) =>
       port.postMessage({ type: 'metrics', id: message.id, text } satisfies FromThread),
     );
@@ -46,6 +57,7 @@ port.on('message', (message: ToThread) => {
 port.postMessage({ type: 'ready', workerId: dispatcher.config.workerId } satisfies FromThread);
 
 async function stop(): Promise<void> {
+  clearInterval(heartbeat);
   metrics?.stop();
   await dispatcher.stop();
   // The last attempts' spans are exported before the thread ends.

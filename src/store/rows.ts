@@ -93,6 +93,8 @@ export interface EndpointRow {
   retry_schedule: string | null;
   timeout_ms: number | null;
   failing_since: number | null;
+  disabled_reason: string | null;
+  disabled_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -154,6 +156,8 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
     failingSince: r.failing_since,
+    disabledReason: (r.disabled_reason ?? null) as Endpoint['disabledReason'],
+    disabledAt: r.disabled_at ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -176,6 +180,8 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     retry_schedule: textOrNull(e.retrySchedule),
     timeout_ms: e.timeoutMs,
     failing_since: e.failingSince,
+    disabled_reason: e.disabledReason,
+    disabled_at: e.disabledAt,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
   };
