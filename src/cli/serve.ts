@@ -147,14 +147,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   const renderMetrics = async () =>
     (await Promise.all(metricsTexts.map((text) => text()))).filter(Boolean).join('\n');
   const deliveryMetricsOptions = { perEndpoint: options.metrics.perEndpoint };
+  // HERALD_BENCH_NO_METRICS=1 counts nothing and serves no /metrics: what bench/metrics-cost.ts
+  // compares with, to measure what counting costs when nothing scrapes. Not for production.
+  const counting = process.env.HERALD_BENCH_NO_METRICS !== '1';
   if (options.role === 'worker') {
     // A worker process has nothing else to run: the dispatcher takes its main thread.
     const dispatcher = new Dispatcher({ store, logger, ...dispatcherOptions }).start();
     dispatcherState = () => stateOf(dispatcher.health());
-    const counted = deliveryMetrics(dispatcher, deliveryMetricsOptions);
-    metricsTexts.push(() => counted.registry.metrics());
+    const counted = counting ? deliveryMetrics(dispatcher, deliveryMetricsOptions) : null;
+    if (counted) metricsTexts.push(() => counted.registry.metrics());
     stops.push(async () => {
-      counted.stop();
+      counted?.stop();
       await dispatcher.stop();
     });
     dispatcherStarted(dispatcher.config.workerId);
@@ -165,7 +168,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       {
         logLevel: options.logLevel,
         ...dispatcherOptions,
-        metrics: deliveryMetricsOptions,
+        metrics: counting ? deliveryMetricsOptions : null,
         tracing: tracing ? { version: options.version } : null,
       },
       (error) => {
@@ -211,14 +214,16 @@ export async function serve(options: ServeOptions): Promise<void> {
     // the address it listens on, port included (known only after listen with --port 0).
     let listening = '';
     const publicUrl = options.publicUrl ?? (() => listening);
-    const counted = apiMetrics(store, systemClock);
-    metricsTexts.unshift(() => counted.registry.metrics());
+    const counted = counting ? apiMetrics(store, systemClock) : null;
+    if (counted) metricsTexts.unshift(() => counted.registry.metrics());
     const api = await buildApi({
       store,
       logger,
       publicUrl,
       version: options.version,
-      metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
+      ...(counted
+        ? { metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public } }
+        : {}),
       corsOrigins: options.corsOrigins,
       dispatcher: () => dispatcherState(),
     });

@@ -10,6 +10,7 @@ import { ConflictError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT } from '../core/json-depth.js';
 import type { Source } from '../core/types.js';
 import type { NewInboundRequest, Store } from '../store/store.js';
+import { traceIngest } from '../tracing/tracing.js';
 import { WebhookVerificationError } from '../verify/core.js';
 import { deliveryEventId, forwardOf } from './forward.js';
 import { verifyInbound } from './providers.js';
@@ -107,7 +108,19 @@ export function inboundRoutes(options: GatewayOptions): FastifyPluginAsync {
         const { eventType } = forward.message;
         const eventId = deliveryEventId(source, forward.deliveryId);
         try {
-          const { message } = await store.acceptMessage({ ...forward.message, eventId });
+          // In an ingest span when tracing is on, as a message created through the API.
+          const message = await traceIngest(
+            request.headers,
+            { 'herald.source_id': source.id, 'herald.app_id': source.appId, 'herald.event_type': eventType },
+            async (traceContext) =>
+              (
+                await store.acceptMessage({
+                  ...forward.message,
+                  eventId,
+                  ...(traceContext !== null ? { traceContext } : {}),
+                })
+              ).message,
+          );
           await store.recordInbound({ ...record, status: 'accepted', body, msgId: message.id });
           return reply.status(200).send({ id: message.id, eventType });
         } catch (error) {

@@ -131,6 +131,29 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     }
   });
 
+  it('a webhook received by an inbound source is traced as an ingest too, its forward a child of it', async () => {
+    const endpoint = await receiver();
+    const server = await herald([], traced());
+    const app = await server.post('/app', { name: 'shop' });
+    await server.post(`/app/${app.id}/endpoint`, { url: endpoint.url });
+    const source = await server.post('/source', { name: 'plain', provider: 'none', appId: app.id });
+    const res = await fetch(`${server.url}/in/${source.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
+      body: '{"n":1}',
+    });
+    expect(res.status).toBe(200);
+    await endpoint.arrived(1);
+    const spans = await otlp.until((s) => named(s, 'herald.attempt').length === 1);
+    const ingest = named(spans, 'herald.message.create')[0]!;
+    expect(ingest).toMatchObject({ traceId: CLIENT_TRACE, parentSpanId: CLIENT_SPAN });
+    expect(ingest.attributes['herald.source_id']).toBe(source.id);
+    expect(named(spans, 'herald.attempt')[0]).toMatchObject({
+      traceId: CLIENT_TRACE,
+      parentSpanId: ingest.spanId,
+    });
+  });
+
   it('--no-trace-propagation and HERALD_TRACE_PROPAGATION=false keep the spans and send no traceparent', async () => {
     for (const [args, env] of [
       [['--no-trace-propagation'], {}],
