@@ -32,6 +32,7 @@ const ON_EACH_STORE = [
   'test/api/tenants.test.ts',
   'test/api/unknown-fields.test.ts',
   'test/cli/database.test.ts',
+  'test/store/listeners.test.ts',
   'test/delivery/dispatcher.test.ts',
   'test/delivery/header-values.test.ts',
   'test/delivery/receiver-faults.test.ts',

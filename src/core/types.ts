@@ -117,6 +117,13 @@ export interface Endpoint {
   timeoutMs: number | null;
   /** When messages first exhausted their retries with no success since; drives auto-disable. */
   failingSince: number | null;
+  /**
+   * A listener endpoint's name (`herald listen`): its deliveries are handed to the connected
+   * listen client over its stream, never POSTed by a dispatcher. `null` for every other endpoint.
+   */
+  listener: string | null;
+  /** When a listen client last held this listener endpoint's stream; `null` if never or not a listener. */
+  listenerSeenAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -95,6 +95,8 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     retrySchedule: null,
     timeoutMs: null,
     failingSince: null,
+    listener: null,
+    listenerSeenAt: null,
     createdAt: now,
     updatedAt: now,
   };

@@ -93,6 +93,9 @@ export interface EndpointRow {
   retry_schedule: string | null;
   timeout_ms: number | null;
   failing_since: number | null;
+  /** Written at creation only ({@link fromEndpoint}); a listener stream marks it seen. */
+  listener: string | null;
+  listener_seen_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -154,6 +157,8 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
     failingSince: r.failing_since,
+    listener: r.listener ?? null,
+    listenerSeenAt: r.listener_seen_at == null ? null : Number(r.listener_seen_at),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -176,6 +181,8 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     retry_schedule: textOrNull(e.retrySchedule),
     timeout_ms: e.timeoutMs,
     failing_since: e.failingSince,
+    listener: e.listener,
+    listener_seen_at: e.listenerSeenAt,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
   };

@@ -83,6 +83,7 @@ describe('PostgreSQL specifics', () => {
       { version: 9 },
       { version: 10 },
       { version: 11 },
+      { version: 16 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -47,6 +47,7 @@ describe('SQLite specifics', () => {
       { version: 9, name: '009_background_tasks.sql' },
       { version: 10, name: '010_token_expiry.sql' },
       { version: 11, name: '011_deliveries_by_endpoint.sql' },
+      { version: 16, name: '016_listeners.sql' },
     ]);
     db.close();
   });
