@@ -4,6 +4,7 @@ import { ensureAdminToken } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
+import { ListenerSweeper } from '../delivery/listener-sweeper.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
@@ -42,6 +43,8 @@ export interface ServeOptions {
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
   migrate: boolean;
+  /** Days a listener endpoint (`herald listen`) may go unused before the sweep disables it. */
+  listenerIdleDays: number;
   /** `GET /metrics`: also on a port of its own, without a token; on the API port without one. */
   metrics: { port: number | undefined; public: boolean; perEndpoint: boolean };
   version: string;
@@ -160,6 +163,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
       corsOrigins: options.corsOrigins,
       dispatcher: () => dispatcherState,
+      listen: { headerStyle: options.headerStyle, userAgent: `Herald/${options.version}` },
     });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
@@ -179,6 +183,13 @@ export async function serve(options: ServeOptions): Promise<void> {
     // several processes skip each other's rows).
     const payloads = new PayloadSweeper({ store, logger }).start();
     stops.push(() => payloads[Symbol.asyncDispose]());
+    // Listener endpoints nobody has listened on for --listener-idle-days are disabled.
+    const listeners = new ListenerSweeper({
+      store,
+      logger,
+      idleMs: options.listenerIdleDays * 86_400_000,
+    }).start();
+    stops.push(() => listeners[Symbol.asyncDispose]());
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),

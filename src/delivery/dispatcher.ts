@@ -8,20 +8,15 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
-import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
+import { requestHeaders } from './request-headers.js';
 import { HttpSender } from './sender.js';
 import { Throttle } from './throttle.js';
-
-const HEADER_NAMES = {
-  standard: { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' },
-  svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
-} as const;
 
 /** A request gets at least this long, or is not started. */
 const MIN_REQUEST_MS = 1_000;
@@ -399,20 +394,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     payload: string,
     now: number,
   ): Record<string, string> {
-    const names = HEADER_NAMES[this.config.headerStyle];
-    const timestamp = Math.floor(now / 1000);
-    const keys = EndpointCache.activeKeys(prepared, now);
-    return {
-      // A message's own headers, then the endpoint's, then Herald's: later ones win, whatever
-      // the case of their names (Herald's are reserved, so neither of the others has them).
-      ...withoutNames(delivery.headers, prepared.endpoint.headers),
-      ...prepared.endpoint.headers,
-      'content-type': 'application/json',
-      'user-agent': this.config.userAgent,
-      [names.id]: delivery.msgId,
-      [names.timestamp]: String(timestamp),
-      [names.signature]: signatureHeader(keys, delivery.msgId, timestamp, payload),
-    };
+    return requestHeaders(prepared, delivery, payload, now, this.config);
   }
 
   /** Gives a delivery back untried, due at `dueAt`: now, or its rate limit's slot. */
@@ -501,17 +483,4 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-/** `headers` less those named in `winners`, in any case; `null` stays `null`. */
-function withoutNames(
-  headers: Record<string, string> | null,
-  winners: Record<string, string>,
-): Record<string, string> | null {
-  const names = Object.keys(winners);
-  if (headers === null || names.length === 0) return headers;
-  const taken = new Set(names.map((n) => n.toLowerCase()));
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!taken.has(name.toLowerCase())) out[name] = value;
-  return out;
 }

@@ -535,11 +535,11 @@ export interface Store extends AsyncDisposable {
 
   /**
    * Opens the listener endpoint `name` of an application (`herald listen`): creates it, or
-   * takes the one of that name up again (enabled, these filter types, seen now), so its id and
+   * takes the one of that name up again (enabled, these filter types if given, seen now), so its id and
    * secret stay the same across restarts. Its deliveries are never claimed by
    * {@link claimDue}, only by {@link claimListener}. Throws `NotFoundError` (app), `ValidationError`.
    */
-  openListener(appId: string, name: string, filterTypes: string[] | null): Promise<Endpoint>;
+  openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint>;
   /**
    * Leases up to `limit` due deliveries of one listener endpoint, oldest due first (pending
    * ones whose time has come, and handed ones whose lease expired), and marks the endpoint seen

@@ -284,7 +284,7 @@ export class PostgresCatalog {
    * See `Store.openListener`. Two clients opening the same new name at once: the unique index
    * on (app_id, listener) lets one create it, and the other takes it up.
    */
-  async openListener(appId: string, name: string, filterTypes: string[] | null): Promise<Endpoint> {
+  async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
     const app = await this.getApplication(appId);
     if (!app) throw new NotFoundError(`application ${appId} not found`);
     if (!LISTENER_NAME.test(name)) throw new ValidationError('name', 'must be 1 to 256 of a-z A-Z 0-9 - _ .');
@@ -296,7 +296,10 @@ export class PostgresCatalog {
         ])
       ).rows[0];
       if (row) {
-        const next = await this.updateEndpoint(app.id, row.id, { filterTypes, disabled: false });
+        const next = await this.updateEndpoint(app.id, row.id, {
+          ...(filterTypes === undefined ? {} : { filterTypes }),
+          disabled: false,
+        });
         const now = this.conn.clock.now();
         await this.conn.q('UPDATE endpoints SET listener_seen_at = $1 WHERE id = $2', [now, row.id]);
         return { ...next, listenerSeenAt: now };
@@ -304,7 +307,11 @@ export class PostgresCatalog {
       try {
         return await this.createEndpoint(
           app.id,
-          { url: listenerUrl(name), filterTypes, description: `herald listen (${name})` },
+          {
+            url: listenerUrl(name),
+            filterTypes: filterTypes ?? null,
+            description: `herald listen (${name})`,
+          },
           name,
         );
       } catch (error) {

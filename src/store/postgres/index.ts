@@ -241,7 +241,7 @@ export class PostgresStore implements Store {
     this.attemptEvents.committed(completions);
     return disabled;
   }
-  async openListener(appId: string, name: string, filterTypes: string[] | null): Promise<Endpoint> {
+  async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
     return this.catalog.openListener(appId, name, filterTypes);
   }
   async claimListener(request: ListenerClaim): Promise<ClaimedDelivery[]> {

@@ -258,7 +258,7 @@ export class SqliteCatalog {
   }
 
   /** See `Store.openListener`. */
-  openListener(appId: string, name: string, filterTypes: string[] | null): Endpoint {
+  openListener(appId: string, name: string, filterTypes?: string[] | null): Endpoint {
     const app = this.mustAppId(appId);
     if (!LISTENER_NAME.test(name)) throw new ValidationError('name', 'must be 1 to 256 of a-z A-Z 0-9 - _ .');
     return this.conn.immediate(() => {
@@ -266,10 +266,17 @@ export class SqliteCatalog {
       if (!row)
         return this.createEndpoint(
           app,
-          { url: listenerUrl(name), filterTypes, description: `herald listen (${name})` },
+          {
+            url: listenerUrl(name),
+            filterTypes: filterTypes ?? null,
+            description: `herald listen (${name})`,
+          },
           name,
         );
-      this.updateEndpoint(app, row.id, { filterTypes, disabled: false });
+      this.updateEndpoint(app, row.id, {
+        ...(filterTypes === undefined ? {} : { filterTypes }),
+        disabled: false,
+      });
       this.stmt.listenerSeen.run(this.conn.clock.now(), row.id);
       return toEndpoint(this.stmt.listenerByName.get(app, name)!, this.conn.box);
     });
