@@ -50,6 +50,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/app-portal-access/{app_id}': {},
   'POST /api/v1/auth/dashboard-access/{app_id}': {},
   'POST /api/v1/auth/app/{app_id}/expire-all': {},
+  'PUT /api/v1/app/{app_id}/listener/{name}': { filterTypes: null },
 };
 
 /** Routes anyone may call, and routes an application token may read. */
@@ -108,6 +109,7 @@ beforeAll(async () => {
     source_id: source.id,
     request_id: 'inreq_none',
     task_id: theirTask.id,
+    name: 'laptop',
   });
 });
 
