@@ -20,6 +20,7 @@ const ON_EACH_STORE = [
   'test/api/headers.test.ts',
   'test/api/health-cors.test.ts',
   'test/api/json-depth.test.ts',
+  'test/api/listen-limits.test.ts',
   'test/api/list-filters.test.ts',
   'test/api/list-pagination.test.ts',
   'test/api/message-tags.test.ts',
