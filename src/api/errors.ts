@@ -30,7 +30,13 @@ export class PayloadTooLargeError extends HeraldError {
   override readonly code = 'payload_too_large';
 }
 
+/** Too many requests of a kind in a while (listener streams per application per minute). */
+export class TooManyRequestsError extends HeraldError {
+  override readonly code = 'rate_limited';
+}
+
 const STATUS_BY_CLASS: [new (...args: never[]) => HeraldError, number][] = [
+  [TooManyRequestsError, 429],
   [ForbiddenError, 403],
   [AuthError, 401],
   [NotFoundError, 404],

@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import Type from 'typebox';
@@ -33,6 +34,7 @@ import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/health.js';
+import { type ListenOptions, listenRoutes } from './routes/listen.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { portalRoutes } from './routes/portal.js';
@@ -60,6 +62,8 @@ export interface ApiOptions {
   tasks?: Omit<TaskRunnerOptions, 'store' | 'logger' | 'clock'>;
   /** Serves `GET /metrics` and counts accepted messages (src/metrics). */
   metrics?: ApiMetricsOptions;
+  /** The listener streams' settings (`herald listen`, `herald tail`); default {@link LISTEN_DEFAULTS}. */
+  listen?: Partial<ListenOptions>;
 }
 
 declare module 'fastify' {
@@ -283,6 +287,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       security: [{ HTTPBearer: [] }],
     },
   });
+  // Frames a listen client sends are results (a body excerpt of 20,000 bytes and some fields):
+  // anything far larger is not one, and is refused before it is buffered.
+  await app.register(websocket, { options: { maxPayload: 256 * 1024 } });
   app.setErrorHandler(handleError);
   // The API speaks JSON only; any other body type is a 415. A body that is not valid UTF-8
   // is refused rather than decoded with U+FFFD in place of its bad bytes, which would store
@@ -436,6 +443,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(sourceRoutes, ctx);
       await api.register(backgroundTaskRoutes, ctx);
       await api.register(operationalWebhookRoutes, ctx);
+      await api.register(listenRoutes, { ...ctx, ...(options.listen ? { listen: options.listen } : {}) });
 
       await api.register(authRoutes, ctx);
     },

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseCorsOrigins } from '../api/cors.js';
 import { HeraldError } from '../core/errors.js';
 import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
+import { LISTENER_SWEEPER_DEFAULTS } from '../delivery/listener-sweeper.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
 import { generateMainKey } from '../store/secret-box.js';
 import { addManagementCommands } from './commands/index.js';
@@ -197,6 +198,15 @@ program
       .env('HERALD_INBOUND_MAX_REQUESTS')
       .argParser(countUpTo(100_000_000)),
   )
+  .addOption(
+    new Option(
+      '--listener-idle-days <days>',
+      'days a herald listen endpoint may go unused before it is disabled',
+    )
+      .default(LISTENER_SWEEPER_DEFAULTS.idleMs / DAY_MS)
+      .env('HERALD_LISTENER_IDLE_DAYS')
+      .argParser(countUpTo(36_500)),
+  )
   .option('--no-migrate', 'refuse to start on a database with pending migrations (run herald migrate first)')
   .addOption(
     new Option('--metrics-port <port>', 'also serve GET /metrics on this port, without a token (on --host)')
@@ -239,6 +249,7 @@ program
       },
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       migrate: o.migrate,
+      listenerIdleDays: o.listenerIdleDays,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
       tracePropagation:
         o.tracePropagation && process.env.HERALD_TRACE_PROPAGATION?.trim().toLowerCase() !== 'false',

@@ -5,6 +5,7 @@ import { type ComponentState, checkDatabase } from '../api/routes/health.js';
 import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
+import { ListenerSweeper } from '../delivery/listener-sweeper.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
@@ -58,6 +59,8 @@ export interface ServeOptions {
    * endpoint; `false` (`--no-trace-propagation`) keeps the spans and sends no header.
    */
   tracePropagation: boolean;
+  /** Days a listener endpoint (`herald listen`) may go unused before the sweep disables it. */
+  listenerIdleDays: number;
   /** `GET /metrics`: also on a port of its own, without a token; on the API port without one. */
   metrics: { port: number | undefined; public: boolean; perEndpoint: boolean };
   version: string;
@@ -226,6 +229,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         : {}),
       corsOrigins: options.corsOrigins,
       dispatcher: () => dispatcherState(),
+      listen: { headerStyle: options.headerStyle, userAgent: `Herald/${options.version}` },
     });
     // The port the starting listener had (the one --port 0 chose), given up just now.
     await starting?.close();
@@ -252,6 +256,13 @@ export async function serve(options: ServeOptions): Promise<void> {
       const rows = new RowSweeper({ store, logger, retentionMs: options.retention.rowsMs }).start();
       stops.push(() => rows[Symbol.asyncDispose]());
     }
+    // Listener endpoints nobody has listened on for --listener-idle-days are disabled.
+    const listeners = new ListenerSweeper({
+      store,
+      logger,
+      idleMs: options.listenerIdleDays * 86_400_000,
+    }).start();
+    stops.push(() => listeners[Symbol.asyncDispose]());
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),

@@ -134,6 +134,13 @@ export interface Endpoint {
   disabledReason: 'gone' | 'failing' | null;
   /** When the store disabled it by itself (ms); `null` with `disabledReason`. */
   disabledAt: number | null;
+  /**
+   * A listener endpoint's name (`herald listen`): its deliveries are handed to the connected
+   * listen client over its stream, never POSTed by a dispatcher. `null` for every other endpoint.
+   */
+  listener: string | null;
+  /** When a listen client last held this listener endpoint's stream; `null` if never or not a listener. */
+  listenerSeenAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

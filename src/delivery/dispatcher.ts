@@ -9,7 +9,6 @@ import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
 import { isOperationalApp } from '../core/operational.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
-import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
 import { endAttempt, startAttempt, traceHeaders } from '../tracing/tracing.js';
@@ -20,13 +19,9 @@ import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig 
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
 import { Liveness } from './liveness.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
+import { customHeaders, requestHeaders } from './request-headers.js';
 import { HttpSender, type SendResult } from './sender.js';
 import { Throttle } from './throttle.js';
-
-const HEADER_NAMES = {
-  standard: { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' },
-  svix: { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' },
-} as const;
 
 /** A request gets at least this long, or is not started. */
 const MIN_REQUEST_MS = 1_000;
@@ -320,7 +315,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       url: prepared.url,
       method: 'POST' as 'POST' | 'PUT',
       body: payload,
-      custom: this.customHeaders(prepared, delivery, trace),
+      custom: customHeaders(prepared, delivery, trace),
     };
     let failed: SendResult | null = null;
     if (endpoint.transformationEnabled && endpoint.transformationCode !== null) {
@@ -460,19 +455,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
    * The custom headers of a request: a message's own headers, then the endpoint's; later ones
    * win, whatever the case of their names.
    */
-  private customHeaders(
-    prepared: PreparedEndpoint,
-    delivery: ClaimedDelivery,
-    trace: Record<string, string> | null,
-  ): Record<string, string> {
-    // The trace headers are not reserved: when Herald sends its own, they are taken out of both.
-    const endpointHeaders = trace
-      ? withoutNames(prepared.endpoint.headers, trace)!
-      : prepared.endpoint.headers;
-    const own = withoutNames(delivery.headers, trace ? { ...endpointHeaders, ...trace } : endpointHeaders);
-    return own ? { ...own, ...endpointHeaders } : endpointHeaders;
-  }
-
   /**
    * Runs the endpoint's transformation on a delivery: the webhook as changed, or the
    * TransformationError that fails this attempt.
@@ -532,20 +514,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     custom: Record<string, string>,
     trace: Record<string, string> | null,
   ): Record<string, string> {
-    const names = HEADER_NAMES[this.config.headerStyle];
-    const timestamp = Math.floor(now / 1000);
-    const keys = EndpointCache.activeKeys(prepared, now);
-    return {
-      // The custom headers (as the transformation left them), the trace headers, then
-      // Herald's: Herald's are reserved, so none of the others has them.
-      ...custom,
-      ...trace,
-      'content-type': 'application/json',
-      'user-agent': this.config.userAgent,
-      [names.id]: delivery.msgId,
-      [names.timestamp]: String(timestamp),
-      [names.signature]: signatureHeader(keys, delivery.msgId, timestamp, payload),
-    };
+    return requestHeaders(prepared, delivery, payload, now, this.config, custom, trace);
   }
 
   /** Gives a delivery back untried, due at `dueAt`: now, or its rate limit's slot. */
@@ -640,17 +609,4 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-/** `headers` less those named in `winners`, in any case; `null` stays `null`. */
-function withoutNames(
-  headers: Record<string, string> | null,
-  winners: Record<string, string>,
-): Record<string, string> | null {
-  const names = Object.keys(winners);
-  if (headers === null || names.length === 0) return headers;
-  const taken = new Set(names.map((n) => n.toLowerCase()));
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (!taken.has(name.toLowerCase())) out[name] = value;
-  return out;
 }

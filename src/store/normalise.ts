@@ -101,6 +101,8 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     transformationEnabled: false,
     disabledReason: null,
     disabledAt: null,
+    listener: null,
+    listenerSeenAt: null,
     createdAt: now,
     updatedAt: now,
   };

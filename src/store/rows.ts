@@ -96,6 +96,9 @@ export interface EndpointRow {
   failing_since: number | null;
   disabled_reason: string | null;
   disabled_at: number | null;
+  /** Written at creation only ({@link fromEndpoint}); a listener stream marks it seen. */
+  listener: string | null;
+  listener_seen_at: number | null;
   created_at: number;
   updated_at: number;
   filter: string | null;
@@ -166,6 +169,8 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     transformationEnabled: Boolean(r.transformation_enabled),
     disabledReason: (r.disabled_reason ?? null) as Endpoint['disabledReason'],
     disabledAt: r.disabled_at ?? null,
+    listener: r.listener ?? null,
+    listenerSeenAt: r.listener_seen_at == null ? null : Number(r.listener_seen_at),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -190,6 +195,8 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     failing_since: e.failingSince,
     disabled_reason: e.disabledReason,
     disabled_at: e.disabledAt,
+    listener: e.listener,
+    listener_seen_at: e.listenerSeenAt,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
     filter: textOrNull(e.filter),

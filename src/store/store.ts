@@ -233,6 +233,20 @@ export interface ClaimedDelivery {
   endpointVersion: number;
 }
 
+/** Input of {@link Store.claimListener}: one listener endpoint's stream asking for work. */
+export interface ListenerClaim {
+  endpointId: string;
+  /** Who holds the lease (the stream's connection id). */
+  owner: string;
+  now: number;
+  /** A delivery handed to a client that vanishes is due again when its lease ends. */
+  leaseMs: number;
+  limit: number;
+}
+
+/** Told of attempts committed by {@link Store.complete} in this process, with their deliveries' next state. */
+export type AttemptsListener = (events: readonly { attempt: Attempt; next: DeliveryNext }[]) => void;
+
 /** A leased delivery given back untried, and when it is due again. */
 export interface Release {
   deliveryId: string;
@@ -546,6 +560,31 @@ export interface Store extends AsyncDisposable {
    * due time of the oldest pending delivery already due at `now` (`null`: none is late).
    */
   queueStats(now: number): Promise<QueueStats>;
+
+  /**
+   * Opens the listener endpoint `name` of an application (`herald listen`): creates it, or
+   * takes the one of that name up again (enabled, these filter types if given, seen now), so its id and
+   * secret stay the same across restarts. Its deliveries are never claimed by
+   * {@link claimDue}, only by {@link claimListener}. Throws `NotFoundError` (app), `ValidationError`.
+   */
+  openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint>;
+  /**
+   * Leases up to `limit` due deliveries of one listener endpoint, oldest due first (pending
+   * ones whose time has come, and handed ones whose lease expired), and marks the endpoint seen
+   * at `now`. The results are written by {@link complete}, as a dispatcher's are.
+   */
+  claimListener(request: ListenerClaim): Promise<ClaimedDelivery[]>;
+  /**
+   * Disables up to `limit` enabled listener endpoints not seen since `seenBefore` (ms; never
+   * seen counts from their creation), failing their pending deliveries; returns how many.
+   */
+  disableIdleListeners(seenBefore: number, limit: number): Promise<number>;
+  /**
+   * Calls `listener` after each {@link complete} of this process commits, with its attempts
+   * (for `herald tail`); returns the unsubscribe function. Attempts recorded by other processes
+   * of a PostgreSQL deployment are not heard.
+   */
+  onAttempts(listener: AttemptsListener): () => void;
 
   /** A message's delivery to one endpoint. */
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;

@@ -60,10 +60,11 @@ const BODIES: Record<string, unknown> = {
   'PUT /api/v1/operational-webhook/endpoint/{endpoint_id}/headers': { headers: {} },
   'PATCH /api/v1/operational-webhook/endpoint/{endpoint_id}/headers': { headers: {} },
   'POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate': {},
+  'PUT /api/v1/app/{app_id}/listener/{name}': { filterTypes: null },
 };
 
 /** Routes anyone may call, and routes an application token may read. */
-const PUBLIC = new Set(['GET /api/v1/health', 'GET /api/v1/health/ping']);
+const PUBLIC = new Set(['GET /api/v1/health', 'GET /api/v1/health/ping', 'GET /healthz', 'GET /readyz']);
 const CATALOG = new Set(['GET /api/v1/event-type', 'GET /api/v1/event-type/{event_type_name}']);
 /**
  * Routes that answer an application token with its own records only: the task list (200,
@@ -118,6 +119,7 @@ beforeAll(async () => {
     source_id: source.id,
     request_id: 'inreq_none',
     task_id: theirTask.id,
+    name: 'laptop',
   });
 });
 

@@ -95,6 +95,7 @@ const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   '/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example': { post: { eventType: 'a.b' } },
   '/api/v1/app/{app_id}/msg': { post: { eventType: 'a.b', payload: {} } },
   '/api/v1/app/{app_id}/msg/precheck/active': { post: { eventType: 'a.b' } },
+  '/api/v1/app/{app_id}/listener/{name}': { put: { filterTypes: null } },
   '/api/v1/auth/app-portal-access/{app_id}': { post: {} },
   '/api/v1/auth/app/{app_id}/expire-all': { post: {} },
   '/api/v1/source': { post: { name: 'S', provider: 'none', appId: 'fields' } },
@@ -161,7 +162,8 @@ function url(path: string): string {
     .replace('{app_id}', 'fields')
     .replace('{endpoint_id}', 'ep')
     .replace('{event_type_name}', 'a.b')
-    .replace('{source_id}', SOURCE_ID);
+    .replace('{source_id}', SOURCE_ID)
+    .replace('{name}', 'laptop');
 }
 
 function bodySchema(method: string, path: string): Schema {

@@ -87,6 +87,7 @@ describe('PostgreSQL specifics', () => {
       { version: 13 },
       { version: 14 },
       { version: 15 },
+      { version: 16 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

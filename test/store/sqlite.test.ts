@@ -51,6 +51,7 @@ describe('SQLite specifics', () => {
       { version: 13, name: '013_health_probe.sql' },
       { version: 14, name: '014_trace_context.sql' },
       { version: 15, name: '015_filters_transformations.sql' },
+      { version: 16, name: '016_listeners.sql' },
     ]);
     db.close();
   });

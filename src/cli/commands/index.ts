@@ -7,6 +7,7 @@ import { appCommands } from './app.js';
 import { attemptCommands } from './attempts.js';
 import { endpointCommands } from './endpoint.js';
 import { eventTypeCommands } from './event-type.js';
+import { listenCommands } from './listen.js';
 import { messageCommands } from './message.js';
 import { sourceCommands } from './source.js';
 
@@ -29,4 +30,5 @@ export function addManagementCommands(program: Command): void {
   attemptCommands(program);
   sourceCommands(program);
   eventTypeCommands(program);
+  listenCommands(program);
 }

@@ -2,7 +2,7 @@
  * The catalog on PostgreSQL: applications, endpoints (their secrets and headers sealed by the
  * connection's box) and event types.
  */
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import {
   type EndpointNames,
@@ -11,6 +11,7 @@ import {
   type OperationalEvent,
 } from '../../core/operational.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
+import { LISTENER_NAME, listenerUrl } from '../attempt-events.js';
 import {
   applicationRecord,
   blankApplication,
@@ -233,19 +234,21 @@ export class PostgresCatalog {
     ];
   }
 
-  async createEndpoint(appId: string, input: NewEndpoint): Promise<Endpoint> {
+  /** Creates an endpoint; with `listener`, the listener endpoint of that name (seen now). */
+  async createEndpoint(appId: string, input: NewEndpoint, listener: string | null = null): Promise<Endpoint> {
     const app = await this.getApplication(appId);
     if (!app) throw new NotFoundError(`application ${appId} not found`);
     const now = this.conn.clock.now();
     const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app.id, now, input.secret), input, now);
+    if (listener !== null) Object.assign(endpoint, { listener, listenerSeenAt: now });
     try {
       await this.operational.transact(async (c, emit) => {
         await c.query(
           `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
              rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at,
-             disabled_reason, disabled_at, filter, transformation_code, transformation_enabled)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)`,
-          this.endpointParams(endpoint),
+             disabled_reason, disabled_at, filter, transformation_code, transformation_enabled, listener, listener_seen_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)`,
+          [...this.endpointParams(endpoint), endpoint.listener, endpoint.listenerSeenAt],
         );
         await emit(endpointChangeEvents(null, endpoint, this.names(endpoint, app.uid), now));
       });
@@ -317,6 +320,64 @@ export class PostgresCatalog {
         throw new ConflictError(`an endpoint with uid ${next.uid} exists`, { cause: error });
       throw error;
     }
+  }
+
+  /**
+   * See `Store.openListener`. Two clients opening the same new name at once: the unique index
+   * on (app_id, listener) lets one create it, and the other takes it up.
+   */
+  async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
+    const app = await this.getApplication(appId);
+    if (!app) throw new NotFoundError(`application ${appId} not found`);
+    if (!LISTENER_NAME.test(name)) throw new ValidationError('name', 'must be 1 to 256 of a-z A-Z 0-9 - _ .');
+    for (let tries = 0; ; tries++) {
+      const row = (
+        await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE app_id = $1 AND listener = $2', [
+          app.id,
+          name,
+        ])
+      ).rows[0];
+      if (row) {
+        const next = await this.updateEndpoint(app.id, row.id, {
+          ...(filterTypes === undefined ? {} : { filterTypes }),
+          disabled: false,
+        });
+        const now = this.conn.clock.now();
+        await this.conn.q('UPDATE endpoints SET listener_seen_at = $1 WHERE id = $2', [now, row.id]);
+        return { ...next, listenerSeenAt: now };
+      }
+      try {
+        return await this.createEndpoint(
+          app.id,
+          {
+            url: listenerUrl(name),
+            filterTypes: filterTypes ?? null,
+            description: `herald listen (${name})`,
+          },
+          name,
+        );
+      } catch (error) {
+        if (!(error instanceof ConflictError) || tries > 0) throw error;
+      }
+    }
+  }
+
+  /** See `Store.disableIdleListeners`. */
+  async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
+    const now = this.conn.clock.now();
+    return this.conn.tx(async (c) => {
+      const { rows } = await c.query<{ id: string }>(
+        `UPDATE endpoints SET disabled = true, updated_at = $1
+         WHERE id IN (
+           SELECT id FROM endpoints
+           WHERE listener IS NOT NULL AND NOT disabled AND COALESCE(listener_seen_at, created_at) < $2
+           LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id`,
+        [now, seenBefore, limit],
+      );
+      for (const { id } of rows) await failPending(c, id);
+      return rows.length;
+    });
   }
 
   async updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {

@@ -33,6 +33,7 @@ import type {
   ClaimRequest,
   Completion,
   DisabledEndpoint,
+  ListenerClaim,
   Page,
   PageRequest,
   QueueStats,
@@ -85,14 +86,16 @@ export interface NewDeliveryRecord {
   at: number;
   /** Due time of the first attempt: the creation, or the message's `deliverAt`. */
   due_at: number;
+  /** A listener endpoint's delivery: handed to `herald listen`, never claimed by a dispatcher. */
+  listener: boolean;
 }
 
 /** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
 export const INSERT_DELIVERIES = `
-  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at, listener)
+  SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at, listener
   FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
-    due_at bigint)`;
+    due_at bigint, listener boolean)`;
 
 /** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
 const INSERT_ATTEMPTS = `
@@ -152,8 +155,18 @@ const claimOf = (due: string) => `
  */
 const CLAIM_DUE = claimOf(`
   SELECT id FROM deliveries
-  WHERE status IN ('pending', 'sending') AND due_at <= $1
+  WHERE status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
   ORDER BY due_at LIMIT $2
+  FOR UPDATE SKIP LOCKED`);
+
+/**
+ * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
+ * $1-$4 as {@link CLAIM_DUE}; $5: the listener endpoint.
+ */
+const CLAIM_LISTENER = claimOf(`
+  SELECT id FROM deliveries
+  WHERE endpoint_id = $5 AND status IN ('pending', 'sending') AND listener AND due_at <= $1
+  ORDER BY due_at, id LIMIT $2
   FOR UPDATE SKIP LOCKED`);
 
 /**
@@ -165,7 +178,7 @@ const CLAIM_DUE_SKIPPING = claimOf(`
     SELECT e.id, f.first_due FROM endpoints e
     CROSS JOIN LATERAL (
       SELECT due_at AS first_due FROM deliveries
-      WHERE endpoint_id = e.id AND status IN ('pending', 'sending')
+      WHERE endpoint_id = e.id AND status IN ('pending', 'sending') AND NOT listener
       ORDER BY due_at LIMIT 1
     ) f
     WHERE NOT (e.id = ANY($5::text[])) AND f.first_due <= $1
@@ -173,7 +186,7 @@ const CLAIM_DUE_SKIPPING = claimOf(`
   ) ready
   CROSS JOIN LATERAL (
     SELECT id FROM deliveries
-    WHERE endpoint_id = ready.id AND status IN ('pending', 'sending') AND due_at <= $1
+    WHERE endpoint_id = ready.id AND status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
     ORDER BY due_at LIMIT $2
     FOR UPDATE SKIP LOCKED
   ) x
@@ -185,16 +198,17 @@ const CLAIM_DUE_SKIPPING = claimOf(`
  * message's later `deliverAt`).
  */
 const INSERT_REPLAYED = `
-  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-  VALUES ($1, $2, $3, $4, 'pending', 0, $6, $5) ON CONFLICT DO NOTHING`;
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at, listener)
+  VALUES ($1, $2, $3, $4, 'pending', 0, $6, $5, $7) ON CONFLICT DO NOTHING`;
 
 /**
  * A delivery made by a resend to an endpoint the message never went to, due now, as a
  * manual attempt. $1: id; $2: message; $3: endpoint (of the message's application); $4: now.
  */
 const INSERT_RESENT = `
-  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
-  SELECT $1, m.id, e.id, m.app_id, 'pending', 0, $4, 'manual', $4
+  INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at,
+    listener)
+  SELECT $1, m.id, e.id, m.app_id, 'pending', 0, $4, 'manual', $4, e.listener IS NOT NULL
   FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = $3
   WHERE m.id = $2
   ON CONFLICT (msg_id, endpoint_id) DO NOTHING`;
@@ -347,6 +361,23 @@ export class PostgresDeliveries {
     return rows.map((r) => toClaimed(r, leaseExpiresAt));
   }
 
+  /** See `Store.claimListener`: leases a listener endpoint's due deliveries and marks it seen. */
+  async claimListener(request: ListenerClaim): Promise<ClaimedDelivery[]> {
+    const leaseExpiresAt = request.now + request.leaseMs;
+    const { rows } = await this.conn.q<ClaimRow>(CLAIM_LISTENER, [
+      request.now,
+      request.limit,
+      leaseExpiresAt,
+      request.owner,
+      request.endpointId,
+    ]);
+    await this.conn.q('UPDATE endpoints SET listener_seen_at = $1 WHERE id = $2 AND listener IS NOT NULL', [
+      request.now,
+      request.endpointId,
+    ]);
+    return rows.map((r) => toClaimed(r, leaseExpiresAt));
+  }
+
   /**
    * See `Store.complete`. The endpoint effects are core's `endpointEffects`, run on the state
    * of the endpoints that can change, read in this transaction under a row lock
@@ -403,7 +434,7 @@ export class PostgresDeliveries {
   /** See `Store`. */
   async nextDueAt(): Promise<number | null> {
     const { rows } = await this.conn.q<{ due: number | null }>(
-      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
     );
     return rows[0]?.due ?? null;
   }
@@ -414,7 +445,7 @@ export class PostgresDeliveries {
       `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
               count(*) FILTER (WHERE status = 'sending')::int AS sending,
               MIN(due_at) FILTER (WHERE status = 'pending' AND due_at <= $1) AS oldest
-       FROM deliveries WHERE status IN ('pending', 'sending')`,
+       FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
       [now],
     );
     const row = rows[0]!;
@@ -577,6 +608,7 @@ export class PostgresDeliveries {
           now,
           // A message for later is not sent before its time.
           Math.max(now, m.deliverAt ?? now),
+          endpoint.listener !== null,
         ]);
         count += rowCount ?? 0;
       }

@@ -22,12 +22,14 @@ import type {
   Message,
   Source,
 } from '../../core/types.js';
+import { AttemptEvents } from '../attempt-events.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  AttemptsListener,
   BatchResult,
   BulkReplayFilter,
   ClaimedDelivery,
@@ -38,6 +40,7 @@ import type {
   EndpointPatch,
   EventTypeFilter,
   IdempotentAnswer,
+  ListenerClaim,
   MessageFilter,
   NewApplication,
   NewEndpoint,
@@ -105,6 +108,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 /** The PostgreSQL implementation of {@link Store}: a façade over the record groups. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+  private readonly attemptEvents = new AttemptEvents();
   private readonly catalog: PostgresCatalog;
   private readonly messages: PostgresMessages;
   private readonly deliveries: PostgresDeliveries;
@@ -238,7 +242,21 @@ export class PostgresStore implements Store {
     now: number,
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
-    return this.deliveries.complete(completions, now, autoDisableAfterMs);
+    const disabled = await this.deliveries.complete(completions, now, autoDisableAfterMs);
+    this.attemptEvents.committed(completions);
+    return disabled;
+  }
+  async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
+    return this.catalog.openListener(appId, name, filterTypes);
+  }
+  async claimListener(request: ListenerClaim): Promise<ClaimedDelivery[]> {
+    return this.deliveries.claimListener(request);
+  }
+  async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
+    return this.catalog.disableIdleListeners(seenBefore, limit);
+  }
+  onAttempts(listener: AttemptsListener): () => void {
+    return this.attemptEvents.on(listener);
   }
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     return this.deliveries.release(owner, releases);

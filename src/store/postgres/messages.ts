@@ -117,6 +117,7 @@ export class PostgresMessages {
             app_id: app.id,
             at: stored.createdAt,
             due_at: stored.deliverAt ?? stored.createdAt,
+            listener: endpoint.listener !== null,
           });
           woken.add(endpoint.id);
           count++;

@@ -72,6 +72,8 @@ export class PostgresOperational {
           msg_id: message.id,
           endpoint_id: e.id,
           app_id: OPERATIONAL_APP_ID,
+          // Operational endpoints are never listeners: `herald listen` makes its own in users' apps.
+          listener: false,
           at: now,
           due_at: now,
         });

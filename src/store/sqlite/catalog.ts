@@ -2,7 +2,7 @@
  * The catalog on SQLite: applications, event types and endpoints. Statements are prepared
  * once, when the store opens.
  */
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import {
   type EndpointNames,
@@ -11,6 +11,7 @@ import {
   type OperationalEvent,
 } from '../../core/operational.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
+import { LISTENER_NAME, listenerUrl } from '../attempt-events.js';
 import {
   applicationRecord,
   blankApplication,
@@ -102,10 +103,11 @@ function prepare({ db }: SqliteConnection) {
     insertEndpoint: db.prepare<[EndpointRow]>(
       `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
          rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, disabled_reason, disabled_at,
-         created_at, updated_at, filter, transformation_code, transformation_enabled)
+         created_at, updated_at, filter, transformation_code, transformation_enabled, listener, listener_seen_at)
        VALUES (@id, @app_id, @uid, @url, @description, @filter_types, @channels, @secrets, @headers,
          @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @disabled_reason,
-         @disabled_at, @created_at, @updated_at, @filter, @transformation_code, @transformation_enabled)`,
+         @disabled_at, @created_at, @updated_at, @filter, @transformation_code, @transformation_enabled, @listener,
+         @listener_seen_at)`,
     ),
     updateEndpoint: db.prepare<[EndpointRow]>(
       `UPDATE endpoints SET uid = @uid, url = @url, description = @description, filter_types = @filter_types,
@@ -115,6 +117,20 @@ function prepare({ db }: SqliteConnection) {
          disabled_at = @disabled_at, updated_at = @updated_at, filter = @filter,
          transformation_code = @transformation_code, transformation_enabled = @transformation_enabled
        WHERE id = @id`,
+    ),
+    listenerByName: db.prepare<[appId: string, name: string], EndpointRow>(
+      'SELECT * FROM endpoints WHERE app_id = ? AND listener = ?',
+    ),
+    listenerSeen: db.prepare<[now: number, id: string]>(
+      'UPDATE endpoints SET listener_seen_at = ? WHERE id = ?',
+    ),
+    idleListeners: db.prepare<[seenBefore: number, limit: number], { id: string }>(
+      `SELECT id FROM endpoints
+       WHERE listener IS NOT NULL AND disabled = 0 AND COALESCE(listener_seen_at, created_at) < ?
+       LIMIT ?`,
+    ),
+    disableListener: db.prepare<[now: number, id: string]>(
+      'UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ? AND disabled = 0',
     ),
     deleteAttemptsOfEndpoint: db.prepare<[string]>('DELETE FROM attempts WHERE endpoint_id = ?'),
     deleteEndpoint: db.prepare<[string]>('DELETE FROM endpoints WHERE id = ?'),
@@ -256,10 +272,12 @@ export class SqliteCatalog {
 
   // Endpoints
 
-  createEndpoint(appId: string, input: NewEndpoint): Endpoint {
+  /** Creates an endpoint; with `listener`, the listener endpoint of that name (seen now). */
+  createEndpoint(appId: string, input: NewEndpoint, listener: string | null = null): Endpoint {
     const app = this.mustAppId(appId);
     const now = this.conn.clock.now();
     const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app, now, input.secret), input, now);
+    if (listener !== null) Object.assign(endpoint, { listener, listenerSeenAt: now });
     this.operational.transact((emit) => {
       conflictOnUnique(
         () => this.stmt.insertEndpoint.run(fromEndpoint(endpoint, this.conn.box)),
@@ -268,6 +286,44 @@ export class SqliteCatalog {
       emit(endpointChangeEvents(null, endpoint, this.names(endpoint), now));
     });
     return endpoint;
+  }
+
+  /** See `Store.openListener`. */
+  openListener(appId: string, name: string, filterTypes?: string[] | null): Endpoint {
+    const app = this.mustAppId(appId);
+    if (!LISTENER_NAME.test(name)) throw new ValidationError('name', 'must be 1 to 256 of a-z A-Z 0-9 - _ .');
+    return this.conn.immediate(() => {
+      const row = this.stmt.listenerByName.get(app, name);
+      if (!row)
+        return this.createEndpoint(
+          app,
+          {
+            url: listenerUrl(name),
+            filterTypes: filterTypes ?? null,
+            description: `herald listen (${name})`,
+          },
+          name,
+        );
+      this.updateEndpoint(app, row.id, {
+        ...(filterTypes === undefined ? {} : { filterTypes }),
+        disabled: false,
+      });
+      this.stmt.listenerSeen.run(this.conn.clock.now(), row.id);
+      return toEndpoint(this.stmt.listenerByName.get(app, name)!, this.conn.box);
+    });
+  }
+
+  /** See `Store.disableIdleListeners`. */
+  disableIdleListeners(seenBefore: number, limit: number): number {
+    return this.conn.immediate(() => {
+      const now = this.conn.clock.now();
+      let count = 0;
+      for (const { id } of this.stmt.idleListeners.all(seenBefore, limit)) {
+        count += this.stmt.disableListener.run(now, id).changes;
+        this.failPending(id);
+      }
+      return count;
+    });
   }
 
   getEndpoint(appId: string, idOrUid: string): Endpoint | null {

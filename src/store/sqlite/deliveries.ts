@@ -34,6 +34,7 @@ import type {
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
+  ListenerClaim,
   Page,
   PageRequest,
   QueueStats,
@@ -57,13 +58,13 @@ const CLAIM_COLUMNS = `
  * expired. Served by the partial index `deliveries_due`. Parameters: now, limit.
  */
 export const DUE_DELIVERIES_SQL = `${CLAIM_COLUMNS}
-  WHERE d.status IN ('pending', 'sending') AND d.due_at <= ?
+  WHERE d.status IN ('pending', 'sending') AND d.listener = 0 AND d.due_at <= ?
   ORDER BY d.due_at
   LIMIT ?`;
 
 /** The queue's length for metrics, counted on its partial index. */
 export const QUEUE_COUNTS_SQL = `SELECT status, count(*) AS n FROM deliveries INDEXED BY deliveries_due
-  WHERE status IN ('pending', 'sending') GROUP BY status`;
+  WHERE status IN ('pending', 'sending') AND listener = 0 GROUP BY status`;
 
 /**
  * The due time of the oldest pending delivery due by `?`. The IN term lets SQLite use the
@@ -71,7 +72,7 @@ export const QUEUE_COUNTS_SQL = `SELECT status, count(*) AS n FROM deliveries IN
  * due times to the first pending one, not a scan of the table.
  */
 export const OLDEST_DUE_SQL = `SELECT MIN(due_at) AS due FROM deliveries INDEXED BY deliveries_due
-  WHERE status IN ('pending', 'sending') AND status = 'pending' AND due_at <= ?`;
+  WHERE status IN ('pending', 'sending') AND listener = 0 AND status = 'pending' AND due_at <= ?`;
 
 /**
  * The endpoints with due work, oldest first, leaving out a JSON array of endpoint ids: one
@@ -82,7 +83,7 @@ export const DUE_ENDPOINTS_SQL = `
   SELECT id FROM (
     SELECT e.id AS id,
            (SELECT MIN(d.due_at) FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending')) AS first_due
+            WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'sending') AND d.listener = 0) AS first_due
     FROM endpoints e
     WHERE e.id NOT IN (SELECT value FROM json_each(?))
   )
@@ -92,8 +93,17 @@ export const DUE_ENDPOINTS_SQL = `
 
 /** Due deliveries of one endpoint, oldest first. Parameters: endpoint id, now, limit. */
 export const DUE_OF_ENDPOINT_SQL = `${CLAIM_COLUMNS}
-  WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.due_at <= ?
+  WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.listener = 0 AND d.due_at <= ?
   ORDER BY d.due_at
+  LIMIT ?`;
+
+/**
+ * Due deliveries of one listener endpoint (`herald listen`), oldest first, on
+ * `deliveries_listener_due`. Parameters: endpoint id, now, limit.
+ */
+export const DUE_OF_LISTENER_SQL = `${CLAIM_COLUMNS}
+  WHERE d.endpoint_id = ? AND d.status IN ('pending', 'sending') AND d.listener = 1 AND d.due_at <= ?
+  ORDER BY d.due_at, d.id
   LIMIT ?`;
 
 /** A message row `m` as one JSON object, read back by `toMessage`. */
@@ -139,6 +149,8 @@ export interface NewDeliveryRow {
   due_at: number;
   lease_owner: string | null;
   created_at: number;
+  /** 1 for a listener endpoint's delivery (handed to `herald listen`, never claimed by a dispatcher). */
+  listener: 0 | 1;
 }
 
 /** Positional parameters of the delivery insert (bound only in `insert`). */
@@ -151,6 +163,7 @@ type DeliveryParams = [
   dueAt: number,
   leaseOwner: string | null,
   createdAt: number,
+  listener: 0 | 1,
 ];
 
 /** Positional parameters of the attempt insert (bound only in `insertAttempt`), in column order. */
@@ -194,21 +207,26 @@ function prepare({ db }: SqliteConnection) {
     // insert, complete): binding 15 attempt columns by name cost 1.8 us more per delivery
     // in bench/phases.ts (complete 14.0 against 12.2 us, 4 alternating runs).
     insertDelivery: db.prepare<DeliveryParams>(
-      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at)
-       VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, lease_owner, created_at, listener)
+       VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
     ),
     // A replay skips a delivery that a fan-out or another replay wrote since it looked.
     insertReplayed: db.prepare<
-      [Pick<NewDeliveryRow, 'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at' | 'created_at'>]
+      [
+        Pick<
+          NewDeliveryRow,
+          'id' | 'msg_id' | 'endpoint_id' | 'app_id' | 'due_at' | 'created_at' | 'listener'
+        >,
+      ]
     >(
-      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at)
-       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @created_at)
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at, listener)
+       VALUES (@id, @msg_id, @endpoint_id, @app_id, 'pending', 0, @due_at, @created_at, @listener)
        ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
     ),
     // A resend to an endpoint the message never went to: a new delivery, due now.
     insertResent: db.prepare<[{ id: string; msgId: string; endpointId: string; now: number }]>(
-      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at)
-       SELECT @id, m.id, e.id, m.app_id, 'pending', 0, @now, 'manual', @now
+      `INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, next_trigger, created_at, listener)
+       SELECT @id, m.id, e.id, m.app_id, 'pending', 0, @now, 'manual', @now, e.listener IS NOT NULL
        FROM messages m JOIN endpoints e ON e.app_id = m.app_id AND e.id = @endpointId
        WHERE m.id = @msgId
        ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
@@ -216,6 +234,7 @@ function prepare({ db }: SqliteConnection) {
     dueDeliveries: db.prepare<[number, number], ClaimRow>(DUE_DELIVERIES_SQL),
     dueEndpoints: db.prepare<[string, number, number], { id: string }>(DUE_ENDPOINTS_SQL),
     dueOfEndpoint: db.prepare<[string, number, number], ClaimRow>(DUE_OF_ENDPOINT_SQL),
+    dueOfListener: db.prepare<[string, number, number], ClaimRow>(DUE_OF_LISTENER_SQL),
     lease: db.prepare<[leaseEnd: number, owner: string, id: string]>(
       `UPDATE deliveries SET status = 'sending', due_at = ?, lease_owner = ? WHERE id = ?`,
     ),
@@ -251,7 +270,10 @@ function prepare({ db }: SqliteConnection) {
     queueCounts: db.prepare<[], { status: 'pending' | 'sending'; n: number }>(QUEUE_COUNTS_SQL),
     oldestDue: db.prepare<[number], { due: number | null }>(OLDEST_DUE_SQL),
     nextDue: db.prepare<[], { due: number | null }>(
-      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending')`,
+      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND listener = 0`,
+    ),
+    listenerSeen: db.prepare<[now: number, id: string]>(
+      'UPDATE endpoints SET listener_seen_at = ? WHERE id = ? AND listener IS NOT NULL',
     ),
     delivery: db.prepare<[string, string], DeliveryRow>(
       'SELECT * FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
@@ -356,6 +378,7 @@ export class SqliteDeliveries {
       r.due_at,
       r.lease_owner,
       r.created_at,
+      r.listener,
     );
   }
 
@@ -450,6 +473,17 @@ export class SqliteDeliveries {
       if (rows.length >= limit) break;
     }
     return rows;
+  }
+
+  /** See `Store.claimListener`: leases a listener endpoint's due deliveries and marks it seen. */
+  claimListener(request: ListenerClaim): ClaimedDelivery[] {
+    return this.conn.immediate(() => {
+      const until = request.now + request.leaseMs;
+      const rows = this.stmt.dueOfListener.all(request.endpointId, request.now, request.limit);
+      for (const row of rows) this.stmt.lease.run(until, request.owner, row.id);
+      this.stmt.listenerSeen.run(request.now, request.endpointId);
+      return rows.map((r) => toClaimed(r, until));
+    });
   }
 
   /**
@@ -651,6 +685,7 @@ export class SqliteDeliveries {
           // A message for later is not sent before its time.
           due_at: Math.max(now, m.deliverAt ?? now),
           created_at: now,
+          listener: endpoint.listener === null ? 0 : 1,
         }).changes;
       }
       return { count, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };

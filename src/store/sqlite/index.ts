@@ -18,12 +18,14 @@ import type {
   Message,
   Source,
 } from '../../core/types.js';
+import { AttemptEvents } from '../attempt-events.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
 import type {
   AcceptedMessage,
   ApplicationPatch,
   AttemptFilter,
+  AttemptsListener,
   BatchResult,
   BulkReplayFilter,
   ClaimedDelivery,
@@ -34,6 +36,7 @@ import type {
   EndpointPatch,
   EventTypeFilter,
   IdempotentAnswer,
+  ListenerClaim,
   MessageFilter,
   NewApplication,
   NewEndpoint,
@@ -113,6 +116,7 @@ export class SqliteStore implements Store {
   private readonly access: SqliteAccess;
   private readonly content: SqliteContent;
   private readonly tasks: SqliteTasks;
+  private readonly attemptEvents = new AttemptEvents();
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
 
@@ -265,7 +269,21 @@ export class SqliteStore implements Store {
     now: number,
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
-    return this.deliveries.complete(completions, now, autoDisableAfterMs);
+    const disabled = this.deliveries.complete(completions, now, autoDisableAfterMs);
+    this.attemptEvents.committed(completions);
+    return disabled;
+  }
+  async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
+    return this.catalog.openListener(appId, name, filterTypes);
+  }
+  async claimListener(request: ListenerClaim): Promise<ClaimedDelivery[]> {
+    return this.deliveries.claimListener(request);
+  }
+  async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
+    return this.catalog.disableIdleListeners(seenBefore, limit);
+  }
+  onAttempts(listener: AttemptsListener): () => void {
+    return this.attemptEvents.on(listener);
   }
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     this.deliveries.release(owner, releases);

@@ -129,7 +129,9 @@ export class SqliteMessages {
         const deferred = message.deliverAt !== null;
         for (const endpoint of recipients(app.endpoints, message, onlyEndpointId)) {
           const id = newId('dlv', message.createdAt);
-          const leased = !deferred && order !== null && left > 0 && !order.skip.has(endpoint.id);
+          // A listener endpoint's delivery waits for its `herald listen` stream, never a worker.
+          const listener = endpoint.listener !== null;
+          const leased = !deferred && !listener && order !== null && left > 0 && !order.skip.has(endpoint.id);
           const dueAt = leased ? message.createdAt + order.leaseMs : (message.deliverAt ?? message.createdAt);
           this.deliveries.insert({
             id,
@@ -140,6 +142,7 @@ export class SqliteMessages {
             due_at: dueAt,
             lease_owner: leased ? order.owner : null,
             created_at: message.createdAt,
+            listener: listener ? 1 : 0,
           });
           deliveries++;
           if (leased) {

@@ -87,6 +87,8 @@ export class SqliteOperational {
           msg_id: id,
           endpoint_id: e.id,
           app_id: OPERATIONAL_APP_ID,
+          // Operational endpoints are never listeners: `herald listen` makes its own in users' apps.
+          listener: 0,
           status: 'pending',
           due_at: now,
           lease_owner: null,
