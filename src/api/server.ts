@@ -33,7 +33,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { type DispatcherHealth, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
-import { portalRoutes } from './routes/portal.js';
+import { type PortalOptions, portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
 
@@ -57,6 +57,8 @@ export interface ApiOptions {
   tasks?: Omit<TaskRunnerOptions, 'store' | 'logger' | 'clock'>;
   /** Serves `GET /metrics` and counts accepted messages (src/metrics). */
   metrics?: ApiMetricsOptions;
+  /** The consumer portal at `/portal` (who may frame it; where its build is). */
+  portal?: PortalOptions;
 }
 
 declare module 'fastify' {
@@ -363,8 +365,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     store,
     dispatcher: options.dispatcher ?? (() => 'notapplicable'),
   });
-  // Where the links of auth/app-portal-access lead: a placeholder until the portal is built.
-  await app.register(portalRoutes);
+  // Where the links of auth/app-portal-access lead: the consumer portal (web/portal).
+  await app.register(portalRoutes, options.portal ?? {});
 
   // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
   await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));

@@ -36,6 +36,8 @@ export interface ServeOptions {
   publicUrl: string | undefined;
   /** Origins browser pages may call `/api/v1` from (`--cors-origin`, checked); `['*']` for any. */
   corsOrigins: string[];
+  /** CSP `frame-ancestors` of the consumer portal (`--portal-frame-ancestors`); `*` for any page. */
+  portalFrameAncestors: string;
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   /** How long and how many inbound requests each source's log keeps. */
@@ -159,6 +161,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       version: options.version,
       metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
       corsOrigins: options.corsOrigins,
+      portal: { frameAncestors: options.portalFrameAncestors },
       dispatcher: () => dispatcherState,
     });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
