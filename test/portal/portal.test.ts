@@ -2,7 +2,10 @@
  * The consumer portal as a customer uses it: Debian's chromium (playwright-core) against a
  * real `herald serve` (dist/) and a real receiver on 127.0.0.1, driven by role and label.
  */
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +101,22 @@ describe('the consumer portal', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain(`frame-ancestors ${FRAME_ANCESTORS}`);
     expect(herald.output()).not.toContain(new URL(link).hash.slice(5));
+  });
+
+  it('refuses a --portal-frame-ancestors that would end the CSP directive, naming the flag', async () => {
+    const bin = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
+    const run = promisify(execFile)(process.execPath, [
+      bin,
+      'serve',
+      '--portal-frame-ancestors',
+      "'self'; script-src *",
+    ]);
+    const failure = (await run.then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    ))!;
+    expect(failure.code).not.toBe(0);
+    expect(failure.stderr).toContain('--portal-frame-ancestors');
   });
 
   it('adds an endpoint through the form, shows deliveries and their attempts, resends, rotates, recovers', async () => {
