@@ -62,11 +62,15 @@ export const SHOP_EVENT_TYPES = [
   },
 }));
 
-/** A receiver on 127.0.0.1 answering `status`. */
-export async function statusReceiver(status: number): Promise<{ port: number; server: Server }> {
+/** A receiver on 127.0.0.1 answering `answer(n)` to its n-th request (from 0). */
+export async function statusReceiver(
+  answer: number | ((n: number) => number),
+): Promise<{ port: number; server: Server }> {
+  let n = 0;
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
+      const status = typeof answer === 'number' ? answer : answer(n++);
       res.statusCode = status;
       res.setHeader('content-type', 'application/json');
       res.end(

@@ -10,7 +10,8 @@ import { CHROMIUM, CHROMIUM_ARGS, SHOP_EVENT_TYPES, startDemoHerald, statusRecei
 
 const OUT = new URL('../docs/', import.meta.url);
 
-const ok = await statusReceiver(200);
+// The orders service is down for every fourth request: the log and the chart show failures.
+const ok = await statusReceiver((n) => (n % 4 === 3 ? 503 : 200));
 const failing = await statusReceiver(500);
 const gone = await statusReceiver(410);
 const herald = await startDemoHerald();

@@ -177,7 +177,7 @@ export function EndpointForm({ endpoint }: { endpoint?: Endpoint }) {
           <button type="submit" aria-busy={busy ? 'true' : undefined} disabled={busy}>
             {endpoint ? 'Save changes' : 'Add endpoint'}
           </button>
-          <a href={link(endpoint ? `/endpoints/${endpoint.id}` : '/endpoints')} class="secondary outline">
+          <a href={link(endpoint ? `/endpoints/${endpoint.id}` : '/endpoints')} class="btn secondary outline">
             Cancel
           </a>
         </div>

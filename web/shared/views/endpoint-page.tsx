@@ -76,7 +76,7 @@ export function EndpointPage({ endpointId }: { endpointId: string }) {
         actions={
           can.manageEndpoints && (
             <>
-              <a href={link(`/endpoints/${e.id}/edit`)} class="small secondary outline with-icon">
+              <a href={link(`/endpoints/${e.id}/edit`)} class="btn small secondary outline with-icon">
                 <Pencil size={14} aria-hidden="true" /> Edit
               </a>
               <button
