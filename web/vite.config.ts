@@ -16,7 +16,10 @@ export default defineConfig({
   logLevel: 'warn',
   build: {
     outDir: here('../dist/web/portal'),
-    emptyOutDir: true,
+    // Not emptied: a build while tests run (npm pack's prepack, a global install's prepare)
+    // would leave a moment with no page for a running server; the hashed names of a new build
+    // sit beside the old ones instead.
+    emptyOutDir: false,
     // Fonts are small files of their own, not data: URLs the CSP would have to allow.
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 400,

@@ -245,6 +245,40 @@ describe('the consumer portal', () => {
     }
   });
 
+  it('takes its look from URL parameters: theme, primary colour, font, logo, no navigation', async () => {
+    const app = await admin('POST', '/app', { name: 'Themed' });
+    const link = await linkFor(app.id as string);
+    const [base, fragment] = link.split('#');
+    const { page, context } = await open(
+      `${base}?theme=dark&primaryColor=%23e11d48&fontFamily=Georgia#${fragment}&logo=/logo.svg`,
+    );
+    try {
+      await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+      const look = await page.evaluate<{
+        theme: string | null;
+        primary: string;
+        font: string;
+        logo: string | null;
+      }>(`({
+        theme: document.documentElement.getAttribute('data-theme'),
+        primary: document.documentElement.style.getPropertyValue('--pico-primary'),
+        font: document.documentElement.style.getPropertyValue('--pico-font-family'),
+        logo: document.querySelector('.brand img')?.getAttribute('src') ?? null,
+      })`);
+      expect(look).toEqual({
+        theme: 'dark',
+        primary: '#e11d48',
+        font: 'Georgia, var(--portal-font)',
+        logo: '/logo.svg',
+      });
+      await page.goto(`${base}?hideNav=true#${fragment}`);
+      await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+      expect(await page.getByRole('navigation').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("one application's link never shows another's data, in the page or its requests", async () => {
     const other = await admin('POST', '/app', { name: 'Other' });
     const secretUrl = `${receiver.url}?other-app`;
