@@ -172,6 +172,7 @@ describe('the consumer portal', () => {
       await page.getByRole('dialog').getByText('grace period').first().waitFor();
       await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
       await page.getByText('Rotated.').waitFor();
+      await page.getByRole('button', { name: 'Hide secret' }).waitFor();
       const secret = (await page.locator('.secret code').textContent())!;
       expect(secret).toMatch(/^whsec_/);
       expect(secret).toBe((await admin('GET', `/app/${appId}/endpoint/${endpointId}/secret`)).key);

@@ -118,6 +118,8 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
   const { api, appId, can, link } = useView();
   const [filters, setFilters] = useState<Filters>({ status: '', eventType: '', since: '' });
   const [open, setOpen] = useState<string | null>(null);
+  // How many of the newest attempts to show: 50, then 50 more per "Show older", up to a page of 250.
+  const [limit, setLimit] = useState(50);
   const log = useLoad(
     () =>
       ok(
@@ -125,7 +127,7 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
           params: {
             path: { app_id: appId, endpoint_id: endpointId },
             query: {
-              limit: '50',
+              limit: String(limit),
               with_msg: 'true',
               ...(filters.status ? { status: filters.status } : {}),
               ...(filters.eventType ? { event_types: filters.eventType } : {}),
@@ -134,7 +136,7 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
           },
         }),
       ),
-    [endpointId, filters.status, filters.eventType, filters.since],
+    [endpointId, filters.status, filters.eventType, filters.since, limit],
   );
   useEffect(() => {
     const timer = setInterval(() => document.visibilityState === 'visible' && log.reload(), 4000);
@@ -278,6 +280,16 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
             </tbody>
           </table>
         </div>
+      )}
+      {log.data && !log.data.done && limit < 250 && (
+        <p style={{ marginTop: '0.75rem' }}>
+          <button type="button" class="small secondary outline" onClick={() => setLimit((l) => l + 50)}>
+            Show older attempts
+          </button>
+        </p>
+      )}
+      {log.data && !log.data.done && limit >= 250 && (
+        <p class="muted">Showing the newest 250 attempts: use the filters to find older ones.</p>
       )}
     </section>
   );

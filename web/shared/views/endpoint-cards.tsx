@@ -103,12 +103,11 @@ export function SecretCard({ endpointId }: { endpointId: string }) {
           body: { gracePeriodSeconds: Math.round(Number(grace) * 3600) },
         }),
       );
-      setRotating(false);
-      setRotated(true);
-      setSecret(null);
-      setShown(false);
+      // The new secret is fetched before anything says "rotated", so the page never shows the old one as new.
       await load();
+      setRotating(false);
       setShown(true);
+      setRotated(true);
     } catch (e) {
       setError(e as Error);
     } finally {
@@ -272,7 +271,7 @@ export function ToolsCard({
   }, [eventTypes, eventType]);
   // Follows a running task until it ends.
   useEffect(() => {
-    if (!task || task.status !== 'running') return;
+    if (task?.status !== 'running') return;
     const timer = setTimeout(async () => {
       try {
         const next = await ok(
