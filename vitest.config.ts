@@ -17,8 +17,10 @@ const ON_EACH_STORE = [
   'test/api/endpoint-parity.test.ts',
   'test/api/event-types-parity.test.ts',
   'test/api/expunge.test.ts',
+  'test/api/grafana-dashboard.test.ts',
   'test/api/headers.test.ts',
   'test/api/health-cors.test.ts',
+  'test/api/health-liveness.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/list-filters.test.ts',
   'test/api/list-pagination.test.ts',
@@ -26,10 +28,12 @@ const ON_EACH_STORE = [
   'test/api/messages.test.ts',
   'test/api/metrics.test.ts',
   'test/api/nul.test.ts',
+  'test/api/operational-webhooks.test.ts',
   'test/api/resend-precheck.test.ts',
   'test/api/sdk-routes.test.ts',
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
+  'test/api/tracing.test.ts',
   'test/api/unknown-fields.test.ts',
   'test/cli/database.test.ts',
   'test/delivery/dispatcher.test.ts',
@@ -39,6 +43,7 @@ const ON_EACH_STORE = [
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
+  'test/store/retention.test.ts',
 ];
 
 export default defineConfig({

@@ -27,6 +27,10 @@ export const DIFFERS: Record<string, string> = {
     'admin token only (403 for an application token); a delivery of the message still waiting fails unsent when it comes due (`errorKind` `payload_expired`), recover and replays leave it alone, and a resend of it answers 409',
   'DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content':
     'admin token only (403 for an application token)',
+  'POST /api/v1/operational-webhook/endpoint':
+    "admin token only; `filterTypes` must name operational event types (422 otherwise), `[]` or null for all; the responses add Herald's `disabledReason` and `disabledAt`",
+  'POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate':
+    'the old secret stays valid for `gracePeriodSeconds` (Herald; 24 hours by default), as for an endpoint',
 };
 
 /** What Herald's own routes (beyond Svix) do, where /openapi.json gives no summary. */
@@ -37,4 +41,6 @@ export const OWN: Record<string, string> = {
   'PATCH /api/v1/source/{source_id}': "changes a source's name, secrets or header passthrough",
   'DELETE /api/v1/source/{source_id}': 'deletes a source and its request log',
   'GET /api/v1/source/{source_id}/request': "lists a source's received requests",
+  'PATCH /api/v1/operational-webhook/endpoint/{endpoint_id}/headers':
+    "changes some of an operational webhook endpoint's headers (a null value removes one), as for an endpoint",
 };

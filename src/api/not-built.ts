@@ -18,11 +18,6 @@ const NOT_PLANNED = 'not planned';
 
 const NOT_BUILT: NotBuilt[] = [
   {
-    routes: ['* /api/v1/operational-webhook', '* /api/v1/operational-webhook/*'],
-    what: 'operational webhooks',
-    plan: 'planned in the operational-webhooks issue',
-  },
-  {
     routes: [
       '* /api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation',
       '* /ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/transformation',

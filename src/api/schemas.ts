@@ -4,6 +4,7 @@
  * OpenAPI document served at `/openapi.json`.
  */
 import Type, { type TSchema } from 'typebox';
+import { OPERATIONAL_EVENT_TYPES } from '../core/operational.js';
 import { LIMITS, TAG_PATTERN } from '../core/rules.js';
 import { CAPABILITIES } from './capabilities.js';
 
@@ -308,6 +309,18 @@ export const EndpointOut = Type.Object({
   ),
   timeout: Nullable(
     Type.Number({ description: "Herald: seconds an attempt may take; null when it is the server's" }),
+  ),
+  disabledReason: Nullable(
+    Type.Union([Type.Literal('gone'), Type.Literal('failing')], {
+      description:
+        "Herald: why Herald disabled the endpoint by itself: 'gone' (it answered 410 Gone) or 'failing' (its deliveries failed with no success for the auto-disable period, 5 days by default); null when it is enabled or was disabled through the API",
+    }),
+  ),
+  disabledAt: Nullable(
+    Type.String({
+      format: 'date-time',
+      description: 'Herald: when Herald disabled the endpoint by itself; null with disabledReason',
+    }),
   ),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -700,4 +713,47 @@ export const EventTypeImportOpenApiOut = Type.Object({
 export const EventExampleIn = Type.Object({
   eventType: Name(),
   exampleIndex: NotInHerald<number>("Herald sends the first example of the event type's newest schema", [0]),
+});
+
+/** Path parameters of an operational webhook endpoint's routes. */
+export const OperationalEndpointParams = Type.Object({ endpoint_id: PathId });
+
+const operationalEndpointFields = {
+  url: endpointFields.url,
+  description: endpointFields.description,
+  uid: endpointFields.uid,
+  filterTypes: Type.Optional(
+    Nullable(
+      Type.Array(Type.Union(OPERATIONAL_EVENT_TYPES.map((t) => Type.Literal(t))), {
+        uniqueItems: true,
+        description: 'The operational events it receives; null, left out or [] for every one.',
+      }),
+    ),
+  ),
+  disabled: endpointFields.disabled,
+  metadata: endpointFields.metadata,
+  throttleRate: endpointFields.throttleRate,
+  rateLimit: endpointFields.rateLimit,
+};
+
+export const OperationalEndpointIn = Type.Object({
+  ...operationalEndpointFields,
+  secret: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+});
+export const OperationalEndpointUpdate = Type.Object(operationalEndpointFields);
+
+export const OperationalEndpointOut = Type.Object({
+  id: Type.String(),
+  uid: Nullable(Type.String()),
+  url: Type.String(),
+  description: Type.String(),
+  filterTypes: Nullable(Type.Array(Type.String())),
+  disabled: Type.Boolean(),
+  metadata: Metadata,
+  throttleRate: Nullable(Type.Integer()),
+  rateLimit: Nullable(Type.Integer()),
+  disabledReason: EndpointOut.properties.disabledReason,
+  disabledAt: EndpointOut.properties.disabledAt,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
 });

@@ -56,6 +56,8 @@ export function endpointOut(e: Endpoint) {
     // Herald's: the API speaks seconds, the store milliseconds.
     retrySchedule: e.retrySchedule?.map((ms) => ms / 1000) ?? null,
     timeout: e.timeoutMs === null ? null : e.timeoutMs / 1000,
+    disabledReason: e.disabledReason,
+    disabledAt: e.disabledAt === null ? null : iso(e.disabledAt),
     createdAt: iso(e.createdAt),
     updatedAt: iso(e.updatedAt),
   };

@@ -25,14 +25,16 @@ import type { RouteContext } from './context.js';
 import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
 import { notBuilt } from './not-built.js';
+import { refuseReservedApp } from './reserved.js';
 import { applicationRoutes } from './routes/applications.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { contentRoutes } from './routes/content.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
-import { type DispatcherHealth, healthRoutes } from './routes/health.js';
+import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { type PortalOptions, portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
@@ -365,6 +367,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     store,
     dispatcher: options.dispatcher ?? (() => 'notapplicable'),
   });
+  await app.register(probeRoutes, { store });
   // Where the links of auth/app-portal-access lead: the consumer portal (web/portal).
   await app.register(portalRoutes, options.portal ?? {});
 
@@ -378,6 +381,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         const route = request.routeOptions.url ?? '';
         requireWritable(request.principal, request.method, route);
         requireCapability(request.principal.capabilities, request.method, route);
+        refuseReservedApp(request);
       });
 
       api.addHook('preHandler', async (request, reply) => {
@@ -431,6 +435,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(contentRoutes, ctx);
       await api.register(sourceRoutes, ctx);
       await api.register(backgroundTaskRoutes, ctx);
+      await api.register(operationalWebhookRoutes, ctx);
 
       await api.register(authRoutes, ctx);
     },

@@ -39,6 +39,14 @@ function countUpTo(max: number): (value: string) => number {
 
 const DAY_MS = 86_400_000;
 
+/** A number of days from 0 (off) to 100 years. */
+function daysOrZero(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 36_500)
+    throw new InvalidArgumentError('must be a whole number of days from 0 (off) to 36500');
+  return n;
+}
+
 function baseUrl(value: string): string {
   let url: URL;
   try {
@@ -173,6 +181,33 @@ program
       .argParser(wholeNumber),
   )
   .addOption(
+    new Option(
+      '--dispatcher-stall-ms <ms>',
+      'health reports the dispatcher in error (503) once its loop has not turned this long while work is due',
+    )
+      .default(DISPATCHER_DEFAULTS.stallMs)
+      .env('HERALD_DISPATCHER_STALL_MS')
+      .argParser(countUpTo(3_600_000)),
+  )
+  .addOption(
+    new Option(
+      '--retention-days <days>',
+      "days a message's payload and its attempts' response bodies are kept, unless the message sets payloadRetentionPeriod (0: for ever)",
+    )
+      .default(90)
+      .env('HERALD_RETENTION_DAYS')
+      .argParser(daysOrZero),
+  )
+  .addOption(
+    new Option(
+      '--retention-rows-days <days>',
+      'days after which a message whose deliveries are done is deleted with its deliveries and attempts (0: never)',
+    )
+      .default(0)
+      .env('HERALD_RETENTION_ROWS_DAYS')
+      .argParser(daysOrZero),
+  )
+  .addOption(
     new Option('--inbound-max-age-days <days>', "days a source's received requests are kept")
       .default(INBOUND_RETENTION_DEFAULTS.maxAgeMs / DAY_MS)
       .env('HERALD_INBOUND_MAX_AGE_DAYS')
@@ -196,6 +231,10 @@ program
     'count attempts per endpoint too: one series each (a small install)',
     false,
   )
+  .option(
+    '--no-trace-propagation',
+    'with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), send no traceparent header to endpoints (env HERALD_TRACE_PROPAGATION=false)',
+  )
   .action(async (o) => {
     const fromEnv = process.env.HERALD_ALLOW_NETWORK?.split(',').filter(Boolean) ?? [];
     // Loaded here, not at the top: the server (Fastify, the stores, the dispatcher) costs
@@ -211,14 +250,21 @@ program
       logFormat: o.logFormat ?? defaultLogFormat(),
       headerStyle: o.headerStyle,
       leaseMs: o.leaseMs,
+      stallMs: o.dispatcherStallMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
       portalFrameAncestors: o.portalFrameAncestors,
       corsOrigins: corsOrigins([...(process.env.HERALD_CORS_ORIGIN?.split(',') ?? []), ...o.corsOrigin]),
+      retention: {
+        payloadMs: o.retentionDays === 0 ? null : o.retentionDays * DAY_MS,
+        rowsMs: o.retentionRowsDays === 0 ? null : o.retentionRowsDays * DAY_MS,
+      },
       inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
       migrate: o.migrate,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
+      tracePropagation:
+        o.tracePropagation && process.env.HERALD_TRACE_PROPAGATION?.trim().toLowerCase() !== 'false',
       version,
     });
   });

@@ -1,10 +1,12 @@
 /** `herald serve`: the API and the dispatcher, together or split by role. */
 import { pino } from 'pino';
 import { ensureAdminToken } from '../api/auth.js';
+import { type ComponentState, checkDatabase } from '../api/routes/health.js';
 import { buildApi } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { PayloadSweeper } from '../delivery/payload-sweeper.js';
+import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
 import { InboundSweeper } from '../inbound/retention.js';
@@ -14,6 +16,7 @@ import { startMetricsListener } from '../metrics/listener.js';
 import type { InboundRetention } from '../store/inbound-retention.js';
 import { openStore } from '../store/open.js';
 import { secretBoxFor } from '../store/secret-box.js';
+import { startTracing } from '../tracing/tracing.js';
 import { redactUrl } from './database.js';
 import { type LogFormat, logDestination } from './log.js';
 import { CliError } from './manage.js';
@@ -31,6 +34,8 @@ export interface ServeOptions {
   headerStyle: 'standard' | 'svix';
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
+  /** How long the dispatcher may stall while work is due before health reports it (ms). */
+  stallMs: number;
   adminToken: string | undefined;
   /** Base URL clients reach the API at, for links it returns; default the listening address. */
   publicUrl: string | undefined;
@@ -40,10 +45,20 @@ export interface ServeOptions {
   portalFrameAncestors: string;
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
+  /**
+   * How long messages keep their payloads and attempts' bodies without a retention of their
+   * own (`--retention-days`), and when they are deleted (`--retention-rows-days`); `null`: for ever.
+   */
+  retention: { payloadMs: number | null; rowsMs: number | null };
   /** How long and how many inbound requests each source's log keeps. */
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
   migrate: boolean;
+  /**
+   * With tracing on (`OTEL_EXPORTER_OTLP_ENDPOINT`), send each attempt's `traceparent` to its
+   * endpoint; `false` (`--no-trace-propagation`) keeps the spans and sends no header.
+   */
+  tracePropagation: boolean;
   /** `GET /metrics`: also on a port of its own, without a token; on the API port without one. */
   metrics: { port: number | undefined; public: boolean; perEndpoint: boolean };
   version: string;
@@ -69,6 +84,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const box = secretBoxFor(options.mainKey);
   const logs = await logDestination(options.logFormat);
   const logger = pino({ level: options.logLevel }, logs);
+  // The OpenTelemetry SDK is loaded only when an OTLP endpoint is set; stopped last, so that
+  // the spans of the last requests and attempts are exported.
+  const tracing = await startTracing(options.version, (error) =>
+    logger.warn({ err: error }, 'tracing: spans could not be exported'),
+  );
+  if (tracing)
+    out(
+      `herald: tracing to ${tracing.url} (OpenTelemetry)${options.tracePropagation ? '' : ', traceparent not sent to endpoints'}`,
+    );
   const store = await openStore(options.db, box, {
     inboundRetention: options.inboundRetention,
     migrate: options.migrate,
@@ -93,10 +117,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     allowNetworks: options.allowNetwork,
     headerStyle: options.headerStyle,
     leaseMs: options.leaseMs,
+    stallMs: options.stallMs,
     userAgent: `Herald/${options.version}`,
+    tracePropagation: options.tracePropagation,
   };
-  // What /api/v1/health says of the dispatcher: none beside an API of --role api.
-  let dispatcherState: 'ok' | 'error' | 'notapplicable' = 'notapplicable';
+  // What /api/v1/health says of the dispatcher: none beside an API of --role api; else
+  // whether its loop turns while work is due (src/delivery/liveness.ts).
+  let dispatcherState: () => ComponentState = () => ({ status: 'notapplicable' });
+  const stateOf = (stalled: string | null): ComponentState =>
+    stalled === null ? { status: 'ok' } : { status: 'error', detail: stalled };
   const dispatcherStarted = (workerId: string) =>
     out(
       `herald: dispatcher running as ${workerId}${options.allowNetwork.length ? `, allowed networks ${options.allowNetwork.join(', ')}` : ''}`,
@@ -110,6 +139,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (options.role === 'worker') {
     // A worker process has nothing else to run: the dispatcher takes its main thread.
     const dispatcher = new Dispatcher({ store, logger, ...dispatcherOptions }).start();
+    dispatcherState = () => stateOf(dispatcher.health());
     const counted = deliveryMetrics(dispatcher, deliveryMetricsOptions);
     metricsTexts.push(() => counted.registry.metrics());
     stops.push(async () => {
@@ -121,9 +151,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     // With the API beside it, the dispatcher runs in a thread of its own (second core).
     const thread = await startDispatcherThread(
       store,
-      { logLevel: options.logLevel, ...dispatcherOptions, metrics: deliveryMetricsOptions },
+      {
+        logLevel: options.logLevel,
+        ...dispatcherOptions,
+        metrics: deliveryMetricsOptions,
+        tracing: tracing ? { version: options.version } : null,
+      },
       (error) => {
-        dispatcherState = 'error';
+        dispatcherState = () => ({ status: 'error', detail: 'the dispatcher thread stopped' });
         logger.fatal({ err: error }, 'the dispatcher thread stopped; exiting');
         process.exit(1);
       },
@@ -131,19 +166,32 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     metricsTexts.push(() => thread.metrics());
     stops.push(() => thread.stop());
-    dispatcherState = 'ok';
+    dispatcherState = () => stateOf(thread.health());
     dispatcherStarted(thread.workerId);
   }
   // Before the API: its banner's last line says the server is ready.
   if (options.metrics.port !== undefined) {
-    const listener = await startMetricsListener(options.host, options.metrics.port, renderMetrics).catch(
-      async (error: NodeJS.ErrnoException) => {
-        for (const s of stops) await s();
-        await stopCheckpoints();
-        await store[Symbol.asyncDispose]();
-        throw listenError(error, options.metrics.port!, options.host, '--metrics-port');
-      },
-    );
+    // Ready: the database commits, and the dispatcher of this process (if any) is not stalled.
+    const ready = async () => {
+      const database = await checkDatabase(store, logger);
+      const dispatcher = dispatcherState();
+      return database.status === 'error'
+        ? (database.detail ?? 'database error')
+        : dispatcher.status === 'error'
+          ? (dispatcher.detail ?? 'dispatcher error')
+          : null;
+    };
+    const listener = await startMetricsListener(
+      options.host,
+      options.metrics.port,
+      renderMetrics,
+      ready,
+    ).catch(async (error: NodeJS.ErrnoException) => {
+      for (const s of stops) await s();
+      await stopCheckpoints();
+      await store[Symbol.asyncDispose]();
+      throw listenError(error, options.metrics.port!, options.host, '--metrics-port');
+    });
     stops.push(listener.close);
     out(`herald: metrics at ${listener.url}`);
   }
@@ -162,7 +210,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public },
       corsOrigins: options.corsOrigins,
       portal: { frameAncestors: options.portalFrameAncestors },
-      dispatcher: () => dispatcherState,
+      dispatcher: () => dispatcherState(),
     });
     const address = await api.listen({ port: options.port, host: options.host }).catch(async (error) => {
       // A start that fails leaves nothing running behind it, and says why in one line.
@@ -180,8 +228,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     stops.push(() => sweeper[Symbol.asyncDispose]());
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
-    const payloads = new PayloadSweeper({ store, logger }).start();
+    const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();
     stops.push(() => payloads[Symbol.asyncDispose]());
+    if (options.retention.rowsMs !== null) {
+      const rows = new RowSweeper({ store, logger, retentionMs: options.retention.rowsMs }).start();
+      stops.push(() => rows[Symbol.asyncDispose]());
+    }
     // Only once listening: a start that failed earlier would have stored a token nobody saw.
     await ensureAdminToken(store, options.adminToken, (token) =>
       out(`herald: created admin token (shown once, only its hash is stored): ${token}`),
@@ -199,6 +251,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const s of stops) await s();
   await stopCheckpoints();
   await store[Symbol.asyncDispose]();
+  await tracing?.stop();
   out('herald: stopped');
 }
 

@@ -117,6 +117,13 @@ export interface Endpoint {
   timeoutMs: number | null;
   /** When messages first exhausted their retries with no success since; drives auto-disable. */
   failingSince: number | null;
+  /**
+   * Why the store disabled it by itself: `gone` (it answered 410) or `failing` (its deliveries
+   * failed for the auto-disable period); `null` when enabled or disabled through the API.
+   */
+  disabledReason: 'gone' | 'failing' | null;
+  /** When the store disabled it by itself (ms); `null` with `disabledReason`. */
+  disabledAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -142,6 +149,11 @@ export interface Message {
   deliverAt: number | null;
   /** When its payload is expunged by the retention sweep; `null`: kept as long as the message. */
   payloadExpiresAt: number | null;
+  /**
+   * The W3C trace context of the ingest (a JSON object of `traceparent`, and `tracestate` if
+   * any), so that its attempts join the ingest's trace; `null` when tracing was off.
+   */
+  traceContext: string | null;
   createdAt: number;
 }
 

@@ -10,6 +10,7 @@ import { ValidationError } from '../core/errors.js';
 import { DEFAULT_RETRY_SCHEDULE_MS } from '../core/retry.js';
 import { checkRetrySchedule, checkTimeout } from '../core/rules.js';
 import type { DeliveryStore } from '../store/store.js';
+import { type Liveness, STALL_MS_DEFAULT } from './liveness.js';
 import type { Resolver } from './ssrf.js';
 
 /** Shortest lease: room for a 1 s request plus the 5 s safety margin, and some queueing. */
@@ -57,6 +58,16 @@ export const DISPATCHER_DEFAULTS = {
   idleRecheckMs: 30_000,
   /** `User-Agent` of every request. */
   userAgent: 'Herald/0.1.0',
+  /**
+   * How long the loop may stay in one turn, or sleep past due work, before `/api/v1/health`
+   * calls the dispatcher stalled (also how long its thread may not answer): 30 s.
+   */
+  stallMs: STALL_MS_DEFAULT,
+  /**
+   * With tracing on, send each attempt's W3C `traceparent` (and `tracestate`) to the endpoint,
+   * so that its own spans join the trace (`--no-trace-propagation` turns it off).
+   */
+  tracePropagation: true,
 } as const;
 
 /** Options of the dispatcher; only `store` is required. */
@@ -83,10 +94,14 @@ export interface DispatcherOptions {
   shutdownDeadlineMs?: number;
   idleRecheckMs?: number;
   userAgent?: string;
+  stallMs?: number;
+  /** Where the loop records its turns (`liveness.ts`); default a record of its own. */
+  liveness?: Liveness;
+  tracePropagation?: boolean;
 }
 
 /** The resolved config: every field present and checked. */
-export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver'>> & {
+export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver' | 'liveness'>> & {
   resolver: Resolver | undefined;
 };
 
@@ -128,5 +143,7 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     shutdownDeadlineMs: positiveInt('shutdownDeadlineMs', options.shutdownDeadlineMs ?? d.shutdownDeadlineMs),
     idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
     userAgent: options.userAgent ?? d.userAgent,
+    stallMs: positiveInt('stallMs', options.stallMs ?? d.stallMs),
+    tracePropagation: options.tracePropagation ?? d.tracePropagation,
   };
 }

@@ -7,13 +7,16 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { recordedHeaders } from '../core/headers.js';
 import { newId } from '../core/ids.js';
+import { isOperationalApp } from '../core/operational.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import { signatureHeader } from '../core/signing.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
+import { endAttempt, startAttempt, traceHeaders } from '../tracing/tracing.js';
 import { EndpointBudget } from './budget.js';
 import { type DispatcherConfig, type DispatcherOptions, resolveDispatcherConfig } from './config.js';
 import { EndpointCache, type PreparedEndpoint } from './endpoint-cache.js';
+import { Liveness } from './liveness.js';
 import { type AttemptEvent, Recorder } from './recorder.js';
 import { HttpSender } from './sender.js';
 import { Throttle } from './throttle.js';
@@ -41,6 +44,8 @@ export interface DispatcherEvents {
 /** Sends due deliveries; see the module comment. */
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly config: DispatcherConfig;
+  /** When the loop last turned and until when it sleeps, for health checks (`liveness.ts`). */
+  readonly liveness: Liveness;
   private readonly sender: HttpSender;
   private readonly endpoints: EndpointCache;
   private readonly shutdown = new AbortController();
@@ -65,6 +70,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   constructor(options: DispatcherOptions) {
     super();
     this.config = resolveDispatcherConfig(options);
+    this.liveness = options.liveness ?? new Liveness();
     this.endpoints = new EndpointCache(this.config.store);
     // Every in-flight request listens for shutdown; hundreds at once are expected.
     setMaxListeners(0, this.shutdown.signal);
@@ -104,6 +110,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this;
   }
 
+  /** `null` while the loop is alive; else why it is not (see `liveness.ts`). */
+  health(): string | null {
+    return this.liveness.check(this.config.clock.now(), this.config.stallMs);
+  }
+
   /** Deliveries this worker holds right now (queued or in flight). */
   get inFlight(): number {
     return this.budget.held;
@@ -119,6 +130,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private waitForSignal(ms: number | null): Promise<void> {
     if (this.signalled || this.stopping) return Promise.resolve();
+    this.liveness.sleeping(ms === null ? null : this.config.clock.now() + ms);
     return new Promise((resolve) => {
       const timer = ms === null ? null : this.config.clock.setTimer(() => this.signal(), ms);
       this.wakeUp = () => {
@@ -131,6 +143,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private async run(): Promise<void> {
     const { store, clock, concurrency, batchSize } = this.config;
     while (!this.stopping) {
+      this.liveness.turned(clock.now());
       const free = concurrency - this.budget.held;
       if (free < this.refillAt && this.budget.held > 0) {
         this.signalled = false;
@@ -296,7 +309,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return;
     }
     const startedAt = clock.now();
-    const headers = this.headersFor(prepared, delivery, payload, startedAt);
+    // The attempt's span (null unless tracing is on), a child of the ingest's stored context.
+    const span = startAttempt(delivery, prepared.url);
+    const headers = this.headersFor(
+      prepared,
+      delivery,
+      payload,
+      startedAt,
+      span !== null && this.config.tracePropagation ? traceHeaders(span) : null,
+    );
     const result = await this.sender.send({
       url: prepared.url,
       headers,
@@ -305,10 +326,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       signal: this.shutdown.signal,
     });
     if (result.aborted) {
+      endAttempt(span, { succeeded: false, statusCode: null, errorKind: 'aborted' });
       this.giveBack(delivery);
       return;
     }
     const verdict = judge(result.statusCode, result.errorKind);
+    endAttempt(span, {
+      succeeded: verdict.succeeded,
+      statusCode: result.statusCode,
+      errorKind: result.errorKind,
+    });
     // Time and jitter are drawn only for a retry, as before the decision moved to core.
     const retrying = !verdict.succeeded && verdict.retry;
     const now = retrying ? clock.now() : 0;
@@ -338,8 +365,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       createdAt: startedAt,
     };
     if (!verdict.succeeded) {
-      // One line per failed attempt, at info: the operator's first question is why.
-      logger.info(
+      // One line per failed attempt, at info: the operator's first question is why. At warn for
+      // an operational endpoint, which no operational event tells about (it would be its own).
+      logger[isOperationalApp(delivery.appId) ? 'warn' : 'info'](
         {
           appId: delivery.appId,
           endpointId: delivery.endpointId,
@@ -398,15 +426,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     delivery: ClaimedDelivery,
     payload: string,
     now: number,
+    trace: Record<string, string> | null,
   ): Record<string, string> {
     const names = HEADER_NAMES[this.config.headerStyle];
     const timestamp = Math.floor(now / 1000);
     const keys = EndpointCache.activeKeys(prepared, now);
+    const endpointHeaders = trace
+      ? withoutNames(prepared.endpoint.headers, trace)!
+      : prepared.endpoint.headers;
     return {
       // A message's own headers, then the endpoint's, then Herald's: later ones win, whatever
-      // the case of their names (Herald's are reserved, so neither of the others has them).
-      ...withoutNames(delivery.headers, prepared.endpoint.headers),
-      ...prepared.endpoint.headers,
+      // the case of their names (Herald's are reserved, so neither of the others has them;
+      // the trace headers are not, and are taken out of both when Herald sends its own).
+      ...withoutNames(delivery.headers, trace ? { ...endpointHeaders, ...trace } : endpointHeaders),
+      ...endpointHeaders,
+      ...trace,
       'content-type': 'application/json',
       'user-agent': this.config.userAgent,
       [names.id]: delivery.msgId,
@@ -433,6 +467,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       attempt,
       next,
       disableEndpoint,
+      attemptsMade: delivery.attempts + (attempt ? 1 : 0),
     });
   }
 
@@ -440,9 +475,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private committed(events: AttemptEvent[], disabled: DisabledEndpoint[]): void {
     for (const event of events) this.emit('attempt', event);
     for (const d of disabled) {
+      // An operational endpoint is never told of itself: this line is all there is of it.
+      const what = isOperationalApp(d.appId)
+        ? 'operational webhook endpoint disabled (no operational event is sent to it until it is enabled again)'
+        : 'endpoint disabled';
       this.config.logger.warn(
         { appId: d.appId, endpointId: d.endpointId, reason: d.reason },
-        `endpoint disabled: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
+        `${what}: ${this.disabledBecause(d.reason)}; the deliveries waiting for it failed`,
       );
       this.emit('endpoint.disabled', d);
     }

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../store/store.js';
-import { Sweeper, type SweepResult } from '../store/sweeper.js';
+import { reclaimAll, Sweeper, type SweepResult } from '../store/sweeper.js';
 
 /** Defaults of {@link InboundSweeperOptions}. */
 export const INBOUND_SWEEPER_DEFAULTS = {
@@ -23,7 +23,7 @@ export const INBOUND_SWEEPER_DEFAULTS = {
 
 /** Options of {@link InboundSweeper}; only `store` is required. */
 export interface InboundSweeperOptions {
-  store: Pick<Store, 'pruneInbound'>;
+  store: Pick<Store, 'pruneInbound' | 'reclaimSpace'>;
   clock?: Clock;
   logger?: Logger;
   intervalMs?: number;
@@ -45,6 +45,7 @@ export class InboundSweeper extends Sweeper<'deleted'> {
       {
         count: 'deleted',
         step: (batchSize) => options.store.pruneInbound(batchSize),
+        after: async () => void (await reclaimAll(options.store)),
         done: 'inbound requests past retention deleted',
         failed: 'inbound retention sweep failed; next one at the interval',
       },

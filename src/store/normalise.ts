@@ -95,6 +95,8 @@ export function blankEndpoint(id: string, appId: string, now: number, secret?: s
     retrySchedule: null,
     timeoutMs: null,
     failingSince: null,
+    disabledReason: null,
+    disabledAt: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -132,6 +134,8 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
     timeoutMs: patch.timeoutMs === undefined ? base.timeoutMs : checkTimeout('timeoutMs', patch.timeoutMs),
     // Enabling an endpoint again starts its failure clock afresh.
     failingSince: disabled ? base.failingSince : base.disabled ? null : base.failingSince,
+    // Enabled or disabled by hand: the store's own reason, if any, no longer holds.
+    ...(disabled === base.disabled ? {} : { disabledReason: null, disabledAt: null }),
     updatedAt: now,
   };
 }
@@ -214,6 +218,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     headers: passedHeaders(input.headers),
     deliverAt: checkDeliverAt(input.deliverAt, now),
     payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
+    traceContext: input.traceContext ?? null,
     createdAt: now,
   };
 }

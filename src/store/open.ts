@@ -8,7 +8,7 @@ import { migrate as migratePostgres } from './postgres/migrate.js';
 import type { MigrationPlan } from './schema-version.js';
 import { plainBox, type SecretBox } from './secret-box.js';
 import { openSqliteStore } from './sqlite/index.js';
-import { migrate as migrateSqlite } from './sqlite/migrate.js';
+import { migrate as migrateSqlite, vacuumIncrementallyIfNew } from './sqlite/migrate.js';
 import type { Store } from './store.js';
 
 /** Options every backend takes from `herald serve`. */
@@ -55,6 +55,7 @@ export async function migrateDatabase(db: string, now: number): Promise<Migratio
     throw new ValidationError('--db', 'must be a SQLite file path or a postgres:// URL');
   const sqlite = new Database(db);
   try {
+    vacuumIncrementallyIfNew(sqlite);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     return migrateSqlite(sqlite, now);

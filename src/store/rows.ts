@@ -93,6 +93,8 @@ export interface EndpointRow {
   retry_schedule: string | null;
   timeout_ms: number | null;
   failing_since: number | null;
+  disabled_reason: string | null;
+  disabled_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -154,6 +156,8 @@ export function toEndpoint(r: EndpointRow, box: SecretBox): Endpoint {
     retrySchedule: jsonOrNull(r.retry_schedule),
     timeoutMs: r.timeout_ms,
     failingSince: r.failing_since,
+    disabledReason: (r.disabled_reason ?? null) as Endpoint['disabledReason'],
+    disabledAt: r.disabled_at ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -176,6 +180,8 @@ export function fromEndpoint(e: Endpoint, box: SecretBox): EndpointRow {
     retry_schedule: textOrNull(e.retrySchedule),
     timeout_ms: e.timeoutMs,
     failing_since: e.failingSince,
+    disabled_reason: e.disabledReason,
+    disabled_at: e.disabledAt,
     created_at: e.createdAt,
     updated_at: e.updatedAt,
   };
@@ -195,6 +201,8 @@ export interface MessageRow {
   payload_expires_at: number | null;
   /** When the payload was expunged (by request or by its retention); `null` while kept. */
   expunged_at: number | null;
+  /** Absent where a query leaves it out (it matters to claims only). */
+  trace_context?: string | null;
   created_at: number;
 }
 
@@ -210,6 +218,7 @@ export function toMessage(r: MessageRow): Message {
     headers: jsonOrNull(r.headers),
     deliverAt: r.deliver_at,
     payloadExpiresAt: r.payload_expires_at,
+    traceContext: r.trace_context ?? null,
     createdAt: r.created_at,
   };
 }
@@ -228,6 +237,7 @@ export function fromMessage(m: Message): MessageRow {
     deliver_at: m.deliverAt,
     payload_expires_at: m.payloadExpiresAt,
     expunged_at: m.payload === null ? m.createdAt : null,
+    trace_context: m.traceContext,
     created_at: m.createdAt,
   };
 }
@@ -340,6 +350,7 @@ export interface ClaimRow {
   /** `NULL` once the message's payload is gone. */
   payload: string | null;
   headers: string | null;
+  trace_context: string | null;
   endpoint_version: number;
 }
 
@@ -354,6 +365,7 @@ export function toClaimed(r: ClaimRow, leaseExpiresAt: number): ClaimedDelivery 
     eventType: r.event_type,
     payload: r.payload,
     headers: jsonOrNull(r.headers),
+    traceContext: r.trace_context,
     leaseExpiresAt,
     endpointVersion: r.endpoint_version,
   };

@@ -128,6 +128,8 @@ export interface NewMessage {
   deliverAt?: number | null;
   /** Hours to keep the payload (1 to 2160); left out or `null`, as long as the message. */
   payloadRetentionHours?: number | null;
+  /** The ingest's W3C trace context as JSON text ({@link Message.traceContext}); stored as given. */
+  traceContext?: string | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -215,6 +217,8 @@ export interface ClaimedDelivery {
   payload: string | null;
   /** The message's extra headers, if any. */
   headers: Record<string, string> | null;
+  /** The message's trace context ({@link Message.traceContext}): the attempt's span is its child. */
+  traceContext: string | null;
   leaseExpiresAt: number;
   /** The endpoint's `updatedAt`, so a worker knows when its cached copy is stale. */
   endpointVersion: number;
@@ -243,6 +247,12 @@ export interface Completion {
   next: DeliveryNext;
   /** 410 Gone: disable the endpoint now. */
   disableEndpoint: boolean;
+  /**
+   * The delivery's attempts so far, this one included: the operational events
+   * `message.attempt.failing` (the 4th failure) and `.recovered` are told by it. Absent:
+   * unknown, and neither is sent.
+   */
+  attemptsMade?: number;
 }
 
 /** An endpoint that a batch of completions disabled. */
@@ -479,10 +489,19 @@ export interface Store extends AsyncDisposable {
     limit: number,
   ): Promise<{ visited: number; last: string | null }>;
   /**
-   * Expunges the payloads of up to `limit` messages whose retention has ended by the store's
-   * clock (`payloadExpiresAt`); returns how many. While that is `limit`, there may be more.
+   * Expunges, as {@link expungeMessageContent} does (payload and attempts' response bodies),
+   * up to `limit` messages whose retention has ended by the store's clock: their own
+   * (`payloadExpiresAt`), or, for those without one, `keepMs` after their creation (the
+   * server's `--retention-days`; `null`: kept). Returns how many; while that is `limit`,
+   * there may be more.
    */
-  expirePayloads(limit: number): Promise<number>;
+  expirePayloads(limit: number, keepMs?: number | null): Promise<number>;
+  /**
+   * Deletes up to `limit` messages created more than `keepMs` ago whose deliveries are all
+   * done (succeeded or failed), with their deliveries and attempts (`--retention-rows-days`).
+   * Returns how many; while that is `limit`, there may be more. One transaction per call.
+   */
+  pruneMessages(limit: number, keepMs: number): Promise<number>;
   /** A message's deliveries with their endpoints (those that still exist), keyed by endpoint id, ascending. */
   listMessageDestinations(
     msgId: string,
@@ -635,7 +654,10 @@ export interface Store extends AsyncDisposable {
   expireTokens(appId: string, at: number, sessionIds?: readonly string[]): Promise<number>;
   /** Ends one application token at `at` (logout); `false` when no application token has this hash. */
   revokeToken(hash: string, at: number): Promise<boolean>;
-  /** Resolves once the database answers a trivial query; throws when it cannot (health checks). */
+  /**
+   * Resolves once the database has committed a trivial write (one row of `health_probe`);
+   * throws when it cannot (health checks): a store that reads but cannot commit fails it.
+   */
   ping(): Promise<void>;
 
   /** The answer stored for an idempotency key, if newer than `notBefore`. */
@@ -660,6 +682,12 @@ export interface Store extends AsyncDisposable {
   readonly backgroundCheckpoints?: (
     onFailure: (message: string) => void,
   ) => Promise<(() => Promise<void>) | null>;
+  /**
+   * Optional: gives free pages back to the file system, at most `maxPages` per call (SQLite
+   * in `auto_vacuum = INCREMENTAL` mode: `PRAGMA incremental_vacuum`); resolves with how many
+   * it gave back, 0 when none is free or the file is not in that mode.
+   */
+  readonly reclaimSpace?: (maxPages: number) => Promise<number>;
   /**
    * Optional: the connection pool's state now (PostgreSQL), for metrics: connections open,
    * idle, and queries waiting for one.

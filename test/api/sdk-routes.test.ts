@@ -55,10 +55,9 @@ describe('every svix SDK method', () => {
     expect(calls.filter((c) => c.status >= 500 && c.status !== 501).map((c) => c.name)).toEqual([]);
   });
 
-  it('operational webhooks and transformations answer 501 pointing at their issues', () => {
+  it('transformations answer 501 pointing at their issue; operational webhooks are built', () => {
     const of = (name: string) => calls.find((c) => c.name === name)!;
-    expect(of('operationalWebhookEndpoint.list')).toMatchObject({ status: 501 });
-    expect(of('operationalWebhookEndpoint.list').detail).toContain('operational-webhooks issue');
+    expect(of('operationalWebhookEndpoint.list')).toMatchObject({ status: 200 });
     expect(of('endpoint.transformationGet')).toMatchObject({ status: 501 });
     expect(of('endpoint.transformationGet').detail).toContain('transformations issue');
     expect(of('statistics.aggregateAppStats')).toMatchObject({ status: 501 });
@@ -71,13 +70,13 @@ describe('every svix SDK method', () => {
 
   it('the SDK raises the 501 as an ApiException whose body says what is missing', async () => {
     const svix = new Svix(ADMIN, { serverUrl: base, retryScheduleInMs: [] });
-    const error = await svix.operationalWebhookEndpoint.list().catch((e: unknown) => e);
+    const error = await svix.environment.export().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiException);
     expect((error as ApiException<string>).code).toBe(501);
     expect(JSON.parse((error as ApiException<string>).body)).toEqual({
       code: 'not_implemented',
       detail:
-        'GET /api/v1/operational-webhook/endpoint is not built in Herald: operational webhooks, planned in the operational-webhooks issue',
+        'POST /api/v1/environment/export is not built in Herald: environment export and import, not planned',
     });
   });
 });
@@ -85,14 +84,12 @@ describe('every svix SDK method', () => {
 describe('the 501 fallback', () => {
   it('gives way to a route registered for the same path, and leaves other paths a 404', async () => {
     const withTasks = await buildApi({ store: testStore.store });
-    withTasks.get('/api/v1/operational-webhook/endpoint', async () => ({ data: [], done: true }));
+    withTasks.get('/api/v1/environment/export', async () => ({ data: [], done: true }));
     try {
-      const built = await withTasks.inject({ url: '/api/v1/operational-webhook/endpoint' });
+      const built = await withTasks.inject({ url: '/api/v1/environment/export' });
       expect(built.statusCode).toBe(200);
       expect(built.json()).toEqual({ data: [], done: true });
-      expect((await withTasks.inject({ url: '/api/v1/operational-webhook/endpoint/ep_x' })).statusCode).toBe(
-        501,
-      );
+      expect((await withTasks.inject({ url: '/api/v1/environment/import' })).statusCode).toBe(501);
       const other = await withTasks.inject({ url: '/api/v1/no-such-thing' });
       expect(other.statusCode).toBe(404);
       expect(other.json()).toEqual({ code: 'not_found', detail: 'no route GET /api/v1/no-such-thing' });

@@ -25,7 +25,10 @@ describe('the Svix compatibility table', () => {
       /^\| `authentication\.expireAll` +\| `POST \/api\/v1\/auth\/app\/\{app_id\}\/expire-all` +\| yes +\|$/,
     );
     expect(row('operationalWebhookEndpoint.list')).toMatch(
-      /\| not built \(operational webhooks; planned in the operational-webhooks issue\) +\|$/,
+      /^\| `operationalWebhookEndpoint\.list` +\| `GET \/api\/v1\/operational-webhook\/endpoint` +\| yes +\|$/,
+    );
+    expect(row('environment.export')).toMatch(
+      /\| not built \(environment export and import; not planned\) +\|$/,
     );
   });
 });

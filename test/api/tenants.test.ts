@@ -50,6 +50,11 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/app-portal-access/{app_id}': {},
   'POST /api/v1/auth/dashboard-access/{app_id}': {},
   'POST /api/v1/auth/app/{app_id}/expire-all': {},
+  'POST /api/v1/operational-webhook/endpoint': { url: 'http://127.0.0.1:9/ops' },
+  'PUT /api/v1/operational-webhook/endpoint/{endpoint_id}': { url: 'http://127.0.0.1:9/ops' },
+  'PUT /api/v1/operational-webhook/endpoint/{endpoint_id}/headers': { headers: {} },
+  'PATCH /api/v1/operational-webhook/endpoint/{endpoint_id}/headers': { headers: {} },
+  'POST /api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate': {},
 };
 
 /** Routes anyone may call, and routes an application token may read. */

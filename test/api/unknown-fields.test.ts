@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from '../../src/api/schemas.js';
 import { buildApi } from '../../src/api/server.js';
+import { OPERATIONAL_APP_ID } from '../../src/core/operational.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore, RECORD_TABLES, type TestStore } from '../store-under-test.js';
 
@@ -38,6 +39,7 @@ beforeAll(async () => {
   await store.saveToken(hashToken(TOKEN), null);
   const app = await store.createApplication({ name: 'Fields', uid: 'fields' });
   await store.createEndpoint(app.id, { url: 'http://127.0.0.1:9/hook', uid: 'ep' });
+  await store.createEndpoint(OPERATIONAL_APP_ID, { url: 'http://127.0.0.1:9/ops', uid: 'ep' });
   await store.upsertEventType({ name: 'a.b', description: 'x' });
   const src = await store.createSource({ name: 'S', provider: 'none', secrets: [], appId: app.id });
   // No dispatcher runs: a message accepted here is stored and never sent.
@@ -92,6 +94,13 @@ const VALID: Record<string, Record<string, Record<string, unknown>>> = {
   '/api/v1/auth/app-portal-access/{app_id}': { post: {} },
   '/api/v1/auth/app/{app_id}/expire-all': { post: {} },
   '/api/v1/source': { post: { name: 'S', provider: 'none', appId: 'fields' } },
+  '/api/v1/operational-webhook/endpoint': { post: { url: 'http://127.0.0.1:9/ops2' } },
+  '/api/v1/operational-webhook/endpoint/{endpoint_id}': { put: { url: 'http://127.0.0.1:9/ops', uid: 'ep' } },
+  '/api/v1/operational-webhook/endpoint/{endpoint_id}/headers': {
+    put: { headers: {} },
+    patch: { headers: {} },
+  },
+  '/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate': { post: {} },
 };
 
 /** Routes the svix SDK calls, with the SDK model it sends (svix/dist/models/<model>). */
@@ -117,6 +126,18 @@ const SVIX_MODELS: [method: string, path: string, model: string][] = [
   ['post', '/api/v1/app/{app_id}/msg/precheck/active', 'messagePrecheckIn'],
   ['post', '/api/v1/auth/app-portal-access/{app_id}', 'appPortalAccessIn'],
   ['post', '/api/v1/auth/app/{app_id}/expire-all', 'applicationTokenExpireIn'],
+  ['post', '/api/v1/operational-webhook/endpoint', 'operationalWebhookEndpointIn'],
+  ['put', '/api/v1/operational-webhook/endpoint/{endpoint_id}', 'operationalWebhookEndpointUpdate'],
+  [
+    'put',
+    '/api/v1/operational-webhook/endpoint/{endpoint_id}/headers',
+    'operationalWebhookEndpointHeadersIn',
+  ],
+  [
+    'post',
+    '/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate',
+    'operationalWebhookEndpointSecretIn',
+  ],
 ];
 
 const require = createRequire(import.meta.url);

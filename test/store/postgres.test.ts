@@ -83,6 +83,9 @@ describe('PostgreSQL specifics', () => {
       { version: 9 },
       { version: 10 },
       { version: 11 },
+      { version: 12 },
+      { version: 13 },
+      { version: 14 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

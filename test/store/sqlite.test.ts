@@ -47,6 +47,9 @@ describe('SQLite specifics', () => {
       { version: 9, name: '009_background_tasks.sql' },
       { version: 10, name: '010_token_expiry.sql' },
       { version: 11, name: '011_deliveries_by_endpoint.sql' },
+      { version: 12, name: '012_operational_webhooks.sql' },
+      { version: 13, name: '013_health_probe.sql' },
+      { version: 14, name: '014_trace_context.sql' },
     ]);
     db.close();
   });

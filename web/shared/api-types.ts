@@ -541,6 +541,8 @@ export interface paths {
                                 createdAt: string;
                                 description: string;
                                 disabled: boolean;
+                                disabledAt: string | null;
+                                disabledReason: ("gone" | "failing") | null;
                                 filterTypes: string[] | null;
                                 id: string;
                                 metadata: {
@@ -615,6 +617,8 @@ export interface paths {
                             createdAt: string;
                             description: string;
                             disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -671,6 +675,8 @@ export interface paths {
                             createdAt: string;
                             description: string;
                             disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -735,6 +741,8 @@ export interface paths {
                             createdAt: string;
                             description: string;
                             disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -764,6 +772,8 @@ export interface paths {
                             createdAt: string;
                             description: string;
                             disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -854,6 +864,8 @@ export interface paths {
                             createdAt: string;
                             description: string;
                             disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -1784,6 +1796,8 @@ export interface paths {
                                 createdAt: string;
                                 description: string;
                                 disabled: boolean;
+                                disabledAt: string | null;
+                                disabledReason: ("gone" | "failing") | null;
                                 filterTypes: string[] | null;
                                 id: string;
                                 metadata: {
@@ -2718,6 +2732,437 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/operational-webhook/endpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    /** @description a page's iterator continues after it; its prevIterator (- and a key) gives the page before */
+                    iterator?: string;
+                    /** @description 1 to 250, default 50 */
+                    limit?: string;
+                    order?: "ascending" | "descending";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                description: string;
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                disabledReason: ("gone" | "failing") | null;
+                                filterTypes: string[] | null;
+                                id: string;
+                                metadata: {
+                                    [key: string]: string;
+                                };
+                                rateLimit: number | null;
+                                throttleRate: number | null;
+                                uid: string | null;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                url: string;
+                            }[];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string;
+                        disabled?: boolean;
+                        filterTypes?: ("endpoint.created" | "endpoint.updated" | "endpoint.deleted" | "endpoint.disabled" | "endpoint.enabled" | "message.attempt.exhausted" | "message.attempt.failing" | "message.attempt.recovered" | "background_task.finished")[] | null;
+                        metadata?: {
+                            [key: string]: string;
+                        };
+                        rateLimit?: number | null;
+                        secret?: string | null;
+                        throttleRate?: number | null;
+                        uid?: string | null;
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
+                            filterTypes: string[] | null;
+                            id: string;
+                            metadata: {
+                                [key: string]: string;
+                            };
+                            rateLimit: number | null;
+                            throttleRate: number | null;
+                            uid: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operational-webhook/endpoint/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
+                            filterTypes: string[] | null;
+                            id: string;
+                            metadata: {
+                                [key: string]: string;
+                            };
+                            rateLimit: number | null;
+                            throttleRate: number | null;
+                            uid: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string;
+                        disabled?: boolean;
+                        filterTypes?: ("endpoint.created" | "endpoint.updated" | "endpoint.deleted" | "endpoint.disabled" | "endpoint.enabled" | "message.attempt.exhausted" | "message.attempt.failing" | "message.attempt.recovered" | "background_task.finished")[] | null;
+                        metadata?: {
+                            [key: string]: string;
+                        };
+                        rateLimit?: number | null;
+                        throttleRate?: number | null;
+                        uid?: string | null;
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            disabled: boolean;
+                            disabledAt: string | null;
+                            disabledReason: ("gone" | "failing") | null;
+                            filterTypes: string[] | null;
+                            id: string;
+                            metadata: {
+                                [key: string]: string;
+                            };
+                            rateLimit: number | null;
+                            throttleRate: number | null;
+                            uid: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            headers: {
+                                [key: string]: string;
+                            };
+                            /** @description Names of the sensitive headers, whose values are not returned. */
+                            sensitive: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Values may hold tab, space, visible ASCII and U+0080 to U+00FF, not beginning or ending with a space or tab. */
+                        headers: {
+                            [key: string]: string;
+                        };
+                        /** @description Names among `headers` to mark sensitive (Herald). Credential-named headers (Authorization, Cookie, X-Api-Key, any name with auth, token, secret, password, session, credential, signature or hmac in it) are sensitive unmarked. */
+                        sensitive?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Svix field not supported by Herald (422): give each header to delete a null value in headers. */
+                        deleteHeaders?: unknown;
+                        /** @description A null value removes the header (and its sensitive mark). */
+                        headers: {
+                            [key: string]: string | null;
+                        };
+                        /** @description Names among `headers` to mark sensitive (Herald). Credential-named headers (Authorization, Cookie, X-Api-Key, any name with auth, token, secret, password, session, credential, signature or hmac in it) are sensitive unmarked. */
+                        sensitive?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            key: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        gracePeriodSeconds?: number | null;
+                        key?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/source": {
         parameters: {
             query?: never;
@@ -3052,6 +3497,96 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Liveness: 200 while the process serves HTTP. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            detail?: string;
+                            status: "ok" | "error";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Readiness: 200 once the migrations are done and the database commits a write, else 503 saying why. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            detail?: string;
+                            status: "ok" | "error";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            detail?: string;
+                            status: "ok" | "error";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

@@ -3,6 +3,14 @@
  * OSS Svix server (`{database: {status: "ok"}, …}`, 200 when every component is ok or not
  * applicable, 503 when one is in error). Public, like Svix's: it names no data.
  * `/api/v1/health/ping` answers 204 as long as the process serves HTTP.
+ *
+ * The database is checked by a write it commits (`Store.ping`), so that a database that
+ * answers reads but cannot commit is in error; the dispatcher by its loop's record
+ * (`src/delivery/liveness.ts`), so that one stalled while work is due is in error.
+ *
+ * For orchestrators, at the root: `/healthz` (liveness: 200 while the process serves HTTP)
+ * and `/readyz` (readiness: 200 once the database commits; the API listens only after its
+ * migrations are done, so nothing answers before).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
@@ -11,8 +19,14 @@ import type { Store } from '../../store/store.js';
 /** A component's state: `notapplicable` for one this process does not run. */
 export type ComponentStatus = 'ok' | 'error' | 'notapplicable';
 
+/** A component's state, with what is wrong when it is in error. */
+export interface ComponentState {
+  status: ComponentStatus;
+  detail?: string;
+}
+
 /** The dispatcher's state as the process running the API sees it. */
-export type DispatcherHealth = () => ComponentStatus;
+export type DispatcherHealth = () => ComponentStatus | ComponentState;
 
 /** Options of {@link healthRoutes}. */
 export interface HealthOptions {
@@ -20,7 +34,7 @@ export interface HealthOptions {
   dispatcher: DispatcherHealth;
 }
 
-/** A database that has not answered `SELECT 1` in this long is reported in error. */
+/** A database that has not committed the health probe in this long is reported in error. */
 export const DATABASE_CHECK_TIMEOUT_MS = 2_000;
 
 const Component = Type.Object({
@@ -51,6 +65,18 @@ async function within(check: Promise<void>, ms: number): Promise<string | undefi
   }
 }
 
+/** The database's state: `ok` once it has committed the probe in time. */
+export async function checkDatabase(
+  store: Pick<Store, 'ping'>,
+  log: { error(details: object, message: string): void },
+): Promise<ComponentState> {
+  const failure = await within(store.ping(), DATABASE_CHECK_TIMEOUT_MS).catch((error: unknown) => {
+    log.error({ err: error }, 'health check: the database could not commit the probe');
+    return 'the database refused to commit a write (the server log has the error)';
+  });
+  return failure === undefined ? { status: 'ok' } : { status: 'error', detail: failure };
+}
+
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, { store, dispatcher }) => {
   app.get(
     '/health',
@@ -63,21 +89,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
       },
     },
     async (request, reply) => {
-      const failure = await within(store.ping(), DATABASE_CHECK_TIMEOUT_MS).catch((error: unknown) => {
-        request.log.error({ err: error }, 'health check: the database refused SELECT 1');
-        return 'the database refused a query (the server log has the error)';
-      });
-      const database =
-        failure === undefined ? { status: 'ok' as const } : { status: 'error' as const, detail: failure };
-      const state = dispatcher();
+      const database = await checkDatabase(store, request.log);
+      const reported = dispatcher();
+      const state: ComponentState = typeof reported === 'string' ? { status: reported } : reported;
       const body = {
         database,
         dispatcher:
-          state === 'error'
-            ? { status: state, detail: 'the dispatcher in this process stopped' }
-            : { status: state },
+          state.status === 'error'
+            ? { status: state.status, detail: state.detail ?? 'the dispatcher in this process stopped' }
+            : { status: state.status },
       };
-      const down = database.status === 'error' || state === 'error';
+      const down = database.status === 'error' || state.status === 'error';
       return reply.status(down ? 503 : 200).send(body);
     },
   );
@@ -85,5 +107,44 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
     '/health/ping',
     { schema: { tags: ['Health'], description: 'Answers 204 while the process serves HTTP.', security: [] } },
     async (_request, reply) => reply.status(204).send(),
+  );
+};
+
+const Probe = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+  detail: Type.Optional(Type.String()),
+});
+
+/** `/healthz` and `/readyz`, at the root (see the module comment). */
+export const probeRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['Health'],
+        description: 'Liveness: 200 while the process serves HTTP.',
+        security: [],
+        response: { 200: Probe },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['Health'],
+        description:
+          'Readiness: 200 once the migrations are done and the database commits a write, else 503 saying why.',
+        security: [],
+        response: { 200: Probe, 503: Probe },
+      },
+    },
+    async (request, reply) => {
+      const database = await checkDatabase(store, request.log);
+      return database.status === 'ok'
+        ? { status: 'ok' as const }
+        : reply.status(503).send({ status: 'error' as const, detail: database.detail });
+    },
   );
 };

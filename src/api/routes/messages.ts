@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox';
 import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/errors.js';
 import { matches } from '../../core/filter.js';
 import type { Application, DeliveryStatus } from '../../core/types.js';
+import { traceIngest } from '../../tracing/tracing.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
   appOf,
@@ -108,42 +109,51 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     async (request, reply) => {
       const { body } = request;
       const { principal } = request;
-      // Serialised once; these exact bytes are stored, signed and sent.
-      const payload = JSON.stringify(body.payload);
-      if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
-        throw new PayloadTooLargeError(`payload is larger than ${ctx.maxPayloadBytes} bytes`);
-      }
-      // The hot path needs no lookup here: with the admin token the store resolves the id or
-      // uid as it commits (404 if unknown). An application token's path is resolved first and
-      // checked against the token, whatever it names.
-      let appId = request.params.app_id;
-      if (body.application || principal.appId !== null) {
-        let owner = await store.getApplication(appId);
-        if (!owner && body.application) {
-          // Svix creates the application inline when the path's id is unknown.
-          requireAdmin(principal);
-          owner = await store.createApplication({
-            name: body.application.name,
-            uid: body.application.uid ?? appId,
-            metadata: body.application.metadata ?? {},
+      // In the ingest's span when tracing is on; its context is stored with the message.
+      const message = await traceIngest(
+        request.headers,
+        { 'herald.app_id': request.params.app_id, 'herald.event_type': body.eventType },
+        async (traceContext) => {
+          // Serialised once; these exact bytes are stored, signed and sent.
+          const payload = JSON.stringify(body.payload);
+          if (Buffer.byteLength(payload) > ctx.maxPayloadBytes) {
+            throw new PayloadTooLargeError(`payload is larger than ${ctx.maxPayloadBytes} bytes`);
+          }
+          // The hot path needs no lookup here: with the admin token the store resolves the id or
+          // uid as it commits (404 if unknown). An application token's path is resolved first and
+          // checked against the token, whatever it names.
+          let appId = request.params.app_id;
+          if (body.application || principal.appId !== null) {
+            let owner = await store.getApplication(appId);
+            if (!owner && body.application) {
+              // Svix creates the application inline when the path's id is unknown.
+              requireAdmin(principal);
+              owner = await store.createApplication({
+                name: body.application.name,
+                uid: body.application.uid ?? appId,
+                metadata: body.application.metadata ?? {},
+              });
+            }
+            if (owner) requireApp(principal, owner);
+            else owner = await appOf(ctx, request, appId);
+            appId = owner.id;
+          }
+          const payloadRetentionHours = retentionHours(body);
+          const accepted = await store.acceptMessage({
+            appId,
+            eventType: body.eventType,
+            eventId: body.eventId ?? null,
+            ...(body.channels ? { channels: body.channels } : {}),
+            ...(body.tags ? { tags: body.tags } : {}),
+            // The schema checked the date-time format; the store checks how far ahead it is.
+            ...(body.deliverAt ? { deliverAt: timeParam('deliverAt', body.deliverAt) } : {}),
+            ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
+            ...(traceContext !== null ? { traceContext } : {}),
+            payload,
           });
-        }
-        if (owner) requireApp(principal, owner);
-        else owner = await appOf(ctx, request, appId);
-        appId = owner.id;
-      }
-      const payloadRetentionHours = retentionHours(body);
-      const { message } = await store.acceptMessage({
-        appId,
-        eventType: body.eventType,
-        eventId: body.eventId ?? null,
-        ...(body.channels ? { channels: body.channels } : {}),
-        ...(body.tags ? { tags: body.tags } : {}),
-        // The schema checked the date-time format; the store checks how far ahead it is.
-        ...(body.deliverAt ? { deliverAt: timeParam('deliverAt', body.deliverAt) } : {}),
-        ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
-        payload,
-      });
+          return accepted.message;
+        },
+      );
       // The stored payload goes back as its exact bytes, as on every read of a message.
       return sendJson(
         reply as FastifyReply,

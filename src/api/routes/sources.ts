@@ -8,6 +8,7 @@ import { replayInbound } from '../../inbound/replay.js';
 import { SOURCE_PROVIDERS } from '../../store/normalise.js';
 import { requireAdmin } from '../auth.js';
 import { pageRequest, type RouteContext } from '../context.js';
+import { refuseReservedAppId } from '../reserved.js';
 import { ListQuery, MessageOut, Page } from '../schemas.js';
 import { messageJson, sendJson } from '../serialize.js';
 
@@ -111,6 +112,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     { schema: { tags, body: SourceIn, response: { 201: SourceOut } } },
     async (request, reply) => {
       const { name, provider, secrets, appId, passthroughHeaders } = request.body;
+      refuseReservedAppId(appId);
       const created = await store.createSource({
         name,
         provider,

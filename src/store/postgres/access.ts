@@ -78,7 +78,13 @@ export class PostgresAccess {
 
   /** See `Store`. */
   async ping(): Promise<void> {
-    await this.conn.q('SELECT 1');
+    // A write committed, not a read: a standby after a failover, a full disk or a database
+    // stopped for wraparound still answers SELECT 1 (migration 013's probe table).
+    await this.conn.q(
+      `INSERT INTO health_probe (id, checked_at) VALUES (1, $1)
+       ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at`,
+      [this.conn.clock.now()],
+    );
   }
 
   /** See `Store`. */

@@ -4,6 +4,12 @@
  */
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import {
+  type EndpointNames,
+  endpointChangeEvents,
+  OPERATIONAL_APP_ID,
+  type OperationalEvent,
+} from '../../core/operational.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
 import {
   applicationRecord,
@@ -35,6 +41,7 @@ import type {
 } from '../store.js';
 import { APP_BY_KEY, type PostgresConnection, type Queryable, Where } from './connection.js';
 import { failPending } from './deliveries.js';
+import type { PostgresOperational } from './operational.js';
 
 /**
  * Writes an event type whole. $1 name, $2 description, $3 schemas, $4 archived, $5 deprecated,
@@ -49,7 +56,11 @@ const EVENT_TYPE_UPSERT = `
 
 /** Applications, endpoints and event types of a PostgreSQL store. */
 export class PostgresCatalog {
-  constructor(private readonly conn: PostgresConnection) {}
+  /** `operational` writes the operational events of endpoint changes in their transaction. */
+  constructor(
+    private readonly conn: PostgresConnection,
+    private readonly operational: PostgresOperational,
+  ) {}
 
   // Applications
 
@@ -93,6 +104,8 @@ export class PostgresCatalog {
   async listApplications(page: PageRequest): Promise<Page<Application>> {
     const ks = keyset(page, 'descending');
     const w = new Where();
+    // The reserved application of the operational webhooks is not a user's.
+    w.where.push(`id <> ${w.param(OPERATIONAL_APP_ID)}`);
     const sql = `SELECT * FROM applications ${w.pageSql(ks, 'id', page.limit)}`;
     const { rows } = await this.conn.q<ApplicationRow>(sql, w.params);
     return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);
@@ -119,7 +132,20 @@ export class PostgresCatalog {
   async deleteApplication(id: string): Promise<void> {
     const app = await this.getApplication(id);
     if (!app) throw new NotFoundError(`application ${id} not found`);
-    await this.conn.tx(async (c) => {
+    await this.operational.transact(async (c, emit) => {
+      // Its endpoints go with it (a foreign key's cascade): each is told as deleted.
+      const { rows } = await c.query<{ id: string; uid: string | null }>(
+        'SELECT id, uid FROM endpoints WHERE app_id = $1 ORDER BY id',
+        [app.id],
+      );
+      await emit(
+        rows.map(
+          (e): OperationalEvent => ({
+            type: 'endpoint.deleted',
+            data: { appId: app.id, appUid: app.uid, endpointId: e.id, endpointUid: e.uid },
+          }),
+        ),
+      );
       await c.query('DELETE FROM attempts WHERE app_id = $1', [app.id]);
       await c.query('DELETE FROM applications WHERE id = $1', [app.id]);
     });
@@ -199,6 +225,8 @@ export class PostgresCatalog {
       r.failing_since,
       r.created_at,
       r.updated_at,
+      r.disabled_reason,
+      r.disabled_at,
     ];
   }
 
@@ -208,12 +236,16 @@ export class PostgresCatalog {
     const now = this.conn.clock.now();
     const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app.id, now, input.secret), input, now);
     try {
-      await this.conn.q(
-        `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers, rate_limit,
-           disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
-        this.endpointParams(endpoint),
-      );
+      await this.operational.transact(async (c, emit) => {
+        await c.query(
+          `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
+             rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at,
+             disabled_reason, disabled_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
+          this.endpointParams(endpoint),
+        );
+        await emit(endpointChangeEvents(null, endpoint, this.names(endpoint, app.uid), now));
+      });
     } catch (error) {
       if (error instanceof ConflictError)
         throw new ConflictError(`an endpoint with uid ${endpoint.uid} exists`, { cause: error });
@@ -256,18 +288,25 @@ export class PostgresCatalog {
     );
   }
 
-  private async saveEndpoint(next: Endpoint, wasDisabled: boolean): Promise<void> {
+  /** The names an endpoint's operational events carry. */
+  private names(e: Endpoint, appUid: string | null): EndpointNames {
+    return { appId: e.appId, appUid, endpointId: e.id, endpointUid: e.uid };
+  }
+
+  private async saveEndpoint(current: Endpoint, next: Endpoint): Promise<void> {
     try {
-      await this.conn.tx(async (c) => {
+      await this.operational.transact(async (c, emit) => {
         await c.query(
           `UPDATE endpoints SET app_id=$2, uid=$3, url=$4, description=$5, filter_types=$6, channels=$7, secrets=$8,
              headers=$9, rate_limit=$10, disabled=$11, metadata=$12, retry_schedule=$13, timeout_ms=$14,
-             failing_since=$15, created_at=$16, updated_at=$17
+             failing_since=$15, created_at=$16, updated_at=$17, disabled_reason=$18, disabled_at=$19
            WHERE id = $1`,
           this.endpointParams(next),
         );
         // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
-        if (next.disabled && !wasDisabled) await failPending(c, next.id);
+        if (next.disabled && !current.disabled) await failPending(c, next.id);
+        const appUid = await this.operational.appUid(c, next.appId);
+        await emit(endpointChangeEvents(current, next, this.names(next, appUid), next.updatedAt));
       });
     } catch (error) {
       if (error instanceof ConflictError)
@@ -279,7 +318,7 @@ export class PostgresCatalog {
   async updateEndpoint(appId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
     const current = await this.mustGetEndpoint(appId, id);
     const next = endpointRecord(current, patch, this.conn.clock.now());
-    await this.saveEndpoint(next, current.disabled);
+    await this.saveEndpoint(current, next);
     return next;
   }
 
@@ -296,15 +335,17 @@ export class PostgresCatalog {
       secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now),
       updatedAt: now,
     };
-    await this.saveEndpoint(next, current.disabled);
+    await this.saveEndpoint(current, next);
     return next;
   }
 
   async deleteEndpoint(appId: string, id: string): Promise<void> {
     const endpoint = await this.mustGetEndpoint(appId, id);
-    await this.conn.tx(async (c) => {
+    await this.operational.transact(async (c, emit) => {
       await c.query('DELETE FROM attempts WHERE endpoint_id = $1', [endpoint.id]);
       await c.query('DELETE FROM endpoints WHERE id = $1', [endpoint.id]);
+      const appUid = await this.operational.appUid(c, endpoint.appId);
+      await emit(endpointChangeEvents(endpoint, null, this.names(endpoint, appUid), this.conn.clock.now()));
     });
   }
 }

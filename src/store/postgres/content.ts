@@ -6,6 +6,7 @@
  * Each statement's parameters are in its heading.
  */
 import { NotFoundError } from '../../core/errors.js';
+import { idFloor } from '../../core/ids.js';
 import { answerPrefix, answerWithoutPayload } from '../rows.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable } from './connection.js';
 
@@ -58,6 +59,28 @@ const APP_MESSAGES = `
 const EXPIRED = `
   SELECT id FROM messages WHERE payload_expires_at <= $1 AND expunged_at IS NULL
   ORDER BY payload_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
+/**
+ * Up to $2 messages with no retention of their own, created before id $1 (one made at the
+ * server's retention limit), on messages_default_retention (migration 013).
+ */
+const EXPIRED_BY_DEFAULT = `
+  SELECT id FROM messages WHERE payload_expires_at IS NULL AND expunged_at IS NULL AND id < $1
+  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
+/**
+ * Deletes up to $2 messages created before id $1 with no delivery still to send, with their
+ * attempts (their deliveries go by ON DELETE CASCADE), oldest first on the primary key.
+ */
+const PRUNE_MESSAGES = `
+  WITH old AS (
+    SELECT id FROM messages m WHERE id < $1
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN ('pending', 'sending'))
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+  ), attempts_gone AS (
+    DELETE FROM attempts WHERE msg_id IN (SELECT id FROM old)
+  )
+  DELETE FROM messages WHERE id IN (SELECT id FROM old)`;
 
 const APP_EXISTS = `SELECT ${APP_BY_KEY} AS id`;
 
@@ -136,14 +159,24 @@ export class PostgresContent {
     });
   }
 
-  /** See `Store.expirePayloads`: the payload only; the attempts keep their bodies. */
-  async expirePayloads(limit: number): Promise<number> {
+  /** See `Store.expirePayloads`: the payloads and their attempts' response bodies. */
+  async expirePayloads(limit: number, keepMs: number | null): Promise<number> {
+    const now = this.conn.clock.now();
     return this.conn.tx(async (c) => {
-      const ids = (await c.query<{ id: string }>(EXPIRED, [this.conn.clock.now(), limit])).rows.map(
-        (r) => r.id,
-      );
-      await this.expunge(c, ids, false);
+      const ids = (await c.query<{ id: string }>(EXPIRED, [now, limit])).rows.map((r) => r.id);
+      if (keepMs !== null && ids.length < limit) {
+        const floor = idFloor('msg', now - keepMs);
+        const more = await c.query<{ id: string }>(EXPIRED_BY_DEFAULT, [floor, limit - ids.length]);
+        for (const r of more.rows) ids.push(r.id);
+      }
+      await this.expunge(c, ids, true);
       return ids.length;
     });
+  }
+
+  /** See `Store.pruneMessages`. */
+  async pruneMessages(limit: number, keepMs: number): Promise<number> {
+    const floor = idFloor('msg', this.conn.clock.now() - keepMs);
+    return (await this.conn.q(PRUNE_MESSAGES, [floor, limit])).rowCount ?? 0;
   }
 }

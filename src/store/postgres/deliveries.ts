@@ -40,6 +40,7 @@ import type {
   TimeWindow,
 } from '../store.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
+import type { PostgresOperational } from './operational.js';
 
 /** An attempt as a row of {@link INSERT_ATTEMPTS}. */
 function attemptRecord(a: Attempt) {
@@ -134,7 +135,7 @@ const RELEASE_DELIVERIES = `
 /** The claimed deliveries with what their attempts need. */
 const CLAIMED_COLUMNS = `
   SELECT c.*, m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
-    e.updated_at AS endpoint_version
+    m.trace_context, e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
 
 /** Leases the deliveries of `due` (a query of ids) to a worker. */
@@ -284,8 +285,9 @@ const LOCK_ENDPOINT_STATES = `
 /** Sets an endpoint's failure clock. $1: the endpoint; $2: the new value (null: cleared). */
 const SET_FAILING_SINCE = 'UPDATE endpoints SET failing_since = $2 WHERE id = $1';
 
-/** Disables an endpoint. $1: the endpoint; $2: now (its `updated_at`). */
-const DISABLE_ENDPOINT = 'UPDATE endpoints SET disabled = TRUE, updated_at = $2 WHERE id = $1';
+/** Disables an endpoint. $1: the endpoint; $2: now (its `updated_at`, `disabled_at`); $3: the reason. */
+const DISABLE_ENDPOINT = `UPDATE endpoints SET disabled = TRUE, updated_at = $2, disabled_reason = $3, disabled_at = $2
+  WHERE id = $1`;
 
 /**
  * What `endpointEffects` needs to know of the endpoints a batch touches, read in the batch's
@@ -328,7 +330,11 @@ async function endpointStates(
 
 /** The deliveries and attempts of a PostgreSQL store. */
 export class PostgresDeliveries {
-  constructor(private readonly conn: PostgresConnection) {}
+  /** `operational` writes the operational events of a batch of completions in its transaction. */
+  constructor(
+    private readonly conn: PostgresConnection,
+    private readonly operational: PostgresOperational,
+  ) {}
 
   /** See `Store`. */
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -352,7 +358,8 @@ export class PostgresDeliveries {
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
     if (completions.length === 0) return [];
-    return this.conn.tx(async (c) => {
+    let woken: string[] = [];
+    const result = await this.conn.tx(async (c) => {
       const attempts = completions.flatMap((x) => (x.attempt ? [attemptRecord(x.attempt)] : []));
       if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts)]);
       await c.query(COMPLETE_DELIVERIES, [
@@ -360,20 +367,26 @@ export class PostgresDeliveries {
         completions.length,
       ]);
       const state = await endpointStates(c, completions);
-      if (state.size === 0) return [];
+      if (state.size === 0) {
+        woken = await this.operational.emitCompletions(c, completions, [], now);
+        return [];
+      }
       const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
       for (const effect of endpoints) {
         if (effect.failingSince !== undefined)
           await c.query(SET_FAILING_SINCE, [effect.endpointId, effect.failingSince]);
         if (effect.disable) {
-          await c.query(DISABLE_ENDPOINT, [effect.endpointId, now]);
+          await c.query(DISABLE_ENDPOINT, [effect.endpointId, now, effect.disable.reason]);
           // Every delivery of the batch is written already: those a later completion of the
           // batch made pending again stay pending (`spare`), as in batch order.
           await failPending(c, effect.endpointId, effect.disable.spare);
         }
       }
+      woken = await this.operational.emitCompletions(c, completions, disabled, now);
       return disabled;
     });
+    if (woken.length > 0) this.conn.emitWake(woken);
+    return result;
   }
 
   /** See `Store`. */

@@ -66,6 +66,7 @@ import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { PostgresMessages } from './messages.js';
+import { PostgresOperational } from './operational.js';
 import { PostgresTasks } from './tasks.js';
 
 /** Options of {@link openPostgresStore}. */
@@ -118,14 +119,15 @@ export class PostgresStore implements Store {
     maxBatch: number,
     retention: InboundRetention,
   ) {
-    this.catalog = new PostgresCatalog(conn);
+    const operational = new PostgresOperational(conn);
+    this.catalog = new PostgresCatalog(conn, operational);
     this.messages = new PostgresMessages(conn, this.catalog, maxBatch);
-    this.deliveries = new PostgresDeliveries(conn);
+    this.deliveries = new PostgresDeliveries(conn, operational);
     this.sources = new PostgresSources(conn, (key) => this.catalog.appRow(key));
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
     this.content = new PostgresContent(conn);
-    this.tasks = new PostgresTasks(conn);
+    this.tasks = new PostgresTasks(conn, operational);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -221,8 +223,11 @@ export class PostgresStore implements Store {
   ): Promise<{ visited: number; last: string | null }> {
     return this.content.expungeApp(appId, after, limit);
   }
-  async expirePayloads(limit: number): Promise<number> {
-    return this.content.expirePayloads(limit);
+  async expirePayloads(limit: number, keepMs: number | null = null): Promise<number> {
+    return this.content.expirePayloads(limit, keepMs);
+  }
+  async pruneMessages(limit: number, keepMs: number): Promise<number> {
+    return this.content.pruneMessages(limit, keepMs);
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {

@@ -40,12 +40,12 @@ const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT dis
  */
 const INSERT_MESSAGES = `
   INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
-    deliver_at, payload_expires_at, expunged_at)
+    deliver_at, payload_expires_at, expunged_at, trace_context)
   SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
-    deliver_at, payload_expires_at, expunged_at
+    deliver_at, payload_expires_at, expunged_at, trace_context
   FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
     tags text, payload text, created_at bigint, headers text, deliver_at bigint, payload_expires_at bigint,
-    expunged_at bigint)
+    expunged_at bigint, trace_context text)
   ON CONFLICT DO NOTHING
   RETURNING id`;
 

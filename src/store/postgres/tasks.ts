@@ -3,11 +3,13 @@
  * in any process, works through each (see `background_tasks` in migration 008).
  */
 import { newId } from '../../core/ids.js';
+import { backgroundTaskFinishedEvent } from '../../core/operational.js';
 import type { BackgroundTask } from '../../core/types.js';
 import { keyset, pageFrom } from '../paging.js';
 import { type TaskRow, toTask } from '../rows.js';
 import type { NewTask, Page, PageRequest, TaskFilter, TaskProgress } from '../store.js';
 import type { PostgresConnection } from './connection.js';
+import type { PostgresOperational } from './operational.js';
 
 /**
  * Leases running tasks nobody holds (lease given back or expired) to a runner, skipping
@@ -32,7 +34,11 @@ const ADVANCE_TASK = `
 
 /** The background tasks of a PostgreSQL store. */
 export class PostgresTasks {
-  constructor(private readonly conn: PostgresConnection) {}
+  /** `operational` writes `background_task.finished` in the transaction that ends a task. */
+  constructor(
+    private readonly conn: PostgresConnection,
+    private readonly operational: PostgresOperational,
+  ) {}
 
   async create(input: NewTask): Promise<BackgroundTask> {
     const now = this.conn.clock.now();
@@ -90,7 +96,7 @@ export class PostgresTasks {
 
   async advance(id: string, owner: string, progress: TaskProgress): Promise<boolean> {
     const now = this.conn.clock.now();
-    const { rowCount } = await this.conn.q(ADVANCE_TASK, [
+    const params = [
       id,
       owner,
       progress.cursor,
@@ -98,8 +104,13 @@ export class PostgresTasks {
       progress.status,
       progress.status === 'running' ? now + progress.leaseMs : null,
       now,
-    ]);
-    return (rowCount ?? 0) > 0;
+    ];
+    if (progress.status === 'running') return ((await this.conn.q(ADVANCE_TASK, params)).rowCount ?? 0) > 0;
+    return this.operational.transact(async (c, emit) => {
+      const { rows } = await c.query<TaskRow>(`${ADVANCE_TASK} RETURNING *`, params);
+      if (rows[0]) await emit([backgroundTaskFinishedEvent(toTask(rows[0]))]);
+      return rows.length > 0;
+    });
   }
 
   async release(id: string, owner: string): Promise<void> {

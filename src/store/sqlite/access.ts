@@ -51,7 +51,11 @@ function prepare({ db }: SqliteConnection) {
       `UPDATE api_tokens SET expires_at = min(coalesce(expires_at, @at), @at), revoked_by = 'logout'
        WHERE hash = @hash AND app_id IS NOT NULL`,
     ),
-    ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+    // The health check's write probe (migration 013): one row, rewritten in a transaction.
+    ping: db.prepare<[{ now: number }]>(
+      `INSERT INTO health_probe (id, checked_at) VALUES (1, @now)
+       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+    ),
     anyAdminToken: db.prepare<[], { 1: number }>('SELECT 1 FROM api_tokens WHERE app_id IS NULL LIMIT 1'),
     getIdempotent: db.prepare<[{ scope: string; key: string; notBefore: number }], IdempotencyRow>(
       'SELECT * FROM idempotency_keys WHERE scope = @scope AND key = @key AND created_at >= @notBefore',
@@ -114,8 +118,10 @@ export class SqliteAccess {
     return this.stmt.revoke.run({ hash, at }).changes > 0;
   }
 
+  /** See `Store.ping`: a write committed, not a read, so that a store that cannot commit fails it. */
   ping(): void {
-    this.stmt.ping.get();
+    const now = this.conn.clock.now();
+    this.conn.immediate(() => this.stmt.ping.run({ now }));
   }
 
   hasAdminToken(): boolean {

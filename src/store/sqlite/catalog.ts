@@ -4,6 +4,12 @@
  */
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import {
+  type EndpointNames,
+  endpointChangeEvents,
+  OPERATIONAL_APP_ID,
+  type OperationalEvent,
+} from '../../core/operational.js';
 import type { Application, Endpoint, EventType } from '../../core/types.js';
 import {
   applicationRecord,
@@ -34,6 +40,7 @@ import type {
   PageRequest,
 } from '../store.js';
 import { conflictOnUnique, pageSql, type SqliteConnection, type Where } from './connection.js';
+import type { SqliteOperational } from './operational.js';
 
 interface EventTypeParams {
   name: string;
@@ -94,19 +101,25 @@ function prepare({ db }: SqliteConnection) {
     ),
     insertEndpoint: db.prepare<[EndpointRow]>(
       `INSERT INTO endpoints (id, app_id, uid, url, description, filter_types, channels, secrets, headers,
-         rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, created_at, updated_at)
+         rate_limit, disabled, metadata, retry_schedule, timeout_ms, failing_since, disabled_reason, disabled_at,
+         created_at, updated_at)
        VALUES (@id, @app_id, @uid, @url, @description, @filter_types, @channels, @secrets, @headers,
-         @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @created_at, @updated_at)`,
+         @rate_limit, @disabled, @metadata, @retry_schedule, @timeout_ms, @failing_since, @disabled_reason,
+         @disabled_at, @created_at, @updated_at)`,
     ),
     updateEndpoint: db.prepare<[EndpointRow]>(
       `UPDATE endpoints SET uid = @uid, url = @url, description = @description, filter_types = @filter_types,
          channels = @channels, secrets = @secrets, headers = @headers, rate_limit = @rate_limit,
          disabled = @disabled, metadata = @metadata, retry_schedule = @retry_schedule,
-         timeout_ms = @timeout_ms, failing_since = @failing_since, updated_at = @updated_at
+         timeout_ms = @timeout_ms, failing_since = @failing_since, disabled_reason = @disabled_reason,
+         disabled_at = @disabled_at, updated_at = @updated_at
        WHERE id = @id`,
     ),
     deleteAttemptsOfEndpoint: db.prepare<[string]>('DELETE FROM attempts WHERE endpoint_id = ?'),
     deleteEndpoint: db.prepare<[string]>('DELETE FROM endpoints WHERE id = ?'),
+    endpointNamesOfApp: db.prepare<[string], { id: string; uid: string | null }>(
+      'SELECT id, uid FROM endpoints WHERE app_id = ? ORDER BY id',
+    ),
   };
 }
 
@@ -114,10 +127,14 @@ function prepare({ db }: SqliteConnection) {
 export class SqliteCatalog {
   private readonly stmt;
 
-  /** `failPending` fails an endpoint's pending deliveries (the queue's, when one is disabled). */
+  /**
+   * `failPending` fails an endpoint's pending deliveries (the queue's, when one is disabled);
+   * `operational` writes the operational events of endpoint changes in their transaction.
+   */
   constructor(
     private readonly conn: SqliteConnection,
     private readonly failPending: (endpointId: string) => void,
+    private readonly operational: SqliteOperational,
   ) {
     this.stmt = prepare(conn);
   }
@@ -158,7 +175,8 @@ export class SqliteCatalog {
 
   listApplications(page: PageRequest): Page<Application> {
     const ks = keyset(page, 'descending');
-    const w: Where = { where: [], params: {} };
+    // The reserved application of the operational webhooks is not a user's.
+    const w: Where = { where: ['id <> @reserved'], params: { reserved: OPERATIONAL_APP_ID } };
     const sql = `SELECT * FROM applications ${pageSql(w, ks, 'id', page.limit)}`;
     const rows = this.conn.cached<[Record<string, unknown>], ApplicationRow>(sql).all(w.params);
     return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);
@@ -177,7 +195,17 @@ export class SqliteCatalog {
 
   deleteApplication(id: string): void {
     const appId = this.mustAppId(id);
-    this.conn.immediate(() => {
+    const appUid = this.operational.appUid(appId);
+    this.operational.transact((emit) => {
+      // Its endpoints go with it (a foreign key's cascade): each is told as deleted.
+      emit(
+        this.stmt.endpointNamesOfApp.all(appId).map(
+          (e): OperationalEvent => ({
+            type: 'endpoint.deleted',
+            data: { appId, appUid, endpointId: e.id, endpointUid: e.uid },
+          }),
+        ),
+      );
       this.stmt.deleteAttemptsOfApp.run(appId);
       this.stmt.deleteApp.run(appId);
     });
@@ -231,10 +259,13 @@ export class SqliteCatalog {
     const app = this.mustAppId(appId);
     const now = this.conn.clock.now();
     const endpoint = endpointRecord(blankEndpoint(newId('ep', now), app, now, input.secret), input, now);
-    conflictOnUnique(
-      () => this.stmt.insertEndpoint.run(fromEndpoint(endpoint, this.conn.box)),
-      `an endpoint with uid ${endpoint.uid} exists`,
-    );
+    this.operational.transact((emit) => {
+      conflictOnUnique(
+        () => this.stmt.insertEndpoint.run(fromEndpoint(endpoint, this.conn.box)),
+        `an endpoint with uid ${endpoint.uid} exists`,
+      );
+      emit(endpointChangeEvents(null, endpoint, this.names(endpoint), now));
+    });
     return endpoint;
   }
 
@@ -264,21 +295,27 @@ export class SqliteCatalog {
     );
   }
 
-  private saveEndpoint(next: Endpoint, wasDisabled: boolean): void {
-    this.conn.immediate(() => {
+  /** The names an endpoint's operational events carry. */
+  private names(e: Endpoint): EndpointNames {
+    return { appId: e.appId, appUid: this.operational.appUid(e.appId), endpointId: e.id, endpointUid: e.uid };
+  }
+
+  private saveEndpoint(current: Endpoint, next: Endpoint): void {
+    this.operational.transact((emit) => {
       conflictOnUnique(
         () => this.stmt.updateEndpoint.run(fromEndpoint(next, this.conn.box)),
         `an endpoint with uid ${next.uid} exists`,
       );
       // A disabled endpoint receives nothing: what waited for it fails (recover re-sends it).
-      if (next.disabled && !wasDisabled) this.failPending(next.id);
+      if (next.disabled && !current.disabled) this.failPending(next.id);
+      emit(endpointChangeEvents(current, next, this.names(next), next.updatedAt));
     });
   }
 
   updateEndpoint(appId: string, id: string, patch: EndpointPatch): Endpoint {
     const current = this.mustGetEndpoint(appId, id);
     const next = endpointRecord(current, patch, this.conn.clock.now());
-    this.saveEndpoint(next, current.disabled);
+    this.saveEndpoint(current, next);
     return next;
   }
 
@@ -290,15 +327,16 @@ export class SqliteCatalog {
       secrets: rotatedSecrets(current.secrets, newSecret, graceMs, now),
       updatedAt: now,
     };
-    this.saveEndpoint(next, current.disabled);
+    this.saveEndpoint(current, next);
     return next;
   }
 
   deleteEndpoint(appId: string, id: string): void {
     const endpoint = this.mustGetEndpoint(appId, id);
-    this.conn.immediate(() => {
+    this.operational.transact((emit) => {
       this.stmt.deleteAttemptsOfEndpoint.run(endpoint.id);
       this.stmt.deleteEndpoint.run(endpoint.id);
+      emit(endpointChangeEvents(endpoint, null, this.names(endpoint), this.conn.clock.now()));
     });
   }
 }

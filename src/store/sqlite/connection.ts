@@ -12,7 +12,7 @@ import { ConflictError } from '../../core/errors.js';
 import type { Keyset } from '../paging.js';
 import { rowsToReseal, SEALED_COLUMNS, type SecretBox, type SecretRow } from '../secret-box.js';
 import type { ClaimedDelivery, FreshListener, WakeListener } from '../store.js';
-import { migrate } from './migrate.js';
+import { migrate, vacuumIncrementallyIfNew } from './migrate.js';
 
 const SQLITE_CONSTRAINT_UNIQUE = 'SQLITE_CONSTRAINT_UNIQUE';
 
@@ -80,6 +80,7 @@ export class SqliteConnection {
     options: { migrate: boolean } = { migrate: true },
   ) {
     this.db = new Database(path);
+    vacuumIncrementallyIfNew(this.db);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');

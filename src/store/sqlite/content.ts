@@ -7,6 +7,7 @@
  * the old pages (see {@link SqliteContent.truncateWal} for when it cannot at once).
  */
 import { NotFoundError } from '../../core/errors.js';
+import { idFloor } from '../../core/ids.js';
 import { answerPrefix, answerWithoutPayload } from '../rows.js';
 import type { SqliteConnection } from './connection.js';
 
@@ -45,6 +46,26 @@ function prepare({ db }: SqliteConnection) {
     expired: db.prepare<[{ now: number; limit: number }], { id: string }>(
       `SELECT id FROM messages WHERE payload_expires_at <= @now AND expunged_at IS NULL
        ORDER BY payload_expires_at LIMIT @limit`,
+    ),
+    // Messages with no retention of their own, created before @floor (an id made at the
+    // server's retention limit): on messages_default_retention (migration 013).
+    expiredByDefault: db.prepare<[{ floor: string; limit: number }], { id: string }>(
+      `SELECT id FROM messages WHERE payload_expires_at IS NULL AND expunged_at IS NULL AND id < @floor
+       ORDER BY id LIMIT @limit`,
+    ),
+    // Messages created before @floor with no delivery still to send, oldest first, on the
+    // primary key: what rows retention deletes has gone before, so the scan starts at them.
+    oldMessages: db.prepare<[{ floor: string; limit: number }], { id: string }>(
+      `SELECT id FROM messages m WHERE id < @floor
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN ('pending', 'sending'))
+       ORDER BY id LIMIT @limit`,
+    ),
+    deleteAttemptsOf: db.prepare<[{ ids: string }]>(
+      'DELETE FROM attempts WHERE msg_id IN (SELECT value FROM json_each(@ids))',
+    ),
+    // Their deliveries go with them (ON DELETE CASCADE).
+    deleteMessages: db.prepare<[{ ids: string }]>(
+      'DELETE FROM messages WHERE id IN (SELECT value FROM json_each(@ids))',
     ),
   };
 }
@@ -149,12 +170,26 @@ export class SqliteContent {
     });
   }
 
-  /** See `Store.expirePayloads`: the payload only; the attempts keep their bodies. */
-  expirePayloads(limit: number): number {
+  /** See `Store.expirePayloads`: the payloads and their attempts' response bodies. */
+  expirePayloads(limit: number, keepMs: number | null): number {
     const now = this.conn.clock.now();
     const ids = this.stmt.expired.all({ now, limit }).map((r) => r.id);
+    if (keepMs !== null && ids.length < limit) {
+      const floor = idFloor('msg', now - keepMs);
+      for (const r of this.stmt.expiredByDefault.all({ floor, limit: limit - ids.length })) ids.push(r.id);
+    }
     if (ids.length === 0) return 0;
-    this.scrubbing(() => this.expunge(ids, now, false));
+    this.scrubbing(() => this.expunge(ids, now, true));
     return ids.length;
+  }
+
+  /** See `Store.pruneMessages`. */
+  pruneMessages(limit: number, keepMs: number): number {
+    const floor = idFloor('msg', this.conn.clock.now() - keepMs);
+    return this.conn.immediate(() => {
+      const ids = JSON.stringify(this.stmt.oldMessages.all({ floor, limit }).map((r) => r.id));
+      this.stmt.deleteAttemptsOf.run({ ids });
+      return this.stmt.deleteMessages.run({ ids }).changes;
+    });
   }
 }

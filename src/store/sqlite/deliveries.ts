@@ -42,11 +42,12 @@ import type {
   TimeWindow,
 } from '../store.js';
 import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
+import type { SqliteOperational } from './operational.js';
 
 const CLAIM_COLUMNS = `
   SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger,
          m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
-         e.updated_at AS endpoint_version
+         m.trace_context, e.updated_at AS endpoint_version
   FROM deliveries d
   JOIN messages m ON m.id = d.msg_id
   JOIN endpoints e ON e.id = d.endpoint_id`;
@@ -235,8 +236,9 @@ function prepare({ db }: SqliteConnection) {
     setFailingSince: db.prepare<[{ id: string; failing_since: number | null }]>(
       'UPDATE endpoints SET failing_since = @failing_since WHERE id = @id',
     ),
-    disableEndpoint: db.prepare<[{ id: string; now: number }]>(
-      'UPDATE endpoints SET disabled = 1, updated_at = @now WHERE id = @id AND disabled = 0',
+    disableEndpoint: db.prepare<[{ id: string; now: number; reason: string }]>(
+      `UPDATE endpoints SET disabled = 1, updated_at = @now, disabled_reason = @reason, disabled_at = @now
+       WHERE id = @id AND disabled = 0`,
     ),
     failPendingOfEndpoint: db.prepare<[string]>(
       `UPDATE deliveries SET status = 'failed', due_at = NULL WHERE endpoint_id = ? AND status = 'pending'`,
@@ -336,6 +338,8 @@ export class SqliteDeliveries {
     private readonly conn: SqliteConnection,
     /** The id of the application with this id or uid, or `null` (the catalog's). */
     private readonly appId: (idOrUid: string) => string | null,
+    /** The operational events' writer (made after the queue, which it writes to). */
+    private readonly operational: () => SqliteOperational,
   ) {
     this.stmt = prepare(conn);
   }
@@ -454,7 +458,8 @@ export class SqliteDeliveries {
    */
   complete(completions: readonly Completion[], now: number, autoDisableAfterMs: number): DisabledEndpoint[] {
     if (completions.length === 0) return [];
-    return this.conn.immediate(() => {
+    const woken = new Set<string>();
+    const result = this.conn.immediate(() => {
       const state = new Map<string, EndpointState>();
       for (const id of endpointsToRead(completions)) {
         const row = this.stmt.endpointState.get(id);
@@ -463,14 +468,16 @@ export class SqliteDeliveries {
       }
       const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
       const disables = endpoints
-        .flatMap((e) => (e.disable ? [{ after: e.disable.after, endpointId: e.endpointId }] : []))
+        .flatMap((e) =>
+          e.disable ? [{ after: e.disable.after, endpointId: e.endpointId, reason: e.disable.reason }] : [],
+        )
         .sort((a, b) => a.after - b.after);
       let next = 0;
       completions.forEach((c, i) => {
         if (c.attempt) this.insertAttempt(c.attempt);
         this.finish(c);
         for (let d = disables[next]; d !== undefined && d.after === i; d = disables[++next]) {
-          this.stmt.disableEndpoint.run({ id: d.endpointId, now });
+          this.stmt.disableEndpoint.run({ id: d.endpointId, now, reason: d.reason });
           this.failPending(d.endpointId);
         }
       });
@@ -478,8 +485,11 @@ export class SqliteDeliveries {
         if (e.failingSince !== undefined)
           this.stmt.setFailingSince.run({ id: e.endpointId, failing_since: e.failingSince });
       }
+      this.operational().emitCompletions(completions, disabled, now, woken);
       return disabled;
     });
+    if (woken.size > 0) this.conn.wake([...woken]);
+    return result;
   }
 
   release(owner: string, releases: readonly Release[]): void {

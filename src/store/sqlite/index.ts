@@ -64,6 +64,7 @@ import { SqliteContent } from './content.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
+import { SqliteOperational } from './operational.js';
 import { SqliteTasks } from './tasks.js';
 
 export {
@@ -106,6 +107,7 @@ export class SqliteStore implements Store {
   private readonly catalog: SqliteCatalog;
   private readonly messages: SqliteMessages;
   private readonly deliveries: SqliteDeliveries;
+  private readonly operational: SqliteOperational;
   private readonly sources: SqliteSources;
   private readonly inbound: SqliteInboundLog;
   private readonly access: SqliteAccess;
@@ -119,14 +121,23 @@ export class SqliteStore implements Store {
     this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox, {
       migrate: options.migrate ?? true,
     });
-    this.deliveries = new SqliteDeliveries(this.conn, (key) => this.catalog.appId(key));
-    this.catalog = new SqliteCatalog(this.conn, (endpointId) => this.deliveries.failPending(endpointId));
+    this.deliveries = new SqliteDeliveries(
+      this.conn,
+      (key) => this.catalog.appId(key),
+      () => this.operational,
+    );
+    this.operational = new SqliteOperational(this.conn, (row) => this.deliveries.insert(row));
+    this.catalog = new SqliteCatalog(
+      this.conn,
+      (endpointId) => this.deliveries.failPending(endpointId),
+      this.operational,
+    );
     this.messages = new SqliteMessages(this.conn, this.catalog, this.deliveries, options.maxBatch ?? 512);
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
     this.content = new SqliteContent(this.conn, (key) => this.catalog.appId(key));
-    this.tasks = new SqliteTasks(this.conn);
+    this.tasks = new SqliteTasks(this.conn, this.operational);
     this.standingClaims = {
       stand: async (owner, order) => this.deliveries.stand(owner, order),
       claim: async (request) => this.deliveries.claimAndStand(request),
@@ -240,8 +251,11 @@ export class SqliteStore implements Store {
   ): Promise<{ visited: number; last: string | null }> {
     return this.content.expungeApp(appId, after, limit);
   }
-  async expirePayloads(limit: number): Promise<number> {
-    return this.content.expirePayloads(limit);
+  async expirePayloads(limit: number, keepMs: number | null = null): Promise<number> {
+    return this.content.expirePayloads(limit, keepMs);
+  }
+  async pruneMessages(limit: number, keepMs: number): Promise<number> {
+    return this.content.pruneMessages(limit, keepMs);
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);
@@ -367,6 +381,16 @@ export class SqliteStore implements Store {
   async revokeToken(hash: string, at: number): Promise<boolean> {
     return this.access.revokeToken(hash, at);
   }
+  /** See `Store.reclaimSpace`. */
+  async reclaimSpace(maxPages: number): Promise<number> {
+    const { db } = this.conn;
+    if (db.pragma('auto_vacuum', { simple: true }) !== 2) return 0;
+    const before = db.pragma('freelist_count', { simple: true }) as number;
+    if (before === 0) return 0;
+    db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(maxPages))})`);
+    return before - (db.pragma('freelist_count', { simple: true }) as number);
+  }
+
   async ping(): Promise<void> {
     this.access.ping();
   }

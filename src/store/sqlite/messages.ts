@@ -40,6 +40,7 @@ function freshDelivery(
     eventType: message.eventType,
     payload: message.payload ?? '',
     headers: message.headers,
+    traceContext: message.traceContext,
     leaseExpiresAt,
     endpointVersion: endpoint.updatedAt,
   };
@@ -49,9 +50,9 @@ function prepare({ db }: SqliteConnection) {
   return {
     insertMessage: db.prepare<[MessageRow]>(
       `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
-         payload_expires_at, expunged_at, created_at)
+         payload_expires_at, expunged_at, trace_context, created_at)
        VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
-         @payload_expires_at, @expunged_at, @created_at)
+         @payload_expires_at, @expunged_at, @trace_context, @created_at)
        ON CONFLICT DO NOTHING`,
     ),
     messagesByIds: db.prepare<[{ appId: string; ids: string }], MessageRow>(

@@ -25,6 +25,18 @@ export function loadMigrations(): Migration[] {
 }
 
 /**
+ * Puts a new, empty database file in `auto_vacuum = INCREMENTAL` mode, so that the space the
+ * retention sweeps free goes back to the file system (`Store.reclaimSpace`). SQLite takes the
+ * mode only before the first table exists, and before the file turns to WAL: call it first.
+ * An existing file keeps its mode; `VACUUM` after `PRAGMA auto_vacuum = INCREMENTAL` changes
+ * it (README, "Retention and disk space").
+ */
+export function vacuumIncrementallyIfNew(db: BetterSqlite3.Database): void {
+  const tables = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sqlite_master').get()!;
+  if (tables.n === 0) db.pragma('auto_vacuum = INCREMENTAL');
+}
+
+/**
  * Applies the migrations not yet in the `herald_migrations` ledger, each in its own
  * transaction, after checking the ledger against what this Herald knows
  * ({@link migrationsToApply}: a newer schema, or an older one with `migrate` false, is

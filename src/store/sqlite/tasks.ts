@@ -3,11 +3,13 @@
  * time works through each (see `background_tasks` in migration 009).
  */
 import { newId } from '../../core/ids.js';
+import { backgroundTaskFinishedEvent } from '../../core/operational.js';
 import type { BackgroundTask } from '../../core/types.js';
 import { keyset, pageFrom } from '../paging.js';
 import { type TaskRow, toTask } from '../rows.js';
 import type { NewTask, Page, PageRequest, TaskFilter, TaskProgress } from '../store.js';
 import type { SqliteConnection } from './connection.js';
+import type { SqliteOperational } from './operational.js';
 
 function prepare({ db }: SqliteConnection) {
   return {
@@ -59,7 +61,11 @@ function prepare({ db }: SqliteConnection) {
 export class SqliteTasks {
   private readonly stmt;
 
-  constructor(private readonly conn: SqliteConnection) {
+  /** `operational` writes `background_task.finished` in the transaction that ends a task. */
+  constructor(
+    private readonly conn: SqliteConnection,
+    private readonly operational: SqliteOperational,
+  ) {
     this.stmt = prepare(conn);
   }
 
@@ -126,7 +132,7 @@ export class SqliteTasks {
 
   advance(id: string, owner: string, progress: TaskProgress): boolean {
     const now = this.conn.clock.now();
-    const { changes } = this.stmt.advance.run({
+    const params = {
       id,
       owner,
       cursor: progress.cursor,
@@ -134,8 +140,14 @@ export class SqliteTasks {
       status: progress.status,
       until: progress.status === 'running' ? now + progress.leaseMs : null,
       now,
+    };
+    if (progress.status === 'running') return this.stmt.advance.run(params).changes > 0;
+    return this.operational.transact((emit) => {
+      const { changes } = this.stmt.advance.run(params);
+      const task = changes > 0 ? this.stmt.get.get(id) : undefined;
+      if (task) emit([backgroundTaskFinishedEvent(toTask(task))]);
+      return changes > 0;
     });
-    return changes > 0;
   }
 
   release(id: string, owner: string): void {
