@@ -37,7 +37,7 @@ import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/healt
 import { type ListenOptions, listenRoutes } from './routes/listen.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
-import { portalRoutes } from './routes/portal.js';
+import { type PortalOptions, portalRoutes } from './routes/portal.js';
 import { sourceRoutes } from './routes/sources.js';
 import { transformationRoutes } from './routes/transformations.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
@@ -64,6 +64,8 @@ export interface ApiOptions {
   metrics?: ApiMetricsOptions;
   /** The listener streams' settings (`herald listen`, `herald tail`); default {@link LISTEN_DEFAULTS}. */
   listen?: Partial<ListenOptions>;
+  /** The consumer portal at `/portal` (who may frame it; where its build is). */
+  portal?: PortalOptions;
 }
 
 declare module 'fastify' {
@@ -374,8 +376,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     dispatcher: options.dispatcher ?? (() => 'notapplicable'),
   });
   await app.register(probeRoutes, { store });
-  // Where the links of auth/app-portal-access lead: a placeholder until the portal is built.
-  await app.register(portalRoutes);
+  // Where the links of auth/app-portal-access lead: the consumer portal (web/portal).
+  await app.register(portalRoutes, options.portal ?? {});
 
   // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
   await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));

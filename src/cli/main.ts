@@ -71,6 +71,19 @@ function corsOrigins(values: string[]): string[] {
   }
 }
 
+/**
+ * `--portal-frame-ancestors`: CSP source expressions separated by spaces. Anything that could
+ * end the directive (`;`, `,`) or break the header (control characters) is refused.
+ */
+function frameAncestors(value: string): string {
+  const sources = value.trim().split(/\s+/);
+  if (value.trim() === '' || sources.some((s) => /[;,\p{Cc}]/u.test(s)))
+    throw new InvalidArgumentError(
+      'must be CSP sources separated by spaces, e.g. "\'self\' https://app.example.com"',
+    );
+  return sources.join(' ');
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -116,6 +129,15 @@ program
     )
       .default([])
       .argParser(collect),
+  )
+  .addOption(
+    new Option(
+      '--portal-frame-ancestors <sources>',
+      'pages that may show the consumer portal in an iframe (CSP frame-ancestors, e.g. "\'self\' https://app.example.com")',
+    )
+      .default('*')
+      .env('HERALD_PORTAL_FRAME_ANCESTORS')
+      .argParser(frameAncestors),
   )
   .addOption(
     new Option('--db <path>', 'SQLite file, or a postgres:// URL')
@@ -242,6 +264,7 @@ program
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,
       publicUrl: o.publicUrl,
+      portalFrameAncestors: o.portalFrameAncestors,
       corsOrigins: corsOrigins([...(process.env.HERALD_CORS_ORIGIN?.split(',') ?? []), ...o.corsOrigin]),
       retention: {
         payloadMs: o.retentionDays === 0 ? null : o.retentionDays * DAY_MS,

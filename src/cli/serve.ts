@@ -43,6 +43,8 @@ export interface ServeOptions {
   publicUrl: string | undefined;
   /** Origins browser pages may call `/api/v1` from (`--cors-origin`, checked); `['*']` for any. */
   corsOrigins: string[];
+  /** CSP `frame-ancestors` of the consumer portal (`--portal-frame-ancestors`); `*` for any page. */
+  portalFrameAncestors: string;
   /** `HERALD_MAIN_KEY`: seals signing secrets at rest when set. */
   mainKey: string | undefined;
   /**
@@ -228,6 +230,7 @@ export async function serve(options: ServeOptions): Promise<void> {
         ? { metrics: { render: renderMetrics, accepted: counted.accepted, public: options.metrics.public } }
         : {}),
       corsOrigins: options.corsOrigins,
+      portal: { frameAncestors: options.portalFrameAncestors },
       dispatcher: () => dispatcherState(),
       listen: { headerStyle: options.headerStyle, userAgent: `Herald/${options.version}` },
     });

@@ -78,8 +78,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, c
       capabilities,
       sessionId: body.sessionId ?? null,
     });
-    // In the fragment, which a browser never sends: the token reaches no server's log.
-    return { token, url: `${ctx.publicUrl()}${portalPath(owner.id)}#key=${token}` };
+    // In the fragment, which a browser never sends: the token reaches no server's log. What
+    // the token may not do rides along, so the portal hides the controls it would refuse.
+    const fragment = new URLSearchParams({ key: token });
+    if (body.readOnly) fragment.set('readOnly', 'true');
+    if (capabilities) fragment.set('capabilities', capabilities.join(','));
+    return { token, url: `${ctx.publicUrl()}${portalPath(owner.id)}#${fragment}` };
   }
 
   app.post(

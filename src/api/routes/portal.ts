@@ -1,48 +1,89 @@
 /**
- * `/portal/{app_id}`: where the links of app-portal-access lead. The consumer portal is not
- * built yet (a later issue); until it is, the page says so honestly, and what the link's
- * token can do meanwhile. The token is in the link's fragment, which browsers never send, so
- * this page never sees it and it reaches no server log.
+ * `/portal/{app_id}`: the consumer portal, where the links of app-portal-access lead. The page
+ * is the Vite build of web/portal (in dist/web/portal, made by `npm run build`), served as
+ * static files; it talks to the public /api/v1 with the token from its link. The token is in
+ * the link's fragment, which browsers never send, so no request for the page carries it and
+ * it reaches no server log.
  */
-import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
-/** Nothing runs and nothing loads from elsewhere: the page is text. */
-const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** Options of {@link portalRoutes}. */
+export interface PortalOptions {
+  /** Who may show the portal in a frame: the CSP `frame-ancestors` sources. Default `*`, any page. */
+  frameAncestors?: string;
+  /** Where the built portal is; default dist/web/portal of this package. */
+  root?: string;
+}
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Herald: consumer portal not built yet</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code{background:#f2f2f2;padding:0 .2em}</style>
-</head>
-<body>
-<main>
-<h1>The consumer portal is not built yet</h1>
-<p>This link was made by Herald's <code>POST /api/v1/auth/app-portal-access</code>. Herald does
-not have its consumer portal yet, so there is nothing to show here.</p>
-<p>The link carries an application token after the <code>#key=</code> in its address. Your
-browser did not send it to this server. Until the portal exists, that token works as a bearer
-token against Herald's API for this one application (<code>Authorization: Bearer &lt;token&gt;</code>),
-until it expires.</p>
-</main>
-</body>
-</html>
+/**
+ * The built portal: src/api/routes and dist/api/routes are both three levels below the
+ * package, so tests running the sources serve the same build as `herald serve` does.
+ */
+const BUILT = fileURLToPath(new URL('../../../dist/web/portal/', import.meta.url));
+
+/**
+ * The page loads only its own scripts, styles and fonts and calls only this server; images
+ * may come from anywhere, for the logo a `logo=` parameter names. Styles allow inline
+ * attributes: the chart library positions its parts with them.
+ */
+function pageCsp(frameAncestors: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: https: http:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "object-src 'none'",
+    `frame-ancestors ${frameAncestors}`,
+  ].join('; ');
+}
+
+/** Shown when the sources run without a build (a checkout before `npm run build`). */
+const NOT_BUILT = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Herald: portal not built</title></head>
+<body><main><h1>The consumer portal is not built</h1>
+<p>Run <code>npm run build</code>: it builds the portal into <code>dist/web/portal</code>, which this server serves.</p>
+</main></body></html>
 `;
 
-/** Registers the portal placeholder page (public: it shows nothing of any application). */
-export async function portalRoutes(app: FastifyInstance): Promise<void> {
+/** Registers the portal's page and assets (public: the page holds no application's data). */
+export async function portalRoutes(app: FastifyInstance, options: PortalOptions = {}): Promise<void> {
+  const root = options.root ?? BUILT;
+  const csp = pageCsp(options.frameAncestors ?? '*');
+  const built = existsSync(`${root}/index.html`);
+  const headers = (reply: FastifyReply) =>
+    reply
+      .header('content-security-policy', csp)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer');
+  if (built) {
+    await app.register(fastifyStatic, {
+      root,
+      prefix: '/portal/',
+      // The index is the page of every app id below; the hashed assets never change.
+      index: false,
+      wildcard: true,
+      decorateReply: true,
+      setHeaders: (res, path) => {
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader(
+          'cache-control',
+          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
+      },
+    });
+  }
   for (const path of ['/portal', '/portal/:app_id']) {
-    app.get(path, { schema: { hide: true } }, async (_request, reply) =>
-      reply
-        .header('content-security-policy', PAGE_CSP)
-        .header('cache-control', 'no-store')
-        .header('x-content-type-options', 'nosniff')
-        .type('text/html; charset=utf-8')
-        .send(PAGE),
-    );
+    app.get(path, { schema: { hide: true } }, async (_request, reply) => {
+      headers(reply).header('cache-control', 'no-cache');
+      if (!built) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
+      return reply.sendFile('index.html');
+    });
   }
 }

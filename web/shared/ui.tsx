@@ -1,0 +1,215 @@
+/**
+ * The pieces the portal and the dashboard build their pages from, on Pico CSS: a page
+ * header, a table, an empty state, a state badge, a labelled form field that shows the
+ * API's message beside it, a confirmation dialog, and a loader of API data.
+ */
+import type { ComponentChildren, JSX } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api.ts';
+
+/** What a load is doing: its data, its error, and a way to load again. */
+export interface Loaded<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Loads `load()` now and whenever `deps` change; the last answer wins. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
+  const [turn, setTurn] = useState(0);
+  const latest = useRef(0);
+  useEffect(() => {
+    const mine = ++latest.current;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => mine === latest.current && setState({ data, loading: false }),
+      (error: Error) => mine === latest.current && setState({ error, loading: false }),
+    );
+  }, [...deps, turn]);
+  const reload = useCallback(() => setTurn((t) => t + 1), []);
+  return { data: state.data, error: state.error, loading: state.loading, reload };
+}
+
+/** A page's title, a line under it, and its actions on the right. */
+export function PageHeader(props: {
+  title: ComponentChildren;
+  sub?: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
+  return (
+    <div class="page-header">
+      <div>
+        <h1>{props.title}</h1>
+        {props.sub && <p class="muted">{props.sub}</p>}
+      </div>
+      {props.actions && <div class="actions">{props.actions}</div>}
+    </div>
+  );
+}
+
+/** What is not there yet, and what to do about it. */
+export function EmptyState(props: { icon?: ComponentChildren; title: string; children?: ComponentChildren }) {
+  return (
+    <div class="empty">
+      {props.icon}
+      <p class="empty-title">{props.title}</p>
+      {props.children && <div class="muted">{props.children}</div>}
+    </div>
+  );
+}
+
+/** A coloured word for a state. */
+export function Badge(props: {
+  tone: 'ok' | 'bad' | 'warn' | 'neutral';
+  children: ComponentChildren;
+  title?: string;
+}) {
+  return (
+    <span class={`badge badge-${props.tone}`} title={props.title}>
+      {props.children}
+    </span>
+  );
+}
+
+/** A column of {@link Table}. */
+export interface Column<T> {
+  label: string;
+  cell: (row: T) => ComponentChildren;
+  /** `num`: right-aligned figures; `wide`: takes the room left. */
+  class?: string;
+}
+
+/** A dense table of `rows`; `rowKey` names each row, `onOpen` makes a row a link. */
+export function Table<T>(props: {
+  caption: string;
+  columns: Column<T>[];
+  rows: T[];
+  rowKey: (row: T) => string;
+  rowClass?: (row: T) => string;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class="striped">
+        <caption class="visually-hidden">{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((c) => (
+              <th key={c.label} scope="col" class={c.class}>
+                {c.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row) => (
+            <tr key={props.rowKey(row)} class={props.rowClass?.(row)}>
+              {props.columns.map((c) => (
+                <td key={c.label} class={c.class}>
+                  {c.cell(row)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A labelled form field; `error` (the API's word on it) shows beside it and marks it invalid. */
+export function Field(props: {
+  label: string;
+  hint?: ComponentChildren;
+  error?: string | undefined;
+  children: (aria: { id: string; 'aria-invalid'?: 'true'; 'aria-describedby'?: string }) => JSX.Element;
+  id: string;
+}) {
+  const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children({
+        id: props.id,
+        ...(props.error ? { 'aria-invalid': 'true' as const } : {}),
+        ...(described ? { 'aria-describedby': described } : {}),
+      })}
+      {props.error && (
+        <small id={`${props.id}-error`} class="field-error">
+          {props.error}
+        </small>
+      )}
+      {props.hint && (
+        <small id={`${props.id}-hint`} class="muted">
+          {props.hint}
+        </small>
+      )}
+    </div>
+  );
+}
+
+/** An error that is not a field's: a line above the form or the page. */
+export function ErrorNote({ error }: { error: Error | undefined }) {
+  if (!error) return null;
+  return (
+    <p role="alert" class="error-note">
+      {error instanceof ApiError ? error.message : `Something went wrong: ${error.message}`}
+    </p>
+  );
+}
+
+/**
+ * A modal dialog (the browser's own `<dialog>`, which keeps focus inside it and closes on
+ * Escape) asking to confirm `title`; `onConfirm` runs on the confirm button.
+ */
+export function ConfirmDialog(props: {
+  open: boolean;
+  title: string;
+  children: ComponentChildren;
+  confirm: string;
+  danger?: boolean;
+  busy?: boolean;
+  onConfirm: () => void;
+  onClose: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (props.open && !d.open) d.showModal();
+    if (!props.open && d.open) d.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} onClose={props.onClose} aria-labelledby="confirm-title">
+      <article>
+        <h2 id="confirm-title">{props.title}</h2>
+        {props.children}
+        <footer>
+          <button type="button" class="secondary" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class={props.danger ? 'danger' : ''}
+            aria-busy={props.busy ? 'true' : undefined}
+            onClick={props.onConfirm}
+          >
+            {props.confirm}
+          </button>
+        </footer>
+      </article>
+    </dialog>
+  );
+}
+
+/** The loading line of a page or a part. */
+export function Loading({ what }: { what: string }) {
+  return (
+    <p aria-busy="true" class="muted">
+      Loading {what}…
+    </p>
+  );
+}
