@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { attemptOut } from '../../api/serialize.js';
 import { CliError, call, request } from '../manage.js';
 import { more, show, table, time } from '../output.js';
+import { taskProgress } from '../progress.js';
 import type { DestinationOut } from './message.js';
 import {
   appPath,
@@ -180,12 +181,17 @@ export function attemptCommands(program: Command): void {
         const { body } = await request<TaskOut>(client, 'POST', endpointPath(o.app, o.endpoint, `/${name}`), {
           body: { since: o.since, ...(o.until ? { until: o.until } : {}) },
         });
-        // The server does the work in the background; the command waits for it to end.
+        // The server does the work in the background; the command waits for it to end,
+        // showing how far it has got (a bar on a terminal, lines otherwise; on stderr).
         let task: TaskOut = body;
+        const progress = taskProgress(name, 'deliveries');
+        progress.update(task);
         for (let waited = 0; task.status === 'running' && waited < TASK_WAIT_MS; waited += TASK_POLL_MS) {
           await new Promise((resolve) => setTimeout(resolve, TASK_POLL_MS));
           task = (await request<TaskOut>(client, 'GET', `/background-task/${seg(task.id)}`)).body;
+          progress.update(task);
         }
+        progress.stop(task);
         if (task.status === 'failed')
           throw new CliError(
             `${name} task ${task.id} failed: ${String(task.data?.error ?? 'no reason given')}`,
