@@ -244,7 +244,7 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
         tags: ['Listener'],
         summary: "Stream an application's attempts as they happen (herald tail)",
         description:
-          'Server-Sent Events: one `attempt` event per attempt committed by this server, JSON data (an attempt as the attempt lists give it, with eventType and the next try).',
+          'Server-Sent Events: one `attempt` event per attempt committed (on PostgreSQL, by any Herald process of the database), JSON data (an attempt as the attempt lists give it, with eventType and the next try).',
         params: AppParams,
         querystring: StreamQuery,
       },
@@ -269,10 +269,9 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      raw.write(': connected\n\n');
       // Writes wait in order; a reader too slow to keep up past this many is cut off.
       let queued = 0;
-      const off = ctx.store.onAttempts((events) => {
+      const off = await ctx.store.onAttempts((events) => {
         const mine = events.filter(
           (e) =>
             e.attempt.appId === app.id && (endpointId === undefined || e.attempt.endpointId === endpointId),
@@ -305,6 +304,13 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
           .catch((error) => request.log.warn({ err: error }, 'attempt stream: reading messages failed'))
           .finally(() => queued--);
       });
+      if (raw.destroyed) {
+        // The reader left while the store began listening.
+        off();
+        return;
+      }
+      // Said once listening: `herald tail` prints that it is tailing on this line.
+      raw.write(': connected\n\n');
       const beat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       const stop = () => {
         off();
