@@ -587,6 +587,13 @@ export interface Store extends AsyncDisposable {
    * are every attempt.
    */
   onAttempts(listener: AttemptsListener): Promise<() => void>;
+  /**
+   * Optional (PostgreSQL): takes a listener endpoint for one stream connection across every
+   * process of the database, resolving with the function that gives it back, or `null` when
+   * another process holds it. Absent (SQLite, one process to a file), the API's own check of
+   * its connections is all there is.
+   */
+  holdListener?(endpointId: string): Promise<(() => void) | null>;
 
   /** A message's delivery to one endpoint. */
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;

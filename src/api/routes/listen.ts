@@ -49,7 +49,7 @@ export const LISTEN_DEFAULTS: ListenOptions = {
 
 /** WebSocket close codes the client reads (4000-4999 are the application's). */
 export const CLOSE_CODES = {
-  /** The listener of this name is connected elsewhere in this process. */
+  /** The listener of this name is connected elsewhere (this process, or on PostgreSQL another). */
   taken: 4409,
   /** A frame the server cannot take. */
   badFrame: 1008,
@@ -179,9 +179,12 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
       sockets.add(socket);
       let stream: ListenerStream | null = null;
       let endpointId: string | null = null;
+      /** Gives back the hold on the name across processes (PostgreSQL), once taken. */
+      let giveBack: (() => void) | null = null;
       socket.on('close', () => {
         sockets.delete(socket);
         if (endpointId !== null && connected.get(endpointId) === socket) connected.delete(endpointId);
+        giveBack?.();
         void stream?.close();
       });
       const endpoint = await openedListener(app.id, name);
@@ -196,6 +199,24 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
       if (socket.readyState !== socket.OPEN) return;
       endpointId = endpoint.id;
       connected.set(endpoint.id, socket);
+      if (ctx.store.holdListener) {
+        const held = await ctx.store.holdListener(endpoint.id).catch((error: Error) => {
+          request.log.warn({ err: error }, 'listener stream: could not take the listener name');
+          socket.close(CLOSE_CODES.goingAway, 'the database is unavailable; reconnect');
+          return undefined;
+        });
+        if (held === undefined) return;
+        if (held === null) {
+          socket.close(
+            CLOSE_CODES.taken,
+            `listener ${name.slice(0, 64)} is connected to another Herald process`,
+          );
+          return;
+        }
+        giveBack = held;
+        // Closed while the hold was taken: its close handler ran before there was one to give back.
+        if (socket.readyState !== socket.OPEN) return void held();
+      }
       const s = new ListenerStream({
         store: ctx.store,
         endpoint,

@@ -69,6 +69,7 @@ import { openConnection, type PostgresConnection } from './connection.js';
 import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
+import { ListenerLocks } from './listener-locks.js';
 import { PostgresMessages } from './messages.js';
 import { PostgresOperational } from './operational.js';
 import { PostgresTasks } from './tasks.js';
@@ -113,6 +114,7 @@ export class PostgresStore implements Store {
   /** Other processes' attempts, heard while this one has attempt listeners. */
   private readonly attemptFeed: AttemptFeed;
   private attemptListeners = 0;
+  private readonly listenerLocks: ListenerLocks;
   private readonly catalog: PostgresCatalog;
   private readonly messages: PostgresMessages;
   private readonly deliveries: PostgresDeliveries;
@@ -129,6 +131,7 @@ export class PostgresStore implements Store {
   ) {
     const operational = new PostgresOperational(conn);
     const { channel, key } = attemptsChannel(conn.schema);
+    this.listenerLocks = new ListenerLocks(conn.config);
     this.attemptFeed = new AttemptFeed(conn, channel, key, (events) => this.attemptEvents.told(events));
     this.catalog = new PostgresCatalog(conn, operational);
     this.messages = new PostgresMessages(conn, this.catalog, maxBatch);
@@ -275,6 +278,9 @@ export class PostgresStore implements Store {
       off();
       if (--this.attemptListeners === 0) void this.attemptFeed.stop();
     };
+  }
+  async holdListener(endpointId: string): Promise<(() => void) | null> {
+    return this.listenerLocks.hold(endpointId);
   }
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     return this.deliveries.release(owner, releases);
@@ -425,6 +431,7 @@ export class PostgresStore implements Store {
     this.disposed = true;
     await this.messages.flush();
     await this.attemptFeed.close();
+    await this.listenerLocks.close();
     await this.conn.close();
   }
 }
