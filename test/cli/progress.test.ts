@@ -68,7 +68,7 @@ describe('progress lines when stderr is not a terminal', () => {
   });
 });
 
-describe('herald replay-missing and recover, not on a terminal', () => {
+describe('herald replay-missing, bulk-replay and recover, not on a terminal', () => {
   let server: HeraldProcess;
   let receiver: Receiver;
   beforeAll(async () => {
@@ -101,6 +101,30 @@ describe('herald replay-missing and recover, not on a terminal', () => {
     await eventually(
       async () => receiver.received.length,
       (n) => n === 3,
+    );
+
+    // bulk-replay: the delivered ones again, filtered; the same progress lines.
+    await eventually(
+      async () =>
+        (await herald(['attempts', '--app', 'progress', '--endpoint', 'late', '--json'], cliEnv(server)))
+          .stdout,
+      (out) => JSON.parse(out).data.length === 3,
+    );
+    const bulk = await herald(
+      ['bulk-replay', ...args, '--status', 'success', '--events', 'order.paid,order.refunded'],
+      cliEnv(server),
+    );
+    expect(bulk.code, bulk.stderr).toBe(0);
+    expect(bulk.stdout).toBe(
+      `3 deliveries to late created since ${since} are due again now. Follow them with: herald attempts --app progress --endpoint late\n`,
+    );
+    expect(bulk.stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^bulk-replay qtask_\S+: finished, 3 deliveries$/,
+    );
+    const none = await herald(['bulk-replay', ...args, '--events', 'order.refunded'], cliEnv(server));
+    expect(none.stdout).toMatch(/^0 deliveries to late created since/);
+    expect((await herald(['bulk-replay', ...args, '--status', 'done'], cliEnv(server))).stderr).toContain(
+      "argument 'done' is invalid",
     );
 
     const recover = await herald(['recover', ...args, '--json'], cliEnv(server));
