@@ -23,6 +23,7 @@ const ON_EACH_STORE = [
   'test/api/health-liveness.test.ts',
   'test/api/json-depth.test.ts',
   'test/api/listen-limits.test.ts',
+  'test/api/listener-endpoints.test.ts',
   'test/api/list-filters.test.ts',
   'test/api/list-pagination.test.ts',
   'test/api/message-tags.test.ts',

@@ -1,7 +1,8 @@
 /**
  * The attempts a store's `complete` committed, told to the listeners of this process
- * (`Store.onAttempts`, what `herald tail` streams). Nothing is kept: a listener hears what
- * is committed while it listens.
+ * (`Store.onAttempts`, what `herald tail` streams), and on PostgreSQL those other processes
+ * committed (`postgres/attempt-feed.ts`). Nothing is kept: a listener hears what is committed
+ * while it listens.
  */
 import type { AttemptsListener, Completion } from './store.js';
 
@@ -18,7 +19,11 @@ export class AttemptEvents {
   /** Tells every listener of the attempts among `completions`, after their commit. */
   committed(completions: readonly Completion[]): void {
     if (this.listeners.size === 0) return;
-    const events = completions.flatMap((c) => (c.attempt ? [{ attempt: c.attempt, next: c.next }] : []));
+    this.told(completions.flatMap((c) => (c.attempt ? [{ attempt: c.attempt, next: c.next }] : [])));
+  }
+
+  /** Tells every listener of these attempts (committed here, or heard from another process). */
+  told(events: Parameters<AttemptsListener>[0]): void {
     if (events.length === 0) return;
     for (const listener of this.listeners) {
       try {

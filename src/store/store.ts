@@ -580,11 +580,20 @@ export interface Store extends AsyncDisposable {
    */
   disableIdleListeners(seenBefore: number, limit: number): Promise<number>;
   /**
-   * Calls `listener` after each {@link complete} of this process commits, with its attempts
-   * (for `herald tail`); returns the unsubscribe function. Attempts recorded by other processes
-   * of a PostgreSQL deployment are not heard.
+   * Calls `listener` after each {@link complete} commits, with its attempts (for `herald tail`);
+   * resolves, once listening, with the unsubscribe function. On PostgreSQL the attempts other
+   * processes commit are heard too (a NOTIFY they send while someone listens, so those
+   * committed in the first second or so of listening may be missed); on SQLite, this process's
+   * are every attempt.
    */
-  onAttempts(listener: AttemptsListener): () => void;
+  onAttempts(listener: AttemptsListener): Promise<() => void>;
+  /**
+   * Optional (PostgreSQL): takes a listener endpoint for one stream connection across every
+   * process of the database, resolving with the function that gives it back, or `null` when
+   * another process holds it. Absent (SQLite, one process to a file), the API's own check of
+   * its connections is all there is.
+   */
+  holdListener?(endpointId: string): Promise<(() => void) | null>;
 
   /** A message's delivery to one endpoint. */
   getDelivery(msgId: string, endpointId: string): Promise<Delivery | null>;

@@ -2,8 +2,11 @@
  * The endpoint's background tasks, as Svix names them: `endpoint.recover` (failed deliveries
  * made due again), `endpoint.replay` (replay-missing: deliveries created for messages the
  * endpoint never got) and `endpoint.bulk-replay` (deliveries matching filters sent again).
- * Each reports `deliveries`, how many it made due or created so far, with its window.
+ * Each reports `deliveries`, how many it made due or created so far, with its window, and
+ * `through`: the creation time of the record it has got to (ids sort by time), so that a
+ * client can tell how far through the window it is.
  */
+import { idTime } from '../core/ids.js';
 import type { BackgroundTask } from '../core/types.js';
 import type { BatchResult, BulkReplayFilter, Store, TimeWindow } from '../store/store.js';
 import type { TaskHandler, TaskStep } from './runner.js';
@@ -19,6 +22,7 @@ export function endpointTaskData(window: TimeWindow): Record<string, unknown> {
     since: new Date(window.since).toISOString(),
     until: window.until === null ? null : new Date(window.until).toISOString(),
     deliveries: 0,
+    through: null,
   };
 }
 
@@ -40,7 +44,13 @@ function endpointTask(
       const params = task.params as EndpointTaskParams;
       const { count, next } = await batch(store, task.endpointId, params, task.cursor, batchSize);
       const before = typeof task.data.deliveries === 'number' ? task.data.deliveries : 0;
-      return { cursor: next, data: { ...task.data, deliveries: before + count }, done: next === null };
+      const at = next === null ? null : idTime(next);
+      const through = at === null ? (task.data.through ?? null) : new Date(at).toISOString();
+      return {
+        cursor: next,
+        data: { ...task.data, deliveries: before + count, through },
+        done: next === null,
+      };
     },
   };
 }

@@ -132,7 +132,7 @@ describe(`listener endpoints (${process.env.HERALD_TEST_DB ?? 'sqlite'})`, () =>
     );
     expect((await store.getDelivery(message.id, listener.id))!.status).toBe('sending');
     const heard: string[] = [];
-    const off = store.onAttempts((events) => heard.push(...events.map((e) => e.attempt.msgId)));
+    const off = await store.onAttempts((events) => heard.push(...events.map((e) => e.attempt.msgId)));
     await store.complete(
       [
         {

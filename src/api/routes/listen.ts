@@ -49,7 +49,7 @@ export const LISTEN_DEFAULTS: ListenOptions = {
 
 /** WebSocket close codes the client reads (4000-4999 are the application's). */
 export const CLOSE_CODES = {
-  /** The listener of this name is connected elsewhere in this process. */
+  /** The listener of this name is connected elsewhere (this process, or on PostgreSQL another). */
   taken: 4409,
   /** A frame the server cannot take. */
   badFrame: 1008,
@@ -179,9 +179,12 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
       sockets.add(socket);
       let stream: ListenerStream | null = null;
       let endpointId: string | null = null;
+      /** Gives back the hold on the name across processes (PostgreSQL), once taken. */
+      let giveBack: (() => void) | null = null;
       socket.on('close', () => {
         sockets.delete(socket);
         if (endpointId !== null && connected.get(endpointId) === socket) connected.delete(endpointId);
+        giveBack?.();
         void stream?.close();
       });
       const endpoint = await openedListener(app.id, name);
@@ -196,6 +199,24 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
       if (socket.readyState !== socket.OPEN) return;
       endpointId = endpoint.id;
       connected.set(endpoint.id, socket);
+      if (ctx.store.holdListener) {
+        const held = await ctx.store.holdListener(endpoint.id).catch((error: Error) => {
+          request.log.warn({ err: error }, 'listener stream: could not take the listener name');
+          socket.close(CLOSE_CODES.goingAway, 'the database is unavailable; reconnect');
+          return undefined;
+        });
+        if (held === undefined) return;
+        if (held === null) {
+          socket.close(
+            CLOSE_CODES.taken,
+            `listener ${name.slice(0, 64)} is connected to another Herald process`,
+          );
+          return;
+        }
+        giveBack = held;
+        // Closed while the hold was taken: its close handler ran before there was one to give back.
+        if (socket.readyState !== socket.OPEN) return void held();
+      }
       const s = new ListenerStream({
         store: ctx.store,
         endpoint,
@@ -244,7 +265,7 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
         tags: ['Listener'],
         summary: "Stream an application's attempts as they happen (herald tail)",
         description:
-          'Server-Sent Events: one `attempt` event per attempt committed by this server, JSON data (an attempt as the attempt lists give it, with eventType and the next try).',
+          'Server-Sent Events: one `attempt` event per attempt committed (on PostgreSQL, by any Herald process of the database), JSON data (an attempt as the attempt lists give it, with eventType and the next try).',
         params: AppParams,
         querystring: StreamQuery,
       },
@@ -269,10 +290,9 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      raw.write(': connected\n\n');
       // Writes wait in order; a reader too slow to keep up past this many is cut off.
       let queued = 0;
-      const off = ctx.store.onAttempts((events) => {
+      const off = await ctx.store.onAttempts((events) => {
         const mine = events.filter(
           (e) =>
             e.attempt.appId === app.id && (endpointId === undefined || e.attempt.endpointId === endpointId),
@@ -305,6 +325,13 @@ export const listenRoutes: FastifyPluginAsyncTypebox<
           .catch((error) => request.log.warn({ err: error }, 'attempt stream: reading messages failed'))
           .finally(() => queued--);
       });
+      if (raw.destroyed) {
+        // The reader left while the store began listening.
+        off();
+        return;
+      }
+      // Said once listening: `herald tail` prints that it is tailing on this line.
+      raw.write(': connected\n\n');
       const beat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       const stop = () => {
         off();

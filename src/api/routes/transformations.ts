@@ -77,6 +77,13 @@ export const transformationRoutes: FastifyPluginAsyncTypebox<RouteContext> = asy
         request.params.endpoint_id,
       );
       const { code, enabled } = request.body;
+      // A listener endpoint's deliveries go to `herald listen` as they are (it forwards them to
+      // its own local URL), and the listener stream runs no transformation: refused, not ignored.
+      if (endpoint.listener !== null && (enabled === true || (code !== undefined && code !== null)))
+        throw new ValidationError(
+          code !== undefined && code !== null ? 'code' : 'enabled',
+          `endpoint ${endpoint.id} is the listener endpoint ${endpoint.listener} (herald listen), whose deliveries are forwarded unchanged: it takes no transformation`,
+        );
       const patch: EndpointPatch = {};
       if (code !== undefined) {
         if (code !== null) await checkCode('code', code);

@@ -1,12 +1,14 @@
-/** `herald attempts`, `resend`, `recover` and `replay-missing`: what was tried, and trying again. */
-import type { Command } from 'commander';
+/** `herald attempts`, `resend`, `recover`, `replay-missing` and `bulk-replay`: what was tried, and trying again. */
+import { type Command, Option } from 'commander';
 import type { attemptOut } from '../../api/serialize.js';
 import { CliError, call, request } from '../manage.js';
 import { more, show, table, time } from '../output.js';
+import { taskProgress } from '../progress.js';
 import type { DestinationOut } from './message.js';
 import {
   appPath,
   clientOf,
+  commaList,
   endpointPath,
   heraldCommand,
   type Managed,
@@ -101,7 +103,7 @@ async function attemptsOf(o: AttemptsOptions) {
   return { page, states, names };
 }
 
-/** Adds `attempts`, `resend`, `recover` and `replay-missing`. */
+/** Adds `attempts`, `resend`, `recover`, `replay-missing` and `bulk-replay`. */
 export function attemptCommands(program: Command): void {
   paged(
     managed(
@@ -169,39 +171,47 @@ export function attemptCommands(program: Command): void {
     name: string,
     description: string,
     done: (n: number, o: TaskOptions, cmd: Command) => string,
+    /** The command's own options, and what they add to the task's body. */
+    own: { options?: (c: Command) => Command; body?: (o: TaskOptions) => Record<string, unknown> } = {},
   ) =>
-    managed(program.command(name).description(description))
-      .requiredOption('--app <app>', 'application id or uid')
-      .requiredOption('--endpoint <endpoint>', 'endpoint id or uid')
-      .requiredOption('--since <time>', MOMENT_HELP, moment)
-      .option('--until <time>', `up to (not including) this time: ${MOMENT_HELP}`, moment)
-      .action(async (o: TaskOptions, command: Command) => {
-        const client = clientOf(o);
-        const { body } = await request<TaskOut>(client, 'POST', endpointPath(o.app, o.endpoint, `/${name}`), {
-          body: { since: o.since, ...(o.until ? { until: o.until } : {}) },
-        });
-        // The server does the work in the background; the command waits for it to end.
-        let task: TaskOut = body;
-        for (let waited = 0; task.status === 'running' && waited < TASK_WAIT_MS; waited += TASK_POLL_MS) {
-          await new Promise((resolve) => setTimeout(resolve, TASK_POLL_MS));
-          task = (await request<TaskOut>(client, 'GET', `/background-task/${seg(task.id)}`)).body;
-        }
-        if (task.status === 'failed')
-          throw new CliError(
-            `${name} task ${task.id} failed: ${String(task.data?.error ?? 'no reason given')}`,
-          );
-        if (task.status === 'running') {
-          show(
-            o,
-            task,
-            () =>
-              `${name} task ${task.id} is still running; follow it with GET /api/v1/background-task/${task.id}\n`,
-          );
-          return;
-        }
-        const n = Number(task.data?.deliveries ?? 0);
-        show(o, { ...task, deliveries: n }, () => done(n, o, command));
+    (own.options ?? ((c: Command) => c))(
+      managed(program.command(name).description(description))
+        .requiredOption('--app <app>', 'application id or uid')
+        .requiredOption('--endpoint <endpoint>', 'endpoint id or uid')
+        .requiredOption('--since <time>', MOMENT_HELP, moment)
+        .option('--until <time>', `up to (not including) this time: ${MOMENT_HELP}`, moment),
+    ).action(async (o: TaskOptions, command: Command) => {
+      const client = clientOf(o);
+      const { body } = await request<TaskOut>(client, 'POST', endpointPath(o.app, o.endpoint, `/${name}`), {
+        body: { since: o.since, ...(o.until ? { until: o.until } : {}), ...own.body?.(o) },
       });
+      // The server does the work in the background; the command waits for it to end,
+      // showing how far it has got (a bar on a terminal, lines otherwise; on stderr).
+      let task: TaskOut = body;
+      const progress = taskProgress(name, 'deliveries');
+      progress.update(task);
+      for (let waited = 0; task.status === 'running' && waited < TASK_WAIT_MS; waited += TASK_POLL_MS) {
+        await new Promise((resolve) => setTimeout(resolve, TASK_POLL_MS));
+        task = (await request<TaskOut>(client, 'GET', `/background-task/${seg(task.id)}`)).body;
+        progress.update(task);
+      }
+      progress.stop(task);
+      if (task.status === 'failed')
+        throw new CliError(
+          `${name} task ${task.id} failed: ${String(task.data?.error ?? 'no reason given')}`,
+        );
+      if (task.status === 'running') {
+        show(
+          o,
+          task,
+          () =>
+            `${name} task ${task.id} is still running; follow it with GET /api/v1/background-task/${task.id}\n`,
+        );
+        return;
+      }
+      const n = Number(task.data?.deliveries ?? 0);
+      show(o, { ...task, deliveries: n }, () => done(n, o, command));
+    });
   const follow = (count: number, o: TaskOptions, cmd: Command) =>
     count === 0
       ? ''
@@ -218,7 +228,41 @@ export function attemptCommands(program: Command): void {
     (count, o, cmd) =>
       `${plural(count, 'message', 'messages')} since ${o.since} that ${o.endpoint} never got ${count === 1 ? 'is' : 'are'} queued for it now.${follow(count, o, cmd)}\n`,
   );
+  task(
+    'bulk-replay',
+    "send an endpoint's deliveries created since a time again, those matching the filters given",
+    (count, o, cmd) =>
+      `${plural(count, 'delivery', 'deliveries')} to ${o.endpoint} created since ${o.since} ${count === 1 ? 'is' : 'are'} due again now.${follow(count, o, cmd)}\n`,
+    {
+      options: (c) =>
+        c
+          .option('--events <types>', 'only messages of these event types (comma-separated)', commaList)
+          .option('--channel <channel>', 'only messages on this channel')
+          .option('--tag <tag>', 'only messages with this tag')
+          .addOption(
+            new Option('--status <status>', 'only deliveries in this state').choices(
+              Object.keys(STATUS_CODES),
+            ),
+          )
+          .addOption(
+            new Option(
+              '--status-code-class <class>',
+              "only deliveries whose last answer's status was of this class (0: none)",
+            ).choices(['0', '100', '200', '300', '400', '500']),
+          ),
+      body: (o) => ({
+        ...(o.events && o.events.length > 0 ? { eventTypes: o.events } : {}),
+        ...(o.channel ? { channel: o.channel } : {}),
+        ...(o.tag ? { tag: o.tag } : {}),
+        ...(o.status ? { status: STATUS_CODES[o.status as keyof typeof STATUS_CODES] } : {}),
+        ...(o.statusCodeClass ? { statusCodeClass: Number(o.statusCodeClass) } : {}),
+      }),
+    },
+  );
 }
+
+/** `--status` of bulk-replay as the API numbers a delivery's state. */
+const STATUS_CODES = { success: 0, pending: 1, fail: 2, sending: 3 } as const;
 
 /** A background task as the API answers it. */
 interface TaskOut {
@@ -231,7 +275,18 @@ interface TaskOut {
 const TASK_WAIT_MS = 60_000;
 const TASK_POLL_MS = 100;
 
-type TaskOptions = Managed & { app: string; endpoint: string; since: string; until?: string };
+type TaskOptions = Managed & {
+  app: string;
+  endpoint: string;
+  since: string;
+  until?: string;
+  /** bulk-replay's filters. */
+  events?: string[];
+  channel?: string;
+  tag?: string;
+  status?: string;
+  statusCodeClass?: string;
+};
 
 function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;

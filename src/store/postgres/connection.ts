@@ -167,6 +167,7 @@ export async function openConnection(options: ConnectionOptions): Promise<Postgr
     options.box,
     sessions,
     wakeChannel(options.schema),
+    options.schema,
   );
   await conn.listen();
   return conn;
@@ -228,15 +229,27 @@ export class PostgresConnection {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly config: pg.PoolConfig,
+    private readonly poolConfig: pg.PoolConfig,
     readonly clock: Clock,
     readonly box: SecretBox,
     /** This store's own sessions (see {@link ownSessions}), whose notifications it ignores. */
     private readonly sessions: ReadonlySet<number>,
     /** Where this schema's wake-ups are sent and heard ({@link wakeChannel}). */
     private readonly channel: string,
+    /** The schema the pool works in. */
+    readonly schema: string,
   ) {
     this.wake.setMaxListeners(0);
+  }
+
+  /** The pool's client options, for a session of its own (the attempt feed's). */
+  get config(): pg.PoolConfig {
+    return this.poolConfig;
+  }
+
+  /** Whether a server process id is one of this store's pool sessions. */
+  ownSession(pid: number): boolean {
+    return this.sessions.has(pid);
   }
 
   /** Runs one statement on `on` (the pool by default), with the error mapping. */
@@ -311,7 +324,7 @@ export class PostgresConnection {
    */
   async listen(): Promise<void> {
     if (this.closed || this.listener) return;
-    const client = new pg.Client(this.config);
+    const client = new pg.Client(this.poolConfig);
     client.on('error', () => {
       // Handled by 'end' below, or by the failed connect.
     });

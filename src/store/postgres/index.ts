@@ -63,11 +63,13 @@ import type {
   WakeListener,
 } from '../store.js';
 import { PostgresAccess } from './access.js';
+import { AttemptFeed, attemptsChannel } from './attempt-feed.js';
 import { PostgresCatalog } from './catalog.js';
 import { openConnection, type PostgresConnection } from './connection.js';
 import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
+import { ListenerLocks } from './listener-locks.js';
 import { PostgresMessages } from './messages.js';
 import { PostgresOperational } from './operational.js';
 import { PostgresTasks } from './tasks.js';
@@ -109,6 +111,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private readonly attemptEvents = new AttemptEvents();
+  /** Other processes' attempts, heard while this one has attempt listeners. */
+  private readonly attemptFeed: AttemptFeed;
+  private attemptListeners = 0;
+  private readonly listenerLocks: ListenerLocks;
   private readonly catalog: PostgresCatalog;
   private readonly messages: PostgresMessages;
   private readonly deliveries: PostgresDeliveries;
@@ -124,6 +130,9 @@ export class PostgresStore implements Store {
     retention: InboundRetention,
   ) {
     const operational = new PostgresOperational(conn);
+    const { channel, key } = attemptsChannel(conn.schema);
+    this.listenerLocks = new ListenerLocks(conn.config);
+    this.attemptFeed = new AttemptFeed(conn, channel, key, (events) => this.attemptEvents.told(events));
     this.catalog = new PostgresCatalog(conn, operational);
     this.messages = new PostgresMessages(conn, this.catalog, maxBatch);
     this.deliveries = new PostgresDeliveries(conn, operational);
@@ -244,6 +253,8 @@ export class PostgresStore implements Store {
   ): Promise<DisabledEndpoint[]> {
     const disabled = await this.deliveries.complete(completions, now, autoDisableAfterMs);
     this.attemptEvents.committed(completions);
+    // Told to the processes that tail, if any; the commit stands whatever becomes of this.
+    void this.attemptFeed.committed(completions).catch(() => undefined);
     return disabled;
   }
   async openListener(appId: string, name: string, filterTypes?: string[] | null): Promise<Endpoint> {
@@ -255,8 +266,21 @@ export class PostgresStore implements Store {
   async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
     return this.catalog.disableIdleListeners(seenBefore, limit);
   }
-  onAttempts(listener: AttemptsListener): () => void {
-    return this.attemptEvents.on(listener);
+  async onAttempts(listener: AttemptsListener): Promise<() => void> {
+    const off = this.attemptEvents.on(listener);
+    this.attemptListeners++;
+    // Once listening for other processes' attempts (and holding the lock that makes them send).
+    await this.attemptFeed.start();
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      off();
+      if (--this.attemptListeners === 0) void this.attemptFeed.stop();
+    };
+  }
+  async holdListener(endpointId: string): Promise<(() => void) | null> {
+    return this.listenerLocks.hold(endpointId);
   }
   async release(owner: string, releases: readonly Release[]): Promise<void> {
     return this.deliveries.release(owner, releases);
@@ -406,6 +430,8 @@ export class PostgresStore implements Store {
     if (this.disposed) return;
     this.disposed = true;
     await this.messages.flush();
+    await this.attemptFeed.close();
+    await this.listenerLocks.close();
     await this.conn.close();
   }
 }

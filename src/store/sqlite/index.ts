@@ -282,7 +282,8 @@ export class SqliteStore implements Store {
   async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
     return this.catalog.disableIdleListeners(seenBefore, limit);
   }
-  onAttempts(listener: AttemptsListener): () => void {
+  async onAttempts(listener: AttemptsListener): Promise<() => void> {
+    // One process writes a SQLite file: its own commits are every attempt.
     return this.attemptEvents.on(listener);
   }
   async release(owner: string, releases: readonly Release[]): Promise<void> {
