@@ -10,7 +10,7 @@ import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
-import { InboundSweeper } from '../inbound/retention.js';
+import { InboundBodySweeper, InboundSweeper } from '../inbound/retention.js';
 import { apiMetrics } from '../metrics/api.js';
 import { deliveryMetrics } from '../metrics/delivery.js';
 import { startMetricsListener } from '../metrics/listener.js';
@@ -251,6 +251,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     // the sweeps skip the rows another one is deleting).
     const sweeper = new InboundSweeper({ store, logger }).start();
     stops.push(() => sweeper[Symbol.asyncDispose]());
+    // Their bodies go first (--inbound-body-days), the rows stay until the sweep above.
+    if (options.inboundRetention.bodyMaxAgeMs !== null) {
+      const bodies = new InboundBodySweeper({ store, logger }).start();
+      stops.push(() => bodies[Symbol.asyncDispose]());
+    }
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
     const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();

@@ -1191,6 +1191,56 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await loggedNumbers(store, b.id)).toEqual([]);
       });
 
+      it('expunges bodies older than bodyMaxAgeMs, oldest first and `limit` at a time, keeping the rows', async () => {
+        const { store, clock } = await setup({ inboundRetention: { maxAgeMs: 3 * DAY, bodyMaxAgeMs: DAY } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        for (const n of [1, 2]) await store.recordInbound(inbound(a.id, n));
+        const cut = await store.recordInbound(
+          inbound(b.id, 3, { status: 'rejected', reason: 'no_matching_signature', bodySize: 1 << 20 }),
+        );
+        clock.advance(DAY); // exactly bodyMaxAgeMs old: kept
+        expect(await store.expireInboundBodies(10)).toBe(0);
+        const young = await store.recordInbound(inbound(a.id, 4));
+        clock.advance(1);
+        expect(await store.expireInboundBodies(2)).toBe(2);
+        expect(await store.expireInboundBodies(2)).toBe(1);
+        expect(await store.expireInboundBodies(2)).toBe(0);
+        const rows = [
+          ...(await store.listInbound(a.id, { limit: 10 })).data,
+          await store.getInbound(b.id, cut.id),
+        ];
+        expect(rows.map((r) => [r!.headers['x-n'], r!.body.length, r!.bodyExpungedAt])).toEqual([
+          ['4', young.body.length, null],
+          ['2', 0, clock.now()],
+          ['1', 0, clock.now()],
+          ['3', 0, clock.now()],
+        ]);
+        // Everything but the body is kept: status, reason, headers, the size as received.
+        expect(rows[3]).toMatchObject({
+          status: 'rejected',
+          reason: 'no_matching_signature',
+          bodySize: 1 << 20,
+        });
+        clock.advance(DAY);
+        expect(await store.expireInboundBodies(10)).toBe(1);
+        expect((await store.getInbound(a.id, young.id))!.bodyExpungedAt).toBe(clock.now());
+        // The rows go at maxAgeMs, expunged or not.
+        clock.advance(DAY);
+        expect(await store.pruneInbound(10)).toBe(3);
+        expect(await loggedNumbers(store, a.id)).toEqual([4]);
+      });
+
+      it('keeps bodies with their rows when bodyMaxAgeMs is null (the default)', async () => {
+        const { store, clock } = await setup({ inboundRetention: { maxAgeMs: 3 * DAY } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const first = await store.recordInbound(inbound(a.id, 1));
+        clock.advance(2 * DAY);
+        expect(await store.expireInboundBodies(10)).toBe(0);
+        expect(await store.getInbound(a.id, first.id)).toEqual(first);
+        expect(first.bodyExpungedAt).toBeNull();
+      });
+
       it('applies a lowered cap to every source at the next prune, then to each new request', async () => {
         const { store, reopen } = await setup();
         const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
@@ -1217,6 +1267,8 @@ export function storeContract(backend: string, open: OpenStore): void {
           [{ maxPerSource: 1.5 }, 'inboundRetention.maxPerSource'],
           [{ maxAgeMs: -1 }, 'inboundRetention.maxAgeMs'],
           [{ maxAgeMs: Number.POSITIVE_INFINITY }, 'inboundRetention.maxAgeMs'],
+          [{ bodyMaxAgeMs: 0 }, 'inboundRetention.bodyMaxAgeMs'],
+          [{ bodyMaxAgeMs: 0.5 }, 'inboundRetention.bodyMaxAgeMs'],
         ] as const) {
           await expect(open(clock, { inboundRetention })).rejects.toMatchObject({
             code: 'validation',

@@ -52,6 +52,7 @@ describe('SQLite specifics', () => {
       { version: 14, name: '014_trace_context.sql' },
       { version: 15, name: '015_filters_transformations.sql' },
       { version: 16, name: '016_listeners.sql' },
+      { version: 17, name: '017_inbound_body_retention.sql' },
     ]);
     db.close();
   });
@@ -84,6 +85,7 @@ describe('SQLite specifics', () => {
       [INBOUND_PRUNE_SQL.ofSource, 'inbound_by_seq'],
       [INBOUND_PRUNE_SQL.expired, 'inbound_by_time'],
       [INBOUND_PRUNE_SQL.overCap, 'inbound_by_seq'],
+      [INBOUND_PRUNE_SQL.expireBodies, 'inbound_bodies_by_time'],
     ] as const) {
       const params = Array.from(sql.matchAll(/\?/g), () => 1);
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];

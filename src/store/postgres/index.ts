@@ -360,6 +360,9 @@ export class PostgresStore implements Store {
   async pruneInbound(limit: number): Promise<number> {
     return this.inbound.prune(limit);
   }
+  async expireInboundBodies(limit: number): Promise<number> {
+    return this.inbound.expireBodies(limit);
+  }
 
   async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
     return this.access.saveToken(hash, appId, grant);

@@ -386,6 +386,9 @@ export class SqliteStore implements Store {
   async pruneInbound(limit: number): Promise<number> {
     return this.inbound.prune(limit);
   }
+  async expireInboundBodies(limit: number): Promise<number> {
+    return this.inbound.expireBodies(limit);
+  }
 
   async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
     this.access.saveToken(hash, appId, grant);
