@@ -113,8 +113,12 @@ async function sqliteAt(base: number): Promise<OldDatabase> {
     .all()
     .map((t) => t.name);
   raw.prepare('ATTACH DATABASE ? AS fresh').run(f.testStore.location);
+  // OR IGNORE: rows a migration inserts itself (012's reserved operational application) are
+  // in both databases already.
   for (const table of tables)
-    raw.exec(`INSERT INTO main.${table} (${columns(table)}) SELECT ${columns(table)} FROM fresh.${table}`);
+    raw.exec(
+      `INSERT OR IGNORE INTO main.${table} (${columns(table)}) SELECT ${columns(table)} FROM fresh.${table}`,
+    );
   raw.exec('DETACH DATABASE fresh');
   const snapshot = new Map(tables.map((t) => [t, columns(t)]));
   return {
@@ -155,7 +159,7 @@ async function postgresAt(base: number): Promise<OldDatabase> {
   await client.query('SET session_replication_role = replica');
   for (const [table, list] of byTable)
     await client.query(
-      `INSERT INTO ${schema}.${table} (${list.join(', ')}) SELECT ${list.join(', ')} FROM ${f.testStore.location}.${table}`,
+      `INSERT INTO ${schema}.${table} (${list.join(', ')}) SELECT ${list.join(', ')} FROM ${f.testStore.location}.${table} ON CONFLICT DO NOTHING`,
     );
   await client.query('SET session_replication_role = DEFAULT');
   return {
