@@ -719,6 +719,12 @@ export interface Store extends AsyncDisposable {
   getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null>;
   /** Stores the answer for an idempotency key; an existing one wins unless older than `replaceBefore`. */
   saveIdempotent(scope: string, key: string, answer: IdempotentAnswer, replaceBefore: number): Promise<void>;
+  /**
+   * Deletes up to `limit` idempotency answers created before `before` (ms), oldest first
+   * (answers past the API's window, which can answer nothing). Returns how many; while that
+   * is `limit`, there may be more.
+   */
+  pruneIdempotent(limit: number, before: number): Promise<number>;
 
   /**
    * Calls `listener` whenever deliveries may have become due (messages accepted, a resend,

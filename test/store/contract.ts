@@ -3,11 +3,13 @@
  * file calls {@link storeContract} with a factory that opens a fresh, empty store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { type IdempotencySweepEvent, IdempotencySweeper } from '../../src/api/idempotency-sweeper.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { encodeId } from '../../src/core/ids.js';
 import type { Attempt, Message } from '../../src/core/types.js';
 import type { OpenStoreOptions } from '../../src/store/open.js';
 import type { AttemptFilter, MessageFilter, NewInboundRequest, Store } from '../../src/store/store.js';
+import { waitForEvent } from '../helpers.js';
 import { recoverAll, replayMissingAll } from './drain.js';
 
 /**
@@ -27,6 +29,7 @@ export type OpenStore = (
 }>;
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 function attemptFor(
   d: { id: string; msgId: string; endpointId: string; appId: string },
@@ -1066,6 +1069,32 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await store.getIdempotent('app_1', 'k', 0)).toEqual(answer(10));
         await store.saveIdempotent('app_1', 'k', answer(30), 10_001);
         expect(await store.getIdempotent('app_1', 'k', 0)).toEqual(answer(30));
+      });
+
+      it('deletes idempotency answers created before a time, oldest first, `limit` at a time', async () => {
+        const { store, clock } = await setup();
+        const answer = (at: number) => ({ requestHash: 'h', statusCode: 202, response: '{}', createdAt: at });
+        const now = clock.now();
+        for (const [scope, key, at] of [
+          ['app_1', 'a', now - 3 * HOUR],
+          ['app_2', 'a', now - 2 * HOUR],
+          ['app_1', 'b', now - HOUR],
+          ['app_1', 'c', now],
+        ] as const)
+          await store.saveIdempotent(scope, key, answer(at), 0);
+        expect(await store.pruneIdempotent(2, now - HOUR)).toBe(2);
+        expect(await store.pruneIdempotent(2, now - HOUR)).toBe(0);
+        expect(await store.getIdempotent('app_1', 'a', 0)).toBeNull();
+        expect(await store.getIdempotent('app_2', 'a', 0)).toBeNull();
+        // Exactly at `before` is kept.
+        expect(await store.getIdempotent('app_1', 'b', 0)).toEqual(answer(now - HOUR));
+        // The sweep deletes what is past the API's window, batch after batch.
+        const sweeper = new IdempotencySweeper({ store, clock, windowMs: 30 * 60_000, batchSize: 1 });
+        const swept = waitForEvent<IdempotencySweepEvent>(sweeper, 'sweep');
+        sweeper.start();
+        expect(await swept).toEqual({ deleted: 1 });
+        await sweeper[Symbol.asyncDispose]();
+        expect(await store.getIdempotent('app_1', 'c', 0)).toEqual(answer(now));
       });
     });
 

@@ -426,6 +426,9 @@ export class SqliteStore implements Store {
   async getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null> {
     return this.access.getIdempotent(scope, key, notBefore);
   }
+  async pruneIdempotent(limit: number, before: number): Promise<number> {
+    return this.access.pruneIdempotent(limit, before);
+  }
   async saveIdempotent(
     scope: string,
     key: string,
