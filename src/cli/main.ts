@@ -40,7 +40,6 @@ function countUpTo(max: number): (value: string) => number {
 
 const DAY_MS = 86_400_000;
 
-/** A number of days from 0 (off) to 100 years. */
 /**
  * The inbound body retention in ms: null (the body goes with its row) for 0 and for a body
  * retention no shorter than the row's, which would never find a body to expunge.
@@ -49,6 +48,7 @@ function inboundBodyMs(bodyDays: number, rowDays: number): number | null {
   return bodyDays === 0 || bodyDays >= rowDays ? null : bodyDays * DAY_MS;
 }
 
+/** A number of days from 0 (off) to 100 years. */
 function daysOrZero(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 36_500)
