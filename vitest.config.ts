@@ -47,6 +47,7 @@ const ON_EACH_STORE = [
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
   'test/inbound/gateway.test.ts',
+  'test/inbound/body-retention.test.ts',
   'test/store/retention.test.ts',
   'test/transform/transformations.test.ts',
   'test/store/upgrade.test.ts',

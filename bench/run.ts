@@ -21,6 +21,12 @@
  * - backlog: `--backlog` deliveries (default 1,000,000) stored with nothing sending, then
  *   drained; once per bench, after the runs (`--skip-backlog` to omit).
  * Each figure is the median of the runs [min-max], beside the raw limit of the same run.
+ *
+ * Every `herald serve` here runs as shipped: metrics counted (nothing scrapes /metrics),
+ * tracing off, the retention sweeps started (with nothing expired to sweep). What metrics and
+ * tracing cost is measured apart, against a server counting nothing, by
+ * `npx tsx bench/metrics-cost.ts`; what an expunging sweep costs the throughput, by
+ * `npx tsx bench/retention-cost.ts` (both print it; figures in BENCHMARKS.md).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -443,6 +449,10 @@ function report(results: Results, out: URL, data: boolean): void {
     console.log(
       `SQLite file after the engine run (WAL checkpointed on close): ${(median(dbSizes) / 2 ** 20).toFixed(1)} MiB`,
     );
+  console.log(
+    'herald serve ran with metrics counted (not scraped) and no tracing; their cost apart: npx tsx bench/metrics-cost.ts; ' +
+      "an expunging retention sweep's: npx tsx bench/retention-cost.ts",
+  );
 }
 
 async function main() {

@@ -40,6 +40,14 @@ function countUpTo(max: number): (value: string) => number {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The inbound body retention in ms: null (the body goes with its row) for 0 and for a body
+ * retention no shorter than the row's, which would never find a body to expunge.
+ */
+function inboundBodyMs(bodyDays: number, rowDays: number): number | null {
+  return bodyDays === 0 || bodyDays >= rowDays ? null : bodyDays * DAY_MS;
+}
+
 /** A number of days from 0 (off) to 100 years. */
 function daysOrZero(value: string): number {
   const n = Number(value);
@@ -215,6 +223,14 @@ program
       .argParser(countUpTo(36_500)),
   )
   .addOption(
+    new Option(
+      '--inbound-body-days <days>',
+      "days a source's received request keeps its body; the row stays until --inbound-max-age-days (default: --retention-days; 0: the body goes with the row)",
+    )
+      .env('HERALD_INBOUND_BODY_DAYS')
+      .argParser(daysOrZero),
+  )
+  .addOption(
     new Option('--inbound-max-requests <n>', 'received requests kept per source (the oldest go first)')
       .default(INBOUND_RETENTION_DEFAULTS.maxPerSource)
       .env('HERALD_INBOUND_MAX_REQUESTS')
@@ -270,7 +286,11 @@ program
         payloadMs: o.retentionDays === 0 ? null : o.retentionDays * DAY_MS,
         rowsMs: o.retentionRowsDays === 0 ? null : o.retentionRowsDays * DAY_MS,
       },
-      inboundRetention: { maxAgeMs: o.inboundMaxAgeDays * DAY_MS, maxPerSource: o.inboundMaxRequests },
+      inboundRetention: {
+        maxAgeMs: o.inboundMaxAgeDays * DAY_MS,
+        maxPerSource: o.inboundMaxRequests,
+        bodyMaxAgeMs: inboundBodyMs(o.inboundBodyDays ?? o.retentionDays, o.inboundMaxAgeDays),
+      },
       migrate: o.migrate,
       listenerIdleDays: o.listenerIdleDays,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },

@@ -1,8 +1,9 @@
 /** `herald serve`: the API and the dispatcher, together or split by role. */
 import { pino } from 'pino';
 import { ensureAdminToken } from '../api/auth.js';
+import { IdempotencySweeper } from '../api/idempotency-sweeper.js';
 import { type ComponentState, checkDatabase } from '../api/routes/health.js';
-import { buildApi } from '../api/server.js';
+import { buildApi, IDEMPOTENCY_WINDOW_MS } from '../api/server.js';
 import { systemClock } from '../core/clock.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { ListenerSweeper } from '../delivery/listener-sweeper.js';
@@ -10,7 +11,7 @@ import { PayloadSweeper } from '../delivery/payload-sweeper.js';
 import { RowSweeper } from '../delivery/row-sweeper.js';
 import { AddressPolicy } from '../delivery/ssrf.js';
 import { startDispatcherThread } from '../delivery/thread.js';
-import { InboundSweeper } from '../inbound/retention.js';
+import { InboundBodySweeper, InboundSweeper } from '../inbound/retention.js';
 import { apiMetrics } from '../metrics/api.js';
 import { deliveryMetrics } from '../metrics/delivery.js';
 import { startMetricsListener } from '../metrics/listener.js';
@@ -251,6 +252,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     // the sweeps skip the rows another one is deleting).
     const sweeper = new InboundSweeper({ store, logger }).start();
     stops.push(() => sweeper[Symbol.asyncDispose]());
+    // Their bodies go first (--inbound-body-days), the rows stay until the sweep above.
+    if (options.inboundRetention.bodyMaxAgeMs !== null) {
+      const bodies = new InboundBodySweeper({ store, logger }).start();
+      stops.push(() => bodies[Symbol.asyncDispose]());
+    }
+    // Idempotency answers past the API's window answer nothing: they go.
+    const answers = new IdempotencySweeper({ store, logger, windowMs: IDEMPOTENCY_WINDOW_MS }).start();
+    stops.push(() => answers[Symbol.asyncDispose]());
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
     const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();

@@ -289,6 +289,8 @@ export interface InboundRequest {
   body: Buffer;
   /** Size in bytes of the body as received. */
   bodySize: number;
+  /** When retention expunged the body (then `body` is empty); null while it is kept. */
+  bodyExpungedAt: number | null;
   /** The message it became (accepted, replayed), or the earlier one (duplicate). */
   msgId: string | null;
   createdAt: number;

@@ -32,6 +32,10 @@ export async function replayInbound(
   if (!source) throw new NotFoundError(`source ${sourceId} not found`);
   const original = await store.getInbound(source.id, requestId);
   if (!original) throw new NotFoundError(`request ${requestId} of source ${source.id} not found`);
+  if (original.bodyExpungedAt !== null)
+    throw new ConflictError(
+      `request ${original.id} cannot be replayed: retention expunged its body on ${new Date(original.bodyExpungedAt).toISOString()}`,
+    );
   if (original.status === 'rejected' || original.body.length < original.bodySize) {
     const kept =
       original.body.length < original.bodySize

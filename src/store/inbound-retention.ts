@@ -13,6 +13,12 @@ export interface InboundRetention {
   maxAgeMs: number;
   /** A source keeps its newest this many requests; recording one more deletes the oldest. */
   maxPerSource: number;
+  /**
+   * A request older than this (ms) loses its body at the next body sweep, its row kept until
+   * `maxAgeMs`; null: the body goes with the row. `--inbound-body-days`, which follows
+   * `--retention-days` (the payloads') unless given.
+   */
+  bodyMaxAgeMs: number | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -34,6 +40,8 @@ export const INBOUND_RETENTION_DEFAULTS: Readonly<InboundRetention> = {
    * 1 MiB limit): only the provider can send one to a signed source.
    */
   maxPerSource: 10_000,
+  /** The store keeps bodies with their rows unless told; `herald serve` passes its own default. */
+  bodyMaxAgeMs: null,
 };
 
 /** Longest `maxAgeMs`: 100 years, so that `now - maxAgeMs` stays a safe integer. */
@@ -51,6 +59,7 @@ export function inboundRetention(options: Partial<InboundRetention> = {}): Inbou
   const {
     maxAgeMs = INBOUND_RETENTION_DEFAULTS.maxAgeMs,
     maxPerSource = INBOUND_RETENTION_DEFAULTS.maxPerSource,
+    bodyMaxAgeMs = INBOUND_RETENTION_DEFAULTS.bodyMaxAgeMs,
   } = options;
   if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 1 || maxAgeMs > MAX_AGE_MS_MAX)
     throw new ValidationError(
@@ -59,5 +68,13 @@ export function inboundRetention(options: Partial<InboundRetention> = {}): Inbou
     );
   if (!Number.isSafeInteger(maxPerSource) || maxPerSource < 1)
     throw new ValidationError('inboundRetention.maxPerSource', 'must be a whole number from 1');
-  return { maxAgeMs, maxPerSource };
+  if (
+    bodyMaxAgeMs !== null &&
+    (!Number.isSafeInteger(bodyMaxAgeMs) || bodyMaxAgeMs < 1 || bodyMaxAgeMs > MAX_AGE_MS_MAX)
+  )
+    throw new ValidationError(
+      'inboundRetention.bodyMaxAgeMs',
+      `must be null or a whole number of ms from 1 to ${MAX_AGE_MS_MAX}`,
+    );
+  return { maxAgeMs, maxPerSource, bodyMaxAgeMs };
 }

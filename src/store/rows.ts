@@ -428,6 +428,7 @@ export interface InboundRow {
   body_size: number;
   msg_id: string | null;
   created_at: number;
+  body_expunged_at: number | null;
 }
 
 export function toInbound(r: InboundRow): InboundRequest {
@@ -439,6 +440,7 @@ export function toInbound(r: InboundRow): InboundRequest {
     headers: JSON.parse(r.headers),
     body: Buffer.from(r.body),
     bodySize: r.body_size,
+    bodyExpungedAt: r.body_expunged_at,
     msgId: r.msg_id,
     createdAt: r.created_at,
   };

@@ -364,7 +364,7 @@ export interface NewSource {
 export type SourcePatch = Partial<Pick<NewSource, 'name' | 'secrets' | 'passthroughHeaders'>>;
 
 /** Input of {@link Store.recordInbound}: a request as the gateway kept it; the store stamps id and time. */
-export type NewInboundRequest = Omit<InboundRequest, 'id' | 'createdAt'>;
+export type NewInboundRequest = Omit<InboundRequest, 'id' | 'createdAt' | 'bodyExpungedAt'>;
 
 /** A time window [since, until) in ms; `until` null: no end. */
 export interface TimeWindow {
@@ -692,6 +692,13 @@ export interface Store extends AsyncDisposable {
    * while that is `limit`, there may be more.
    */
   pruneInbound(limit: number): Promise<number>;
+  /**
+   * Expunges the bodies of up to `limit` inbound requests older than the retention's
+   * `bodyMaxAgeMs` by the store's clock, oldest first (the body emptied, `bodyExpungedAt`
+   * set; the row stays until `pruneInbound` deletes it). Nothing when `bodyMaxAgeMs` is null.
+   * Returns how many; while that is `limit`, there may be more.
+   */
+  expireInboundBodies(limit: number): Promise<number>;
 
   /**
    * Stores the hash of an API token: an admin token (`appId` null) or one application's, with
@@ -721,6 +728,12 @@ export interface Store extends AsyncDisposable {
   getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null>;
   /** Stores the answer for an idempotency key; an existing one wins unless older than `replaceBefore`. */
   saveIdempotent(scope: string, key: string, answer: IdempotentAnswer, replaceBefore: number): Promise<void>;
+  /**
+   * Deletes up to `limit` idempotency answers created before `before` (ms), oldest first
+   * (answers past the API's window, which can answer nothing). Returns how many; while that
+   * is `limit`, there may be more.
+   */
+  pruneIdempotent(limit: number, before: number): Promise<number>;
 
   /**
    * Calls `listener` whenever deliveries may have become due (messages accepted, a resend,

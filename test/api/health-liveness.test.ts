@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import { Liveness } from '../../src/delivery/liveness.js';
 import { TEST_BLOCK_MS } from '../../src/delivery/thread.js';
+import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { fixture } from '../delivery/fixture.js';
 import { startReceiver } from '../helpers.js';
 import { freshDatabase } from '../pg.js';
@@ -219,6 +220,59 @@ describe.skipIf(db !== 'postgres')('a dispatcher whose claim does not return whi
       await api.close();
       await receiver.close();
       await f.close();
+    }
+  });
+});
+
+describe.skipIf(db !== 'postgres')('a herald serve --role worker whose claim does not return', () => {
+  // A worker has no API: its dispatcher shares the main thread with the --metrics-port
+  // listener, whose /readyz reads the loop's record. A blocked event loop answers nothing at
+  // all (a probe's timeout); a claim that waits leaves the loop free to answer 503.
+  it('answers 503 on the metrics port while its claim waits for a lock, then 200 again', async () => {
+    const database = await freshDatabase('worker_stall');
+    const receiver = await startReceiver();
+    const worker = await startHerald(
+      ['--role', 'worker', '--dispatcher-stall-ms', '1000', '--metrics-port', '0'],
+      {},
+      { db: database.url },
+    );
+    const store = await openPostgresStore({ url: database.url, poolSize: 2 });
+    const locker = new pg.Client(database.url);
+    await locker.connect();
+    try {
+      const metrics = /metrics at (http:\/\/\S+)\/metrics/.exec(worker.output())![1]!;
+      expect((await fetch(`${metrics}/readyz`)).status).toBe(200);
+      const app = await store.createApplication({ name: 'stall' });
+      await store.createEndpoint(app.id, { url: receiver.url });
+      await store.acceptMessage({
+        appId: app.id,
+        eventType: 'e',
+        payload: '{}',
+        deliverAt: Date.now() + 1_500,
+      });
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE');
+      const deadline = Date.now() + 15_000;
+      let status = 200;
+      while (status === 200 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await fetch(`${metrics}/readyz`)).status;
+      }
+      expect(status).toBe(503);
+      // Alive all along: its liveness probe still answers.
+      expect((await fetch(`${metrics}/healthz`)).status).toBe(200);
+      await locker.query('COMMIT');
+      while (status !== 200 && Date.now() < deadline + 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await fetch(`${metrics}/readyz`)).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      await locker.end();
+      await store[Symbol.asyncDispose]();
+      expect(await worker.stop()).toBe(0);
+      await receiver.close();
+      await database.drop();
     }
   });
 });

@@ -3,11 +3,13 @@
  * file calls {@link storeContract} with a factory that opens a fresh, empty store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { type IdempotencySweepEvent, IdempotencySweeper } from '../../src/api/idempotency-sweeper.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { encodeId } from '../../src/core/ids.js';
 import type { Attempt, Message } from '../../src/core/types.js';
 import type { OpenStoreOptions } from '../../src/store/open.js';
 import type { AttemptFilter, MessageFilter, NewInboundRequest, Store } from '../../src/store/store.js';
+import { waitForEvent } from '../helpers.js';
 import { recoverAll, replayMissingAll } from './drain.js';
 
 /**
@@ -27,6 +29,7 @@ export type OpenStore = (
 }>;
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 
 function attemptFor(
   d: { id: string; msgId: string; endpointId: string; appId: string },
@@ -1067,6 +1070,32 @@ export function storeContract(backend: string, open: OpenStore): void {
         await store.saveIdempotent('app_1', 'k', answer(30), 10_001);
         expect(await store.getIdempotent('app_1', 'k', 0)).toEqual(answer(30));
       });
+
+      it('deletes idempotency answers created before a time, oldest first, `limit` at a time', async () => {
+        const { store, clock } = await setup();
+        const answer = (at: number) => ({ requestHash: 'h', statusCode: 202, response: '{}', createdAt: at });
+        const now = clock.now();
+        for (const [scope, key, at] of [
+          ['app_1', 'a', now - 3 * HOUR],
+          ['app_2', 'a', now - 2 * HOUR],
+          ['app_1', 'b', now - HOUR],
+          ['app_1', 'c', now],
+        ] as const)
+          await store.saveIdempotent(scope, key, answer(at), 0);
+        expect(await store.pruneIdempotent(2, now - HOUR)).toBe(2);
+        expect(await store.pruneIdempotent(2, now - HOUR)).toBe(0);
+        expect(await store.getIdempotent('app_1', 'a', 0)).toBeNull();
+        expect(await store.getIdempotent('app_2', 'a', 0)).toBeNull();
+        // Exactly at `before` is kept.
+        expect(await store.getIdempotent('app_1', 'b', 0)).toEqual(answer(now - HOUR));
+        // The sweep deletes what is past the API's window, batch after batch.
+        const sweeper = new IdempotencySweeper({ store, clock, windowMs: 30 * 60_000, batchSize: 1 });
+        const swept = waitForEvent<IdempotencySweepEvent>(sweeper, 'sweep');
+        sweeper.start();
+        expect(await swept).toEqual({ deleted: 1 });
+        await sweeper[Symbol.asyncDispose]();
+        expect(await store.getIdempotent('app_1', 'c', 0)).toEqual(answer(now));
+      });
     });
 
     describe('sources', () => {
@@ -1191,6 +1220,56 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await loggedNumbers(store, b.id)).toEqual([]);
       });
 
+      it('expunges bodies older than bodyMaxAgeMs, oldest first and `limit` at a time, keeping the rows', async () => {
+        const { store, clock } = await setup({ inboundRetention: { maxAgeMs: 3 * DAY, bodyMaxAgeMs: DAY } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const b = await store.createSource({ name: 'B', provider: 'none', secrets: [], appId: 'shop' });
+        for (const n of [1, 2]) await store.recordInbound(inbound(a.id, n));
+        const cut = await store.recordInbound(
+          inbound(b.id, 3, { status: 'rejected', reason: 'no_matching_signature', bodySize: 1 << 20 }),
+        );
+        clock.advance(DAY); // exactly bodyMaxAgeMs old: kept
+        expect(await store.expireInboundBodies(10)).toBe(0);
+        const young = await store.recordInbound(inbound(a.id, 4));
+        clock.advance(1);
+        expect(await store.expireInboundBodies(2)).toBe(2);
+        expect(await store.expireInboundBodies(2)).toBe(1);
+        expect(await store.expireInboundBodies(2)).toBe(0);
+        const rows = [
+          ...(await store.listInbound(a.id, { limit: 10 })).data,
+          await store.getInbound(b.id, cut.id),
+        ];
+        expect(rows.map((r) => [r!.headers['x-n'], r!.body.length, r!.bodyExpungedAt])).toEqual([
+          ['4', young.body.length, null],
+          ['2', 0, clock.now()],
+          ['1', 0, clock.now()],
+          ['3', 0, clock.now()],
+        ]);
+        // Everything but the body is kept: status, reason, headers, the size as received.
+        expect(rows[3]).toMatchObject({
+          status: 'rejected',
+          reason: 'no_matching_signature',
+          bodySize: 1 << 20,
+        });
+        clock.advance(DAY);
+        expect(await store.expireInboundBodies(10)).toBe(1);
+        expect((await store.getInbound(a.id, young.id))!.bodyExpungedAt).toBe(clock.now());
+        // The rows go at maxAgeMs, expunged or not.
+        clock.advance(DAY);
+        expect(await store.pruneInbound(10)).toBe(3);
+        expect(await loggedNumbers(store, a.id)).toEqual([4]);
+      });
+
+      it('keeps bodies with their rows when bodyMaxAgeMs is null (the default)', async () => {
+        const { store, clock } = await setup({ inboundRetention: { maxAgeMs: 3 * DAY } });
+        const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
+        const first = await store.recordInbound(inbound(a.id, 1));
+        clock.advance(2 * DAY);
+        expect(await store.expireInboundBodies(10)).toBe(0);
+        expect(await store.getInbound(a.id, first.id)).toEqual(first);
+        expect(first.bodyExpungedAt).toBeNull();
+      });
+
       it('applies a lowered cap to every source at the next prune, then to each new request', async () => {
         const { store, reopen } = await setup();
         const a = await store.createSource({ name: 'A', provider: 'none', secrets: [], appId: 'shop' });
@@ -1217,6 +1296,8 @@ export function storeContract(backend: string, open: OpenStore): void {
           [{ maxPerSource: 1.5 }, 'inboundRetention.maxPerSource'],
           [{ maxAgeMs: -1 }, 'inboundRetention.maxAgeMs'],
           [{ maxAgeMs: Number.POSITIVE_INFINITY }, 'inboundRetention.maxAgeMs'],
+          [{ bodyMaxAgeMs: 0 }, 'inboundRetention.bodyMaxAgeMs'],
+          [{ bodyMaxAgeMs: 0.5 }, 'inboundRetention.bodyMaxAgeMs'],
         ] as const) {
           await expect(open(clock, { inboundRetention })).rejects.toMatchObject({
             code: 'validation',

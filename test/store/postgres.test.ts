@@ -88,6 +88,7 @@ describe('PostgreSQL specifics', () => {
       { version: 14 },
       { version: 15 },
       { version: 16 },
+      { version: 17 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -217,8 +217,8 @@ describe.skipIf(db !== 'postgres')('PostgreSQL autovacuum of the queue tables', 
 });
 
 describe('herald serve retention flags', () => {
-  it('refuses a --retention-days or --retention-rows-days that is not a number of days, naming the flag', async () => {
-    for (const flag of ['--retention-days', '--retention-rows-days']) {
+  it('refuses a --retention-days, --retention-rows-days or --inbound-body-days that is not a number of days, naming the flag', async () => {
+    for (const flag of ['--retention-days', '--retention-rows-days', '--inbound-body-days']) {
       const r = await herald(['serve', flag, '-1']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(flag);

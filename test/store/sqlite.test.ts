@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { IDEMPOTENCY_PRUNE_SQL } from '../../src/store/sqlite/access.js';
 import { INBOUND_PRUNE_SQL } from '../../src/store/sqlite/inbound.js';
 import {
   DUE_DELIVERIES_SQL,
@@ -52,6 +53,7 @@ describe('SQLite specifics', () => {
       { version: 14, name: '014_trace_context.sql' },
       { version: 15, name: '015_filters_transformations.sql' },
       { version: 16, name: '016_listeners.sql' },
+      { version: 17, name: '017_inbound_body_retention.sql' },
     ]);
     db.close();
   });
@@ -84,12 +86,14 @@ describe('SQLite specifics', () => {
       [INBOUND_PRUNE_SQL.ofSource, 'inbound_by_seq'],
       [INBOUND_PRUNE_SQL.expired, 'inbound_by_time'],
       [INBOUND_PRUNE_SQL.overCap, 'inbound_by_seq'],
+      [INBOUND_PRUNE_SQL.expireBodies, 'inbound_bodies_by_time'],
+      [IDEMPOTENCY_PRUNE_SQL, 'idempotency_by_time'],
     ] as const) {
       const params = Array.from(sql.matchAll(/\?/g), () => 1);
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
       const details = plan.map((p) => p.detail).join('\n');
-      expect(details).toContain(`USING INDEX ${index}`);
-      expect(details).not.toMatch(/SCAN (inbound_requests|r)\b/);
+      expect(details).toMatch(new RegExp(`USING (?:COVERING )?INDEX ${index}\\b`));
+      expect(details).not.toMatch(/SCAN (inbound_requests|idempotency_keys|r)\b/);
     }
     db.close();
   });

@@ -113,8 +113,8 @@ async function sqliteAt(base: number): Promise<OldDatabase> {
     .all()
     .map((t) => t.name);
   raw.prepare('ATTACH DATABASE ? AS fresh').run(f.testStore.location);
-  // OR IGNORE: rows a migration writes itself (the operational webhooks' reserved application,
-  // 012) are in both databases already.
+  // OR IGNORE: rows a migration inserts itself (012's reserved operational application) are
+  // in both databases already.
   for (const table of tables)
     raw.exec(
       `INSERT OR IGNORE INTO main.${table} (${columns(table)}) SELECT ${columns(table)} FROM fresh.${table}`,

@@ -3608,6 +3608,8 @@ export interface paths {
                             data: {
                                 /** @description the body as UTF-8 text; only its first 1024 bytes when bodyTruncated */
                                 body: string;
+                                /** @description true when retention expunged the body (--inbound-body-days): body is empty, the rest is kept */
+                                bodyExpunged: boolean;
                                 /** @description size in bytes of the body as received */
                                 bodySize: number;
                                 /** @description true when body holds only the start (a rejected request) */
@@ -3689,6 +3691,8 @@ export interface paths {
                             request: {
                                 /** @description the body as UTF-8 text; only its first 1024 bytes when bodyTruncated */
                                 body: string;
+                                /** @description true when retention expunged the body (--inbound-body-days): body is empty, the rest is kept */
+                                bodyExpunged: boolean;
                                 /** @description size in bytes of the body as received */
                                 bodySize: number;
                                 /** @description true when body holds only the start (a rejected request) */

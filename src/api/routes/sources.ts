@@ -62,6 +62,10 @@ const InboundOut = Type.Object({
   }),
   bodyTruncated: Type.Boolean({ description: 'true when body holds only the start (a rejected request)' }),
   bodySize: Type.Integer({ minimum: 0, description: 'size in bytes of the body as received' }),
+  bodyExpunged: Type.Boolean({
+    description:
+      'true when retention expunged the body (--inbound-body-days): body is empty, the rest is kept',
+  }),
   timestamp: Type.String(),
 });
 const ReplayOut = Type.Object({
@@ -79,8 +83,9 @@ function inboundOut(r: InboundRequest) {
     msgId: r.msgId,
     headers: r.headers,
     body: r.body.toString('utf8'),
-    bodyTruncated: r.body.length < r.bodySize,
+    bodyTruncated: r.bodyExpungedAt === null && r.body.length < r.bodySize,
     bodySize: r.bodySize,
+    bodyExpunged: r.bodyExpungedAt !== null,
     timestamp: new Date(r.createdAt).toISOString(),
   };
 }

@@ -119,4 +119,15 @@ export class PostgresAccess {
       [scope, key, answer.requestHash, answer.statusCode, answer.response, answer.createdAt, replaceBefore],
     );
   }
+
+  /** See `Store.pruneIdempotent`. */
+  async pruneIdempotent(limit: number, before: number): Promise<number> {
+    const result = await this.conn.q(
+      `DELETE FROM idempotency_keys WHERE (scope, key) IN (
+         SELECT scope, key FROM idempotency_keys WHERE created_at < $1
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    );
+    return result.rowCount ?? 0;
+  }
 }

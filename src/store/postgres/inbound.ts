@@ -55,6 +55,13 @@ const PRUNE_SQL = {
   expired: `DELETE FROM inbound_requests WHERE id IN (
     SELECT id FROM inbound_requests WHERE created_at < $1
     ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  /**
+   * The bodies of rows received before a time that still hold one, oldest first, through the
+   * partial index `inbound_bodies_by_time` (migration 017). Parameters: now, time, limit.
+   */
+  expireBodies: `UPDATE inbound_requests SET body = ''::bytea, body_expunged_at = $1 WHERE id IN (
+    SELECT id FROM inbound_requests WHERE created_at < $2 AND body_expunged_at IS NULL
+    ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)`,
   /** Rows of any source past its cap (one probe per source). Parameters: cap, limit. */
   overCap: `DELETE FROM inbound_requests WHERE id IN (
     SELECT r.id FROM inbound_counters c CROSS JOIN LATERAL (
@@ -75,7 +82,12 @@ export class PostgresInboundLog {
   /** See `Store.recordInbound`. */
   async record(input: NewInboundRequest): Promise<InboundRequest> {
     const now = this.clock.now();
-    const request: InboundRequest = { ...input, id: newId('inreq', now), createdAt: now };
+    const request: InboundRequest = {
+      ...input,
+      id: newId('inreq', now),
+      createdAt: now,
+      bodyExpungedAt: null,
+    };
     const { rows } = await this.q<{ seq: number }>(RECORD_SQL, inboundParams(request));
     const seq = rows[0]!.seq;
     const cap = this.retention.maxPerSource;
@@ -113,6 +125,14 @@ export class PostgresInboundLog {
     if (expired >= limit) return expired;
     const over = await this.q(PRUNE_SQL.overCap, [this.retention.maxPerSource, limit - expired]);
     return expired + (over.rowCount ?? 0);
+  }
+
+  /** See `Store.expireInboundBodies`. */
+  async expireBodies(limit: number): Promise<number> {
+    if (this.retention.bodyMaxAgeMs === null) return 0;
+    const now = this.clock.now();
+    const before = now - this.retention.bodyMaxAgeMs;
+    return (await this.q(PRUNE_SQL.expireBodies, [now, before, limit])).rowCount ?? 0;
   }
 }
 

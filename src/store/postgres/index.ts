@@ -384,6 +384,9 @@ export class PostgresStore implements Store {
   async pruneInbound(limit: number): Promise<number> {
     return this.inbound.prune(limit);
   }
+  async expireInboundBodies(limit: number): Promise<number> {
+    return this.inbound.expireBodies(limit);
+  }
 
   async saveToken(hash: string, appId: string | null, grant?: TokenGrant): Promise<void> {
     return this.access.saveToken(hash, appId, grant);
@@ -410,6 +413,9 @@ export class PostgresStore implements Store {
   }
   async getIdempotent(scope: string, key: string, notBefore: number): Promise<IdempotentAnswer | null> {
     return this.access.getIdempotent(scope, key, notBefore);
+  }
+  async pruneIdempotent(limit: number, before: number): Promise<number> {
+    return this.access.pruneIdempotent(limit, before);
   }
   async saveIdempotent(
     scope: string,

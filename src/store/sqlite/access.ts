@@ -68,8 +68,16 @@ function prepare({ db }: SqliteConnection) {
          status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
        WHERE idempotency_keys.created_at < @replaceBefore`,
     ),
+    pruneIdempotent: db.prepare<[number, number]>(IDEMPOTENCY_PRUNE_SQL),
   };
 }
+
+/**
+ * Idempotency answers created before a time, oldest first, through `idempotency_by_time`
+ * (`test/store/sqlite.test.ts` checks the plan). Parameters: before, limit.
+ */
+export const IDEMPOTENCY_PRUNE_SQL = `DELETE FROM idempotency_keys WHERE (scope, key) IN (
+  SELECT scope, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`;
 
 /** Tokens and idempotency keys of a SQLite store. */
 export class SqliteAccess {
@@ -143,5 +151,10 @@ export class SqliteAccess {
       created_at: answer.createdAt,
       replaceBefore,
     });
+  }
+
+  /** See `Store.pruneIdempotent`. */
+  pruneIdempotent(limit: number, before: number): number {
+    return this.stmt.pruneIdempotent.run(before, limit).changes;
   }
 }

@@ -35,10 +35,17 @@ export const INBOUND_PRUNE_SQL = {
     SELECT r.id FROM inbound_counters c
     CROSS JOIN inbound_requests r ON r.source_id = c.source_id AND r.seq <= c.last_seq - ?
     LIMIT ?)`,
+  /**
+   * The bodies of rows received before a time that still hold one, oldest first, through
+   * the partial index `inbound_bodies_by_time` (migration 017). Parameters: now, time, limit.
+   */
+  expireBodies: `UPDATE inbound_requests SET body = X'', body_expunged_at = ? WHERE id IN (
+    SELECT id FROM inbound_requests INDEXED BY inbound_bodies_by_time
+    WHERE created_at < ? AND body_expunged_at IS NULL ORDER BY created_at LIMIT ?)`,
 } as const;
 
 /** An inbound request as the insert binds it. */
-type InboundParams = Omit<InboundRow, 'body'> & { body: Buffer; seq: number };
+type InboundParams = Omit<InboundRow, 'body' | 'body_expunged_at'> & { body: Buffer; seq: number };
 
 function fromInbound(r: InboundRequest): Omit<InboundParams, 'seq'> {
   return {
@@ -158,6 +165,7 @@ export class SqliteInboundLog {
       ofSource: db.prepare<[string, number, number]>(INBOUND_PRUNE_SQL.ofSource),
       expired: db.prepare<[number, number]>(INBOUND_PRUNE_SQL.expired),
       overCap: db.prepare<[number, number]>(INBOUND_PRUNE_SQL.overCap),
+      expireBodies: db.prepare<[number, number, number]>(INBOUND_PRUNE_SQL.expireBodies),
       get: db.prepare<[string, string], InboundRow>(
         'SELECT * FROM inbound_requests WHERE id = ? AND source_id = ?',
       ),
@@ -167,7 +175,12 @@ export class SqliteInboundLog {
   /** See `Store.recordInbound`. */
   record(input: NewInboundRequest): InboundRequest {
     const now = this.clock.now();
-    const request: InboundRequest = { ...input, id: newId('inreq', now), createdAt: now };
+    const request: InboundRequest = {
+      ...input,
+      id: newId('inreq', now),
+      createdAt: now,
+      bodyExpungedAt: null,
+    };
     const cap = this.retention.maxPerSource;
     this.db
       .transaction(() => {
@@ -208,5 +221,22 @@ export class SqliteInboundLog {
         return expired + this.stmt.overCap.run(this.retention.maxPerSource, limit - expired).changes;
       })
       .immediate();
+  }
+
+  /**
+   * See `Store.expireInboundBodies`. With `secure_delete` on for the transaction (as payload
+   * expiry does), so the freed pages hold zeros rather than the bodies.
+   */
+  expireBodies(limit: number): number {
+    if (this.retention.bodyMaxAgeMs === null) return 0;
+    const now = this.clock.now();
+    const before = now - this.retention.bodyMaxAgeMs;
+    const secure = this.db.pragma('secure_delete', { simple: true }) as number;
+    if (!secure) this.db.pragma('secure_delete = ON');
+    try {
+      return this.db.transaction(() => this.stmt.expireBodies.run(now, before, limit).changes).immediate();
+    } finally {
+      if (!secure) this.db.pragma('secure_delete = OFF');
+    }
   }
 }
