@@ -328,6 +328,17 @@ describe('the consumer portal', () => {
         `[...document.querySelectorAll('tbody tr td:nth-child(4) a')].map((a) => a.title)`,
       );
       expect(new Set(ids).size).toBe(total);
+      // A "since" filter still shows the newest first, and pages on from there.
+      const newest = (
+        (await admin('GET', `/app/${appId}/attempt/endpoint/${ep.id}?limit=1`)).data as {
+          msgId: string;
+        }[]
+      )[0]!.msgId;
+      await page.getByLabel('Since', { exact: true }).fill('2000-01-01T00:00');
+      await page.getByText('50 shown').waitFor();
+      expect(await page.locator('tbody tr td:nth-child(4) a').first().getAttribute('title')).toBe(newest);
+      await page.getByRole('button', { name: 'Show older attempts' }).click();
+      await page.getByText('100 shown').waitFor();
 
       const colours = await page.evaluate<{ delete: string; bad: string; primary: string }>(`(() => {
         const probe = document.createElement('span');

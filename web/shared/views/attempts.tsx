@@ -11,6 +11,7 @@ import { Badge, EmptyState, ErrorNote, Loading, useLoad } from '../ui.tsx';
 
 /** Attempts per page of the log. */
 const PAGE = 50;
+const DAY = 86_400_000;
 
 const STATUS: Record<number, { word: string; tone: 'ok' | 'bad' | 'warn' | 'neutral' }> = {
   0: { word: 'Succeeded', tone: 'ok' },
@@ -132,7 +133,10 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
     ...(iterator ? { iterator } : {}),
     ...(filters.status ? { status: filters.status } : {}),
     ...(filters.eventType ? { event_types: filters.eventType } : {}),
-    ...(filters.since ? { after: new Date(filters.since).toISOString() } : {}),
+    // `after` alone would give the oldest page after that time; with `before` the list stays newest first.
+    ...(filters.since
+      ? { after: new Date(filters.since).toISOString(), before: new Date(Date.now() + DAY).toISOString() }
+      : {}),
   });
   const path = { app_id: appId, endpoint_id: endpointId };
   const log = useLoad(
