@@ -185,7 +185,7 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
 
   return (
     <section aria-labelledby="log-title">
-      <div class="page-header">
+      <div class="page-header log-header">
         <h2 id="log-title">Message log</h2>
         <button type="button" class="small secondary outline with-icon" onClick={refresh}>
           <RefreshCw size={14} aria-hidden="true" /> Refresh
