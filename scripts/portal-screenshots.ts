@@ -95,6 +95,17 @@ try {
   await shot('endpoint', page);
   await page.close();
 
+  page = await open(`&to=/endpoints/${orders.id}`);
+  await page.locator('summary', { hasText: 'Transformation' }).click();
+  await page.getByRole('button', { name: 'Test transformation' }).click();
+  await page.locator('.transform-result').waitFor();
+  await page.waitForLoadState('networkidle');
+  await page
+    .locator('details.transformation')
+    .screenshot({ path: new URL('portal-transformation.png', OUT).pathname });
+  process.stdout.write('docs/portal-transformation.png\n');
+  await page.close();
+
   page = await open(`&theme=dark&to=/endpoints/${orders.id}`);
   await page.getByRole('heading', { name: 'Message log' }).waitFor();
   await page.waitForSelector('.chart canvas');

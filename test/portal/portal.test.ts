@@ -358,6 +358,40 @@ describe('the consumer portal', () => {
     }
   });
 
+  it("edits an endpoint's transformation: a 422 for code that does not load, a test run, then on", async () => {
+    const app = await admin('POST', '/app', { name: 'Transform' });
+    const appId = app.id as string;
+    const ep = await admin('POST', `/app/${appId}/endpoint`, { url: receiver.url });
+    const { page, context } = await open(`${await linkFor(appId)}&to=/endpoints/${ep.id}`);
+    try {
+      await page.locator('summary', { hasText: 'Transformation' }).click();
+      const code = page.getByLabel('Code', { exact: true });
+      await code.fill('function handler(webhook) { return webhook');
+      await page.getByRole('button', { name: 'Save transformation' }).click();
+      await page.locator('#tf-code-error').waitFor();
+      expect(await code.getAttribute('aria-invalid')).toBe('true');
+      await code.fill('function handler(webhook) { webhook.payload.tagged = true; return webhook; }');
+      await page.getByLabel('Test payload (JSON)').fill('{"n": 7}');
+      await page.getByRole('button', { name: 'Test transformation' }).click();
+      const result = page.locator('.transform-result');
+      await result.waitFor();
+      expect(await result.textContent()).toContain(`Would send POST ${receiver.url}`);
+      expect(await result.textContent()).toContain('"tagged": true');
+      await page.getByLabel('Run it on every delivery').check();
+      await page.getByRole('button', { name: 'Save transformation' }).click();
+      await page.getByText('Saved.').waitFor();
+      expect(await admin('GET', `/app/${appId}/endpoint/${ep.id}/transformation`)).toMatchObject({
+        enabled: true,
+      });
+      const n = receiver.received.length;
+      await admin('POST', `/app/${appId}/msg`, { eventType: 'order.created', payload: { n: 1 } });
+      await receiver.arrived(n + 1);
+      expect(JSON.parse(receiver.received[n]!.body)).toMatchObject({ n: 1, tagged: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a read-only link shows no control that writes', async () => {
     const app = await admin('POST', '/app', { name: 'Reader' });
     const appId = app.id as string;
@@ -379,10 +413,15 @@ describe('the consumer portal', () => {
         'Resend',
         'Send example',
         'Recover',
+        'Save transformation',
+        'Test transformation',
       ]) {
         expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
       }
       expect(await page.getByRole('link', { name: 'Edit' }).count()).toBe(0);
+      // The transformation is shown, not editable.
+      await page.locator('summary', { hasText: 'Transformation' }).click();
+      expect(await page.getByLabel('Code', { exact: true }).getAttribute('readonly')).not.toBeNull();
       expect(page.url()).toContain(`/endpoints/${ep.id}`);
     } finally {
       await context.close();
@@ -478,6 +517,9 @@ describe('the consumer portal', () => {
           async () => {
             await page.goto(`${link.replace(/#.*/, '')}#/endpoints/${ep.id}`);
             await page.locator('tbody tr').first().waitFor({ timeout: 10_000 });
+            // With the transformation editor open: its controls are checked too.
+            await page.locator('summary', { hasText: 'Transformation' }).click();
+            await page.getByLabel('Code', { exact: true }).waitFor();
           },
         ],
         ['endpoints/new', () => page.getByLabel('Endpoint URL').waitFor()],

@@ -8,6 +8,7 @@ import { ConfirmDialog, ErrorNote, Loading, PageHeader, useLoad } from '../ui.ts
 import { MessageLog } from './attempts.tsx';
 import { HeadersCard, LastDayCard, SecretCard, ToolsCard } from './endpoint-cards.tsx';
 import { AutoDisabledWords, autoDisabledWhy, EndpointState } from './endpoint-state.tsx';
+import { TransformationCard } from './transformation.tsx';
 
 export function EndpointPage({ endpointId }: { endpointId: string }) {
   const { api, appId, can, link, go } = useView();
@@ -130,6 +131,7 @@ export function EndpointPage({ endpointId }: { endpointId: string }) {
           <ToolsCard endpointId={e.id} eventTypes={subscribed} onSent={() => setSentTurn((t) => t + 1)} />
         )}
       </div>
+      <TransformationCard endpointId={e.id} eventTypes={subscribed} />
       <MessageLog key={`log-${sentTurn}`} endpointId={e.id} eventTypes={subscribed} />
       <ConfirmDialog
         open={deleting}
