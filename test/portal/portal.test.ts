@@ -201,6 +201,197 @@ describe('the consumer portal', () => {
     }
   });
 
+  it('says when and why Herald disabled an endpoint by itself: a receiver answering 410 Gone', async () => {
+    const gone = await startReceiver((_r, res) => {
+      res.statusCode = 410;
+      res.end('gone');
+    });
+    try {
+      const app = await admin('POST', '/app', { name: 'Gone' });
+      const appId = app.id as string;
+      const ep = await admin('POST', `/app/${appId}/endpoint`, { url: gone.url });
+      await admin('POST', `/app/${appId}/msg`, { eventType: 'order.created', payload: {} });
+      await until(
+        async () => (await admin('GET', `/app/${appId}/endpoint/${ep.id}`)).disabledReason === 'gone',
+      );
+      const { disabledAt } = await admin('GET', `/app/${appId}/endpoint/${ep.id}`);
+      const { page, context } = await open(await linkFor(appId));
+      try {
+        const row = page.locator('tbody tr', { hasText: gone.url });
+        await row.waitFor();
+        const words = /Disabled automatically on .+: it answered 410 Gone/;
+        expect(await row.textContent()).toMatch(words);
+        // The date is the API's, in local time, with UTC on hover.
+        expect(await row.locator('.auto-disabled time').getAttribute('datetime')).toBe(disabledAt);
+        await page.getByRole('link', { name: gone.url }).click();
+        const note = page.getByRole('note');
+        await note.waitFor();
+        expect(await note.textContent()).toMatch(words);
+        expect(await note.textContent()).toContain('enable the endpoint');
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await gone.close();
+    }
+  });
+
+  it('edits custom headers (values masked) and a payload filter, with the API refusal beside it', async () => {
+    const app = await admin('POST', '/app', { name: 'Headers' });
+    const appId = app.id as string;
+    const { page, context } = await open(`${await linkFor(appId)}&to=/endpoints/new`);
+    try {
+      await page.getByLabel('Endpoint URL').fill(receiver.url);
+      await page.getByLabel('Channels').fill('eu, orders');
+      await page.getByLabel('Rate limit (requests per second)').fill('20');
+      await page.getByRole('button', { name: 'Add header' }).click();
+      await page.getByLabel('Header 1 name').fill('X-Tenant');
+      await page.getByLabel('Header 1 value').fill('t-42');
+      expect(await page.getByLabel('Header 1 value').getAttribute('type')).toBe('password');
+      await page.getByLabel('Payload filter').fill('{"payload.total": {"$where": "1"}}');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      // The API's 422 goes beside the filter field, in its words.
+      await page.locator('#ep-filter-error').waitFor();
+      expect(await page.locator('#ep-filter-error').textContent()).toContain('filter');
+      expect(await page.getByLabel('Payload filter').getAttribute('aria-invalid')).toBe('true');
+      await page.getByLabel('Payload filter').fill('{"payload.total": {"$gt": 10}}');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByRole('heading', { name: receiver.url }).waitFor();
+      const endpointId = /\/endpoints\/(ep_\w+)/.exec(page.url())![1]!;
+      const saved = await admin('GET', `/app/${appId}/endpoint/${endpointId}`);
+      expect(saved).toMatchObject({
+        channels: ['eu', 'orders'],
+        rateLimit: 20,
+        filter: { 'payload.total': { $gt: 10 } },
+      });
+      expect((await admin('GET', `/app/${appId}/endpoint/${endpointId}/headers`)).headers).toEqual({
+        'X-Tenant': 't-42',
+      });
+      // The endpoint page masks the value until shown.
+      expect(await page.locator('.card', { hasText: 'Custom headers' }).textContent()).not.toContain('t-42');
+
+      // Edit: change the value, add one, then remove the first.
+      await page.getByRole('link', { name: 'Edit' }).click();
+      await page.getByLabel('Header 1 name').waitFor();
+      expect(await page.getByLabel('Header 1 value').inputValue()).toBe('t-42');
+      await page.getByLabel('Header 1 value').fill('t-43');
+      await page.getByRole('button', { name: 'Add header' }).click();
+      await page.getByLabel('Header 2 name').fill('X-Region');
+      await page.getByLabel('Header 2 value').fill('eu');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('heading', { name: receiver.url }).waitFor();
+      expect((await admin('GET', `/app/${appId}/endpoint/${endpointId}/headers`)).headers).toEqual({
+        'X-Tenant': 't-43',
+        'X-Region': 'eu',
+      });
+      await page.getByRole('link', { name: 'Edit' }).click();
+      await page.getByLabel('Header 2 name').waitFor();
+      await page.getByRole('button', { name: 'Remove header X-Tenant' }).click();
+      await page.getByLabel('Payload filter').fill('');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('heading', { name: receiver.url }).waitFor();
+      expect((await admin('GET', `/app/${appId}/endpoint/${endpointId}/headers`)).headers).toEqual({
+        'X-Region': 'eu',
+      });
+      expect((await admin('GET', `/app/${appId}/endpoint/${endpointId}`)).filter).toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('pages the log through the API iterator past any fixed cap; Delete stays red under a primaryColor', async () => {
+    const app = await admin('POST', '/app', { name: 'Busy' });
+    const appId = app.id as string;
+    const ep = await admin('POST', `/app/${appId}/endpoint`, { url: receiver.url });
+    const total = 120;
+    await Promise.all(
+      Array.from({ length: total }, (_, n) =>
+        admin('POST', `/app/${appId}/msg`, { eventType: 'order.created', payload: { n } }),
+      ),
+    );
+    await until(async () => {
+      const stats = await admin('GET', `/app/${appId}/endpoint/${ep.id}/stats`);
+      return stats.success === total;
+    });
+    const [base, fragment] = (await linkFor(appId)).split('#');
+    const { page, context } = await open(`${base}?primaryColor=%237c3aed#${fragment}&to=/endpoints/${ep.id}`);
+    try {
+      const rows = page.locator('tbody tr');
+      await page.getByText('50 shown').waitFor({ timeout: 10_000 });
+      await page.getByRole('button', { name: 'Show older attempts' }).click();
+      await page.getByText('100 shown').waitFor();
+      await page.getByRole('button', { name: 'Show older attempts' }).click();
+      await page.getByText(`All ${total} attempts shown.`).waitFor();
+      expect(await rows.count()).toBe(total);
+      // Every attempt once: the pages join without a gap or an overlap.
+      const ids = await page.evaluate<string[]>(
+        `[...document.querySelectorAll('tbody tr td:nth-child(4) a')].map((a) => a.title)`,
+      );
+      expect(new Set(ids).size).toBe(total);
+      // A "since" filter still shows the newest first, and pages on from there.
+      const newest = (
+        (await admin('GET', `/app/${appId}/attempt/endpoint/${ep.id}?limit=1`)).data as {
+          msgId: string;
+        }[]
+      )[0]!.msgId;
+      await page.getByLabel('Since', { exact: true }).fill('2000-01-01T00:00');
+      await page.getByText('50 shown').waitFor();
+      expect(await page.locator('tbody tr td:nth-child(4) a').first().getAttribute('title')).toBe(newest);
+      await page.getByRole('button', { name: 'Show older attempts' }).click();
+      await page.getByText('100 shown').waitFor();
+
+      const colours = await page.evaluate<{ delete: string; bad: string; primary: string }>(`(() => {
+        const probe = document.createElement('span');
+        probe.style.color = 'var(--bad)';
+        document.body.append(probe);
+        const bad = getComputedStyle(probe).color;
+        probe.style.color = 'var(--pico-primary)';
+        const primary = getComputedStyle(probe).color;
+        probe.remove();
+        const del = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Delete');
+        return { delete: getComputedStyle(del).borderTopColor, bad, primary };
+      })()`);
+      expect(colours.delete).toBe(colours.bad);
+      expect(colours.delete).not.toBe(colours.primary);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("edits an endpoint's transformation: a 422 for code that does not load, a test run, then on", async () => {
+    const app = await admin('POST', '/app', { name: 'Transform' });
+    const appId = app.id as string;
+    const ep = await admin('POST', `/app/${appId}/endpoint`, { url: receiver.url });
+    const { page, context } = await open(`${await linkFor(appId)}&to=/endpoints/${ep.id}`);
+    try {
+      await page.locator('summary', { hasText: 'Transformation' }).click();
+      const code = page.getByLabel('Code', { exact: true });
+      await code.fill('function handler(webhook) { return webhook');
+      await page.getByRole('button', { name: 'Save transformation' }).click();
+      await page.locator('#tf-code-error').waitFor();
+      expect(await code.getAttribute('aria-invalid')).toBe('true');
+      await code.fill('function handler(webhook) { webhook.payload.tagged = true; return webhook; }');
+      await page.getByLabel('Test payload (JSON)').fill('{"n": 7}');
+      await page.getByRole('button', { name: 'Test transformation' }).click();
+      const result = page.locator('.transform-result');
+      await result.waitFor();
+      expect(await result.textContent()).toContain(`Would send POST ${receiver.url}`);
+      expect(await result.textContent()).toContain('"tagged": true');
+      await page.getByLabel('Run it on every delivery').check();
+      await page.getByRole('button', { name: 'Save transformation' }).click();
+      await page.getByText('Saved.').waitFor();
+      expect(await admin('GET', `/app/${appId}/endpoint/${ep.id}/transformation`)).toMatchObject({
+        enabled: true,
+      });
+      const n = receiver.received.length;
+      await admin('POST', `/app/${appId}/msg`, { eventType: 'order.created', payload: { n: 1 } });
+      await receiver.arrived(n + 1);
+      expect(JSON.parse(receiver.received[n]!.body)).toMatchObject({ n: 1, tagged: true });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a read-only link shows no control that writes', async () => {
     const app = await admin('POST', '/app', { name: 'Reader' });
     const appId = app.id as string;
@@ -222,10 +413,15 @@ describe('the consumer portal', () => {
         'Resend',
         'Send example',
         'Recover',
+        'Save transformation',
+        'Test transformation',
       ]) {
         expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
       }
       expect(await page.getByRole('link', { name: 'Edit' }).count()).toBe(0);
+      // The transformation is shown, not editable.
+      await page.locator('summary', { hasText: 'Transformation' }).click();
+      expect(await page.getByLabel('Code', { exact: true }).getAttribute('readonly')).not.toBeNull();
       expect(page.url()).toContain(`/endpoints/${ep.id}`);
     } finally {
       await context.close();
@@ -321,6 +517,9 @@ describe('the consumer portal', () => {
           async () => {
             await page.goto(`${link.replace(/#.*/, '')}#/endpoints/${ep.id}`);
             await page.locator('tbody tr').first().waitFor({ timeout: 10_000 });
+            // With the transformation editor open: its controls are checked too.
+            await page.locator('summary', { hasText: 'Transformation' }).click();
+            await page.getByLabel('Code', { exact: true }).waitFor();
           },
         ],
         ['endpoints/new', () => page.getByLabel('Endpoint URL').waitFor()],

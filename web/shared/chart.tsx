@@ -77,7 +77,7 @@ export function DeliveryChart({ attempts }: { attempts: Attempt[] }) {
         series: [
           {},
           {
-            label: 'Success rate',
+            label: 'Attempts succeeded',
             scale: 'rate',
             stroke: primary,
             fill: `color-mix(in srgb, ${primary} 22%, transparent)`,
@@ -111,12 +111,12 @@ export function DeliveryChart({ attempts }: { attempts: Attempt[] }) {
         ref={box}
         class="chart"
         role="img"
-        aria-label="Success rate and median response time per hour, last 24 hours"
+        aria-label="Share of attempts that succeeded and median response time, per hour, last 24 hours"
       />
       <figcaption class="legend">
         <span>
           <i style={{ background: 'var(--pico-primary)' }} />
-          Success rate per hour
+          Attempts that succeeded, per hour
         </span>
         <span>
           <i style={{ background: 'var(--pico-muted-color)', height: '2px' }} />

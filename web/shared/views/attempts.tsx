@@ -9,6 +9,10 @@ import { useView } from '../context.ts';
 import { duration, Id, Time } from '../format.tsx';
 import { Badge, EmptyState, ErrorNote, Loading, useLoad } from '../ui.tsx';
 
+/** Attempts per page of the log. */
+const PAGE = 50;
+const DAY = 86_400_000;
+
 const STATUS: Record<number, { word: string; tone: 'ok' | 'bad' | 'warn' | 'neutral' }> = {
   0: { word: 'Succeeded', tone: 'ok' },
   1: { word: 'Pending', tone: 'warn' },
@@ -118,40 +122,72 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
   const { api, appId, can, link } = useView();
   const [filters, setFilters] = useState<Filters>({ status: '', eventType: '', since: '' });
   const [open, setOpen] = useState<string | null>(null);
-  // How many of the newest attempts to show: 50, then 50 more per "Show older", up to a page of 250.
-  const [limit, setLimit] = useState(50);
+  // The newest page, refreshed every few seconds; older pages, each through the previous one's
+  // iterator, as many as the reader asks for ("Show older attempts").
+  const [older, setOlder] = useState<{ data: Attempt[]; iterator: string | null; done: boolean }[]>([]);
+  const [olderBusy, setOlderBusy] = useState(false);
+  const [olderError, setOlderError] = useState<Error>();
+  const query = (iterator?: string | null) => ({
+    limit: String(PAGE),
+    with_msg: 'true' as const,
+    ...(iterator ? { iterator } : {}),
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.eventType ? { event_types: filters.eventType } : {}),
+    // `after` alone would give the oldest page after that time; with `before` the list stays newest first.
+    ...(filters.since
+      ? { after: new Date(filters.since).toISOString(), before: new Date(Date.now() + DAY).toISOString() }
+      : {}),
+  });
+  const path = { app_id: appId, endpoint_id: endpointId };
   const log = useLoad(
     () =>
       ok(
-        api.GET('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', {
-          params: {
-            path: { app_id: appId, endpoint_id: endpointId },
-            query: {
-              limit: String(limit),
-              with_msg: 'true',
-              ...(filters.status ? { status: filters.status } : {}),
-              ...(filters.eventType ? { event_types: filters.eventType } : {}),
-              ...(filters.since ? { after: new Date(filters.since).toISOString() } : {}),
-            },
-          },
-        }),
+        api.GET('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', { params: { path, query: query() } }),
       ),
-    [endpointId, filters.status, filters.eventType, filters.since, limit],
+    [endpointId, filters.status, filters.eventType, filters.since],
   );
+  // New filters start from the newest page again.
+  useEffect(() => setOlder([]), [endpointId, filters.status, filters.eventType, filters.since]);
+  // While older pages are shown the newest page stays put: refreshing it alone would leave a
+  // gap between it and them. Refresh starts again from the newest.
+  const showingOlder = older.length > 0;
   useEffect(() => {
+    if (showingOlder) return;
     const timer = setInterval(() => document.visibilityState === 'visible' && log.reload(), 4000);
     return () => clearInterval(timer);
-  }, [log.reload]);
+  }, [log.reload, showingOlder]);
+  const refresh = () => {
+    setOlder([]);
+    log.reload();
+  };
+  const last = older.at(-1) ?? log.data;
+  const showOlder = async () => {
+    if (!last?.iterator) return;
+    setOlderBusy(true);
+    setOlderError(undefined);
+    try {
+      const page = await ok(
+        api.GET('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', {
+          params: { path, query: query(last.iterator) },
+        }),
+      );
+      setOlder((o) => [...o, page]);
+    } catch (e) {
+      setOlderError(e as Error);
+    } finally {
+      setOlderBusy(false);
+    }
+  };
   const set = (name: keyof Filters) => (e: Event) =>
     setFilters((f) => ({ ...f, [name]: (e.currentTarget as HTMLInputElement).value }));
-  const rows = log.data?.data ?? [];
+  const rows = [...(log.data?.data ?? []), ...older.flatMap((p) => p.data)];
   const filtered = filters.status || filters.eventType || filters.since;
 
   return (
     <section aria-labelledby="log-title">
-      <div class="page-header">
+      <div class="page-header log-header">
         <h2 id="log-title">Message log</h2>
-        <button type="button" class="small secondary outline with-icon" onClick={log.reload}>
+        <button type="button" class="small secondary outline with-icon" onClick={refresh}>
           <RefreshCw size={14} aria-hidden="true" /> Refresh
         </button>
       </div>
@@ -264,7 +300,7 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
                     <td class="num hide-narrow">{duration(a.responseDurationMs)}</td>
                     {can.send && (
                       <td>
-                        <ResendButton msgId={a.msgId} endpointId={endpointId} onSent={log.reload} />
+                        <ResendButton msgId={a.msgId} endpointId={endpointId} onSent={refresh} />
                       </td>
                     )}
                   </tr>,
@@ -281,16 +317,29 @@ export function MessageLog({ endpointId, eventTypes }: { endpointId: string; eve
           </table>
         </div>
       )}
-      {log.data && !log.data.done && limit < 250 && (
-        <p style={{ marginTop: '0.75rem' }}>
-          <button type="button" class="small secondary outline" onClick={() => setLimit((l) => l + 50)}>
+      {last && !last.done && rows.length > 0 && (
+        <p class="log-more">
+          <button
+            type="button"
+            class="small secondary outline"
+            onClick={showOlder}
+            disabled={olderBusy}
+            aria-busy={olderBusy ? 'true' : undefined}
+          >
             Show older attempts
           </button>
+          <small class="muted">
+            {rows.length} shown
+            {showingOlder ? '; new attempts appear after Refresh' : ''}
+          </small>
         </p>
       )}
-      {log.data && !log.data.done && limit >= 250 && (
-        <p class="muted">Showing the newest 250 attempts: use the filters to find older ones.</p>
+      {last?.done && showingOlder && (
+        <p class="log-more muted">
+          <small>All {rows.length} attempts shown.</small>
+        </p>
       )}
+      <ErrorNote error={olderError} />
     </section>
   );
 }

@@ -1,13 +1,15 @@
 /** The cards of an endpoint's page: its last day, signing secret, custom headers, test tools. */
 import { Eye, EyeOff, History, KeyRound, Play, RotateCw } from 'lucide-preact';
 import { useEffect, useState } from 'preact/hooks';
-import { type BackgroundTask, ok } from '../api.ts';
+import { type Attempt, type BackgroundTask, ok } from '../api.ts';
 import { DeliveryChart } from '../chart.tsx';
 import { useView } from '../context.ts';
 import { CopyButton } from '../format.tsx';
 import { ConfirmDialog, ErrorNote, Loading, useLoad } from '../ui.tsx';
 
 const DAY_MS = 86_400_000;
+/** Pages of 250 attempts the chart reads at most. */
+const CHART_PAGES = 8;
 
 /** Deliveries of the last day in figures, and the chart of success rate and latency. */
 export function LastDayCard({ endpointId, class: className }: { endpointId: string; class?: string }) {
@@ -21,15 +23,24 @@ export function LastDayCard({ endpointId, class: className }: { endpointId: stri
       ),
     [endpointId],
   );
-  const attempts = useLoad(
-    () =>
-      ok(
+  // Every attempt of the last day for the chart, newest first, page after page through the
+  // iterator (at most CHART_PAGES pages: a busier endpoint's chart says it covers the newest).
+  const attempts = useLoad(async () => {
+    const all: Attempt[] = [];
+    let iterator: string | undefined;
+    for (let page = 0; page < CHART_PAGES; page++) {
+      const got = await ok(
         api.GET('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', {
-          params: { path, query: { limit: '250', after: since, with_content: 'false' } },
+          params: { path, query: { limit: '250', with_content: 'false', ...(iterator ? { iterator } : {}) } },
         }),
-      ),
-    [endpointId],
-  );
+      );
+      const recent = got.data.filter((a) => a.timestamp >= since);
+      all.push(...recent);
+      if (got.done || !got.iterator || recent.length < got.data.length) return { data: all, whole: true };
+      iterator = got.iterator;
+    }
+    return { data: all, whole: false };
+  }, [endpointId]);
   const s = stats.data;
   const done = s ? s.success + s.fail : 0;
   return (
@@ -41,25 +52,34 @@ export function LastDayCard({ endpointId, class: className }: { endpointId: stri
           <div class="stats">
             <div class="stat">
               <strong>{done ? `${Math.round((s.success / done) * 1000) / 10}%` : '—'}</strong>
-              <span>success rate</span>
+              <span>of messages delivered</span>
             </div>
             <div class="stat">
               <strong>{s.success}</strong>
-              <span>succeeded</span>
+              <span>delivered</span>
             </div>
             <div class="stat">
               <strong>{s.fail}</strong>
-              <span>failed</span>
+              <span>failed for good</span>
             </div>
             <div class="stat">
               <strong>{s.pending + s.sending}</strong>
-              <span>waiting</span>
+              <span>waiting or retrying</span>
             </div>
           </div>
         )}
         <div>
           {attempts.data && <DeliveryChart attempts={attempts.data.data} />}
           {!attempts.data && !attempts.error && <Loading what="the chart" />}
+          <p class="chart-note muted">
+            <small>
+              The figures count messages by how they ended; the chart counts every attempt, retries included
+              {attempts.data && !attempts.data.whole
+                ? ` (the newest ${attempts.data.data.length.toLocaleString()} attempts of the day)`
+                : ''}
+              .
+            </small>
+          </p>
         </div>
       </div>
     </article>

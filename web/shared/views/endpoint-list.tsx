@@ -56,6 +56,7 @@ export function EndpointList() {
                     {e.url}
                   </a>
                   <span class="sub">{e.description || <Id id={e.id} />}</span>
+                  <AutoDisabledNote endpoint={e} />
                 </>
               ),
             },
@@ -72,12 +73,7 @@ export function EndpointList() {
             },
             {
               label: 'State',
-              cell: (e) => (
-                <>
-                  <EndpointState endpoint={e} />
-                  <AutoDisabledNote endpoint={e} />
-                </>
-              ),
+              cell: (e) => <EndpointState endpoint={e} />,
             },
             { label: 'Created', class: 'hide-narrow', cell: (e) => <Time iso={e.createdAt} /> },
           ]}

@@ -7,7 +7,8 @@ import { Id, Time } from '../format.tsx';
 import { ConfirmDialog, ErrorNote, Loading, PageHeader, useLoad } from '../ui.tsx';
 import { MessageLog } from './attempts.tsx';
 import { HeadersCard, LastDayCard, SecretCard, ToolsCard } from './endpoint-cards.tsx';
-import { autoDisabledWhy, EndpointState } from './endpoint-state.tsx';
+import { AutoDisabledWords, autoDisabledWhy, EndpointState } from './endpoint-state.tsx';
+import { TransformationCard } from './transformation.tsx';
 
 export function EndpointPage({ endpointId }: { endpointId: string }) {
   const { api, appId, can, link, go } = useView();
@@ -96,15 +97,10 @@ export function EndpointPage({ endpointId }: { endpointId: string }) {
       />
       {why && (
         <p class="notice" role="note">
-          Herald disabled this endpoint automatically
-          {e.disabledAt ? (
-            <>
-              {' '}
-              on <Time iso={e.disabledAt} />
-            </>
-          ) : null}
-          : {why}.
-          {can.manageEndpoints ? ' Fix your server, then enable the endpoint to receive events again.' : ''}
+          <AutoDisabledWords endpoint={e} />.
+          {can.manageEndpoints
+            ? ' Fix your server, then enable the endpoint to receive events again.'
+            : ' It receives no events until it is enabled again.'}
         </p>
       )}
       {e.disabled && !why && (
@@ -135,6 +131,7 @@ export function EndpointPage({ endpointId }: { endpointId: string }) {
           <ToolsCard endpointId={e.id} eventTypes={subscribed} onSent={() => setSentTurn((t) => t + 1)} />
         )}
       </div>
+      <TransformationCard endpointId={e.id} eventTypes={subscribed} />
       <MessageLog key={`log-${sentTurn}`} endpointId={e.id} eventTypes={subscribed} />
       <ConfirmDialog
         open={deleting}

@@ -3,9 +3,13 @@ import type { Endpoint } from '../api.ts';
 import { Time } from '../format.tsx';
 import { Badge } from '../ui.tsx';
 
+/**
+ * Herald's reasons in a customer's words. How long "failing" lasts is the server's
+ * auto-disable period (5 days unless the operator changed it), which the API does not say.
+ */
 const REASONS: Record<string, string> = {
-  gone: 'your server answered 410 Gone',
-  failing: 'every delivery failed for 5 days',
+  gone: 'it answered 410 Gone',
+  failing: 'every delivery failed, with no success, for days (5 by default)',
 };
 
 /** Why Herald disabled `endpoint` by itself, in words; `null` when it did not. */
@@ -18,28 +22,34 @@ export function autoDisabledWhy(endpoint: Endpoint): string | null {
 export function EndpointState({ endpoint }: { endpoint: Endpoint }) {
   if (!endpoint.disabled) return <Badge tone="ok">Active</Badge>;
   const why = autoDisabledWhy(endpoint);
-  if (why)
-    return (
-      <Badge tone="bad" title={`Disabled automatically: ${why}`}>
-        Disabled automatically
-      </Badge>
-    );
+  if (why) return <Badge tone="bad">Disabled</Badge>;
   return <Badge tone="neutral">Disabled</Badge>;
 }
 
-/** The line under an automatically disabled endpoint: why and since when. */
-export function AutoDisabledNote({ endpoint }: { endpoint: Endpoint }) {
+/** "Disabled automatically on <date>: <why>", or nothing when Herald did not disable it by itself. */
+export function AutoDisabledWords({ endpoint }: { endpoint: Endpoint }) {
   const why = autoDisabledWhy(endpoint);
   if (!why) return null;
   return (
-    <span class="sub">
-      {why}
+    <>
+      Disabled automatically
       {endpoint.disabledAt && (
         <>
           {' '}
-          · <Time iso={endpoint.disabledAt} />
+          on <Time iso={endpoint.disabledAt} />
         </>
       )}
+      : {why}
+    </>
+  );
+}
+
+/** The line under an automatically disabled endpoint in a list. */
+export function AutoDisabledNote({ endpoint }: { endpoint: Endpoint }) {
+  if (!autoDisabledWhy(endpoint)) return null;
+  return (
+    <span class="sub auto-disabled">
+      <AutoDisabledWords endpoint={endpoint} />
     </span>
   );
 }
