@@ -3,21 +3,23 @@
  * sent (payload, url, method, headers) or cancels it, run in QuickJS compiled to WebAssembly
  * (quickjs-emscripten), not `node:vm`, which is no security boundary. Each handler gets a
  * runtime of its own with a memory cap and a CPU-time cap per call (an interrupt handler
- * stops it at the deadline); the context has no `require`, `process`, network, filesystem or
- * timers: QuickJS has none unless the host adds them, and Herald adds nothing. The compiled
- * handler is kept per endpoint and code version, so a tenant's handler never shares a
- * context with another endpoint's.
+ * stops it past its thread's CPU time, {@link cpuDeadline}); the context has no `require`,
+ * `process`, network, filesystem or timers: QuickJS has none unless the host adds them, and
+ * Herald adds nothing. Every call loads the code in a new runtime and disposes it after, so
+ * nothing of one call (globals, promise jobs it queued) reaches the next, and a tenant's
+ * handler never shares a runtime with another's.
  *
- * Calls run on the caller's thread, synchronously: a handler that loops costs its endpoint
- * one CPU cap (50 ms) per attempt, then fails that attempt.
+ * Calls run on the caller's thread, synchronously (`pool.ts` runs them in worker threads):
+ * a handler that loops costs its endpoint one CPU cap (50 ms) per attempt, then fails it.
  */
+
+import { openSync, readSync } from 'node:fs';
 import {
   getQuickJS,
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
   type QuickJSWASMModule,
-  shouldInterruptAfterDeadline,
 } from 'quickjs-emscripten';
 import { HeraldError, ValidationError } from '../core/errors.js';
 import { checkEndpointUrl, checkHeaders } from '../core/rules.js';
@@ -28,15 +30,10 @@ export const TRANSFORM_LIMITS = {
   memoryBytes: 16 * 1024 * 1024,
   /** Stack of one handler's runtime (deep recursion fails cleanly before it). */
   stackBytes: 512 * 1024,
-  /** CPU time of one call. */
+  /** CPU time of one call (the thread's, where Linux gives it; else wall time). */
   cpuMs: 50,
-  /**
-   * Time to compile the code and run its top level. More than a call gets: it includes the
-   * compilation, which a busy machine (two cores shared by many tests) stretched past 50 ms.
-   */
+  /** CPU time to compile the code and run its top level, before the call's own. */
   loadMs: 500,
-  /** Compiled handlers kept; the least recently used beyond this are disposed. */
-  cacheEntries: 256,
   /** Characters of the handler's result (the JSON of the changed webhook). */
   resultMaxLength: 5 * 1024 * 1024,
 };
@@ -109,6 +106,48 @@ function describe(vm: QuickJSContext, handle: QuickJSHandle): CompileProblem {
   return { message, line: Number.isFinite(line) ? line : null };
 }
 
+const NO_CPU_CLOCK = -1;
+let schedstat: number | undefined;
+/**
+ * The CPU time this thread has run, in nanoseconds (Linux: `/proc/thread-self/schedstat`,
+ * opened once per thread and read in about 3 µs), or `null` where there is none. Node 20 has
+ * no per-thread CPU clock of its own (`process.cpuUsage()` is the whole process's, all
+ * threads; `process.threadCpuUsage()` came in Node 23.9).
+ */
+function threadCpuNs(): number | null {
+  if (schedstat === undefined) {
+    try {
+      schedstat = openSync('/proc/thread-self/schedstat', 'r');
+    } catch {
+      schedstat = NO_CPU_CLOCK;
+    }
+  }
+  if (schedstat === NO_CPU_CLOCK) return null;
+  const buffer = Buffer.alloc(64);
+  const n = readSync(schedstat, buffer, 0, 64, 0);
+  const ns = Number(buffer.toString('latin1', 0, n).split(' ', 1)[0]);
+  return Number.isFinite(ns) ? ns : null;
+}
+
+/**
+ * An interrupt handler that stops the code once this thread has spent `ms` of CPU time on
+ * it. CPU time is never more than wall time, so the clock is read only past `ms` of wall time,
+ * then at most once a millisecond; without a thread CPU clock, it is wall time.
+ */
+export function cpuDeadline(ms: number): () => boolean {
+  const wall0 = performance.now();
+  const cpu0 = threadCpuNs();
+  let checked = wall0;
+  return () => {
+    const now = performance.now();
+    if (now - wall0 < ms) return false;
+    if (cpu0 === null) return true;
+    if (now - checked < 1) return false;
+    checked = now;
+    return ((threadCpuNs() ?? Number.POSITIVE_INFINITY) - cpu0) / 1e6 >= ms;
+  };
+}
+
 /** One handler loaded in its own runtime, ready to call. */
 class Loaded {
   private constructor(
@@ -128,7 +167,7 @@ class Loaded {
       runtime.dispose();
       return problem;
     };
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + TRANSFORM_LIMITS.loadMs));
+    runtime.setInterruptHandler(cpuDeadline(TRANSFORM_LIMITS.loadMs));
     const top = vm.evalCode(code, FILE);
     if (top.error) return fail(describe(vm, top.error));
     top.value.dispose();
@@ -147,7 +186,7 @@ class Loaded {
   /** Calls the handler with the webhook as JSON; its result as JSON text, or a TransformationError. */
   call(input: string): string {
     const { vm, runtime } = this;
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + TRANSFORM_LIMITS.cpuMs));
+    runtime.setInterruptHandler(cpuDeadline(TRANSFORM_LIMITS.cpuMs));
     const arg = vm.newString(input);
     const result = vm.callFunction(this.entry, vm.undefined, arg);
     arg.dispose();
@@ -231,61 +270,24 @@ function checkResult(text: string, input: WebhookIn): WebhookOut {
   }
 }
 
-/** Runs endpoints' transformations, keeping each compiled handler per endpoint and code. */
+/** Runs endpoints' transformations, each call in a runtime of its own. */
 export class Transformer {
-  private readonly loaded = new Map<string, Loaded>();
-
   /**
-   * Runs `code` (the transformation of endpoint `endpointId`) on `input`. Throws a
-   * {@link TransformationError} for anything the handler did wrong.
+   * Runs `code` (the transformation of endpoint `endpointId`) on `input` in a new runtime,
+   * disposed after: a handler's globals and the promise jobs it queued end with its call.
+   * Throws a {@link TransformationError} for anything the handler did wrong.
    */
-  async run(endpointId: string, code: string, input: WebhookIn): Promise<WebhookOut> {
-    const key = `${endpointId}\n${code}`;
-    let handler = this.loaded.get(key);
-    if (handler) {
-      // Most recently used last.
-      this.loaded.delete(key);
-    } else {
-      const loaded = Loaded.load(await quickjs(), code);
-      if (!(loaded instanceof Loaded))
-        throw new TransformationError(
-          `the code does not load: ${loaded.message}${loaded.line === null ? '' : ` (line ${loaded.line})`}`,
-        );
-      handler = loaded;
-      this.dropVersions(endpointId);
-      while (this.loaded.size >= TRANSFORM_LIMITS.cacheEntries) {
-        const oldest = this.loaded.keys().next().value as string;
-        this.loaded.get(oldest)?.dispose();
-        this.loaded.delete(oldest);
-      }
-    }
-    let text: string;
+  async run(_endpointId: string, code: string, input: WebhookIn): Promise<WebhookOut> {
+    const loaded = Loaded.load(await quickjs(), code);
+    if (!(loaded instanceof Loaded))
+      throw new TransformationError(
+        `the code does not load: ${loaded.message}${loaded.line === null ? '' : ` (line ${loaded.line})`}`,
+      );
     try {
-      text = handler.call(JSON.stringify(input));
-    } catch (error) {
-      // A handler stopped mid-way (interrupted, out of memory) may have left its context
-      // broken: the next call loads it afresh.
-      handler.dispose();
-      throw error;
+      return checkResult(loaded.call(JSON.stringify(input)), input);
+    } finally {
+      loaded.dispose();
     }
-    this.loaded.set(key, handler);
-    return checkResult(text, input);
-  }
-
-  /** Disposes the endpoint's handlers of older code versions. */
-  private dropVersions(endpointId: string): void {
-    for (const [key, handler] of this.loaded) {
-      if (key.startsWith(`${endpointId}\n`)) {
-        handler.dispose();
-        this.loaded.delete(key);
-      }
-    }
-  }
-
-  /** Disposes every compiled handler. */
-  dispose(): void {
-    for (const handler of this.loaded.values()) handler.dispose();
-    this.loaded.clear();
   }
 }
 
