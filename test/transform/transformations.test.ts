@@ -304,4 +304,56 @@ describe('transformations in delivery', () => {
       ]),
     );
   });
+
+  it('leaves nothing behind a call: no globals, no promise jobs run on the next call', async () => {
+    const app = await p.svix.application.create({ name: 'Per call' });
+    const ep = await endpointWith(
+      app.id,
+      `function handler(w) {
+        const seen = { counter: globalThis.counter === undefined ? null : globalThis.counter, job: globalThis.job || null };
+        globalThis.counter = (globalThis.counter || 0) + 1;
+        Promise.resolve().then(() => { globalThis.job = 'ran after the call'; });
+        w.payload = seen;
+        return w;
+      }`,
+    );
+    const before = receiver.received.length;
+    for (let i = 0; i < 3; i++) {
+      const done = attemptOf(ep.id);
+      await p.svix.message.create(app.id, { eventType: 'e', payload: { i } });
+      expect((await done).attempt.succeeded).toBe(true);
+    }
+    const bodies = receiver.received.slice(before).map((r) => JSON.parse(r.body));
+    expect(bodies).toEqual([
+      { counter: null, job: null },
+      { counter: null, job: null },
+      { counter: null, job: null },
+    ]);
+  });
+
+  it("a handler that loops on every call holds one worker: another endpoint's transformed deliveries go on", async () => {
+    const app = await p.svix.application.create({ name: 'Rate' });
+    const looper = await endpointWith(app.id, 'function handler(w) { for (;;) {} }');
+    const healthy = await endpointWith(app.id, SLACK);
+    const count = 20;
+    const events: AttemptEvent[] = [];
+    const all = collectEvents<AttemptEvent>(p.dispatcher, 'attempt', count * 2, (e) =>
+      [looper.id, healthy.id].includes(e.attempt.endpointId),
+    );
+    for (let i = 0; i < count; i++)
+      await p.svix.message.create(app.id, {
+        eventType: 'order.paid',
+        payload: { id: i, amount: 1, currency: 'EUR' },
+      });
+    events.push(...(await all));
+    const healthyAt = events.flatMap((e, i) => (e.attempt.endpointId === healthy.id ? [i] : []));
+    const looperAt = events.flatMap((e, i) => (e.attempt.endpointId === looper.id ? [i] : []));
+    expect(events.filter((e) => e.attempt.endpointId === healthy.id).every((e) => e.attempt.succeeded)).toBe(
+      true,
+    );
+    // Each of the looper's calls takes its 50 ms of CPU; the healthy endpoint's 20 went on beside
+    // them on the other worker (with one worker they waited behind the looper's, one by one).
+    expect(healthyAt).toHaveLength(count);
+    expect(healthyAt.at(-1)).toBeLessThan(looperAt[count / 2] ?? Number.POSITIVE_INFINITY);
+  });
 });
