@@ -5,9 +5,11 @@
  * runtime of its own with a memory cap and a CPU-time cap per call (an interrupt handler
  * stops it past its thread's CPU time, {@link cpuDeadline}); the context has no `require`,
  * `process`, network, filesystem or timers: QuickJS has none unless the host adds them, and
- * Herald adds nothing. Every call loads the code in a new runtime and disposes it after, so
- * nothing of one call (globals, promise jobs it queued) reaches the next, and a tenant's
- * handler never shares a runtime with another's.
+ * Herald adds nothing. The compiled handler is kept per endpoint and code version, so a
+ * tenant's handler never shares a runtime with another endpoint's; within it nothing of one
+ * call reaches the next: the global object and the built-ins are frozen, the code's top
+ * level runs again for each call (its bindings are new each time), and a call that leaves
+ * promise jobs queued has its runtime disposed.
  *
  * Calls run on the caller's thread, synchronously (`pool.ts` runs them in worker threads):
  * a handler that loops costs its endpoint one CPU cap (50 ms) per attempt, then fails it.
@@ -32,6 +34,8 @@ export const TRANSFORM_LIMITS = {
   stackBytes: 512 * 1024,
   /** CPU time of one call (the thread's, where Linux gives it; else wall time). */
   cpuMs: 50,
+  /** Compiled handlers kept; the least recently used beyond this are disposed. */
+  cacheEntries: 256,
   /**
    * CPU time to compile the code and run its top level, before the call's own (a handler of
    * a few hundred lines compiles in well under a millisecond).
@@ -151,6 +155,29 @@ export function cpuDeadline(ms: number): () => boolean {
   };
 }
 
+/**
+ * Freezes the global object and everything reachable from it (the built-ins, their
+ * prototypes): a handler cannot keep anything there from one call to the next, or change
+ * what the next call's code sees. Run once per load, before the code's top level.
+ */
+const FREEZE = `(function () {
+  const seen = new Set();
+  const stack = [globalThis];
+  while (stack.length > 0) {
+    const o = stack.pop();
+    if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) continue;
+    seen.add(o);
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if (d === undefined) continue;
+      if ('value' in d) stack.push(d.value);
+      else stack.push(d.get, d.set);
+    }
+    stack.push(Object.getPrototypeOf(o));
+    Object.freeze(o);
+  }
+})()`;
+
 /** One handler loaded in its own runtime, ready to call. */
 class Loaded {
   private constructor(
@@ -171,19 +198,46 @@ class Loaded {
       return problem;
     };
     runtime.setInterruptHandler(cpuDeadline(TRANSFORM_LIMITS.loadMs));
-    const top = vm.evalCode(code, FILE);
-    if (top.error) return fail(describe(vm, top.error));
-    top.value.dispose();
-    const entry = vm.evalCode(
-      `typeof handler === 'function' ? function (input) { return JSON.stringify(handler(JSON.parse(input))); } : undefined`,
-      'herald.js',
+    // A script on its own first: then its braces balance, and nothing in it can close the
+    // function it is wrapped in below.
+    const script = vm.evalCode(code, FILE, { compileOnly: true });
+    if (script.error) return fail(describe(vm, script.error));
+    script.value.dispose();
+    const frozen = vm.evalCode(FREEZE, 'herald.js');
+    if (frozen.error) return fail(describe(vm, frozen.error));
+    frozen.value.dispose();
+    // The code's top level as a function (on the code's own first line, so lines keep their
+    // numbers), run once per call: its bindings are made anew each time.
+    const make = vm.evalCode(
+      `(function () {${code}\n;return typeof handler === 'function' ? handler : undefined;\n})`,
+      FILE,
     );
-    if (entry.error) return fail(describe(vm, entry.error));
-    if (vm.typeof(entry.value) !== 'function') {
-      entry.value.dispose();
+    if (make.error) return fail(describe(vm, make.error));
+    const first = vm.callFunction(make.value, vm.undefined);
+    if (first.error) {
+      make.value.dispose();
+      return fail(describe(vm, first.error));
+    }
+    const defined = vm.typeof(first.value) === 'function';
+    first.value.dispose();
+    if (!defined) {
+      make.value.dispose();
       return fail({ message: 'the code must define function handler(webhook)', line: null });
     }
+    const factory = vm.evalCode(
+      '(function (make) { return function (input) { return JSON.stringify(make()(JSON.parse(input))); }; })',
+      'herald.js',
+    );
+    const entry = factory.error ? factory : vm.callFunction(factory.value, vm.undefined, make.value);
+    if (!factory.error) factory.value.dispose();
+    make.value.dispose();
+    if (entry.error) return fail(describe(vm, entry.error));
     return new Loaded(runtime, vm, entry.value);
+  }
+
+  /** Whether a call left promise jobs queued (they must never run on a later call). */
+  leftJobs(): boolean {
+    return this.runtime.hasPendingJob();
   }
 
   /** Calls the handler with the webhook as JSON; its result as JSON text, or a TransformationError. */
@@ -273,24 +327,64 @@ function checkResult(text: string, input: WebhookIn): WebhookOut {
   }
 }
 
-/** Runs endpoints' transformations, each call in a runtime of its own. */
+/** Runs endpoints' transformations, keeping each compiled handler per endpoint and code. */
 export class Transformer {
+  private readonly loaded = new Map<string, Loaded>();
+
   /**
-   * Runs `code` (the transformation of endpoint `endpointId`) on `input` in a new runtime,
-   * disposed after: a handler's globals and the promise jobs it queued end with its call.
-   * Throws a {@link TransformationError} for anything the handler did wrong.
+   * Runs `code` (the transformation of endpoint `endpointId`) on `input`. Throws a
+   * {@link TransformationError} for anything the handler did wrong.
    */
-  async run(_endpointId: string, code: string, input: WebhookIn): Promise<WebhookOut> {
-    const loaded = Loaded.load(await quickjs(), code);
-    if (!(loaded instanceof Loaded))
-      throw new TransformationError(
-        `the code does not load: ${loaded.message}${loaded.line === null ? '' : ` (line ${loaded.line})`}`,
-      );
-    try {
-      return checkResult(loaded.call(JSON.stringify(input)), input);
-    } finally {
-      loaded.dispose();
+  async run(endpointId: string, code: string, input: WebhookIn): Promise<WebhookOut> {
+    const key = `${endpointId}\n${code}`;
+    let handler = this.loaded.get(key);
+    if (handler) {
+      // Most recently used last.
+      this.loaded.delete(key);
+    } else {
+      const loaded = Loaded.load(await quickjs(), code);
+      if (!(loaded instanceof Loaded))
+        throw new TransformationError(
+          `the code does not load: ${loaded.message}${loaded.line === null ? '' : ` (line ${loaded.line})`}`,
+        );
+      handler = loaded;
+      this.dropVersions(endpointId);
+      while (this.loaded.size >= TRANSFORM_LIMITS.cacheEntries) {
+        const oldest = this.loaded.keys().next().value as string;
+        this.loaded.get(oldest)?.dispose();
+        this.loaded.delete(oldest);
+      }
     }
+    let text: string;
+    try {
+      text = handler.call(JSON.stringify(input));
+    } catch (error) {
+      // A handler stopped mid-way (interrupted, out of memory) may have left its context
+      // broken: the next call loads it afresh.
+      handler.dispose();
+      throw error;
+    }
+    // Promise jobs a call queued would run in a later one: its runtime goes, the next call
+    // loads the code afresh.
+    if (handler.leftJobs()) handler.dispose();
+    else this.loaded.set(key, handler);
+    return checkResult(text, input);
+  }
+
+  /** Disposes the endpoint's handlers of older code versions. */
+  private dropVersions(endpointId: string): void {
+    for (const [key, handler] of this.loaded) {
+      if (key.startsWith(`${endpointId}\n`)) {
+        handler.dispose();
+        this.loaded.delete(key);
+      }
+    }
+  }
+
+  /** Disposes every compiled handler. */
+  dispose(): void {
+    for (const handler of this.loaded.values()) handler.dispose();
+    this.loaded.clear();
   }
 }
 

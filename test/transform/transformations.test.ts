@@ -277,11 +277,12 @@ describe('transformations in delivery', () => {
 
   it("cannot reach Herald's process or another endpoint's handler", async () => {
     const app = await p.svix.application.create({ name: 'Isolation' });
-    const probe = `function handler(w) {
-      globalThis.left = globalThis.left || w.payload.mark;
+    const probe = `let left;
+    function handler(w) {
+      globalThis.left = left = left || globalThis.left || w.payload.mark;
       w.payload = {
         seen: [typeof require, typeof process, typeof fetch, typeof setTimeout, typeof module, typeof Buffer].join(),
-        left: globalThis.left,
+        left,
       };
       return w;
     }`;
@@ -296,7 +297,8 @@ describe('transformations in delivery', () => {
     const bodies = receiver.received.slice(before).map((r) => JSON.parse(r.body));
     expect(bodies).toHaveLength(2);
     const undef = Array(6).fill('undefined').join();
-    // Each endpoint's handler has a context of its own: b never sees what a's left behind.
+    // Each endpoint's handler has a runtime of its own, and its globals are frozen: b never
+    // sees what a's left behind.
     expect(bodies).toEqual(
       expect.arrayContaining([
         { seen: undef, left: 'a-secret' },
@@ -305,14 +307,23 @@ describe('transformations in delivery', () => {
     );
   });
 
-  it('leaves nothing behind a call: no globals, no promise jobs run on the next call', async () => {
+  it('leaves nothing behind a call: no globals, top-level bindings, built-in changes or promise jobs reach the next', async () => {
     const app = await p.svix.application.create({ name: 'Per call' });
     const ep = await endpointWith(
       app.id,
-      `function handler(w) {
-        const seen = { counter: globalThis.counter === undefined ? null : globalThis.counter, job: globalThis.job || null };
+      `let top = 0;
+      let job = null;
+      function handler(w) {
+        const seen = {
+          counter: globalThis.counter === undefined ? null : globalThis.counter,
+          job: globalThis.job || JSON.job || job || null,
+          top: top,
+          proto: typeof Object.prototype.stash,
+        };
         globalThis.counter = (globalThis.counter || 0) + 1;
-        Promise.resolve().then(() => { globalThis.job = 'ran after the call'; });
+        top += 1;
+        try { Object.prototype.stash = 1; } catch (e) {}
+        Promise.resolve().then(() => { job = 'ran after the call'; JSON.job = job; globalThis.job = job; });
         w.payload = seen;
         return w;
       }`,
@@ -324,11 +335,8 @@ describe('transformations in delivery', () => {
       expect((await done).attempt.succeeded).toBe(true);
     }
     const bodies = receiver.received.slice(before).map((r) => JSON.parse(r.body));
-    expect(bodies).toEqual([
-      { counter: null, job: null },
-      { counter: null, job: null },
-      { counter: null, job: null },
-    ]);
+    const clean = { counter: null, job: null, top: 0, proto: 'undefined' };
+    expect(bodies).toEqual([clean, clean, clean]);
   });
 
   it("a handler that loops on every call holds one worker: another endpoint's transformed deliveries go on", async () => {
