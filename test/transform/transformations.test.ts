@@ -273,6 +273,9 @@ describe('transformations in delivery', () => {
       expect(counts.pending + counts.sending).toBe(count);
       expect(counts.failed).toBe(0);
     }
+    // Their retries would hold the workers in the tests below.
+    for (const ep of [thrower, looper, hog, invalid, headerThief])
+      await p.svix.endpoint.delete(app.id, ep.id);
   });
 
   it("cannot reach Herald's process or another endpoint's handler", async () => {
