@@ -119,7 +119,6 @@ async function calls(): Promise<void> {
   const sandbox = new Transformer();
   await perCall('sandbox, identity handler', () => sandbox.run('ep_a', IDENTITY, input), 10_000);
   await perCall('sandbox, Slack handler', () => sandbox.run('ep_b', SLACK, input), 10_000);
-  sandbox.dispose();
   const pool = new TransformPool();
   await perCall(
     'worker thread (as the dispatcher), identity handler',

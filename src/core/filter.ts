@@ -90,6 +90,14 @@ export function replaySelection<M extends Addressed>(endpoint: Subscription, mis
   return missing.filter((m) => matches(endpoint, m.eventType, m.channels) && passes(endpoint, subjectOf(m)));
 }
 
+/**
+ * Whether a message passes `endpoint`'s payload filter as it is now (recover and bulk replay
+ * send a delivery again only if so: the filter may have changed since the fan-out).
+ */
+export function passesPayloadFilter(endpoint: Subscription, message: Addressed): boolean {
+  return passes(endpoint, subjectOf(message));
+}
+
 /** What a bulk-replay filters a delivery on (see `Store.bulkReplayBatch`). */
 export interface BulkReplaySelection {
   eventTypes?: readonly string[];

@@ -56,7 +56,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Endpoints waiting for their rate limit's next slot, and the timer that pumps them then. */
   private readonly throttled = new Map<string, { cancel(): void }>();
   private readonly recorder: Recorder;
-  /** The endpoints' transformations, compiled once per endpoint and code version. */
+  /** The endpoints' transformations, run in worker threads (`transform/pool.ts`). */
   private readonly transformer = new TransformPool();
   private loop: Promise<void> | null = null;
   private stopping = false;

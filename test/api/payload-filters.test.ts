@@ -1,7 +1,8 @@
 /**
  * Payload filters (Herald's endpoint `filter`): stored and returned through create, update
  * and patch; refused with 422 naming the operator or path; and honoured at fan-out, so a
- * message an endpoint's filter refuses makes no delivery row for it, and by replay-missing.
+ * message an endpoint's filter refuses makes no delivery row for it, and by replay-missing,
+ * recover and bulk replay (with the filter as it is when they run).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Receiver, startReceiver } from '../helpers.js';
@@ -30,6 +31,15 @@ async function endpoint(appId: string, filter?: unknown): Promise<EndpointJson> 
   const res = await p.raw('POST', `/app/${appId}/endpoint`, body);
   expect(res.status, JSON.stringify(res.json)).toBe(201);
   return res.json as EndpointJson;
+}
+
+/** Waits until `check` holds (10 s at most). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 async function deliveriesOf(endpointId: string): Promise<number> {
@@ -121,7 +131,8 @@ describe('payload filters', () => {
     });
     const all = await endpoint(app.id);
 
-    const sent = p.attempts(7);
+    // big 1, eu 2, lines 1, all 5.
+    const sent = p.attempts(9);
     const m = (payload: unknown, more: Record<string, unknown> = {}) =>
       p.svix.message.create(app.id, {
         eventType: 'order.paid',
@@ -171,5 +182,45 @@ describe('payload filters', () => {
       (await p.svix.messageAttempt.listByEndpoint(app.id, ep.id)).data.map((x) => x.msgId).sort();
     expect(await got(two)).toEqual([b.id]);
     expect(await got(every)).toEqual([a.id, b.id].sort());
+  });
+
+  it('are honoured by recover and bulk replay as they are when those run', async () => {
+    const app = await p.svix.application.create({ name: 'Filters recover' });
+    const since = Date.now() - 1000;
+    // Nothing listens on port 9: every attempt fails and is retried later.
+    const created = await p.raw('POST', `/app/${app.id}/endpoint`, {
+      url: 'http://127.0.0.1:9/hook',
+      filter: { 'payload.n': { $gte: 0 } },
+    });
+    const ep = created.json as EndpointJson;
+    const one = await p.svix.message.create(app.id, { eventType: 'e', payload: { n: 1 } });
+    const two = await p.svix.message.create(app.id, { eventType: 'e', payload: { n: 2 } });
+    // Disabling fails what waits; then the deliveries stay failed until something sends them again.
+    // (One being sent as it happens goes back to pending after: disable again.)
+    await until(async () => {
+      await p.svix.endpoint.patch(app.id, ep.id, { disabled: true });
+      await p.svix.endpoint.patch(app.id, ep.id, { disabled: false });
+      return (await p.store.countDeliveries(ep.id)).failed === 2;
+    });
+    const status = async (msgId: string) => (await p.store.getDelivery(msgId, ep.id))?.status;
+
+    // Now the endpoint wants n = 2 only: recover sends that one again, not n = 1.
+    const patched = await p.raw('PATCH', `/app/${app.id}/endpoint/${ep.id}`, { filter: { 'payload.n': 2 } });
+    expect(patched.status).toBe(200);
+    const recovered = await p.store.recoverBatch(ep.id, { since, until: null }, null, 100);
+    expect(recovered.count).toBe(1);
+    expect(await status(one.id)).toBe('failed');
+    expect(await status(two.id)).not.toBe('failed');
+
+    // Bulk replay (every status) likewise: n = 1 is left as it is.
+    await until(async () => (await status(two.id)) === 'pending');
+    const replayed = await p.store.bulkReplayBatch(ep.id, { since, until: null }, null, 100);
+    expect(replayed.count).toBe(1);
+    expect(await status(one.id)).toBe('failed');
+    // Without a filter, both are sent again.
+    await p.raw('PATCH', `/app/${app.id}/endpoint/${ep.id}`, { filter: null });
+    await until(async () => (await status(two.id)) === 'pending');
+    expect((await p.store.recoverBatch(ep.id, { since, until: null }, null, 100)).count).toBe(1);
+    expect(await status(one.id)).not.toBe('failed');
   });
 });

@@ -273,15 +273,19 @@ describe('transformations in delivery', () => {
       expect(counts.pending + counts.sending).toBe(count);
       expect(counts.failed).toBe(0);
     }
+    // Their retries would hold the workers in the tests below.
+    for (const ep of [thrower, looper, hog, invalid, headerThief])
+      await p.svix.endpoint.delete(app.id, ep.id);
   });
 
   it("cannot reach Herald's process or another endpoint's handler", async () => {
     const app = await p.svix.application.create({ name: 'Isolation' });
-    const probe = `function handler(w) {
-      globalThis.left = globalThis.left || w.payload.mark;
+    const probe = `let left;
+    function handler(w) {
+      globalThis.left = left = left || globalThis.left || w.payload.mark;
       w.payload = {
         seen: [typeof require, typeof process, typeof fetch, typeof setTimeout, typeof module, typeof Buffer].join(),
-        left: globalThis.left,
+        left,
       };
       return w;
     }`;
@@ -296,12 +300,71 @@ describe('transformations in delivery', () => {
     const bodies = receiver.received.slice(before).map((r) => JSON.parse(r.body));
     expect(bodies).toHaveLength(2);
     const undef = Array(6).fill('undefined').join();
-    // Each endpoint's handler has a context of its own: b never sees what a's left behind.
+    // Each endpoint's handler has a runtime of its own, and its globals are frozen: b never
+    // sees what a's left behind.
     expect(bodies).toEqual(
       expect.arrayContaining([
         { seen: undef, left: 'a-secret' },
         { seen: undef, left: 'b' },
       ]),
     );
+  });
+
+  it('leaves nothing behind a call: no globals, top-level bindings, built-in changes or promise jobs reach the next', async () => {
+    const app = await p.svix.application.create({ name: 'Per call' });
+    const ep = await endpointWith(
+      app.id,
+      `let top = 0;
+      let job = null;
+      function handler(w) {
+        const seen = {
+          counter: globalThis.counter === undefined ? null : globalThis.counter,
+          job: globalThis.job || JSON.job || job || null,
+          top: top,
+          proto: typeof Object.prototype.stash,
+        };
+        globalThis.counter = (globalThis.counter || 0) + 1;
+        top += 1;
+        try { Object.prototype.stash = 1; } catch (e) {}
+        Promise.resolve().then(() => { job = 'ran after the call'; JSON.job = job; globalThis.job = job; });
+        w.payload = seen;
+        return w;
+      }`,
+    );
+    const before = receiver.received.length;
+    for (let i = 0; i < 3; i++) {
+      const done = attemptOf(ep.id);
+      await p.svix.message.create(app.id, { eventType: 'e', payload: { i } });
+      expect((await done).attempt.succeeded).toBe(true);
+    }
+    const bodies = receiver.received.slice(before).map((r) => JSON.parse(r.body));
+    const clean = { counter: null, job: null, top: 0, proto: 'undefined' };
+    expect(bodies).toEqual([clean, clean, clean]);
+  });
+
+  it("a handler that loops on every call holds one worker: another endpoint's transformed deliveries go on", async () => {
+    const app = await p.svix.application.create({ name: 'Rate' });
+    const looper = await endpointWith(app.id, 'function handler(w) { for (;;) {} }');
+    const healthy = await endpointWith(app.id, SLACK);
+    const count = 20;
+    const events: AttemptEvent[] = [];
+    const all = collectEvents<AttemptEvent>(p.dispatcher, 'attempt', count * 2, (e) =>
+      [looper.id, healthy.id].includes(e.attempt.endpointId),
+    );
+    for (let i = 0; i < count; i++)
+      await p.svix.message.create(app.id, {
+        eventType: 'order.paid',
+        payload: { id: i, amount: 1, currency: 'EUR' },
+      });
+    events.push(...(await all));
+    const healthyAt = events.flatMap((e, i) => (e.attempt.endpointId === healthy.id ? [i] : []));
+    const looperAt = events.flatMap((e, i) => (e.attempt.endpointId === looper.id ? [i] : []));
+    expect(events.filter((e) => e.attempt.endpointId === healthy.id).every((e) => e.attempt.succeeded)).toBe(
+      true,
+    );
+    // Each of the looper's calls takes its 50 ms of CPU; the healthy endpoint's 20 went on beside
+    // them on the other worker (with one worker they waited behind the looper's, one by one).
+    expect(healthyAt).toHaveLength(count);
+    expect(healthyAt.at(-1)).toBeLessThan(looperAt[count / 2] ?? Number.POSITIVE_INFINITY);
   });
 });

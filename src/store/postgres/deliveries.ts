@@ -7,7 +7,7 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
 import { idRange, inWindow } from '../batches.js';
@@ -231,6 +231,11 @@ const RECOVER_IDS = `
   UPDATE deliveries SET status = 'pending', due_at = $2, next_trigger = 'manual'
   WHERE id = ANY($1::text[]) AND status = 'failed'
     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.expunged_at IS NOT NULL)`;
+
+/** The messages of deliveries $1, each with the delivery's id (for payload filters). */
+const MESSAGES_OF_DELIVERIES = `
+  SELECT d.id AS delivery_id, m.* FROM deliveries d JOIN messages m ON m.id = d.msg_id
+  WHERE d.id = ANY($1::text[])`;
 
 /**
  * A replay-missing batch: at most $4 of application $1's messages with ids after $2 and below
@@ -565,7 +570,7 @@ export class PostgresDeliveries {
       const failed = rows
         .filter((r) => r.status === 'failed' && inWindow(Number(r.created_at), window))
         .map((r) => r.id);
-      const { rowCount } = await c.query(RECOVER_IDS, [failed, now]);
+      const { rowCount } = await c.query(RECOVER_IDS, [await this.passing(c, endpointId, failed), now]);
       return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
     if (result.count > 0) await this.conn.wakeAll([endpointId]);
@@ -653,10 +658,26 @@ export class PostgresDeliveries {
             }),
         )
         .map((r) => r.id);
-      const { rowCount } = await c.query(REPLAY_IDS, [chosen, now]);
+      const { rowCount } = await c.query(REPLAY_IDS, [await this.passing(c, endpointId, chosen), now]);
       return { count: rowCount ?? 0, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
     if (result.count > 0) await this.conn.wakeAll([endpointId]);
     return result;
+  }
+
+  /**
+   * Of deliveries `ids` of the endpoint, those whose message passes its payload filter as it
+   * is now: all, without one (then no message is read).
+   */
+  private async passing(c: Queryable, endpointId: string, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return ids;
+    const row = (await c.query<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [endpointId])).rows[0];
+    const endpoint = row ? toEndpoint(row, this.conn.box) : null;
+    if (!endpoint?.filter) return ids;
+    const { rows } = await c.query<MessageRow & { delivery_id: string }>(MESSAGES_OF_DELIVERIES, [ids]);
+    const passes = new Set(
+      rows.filter((m) => passesPayloadFilter(endpoint, toMessage(m))).map((m) => m.delivery_id),
+    );
+    return ids.filter((id) => passes.has(id));
   }
 }

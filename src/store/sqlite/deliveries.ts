@@ -7,7 +7,7 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
-import { bulkReplayMatches, replaySelection } from '../../core/filter.js';
+import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
 import { idRange, inWindow } from '../batches.js';
@@ -314,6 +314,10 @@ function prepare({ db }: SqliteConnection) {
       [{ appId: string; after: string; before: string | null; limit: number }],
       MessageRow
     >(BATCH_SQL.messagesAfter),
+    // The message of a delivery, for the endpoint's payload filter (recover, bulk replay).
+    messageOfDelivery: db.prepare<[string], MessageRow>(
+      'SELECT m.* FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE d.id = ?',
+    ),
     hasDelivery: db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM deliveries WHERE msg_id = ? AND endpoint_id = ?',
     ),
@@ -637,10 +641,11 @@ export class SqliteDeliveries {
     const now = this.conn.clock.now();
     const { start, end } = idRange('dlv', window, after);
     const result = this.conn.immediate(() => {
+      const passes = this.payloadFilterOf(endpointId);
       const rows = this.stmt.deliveriesAfter.all({ endpointId, after: start, before: end, limit });
       let count = 0;
       for (const r of rows)
-        if (r.status === 'failed' && inWindow(r.created_at, window))
+        if (r.status === 'failed' && inWindow(r.created_at, window) && passes(r.id))
           count += this.stmt.recoverOne.run({ id: r.id, now }).changes;
       return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
@@ -694,6 +699,20 @@ export class SqliteDeliveries {
     return result;
   }
 
+  /**
+   * Whether a delivery's message passes the endpoint's payload filter as it is now: always,
+   * without one (then no message is read).
+   */
+  private payloadFilterOf(endpointId: string): (deliveryId: string) => boolean {
+    const row = this.stmt.endpoint.get(endpointId);
+    const endpoint = row ? toEndpoint(row, this.conn.box) : null;
+    if (!endpoint?.filter) return () => true;
+    return (deliveryId) => {
+      const message = this.stmt.messageOfDelivery.get(deliveryId);
+      return message !== undefined && passesPayloadFilter(endpoint, toMessage(message));
+    };
+  }
+
   /** See `Store.bulkReplayBatch`. */
   bulkReplayBatch(
     endpointId: string,
@@ -705,6 +724,7 @@ export class SqliteDeliveries {
     // A delivery is made at or after its message: none before the window's start is in it.
     const start = after ?? idFloor('dlv', filter.since);
     const result = this.conn.immediate(() => {
+      const passes = this.payloadFilterOf(endpointId);
       const rows = this.stmt.replayCandidates.all({ endpointId, after: start, limit });
       let count = 0;
       for (const r of rows) {
@@ -717,7 +737,8 @@ export class SqliteDeliveries {
           attempted: r.last_attempt !== null,
           lastStatusCode: r.last_code,
         };
-        if (bulkReplayMatches(filter, candidate)) count += this.stmt.replayOne.run({ id: r.id, now }).changes;
+        if (bulkReplayMatches(filter, candidate) && passes(r.id))
+          count += this.stmt.replayOne.run({ id: r.id, now }).changes;
       }
       return { count, next: rows.length < limit ? null : rows[rows.length - 1]!.id };
     });
