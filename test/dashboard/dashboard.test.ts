@@ -148,4 +148,35 @@ describe('the operator dashboard', () => {
     expect([...delivered].sort()).toEqual(['order-1', 'order-2', 'order-3']);
     await context.close();
   });
+
+  it('creates an event type with its schema and example, shows a schema that is not JSON, and archives it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    context.setDefaultTimeout(8_000);
+    const page = await context.newPage();
+    await page.goto(`${herald.url}/dashboard#/event-types`);
+    await signIn(page, herald.token);
+    await page.getByRole('button', { name: 'New event type' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('invoice.paid');
+    await page.getByLabel('Description').fill('An invoice was paid.');
+    await page.getByLabel('JSON Schema').fill('{"type": "object",');
+    await page.getByRole('button', { name: 'Create event type' }).click();
+    expect(await page.getByLabel('JSON Schema').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('JSON Schema').fill('{"type": "object", "required": ["id"]}');
+    await page.getByLabel('Example payload').fill('{"id": "inv_1"}');
+    await page.getByRole('button', { name: 'Create event type' }).click();
+    await page.getByRole('row', { name: /invoice\.paid/ }).waitFor();
+    const stored = await admin('GET', '/event-type/invoice.paid');
+    expect(stored.schemas).toEqual({
+      '1': { type: 'object', required: ['id'], examples: [{ id: 'inv_1' }] },
+    });
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Archive invoice.paid' }).click();
+    await page
+      .getByRole('dialog', { name: 'Archive invoice.paid?' })
+      .getByRole('button', { name: 'Archive' })
+      .click();
+    await page.getByRole('button', { name: 'Restore invoice.paid' }).waitFor();
+    expect((await admin('GET', '/event-type/invoice.paid')).archived).toBe(true);
+    await context.close();
+  });
 });

@@ -328,9 +328,15 @@ export function Failures({ appId }: { appId?: string }) {
         danger={action?.kind === 'disable'}
         busy={busy}
         onConfirm={confirm}
+        confirmDisabled={action?.kind === 'resend' && count?.count === 0}
         onClose={() => setAction(null)}
       >
-        {action?.kind === 'resend' ? (
+        {action?.kind === 'resend' && count?.count === 0 ? (
+          <p>
+            None of these messages has failed for good yet: Herald is still retrying them on its schedule.
+            Resend one from its message page to try it now.
+          </p>
+        ) : action?.kind === 'resend' ? (
           <p>
             Every message whose delivery to this endpoint failed
             {count?.oldest && (

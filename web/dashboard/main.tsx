@@ -4,12 +4,13 @@
  */
 import '../shared/styles.css';
 import './dashboard.css';
-import { AlertTriangle, Boxes, Gauge, KeyRound, LogOut, Search } from 'lucide-preact';
+import { AlertTriangle, BookOpen, Boxes, Gauge, KeyRound, LogOut, Search, Webhook } from 'lucide-preact';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { heraldClient } from '../shared/api.ts';
 import { applyTheme, themeFrom } from '../shared/theme.ts';
 import { AppList, AppPage } from './apps.tsx';
+import { EventTypes } from './event-types.tsx';
 import { Failures } from './failures.tsx';
 import { MessageDetail, MessageSearch } from './messages.tsx';
 import { Overview } from './overview.tsx';
@@ -101,6 +102,7 @@ function Page({ route }: { route: string }) {
   if (section === 'apps') return <AppList />;
   if (section === 'search') return <MessageSearch />;
   if (section === 'failures') return <Failures />;
+  if (section === 'event-types') return <EventTypes />;
   return <Overview />;
 }
 
@@ -109,6 +111,7 @@ const NAV: [string, string, typeof Gauge][] = [
   ['apps', 'Applications', Boxes],
   ['search', 'Find a message', Search],
   ['failures', 'Failures', AlertTriangle],
+  ['event-types', 'Event types', BookOpen],
 ];
 
 function Shell({ token, onSignOut }: { token: string; onSignOut: (why?: string) => void }) {
@@ -129,6 +132,7 @@ function Shell({ token, onSignOut }: { token: string; onSignOut: (why?: string) 
         <nav aria-label="Dashboard">
           <ul>
             <li class="brand">
+              <Webhook size={20} aria-hidden="true" />
               <span>Herald</span>
             </li>
           </ul>

@@ -329,6 +329,10 @@ export function MessageDetail({ appId, msgId }: { appId: string; msgId: string }
       ),
     [appId, msgId],
   );
+  const app = useLoad(
+    () => ok(api.GET('/api/v1/app/{app_id}', { params: { path: { app_id: appId } } })),
+    [appId],
+  );
   const destinations = useLoad(
     () =>
       ok(
@@ -364,7 +368,8 @@ export function MessageDetail({ appId, msgId }: { appId: string; msgId: string }
   return (
     <View.Provider value={view}>
       <p class="crumbs">
-        <a href="#/apps">Applications</a> / <a href={`#/apps/${appId}/messages`}>{appId}</a> /
+        <a href="#/apps">Applications</a> / <a href={`#/apps/${appId}/messages`}>{app.data?.name ?? appId}</a>{' '}
+        /
       </p>
       <ErrorNote error={message.error ?? destinations.error ?? attempts.error} />
       {!m && !message.error && <Loading what="the message" />}

@@ -52,6 +52,11 @@ function age(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** The rate line of a counter: measured from the second reading (5 s after the page opened). */
+function rateNote(rate: string | null): string {
+  return rate === null ? 'since start · measuring the rate…' : `since start · ${rate} a minute now`;
+}
+
 function Stat({ label, value, note }: { label: string; value: string; note?: string }) {
   return (
     <article class="card stat-card">
@@ -89,7 +94,7 @@ export function Overview() {
   const start = first.current;
   const minutes = now && start ? (now.at - start.at) / 60_000 : 0;
   const rate = (k: 'accepted' | 'succeeded' | 'failed') =>
-    now && start && minutes > 0 ? ((now[k] - start[k]) / minutes).toFixed(1) : '…';
+    now && start && minutes > 0 ? ((now[k] - start[k]) / minutes).toFixed(1) : null;
   const attempts = now ? now.succeeded + now.failed : 0;
   return (
     <section>
@@ -115,18 +120,14 @@ export function Overview() {
           <Stat
             label="Messages accepted"
             value={now.accepted.toLocaleString()}
-            note={`${rate('accepted')} / min now`}
+            note={rateNote(rate('accepted'))}
           />
           <Stat
             label="Attempts succeeded"
             value={now.succeeded.toLocaleString()}
-            note={`${rate('succeeded')} / min now`}
+            note={rateNote(rate('succeeded'))}
           />
-          <Stat
-            label="Attempts failed"
-            value={now.failed.toLocaleString()}
-            note={`${rate('failed')} / min now`}
-          />
+          <Stat label="Attempts failed" value={now.failed.toLocaleString()} note={rateNote(rate('failed'))} />
         </div>
       )}
       <p class="muted">
