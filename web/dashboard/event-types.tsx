@@ -225,7 +225,7 @@ export function EventTypes() {
               label: 'Schema',
               cell: (t) => (t.schemas?.['1'] ? 'Version 1' : <span class="muted">None</span>),
             },
-            { label: 'Updated', cell: (t) => <Time iso={t.updatedAt} /> },
+            { label: 'Updated', class: 'nowrap', cell: (t) => <Time iso={t.updatedAt} /> },
             {
               label: 'Actions',
               cell: (t) => (

@@ -292,7 +292,7 @@ export function Failures({ appId }: { appId?: string }) {
             {
               label: 'Actions',
               cell: (g) => (
-                <div class="row-actions">
+                <div class="row-actions stack">
                   <button
                     type="button"
                     class="small with-icon"
