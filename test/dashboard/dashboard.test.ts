@@ -106,6 +106,16 @@ describe('the operator dashboard', () => {
     await signIn(page, herald.token);
     await page.getByRole('link', { name: 'Applications' }).click();
     await page.getByRole('link', { name: 'Acme Shop' }).waitFor();
+    // Searched by uid through the API; the customer's portal opens from a fresh link.
+    await page.getByLabel('Name, uid or id').fill('acme');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'Acme Shop' }).click();
+    const [portal] = await Promise.all([
+      page.waitForEvent('popup'),
+      page.getByRole('button', { name: "Open this customer's portal" }).click(),
+    ]);
+    await portal.waitForURL(new RegExp(`/portal/${appId}`));
+    await portal.close();
     // The tab keeps the token over a reload; Sign out forgets it.
     await page.reload();
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -79,7 +79,7 @@ export function AppList() {
     <section>
       <PageHeader title="Applications" sub="Each of your customers, with their endpoints and messages." />
       <form
-        class="inline-form"
+        class="filters"
         aria-label="Search"
         onSubmit={(e) => {
           e.preventDefault();
@@ -88,14 +88,15 @@ export function AppList() {
           setQuery(q.trim());
         }}
       >
-        <label for="app-q">Name, uid or id</label>
-        <input
-          id="app-q"
-          type="search"
-          value={q}
-          placeholder="acme, app_2bX…"
-          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
-        />
+        <label>
+          Name, uid or id
+          <input
+            type="search"
+            value={q}
+            placeholder="acme, app_2bX…"
+            onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+          />
+        </label>
         <button type="submit" class="with-icon">
           <Search size={15} aria-hidden="true" /> Search
         </button>
