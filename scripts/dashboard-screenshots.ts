@@ -85,6 +85,21 @@ try {
   await page.getByRole('button', { name: 'Edit order.created' }).click();
   await page.getByLabel('JSON Schema').waitFor();
   await shot('event-types', page);
+  const source = await herald.call('POST', '/source', {
+    name: 'Stripe payments',
+    provider: 'none',
+    appId: acme.id,
+  });
+  for (const body of ['{"type":"charge.succeeded"}', '{"type":"charge.refunded"}'])
+    await fetch(source.ingestUrl as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+  await page.goto(`${herald.url}/dashboard#/sources`);
+  await page.getByRole('button', { name: 'Requests' }).click();
+  await page.getByText('accepted').first().waitFor();
+  await shot('sources', page);
 } finally {
   await browser.close();
   await herald.stop();

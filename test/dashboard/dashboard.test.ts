@@ -189,4 +189,29 @@ describe('the operator dashboard', () => {
     expect((await admin('GET', '/event-type/invoice.paid')).archived).toBe(true);
     await context.close();
   });
+
+  it('creates a source, and its request log shows what the ingest URL accepted', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    context.setDefaultTimeout(8_000);
+    const page = await context.newPage();
+    await page.goto(`${herald.url}/dashboard#/sources`);
+    await signIn(page, herald.token);
+    await page.getByRole('button', { name: 'New source' }).click();
+    await page.getByLabel('Name').fill('Payments');
+    await page.getByLabel('Provider').selectOption('none');
+    await page.getByLabel('Application (id or uid)').fill('acme');
+    await page.getByRole('button', { name: 'Create source' }).click();
+    const card = page.getByRole('article', { name: 'Source Payments' });
+    const ingest = (await card.locator('dd code').first().textContent())!;
+    const res = await fetch(ingest, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    });
+    expect(res.status).toBeLessThan(300);
+    await card.getByRole('button', { name: 'Requests' }).click();
+    await card.getByText('accepted').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await context.close();
+  });
 });

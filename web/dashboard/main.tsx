@@ -4,7 +4,17 @@
  */
 import '../shared/styles.css';
 import './dashboard.css';
-import { AlertTriangle, BookOpen, Boxes, Gauge, KeyRound, LogOut, Search, Webhook } from 'lucide-preact';
+import {
+  AlertTriangle,
+  BookOpen,
+  Boxes,
+  Gauge,
+  Inbox,
+  KeyRound,
+  LogOut,
+  Search,
+  Webhook,
+} from 'lucide-preact';
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { heraldClient } from '../shared/api.ts';
@@ -15,6 +25,7 @@ import { Failures } from './failures.tsx';
 import { MessageDetail, MessageSearch } from './messages.tsx';
 import { Overview } from './overview.tsx';
 import { type Dash, DashContext, forgetToken, keepToken, routeOf, storedToken } from './session.ts';
+import { Sources } from './sources.tsx';
 
 /** Asks the API whether `token` is the admin token: listing applications takes it. */
 async function check(token: string): Promise<'ok' | 'invalid' | 'not-admin' | 'unreachable'> {
@@ -103,6 +114,7 @@ function Page({ route }: { route: string }) {
   if (section === 'search') return <MessageSearch />;
   if (section === 'failures') return <Failures />;
   if (section === 'event-types') return <EventTypes />;
+  if (section === 'sources') return <Sources />;
   return <Overview />;
 }
 
@@ -112,6 +124,7 @@ const NAV: [string, string, typeof Gauge][] = [
   ['search', 'Find a message', Search],
   ['failures', 'Failures', AlertTriangle],
   ['event-types', 'Event types', BookOpen],
+  ['sources', 'Sources', Inbox],
 ];
 
 function Shell({ token, onSignOut }: { token: string; onSignOut: (why?: string) => void }) {
