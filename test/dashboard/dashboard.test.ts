@@ -214,4 +214,28 @@ describe('the operator dashboard', () => {
     expect(await axeViolations(page)).toEqual([]);
     await context.close();
   });
+
+  it('adds, disables and deletes an operational webhook endpoint', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    context.setDefaultTimeout(8_000);
+    const page = await context.newPage();
+    await page.goto(`${herald.url}/dashboard#/operational`);
+    await signIn(page, herald.token);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByLabel('URL').fill(`${receiver.url}/ops`);
+    await page.getByLabel('Description').fill('On-call');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByRole('button', { name: `Disable ${receiver.url}/ops` }).click();
+    await page.getByRole('button', { name: `Enable ${receiver.url}/ops` }).waitFor();
+    const listed = await admin('GET', '/operational-webhook/endpoint');
+    expect((listed.data as { disabled: boolean }[])[0]!.disabled).toBe(true);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: `Delete ${receiver.url}/ops` }).click();
+    await page
+      .getByRole('dialog', { name: `Delete ${receiver.url}/ops?` })
+      .getByRole('button', { name: 'Delete' })
+      .click();
+    await page.getByText('No operational webhook endpoint').waitFor();
+    await context.close();
+  });
 });

@@ -6,6 +6,7 @@ import '../shared/styles.css';
 import './dashboard.css';
 import {
   AlertTriangle,
+  Bell,
   BookOpen,
   Boxes,
   Gauge,
@@ -23,6 +24,7 @@ import { AppList, AppPage } from './apps.tsx';
 import { EventTypes } from './event-types.tsx';
 import { Failures } from './failures.tsx';
 import { MessageDetail, MessageSearch } from './messages.tsx';
+import { OperationalWebhooks } from './operational.tsx';
 import { Overview } from './overview.tsx';
 import { type Dash, DashContext, forgetToken, keepToken, routeOf, storedToken } from './session.ts';
 import { Sources } from './sources.tsx';
@@ -115,6 +117,7 @@ function Page({ route }: { route: string }) {
   if (section === 'failures') return <Failures />;
   if (section === 'event-types') return <EventTypes />;
   if (section === 'sources') return <Sources />;
+  if (section === 'operational') return <OperationalWebhooks />;
   return <Overview />;
 }
 
@@ -125,6 +128,7 @@ const NAV: [string, string, typeof Gauge][] = [
   ['failures', 'Failures', AlertTriangle],
   ['event-types', 'Event types', BookOpen],
   ['sources', 'Sources', Inbox],
+  ['operational', 'Ops webhooks', Bell],
 ];
 
 function Shell({ token, onSignOut }: { token: string; onSignOut: (why?: string) => void }) {
