@@ -31,6 +31,7 @@ import { applicationRoutes } from './routes/applications.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
 import { contentRoutes } from './routes/content.js';
+import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/health.js';
@@ -66,6 +67,8 @@ export interface ApiOptions {
   listen?: Partial<ListenOptions>;
   /** The consumer portal at `/portal` (who may frame it; where its build is). */
   portal?: PortalOptions;
+  /** The operator dashboard at `/dashboard` (where its build is). */
+  dashboard?: DashboardOptions;
 }
 
 declare module 'fastify' {
@@ -378,6 +381,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(probeRoutes, { store });
   // Where the links of auth/app-portal-access lead: the consumer portal (web/portal).
   await app.register(portalRoutes, options.portal ?? {});
+  // The operator dashboard (web/dashboard): the admin token's page on the same public API.
+  await app.register(dashboardRoutes, options.dashboard ?? {});
 
   // The inbound gateway: public, raw bodies, verified by each source's provider scheme.
   await app.register(inboundRoutes({ store, maxBodyBytes: maxPayloadBytes }));

@@ -172,6 +172,8 @@ export function ConfirmDialog(props: {
   confirm: string;
   danger?: boolean;
   busy?: boolean;
+  /** The confirm button is off (there is nothing to do). */
+  confirmDisabled?: boolean;
   onConfirm: () => void;
   onClose: () => void;
 }) {
@@ -195,6 +197,7 @@ export function ConfirmDialog(props: {
             type="button"
             class={props.danger ? 'danger' : ''}
             aria-busy={props.busy ? 'true' : undefined}
+            disabled={props.confirmDisabled}
             onClick={props.onConfirm}
           >
             {props.confirm}

@@ -1,0 +1,107 @@
+/**
+ * Renders the operator dashboard's main screens into docs/dashboard-*.png, against a real
+ * `herald serve` (dist/) with a few customers' data and local receivers, in Debian's chromium.
+ *
+ *   npm run build && npx tsx scripts/dashboard-screenshots.ts   (npm run screenshots does both pages)
+ */
+import { chromium, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, SHOP_EVENT_TYPES, startDemoHerald, statusReceiver } from './portal-demo.js';
+
+const OUT = new URL('../docs/', import.meta.url);
+
+const ok = await statusReceiver((n) => (n % 5 === 4 ? 503 : 200));
+const down = await statusReceiver(502);
+const herald = await startDemoHerald();
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+try {
+  for (const t of SHOP_EVENT_TYPES) await herald.call('POST', '/event-type', t);
+  const apps: Record<string, unknown>[] = [];
+  for (const [name, uid] of [
+    ['Acme Shop', 'acme'],
+    ['Globex Logistics', 'globex'],
+    ['Initech Billing', 'initech'],
+    ['Umbrella Health', 'umbrella'],
+  ] as const)
+    apps.push(await herald.call('POST', '/app', { name, uid }));
+  const acme = apps[0]!;
+  await herald.call('POST', `/app/${acme.id}/endpoint`, {
+    url: `http://localhost:${ok.port}/webhooks/orders`,
+    description: 'Order fulfilment service',
+  });
+  await herald.call('POST', `/app/${acme.id}/endpoint`, {
+    url: `http://localhost:${down.port}/hooks/crm`,
+    description: 'CRM sync',
+    retrySchedule: [],
+  });
+  await herald.call('POST', `/app/${apps[1]!.id}/endpoint`, { url: `http://localhost:${ok.port}/globex` });
+  const types = ['order.created', 'order.paid', 'customer.updated', 'order.refunded'];
+  for (let i = 0; i < 16; i++) {
+    const eventType = types[i % types.length]!;
+    const example = SHOP_EVENT_TYPES.find((t) => t.name === eventType)!.schemas['1'].examples[0]!;
+    await herald.call('POST', `/app/${acme.id}/msg`, {
+      eventType,
+      eventId: `evt_${1000 + i}`,
+      payload: { ...example, id: `${example.id}${i}` },
+    });
+  }
+  await new Promise((r) => setTimeout(r, 2500));
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  const shot = async (name: string, p: Page) => {
+    await p.waitForLoadState('networkidle');
+    await p.screenshot({ path: new URL(`dashboard-${name}.png`, OUT).pathname });
+    process.stdout.write(`docs/dashboard-${name}.png\n`);
+  };
+  await page.goto(`${herald.url}/dashboard`);
+  await page.getByLabel('Admin token').fill('a-wrong-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  await shot('sign-in', page);
+  await page.getByLabel('Admin token').fill(herald.admin);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Deliveries pending').waitFor();
+  await shot('overview', page);
+  await page.goto(`${herald.url}/dashboard#/apps`);
+  await page.getByRole('link', { name: 'Acme Shop' }).waitFor();
+  await shot('applications', page);
+  await page.goto(`${herald.url}/dashboard#/apps/${acme.id}/messages`);
+  await page.getByRole('link', { name: 'order.created' }).first().waitFor();
+  await shot('messages', page);
+  await page.goto(`${herald.url}/dashboard#/search`);
+  await page.getByLabel('Message id or eventId').fill('evt_1002');
+  await page.getByRole('button', { name: 'Find' }).click();
+  await page.getByRole('link', { name: 'customer.updated' }).click();
+  await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
+  await page.getByText('No attempt yet').or(page.getByText('Failed').first()).first().waitFor();
+  await shot('message', page);
+  await page.goto(`${herald.url}/dashboard#/failures`);
+  await page.getByText('HTTP 5xx').first().waitFor();
+  await shot('failures', page);
+  await page.getByRole('button', { name: /Resend all failed messages to .*crm/ }).click();
+  await page.getByRole('dialog').waitFor();
+  await shot('resend-confirm', page);
+  await page.keyboard.press('Escape');
+  await page.goto(`${herald.url}/dashboard#/event-types`);
+  await page.getByRole('button', { name: 'Edit order.created' }).click();
+  await page.getByLabel('JSON Schema').waitFor();
+  await shot('event-types', page);
+  const source = await herald.call('POST', '/source', {
+    name: 'Stripe payments',
+    provider: 'none',
+    appId: acme.id,
+  });
+  for (const body of ['{"type":"charge.succeeded"}', '{"type":"charge.refunded"}'])
+    await fetch(source.ingestUrl as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+  await page.goto(`${herald.url}/dashboard#/sources`);
+  await page.getByRole('button', { name: 'Requests' }).click();
+  await page.getByText('accepted').first().waitFor();
+  await shot('sources', page);
+} finally {
+  await browser.close();
+  await herald.stop();
+  for (const r of [ok, down]) r.server.close();
+}
