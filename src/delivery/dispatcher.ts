@@ -452,10 +452,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /**
-   * The custom headers of a request: a message's own headers, then the endpoint's; later ones
-   * win, whatever the case of their names.
-   */
-  /**
    * Runs the endpoint's transformation on a delivery: the webhook as changed, or the
    * TransformationError that fails this attempt.
    */

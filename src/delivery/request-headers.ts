@@ -49,7 +49,8 @@ export function requestHeaders(
   const timestamp = Math.floor(now / 1000);
   const keys = EndpointCache.activeKeys(prepared, now);
   return {
-    ...custom,
+    // A transformation's headers were not cleaned of the trace names: Herald's trace wins.
+    ...(trace ? withoutNames(custom, trace) : custom),
     ...trace,
     'content-type': 'application/json',
     'user-agent': options.userAgent,

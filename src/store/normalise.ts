@@ -152,6 +152,22 @@ export function endpointRecord(base: Endpoint, patch: EndpointPatch | NewEndpoin
   };
 }
 
+/**
+ * Whether taking a listener endpoint up again (`herald listen` reconnecting) changes it: it is
+ * enabled again, or other filter types are asked for (`undefined` keeps them). Filter types
+ * compare as sets; none and `[]` are the same.
+ */
+export function listenerChanges(
+  current: Endpoint,
+  filterTypes: readonly string[] | null | undefined,
+): boolean {
+  if (current.disabled) return true;
+  if (filterTypes === undefined) return false;
+  const asSet = (names: readonly string[] | null) =>
+    names === null || names.length === 0 ? null : [...new Set(names)].sort();
+  return JSON.stringify(asSet(filterTypes)) !== JSON.stringify(asSet(current.filterTypes));
+}
+
 /** The secrets after a rotation: the new key, then the old ones still in their grace period. */
 export function rotatedSecrets(
   secrets: readonly EndpointSecret[],

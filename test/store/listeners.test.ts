@@ -65,6 +65,19 @@ describe(`listener endpoints (${process.env.HERALD_TEST_DB ?? 'sqlite'})`, () =>
     await expect(store.openListener('nope', 'laptop', null)).rejects.toThrow(/not found/);
   });
 
+  it('a reconnect that asks for nothing new changes nothing (no endpoint.updated for each reconnect)', async () => {
+    const first = await store.openListener(appId, 'laptop', ['order.paid', 'order.refunded']);
+    clock.advance(1_000);
+    const same = await store.openListener(appId, 'laptop', ['order.refunded', 'order.paid']);
+    expect(same.updatedAt).toBe(first.updatedAt);
+    expect(same.listenerSeenAt).toBe(clock.now());
+    const kept = await store.openListener(appId, 'laptop');
+    expect(kept).toMatchObject({ updatedAt: first.updatedAt, filterTypes: ['order.paid', 'order.refunded'] });
+    clock.advance(1_000);
+    const changed = await store.openListener(appId, 'laptop', ['order.paid']);
+    expect(changed).toMatchObject({ filterTypes: ['order.paid'], updatedAt: clock.now() });
+  });
+
   it("never hands a listener's deliveries to a dispatcher's claim; its stream claims them in order", async () => {
     const listener = await store.openListener(appId, 'laptop', null);
     const normal = await store.createEndpoint(appId, { url: 'https://example.com/hook' });

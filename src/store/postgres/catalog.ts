@@ -17,6 +17,7 @@ import {
   blankApplication,
   blankEndpoint,
   endpointRecord,
+  listenerChanges,
   rotatedSecrets,
 } from '../normalise.js';
 import { keyset, pageFrom } from '../paging.js';
@@ -338,10 +339,15 @@ export class PostgresCatalog {
         ])
       ).rows[0];
       if (row) {
-        const next = await this.updateEndpoint(app.id, row.id, {
-          ...(filterTypes === undefined ? {} : { filterTypes }),
-          disabled: false,
-        });
+        // Changed only when it must be: each change is an operational `endpoint.updated`, and a
+        // listener reconnects often.
+        const current = toEndpoint(row, this.conn.box);
+        const next = listenerChanges(current, filterTypes)
+          ? await this.updateEndpoint(app.id, row.id, {
+              ...(filterTypes === undefined ? {} : { filterTypes }),
+              disabled: false,
+            })
+          : current;
         const now = this.conn.clock.now();
         await this.conn.q('UPDATE endpoints SET listener_seen_at = $1 WHERE id = $2', [now, row.id]);
         return { ...next, listenerSeenAt: now };

@@ -17,6 +17,7 @@ import {
   blankApplication,
   blankEndpoint,
   endpointRecord,
+  listenerChanges,
   rotatedSecrets,
 } from '../normalise.js';
 import { keyset, pageFrom } from '../paging.js';
@@ -304,10 +305,13 @@ export class SqliteCatalog {
           },
           name,
         );
-      this.updateEndpoint(app, row.id, {
-        ...(filterTypes === undefined ? {} : { filterTypes }),
-        disabled: false,
-      });
+      // Changed only when it must be: each change is an operational `endpoint.updated`, and a
+      // listener reconnects often.
+      if (listenerChanges(toEndpoint(row, this.conn.box), filterTypes))
+        this.updateEndpoint(app, row.id, {
+          ...(filterTypes === undefined ? {} : { filterTypes }),
+          disabled: false,
+        });
       this.stmt.listenerSeen.run(this.conn.clock.now(), row.id);
       return toEndpoint(this.stmt.listenerByName.get(app, name)!, this.conn.box);
     });
