@@ -59,8 +59,10 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Each test file owns its SQLite files, PostgreSQL schemas and servers; files run in
-    // parallel workers, both projects at once.
+    // parallel workers, both projects at once. Two workers even on two cores (Vitest's default
+    // there is one): most files wait on sockets, child processes and PostgreSQL, not the CPU.
     pool: 'forks',
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
