@@ -321,9 +321,9 @@ export const EndpointOut = Type.Object({
     Type.Number({ description: "Herald: seconds an attempt may take; null when it is the server's" }),
   ),
   disabledReason: Nullable(
-    Type.Union([Type.Literal('gone'), Type.Literal('failing')], {
+    Type.Union([Type.Literal('gone'), Type.Literal('failing'), Type.Literal('idle')], {
       description:
-        "Herald: why Herald disabled the endpoint by itself: 'gone' (it answered 410 Gone) or 'failing' (its deliveries failed with no success for the auto-disable period, 5 days by default); null when it is enabled or was disabled through the API",
+        "Herald: why Herald disabled the endpoint by itself: 'gone' (it answered 410 Gone), 'failing' (its deliveries failed with no success for the auto-disable period, 5 days by default) or 'idle' (a `herald listen` endpoint that no client held for --listener-idle-days, 7 by default); null when it is enabled or was disabled through the API",
     }),
   ),
   disabledAt: Nullable(

@@ -14,7 +14,6 @@
  * and their payloads. It does no I/O.
  */
 
-import type { DisableReason } from './effects.js';
 import type { Endpoint, Message } from './types.js';
 
 /** The reserved application that holds the operational endpoints and their messages. */
@@ -92,7 +91,8 @@ export function endpointEvent(
 
 /**
  * `endpoint.disabled`: `trigger` `manual` (through the API) or `automatic` (the store, with
- * Herald's `reason`: `gone` for a 410, `failing` for failures past the auto-disable period);
+ * Herald's `reason`: `gone` for a 410, `failing` for failures past the auto-disable period,
+ * `idle` for a listener endpoint no `herald listen` held for `--listener-idle-days`);
  * `failSince` is when its failures began (Svix's field; the disabling time for a 410 or a
  * manual disable without failures).
  */
@@ -100,7 +100,7 @@ export function endpointDisabledEvent(
   names: EndpointNames,
   trigger: 'manual' | 'automatic',
   failSince: number,
-  reason: DisableReason | null,
+  reason: Endpoint['disabledReason'],
 ): OperationalEvent {
   return {
     type: 'endpoint.disabled',

@@ -128,10 +128,11 @@ export interface Endpoint {
   /** Whether deliveries run {@link Endpoint.transformationCode}. */
   transformationEnabled: boolean;
   /**
-   * Why the store disabled it by itself: `gone` (it answered 410) or `failing` (its deliveries
-   * failed for the auto-disable period); `null` when enabled or disabled through the API.
+   * Why the store disabled it by itself: `gone` (it answered 410), `failing` (its deliveries
+   * failed for the auto-disable period) or `idle` (a listener endpoint no `herald listen` held
+   * for `--listener-idle-days`); `null` when enabled or disabled through the API.
    */
-  disabledReason: 'gone' | 'failing' | null;
+  disabledReason: 'gone' | 'failing' | 'idle' | null;
   /** When the store disabled it by itself (ms); `null` with `disabledReason`. */
   disabledAt: number | null;
   /**

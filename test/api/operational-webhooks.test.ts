@@ -252,6 +252,38 @@ describe('endpoint events', () => {
     expect((await eventArrives(ops, opsSecret, about(ep, 'endpoint.deleted'))).data).toEqual(names);
   });
 
+  it('the idle listener sweep tells of each listener it disables; the next herald listen enables it again', async () => {
+    const listener = await store.openListener(appId, 'forgotten-laptop', null);
+    const names = { appId, appUid: 'shop', endpointId: listener.id, endpointUid: listener.uid };
+    await eventArrives(ops, opsSecret, about(listener.id, 'endpoint.created'));
+    // Not seen since before now: idle, as after --listener-idle-days without a client.
+    expect(await store.disableIdleListeners(clock.now() + 1, 100)).toBe(1);
+    const disabled = await eventArrives(ops, opsSecret, about(listener.id, 'endpoint.disabled'));
+    expect(disabled.data).toEqual({
+      ...names,
+      trigger: 'automatic',
+      failSince: new Date(clock.now()).toISOString(),
+      reason: 'idle',
+    });
+    expect((await call('GET', `/app/${appId}/endpoint/${listener.id}`)).json).toMatchObject({
+      disabled: true,
+      disabledReason: 'idle',
+      disabledAt: new Date(clock.now()).toISOString(),
+    });
+
+    await store.openListener(appId, 'forgotten-laptop', null);
+    expect((await eventArrives(ops, opsSecret, about(listener.id, 'endpoint.enabled'))).data).toEqual(names);
+    expect((await call('GET', `/app/${appId}/endpoint/${listener.id}`)).json).toMatchObject({
+      disabled: false,
+      disabledReason: null,
+      disabledAt: null,
+    });
+    const types = eventsOf(ops, opsSecret)
+      .filter((e) => e.data.endpointId === listener.id)
+      .map((e) => e.type);
+    expect(types).toEqual(['endpoint.created', 'endpoint.disabled', 'endpoint.updated', 'endpoint.enabled']);
+  });
+
   it('filterTypes chooses the events; deleting an application tells of each endpoint', async () => {
     const only = await startReceiver();
     try {

@@ -542,7 +542,7 @@ export interface paths {
                                 description: string;
                                 disabled: boolean;
                                 disabledAt: string | null;
-                                disabledReason: ("gone" | "failing") | null;
+                                disabledReason: ("gone" | "failing" | "idle") | null;
                                 filter: {
                                     [key: string]: unknown;
                                 } | null;
@@ -624,7 +624,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filter: {
                                 [key: string]: unknown;
                             } | null;
@@ -685,7 +685,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filter: {
                                 [key: string]: unknown;
                             } | null;
@@ -757,7 +757,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filter: {
                                 [key: string]: unknown;
                             } | null;
@@ -791,7 +791,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filter: {
                                 [key: string]: unknown;
                             } | null;
@@ -889,7 +889,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filter: {
                                 [key: string]: unknown;
                             } | null;
@@ -2007,7 +2007,7 @@ export interface paths {
                                 description: string;
                                 disabled: boolean;
                                 disabledAt: string | null;
-                                disabledReason: ("gone" | "failing") | null;
+                                disabledReason: ("gone" | "failing" | "idle") | null;
                                 filter: {
                                     [key: string]: unknown;
                                 } | null;
@@ -2980,7 +2980,7 @@ export interface paths {
                                 description: string;
                                 disabled: boolean;
                                 disabledAt: string | null;
-                                disabledReason: ("gone" | "failing") | null;
+                                disabledReason: ("gone" | "failing" | "idle") | null;
                                 filterTypes: string[] | null;
                                 id: string;
                                 metadata: {
@@ -3039,7 +3039,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -3092,7 +3092,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {
@@ -3147,7 +3147,7 @@ export interface paths {
                             description: string;
                             disabled: boolean;
                             disabledAt: string | null;
-                            disabledReason: ("gone" | "failing") | null;
+                            disabledReason: ("gone" | "failing" | "idle") | null;
                             filterTypes: string[] | null;
                             id: string;
                             metadata: {

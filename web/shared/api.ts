@@ -21,8 +21,8 @@ type Json<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends
 
 /** An endpoint as the API answers it. */
 export type Endpoint = Json<'/api/v1/app/{app_id}/endpoint/{endpoint_id}', 'get'> & {
-  /** Herald: why it was disabled automatically (`gone`: answered 410; `failing`: failed for days). */
-  disabledReason?: 'gone' | 'failing' | null;
+  /** Herald: why it was disabled automatically (`gone`: answered 410; `failing`: failed for days; `idle`: an unused `herald listen` endpoint). */
+  disabledReason?: 'gone' | 'failing' | 'idle' | null;
   /** Herald: when it was disabled (ISO), automatically or not. */
   disabledAt?: string | null;
 };

@@ -7,6 +7,7 @@ import { newId } from '../../core/ids.js';
 import {
   type EndpointNames,
   endpointChangeEvents,
+  endpointDisabledEvent,
   OPERATIONAL_APP_ID,
   type OperationalEvent,
 } from '../../core/operational.js';
@@ -371,17 +372,30 @@ export class PostgresCatalog {
   /** See `Store.disableIdleListeners`. */
   async disableIdleListeners(seenBefore: number, limit: number): Promise<number> {
     const now = this.conn.clock.now();
-    return this.conn.tx(async (c) => {
-      const { rows } = await c.query<{ id: string }>(
-        `UPDATE endpoints SET disabled = true, updated_at = $1
+    return this.operational.transact(async (c, emit) => {
+      const { rows } = await c.query<{
+        id: string;
+        app_id: string;
+        uid: string | null;
+        failing_since: string | null;
+      }>(
+        `UPDATE endpoints SET disabled = true, updated_at = $1, disabled_reason = 'idle', disabled_at = $1
          WHERE id IN (
            SELECT id FROM endpoints
            WHERE listener IS NOT NULL AND NOT disabled AND COALESCE(listener_seen_at, created_at) < $2
            LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING id`,
+         RETURNING id, app_id, uid, failing_since`,
         [now, seenBefore, limit],
       );
-      for (const { id } of rows) await failPending(c, id);
+      const events: OperationalEvent[] = [];
+      for (const e of rows) {
+        await failPending(c, e.id);
+        const appUid = await this.operational.appUid(c, e.app_id);
+        const names = { appId: e.app_id, appUid, endpointId: e.id, endpointUid: e.uid };
+        const failSince = e.failing_since === null ? now : Number(e.failing_since);
+        events.push(endpointDisabledEvent(names, 'automatic', failSince, 'idle'));
+      }
+      await emit(events);
       return rows.length;
     });
   }

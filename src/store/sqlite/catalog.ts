@@ -7,6 +7,7 @@ import { newId } from '../../core/ids.js';
 import {
   type EndpointNames,
   endpointChangeEvents,
+  endpointDisabledEvent,
   OPERATIONAL_APP_ID,
   type OperationalEvent,
 } from '../../core/operational.js';
@@ -125,13 +126,17 @@ function prepare({ db }: SqliteConnection) {
     listenerSeen: db.prepare<[now: number, id: string]>(
       'UPDATE endpoints SET listener_seen_at = ? WHERE id = ?',
     ),
-    idleListeners: db.prepare<[seenBefore: number, limit: number], { id: string }>(
-      `SELECT id FROM endpoints
+    idleListeners: db.prepare<
+      [seenBefore: number, limit: number],
+      { id: string; app_id: string; uid: string | null; failing_since: number | null }
+    >(
+      `SELECT id, app_id, uid, failing_since FROM endpoints
        WHERE listener IS NOT NULL AND disabled = 0 AND COALESCE(listener_seen_at, created_at) < ?
        LIMIT ?`,
     ),
-    disableListener: db.prepare<[now: number, id: string]>(
-      'UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ? AND disabled = 0',
+    disableListener: db.prepare<{ now: number; id: string }>(
+      `UPDATE endpoints SET disabled = 1, updated_at = @now, disabled_reason = 'idle', disabled_at = @now
+       WHERE id = @id AND disabled = 0`,
     ),
     deleteAttemptsOfEndpoint: db.prepare<[string]>('DELETE FROM attempts WHERE endpoint_id = ?'),
     deleteEndpoint: db.prepare<[string]>('DELETE FROM endpoints WHERE id = ?'),
@@ -319,14 +324,22 @@ export class SqliteCatalog {
 
   /** See `Store.disableIdleListeners`. */
   disableIdleListeners(seenBefore: number, limit: number): number {
-    return this.conn.immediate(() => {
+    return this.operational.transact((emit) => {
       const now = this.conn.clock.now();
-      let count = 0;
-      for (const { id } of this.stmt.idleListeners.all(seenBefore, limit)) {
-        count += this.stmt.disableListener.run(now, id).changes;
-        this.failPending(id);
+      const events: OperationalEvent[] = [];
+      for (const e of this.stmt.idleListeners.all(seenBefore, limit)) {
+        if (this.stmt.disableListener.run({ now, id: e.id }).changes === 0) continue;
+        this.failPending(e.id);
+        const names = {
+          appId: e.app_id,
+          appUid: this.operational.appUid(e.app_id),
+          endpointId: e.id,
+          endpointUid: e.uid,
+        };
+        events.push(endpointDisabledEvent(names, 'automatic', e.failing_since ?? now, 'idle'));
       }
-      return count;
+      emit(events);
+      return events.length;
     });
   }
 

@@ -7,9 +7,10 @@ import { Badge } from '../ui.tsx';
  * Herald's reasons in a customer's words. How long "failing" lasts is the server's
  * auto-disable period (5 days unless the operator changed it), which the API does not say.
  */
-const REASONS: Record<string, string> = {
+const REASONS: Record<NonNullable<Endpoint['disabledReason']>, string> = {
   gone: 'it answered 410 Gone',
   failing: 'every delivery failed, with no success, for days (5 by default)',
+  idle: 'no herald listen client held it for days (7 by default)',
 };
 
 /** Why Herald disabled `endpoint` by itself, in words; `null` when it did not. */
