@@ -229,6 +229,7 @@ export function EventTypes() {
             },
             {
               label: 'Schema',
+              class: 'nowrap',
               cell: (t) => (t.schemas?.['1'] ? 'Version 1' : <span class="muted">None</span>),
             },
             { label: 'Updated', class: 'nowrap', cell: (t) => <Time iso={t.updatedAt} /> },

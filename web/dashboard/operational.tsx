@@ -100,7 +100,7 @@ function EndpointForm({ editing, onDone }: { editing: OpEndpoint | null; onDone:
   };
   const title = editing ? `Edit ${editing.url}` : 'New operational webhook endpoint';
   return (
-    <form class="card" onSubmit={save} aria-label={title}>
+    <form class="card op-form" onSubmit={save} aria-label={title}>
       <h2>{title}</h2>
       <ErrorNote error={error} />
       <div class="grid-2">
@@ -141,17 +141,6 @@ function EndpointForm({ editing, onDone }: { editing: OpEndpoint | null; onDone:
             />
           )}
         </Field>
-        <div class="field">
-          <label for="op-disabled">
-            <input
-              id="op-disabled"
-              type="checkbox"
-              checked={disabled}
-              onChange={(e) => setDisabled((e.target as HTMLInputElement).checked)}
-            />{' '}
-            Disabled (gets nothing until enabled)
-          </label>
-        </div>
       </div>
       <fieldset aria-describedby="op-events-hint">
         <legend>Events</legend>
@@ -171,6 +160,15 @@ function EndpointForm({ editing, onDone }: { editing: OpEndpoint | null; onDone:
           </label>
         ))}
       </fieldset>
+      <label for="op-disabled">
+        <input
+          id="op-disabled"
+          type="checkbox"
+          checked={disabled}
+          onChange={(e) => setDisabled((e.target as HTMLInputElement).checked)}
+        />{' '}
+        Disabled (gets nothing until enabled)
+      </label>
       <div class="actions">
         <button type="button" class="secondary" onClick={() => onDone(false)}>
           Cancel
@@ -225,8 +223,10 @@ function SecretPanel({ endpoint }: { endpoint: OpEndpoint }) {
   };
   return (
     <article class="card" aria-label="Signing secret">
-      <h2 class="with-icon">
-        <KeyRound size={16} aria-hidden="true" /> Signing secret
+      <h2>
+        <span class="with-icon">
+          <KeyRound size={16} aria-hidden="true" /> Signing secret
+        </span>
       </h2>
       <p class="muted">
         Operational webhooks are signed like every delivery (the <code class="plain">webhook-signature</code>{' '}

@@ -366,7 +366,13 @@ export function Sources() {
   const { api } = useDash();
   const list = useLoad(() => ok(api.GET('/api/v1/source', { params: { query: { limit: '250' } } })), []);
   const [creating, setCreating] = useState(false);
-  const [open, setOpen] = useState<string | null>(null);
+  // The sources whose request log is open (several may be, to compare them).
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const toggleLog = (id: string) => {
+    const next = new Set(open);
+    if (!next.delete(id)) next.add(id);
+    setOpen(next);
+  };
   const [editing, setEditing] = useState<string | null>(null);
   const [rotating, setRotating] = useState<SourceRow | null>(null);
   const [deleting, setDeleting] = useState<SourceRow | null>(null);
@@ -453,10 +459,10 @@ export function Sources() {
               <button
                 type="button"
                 class="small secondary outline"
-                aria-expanded={open === s.id ? 'true' : 'false'}
-                onClick={() => setOpen(open === s.id ? null : s.id)}
+                aria-expanded={open.has(s.id) ? 'true' : 'false'}
+                onClick={() => toggleLog(s.id)}
               >
-                {open === s.id ? 'Hide requests' : 'Requests'}
+                {open.has(s.id) ? 'Hide requests' : 'Requests'}
               </button>
               <button type="button" class="small secondary outline" onClick={() => setEditing(s.id)}>
                 Edit
@@ -496,7 +502,7 @@ export function Sources() {
               </dd>
             </dl>
           )}
-          {open === s.id && <RequestLog source={s} />}
+          {open.has(s.id) && <RequestLog source={s} />}
         </article>
       ))}
       <ConfirmDialog
