@@ -96,10 +96,61 @@ try {
       headers: { 'content-type': 'application/json' },
       body,
     });
+  // A forged request (the source verifies Standard Webhooks signatures) shows a rejection and its reason.
+  const signed = await herald.call('POST', '/source', {
+    name: 'Billing events',
+    provider: 'standard-webhooks',
+    appId: acme.id,
+    secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+  });
+  await fetch(signed.ingestUrl as string, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': 'msg_forged',
+      'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+      'webhook-signature': 'v1,Zm9yZ2Vk',
+    },
+    body: '{"type":"invoice.paid"}',
+  });
   await page.goto(`${herald.url}/dashboard#/sources`);
-  await page.getByRole('button', { name: 'Requests' }).click();
-  await page.getByText('accepted').first().waitFor();
+  const stripe = page.getByRole('article', { name: 'Source Stripe payments' });
+  await stripe.getByRole('button', { name: 'Requests' }).click();
+  await stripe.getByText('accepted').first().waitFor();
+  await page
+    .getByRole('article', { name: 'Source Billing events' })
+    .getByRole('button', { name: 'Requests' })
+    .click();
+  await page.getByText('rejected').first().waitFor();
   await shot('sources', page);
+  const [first] = (await herald.call('GET', `/source/${source.id}/request`)).data as { id: string }[];
+  await stripe.getByRole('button', { name: `Replay request ${first!.id}` }).click();
+  await page.getByRole('dialog', { name: /^Replay request/ }).waitFor();
+  await shot('source-replay-confirm', page);
+  await page.keyboard.press('Escape');
+
+  const ops = await herald.call('POST', '/operational-webhook/endpoint', {
+    url: `http://localhost:${ok.port}/ops/herald-events`,
+    description: 'On-call pager bridge',
+    filterTypes: ['endpoint.disabled', 'message.attempt.exhausted', 'background_task.finished'],
+    rateLimit: 10,
+  });
+  await herald.call('PATCH', `/operational-webhook/endpoint/${ops.id}/headers`, {
+    headers: { 'X-Team': 'platform-oncall' },
+  });
+  await herald.call('POST', '/operational-webhook/endpoint', {
+    url: `http://localhost:${ok.port}/ops/audit`,
+    description: 'Audit log',
+  });
+  await page.goto(`${herald.url}/dashboard#/operational`);
+  await page.getByRole('link', { name: /herald-events/ }).waitFor();
+  await shot('operational', page);
+  await page.goto(`${herald.url}/dashboard#/operational/${ops.id}`);
+  await page.getByRole('button', { name: 'Edit', exact: true }).click();
+  await page.getByText('Custom headers').waitFor();
+  // Tall enough for the form and the secret and headers under it.
+  await page.setViewportSize({ width: 1280, height: 1080 });
+  await shot('operational-endpoint', page);
 } finally {
   await browser.close();
   await herald.stop();

@@ -190,7 +190,16 @@ export const EventTypeIn = Type.Object({
   description: Type.String({ maxLength: 4096 }),
   archived: Type.Optional(Type.Boolean()),
   deprecated: Type.Optional(Type.Boolean()),
-  schemas: Type.Optional(Nullable(Type.Record(Type.String(), EventTypeVersionSchema))),
+  schemas: Type.Optional(
+    Nullable(
+      Type.Record(Type.String(), EventTypeVersionSchema, {
+        description:
+          'Herald: each version must be a JSON Schema of the draft its $schema names (draft 7 when none), ' +
+          'and each of its examples valid against it; else 422 naming schemas.<version> or ' +
+          'schemas.<version>.examples.<i>.',
+      }),
+    ),
+  ),
   featureFlag: Type.Optional(
     Nullable(
       Type.String({

@@ -69,7 +69,9 @@ function EventTypeForm({ editing, onDone }: { editing: EventType | null; onDone:
     setFields(local);
     setError(undefined);
     if (Object.keys(local).length) return;
+    // Versions other than 1 (an import from OpenAPI can make them) are kept as they are.
     const schemas = {
+      ...(editing?.schemas ?? {}),
       '1': { ...(schema.value as object), examples: [example.value as Record<string, unknown>] },
     };
     setBusy(true);
@@ -91,8 +93,12 @@ function EventTypeForm({ editing, onDone }: { editing: EventType | null; onDone:
     } catch (err) {
       if (err instanceof ApiError && Object.keys(err.fields).length) {
         const f = { ...err.fields };
-        // A schema the API refuses is named under `schemas` (or its version): show it by the schema.
-        for (const k of Object.keys(f)) if (k === 'schemas' || k === '1') f.schema = f[k]!;
+        // The API names a refused schema by its version (`schemas.1`, `schemas.1.$schema`) and a
+        // refused example by its place (`schemas.1.examples.0`): show each beside its box.
+        for (const [k, words] of Object.entries(err.fields)) {
+          if (k === 'schemas' || k === '1' || k === '$schema') f.schema = words;
+          if (k === 'examples' || k === '0') f.example = words;
+        }
         setFields(f);
       }
       setError(err as Error);
@@ -223,6 +229,7 @@ export function EventTypes() {
             },
             {
               label: 'Schema',
+              class: 'nowrap',
               cell: (t) => (t.schemas?.['1'] ? 'Version 1' : <span class="muted">None</span>),
             },
             { label: 'Updated', class: 'nowrap', cell: (t) => <Time iso={t.updatedAt} /> },

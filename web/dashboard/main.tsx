@@ -117,7 +117,7 @@ function Page({ route }: { route: string }) {
   if (section === 'failures') return <Failures />;
   if (section === 'event-types') return <EventTypes />;
   if (section === 'sources') return <Sources />;
-  if (section === 'operational') return <OperationalWebhooks />;
+  if (section === 'operational') return <OperationalWebhooks id={id} />;
   return <Overview />;
 }
 

@@ -1,12 +1,14 @@
 /**
  * Sources, the inbound gateway: each one's ingest URL (where a provider such as Stripe or
- * GitHub posts), create one, rotate its secret (the new one first, the old kept so requests
- * signed with either pass until it is dropped), and its request log with status and reason.
+ * GitHub posts), create, rename or delete one (confirmed), rotate its secret (the new one
+ * first, the old kept so requests signed with either pass until it is dropped), and its
+ * request log with status and reason, each request's headers and body, and replay.
  */
 import { Inbox, Plus } from 'lucide-preact';
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiError, ok } from '../shared/api.ts';
-import { Id, Time } from '../shared/format.tsx';
+import { ApiError, apiError, ok } from '../shared/api.ts';
+import { CopyButton, Id, Time } from '../shared/format.tsx';
 import {
   Badge,
   ConfirmDialog,
@@ -33,6 +35,7 @@ const TONE: Record<string, 'ok' | 'bad' | 'warn' | 'neutral'> = {
 function CreateSource({ onDone }: { onDone: () => void }) {
   const { api } = useDash();
   const [draft, setDraft] = useState({ name: '', provider: 'stripe' as Provider, appId: '', secret: '' });
+  const [passthrough, setPassthrough] = useState(false);
   const [fields, setFields] = useState<Record<string, string>>({});
   const [error, setError] = useState<Error>();
   const set = (k: keyof typeof draft) => (e: Event) =>
@@ -48,6 +51,7 @@ function CreateSource({ onDone }: { onDone: () => void }) {
             name: draft.name,
             provider: draft.provider,
             appId: draft.appId,
+            passthroughHeaders: passthrough,
             ...(draft.secret ? { secrets: [draft.secret] } : {}),
           },
         }),
@@ -94,6 +98,7 @@ function CreateSource({ onDone }: { onDone: () => void }) {
           {(aria) => <input {...aria} type="password" value={draft.secret} onInput={set('secret')} />}
         </Field>
       </div>
+      <PassthroughBox id="src-passthrough" checked={passthrough} onChange={setPassthrough} />
       <div class="actions">
         <button type="button" class="secondary" onClick={onDone}>
           Cancel
@@ -104,33 +109,198 @@ function CreateSource({ onDone }: { onDone: () => void }) {
   );
 }
 
-function RequestLog({ sourceId }: { sourceId: string }) {
-  const { api } = useDash();
-  const log = useLoad(
-    () =>
-      ok(
-        api.GET('/api/v1/source/{source_id}/request', {
-          params: { path: { source_id: sourceId }, query: { limit: '50' } },
-        }),
-      ),
-    [sourceId],
+/** The checkbox of `passthroughHeaders`. */
+function PassthroughBox(props: { id: string; checked: boolean; onChange: (on: boolean) => void }) {
+  return (
+    <label for={props.id}>
+      <input
+        id={props.id}
+        type="checkbox"
+        checked={props.checked}
+        onChange={(e) => props.onChange((e.target as HTMLInputElement).checked)}
+      />{' '}
+      Forward the request's headers to the endpoints too
+    </label>
   );
+}
+
+type Received = NonNullable<Awaited<ReturnType<typeof loadLog>>>['data'][number];
+
+function loadLog(api: ReturnType<typeof useDash>['api'], sourceId: string, iterator: string | null) {
+  return ok(
+    api.GET('/api/v1/source/{source_id}/request', {
+      params: { path: { source_id: sourceId }, query: { limit: '50', ...(iterator ? { iterator } : {}) } },
+    }),
+  );
+}
+
+/** A logged request's headers and body, as they were received. */
+function RequestDetail({ r }: { r: Received }) {
+  return (
+    <div class="request-detail">
+      <dl class="kv">
+        {Object.entries(r.headers).map(([name, value]) => (
+          <Fragment key={name}>
+            <dt>
+              <code class="plain">{name}</code>
+            </dt>
+            <dd>
+              <code class="plain">{value}</code>
+            </dd>
+          </Fragment>
+        ))}
+      </dl>
+      {r.bodyExpunged ? (
+        <p class="muted">The body was expunged by retention.</p>
+      ) : (
+        <>
+          {r.bodyTruncated && (
+            <p class="muted">
+              Only the first {r.body.length.toLocaleString()} bytes of a refused request are kept.
+            </p>
+          )}
+          <figure aria-label={`Body of request ${r.id}`}>
+            <pre class="code">{r.body}</pre>
+          </figure>
+        </>
+      )}
+    </div>
+  );
+}
+
+function RequestLog({ source }: { source: SourceRow }) {
+  const { api } = useDash();
+  const [iterator, setIterator] = useState<string | null>(null);
+  const log = useLoad(() => loadLog(api, source.id, iterator), [source.id, iterator]);
+  const [shown, setShown] = useState<string | null>(null);
+  const [replaying, setReplaying] = useState<Received | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error>();
+  const [replayed, setReplayed] = useState<string | null>(null);
+  const replay = async () => {
+    if (!replaying) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { message } = await ok(
+        api.POST('/api/v1/source/{source_id}/request/{request_id}/replay', {
+          params: { path: { source_id: source.id, request_id: replaying.id } },
+        }),
+      );
+      setReplayed(`Replayed ${replaying.id} as message ${message.id}.`);
+      setReplaying(null);
+      setIterator(null);
+      log.reload();
+    } catch (e) {
+      setError(e as Error);
+      setReplaying(null);
+    } finally {
+      setBusy(false);
+    }
+  };
   if (log.error) return <ErrorNote error={log.error} />;
   if (!log.data) return <Loading what="requests" />;
-  if (log.data.data.length === 0) return <p class="muted">No request received yet.</p>;
+  const rows = log.data.data;
   return (
-    <Table
-      caption="Requests received"
-      rows={log.data.data}
-      rowKey={(r) => r.id}
-      columns={[
-        { label: 'Status', cell: (r) => <Badge tone={TONE[r.status] ?? 'neutral'}>{r.status}</Badge> },
-        { label: 'Reason', class: 'wide', cell: (r) => r.reason ?? <span class="muted">—</span> },
-        { label: 'Message', cell: (r) => (r.msgId ? <Id id={r.msgId} /> : <span class="muted">—</span>) },
-        { label: 'Size', class: 'num', cell: (r) => `${r.bodySize.toLocaleString()} B` },
-        { label: 'Received', class: 'nowrap', cell: (r) => <Time iso={r.timestamp} /> },
-      ]}
-    />
+    <>
+      <ErrorNote error={error} />
+      {replayed && (
+        <p role="status" class="muted">
+          {replayed}
+        </p>
+      )}
+      {rows.length === 0 && <p class="muted">No request received yet.</p>}
+      {rows.length > 0 && (
+        <Table
+          caption={`Requests received by ${source.name}`}
+          rows={rows}
+          rowKey={(r) => r.id}
+          columns={[
+            { label: 'Status', cell: (r) => <Badge tone={TONE[r.status] ?? 'neutral'}>{r.status}</Badge> },
+            {
+              label: 'Reason',
+              class: 'wide',
+              cell: (r) => (
+                <>
+                  {r.reason ?? <span class="muted">—</span>}
+                  {shown === r.id && <RequestDetail r={r} />}
+                </>
+              ),
+            },
+            {
+              label: 'Message',
+              cell: (r) =>
+                r.msgId ? (
+                  <a href={`#/apps/${source.appId}/msg/${r.msgId}`}>
+                    <Id id={r.msgId} />
+                  </a>
+                ) : (
+                  <span class="muted">—</span>
+                ),
+            },
+            { label: 'Size', class: 'num', cell: (r) => `${r.bodySize.toLocaleString()} B` },
+            { label: 'Received', class: 'nowrap', cell: (r) => <Time iso={r.timestamp} /> },
+            {
+              label: 'Actions',
+              cell: (r) => (
+                <div class="row-actions">
+                  <button
+                    type="button"
+                    class="small secondary outline"
+                    aria-expanded={shown === r.id ? 'true' : 'false'}
+                    aria-label={`${shown === r.id ? 'Hide' : 'Show'} request ${r.id}`}
+                    onClick={() => setShown(shown === r.id ? null : r.id)}
+                  >
+                    {shown === r.id ? 'Hide' : 'Show'}
+                  </button>
+                  {r.status !== 'rejected' && (
+                    <button
+                      type="button"
+                      class="small secondary outline"
+                      aria-label={`Replay request ${r.id}`}
+                      onClick={() => setReplaying(r)}
+                    >
+                      Replay
+                    </button>
+                  )}
+                </div>
+              ),
+            },
+          ]}
+        />
+      )}
+      {(iterator || !log.data.done) && (
+        <div class="pager">
+          {iterator && (
+            <button type="button" class="small secondary outline" onClick={() => setIterator(null)}>
+              Newest
+            </button>
+          )}
+          {!log.data.done && (
+            <button
+              type="button"
+              class="small secondary outline"
+              onClick={() => setIterator(log.data!.iterator ?? null)}
+            >
+              Older
+            </button>
+          )}
+        </div>
+      )}
+      <ConfirmDialog
+        open={replaying !== null}
+        title={`Replay request ${replaying?.id ?? ''} of ${source.name}?`}
+        confirm="Replay"
+        busy={busy}
+        onConfirm={replay}
+        onClose={() => setReplaying(null)}
+      >
+        <p>
+          It is forwarded again, as a new message of {source.appId}, to every endpoint of that application
+          subscribed to its event type. It is not verified again.
+        </p>
+      </ConfirmDialog>
+    </>
   );
 }
 
@@ -139,16 +309,73 @@ interface SourceRow {
   name: string;
   provider: string;
   appId: string;
+  passthroughHeaders: boolean;
   ingestUrl: string;
   createdAt: string;
+}
+
+/** Rename a source or switch its header passthrough (its id, so its ingest URL, stays). */
+function EditSource({ source, onDone }: { source: SourceRow; onDone: (saved: boolean) => void }) {
+  const { api } = useDash();
+  const [name, setName] = useState(source.name);
+  const [passthrough, setPassthrough] = useState(source.passthroughHeaders);
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const [error, setError] = useState<Error>();
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(undefined);
+    setFields({});
+    try {
+      await ok(
+        api.PATCH('/api/v1/source/{source_id}', {
+          params: { path: { source_id: source.id } },
+          body: { name, passthroughHeaders: passthrough },
+        }),
+      );
+      onDone(true);
+    } catch (err) {
+      if (err instanceof ApiError) setFields({ ...err.fields });
+      setError(err as Error);
+    }
+  };
+  return (
+    <form onSubmit={save} aria-label={`Edit source ${source.name}`}>
+      <ErrorNote error={error} />
+      <Field id={`edit-name-${source.id}`} label="Name" error={fields.name}>
+        {(aria) => (
+          <input
+            {...aria}
+            required
+            value={name}
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          />
+        )}
+      </Field>
+      <PassthroughBox id={`edit-passthrough-${source.id}`} checked={passthrough} onChange={setPassthrough} />
+      <div class="actions">
+        <button type="button" class="secondary" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+        <button type="submit">Save</button>
+      </div>
+    </form>
+  );
 }
 
 export function Sources() {
   const { api } = useDash();
   const list = useLoad(() => ok(api.GET('/api/v1/source', { params: { query: { limit: '250' } } })), []);
   const [creating, setCreating] = useState(false);
-  const [open, setOpen] = useState<string | null>(null);
+  // The sources whose request log is open (several may be, to compare them).
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const toggleLog = (id: string) => {
+    const next = new Set(open);
+    if (!next.delete(id)) next.add(id);
+    setOpen(next);
+  };
+  const [editing, setEditing] = useState<string | null>(null);
   const [rotating, setRotating] = useState<SourceRow | null>(null);
+  const [deleting, setDeleting] = useState<SourceRow | null>(null);
   const [secret, setSecret] = useState('');
   const [keepOld, setKeepOld] = useState('');
   const [error, setError] = useState<Error>();
@@ -166,12 +393,28 @@ export function Sources() {
       setDone(
         `${rotating.name}: the new secret is in use${keepOld ? '; the old one still passes until you rotate again without it' : ''}.`,
       );
-      setRotating(null);
-      setSecret('');
-      setKeepOld('');
     } catch (e) {
       setError(e as Error);
     }
+    setRotating(null);
+    setSecret('');
+    setKeepOld('');
+  };
+  const remove = async () => {
+    if (!deleting) return;
+    const gone = deleting;
+    setError(undefined);
+    try {
+      const res = await api.DELETE('/api/v1/source/{source_id}', {
+        params: { path: { source_id: gone.id } },
+      });
+      if (!res.response.ok) throw apiError(res.response.status, res.error);
+      setDone(`${gone.name} is deleted: ${gone.ingestUrl} accepts no more requests.`);
+      list.reload();
+    } catch (e) {
+      setError(e as Error);
+    }
+    setDeleting(null);
   };
   return (
     <section>
@@ -216,30 +459,50 @@ export function Sources() {
               <button
                 type="button"
                 class="small secondary outline"
-                onClick={() => setOpen(open === s.id ? null : s.id)}
+                aria-expanded={open.has(s.id) ? 'true' : 'false'}
+                onClick={() => toggleLog(s.id)}
               >
-                {open === s.id ? 'Hide requests' : 'Requests'}
+                {open.has(s.id) ? 'Hide requests' : 'Requests'}
+              </button>
+              <button type="button" class="small secondary outline" onClick={() => setEditing(s.id)}>
+                Edit
               </button>
               <button type="button" class="small secondary outline" onClick={() => setRotating(s)}>
                 Rotate secret
               </button>
+              <button type="button" class="small secondary outline" onClick={() => setDeleting(s)}>
+                Delete
+              </button>
             </div>
           </div>
-          <dl class="kv">
-            <dt>Ingest URL</dt>
-            <dd>
-              <code class="plain">{s.ingestUrl}</code>
-            </dd>
-            <dt>Application</dt>
-            <dd>
-              <a href={`#/apps/${s.appId}/messages`}>{s.appId}</a>
-            </dd>
-            <dt>Created</dt>
-            <dd>
-              <Time iso={s.createdAt} />
-            </dd>
-          </dl>
-          {open === s.id && <RequestLog sourceId={s.id} />}
+          {editing === s.id ? (
+            <EditSource
+              source={s}
+              onDone={(saved) => {
+                setEditing(null);
+                if (saved) list.reload();
+              }}
+            />
+          ) : (
+            <dl class="kv">
+              <dt>Ingest URL</dt>
+              <dd>
+                <code class="plain">{s.ingestUrl}</code>{' '}
+                <CopyButton text={s.ingestUrl} label="Copy ingest URL" />
+              </dd>
+              <dt>Application</dt>
+              <dd>
+                <a href={`#/apps/${s.appId}/messages`}>{s.appId}</a>
+              </dd>
+              <dt>Provider's headers</dt>
+              <dd>{s.passthroughHeaders ? 'Passed through to the endpoints' : 'Not passed through'}</dd>
+              <dt>Created</dt>
+              <dd>
+                <Time iso={s.createdAt} />
+              </dd>
+            </dl>
+          )}
+          {open.has(s.id) && <RequestLog source={s} />}
         </article>
       ))}
       <ConfirmDialog
@@ -251,8 +514,8 @@ export function Sources() {
         onClose={() => setRotating(null)}
       >
         <p>
-          Requests are verified with the new secret; paste the old one too to accept both while the provider
-          switches.
+          Requests to {rotating?.ingestUrl} are verified with the new secret from now on; paste the old one
+          too to accept both while the provider switches.
         </p>
         <label for="rotate-new">New secret</label>
         <input
@@ -268,6 +531,20 @@ export function Sources() {
           value={keepOld}
           onInput={(e) => setKeepOld((e.target as HTMLInputElement).value)}
         />
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={`Delete the source ${deleting?.name ?? ''}?`}
+        confirm="Delete source"
+        danger
+        onConfirm={remove}
+        onClose={() => setDeleting(null)}
+      >
+        <p>
+          {deleting?.ingestUrl} stops accepting requests at once (the provider gets 404), and the source's
+          request log goes with it. The messages it already forwarded to {deleting?.appId} stay. This cannot
+          be undone.
+        </p>
       </ConfirmDialog>
     </section>
   );

@@ -63,6 +63,13 @@ interface ErrorBody {
   detail?: string | { loc?: (string | number)[]; msg?: string }[];
 }
 
+/** `msg` without a leading "`name`: " or "<the dotted path of `loc`>: ", which Herald's words may carry. */
+function withoutPath(msg: string, loc: (string | number)[], name: string): string {
+  for (const prefix of [`${loc.slice(1).join('.')}: `, `${name.replace(/[^\w]/g, '')}: `])
+    if (prefix.length > 2 && msg.startsWith(prefix)) return msg.slice(prefix.length);
+  return msg;
+}
+
 /** The {@link ApiError} of an answer that was not 2xx. */
 export function apiError(status: number, body: unknown): ApiError {
   const { code = 'error', detail } = (body ?? {}) as ErrorBody;
@@ -70,11 +77,17 @@ export function apiError(status: number, body: unknown): ApiError {
     const fields: Record<string, string> = {};
     for (const issue of detail) {
       const name = String(issue.loc?.at(-1) ?? 'body');
-      // Herald's words may start with the field's name ("url: must use http"): the form shows it beside the field.
-      const msg = (issue.msg ?? 'is not valid').replace(new RegExp(`^${name.replace(/[^\w]/g, '')}: `), '');
+      // Herald's words may start with the field's name or path ("url: must use http",
+      // "schemas.1.examples.0: does not match"): the form shows them beside the field.
+      const msg = withoutPath(issue.msg ?? 'is not valid', issue.loc ?? [], name);
       fields[name] ??= msg.charAt(0).toUpperCase() + msg.slice(1);
     }
-    const words = detail.map((i) => `${(i.loc ?? []).slice(1).join('.') || 'body'}: ${i.msg}`).join('; ');
+    const words = detail
+      .map((i) => {
+        const path = (i.loc ?? []).slice(1).join('.') || 'body';
+        return `${path}: ${withoutPath(i.msg ?? 'is not valid', i.loc ?? [], path)}`;
+      })
+      .join('; ');
     return new ApiError(status, code, words, fields);
   }
   return new ApiError(status, code, typeof detail === 'string' ? detail : `the server answered ${status}`);

@@ -4,7 +4,7 @@
  * API's message beside it, a confirmation dialog, and a loader of API data.
  */
 import type { ComponentChildren, JSX } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 /** What a load is doing: its data, its error, and a way to load again. */
@@ -178,6 +178,8 @@ export function ConfirmDialog(props: {
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Its own id: a page with two dialogs would otherwise label both with the first one's title.
+  const titleId = `confirm-title-${useId()}`;
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -185,9 +187,9 @@ export function ConfirmDialog(props: {
     if (!props.open && d.open) d.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} onClose={props.onClose} aria-labelledby="confirm-title">
+    <dialog ref={ref} onClose={props.onClose} aria-labelledby={titleId}>
       <article>
-        <h2 id="confirm-title">{props.title}</h2>
+        <h2 id={titleId}>{props.title}</h2>
         {props.children}
         <footer>
           <button type="button" class="secondary" onClick={props.onClose}>

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { checkEventTypeSchemas } from '../../core/event-schemas.js';
 import { eventTypesFromOpenApi, type ImportedEventType, parseSpecRaw } from '../../core/openapi-import.js';
 import { checkEventTypeName } from '../../core/rules.js';
 import type { EventType } from '../../core/types.js';
@@ -88,6 +89,7 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       requireAdmin(request.principal);
       const { name, description, archived, deprecated, featureFlag, schemas } = request.body;
       checkEventTypeName('name', name);
+      checkEventTypeSchemas('schemas', schemas);
       // A live name is a 409; an archived one is revived with these fields (Svix's create).
       const created = await store.createEventType({
         name,
@@ -155,6 +157,7 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       const existed = await store.getEventType(request.params.event_type_name);
       if (!existed) checkEventTypeName('event_type_name', request.params.event_type_name);
       const { description, archived, deprecated, featureFlag, schemas } = request.body;
+      checkEventTypeSchemas('schemas', schemas);
       const saved = await store.upsertEventType({
         name: request.params.event_type_name,
         description,
@@ -181,6 +184,7 @@ export const eventTypeRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       requireAdmin(request.principal);
       const current = await mustGet(request, request.params.event_type_name);
       const { description, archived, deprecated, featureFlag, schemas } = request.body;
+      checkEventTypeSchemas('schemas', schemas);
       return eventTypeOut(
         await store.upsertEventType({
           name: current.name,
