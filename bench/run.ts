@@ -41,6 +41,8 @@ import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { type BacklogResult, backlog } from './backlog.js';
 import { type Bar, barChart } from './chart.js';
+import { type Cost, startCost, takeCost } from './cost.js';
+import { reportCosts } from './cost-report.js';
 import {
   fanOut,
   isolation,
@@ -50,6 +52,7 @@ import {
   type Percentiles,
   peerOneToOne,
   pgOneToOne,
+  relayOneToOne,
 } from './e2e.js';
 import {
   type ReceiverProcess,
@@ -94,10 +97,13 @@ const SCENARIOS = [
   'engine',
   'pg1',
   'pg2',
+  'relay',
   'e2e',
   'bullmq',
   'pge2e1',
   'pge2e2',
+  'pge2e3',
+  'pge2e4',
   'pgboss',
   'fanout',
   'isolation',
@@ -109,7 +115,7 @@ for (const name of only ?? []) {
   if (!SCENARIOS.includes(name))
     throw new Error(`--only: unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
 }
-const PG = ['pg1', 'pg2', 'pge2e1', 'pge2e2', 'pgboss'];
+const PG = ['pg1', 'pg2', 'pge2e1', 'pge2e2', 'pge2e3', 'pge2e4', 'pgboss'];
 const PEERS = ['bullmq', 'pgboss', 'pge2e1', 'pge2e2'];
 /** Whether a scenario runs: named by --only (or no --only), and not left out by --skip-*. */
 const want = (name: string) =>
@@ -129,6 +135,7 @@ async function raw(receiver: ReceiverProcess, n: number): Promise<number> {
   const agent = new Agent({ connections: 64 });
   const url = new URL(receiver.url);
   let next = 0;
+  const costDone = await startCost([{ role: 'receiver', pid: receiver.pid }]);
   const started = performance.now();
   const worker = async () => {
     while (next < n) {
@@ -145,6 +152,7 @@ async function raw(receiver: ReceiverProcess, n: number): Promise<number> {
   };
   await Promise.all(Array.from({ length: 64 }, worker));
   const seconds = (performance.now() - started) / 1000;
+  await costDone(n);
   await agent.close();
   return n / seconds;
 }
@@ -168,6 +176,10 @@ async function engine(
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
+  const costDone = await startCost([
+    { role: 'herald store + dispatcher + load generator (this process)', pid: process.pid },
+    { role: 'receiver', pid: receiver.pid },
+  ]);
   const started = performance.now();
   dispatcher.start();
   let next = 0;
@@ -180,6 +192,7 @@ async function engine(
   await Promise.all(Array.from({ length: 64 }, producer));
   await done;
   const seconds = (performance.now() - started) / 1000;
+  await costDone(n);
   clearInterval(sampler);
   await dispatcher.stop();
   await store[Symbol.asyncDispose]();
@@ -203,6 +216,14 @@ async function postgres(
     await store.createEndpoint(app.id, { url: receiver.url });
     for (let i = 0; i < workers; i++) children.push(await startWorker(url.toString()));
     await receiver.reset();
+    const costDone = await startCost(
+      [
+        { role: 'herald ingest store + load generator (this process)', pid: process.pid },
+        ...children.map((c, i) => ({ role: `herald worker ${i + 1}`, pid: c.pid! })),
+        { role: 'receiver', pid: receiver.pid },
+      ],
+      db.url,
+    );
     const started = performance.now();
     let next = 0;
     const producer = async () => {
@@ -213,7 +234,9 @@ async function postgres(
     };
     await Promise.all(Array.from({ length: 64 }, producer));
     while ((await receiver.count()) < n) await new Promise((resolve) => setTimeout(resolve, 20));
-    return n / ((performance.now() - started) / 1000);
+    const rate = n / ((performance.now() - started) / 1000);
+    await costDone(n);
+    return rate;
   } finally {
     await stopAll(children);
     await store[Symbol.asyncDispose]();
@@ -249,9 +272,15 @@ async function runAll(): Promise<Results> {
   const rates: Record<string, number[]> = {};
   const serveRss: Record<string, number> = {};
   const serveCpu: Record<string, string[]> = {};
+  const costs: Record<string, Cost[]> = {};
   const add = (key: string, value: number) => {
     rates[key] ??= [];
     rates[key].push(value);
+    const cost = takeCost();
+    if (cost) {
+      costs[key] ??= [];
+      costs[key].push(cost);
+    }
     const rssMb = takeHeraldPeakRssMb();
     if (rssMb > 0) serveRss[key] = Math.max(serveRss[key] ?? 0, rssMb);
     const cpu = takeHeraldCpu();
@@ -259,8 +288,11 @@ async function runAll(): Promise<Results> {
       serveCpu[key] ??= [];
       serveCpu[key].push(cpu);
     }
+    const perDelivery = cost
+      ? `, CPU µs per delivery: sender ${fmt(cost.sender)}${cost.pg === null ? '' : ` + PostgreSQL ${fmt(cost.pg)}`}, machine ${Math.round(100 * cost.idle)} % idle`
+      : '';
     console.error(
-      `  ${key}: ${fmt(value)}/s${rssMb > 0 ? `, herald serve peak RSS ${fmt(rssMb)} MB` : ''}${cpu ? `, ${cpu}` : ''}`,
+      `  ${key}: ${fmt(value)}/s${rssMb > 0 ? `, herald serve peak RSS ${fmt(rssMb)} MB` : ''}${cpu ? `, ${cpu}` : ''}${perDelivery}`,
     );
   };
   const latencies: Latency[] = [];
@@ -280,9 +312,10 @@ async function runAll(): Promise<Results> {
       }
       if (want('pg1')) add('pg1', await postgres(receiver, MESSAGES, 1, values.pg));
       if (want('pg2')) add('pg2', await postgres(receiver, MESSAGES, 2, values.pg));
+      if (want('relay')) add('relay', await relayOneToOne(receiver, MESSAGES));
       if (want('e2e')) add('e2e', await oneToOne(receiver, MESSAGES));
       if (want('bullmq')) add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
-      for (const workers of [1, 2]) {
+      for (const workers of [1, 2, 3, 4]) {
         if (!want(`pge2e${workers}`)) continue;
         const pgdb = await freshDatabase(values.pg);
         try {
@@ -323,6 +356,7 @@ async function runAll(): Promise<Results> {
     rates,
     serveRss,
     serveCpu,
+    costs,
     latencies,
     engineRss: rss,
     dbSizes,
@@ -339,6 +373,8 @@ interface Results {
   rates: Record<string, number[]>;
   serveRss: Record<string, number>;
   serveCpu: Record<string, string[]>;
+  /** CPU per delivery by process, and PostgreSQL's waits (absent before the tenth session). */
+  costs: Record<string, Cost[]>;
   latencies: Latency[];
   engineRss: number[];
   dbSizes: number[];
@@ -352,10 +388,14 @@ function report(results: Results, out: URL, data: boolean): void {
   const drained = results.backlog;
   const rawMedian = median(rates.raw!);
   const bars: Bar[] = [];
+  const relayMedian = rates.relay ? median(rates.relay) : null;
+  /** The end-to-end rows: two HTTP exchanges each, so the relay is their ceiling. */
+  const relayed = ['e2e', 'pge2e1', 'pge2e2', 'pge2e3', 'pge2e4', 'bullmq', 'pgboss'];
   const row = (label: string, key: string, base = rawMedian, baseLabel = '') => {
     const r = rates[key];
     if (!r) return;
-    console.log(`| ${label} | ${spread(r)} | ${(median(r) / base).toFixed(2)}${baseLabel} |`);
+    const ofRelay = relayMedian !== null && relayed.includes(key) ? (median(r) / relayMedian).toFixed(2) : '';
+    console.log(`| ${label} | ${spread(r)} | ${(median(r) / base).toFixed(2)}${baseLabel} | ${ofRelay} |`);
     bars.push({
       label,
       median: median(r),
@@ -367,20 +407,25 @@ function report(results: Results, out: URL, data: boolean): void {
   console.log(
     `\nHerald bench: ${results.messages} messages (fan-out ${results.fanoutMessages} x 50), ${results.runs} run(s), median [min-max]\n`,
   );
-  console.log('| scenario | deliveries per second | ratio to raw |');
-  console.log('| --- | --- | --- |');
+  console.log('| scenario | deliveries per second | ratio to raw | ratio to relay |');
+  console.log('| --- | --- | --- | --- |');
   row('raw undici POST to the receiver (ceiling)', 'raw');
   row('engine: SQLite store + dispatcher, one process', 'engine');
   row('PostgreSQL, 1 worker process', 'pg1');
   row('PostgreSQL, 2 worker processes', 'pg2');
+  row('relay: ingest POST forwarded to the receiver, nothing stored (e2e ceiling)', 'relay');
   row('end to end through the HTTP API, one to one (SQLite)', 'e2e');
-  row('end to end through the HTTP API, PostgreSQL, 1 API + 1 worker process', 'pge2e1');
-  row('end to end through the HTTP API, PostgreSQL, 1 API + 2 worker processes', 'pge2e2');
+  for (const w of [1, 2, 3, 4])
+    row(
+      `end to end through the HTTP API, PostgreSQL, 1 API + ${w} worker process${w > 1 ? 'es' : ''}`,
+      `pge2e${w}`,
+    );
   row('peer: BullMQ (Redis) sender, same ingest route and work', 'bullmq');
   row('peer: pg-boss (PostgreSQL) sender, same ingest route and work', 'pgboss');
   row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
   if (rates.fanout)
     row('isolation: 20 healthy + 1 hanging endpoint', 'isolation', median(rates.fanout), ' of fan-out');
+  reportCosts(results.costs, rates);
   // Runs saved before the fifth session measured from the POST only.
   const from202 = latencies.every((l) => l.from202) ? latencies.map((l) => l.from202!) : [];
   const latencyLine = (of: Percentiles[]) => {
@@ -470,6 +515,7 @@ async function main() {
         rates: saved.rates,
         serveRss: saved.serveRss ?? {},
         serveCpu: saved.serveCpu ?? {},
+        costs: saved.costs ?? {},
         latencies: saved.latencies ?? [],
         engineRss: saved.engineRss ?? [],
         dbSizes: saved.dbSizes ?? [],
