@@ -40,6 +40,25 @@ const us = (x: number) => Math.round(x).toLocaleString('en-US');
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const total = (c: Cost) => c.sender + (c.pg ?? 0);
 
+/**
+ * ` (by run: …)`: `key`'s figure over `baseKey`'s, run by run (the runs measured them in
+ * turn, on the same machine load), when both have more than one run; else ''. With two
+ * runs the median is the higher value, so the pairs say more than the medians' ratio.
+ */
+function byRun(
+  costs: Record<string, Cost[]>,
+  key: string,
+  f: (c: Cost) => number,
+  baseKey: string,
+  g: (c: Cost) => number,
+  what = 'by run',
+): string {
+  const a = costs[key] ?? [];
+  const b = costs[baseKey] ?? [];
+  if (a.length < 2 || a.length !== b.length) return '';
+  return ` (${what}: ${a.map((c, i) => (f(c) / g(b[i]!)).toFixed(2)).join(', ')})`;
+}
+
 /** The share of Lock waits among the non-idle backend samples of `runs`, summed over runs. */
 function shares(runs: Cost[]): ReturnType<typeof waitShares> {
   const counts: Record<string, number> = {};
@@ -79,23 +98,24 @@ export function reportCosts(costs: Record<string, Cost[]>, rates: Record<string,
   const sqlite = costs.e2e?.length ? m('e2e', (c) => c.sender) : null;
   const engine = costs.engine?.length ? m('engine', (c) => c.sender) : null;
   const ratioLines: string[] = [];
-  for (const [key, base, baseLabel] of [
-    ['pge2e1', sqlite, "SQLite's e2e Herald"],
-    ['pge2e2', sqlite, "SQLite's e2e Herald"],
-    ['pge2e3', sqlite, "SQLite's e2e Herald"],
-    ['pge2e4', sqlite, "SQLite's e2e Herald"],
-    ['pgboss', sqlite, "SQLite's e2e Herald"],
-    ['pg1', engine, "SQLite's engine"],
-    ['pg2', engine, "SQLite's engine"],
+  const sender = (c: Cost) => c.sender;
+  for (const [key, base, baseKey, baseLabel] of [
+    ['pge2e1', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pge2e2', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pge2e3', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pge2e4', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pgboss', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pg1', engine, 'engine', "SQLite's engine"],
+    ['pg2', engine, 'engine', "SQLite's engine"],
   ] as const) {
     if (base === null || !costs[key]?.length) continue;
     ratioLines.push(
-      `${LABELS[key]}: sender + PostgreSQL ${us(m(key, total))} µs against ${baseLabel} ${us(base)} µs: ${(m(key, total) / base).toFixed(2)} ×`,
+      `${LABELS[key]}: sender + PostgreSQL ${us(m(key, total))} µs against ${baseLabel} ${us(base)} µs: ${(m(key, total) / base).toFixed(2)} ×${byRun(costs, key, total, baseKey, sender)}`,
     );
   }
   if (sqlite !== null && costs.relay?.length)
     ratioLines.push(
-      `e2e, SQLite: Herald ${us(sqlite)} µs against the relay's ${us(m('relay', (c) => c.sender))} µs: ${(sqlite / m('relay', (c) => c.sender)).toFixed(2)} ×`,
+      `e2e, SQLite: Herald ${us(sqlite)} µs against the relay's ${us(m('relay', sender))} µs: ${(sqlite / m('relay', sender)).toFixed(2)} ×${byRun(costs, 'e2e', sender, 'relay', sender)}`,
     );
   if (ratioLines.length > 0) console.log(`\nThe deciding ratio:\n- ${ratioLines.join('\n- ')}`);
 
@@ -158,22 +178,32 @@ function reportTargets(costs: Record<string, Cost[]>, rates: Record<string, numb
   const heraldCpu = cpu('e2e', (c) => c.sender);
   if (relayCpu !== null && heraldCpu !== null)
     lines.push(
-      `… in CPU per delivery (the relay's µs over Herald's on SQLite, the rate ratio where CPU is what limits): ${us(relayCpu)} / ${us(heraldCpu)} = ${(relayCpu / heraldCpu).toFixed(2)} (${verdict(relayCpu / heraldCpu >= 0.7)})`,
+      `… in CPU per delivery (the relay's µs over Herald's on SQLite, the rate ratio where CPU is what limits): ${us(relayCpu)} / ${us(heraldCpu)} = ${(relayCpu / heraldCpu).toFixed(2)} (${verdict(relayCpu / heraldCpu >= 0.7)})${byRun(
+        costs,
+        'relay',
+        (c) => c.sender,
+        'e2e',
+        (c) => c.sender,
+      )}`,
     );
+  const pairs = (a: number[] = [], b: number[] = []) =>
+    a.length > 1 && a.length === b.length
+      ? ` (by run: ${a.map((x, i) => (x / b[i]!).toFixed(2)).join(', ')})`
+      : '';
   if (e2e !== null && pge2e1 !== null)
     lines.push(
-      `PostgreSQL e2e (1 worker) ≥ 0.7 × SQLite e2e: ${(pge2e1 / e2e).toFixed(2)} (${verdict(pge2e1 / e2e >= 0.7)})`,
+      `PostgreSQL e2e (1 worker) ≥ 0.7 × SQLite e2e: ${(pge2e1 / e2e).toFixed(2)} (${verdict(pge2e1 / e2e >= 0.7)})${pairs(rates.pge2e1, rates.e2e)}`,
     );
   const sqlite = cpu('e2e', (c) => c.sender);
   const pg = cpu('pge2e1', total);
   if (sqlite !== null && pg !== null)
     lines.push(
-      `Herald + PostgreSQL CPU per delivery ≤ 1.5 × Herald's on SQLite (e2e, 1 worker): ${us(pg)} / ${us(sqlite)} µs = ${(pg / sqlite).toFixed(2)} (${verdict(pg / sqlite <= 1.5)})`,
+      `Herald + PostgreSQL CPU per delivery ≤ 1.5 × Herald's on SQLite (e2e, 1 worker): ${us(pg)} / ${us(sqlite)} µs = ${(pg / sqlite).toFixed(2)} (${verdict(pg / sqlite <= 1.5)})${byRun(costs, 'pge2e1', total, 'e2e', (c) => c.sender)}`,
     );
   const four = cpu('pge2e4', total);
   if (pg !== null && four !== null)
     lines.push(
-      `CPU per delivery from 1 to 4 workers grows < 15 %: ${us(pg)} → ${us(four)} µs, ${pct(four / pg - 1)} (${verdict(four / pg - 1 < 0.15)})`,
+      `CPU per delivery from 1 to 4 workers grows < 15 %: ${us(pg)} → ${us(four)} µs, ${pct(four / pg - 1)} (${verdict(four / pg - 1 < 0.15)})${byRun(costs, 'pge2e4', total, 'pge2e1', total, '4 workers over 1, by run')}`,
     );
   const locks = [1, 2, 3, 4]
     .map((w) => `pge2e${w}`)

@@ -16,7 +16,8 @@
  *
  * Verdicts: the last interval's deliveries ≥ 0.9 × the first's, and its p99 ≤ 1.5 × the
  * first's (the first interval includes the warm-up, so both are measured from the second
- * interval when there are at least four).
+ * interval when there are at least four). On PostgreSQL it says whether the server runs
+ * autovacuum at all: Herald's per-table settings act only where it does.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +152,11 @@ async function setUp(store: string): Promise<Setup> {
   const worker = await startWorker(url.toString());
   const stats = new pg.Client(url.toString());
   await stats.connect();
+  // Herald's per-table autovacuum settings only act where the server runs autovacuum.
+  const { rows } = await stats.query<{ autovacuum: string; naptime: string }>(
+    "SELECT current_setting('autovacuum') AS autovacuum, current_setting('autovacuum_naptime') AS naptime",
+  );
+  console.error(`postgres: the server's autovacuum is ${rows[0]!.autovacuum} (naptime ${rows[0]!.naptime})`);
   return {
     herald,
     procs: [
@@ -242,7 +248,8 @@ async function sustained(store: string): Promise<Row[]> {
       console.error(
         `  ${store} interval ${minute}: ${fmt(row.sent)} sent, ${fmt(row.deliveries)} delivered, p99 ${row.p99.toFixed(0)} ms, ` +
           `max ${row.max.toFixed(0)} ms, backlog ${fmt(row.backlog)}, CPU µs per delivery ${fmt(cpu.sender)}` +
-          `${cpu.pg === null ? '' : ` + PostgreSQL ${fmt(cpu.pg)}`}, machine ${Math.round(100 * cpu.idle)} % idle; ${row.store}`,
+          `${cpu.pg === null ? '' : ` + PostgreSQL ${fmt(cpu.pg)}`}, other processes ${fmt(cpu.other)}, ` +
+          `machine ${Math.round(100 * cpu.idle)} % idle; ${row.store}`,
       );
       return row;
     }
@@ -299,7 +306,7 @@ function print(
   for (const r of rows)
     console.log(
       `| ${r.minute} | ${fmt(r.sent)} | ${fmt(r.deliveries)} | ${r.p99.toFixed(0)} | ${r.max.toFixed(0)} | ${fmt(r.backlog)} | ` +
-        `${fmt(r.cpu.sender)}${r.cpu.pg === null ? '' : ` + ${fmt(r.cpu.pg)}`} | ${Math.round(100 * r.cpu.idle)} % | ${r.store} |`,
+        `${fmt(r.cpu.sender)}${r.cpu.pg === null ? '' : ` + ${fmt(r.cpu.pg)}`} | ${fmt(r.cpu.other)} | ${Math.round(100 * r.cpu.idle)} % | ${r.store} |`,
     );
   // The first interval holds the warm-up; with four or more, compare from the second.
   const whole = rows.filter((r) => r.sent > 0.9 * rate * INTERVAL);
