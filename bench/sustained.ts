@@ -324,6 +324,12 @@ function print(
       `(${first.p99.toFixed(0)} → ${last.p99.toFixed(0)} ms; ${p99 <= 1.5 ? 'flat' : 'NOT flat'}, taken as ≤ 1.5); ` +
       `${fmt(total)} sent, ${fmt(delivered)} delivered, ${failed} POSTs failed`,
   );
+  // A throughput that recovers after falling behind passes the ratio; the backlog says it.
+  const worst = Math.max(...rows.map((r) => r.backlog));
+  console.log(
+    `Kept up: the largest backlog at an interval's end ${fmt(worst)} messages, ${(worst / rate).toFixed(1)} s of sending ` +
+      `(${worst <= 5 * rate ? 'kept up' : 'fell behind'}, taken as ≤ 5 s)`,
+  );
 }
 
 for (const store of STORES) await sustained(store);
