@@ -2,6 +2,7 @@
  * End-to-end scenarios through Herald's HTTP API (issue 6): a real `herald serve` on SQLite,
  * clients POSTing messages, receivers in their own processes.
  */
+import { type Proc, startCost } from './cost.js';
 import {
   type HeraldServer,
   lanes,
@@ -9,6 +10,7 @@ import {
   type ReceiverProcess,
   startHerald,
   startPeer,
+  startRelay,
   startWorker,
   stopAll,
   until,
@@ -36,9 +38,20 @@ async function appWith(herald: HeraldServer, urls: string[]): Promise<string> {
   return app.id;
 }
 
+/** What a timed window measures besides the rate: the processes, and the PostgreSQL database. */
+interface Meter {
+  /** Every process the scenario involves but this one (the receiver is added). */
+  procs: Proc[];
+  /** A `herald serve` whose threads' shares are summarised too. */
+  heraldPid?: number;
+  /** The scenario's PostgreSQL database: its backends counted, their waits sampled. */
+  pgUrl?: string;
+}
+
 /**
  * Sends `n` messages through `post` from `clients` concurrent lanes and waits until the
- * receiver has counted `expected` deliveries; deliveries/s over the whole span.
+ * receiver has counted `expected` deliveries; deliveries/s over the whole span. The CPU
+ * cost of the span is kept for `takeCost` (bench/cost.ts).
  */
 async function timed(
   receiver: ReceiverProcess,
@@ -46,10 +59,11 @@ async function timed(
   expected: number,
   clients: number,
   post: () => Promise<unknown>,
-  heraldPid?: number,
+  meter: Meter,
 ): Promise<number> {
   await receiver.reset();
-  const cpuDone = heraldPid === undefined ? () => undefined : measureHeraldCpu(heraldPid);
+  const costDone = await startCost([...meter.procs, { role: 'receiver', pid: receiver.pid }], meter.pgUrl);
+  const cpuDone = meter.heraldPid === undefined ? () => undefined : measureHeraldCpu(meter.heraldPid);
   const started = performance.now();
   await lanes(n, clients, async () => {
     await post();
@@ -57,8 +71,15 @@ async function timed(
   await until(receiver.count, expected);
   const rate = expected / ((performance.now() - started) / 1000);
   cpuDone();
+  await costDone(expected);
   return rate;
 }
+
+/** The meter of a `herald serve` doing everything. */
+const serve = (herald: HeraldServer): Meter => ({
+  procs: [{ role: 'herald serve', pid: herald.pid }],
+  heraldPid: herald.pid,
+});
 
 const message = { eventType: 'content.published', payload: PAYLOAD };
 
@@ -66,8 +87,23 @@ const message = { eventType: 'content.published', payload: PAYLOAD };
 export function oneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [receiver.url]);
-    return timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), herald.pid);
+    return timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), serve(herald));
   });
+}
+
+/**
+ * The relay ceiling of scenario 2 (issue 22): the same `n` POSTs from 64 clients to
+ * `bench/relay.mjs`, which forwards each to the receiver and answers. Deliveries/s.
+ */
+export async function relayOneToOne(receiver: ReceiverProcess, n: number): Promise<number> {
+  const relay = await startRelay(`${receiver.url}?ep=0`);
+  try {
+    return await timed(receiver, n, n, 64, () => relay.send('/app/app_relay/msg', message), {
+      procs: [{ role: 'relay', pid: relay.pid }],
+    });
+  } finally {
+    await relay.stop();
+  }
 }
 
 /** Scenario 3: `messages` × `endpoints` deliveries. Deliveries/s. */
@@ -83,7 +119,7 @@ export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: n
       messages * endpoints,
       16,
       () => herald.send(`/app/${app}/msg`, message),
-      herald.pid,
+      serve(herald),
     );
   });
 }
@@ -167,14 +203,10 @@ export function isolation(
 ): Promise<number> {
   return withHerald(async (herald) => {
     const app = await appWith(herald, [hanging.url, ...Array.from({ length: 20 }, () => healthy.url)]);
-    return timed(
-      healthy,
-      messages,
-      messages * 20,
-      16,
-      () => herald.send(`/app/${app}/msg`, message),
-      herald.pid,
-    );
+    return timed(healthy, messages, messages * 20, 16, () => herald.send(`/app/${app}/msg`, message), {
+      ...serve(herald),
+      procs: [...serve(herald).procs, { role: 'hanging receiver', pid: hanging.pid }],
+    });
   });
 }
 
@@ -190,7 +222,10 @@ export async function peerOneToOne(
 ) {
   const peer = await startPeer(kind, [...args, receiver.url]);
   try {
-    return await timed(receiver, n, n, 64, () => peer.post(message));
+    return await timed(receiver, n, n, 64, () => peer.post(message), {
+      procs: [{ role: `peer sender (${kind})`, pid: peer.pid }],
+      pgUrl: kind === 'pgboss' ? args[0] : undefined,
+    });
   } finally {
     await peer.stop();
   }
@@ -210,7 +245,13 @@ export async function pgOneToOne(
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(db)));
   try {
     const app = await appWith(herald, [receiver.url]);
-    return await timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message));
+    return await timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), {
+      procs: [
+        { role: 'herald api', pid: herald.pid },
+        ...children.map((c, i) => ({ role: `herald worker ${i + 1}`, pid: c.pid! })),
+      ],
+      pgUrl: db,
+    });
   } finally {
     await stopAll(children);
     await herald.stop();

@@ -8,6 +8,7 @@ import { Agent } from 'undici';
 /** A receiver process. */
 export interface ReceiverProcess {
   url: string;
+  pid: number;
   count(): Promise<number>;
   /** Arrival time (ms, comparable across processes) of each webhook-id, first arrival only. */
   arrivals(): Promise<Map<string, number>>;
@@ -27,12 +28,20 @@ function ask<T>(child: ChildProcess, message: string, key: string): Promise<T> {
   });
 }
 
-/** Starts a receiver that answers 200, or with `hang` never answers. */
-export async function startReceiver(mode: 'ok' | 'hang' = 'ok'): Promise<ReceiverProcess> {
-  const child = fork(new URL('./receiver.mjs', import.meta.url), mode === 'hang' ? ['hang'] : []);
+/**
+ * Starts a receiver that answers 200, or with `hang` never answers; with `latency`, it
+ * reads each body's `sentAt` instead of keeping arrivals: `latencies()` hands over the ms
+ * from each `sentAt` to its arrival since the last call.
+ */
+export async function startReceiver(
+  mode: 'ok' | 'hang' | 'latency' = 'ok',
+): Promise<ReceiverProcess & { latencies(): Promise<number[]> }> {
+  const child = fork(new URL('./receiver.mjs', import.meta.url), mode === 'ok' ? [] : [mode]);
   const port = await ask<number>(child, 'noop', 'port');
   return {
     url: `http://127.0.0.1:${port}/hook`,
+    pid: child.pid!,
+    latencies: () => ask<number[]>(child, 'latencies', 'latencies'),
     count: () => ask<number>(child, 'count', 'count'),
     arrivals: async () => new Map(await ask<[string, number][]>(child, 'arrivals', 'arrivals')),
     reset: async () => {
@@ -212,6 +221,41 @@ export async function startHerald(extraArgs: string[] = []): Promise<HeraldServe
   };
 }
 
+/** The relay ceiling (`bench/relay.mjs`): Herald's ingest route, forwarded, nothing stored. */
+export type RelayServer = Pick<HeraldServer, 'url' | 'pid' | 'send' | 'stop'>;
+
+/** Starts `bench/relay.mjs` forwarding to `target`. */
+export async function startRelay(target: string): Promise<RelayServer> {
+  const child = fork(new URL('./relay.mjs', import.meta.url), [target], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 });
+  return {
+    url,
+    pid: child.pid!,
+    async send(path, body) {
+      const res = await agent.request({
+        origin: url,
+        path: `/api/v1${path}`,
+        method: 'POST',
+        headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (res.statusCode < 300) return res.body.dump();
+      throw new Error(`relay POST ${path}: ${res.statusCode} ${await res.body.text()}`);
+    },
+    async stop() {
+      await agent.close();
+      await stopAll([child]);
+    },
+  };
+}
+
 /** Runs `task` with `lanes` concurrent lanes until `n` items are done. */
 export async function lanes(
   n: number,
@@ -237,6 +281,7 @@ export async function until(count: () => Promise<number>, n: number, timeoutMs =
 
 /** A peer sender (BullMQ or pg-boss) behind the same kind of ingest route as Herald's. */
 export interface PeerServer {
+  pid: number;
   post(body: unknown): Promise<void>;
   stop(): Promise<void>;
 }
@@ -254,6 +299,7 @@ export async function startPeer(kind: 'bullmq' | 'pgboss', args: string[]): Prom
   const agent = new Agent({ connections: 64, keepAliveTimeout: 60_000 });
   const origin = new URL(url).origin;
   return {
+    pid: child.pid!,
     async post(body) {
       const res = await agent.request({
         origin,
