@@ -2,14 +2,12 @@
  * The operator dashboard as an operator uses it: Debian's chromium (playwright-core) against
  * a real `herald serve` (dist/) and a real receiver on 127.0.0.1, driven by role and label.
  */
-import { createRequire } from 'node:module';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/portal-demo.js';
+import { adminCall, seriousViolations as axeViolations, until } from '../browser.js';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let herald: HeraldProcess;
 let receiver: Receiver;
@@ -18,36 +16,7 @@ let browser: Browser;
 let answer = 500;
 /** The event ids the receiver answered 2xx for. */
 const delivered = new Set<string>();
-
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${herald.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${herald.token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : {};
-}
-
-async function until(check: () => Promise<boolean> | boolean): Promise<void> {
-  for (const end = Date.now() + 10_000; Date.now() < end; ) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the condition did not hold within 10 s');
-}
-
-/** Serious and critical axe-core violations (axe goes in inline: the contexts bypass the CSP). */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const results = await page.evaluate<{ id: string; impact: string; nodes: { target: string[] }[] }[]>(
-    'axe.run().then((r) => r.violations)',
-  );
-  return results
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
+const admin = (method: string, path: string, body?: unknown) => adminCall(herald, method, path, body);
 
 async function signIn(page: Page, token: string): Promise<void> {
   await page.getByLabel('Admin token').fill(token);
