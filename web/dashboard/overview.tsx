@@ -32,10 +32,17 @@ export function waited(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** A wait on an axis: `0 s`, `30 s`, then as {@link waited}. */
+const waitTick = (seconds: number) => (seconds < 120 ? `${seconds} s` : waited(seconds));
+/** Axis steps of whole numbers (counts of deliveries, endpoints). */
+const WHOLE_STEPS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 1e6, 1e7,
+];
+
 /** The bucket of a window. */
 const unitOf = (w: Window) => (w === 'hour' ? 'minute' : 'hour');
 const count = (n: number) => n.toLocaleString('en-US');
-const perMinute = (n: number) => (n >= 10 ? n.toFixed(0) : n.toFixed(1));
+const perMinute = (n: number) => (Number.isInteger(n) || n >= 10 ? n.toFixed(0) : n.toFixed(1));
 
 function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -50,6 +57,8 @@ interface Series {
   /** How a value of it reads (axis ticks and the hover legend). */
   format: (v: number) => string;
   bars?: boolean;
+  /** Its values are whole numbers: the axis ticks only those. */
+  whole?: boolean;
 }
 
 /**
@@ -79,13 +88,16 @@ function Chart(props: {
         width: el.clientWidth || 600,
         height,
         legend: { show: false },
+        // Room on the right for the last time label, where no second axis stands.
+        padding: [8, scales.length > 1 ? 0 : 28, 0, 0],
         cursor: { drag: { x: false, y: false } },
         scales: {
           x: { time: true, range: (_u, min, max) => [min - bucketSeconds / 2, max + bucketSeconds / 2] },
+          // A share runs 0 to 100; a count or a wait from 0 to its highest.
           ...Object.fromEntries(
             scales.map((s) => [
               s,
-              { range: (_u: uPlot, _min: number, max: number) => [0, Math.max(max, 1)] },
+              { range: (_u: uPlot, _min: number, max: number) => [0, s === '%' ? 100 : Math.max(max, 1)] },
             ]),
           ),
         },
@@ -95,6 +107,7 @@ function Chart(props: {
             ...axis,
             scale,
             side: i === 0 ? 3 : 1,
+            ...(series.filter((s) => s.scale === scale).every((s) => s.whole) ? { incrs: WHOLE_STEPS } : {}),
             size: 60,
             ...(i > 0 ? { grid: { show: false } } : {}),
             values: (_u: uPlot, ticks: number[]) => ticks.map(formatOf(scale)),
@@ -261,13 +274,15 @@ function Charts({ activity }: { activity: ActivityOut }) {
             color: colors.primary,
             scale: 'n',
             format: count,
+            whole: true,
           },
           {
             label: 'Oldest due delivery waiting',
             values: f.gauge('oldestDueSeconds'),
             color: colors.warn,
             scale: 's',
-            format: waited,
+            format: waitTick,
+            whole: true,
           },
         ]}
       />
@@ -283,6 +298,7 @@ function Charts({ activity }: { activity: ActivityOut }) {
             color: colors.bad,
             scale: 'n',
             format: count,
+            whole: true,
             bars: true,
           },
         ]}
@@ -329,7 +345,7 @@ export function Overview() {
       {!data && !error && <Loading what="the activity" />}
       {data && f && (
         <>
-          <div class="stat-grid">
+          <div class="stat-grid overview-stats">
             <Stat
               label="Deliveries pending"
               value={count(data.now.pending)}
