@@ -4,6 +4,7 @@
  * there takes the minute's snapshot and the others find it taken (a read of one row). Once an
  * hour it also deletes the activity minutes older than `keptMs` (`Store.pruneActivity`).
  */
+import { EventEmitter } from 'node:events';
 import { type Logger, pino } from 'pino';
 import { type Clock, systemClock, type Timer } from '../core/clock.js';
 import { ACTIVITY_KEPT_MS, MINUTE_MS } from '../store/activity.js';
@@ -22,8 +23,21 @@ export interface ActivitySnapshotsOptions {
 const INTO_THE_MINUTE_MS = 1_000;
 const PRUNE_EVERY_MS = 60 * MINUTE_MS;
 
-/** Takes the minute's snapshots and prunes old minutes; see the module comment. */
-export class ActivitySnapshots implements AsyncDisposable {
+/** What a round did; emitted as `round` once the next one is set. */
+export interface ActivityRound {
+  /** This process took the minute's snapshot (another had not). */
+  took: boolean;
+  /** Activity rows pruned, or `null` when the round did not prune. */
+  pruned: number | null;
+  /** Why it failed, if it did. */
+  error?: unknown;
+}
+
+/**
+ * Takes the minute's snapshots and prunes old minutes (see the module comment); emits
+ * `round` ({@link ActivityRound}) after each round.
+ */
+export class ActivitySnapshots extends EventEmitter implements AsyncDisposable {
   private readonly store: ActivitySnapshotsOptions['store'];
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -34,6 +48,7 @@ export class ActivitySnapshots implements AsyncDisposable {
   private stopped = false;
 
   constructor(options: ActivitySnapshotsOptions) {
+    super();
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? pino({ level: 'silent' });
@@ -47,26 +62,31 @@ export class ActivitySnapshots implements AsyncDisposable {
   }
 
   /** One round: the snapshot, and the prune when an hour has passed since the last. */
-  async tick(): Promise<void> {
+  async tick(): Promise<ActivityRound> {
     const now = this.clock.now();
-    await this.store.snapshotActivity(now);
-    if (now - this.prunedAt >= PRUNE_EVERY_MS) {
-      await this.store.pruneActivity(now - this.keptMs);
-      this.prunedAt = now;
-    }
+    const took = await this.store.snapshotActivity(now);
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return { took, pruned: null };
+    const pruned = await this.store.pruneActivity(now - this.keptMs);
+    this.prunedAt = now;
+    return { took, pruned };
   }
 
   private run(): void {
     this.timer = null;
     this.running = this.tick()
-      .catch((err: unknown) => this.logger.warn({ err }, 'activity snapshot failed; next one in a minute'))
-      .then(() => {
-        if (this.stopped) return;
-        const now = this.clock.now();
-        this.timer = this.clock.setTimer(
-          () => this.run(),
-          MINUTE_MS - (now % MINUTE_MS) + INTO_THE_MINUTE_MS,
-        );
+      .catch((error: unknown): ActivityRound => {
+        this.logger.warn({ err: error }, 'activity snapshot failed; next one in a minute');
+        return { took: false, pruned: null, error };
+      })
+      .then((round) => {
+        if (!this.stopped) {
+          const now = this.clock.now();
+          this.timer = this.clock.setTimer(
+            () => this.run(),
+            MINUTE_MS - (now % MINUTE_MS) + INTO_THE_MINUTE_MS,
+          );
+        }
+        this.emit('round', round);
       });
   }
 
