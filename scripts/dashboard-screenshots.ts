@@ -44,12 +44,23 @@ try {
       payload: { ...example, id: `${example.id}${i}` },
     });
   }
-  await new Promise((r) => setTimeout(r, 2500));
+  // Two and a half minutes of traffic, a few messages every 5 s, so that the overview's
+  // charts (per minute, from the store) have minutes to show and the server has taken its
+  // queue snapshots: this makes the script that much slower.
+  for (let i = 0; i < 30; i++) {
+    const eventType = types[i % types.length]!;
+    for (let j = 0; j < 1 + ((i * 7) % 5); j++)
+      await herald.call('POST', `/app/${(i + j) % 3 === 0 ? apps[1]!.id : acme.id}/msg`, {
+        eventType,
+        payload: { id: `ord_${i}_${j}` },
+      });
+    await new Promise((r) => setTimeout(r, 5000));
+  }
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-  const shot = async (name: string, p: Page) => {
+  const shot = async (name: string, p: Page, fullPage = false) => {
     await p.waitForLoadState('networkidle');
-    await p.screenshot({ path: new URL(`dashboard-${name}.png`, OUT).pathname });
+    await p.screenshot({ path: new URL(`dashboard-${name}.png`, OUT).pathname, fullPage });
     process.stdout.write(`docs/dashboard-${name}.png\n`);
   };
   await page.goto(`${herald.url}/dashboard`);
@@ -59,8 +70,9 @@ try {
   await shot('sign-in', page);
   await page.getByLabel('Admin token').fill(herald.admin);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('Deliveries pending').waitFor();
-  await shot('overview', page);
+  await page.locator('.overview-chart canvas').first().waitFor();
+  // The whole page: its four charts run below the fold.
+  await shot('overview', page, true);
   await page.goto(`${herald.url}/dashboard#/apps`);
   await page.getByRole('link', { name: 'Acme Shop' }).waitFor();
   await shot('applications', page);

@@ -7,6 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { newId } from '../src/core/ids.js';
+import type { Attempt } from '../src/core/types.js';
+import type { ClaimedDelivery } from '../src/store/store.js';
 
 /** A request as a receiver saw it. */
 export interface Received {
@@ -141,4 +144,33 @@ export function collectEvents<T>(
     };
     emitter.on(name, listener);
   });
+}
+
+/**
+ * The attempt a worker would record for claimed delivery `d` at `at`: a 200 when `ok`, else
+ * a 500 (`http_status`), for the store tests that complete deliveries by hand.
+ */
+export function attemptOf(
+  d: ClaimedDelivery,
+  ok: boolean,
+  at: number,
+  url = 'https://receiver.invalid/hook',
+): Attempt {
+  return {
+    id: newId('atmpt', at),
+    deliveryId: d.id,
+    msgId: d.msgId,
+    endpointId: d.endpointId,
+    appId: d.appId,
+    url,
+    trigger: d.trigger,
+    succeeded: ok,
+    statusCode: ok ? 200 : 500,
+    responseBody: ok ? 'ok' : 'boom',
+    durationMs: 3,
+    errorKind: ok ? null : 'http_status',
+    errorMessage: null,
+    requestHeaders: {},
+    createdAt: at,
+  };
 }

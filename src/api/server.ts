@@ -27,6 +27,7 @@ import { ANY_ORIGIN, registerCors } from './cors.js';
 import { handleError } from './errors.js';
 import { notBuilt } from './not-built.js';
 import { refuseReservedApp } from './reserved.js';
+import { activityRoutes } from './routes/activity.js';
 import { applicationRoutes } from './routes/applications.js';
 import { authRoutes } from './routes/auth.js';
 import { backgroundTaskRoutes } from './routes/background-tasks.js';
@@ -450,6 +451,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(sourceRoutes, ctx);
       await api.register(backgroundTaskRoutes, ctx);
       await api.register(operationalWebhookRoutes, ctx);
+      await api.register(activityRoutes, ctx);
       await api.register(listenRoutes, { ...ctx, ...(options.listen ? { listen: options.listen } : {}) });
 
       await api.register(authRoutes, ctx);

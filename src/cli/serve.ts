@@ -1,5 +1,6 @@
 /** `herald serve`: the API and the dispatcher, together or split by role. */
 import { pino } from 'pino';
+import { ActivitySnapshots } from '../api/activity-snapshots.js';
 import { ensureAdminToken } from '../api/auth.js';
 import { IdempotencySweeper } from '../api/idempotency-sweeper.js';
 import { type ComponentState, checkDatabase } from '../api/routes/health.js';
@@ -260,6 +261,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     // Idempotency answers past the API's window answer nothing: they go.
     const answers = new IdempotencySweeper({ store, logger, windowMs: IDEMPOTENCY_WINDOW_MS }).start();
     stops.push(() => answers[Symbol.asyncDispose]());
+    // The dashboard's overview: the queue's snapshot once a minute (the first API process of
+    // the database to get there takes it), and activity minutes past a week go.
+    const activity = new ActivitySnapshots({ store, logger }).start();
+    stops.push(() => activity[Symbol.asyncDispose]());
     // Payloads past their retention are expunged there too (on PostgreSQL the sweeps of
     // several processes skip each other's rows).
     const payloads = new PayloadSweeper({ store, logger, retentionMs: options.retention.payloadMs }).start();

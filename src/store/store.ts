@@ -19,6 +19,7 @@ import type {
   SourceProvider,
   TaskStatus,
 } from '../core/types.js';
+import type { ActivityBucket } from './activity.js';
 
 /** The order of a list by its key (an id, or an event type's name). */
 export type Order = 'ascending' | 'descending';
@@ -560,6 +561,26 @@ export interface Store extends AsyncDisposable {
    * due time of the oldest pending delivery already due at `now` (`null`: none is late).
    */
   queueStats(now: number): Promise<QueueStats>;
+  /**
+   * The endpoints failing now: how many endpoints have a delivery waiting for a retry after a
+   * failed attempt, and how many such deliveries there are. Read from the partial index of
+   * those deliveries, one probe per failing endpoint (a loose index scan), not the table.
+   */
+  countRetrying(): Promise<{ endpoints: number; deliveries: number }>;
+  /**
+   * Takes the snapshot of the queue for the minute holding `now` (pending, sending, the oldest
+   * due delivery's wait, {@link countRetrying}), unless a process took it already; resolves
+   * with whether this call took it. Every API process calls it once a minute.
+   */
+  snapshotActivity(now: number): Promise<boolean>;
+  /**
+   * Activity over [since, until) in buckets of `bucketMs` (see `src/store/activity.ts`): messages
+   * accepted and attempts by outcome, counted in the ingest's and the completions' own
+   * transactions, and the snapshots of the queue taken in each bucket.
+   */
+  activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
+  /** Deletes the activity minutes (counters and snapshots) before `before` (ms); returns how many rows. */
+  pruneActivity(before: number): Promise<number>;
 
   /**
    * Opens the listener endpoint `name` of an application (`herald listen`): creates it, or

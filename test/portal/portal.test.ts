@@ -3,45 +3,25 @@
  * real `herald serve` (dist/) and a real receiver on 127.0.0.1, driven by role and label.
  */
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/portal-demo.js';
+import { adminCall, seriousViolations as axeViolations, until } from '../browser.js';
 import { type Receiver, startReceiver } from '../helpers.js';
 import { type HeraldProcess, startHerald } from '../serve.js';
 
 const FRAME_ANCESTORS = "'self' https://app.example.com";
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let herald: HeraldProcess;
 let receiver: Receiver;
 let browser: Browser;
 /** What the receiver answers; tests switch it to make deliveries fail. */
 let answer = 200;
-
 /** Calls `/api/v1{path}` with the admin token. */
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${herald.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${herald.token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : {};
-}
-
-/** Resolves once `check()` holds; throws after 10 s. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  for (const end = Date.now() + 10_000; Date.now() < end; ) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the condition did not hold within 10 s');
-}
+const admin = (method: string, path: string, body?: unknown) => adminCall(herald, method, path, body);
 
 /** A portal link for `appId` (with the access request's options). */
 async function linkFor(appId: string, options: Record<string, unknown> = {}): Promise<string> {
@@ -59,18 +39,6 @@ async function open(
   const page = await context.newPage();
   await page.goto(url);
   return { page, context };
-}
-
-/** Serious and critical axe-core violations of the page as it is. */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  // In-page code goes as text: this file is type-checked without the DOM's types.
-  const results = await page.evaluate<{ id: string; impact: string; nodes: { target: string[] }[] }[]>(
-    'axe.run().then((r) => r.violations)',
-  );
-  return results
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 beforeAll(async () => {

@@ -6,9 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { newId } from '../../src/core/ids.js';
-import type { Attempt } from '../../src/core/types.js';
 import type { ClaimedDelivery, Store } from '../../src/store/store.js';
+import { attemptOf } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
 let t: TestStore;
@@ -28,26 +27,8 @@ const claimAll = { owner: 'w', leaseMs: 60_000, limit: 100, skipEndpoints: [] as
 const send = (eventType = 'order.paid', n = 1) =>
   store.acceptMessage({ appId, eventType, payload: JSON.stringify({ n }) });
 
-function attemptFor(d: ClaimedDelivery, ok: boolean): Attempt {
-  const at = clock.now();
-  return {
-    id: newId('atmpt', at),
-    deliveryId: d.id,
-    msgId: d.msgId,
-    endpointId: d.endpointId,
-    appId: d.appId,
-    url: 'http://listener.invalid/laptop',
-    trigger: d.trigger,
-    succeeded: ok,
-    statusCode: ok ? 200 : 500,
-    responseBody: ok ? 'ok' : 'boom',
-    durationMs: 3,
-    errorKind: ok ? null : 'http_status',
-    errorMessage: null,
-    requestHeaders: {},
-    createdAt: at,
-  };
-}
+const attemptFor = (d: ClaimedDelivery, ok: boolean) =>
+  attemptOf(d, ok, clock.now(), 'http://listener.invalid/laptop');
 
 describe(`listener endpoints (${process.env.HERALD_TEST_DB ?? 'sqlite'})`, () => {
   it('opens a listener by name: the same name takes the same endpoint and secret up again', async () => {

@@ -89,6 +89,7 @@ describe('PostgreSQL specifics', () => {
       { version: 15 },
       { version: 16 },
       { version: 17 },
+      { version: 19 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -54,6 +54,7 @@ describe('SQLite specifics', () => {
       { version: 15, name: '015_filters_transformations.sql' },
       { version: 16, name: '016_listeners.sql' },
       { version: 17, name: '017_inbound_body_retention.sql' },
+      { version: 19, name: '019_activity.sql' },
     ]);
     db.close();
   });

@@ -231,6 +231,14 @@ describe(`upgrading a ${db} database with data in it`, () => {
         expect((await store.getDelivery(written.due, written.endpointId))?.status).toBe('succeeded');
         expect((await store.getEndpoint(appId, written.endpointId))?.headers).toEqual({ 'x-shop': 'one' });
         await store.ping();
+        // The activity minutes (019) start counting at once, and the retry index answers.
+        const at = Date.now();
+        await store.acceptMessage({ appId, eventType: 'order.paid', payload: '{"order":3}' });
+        const minute = at - (at % 60_000);
+        const counted = await store.activity(minute, minute + 120_000, 120_000);
+        expect(counted.map((b) => b.accepted)).toEqual([1]);
+        expect(await store.countRetrying()).toEqual({ endpoints: 0, deliveries: 0 });
+        expect(await store.snapshotActivity(Date.now())).toBe(true);
       } finally {
         await store[Symbol.asyncDispose]();
       }

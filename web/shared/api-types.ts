@@ -3720,6 +3720,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stats/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Activity over the last hour or day (the dashboard overview)
+         * @description Messages accepted and attempts by outcome per minute (window=hour) or per hour (window=day), from every process of the database, and the queue as it was snapshotted once a minute; with the queue now. Admin token only.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description the last hour by minute (default), or the last day by hour */
+                    window?: "hour" | "day";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description each bucket's length: 60 (hour) or 3600 (day) */
+                            bucketSeconds: number;
+                            /** @description every bucket of the window, oldest first */
+                            data: {
+                                /** @description messages accepted */
+                                accepted: number;
+                                /** @description attempts that failed */
+                                failed: number;
+                                /** @description endpoints with a delivery waiting for a retry after a failed attempt, as pending */
+                                failingEndpoints: number | null;
+                                /** @description how long the oldest due delivery had waited (0: none was late), as pending */
+                                oldestDueSeconds: number | null;
+                                /** @description deliveries waiting (due or not), the highest of the snapshots in the bucket; null: no snapshot was taken in it (no API process ran) */
+                                pending: number | null;
+                                /** @description deliveries waiting for a retry after a failed attempt, as pending */
+                                retrying: number | null;
+                                /** @description deliveries leased to a worker, as pending */
+                                sending: number | null;
+                                /**
+                                 * Format: date-time
+                                 * @description the bucket's start; it lasts bucketSeconds
+                                 */
+                                start: string;
+                                /** @description attempts that succeeded */
+                                succeeded: number;
+                            }[];
+                            now: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description endpoints with a delivery waiting for a retry after a failed attempt */
+                                failingEndpoints: number;
+                                /** @description how long the oldest due delivery has waited; 0: none is late */
+                                oldestDueSeconds: number;
+                                /** @description deliveries waiting (due or not) */
+                                pending: number;
+                                /** @description deliveries waiting for a retry after a failed attempt */
+                                retrying: number;
+                                /** @description deliveries leased to a worker */
+                                sending: number;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description the first bucket's start
+                             */
+                            since: string;
+                            /**
+                             * Format: date-time
+                             * @description the last bucket's end; the last bucket is the current one, still counting
+                             */
+                            until: string;
+                            window: "hour" | "day";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;

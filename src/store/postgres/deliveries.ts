@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
+import { MINUTE_MS } from '../activity.js';
 import { idRange, inWindow } from '../batches.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
@@ -40,6 +41,7 @@ import type {
   Release,
   TimeWindow,
 } from '../store.js';
+import { ADD_ACTIVITY, attemptWriter } from './activity.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
 import type { PostgresOperational } from './operational.js';
 
@@ -97,15 +99,25 @@ export const INSERT_DELIVERIES = `
   FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
     due_at bigint, listener boolean)`;
 
-/** Records attempts. $1: JSON array of attempt rows ({@link attemptRecord}). */
+/**
+ * Records attempts, and counts them by outcome in their minutes' activity rows.
+ * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link attemptWriter}).
+ */
 const INSERT_ATTEMPTS = `
+  WITH inserted AS (
   INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at)
   SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at
   FROM json_to_recordset($1::json) AS a(id text, delivery_id text, msg_id text, endpoint_id text, app_id text,
     url text, trigger text, succeeded boolean, status_code int, response_body text, duration_ms int,
-    error_kind text, error_message text, request_headers text, created_at bigint)`;
+    error_kind text, error_message text, request_headers text, created_at bigint)
+  RETURNING created_at, succeeded)
+  INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
+  SELECT created_at - created_at % ${MINUTE_MS}, $2, 0, count(*) FILTER (WHERE succeeded),
+    count(*) FILTER (WHERE NOT succeeded)
+  FROM inserted GROUP BY 1
+  ${ADD_ACTIVITY}`;
 
 /**
  * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
@@ -397,7 +409,7 @@ export class PostgresDeliveries {
     let woken: string[] = [];
     const result = await this.conn.tx(async (c) => {
       const attempts = completions.flatMap((x) => (x.attempt ? [attemptRecord(x.attempt)] : []));
-      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts)]);
+      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts), attemptWriter()]);
       await c.query(COMPLETE_DELIVERIES, [
         jsonRecords(completions.map(completionRecord)),
         completions.length,

@@ -22,6 +22,7 @@ import type {
   Message,
   Source,
 } from '../../core/types.js';
+import type { ActivityBucket } from '../activity.js';
 import { AttemptEvents } from '../attempt-events.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
@@ -63,6 +64,7 @@ import type {
   WakeListener,
 } from '../store.js';
 import { PostgresAccess } from './access.js';
+import { PostgresActivity } from './activity.js';
 import { AttemptFeed, attemptsChannel } from './attempt-feed.js';
 import { PostgresCatalog } from './catalog.js';
 import { openConnection, type PostgresConnection } from './connection.js';
@@ -123,6 +125,7 @@ export class PostgresStore implements Store {
   private readonly access: PostgresAccess;
   private readonly content: PostgresContent;
   private readonly tasks: PostgresTasks;
+  private readonly activityMinutes: PostgresActivity;
 
   constructor(
     private readonly conn: PostgresConnection,
@@ -141,6 +144,7 @@ export class PostgresStore implements Store {
     this.access = new PostgresAccess(conn);
     this.content = new PostgresContent(conn);
     this.tasks = new PostgresTasks(conn, operational);
+    this.activityMinutes = new PostgresActivity(conn);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -291,6 +295,18 @@ export class PostgresStore implements Store {
   }
   async queueStats(now: number): Promise<QueueStats> {
     return this.deliveries.queueStats(now);
+  }
+  async countRetrying(): Promise<{ endpoints: number; deliveries: number }> {
+    return this.activityMinutes.countRetrying();
+  }
+  async snapshotActivity(now: number): Promise<boolean> {
+    return this.activityMinutes.snapshot(now);
+  }
+  async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.activityMinutes.read(since, until, bucketMs);
+  }
+  async pruneActivity(before: number): Promise<number> {
+    return this.activityMinutes.prune(before);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { recipients } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Delivery, Endpoint, Message } from '../../core/types.js';
+import { MINUTE_MS } from '../activity.js';
 import { GroupCommit, type GroupCommitListener, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
@@ -27,6 +28,7 @@ import type {
   Page,
   PageRequest,
 } from '../store.js';
+import { ADD_ACTIVITY, ingestWriter } from './activity.js';
 import type { PostgresCatalog } from './catalog.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, Where } from './connection.js';
 import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
@@ -35,10 +37,12 @@ import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
 const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT disabled';
 
 /**
- * Stores messages, skipping those whose eventId exists in their application.
- * $1: JSON array of {@link MessageRow}. Returns the ids inserted.
+ * Stores messages, skipping those whose eventId exists in their application, and counts those
+ * stored in their minute's activity row. $1: JSON array of {@link MessageRow}; $2: the
+ * activity writer ({@link ingestWriter}). Returns the ids inserted.
  */
 const INSERT_MESSAGES = `
+  WITH inserted AS (
   INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
     deliver_at, payload_expires_at, expunged_at, trace_context, transformations_params)
   SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
@@ -47,7 +51,12 @@ const INSERT_MESSAGES = `
     tags text, payload text, created_at bigint, headers text, deliver_at bigint, payload_expires_at bigint,
     expunged_at bigint, trace_context text, transformations_params text)
   ON CONFLICT DO NOTHING
-  RETURNING id`;
+  RETURNING id, created_at),
+  counted AS (
+    INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
+    SELECT created_at - created_at % ${MINUTE_MS}, $2, count(*), 0, 0 FROM inserted GROUP BY 1
+    ${ADD_ACTIVITY})
+  SELECT id FROM inserted`;
 
 /** The messages of a PostgreSQL store. */
 export class PostgresMessages {
@@ -98,7 +107,9 @@ export class PostgresMessages {
         fromMessage({ ...message, appId: apps.get(message.appId)!.id }),
       );
       const inserted = new Set(
-        (await c.query<{ id: string }>(INSERT_MESSAGES, [jsonRecords(rows)])).rows.map((r) => r.id),
+        (await c.query<{ id: string }>(INSERT_MESSAGES, [jsonRecords(rows), ingestWriter()])).rows.map(
+          (r) => r.id,
+        ),
       );
       const deliveries: NewDeliveryRecord[] = [];
       const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {

@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
+import { ActivityTally } from '../activity.js';
 import { idRange, inWindow } from '../batches.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import {
@@ -42,6 +43,7 @@ import type {
   StandingOrder,
   TimeWindow,
 } from '../store.js';
+import type { SqliteActivity } from './activity.js';
 import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 import type { SqliteOperational } from './operational.js';
 
@@ -367,6 +369,8 @@ export class SqliteDeliveries {
     private readonly appId: (idOrUid: string) => string | null,
     /** The operational events' writer (made after the queue, which it writes to). */
     private readonly operational: () => SqliteOperational,
+    /** The activity counters, which each batch of completions adds to. */
+    private readonly activity: SqliteActivity,
   ) {
     this.stmt = prepare(conn);
   }
@@ -512,8 +516,12 @@ export class SqliteDeliveries {
         )
         .sort((a, b) => a.after - b.after);
       let next = 0;
+      const tally = new ActivityTally();
       completions.forEach((c, i) => {
-        if (c.attempt) this.insertAttempt(c.attempt);
+        if (c.attempt) {
+          this.insertAttempt(c.attempt);
+          tally.attempted(c.attempt.createdAt, c.attempt.succeeded);
+        }
         this.finish(c);
         for (let d = disables[next]; d !== undefined && d.after === i; d = disables[++next]) {
           this.stmt.disableEndpoint.run({ id: d.endpointId, now, reason: d.reason });
@@ -524,6 +532,7 @@ export class SqliteDeliveries {
         if (e.failingSince !== undefined)
           this.stmt.setFailingSince.run({ id: e.endpointId, failing_since: e.failingSince });
       }
+      this.activity.add(tally);
       this.operational().emitCompletions(completions, disabled, now, woken);
       return disabled;
     });

@@ -18,6 +18,7 @@ import type {
   Message,
   Source,
 } from '../../core/types.js';
+import type { ActivityBucket } from '../activity.js';
 import { AttemptEvents } from '../attempt-events.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
@@ -60,6 +61,7 @@ import type {
   WakeListener,
 } from '../store.js';
 import { SqliteAccess } from './access.js';
+import { SqliteActivity } from './activity.js';
 import { SqliteCatalog } from './catalog.js';
 import { startCheckpointThread } from './checkpoint-thread.js';
 import { SqliteConnection } from './connection.js';
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
   private readonly access: SqliteAccess;
   private readonly content: SqliteContent;
   private readonly tasks: SqliteTasks;
+  private readonly activityMinutes: SqliteActivity;
   private readonly attemptEvents = new AttemptEvents();
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
@@ -125,10 +128,12 @@ export class SqliteStore implements Store {
     this.conn = new SqliteConnection(options.path, clock, options.secretBox ?? plainBox, {
       migrate: options.migrate ?? true,
     });
+    this.activityMinutes = new SqliteActivity(this.conn);
     this.deliveries = new SqliteDeliveries(
       this.conn,
       (key) => this.catalog.appId(key),
       () => this.operational,
+      this.activityMinutes,
     );
     this.operational = new SqliteOperational(this.conn, (row) => this.deliveries.insert(row));
     this.catalog = new SqliteCatalog(
@@ -136,7 +141,13 @@ export class SqliteStore implements Store {
       (endpointId) => this.deliveries.failPending(endpointId),
       this.operational,
     );
-    this.messages = new SqliteMessages(this.conn, this.catalog, this.deliveries, options.maxBatch ?? 512);
+    this.messages = new SqliteMessages(
+      this.conn,
+      this.catalog,
+      this.deliveries,
+      this.activityMinutes,
+      options.maxBatch ?? 512,
+    );
     this.sources = new SqliteSources(this.conn, (key) => this.catalog.mustAppId(key));
     this.inbound = new SqliteInboundLog(this.conn.db, clock, inboundRetention(options.inboundRetention));
     this.access = new SqliteAccess(this.conn);
@@ -294,6 +305,22 @@ export class SqliteStore implements Store {
   }
   async queueStats(now: number): Promise<QueueStats> {
     return this.deliveries.queueStats(now);
+  }
+
+  async countRetrying(): Promise<{ endpoints: number; deliveries: number }> {
+    return this.activityMinutes.countRetrying();
+  }
+
+  async snapshotActivity(now: number): Promise<boolean> {
+    return this.activityMinutes.snapshot(now);
+  }
+
+  async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.activityMinutes.read(since, until, bucketMs);
+  }
+
+  async pruneActivity(before: number): Promise<number> {
+    return this.activityMinutes.prune(before);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);

@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { recipients } from '../../core/filter.js';
 import { newId } from '../../core/ids.js';
 import type { Endpoint, Message } from '../../core/types.js';
+import { ActivityTally } from '../activity.js';
 import { GroupCommit, type GroupCommitListener, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
@@ -19,6 +20,7 @@ import type {
   Page,
   PageRequest,
 } from '../store.js';
+import type { SqliteActivity } from './activity.js';
 import type { SqliteCatalog } from './catalog.js';
 import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 import type { SqliteDeliveries } from './deliveries.js';
@@ -75,6 +77,7 @@ export class SqliteMessages {
     private readonly conn: SqliteConnection,
     private readonly catalog: SqliteCatalog,
     private readonly deliveries: SqliteDeliveries,
+    private readonly activity: SqliteActivity,
     maxBatch: number,
   ) {
     this.stmt = prepare(conn);
@@ -110,7 +113,8 @@ export class SqliteMessages {
     const results = this.conn.immediate(() => {
       // Per application named in this batch: its id (the caller may use its uid) and endpoints.
       const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
-      return batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
+      const tally = new ActivityTally();
+      const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
         let app = apps.get(message.appId);
         if (app === undefined) {
           const id = this.catalog.appId(message.appId);
@@ -124,6 +128,7 @@ export class SqliteMessages {
         if (changes === 0) {
           return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
         }
+        tally.accepted(message.createdAt);
         let deliveries = 0;
         // A message for later (deliverAt) waits pending, never in a standing claim.
         const deferred = message.deliverAt !== null;
@@ -155,6 +160,8 @@ export class SqliteMessages {
         }
         return { ok: true, value: { message, deliveries } };
       });
+      this.activity.add(tally);
+      return out;
     });
     if (order) order.left = left;
     if (order && fresh.length > 0) this.conn.fresh(order.owner, fresh);

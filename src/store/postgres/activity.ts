@@ -1,0 +1,113 @@
+/**
+ * Activity per minute on PostgreSQL (see `src/store/activity.ts`). The counters are added by
+ * the statements that insert messages and attempts themselves (a data-modifying CTE: no round
+ * trip more per batch); each batch upserts the row of one of {@link WRITERS} writers of its
+ * kind, picked at random, so that the batches of many processes committing in the same
+ * minute seldom queue behind one row lock. A window sums a minute's rows.
+ */
+import {
+  type ActivityBucket,
+  type ActivityCounts,
+  type ActivitySnapshot,
+  activityBuckets,
+  minuteOf,
+} from '../activity.js';
+import type { PostgresConnection } from './connection.js';
+
+/** Rows per minute and kind of writer (ingest, attempts): 16 of each. */
+const WRITERS = 16;
+
+/** The writer row an ingest batch adds to: 0 to 15. */
+export function ingestWriter(): number {
+  return Math.floor(Math.random() * WRITERS);
+}
+
+/** The writer row a batch of completions adds to: 16 to 31. */
+export function attemptWriter(): number {
+  return WRITERS + Math.floor(Math.random() * WRITERS);
+}
+
+/**
+ * The end of an `INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
+ * SELECT …` grouped by minute (one row per minute: an upsert may touch a row once).
+ */
+export const ADD_ACTIVITY = `
+  ON CONFLICT (minute, writer) DO UPDATE SET accepted = activity_minutes.accepted + excluded.accepted,
+    succeeded = activity_minutes.succeeded + excluded.succeeded, failed = activity_minutes.failed + excluded.failed`;
+
+/**
+ * Endpoints with a delivery waiting for a retry, by a loose scan of `deliveries_retrying`
+ * (PostgreSQL has no skip scan): each step seeks the next endpoint id past the one before.
+ */
+const RETRYING = `
+  WITH RECURSIVE failing(id) AS (
+    SELECT min(endpoint_id) FROM deliveries WHERE status = 'pending' AND attempts > 0
+    UNION ALL
+    SELECT (SELECT min(endpoint_id) FROM deliveries
+            WHERE status = 'pending' AND attempts > 0 AND endpoint_id > failing.id)
+    FROM failing WHERE failing.id IS NOT NULL)
+  SELECT (SELECT count(id) FROM failing)::int AS endpoints,
+    (SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempts > 0)::int AS deliveries`;
+
+/**
+ * The minute's snapshot, unless a process took it already. $1: the minute; $2: now.
+ * One statement: two processes racing compute it both, and the first to commit keeps its row.
+ */
+const SNAPSHOT = `
+  WITH queue AS (
+    SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+           count(*) FILTER (WHERE status = 'sending') AS sending,
+           MIN(due_at) FILTER (WHERE status = 'pending' AND due_at <= $2) AS oldest
+    FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener),
+  retrying AS (${RETRYING})
+  INSERT INTO activity_snapshots (minute, pending, sending, oldest_due_ms, failing_endpoints, retrying, taken_at)
+  SELECT $1, q.pending, q.sending, COALESCE(GREATEST($2 - q.oldest, 0), 0), r.endpoints, r.deliveries, $2
+  FROM queue q, retrying r
+  WHERE NOT EXISTS (SELECT 1 FROM activity_snapshots WHERE minute = $1)
+  ON CONFLICT (minute) DO NOTHING`;
+
+/** The activity minutes of a PostgreSQL store. */
+export class PostgresActivity {
+  constructor(private readonly conn: PostgresConnection) {}
+
+  /** See `Store.countRetrying`. */
+  async countRetrying(): Promise<{ endpoints: number; deliveries: number }> {
+    const { rows } = await this.conn.q<{ endpoints: number; deliveries: number }>(RETRYING);
+    return rows[0]!;
+  }
+
+  /** See `Store.snapshotActivity`. */
+  async snapshot(now: number): Promise<boolean> {
+    const minute = minuteOf(now);
+    const taken = await this.conn.q('SELECT 1 FROM activity_snapshots WHERE minute = $1', [minute]);
+    if (taken.rowCount) return false;
+    const { rowCount } = await this.conn.q(SNAPSHOT, [minute, now]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** See `Store.activity`. */
+  async read(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
+    const counts = await this.conn.q<ActivityCounts>(
+      `SELECT minute, sum(accepted)::int AS accepted, sum(succeeded)::int AS succeeded, sum(failed)::int AS failed
+       FROM activity_minutes WHERE minute >= $1 AND minute < $2 GROUP BY minute`,
+      [since, until],
+    );
+    const snapshots = await this.conn.q<ActivitySnapshot>(
+      `SELECT minute, pending, sending, oldest_due_ms AS "oldestDueMs", failing_endpoints AS "failingEndpoints",
+         retrying FROM activity_snapshots WHERE minute >= $1 AND minute < $2`,
+      [since, until],
+    );
+    return activityBuckets(since, until, bucketMs, counts.rows, snapshots.rows);
+  }
+
+  /** See `Store.pruneActivity`. */
+  async prune(before: number): Promise<number> {
+    const { rows } = await this.conn.q<{ n: number }>(
+      `WITH m AS (DELETE FROM activity_minutes WHERE minute < $1 RETURNING 1),
+            s AS (DELETE FROM activity_snapshots WHERE minute < $1 RETURNING 1)
+       SELECT ((SELECT count(*) FROM m) + (SELECT count(*) FROM s))::int AS n`,
+      [before],
+    );
+    return rows[0]!.n;
+  }
+}
