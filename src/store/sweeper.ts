@@ -3,9 +3,15 @@
  * runs `step` batch after batch (each a store call, a transaction of its own) until one comes
  * back short, letting other work in between two batches. The inbound request log's retention
  * and the message payloads' retention are such sweeps.
+ *
+ * A sweep is paced: after each batch it rests for as long as makes its batches at most
+ * `maxShare` of its time ({@link SWEEP_MAX_SHARE}, a tenth: 9 ms of rest after a 1 ms batch).
+ * A backlog of expired rows (the first sweep after an upgrade, a retention made shorter) is
+ * then worked off over minutes rather than in one burst that holds SQLite's single writer, or
+ * PostgreSQL's I/O, away from the deliveries for as long as it lasts.
  */
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import { type Clock, systemClock, type Timer } from '../core/clock.js';
 import { ValidationError } from '../core/errors.js';
@@ -23,7 +29,12 @@ export interface SweepTiming {
   logger?: Logger;
   intervalMs: number;
   batchSize: number;
+  /** The largest share of a sweep's time its batches may take, above 0 and at most 1 (default {@link SWEEP_MAX_SHARE}). */
+  maxShare?: number;
 }
+
+/** The share of its time a sweep spends in its batches at most (a tenth); the rest it waits. */
+export const SWEEP_MAX_SHARE = 0.1;
 
 /** What a sweep does and how it says so. */
 export interface SweepWork<K extends string> {
@@ -57,6 +68,11 @@ export async function reclaimAll(store: Pick<Store, 'reclaimSpace'>): Promise<nu
   }
 }
 
+function share(value: number): number {
+  if (!(value > 0 && value <= 1)) throw new ValidationError('maxShare', 'must be above 0 and at most 1');
+  return value;
+}
+
 function positive(field: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1)
     throw new ValidationError(field, 'must be a whole number from 1');
@@ -69,6 +85,8 @@ export class Sweeper<K extends string> extends EventEmitter implements AsyncDisp
   private readonly logger: Logger;
   private readonly intervalMs: number;
   private readonly batchSize: number;
+  /** Rest after a batch, per ms the batch took. */
+  private readonly restPerMs: number;
   private timer: Timer | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -82,6 +100,7 @@ export class Sweeper<K extends string> extends EventEmitter implements AsyncDisp
     this.logger = timing.logger ?? pino({ level: 'silent' });
     this.intervalMs = positive('intervalMs', timing.intervalMs);
     this.batchSize = positive('batchSize', timing.batchSize);
+    this.restPerMs = 1 / share(timing.maxShare ?? SWEEP_MAX_SHARE) - 1;
   }
 
   /** Sweeps now, then every `intervalMs`. */
@@ -97,11 +116,15 @@ export class Sweeper<K extends string> extends EventEmitter implements AsyncDisp
       ({ [this.work.count]: done, ...(error === undefined ? {} : { error }) }) as SweepResult<K>;
     try {
       while (!this.stopped) {
+        const started = performance.now();
         const n = await this.work.step(this.batchSize);
         done += n;
         if (n < this.batchSize) break;
-        // SQLite's statements run synchronously: let requests in between two batches.
-        await nextTurn();
+        // SQLite's statements run synchronously: let requests in between two batches, and
+        // rest as the pace says (a real wait: the batch's cost is real time, whatever the clock).
+        const rest = (performance.now() - started) * this.restPerMs;
+        if (rest >= 1) await sleep(rest);
+        else await nextTurn();
       }
       if (done > 0 && this.work.after && !this.stopped) await this.work.after();
     } catch (error) {
