@@ -120,6 +120,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     `herald: database ${redactUrl(options.db)} (${store.kind}), secrets ${box.encrypts ? 'encrypted with HERALD_MAIN_KEY' : 'stored in plain text (set HERALD_MAIN_KEY to encrypt them)'}`,
   );
 
+  for (const warning of (await store.maintenanceWarnings?.()) ?? []) logger.warn(warning);
+
   let stopCheckpoints: () => Promise<void> = async () => undefined;
   if (store.backgroundCheckpoints) {
     // A thread of its own copies the WAL back, so that no request waits for the copy. Without

@@ -785,6 +785,12 @@ export interface Store extends AsyncDisposable {
    */
   readonly reclaimSpace?: (maxPages: number) => Promise<number>;
   /**
+   * Optional: what about the database server's own settings will hurt Herald, in words for a
+   * warn line at start (PostgreSQL: autovacuum turned off, under which the per-table settings
+   * of migration 013 never act and the queue tables bloat); empty when nothing does.
+   */
+  readonly maintenanceWarnings?: () => Promise<string[]>;
+  /**
    * Optional: the connection pool's state now (PostgreSQL), for metrics: connections open,
    * idle, and queries waiting for one.
    */

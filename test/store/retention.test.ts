@@ -14,6 +14,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { herald } from '../cli/run.js';
 import { type Fixture, fixture } from '../delivery/fixture.js';
 import { receiversClosedAfterEach, tempDir, waitForEvent } from '../helpers.js';
+import { startHerald } from '../serve.js';
 import { db } from '../store-under-test.js';
 
 const DAY = 86_400_000;
@@ -213,6 +214,25 @@ describe.skipIf(db !== 'postgres')('PostgreSQL autovacuum of the queue tables', 
         'autovacuum_analyze_scale_factor=0.05',
       ],
     });
+  });
+
+  it('herald serve warns at start when the server runs with autovacuum off, where they never act', async () => {
+    f = await fixture();
+    const off = (await f.testStore.sql('SHOW autovacuum'))[0]!.autovacuum === 'off';
+    expect(await f.store.maintenanceWarnings!()).toEqual(
+      off ? [expect.stringContaining("PostgreSQL's autovacuum is off on this server")] : [],
+    );
+    const h = await startHerald();
+    try {
+      const line = h
+        .output()
+        .split('\n')
+        .find((l) => l.includes('autovacuum is off'));
+      if (off) expect(JSON.parse(line!)).toMatchObject({ level: 40, msg: expect.stringContaining('VACUUM') });
+      else expect(line).toBeUndefined();
+    } finally {
+      await h.stop();
+    }
   });
 });
 

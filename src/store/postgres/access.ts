@@ -77,6 +77,17 @@ export class PostgresAccess {
   }
 
   /** See `Store`. */
+  /** See `Store.maintenanceWarnings`. */
+  async maintenanceWarnings(): Promise<string[]> {
+    const { rows } = await this.conn.q<{ autovacuum: string }>('SHOW autovacuum');
+    if (rows[0]?.autovacuum !== 'off') return [];
+    return [
+      "PostgreSQL's autovacuum is off on this server: the per-table settings Herald sets never act, " +
+        'and the deliveries, attempts and messages tables bloat with dead rows that every claim walks ' +
+        'past; turn it on (autovacuum = on) or run VACUUM (ANALYZE) on them often (see the README)',
+    ];
+  }
+
   async ping(): Promise<void> {
     // A write committed, not a read: a standby after a failover, a full disk or a database
     // stopped for wraparound still answers SELECT 1 (migration 013's probe table).

@@ -424,6 +424,10 @@ export class PostgresStore implements Store {
   async ping(): Promise<void> {
     return this.access.ping();
   }
+  /** See `Store.maintenanceWarnings`. */
+  async maintenanceWarnings(): Promise<string[]> {
+    return this.access.maintenanceWarnings();
+  }
   async hasAdminToken(): Promise<boolean> {
     return this.access.hasAdminToken();
   }
