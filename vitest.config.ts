@@ -54,6 +54,10 @@ const ON_EACH_STORE = [
   'test/store/retention.test.ts',
   'test/transform/transformations.test.ts',
   'test/store/upgrade.test.ts',
+  'test/store/activity.test.ts',
+  'test/api/activity.test.ts',
+  'test/api/activity-snapshots.test.ts',
+  'test/api/event-type-schemas.test.ts',
 ];
 
 export default defineConfig({
