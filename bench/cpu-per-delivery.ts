@@ -10,15 +10,25 @@
  *
  * `N` (default 25,000) messages after 2,000 to warm up, from 64 lanes to one endpoint;
  * `ROUNDS` (default 3). Prints each run, then each build's median [runs].
+ *
+ * `STORE=postgres` runs each build on a fresh PostgreSQL database (under
+ * `HERALD_BENCH_PG_URL`, default postgres://postgres@127.0.0.1:5432/test): one
+ * `herald serve --role api` and `WORKERS` (default 1) `--role worker` processes, and counts
+ * Herald's CPU (API + workers) and PostgreSQL's apart: the sum of the backends serving the
+ * bench database (their pids from `pg_stat_activity`, CPU from `/proc/<pid>/stat`).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 import { PAYLOAD } from './e2e.js';
 
 const N = Number(process.env.N ?? 25_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARM_UP = 2_000;
+const STORE = process.env.STORE ?? 'sqlite';
+const WORKERS = Number(process.env.WORKERS ?? 1);
+const PG_URL = process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Clock ticks per second of /proc's CPU times (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 const message = {
@@ -32,18 +42,57 @@ function ticks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** CPU ticks of the PostgreSQL backends serving `database` now (0 for a backend gone). */
+async function backendTicks(admin: pg.Client, database: string): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, ticks(pid));
+    } catch {
+      // The backend ended between the query and the read.
+    }
+  }
+  return out;
+}
+
+/** Ticks each backend used between two readings (the pool keeps its connections open). */
+function backendDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? t);
+  return sum;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const roots = process.argv.slice(2).map((r) => resolve(r));
   if (roots.length === 0)
     throw new Error('usage: npx tsx bench/cpu-per-delivery.ts <checkout> [<checkout> …]');
-  const runs = new Map<string, { us: number[]; rate: number[] }>(roots.map((r) => [r, { us: [], rate: [] }]));
+  const runs = new Map<string, { us: number[]; pgUs: number[]; rate: number[] }>(
+    roots.map((r) => [r, { us: [], pgUs: [], rate: [] }]),
+  );
+  const admin = new pg.Client(PG_URL);
+  if (STORE === 'postgres') await admin.connect();
   for (let round = 0; round < ROUNDS; round++) {
     for (const root of roots) {
       const h = await import(pathToFileURL(`${root}/bench/harness.ts`).href);
       const receiver = await h.startReceiver();
-      const herald = await h.startHerald();
+      const database = `herald_cpu_${process.pid}_${round}_${roots.indexOf(root)}`;
+      let herald: { pid: number; post: Function; send: Function; stop: () => Promise<void> };
+      let workers: { pid: number }[] = [];
+      if (STORE === 'postgres') {
+        await admin.query(`CREATE DATABASE ${database}`);
+        const url = new URL(PG_URL);
+        url.pathname = `/${database}`;
+        herald = await h.startHerald(['--role', 'api', '--db', url.toString()]);
+        workers = await Promise.all(Array.from({ length: WORKERS }, () => h.startWorker(url.toString())));
+      } else herald = await h.startHerald();
+      const pids = [herald.pid, ...workers.map((w) => w.pid!)];
+      const heraldTicks = () => pids.reduce((sum, pid) => sum + ticks(pid), 0);
       try {
         const app = await herald.post('/app', { name: 'bench' });
         await herald.post(`/app/${app.id}/endpoint`, { url: `${receiver.url}?ep=0` });
@@ -51,24 +100,37 @@ async function main(): Promise<void> {
         await h.lanes(WARM_UP, 64, send);
         await h.until(receiver.count, WARM_UP);
         await receiver.reset();
-        const before = ticks(herald.pid);
+        const before = heraldTicks();
+        const pgBefore = STORE === 'postgres' ? await backendTicks(admin, database) : new Map();
         const started = performance.now();
         await h.lanes(N, 64, send);
         await h.until(receiver.count, N);
         const seconds = (performance.now() - started) / 1000;
-        const us = ((ticks(herald.pid) - before) / TICKS_PER_SECOND / N) * 1e6;
-        runs.get(root)!.us.push(us);
-        runs.get(root)!.rate.push(N / seconds);
-        console.log(`${root}: ${us.toFixed(0)} us CPU per delivery, ${(N / seconds).toFixed(0)}/s`);
+        const us = ((heraldTicks() - before) / TICKS_PER_SECOND / N) * 1e6;
+        const pgAfter = STORE === 'postgres' ? await backendTicks(admin, database) : new Map();
+        const pgUs = (backendDelta(pgBefore, pgAfter) / TICKS_PER_SECOND / N) * 1e6;
+        const r = runs.get(root)!;
+        r.us.push(us);
+        r.pgUs.push(pgUs);
+        r.rate.push(N / seconds);
+        console.log(
+          `${root}: ${us.toFixed(0)} us Herald CPU per delivery${STORE === 'postgres' ? `, ${pgUs.toFixed(0)} us PostgreSQL` : ''}, ${(N / seconds).toFixed(0)}/s`,
+        );
       } finally {
+        await h.stopAll(workers);
         await herald.stop();
         await receiver.stop();
+        if (STORE === 'postgres') await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       }
     }
   }
+  if (STORE === 'postgres') await admin.end();
+  const list = (xs: number[]) => xs.map((u) => u.toFixed(0)).join(', ');
   for (const [root, r] of runs)
     console.log(
-      `${root}: median ${median(r.us).toFixed(0)} us per delivery [${r.us.map((u) => u.toFixed(0)).join(', ')}], median ${median(r.rate).toFixed(0)}/s`,
+      `${root}: median ${median(r.us).toFixed(0)} us Herald per delivery [${list(r.us)}]` +
+        (STORE === 'postgres' ? `, PostgreSQL ${median(r.pgUs).toFixed(0)} [${list(r.pgUs)}]` : '') +
+        `, median ${median(r.rate).toFixed(0)}/s`,
     );
 }
 
