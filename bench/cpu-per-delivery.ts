@@ -22,6 +22,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { PAYLOAD } from './e2e.js';
+import type { HeraldServer } from './harness.js';
 
 const N = Number(process.env.N ?? 25_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
       const h = await import(pathToFileURL(`${root}/bench/harness.ts`).href);
       const receiver = await h.startReceiver();
       const database = `herald_cpu_${process.pid}_${round}_${roots.indexOf(root)}`;
-      let herald: { pid: number; post: Function; send: Function; stop: () => Promise<void> };
+      let herald: HeraldServer;
       let workers: { pid: number }[] = [];
       if (STORE === 'postgres') {
         await admin.query(`CREATE DATABASE ${database}`);
