@@ -135,6 +135,13 @@ export const EventTypeListQuery = Type.Object(
 export const ApplicationListQuery = Type.Object(
   {
     ...ListQuery.properties,
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'Herald: only applications whose name contains this text (any case)',
+      }),
+    ),
     exclude_apps_with_no_endpoints: NotInHerald<string>('Herald does not filter applications', ['false']),
     exclude_apps_with_disabled_endpoints: NotInHerald<string>('Herald does not filter applications', [
       'false',

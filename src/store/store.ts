@@ -53,6 +53,12 @@ export interface EventTypeFilter {
   includeArchived?: boolean;
 }
 
+/** Filters of {@link Store.listApplications}. */
+export interface ApplicationFilter {
+  /** Only applications whose name contains this text, in any case. */
+  nameContains?: string;
+}
+
 /** Filters of {@link Store.listEndpointDeliveries}. */
 export interface EndpointDeliveryFilter {
   endpointId: string;
@@ -434,7 +440,7 @@ export interface Store extends AsyncDisposable {
   /** An application by id or uid. */
   getApplication(idOrUid: string): Promise<Application | null>;
   /** Applications by id, newest first unless `page.order` says otherwise. */
-  listApplications(page: PageRequest): Promise<Page<Application>>;
+  listApplications(page: PageRequest, filter?: ApplicationFilter): Promise<Page<Application>>;
   /** Changes an application. Throws `NotFoundError`, `ConflictError`. */
   updateApplication(id: string, patch: ApplicationPatch): Promise<Application>;
   /** Deletes an application with its endpoints, messages, deliveries and attempts. */

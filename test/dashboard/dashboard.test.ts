@@ -71,6 +71,13 @@ describe('the operator dashboard', () => {
     await signIn(page, herald.token);
     await page.getByRole('link', { name: 'Applications' }).click();
     await page.getByRole('link', { name: 'Acme Shop' }).waitFor();
+    // Searched by a part of the name, in any case, on the server (`GET /app?name=`).
+    await page.getByLabel('Name, uid or id').fill('SHOP');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'Acme Shop' }).waitFor();
+    await page.getByLabel('Name, uid or id').fill('umbrella');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No application found').waitFor();
     // Searched by uid through the API; the customer's portal opens from a fresh link.
     await page.getByLabel('Name, uid or id').fill('acme');
     await page.getByRole('button', { name: 'Search' }).click();

@@ -16,55 +16,38 @@ import { Failures } from './failures.tsx';
 import { MessageLog } from './messages.tsx';
 import { useDash } from './session.ts';
 
-/** Applications per page, and how many a name search reads per request. */
+/** Applications per page. */
 const PAGE = 50;
-const SCAN = 250;
 
 interface Found {
   rows: Application[];
-  /** Where the next page (or the rest of a name search) starts; null: the end. */
+  /** Where the next page starts; null: the end. */
   iterator: string | null;
   /** The id or uid that matched exactly, shown first. */
   exact: Application | null;
 }
 
 /**
- * A page of applications; with `q`, the one whose id or uid is `q` (one request) and those
- * whose name contains it (read through the list, {@link SCAN} at a time, until a page is full).
+ * A page of applications; with `q`, the one whose id or uid is `q` (one request) and a page
+ * of those whose name contains it (the server's `name` filter).
  */
 async function findApps(
   api: ReturnType<typeof useDash>['api'],
   q: string,
   from: string | null,
 ): Promise<Found> {
-  const list = (iterator: string | null, limit: number) =>
-    ok(
-      api.GET('/api/v1/app', {
-        params: { query: { limit: String(limit), ...(iterator ? { iterator } : {}) } },
-      }),
-    );
-  if (!q) {
-    const page = await list(from, PAGE);
-    return { rows: page.data, iterator: page.done ? null : page.iterator, exact: null };
-  }
   let exact: Application | null = null;
-  if (!from) {
+  if (q && !from) {
     try {
       exact = await ok(api.GET('/api/v1/app/{app_id}', { params: { path: { app_id: q } } }));
     } catch (e) {
       if (!(e instanceof ApiError && (e.status === 404 || e.status === 422))) throw e;
     }
   }
-  const needle = q.toLowerCase();
-  const rows: Application[] = [];
-  let iterator = from;
-  for (;;) {
-    const page = await list(iterator, SCAN);
-    for (const a of page.data) if (a.name.toLowerCase().includes(needle) && a.id !== exact?.id) rows.push(a);
-    iterator = page.done ? null : page.iterator;
-    if (!iterator || rows.length >= PAGE) break;
-  }
-  return { rows, iterator, exact };
+  const query = { limit: String(PAGE), ...(from ? { iterator: from } : {}), ...(q ? { name: q } : {}) };
+  const page = await ok(api.GET('/api/v1/app', { params: { query } }));
+  const rows = page.data.filter((a) => a.id !== exact?.id);
+  return { rows, iterator: page.done ? null : page.iterator, exact };
 }
 
 export function AppList() {
@@ -151,7 +134,7 @@ export function AppList() {
               setFrom(found.data!.iterator);
             }}
           >
-            {query ? 'Search further' : 'Next'}
+            Next
           </button>
         )}
       </div>

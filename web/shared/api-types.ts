@@ -23,6 +23,8 @@ export interface paths {
                     iterator?: string;
                     /** @description 1 to 250, default 50 */
                     limit?: string;
+                    /** @description Herald: only applications whose name contains this text (any case) */
+                    name?: string;
                     order?: "ascending" | "descending";
                 };
                 header?: never;

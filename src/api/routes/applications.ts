@@ -55,7 +55,9 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
     },
     async (request) => {
       requireAdmin(request.principal);
-      const page = await store.listApplications(pageRequest(request.query));
+      const { name } = request.query;
+      const filter = name === undefined ? {} : { nameContains: name };
+      const page = await store.listApplications(pageRequest(request.query), filter);
       return { ...page, data: page.data.map(applicationOut) };
     },
   );

@@ -33,6 +33,7 @@ import {
   toEventType,
 } from '../rows.js';
 import type {
+  ApplicationFilter,
   ApplicationPatch,
   EndpointPatch,
   EventTypeFilter,
@@ -104,11 +105,14 @@ export class PostgresCatalog {
     return row ? toApplication(row) : null;
   }
 
-  async listApplications(page: PageRequest): Promise<Page<Application>> {
+  async listApplications(page: PageRequest, filter: ApplicationFilter = {}): Promise<Page<Application>> {
     const ks = keyset(page, 'descending');
     const w = new Where();
     // The reserved application of the operational webhooks is not a user's.
     w.where.push(`id <> ${w.param(OPERATIONAL_APP_ID)}`);
+    if (filter.nameContains !== undefined) {
+      w.where.push(`strpos(lower(name), lower(${w.param(filter.nameContains)})) > 0`);
+    }
     const sql = `SELECT * FROM applications ${w.pageSql(ks, 'id', page.limit)}`;
     const { rows } = await this.conn.q<ApplicationRow>(sql, w.params);
     return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);

@@ -33,6 +33,7 @@ import {
   toEventType,
 } from '../rows.js';
 import type {
+  ApplicationFilter,
   ApplicationPatch,
   EndpointPatch,
   EventTypeFilter,
@@ -196,10 +197,14 @@ export class SqliteCatalog {
     return row ? toApplication(row) : null;
   }
 
-  listApplications(page: PageRequest): Page<Application> {
+  listApplications(page: PageRequest, filter: ApplicationFilter = {}): Page<Application> {
     const ks = keyset(page, 'descending');
     // The reserved application of the operational webhooks is not a user's.
     const w: Where = { where: ['id <> @reserved'], params: { reserved: OPERATIONAL_APP_ID } };
+    if (filter.nameContains !== undefined) {
+      w.where.push('instr(lower(name), lower(@nameContains)) > 0');
+      w.params.nameContains = filter.nameContains;
+    }
     const sql = `SELECT * FROM applications ${pageSql(w, ks, 'id', page.limit)}`;
     const rows = this.conn.cached<[Record<string, unknown>], ApplicationRow>(sql).all(w.params);
     return pageFrom(rows.map(toApplication), page, ks, (a) => a.id);

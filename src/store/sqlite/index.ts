@@ -24,6 +24,7 @@ import { type InboundRetention, inboundRetention } from '../inbound-retention.js
 import { plainBox, type SecretBox } from '../secret-box.js';
 import type {
   AcceptedMessage,
+  ApplicationFilter,
   ApplicationPatch,
   AttemptFilter,
   AttemptsListener,
@@ -178,8 +179,8 @@ export class SqliteStore implements Store {
   async getApplication(idOrUid: string): Promise<Application | null> {
     return this.catalog.getApplication(idOrUid);
   }
-  async listApplications(page: PageRequest): Promise<Page<Application>> {
-    return this.catalog.listApplications(page);
+  async listApplications(page: PageRequest, filter?: ApplicationFilter): Promise<Page<Application>> {
+    return this.catalog.listApplications(page, filter);
   }
   async updateApplication(id: string, patch: ApplicationPatch): Promise<Application> {
     return this.catalog.updateApplication(id, patch);
