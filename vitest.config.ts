@@ -58,6 +58,7 @@ const ON_EACH_STORE = [
   'test/api/activity.test.ts',
   'test/api/activity-snapshots.test.ts',
   'test/api/event-type-schemas.test.ts',
+  'test/api/app-name-search.test.ts',
 ];
 
 export default defineConfig({
