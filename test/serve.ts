@@ -37,6 +37,8 @@ export interface StartOptions {
   token?: string;
   /** Let endpoints on 127.0.0.0/8 be reached (`--allow-network`); default true. */
   allowLoopback?: boolean;
+  /** Run it inside this network namespace (`ip netns exec`); default the test's own. */
+  netns?: string;
 }
 
 /** Starts `herald serve` on a free port with a fresh database and a known admin token. */
@@ -51,9 +53,13 @@ export async function startHerald(
   const token = options.token ?? `test_admin_${Math.random().toString(36).slice(2)}`;
   // A worker has no API; its banner ends with the dispatcher line.
   const ready = extraArgs.includes('worker') ? /dispatcher running/ : /API listening on (http:\/\/\S+)/;
+  const [command, ...prefix] = options.netns
+    ? ['ip', 'netns', 'exec', options.netns, process.execPath]
+    : [process.execPath];
   const child = spawn(
-    process.execPath,
+    command!,
     [
+      ...prefix,
       BIN,
       'serve',
       '--port',
@@ -149,5 +155,24 @@ export function apiClient(target: () => HeraldProcess): ApiClient {
       return { status: res.statusCode, body: await res.body.text() };
     },
     close: () => agent.close(),
+  };
+}
+
+/**
+ * POSTs JSON to `/api/v1{path}` of any of several processes through one pooled agent (the
+ * load of the scale-out tests); throws, with the answer, unless 2xx.
+ */
+export function pooledPoster(agent: Agent, token: string) {
+  return async (api: HeraldProcess, path: string, body: unknown): Promise<{ id: string }> => {
+    const res = await agent.request({
+      origin: api.url,
+      path: `/api/v1${path}`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text}`);
+    return JSON.parse(text) as { id: string };
   };
 }

@@ -10,7 +10,7 @@ import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DISPATCHER_DEFAULTS } from '../../src/delivery/config.js';
 import { freshDatabase } from '../pg.js';
-import { type HeraldProcess, startHerald } from '../serve.js';
+import { type HeraldProcess, pooledPoster, startHerald } from '../serve.js';
 
 const MESSAGES = Number(process.env.SCALE_MESSAGES ?? 20_000);
 const LEASE_MS = 10_000;
@@ -67,18 +67,7 @@ async function cluster() {
 async function sendAll(apis: HeraldProcess[], token: string, receiverUrl: string): Promise<Set<string>> {
   const agent = new Agent({ connections: 32 });
   cleanups.push(() => agent.close());
-  const call = async (api: HeraldProcess, path: string, body: unknown) => {
-    const res = await agent.request({
-      origin: api.url,
-      path: `/api/v1${path}`,
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text}`);
-    return JSON.parse(text) as { id: string };
-  };
+  const call = pooledPoster(agent, token);
   await call(apis[0]!, '/app', { name: 'scale', uid: 'scale' });
   await call(apis[1]!, '/app/scale/endpoint', { url: receiverUrl });
   const accepted = new Set<string>();
