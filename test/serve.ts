@@ -39,6 +39,8 @@ export interface StartOptions {
   allowLoopback?: boolean;
   /** Run it inside this network namespace (`ip netns exec`); default the test's own. */
   netns?: string;
+  /** How long it may take to say it listens (ms); default 15 s. */
+  startTimeoutMs?: number;
 }
 
 /** Starts `herald serve` on a free port with a fresh database and a known admin token. */
@@ -84,7 +86,10 @@ export async function startHerald(
     out += d.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`herald did not start:\n${out}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`herald did not start:\n${out}`)),
+      options.startTimeoutMs ?? 15_000,
+    );
     const check = () => {
       const m = ready.exec(out);
       if (m) {

