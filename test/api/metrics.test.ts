@@ -137,3 +137,24 @@ describe('--metrics-public', () => {
     }
   });
 });
+
+describe('--metrics-per-endpoint', () => {
+  it("labels the attempt counter with each endpoint's id", async () => {
+    const small = await startHerald(['--metrics-per-endpoint']);
+    try {
+      const app = await small.post('/app', { name: 'small' });
+      const ep = await small.post(`/app/${app.id}/endpoint`, { url: ok.url });
+      await small.post(`/app/${app.id}/msg`, { eventType: 'order.paid', payload: {} });
+      const labels = { outcome: 'succeeded', status_class: '2xx', endpoint: String(ep.id) };
+      const text = await eventually(
+        async () => (await scrape(small.token, `${small.url}/metrics`)).text,
+        (t) => sample(t, 'herald_attempts_total', labels) === 1,
+      );
+      expect(sample(text, 'herald_attempts_total', labels)).toBe(1);
+      // Without the flag, the same counter has no endpoint label (the shared server above).
+      expect((await scrape()).text).not.toContain('endpoint="');
+    } finally {
+      await small.stop();
+    }
+  });
+});
