@@ -79,6 +79,9 @@ describe('herald listen', () => {
       expect(verified).toEqual([{ msgId: one, n: 1 }]);
 
       // Killed outright: the next five wait in Herald, and arrive in order when it comes back.
+      // (Killed before Herald has the answer for the first, it would send that one again, as
+      // at-least-once delivery should: wait for its attempt to be recorded.)
+      await pollAttempts(`msg/${one}`, 1);
       await first.stop('SIGKILL');
       const ids: string[] = [];
       for (let n = 2; n <= 6; n++) ids.push(await send(n));
