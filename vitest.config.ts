@@ -59,6 +59,7 @@ const ON_EACH_STORE = [
   'test/api/activity-snapshots.test.ts',
   'test/api/event-type-schemas.test.ts',
   'test/api/app-name-search.test.ts',
+  'test/api/search.test.ts',
 ];
 
 export default defineConfig({

@@ -20,7 +20,9 @@ export const DIFFERS: Record<string, string> = {
   'PATCH /api/v1/app/{app_id}':
     "`throttleRate` (or `rateLimit`) is stored and returned, not enforced (endpoints' own rates are)",
   'POST /api/v1/app/{app_id}/msg':
-    'without `payloadRetentionPeriod` or `payloadRetentionHours` the payload is kept as long as the message (Svix applies a default retention of its own); both at once answer 422; a `deliverAt` more than 24 hours ahead answers 422, one already past sends now',
+    'without `payloadRetentionPeriod` or `payloadRetentionHours` the payload is kept as long as the message (Svix applies a default retention of its own); both at once answer 422; a `deliverAt` more than 24 hours ahead answers 422, one already past sends now; the `idempotency-key` is kept with the message, for `GET /api/v1/search`',
+  'GET /api/v1/app/{app_id}/msg':
+    "Herald's `status` (1 pending, 2 failed) lists the messages with a delivery in that state to any endpoint; 0 and 3 answer 422 (list one endpoint's messages for those: `GET …/endpoint/{endpoint_id}/msg?status=`)",
   'POST /api/v1/app/{app_id}/msg/expunge-all-contents':
     'admin token only (403 for an application token); the task (`application.purge_content`) reports `data.messagesPurged` on `GET /api/v1/background-task/{task_id}`',
   'DELETE /api/v1/app/{app_id}/msg/{msg_id}/content':

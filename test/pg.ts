@@ -23,3 +23,11 @@ export async function freshDatabase(tag: string): Promise<{ url: string; drop: (
     },
   };
 }
+
+/** Drops a schema a test made in the shared test database, with what is in it. */
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client(PG_URL);
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await client.end();
+}

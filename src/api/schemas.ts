@@ -542,6 +542,13 @@ export const MessageQuery = Type.Object(
     tag: MessageTag,
     ...timeWindow,
     with_content: WithContent,
+    status: Type.Optional(
+      Type.String({
+        pattern: '^[0-3]$',
+        description:
+          "Herald: only messages with a delivery in this state to any endpoint: 1 pending or 2 failed (0 and 3 answer 422: filter one endpoint's messages for those)",
+      }),
+    ),
   },
   Closed,
 );

@@ -40,6 +40,7 @@ import { type ListenOptions, listenRoutes } from './routes/listen.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationalWebhookRoutes } from './routes/operational-webhooks.js';
 import { type PortalOptions, portalRoutes } from './routes/portal.js';
+import { searchRoutes } from './routes/search.js';
 import { sourceRoutes } from './routes/sources.js';
 import { transformationRoutes } from './routes/transformations.js';
 import { UNSUPPORTED_KEYWORD, type Unsupported } from './schemas.js';
@@ -452,6 +453,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(backgroundTaskRoutes, ctx);
       await api.register(operationalWebhookRoutes, ctx);
       await api.register(activityRoutes, ctx);
+      await api.register(searchRoutes, ctx);
       await api.register(listenRoutes, { ...ctx, ...(options.listen ? { listen: options.listen } : {}) });
 
       await api.register(authRoutes, ctx);

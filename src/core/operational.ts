@@ -77,6 +77,7 @@ export function operationalMessage(id: string, event: OperationalEvent, now: num
     payloadExpiresAt: null,
     traceContext: null,
     transformationsParams: null,
+    idempotencyKey: null,
     createdAt: now,
   };
 }

@@ -174,6 +174,8 @@ export interface Message {
    * any), so that its attempts join the ingest's trace; `null` when tracing was off.
    */
   traceContext: string | null;
+  /** The `Idempotency-Key` it was created with (POST msg), kept for the operator's search. */
+  idempotencyKey: string | null;
   createdAt: number;
 }
 

@@ -268,6 +268,7 @@ export function messageRecord(id: string, input: NewMessage, now: number): Messa
     deliverAt: checkDeliverAt(input.deliverAt, now),
     payloadExpiresAt: payloadExpiry(input.payloadRetentionHours, now),
     traceContext: input.traceContext ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
     createdAt: now,
   };
 }

@@ -73,3 +73,12 @@ export function idWindow(
     ...(window.after !== undefined ? { above: idCeiling(prefix, window.after) } : {}),
   };
 }
+
+/**
+ * The range of the strings that start with `prefix`, in byte order (SQLite's BINARY, or
+ * COLLATE "C"): `from <= s < to`. U+10FFFF is the greatest code point, whose UTF-8 bytes
+ * sort after those of any other.
+ */
+export function prefixRange(prefix: string): { from: string; to: string } {
+  return { from: prefix, to: `${prefix}\u{10FFFF}` };
+}

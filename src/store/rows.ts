@@ -221,6 +221,8 @@ export interface MessageRow {
   expunged_at: number | null;
   /** Absent where a query leaves it out (it matters to claims only). */
   trace_context?: string | null;
+  /** Absent where a query leaves it out. */
+  idempotency_key?: string | null;
   created_at: number;
   transformations_params: string | null;
 }
@@ -239,6 +241,7 @@ export function toMessage(r: MessageRow): Message {
     deliverAt: r.deliver_at,
     payloadExpiresAt: r.payload_expires_at,
     traceContext: r.trace_context ?? null,
+    idempotencyKey: r.idempotency_key ?? null,
     createdAt: r.created_at,
   };
 }
@@ -258,6 +261,7 @@ export function fromMessage(m: Message): MessageRow {
     payload_expires_at: m.payloadExpiresAt,
     expunged_at: m.payload === null ? m.createdAt : null,
     trace_context: m.traceContext,
+    idempotency_key: m.idempotencyKey,
     created_at: m.createdAt,
     transformations_params: textOrNull(m.transformationsParams),
   };

@@ -144,6 +144,8 @@ export interface NewMessage {
   transformationsParams?: Record<string, unknown> | null;
   /** The ingest's W3C trace context as JSON text ({@link Message.traceContext}); stored as given. */
   traceContext?: string | null;
+  /** The `Idempotency-Key` of the request that created it ({@link Message.idempotencyKey}). */
+  idempotencyKey?: string | null;
 }
 
 /** A durably stored message and how many deliveries it fanned out to. */
@@ -318,7 +320,18 @@ export interface MessageFilter {
   /** Only messages created before / after these times (ms). */
   before?: number;
   after?: number;
+  /**
+   * Only messages with at least one delivery in this state, to any endpoint. Only these two
+   * are served without an endpoint: the index of it (`deliveries_by_app_status`) holds them alone.
+   */
+  deliveryStatus?: SearchableDeliveryStatus;
 }
+
+/** The delivery states {@link MessageFilter.deliveryStatus} filters by. */
+export type SearchableDeliveryStatus = 'pending' | 'failed';
+
+/** What a message found by {@link Store.findMessages} matched on. */
+export type MessageMatch = 'id' | 'eventId' | 'idempotencyKey';
 
 /** How long an expired application token is kept, so that using it hears "expired", not "invalid": 30 days. */
 export const EXPIRED_TOKEN_KEPT_MS = 30 * 86_400_000;
@@ -491,6 +504,16 @@ export interface Store extends AsyncDisposable {
   listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<Message>>;
   /** Messages of an application by id, those that exist, in no particular order. */
   getMessages(appId: string, ids: readonly string[]): Promise<Message[]>;
+  /**
+   * Messages of any application whose id, eventId or idempotency key is `key` (the operator's
+   * search): the one with that id, then up to `limit` by eventId and up to `limit` by
+   * idempotency key, in no particular order; each kind one index search that stops at `limit`.
+   */
+  findMessages(key: string, limit: number): Promise<{ matched: MessageMatch; message: Message }[]>;
+  /** The endpoint with this id, in whichever application. */
+  findEndpoint(id: string): Promise<Endpoint | null>;
+  /** Endpoints of any application whose URL starts with `prefix`, by URL, at most `limit` (one index range). */
+  findEndpointsByUrl(prefix: string, limit: number): Promise<Endpoint[]>;
   /**
    * An endpoint's deliveries with their messages, keyed by message id and paged as
    * {@link listMessages} pages (the time window is the messages' time).

@@ -19,6 +19,8 @@ export interface ListsFixture {
   store: Store;
   clock: ManualClock;
   svix: Svix;
+  /** Where the API listens (`http://127.0.0.1:port`). */
+  url: string;
   /** GETs `/api/v1{path}` with the admin token. */
   get<T = unknown>(path: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export async function openListsFixture(name: string): Promise<ListsFixture> {
     store,
     clock,
     svix: new Svix(TOKEN, { serverUrl: url }),
+    url,
     async get<T>(path: string) {
       const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
       return { status: res.status, body: (await res.json()) as T };

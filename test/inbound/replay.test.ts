@@ -7,7 +7,6 @@
  * call retried with the same Idempotency-Key replays once.
  */
 import { sign as githubSign } from '@octokit/webhooks-methods';
-import pg from 'pg';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/api/auth.js';
@@ -18,7 +17,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { type Receiver, startReceiver, tempDir, waitForEvent } from '../helpers.js';
-import { PG_URL } from '../pg.js';
+import { dropSchema, PG_URL } from '../pg.js';
 
 const TOKEN = 'replay-admin';
 const dir = tempDir();
@@ -26,10 +25,7 @@ const schema = `t${process.pid}_${Date.now().toString(36)}_replay`;
 
 afterAll(async () => {
   dir.remove();
-  const client = new pg.Client(PG_URL);
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  await dropSchema(schema);
 });
 
 const BACKENDS: [string, (clock: ManualClock) => Promise<Store>][] = [

@@ -10,17 +10,14 @@ import { DELIVERIES_AFTER, MESSAGES_AFTER, REPLAY_CANDIDATES } from '../../src/s
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { BATCH_SQL, openSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers.js';
-import { PG_URL } from '../pg.js';
+import { dropSchema, PG_URL } from '../pg.js';
 
 const dir = tempDir();
 const schema = `t${process.pid}_${Date.now().toString(36)}_plans`;
 
 afterAll(async () => {
   dir.remove();
-  const client = new pg.Client(PG_URL);
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  await dropSchema(schema);
 });
 
 describe('background-task batch plans', () => {

@@ -231,14 +231,35 @@ describe(`upgrading a ${db} database with data in it`, () => {
         expect((await store.getDelivery(written.due, written.endpointId))?.status).toBe('succeeded');
         expect((await store.getEndpoint(appId, written.endpointId))?.headers).toEqual({ 'x-shop': 'one' });
         await store.ping();
-        // The activity minutes (019) start counting at once, and the retry index answers.
+        // The activity minutes (019) start counting at once (a schema that had them holds the
+        // fresh database's counts already), and the retry index answers.
         const at = Date.now();
-        await store.acceptMessage({ appId, eventType: 'order.paid', payload: '{"order":3}' });
         const minute = at - (at % 60_000);
-        const counted = await store.activity(minute, minute + 120_000, 120_000);
-        expect(counted.map((b) => b.accepted)).toEqual([1]);
+        const accepted = async () =>
+          (await store.activity(minute, minute + 120_000, 120_000)).reduce((n, b) => n + b.accepted, 0);
+        const acceptedBefore = await accepted();
+        await store.acceptMessage({ appId, eventType: 'order.paid', payload: '{"order":3}' });
+        expect(await accepted()).toBe(acceptedBefore + 1);
         expect(await store.countRetrying()).toEqual({ endpoints: 0, deliveries: 0 });
         expect(await store.snapshotActivity(Date.now())).toBe(true);
+        // 020: a message keeps the idempotency key it was accepted with; the search and the
+        // status filter answer on the rows an older Herald wrote too.
+        const keyed = await store.acceptMessage({
+          appId,
+          eventType: 'order.paid',
+          payload: '{"order":4}',
+          idempotencyKey: 'after-upgrade',
+        });
+        expect((await store.findMessages('after-upgrade', 5)).map((m) => [m.matched, m.message.id])).toEqual([
+          ['idempotencyKey', keyed.message.id],
+        ]);
+        expect((await store.findMessages(written.delivered, 5)).map((m) => m.matched)).toEqual(['id']);
+        expect((await store.findEndpointsByUrl(receiver.url, 5)).map((e) => e.id)).toEqual([
+          written.endpointId,
+        ]);
+        const pending = await store.listMessages({ appId, deliveryStatus: 'pending' }, { limit: 10 });
+        expect(pending.data.map((m) => m.id)).toContain(keyed.message.id);
+        expect(pending.data.map((m) => m.id)).not.toContain(written.delivered);
       } finally {
         await store[Symbol.asyncDispose]();
       }

@@ -1660,6 +1660,8 @@ export interface paths {
                     iterator?: string;
                     /** @description 1 to 250, default 50 */
                     limit?: string;
+                    /** @description Herald: only messages with a delivery in this state to any endpoint: 1 pending or 2 failed (0 and 3 answer 422: filter one endpoint's messages for those) */
+                    status?: string;
                     tag?: string;
                     /** @description default true; false leaves payloads (and attempt response bodies) out */
                     with_content?: "true" | "false";
@@ -3372,6 +3374,128 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search every application by id, eventId, idempotency key or endpoint URL (the dashboard)
+         * @description One query across every application: an application by id or uid; messages by id, eventId or the Idempotency-Key they were created with; endpoints by id, exact URL or URL prefix (without a scheme, under https:// and http:// too). Each lookup is one index search. Admin token only.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description at most this many messages by eventId, by idempotency key, and endpoints by URL: 1 to 100, default 20 */
+                    limit?: string;
+                    /** @description an application id or uid, a message id, eventId or idempotency key, an endpoint id, URL or URL prefix */
+                    q: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            applications: {
+                                application: {
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    id: string;
+                                    metadata: {
+                                        [key: string]: string;
+                                    };
+                                    name: string;
+                                    rateLimit: number | null;
+                                    throttleRate: number | null;
+                                    uid: string | null;
+                                    /** Format: date-time */
+                                    updatedAt: string;
+                                };
+                                matched: "id" | "uid";
+                            }[];
+                            /** @description false when a kind reached `limit`: there may be more of it */
+                            done: boolean;
+                            /** @description by URL */
+                            endpoints: {
+                                app: {
+                                    id: string;
+                                    name: string;
+                                    uid: string | null;
+                                };
+                                endpoint: {
+                                    channels: string[] | null;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    description: string;
+                                    disabled: boolean;
+                                    disabledAt: string | null;
+                                    disabledReason: ("gone" | "failing" | "idle") | null;
+                                    filter: {
+                                        [key: string]: unknown;
+                                    } | null;
+                                    filterTypes: string[] | null;
+                                    id: string;
+                                    metadata: {
+                                        [key: string]: string;
+                                    };
+                                    rateLimit: number | null;
+                                    retrySchedule: number[] | null;
+                                    throttleRate: number | null;
+                                    timeout: number | null;
+                                    uid: string | null;
+                                    /** Format: date-time */
+                                    updatedAt: string;
+                                    url: string;
+                                    version: number;
+                                };
+                                matched: "id" | "url" | "urlPrefix";
+                            }[];
+                            /** @description without their payloads ({}); by id, then eventId, then idempotency key */
+                            messages: {
+                                app: {
+                                    id: string;
+                                    name: string;
+                                    uid: string | null;
+                                };
+                                matched: "id" | "eventId" | "idempotencyKey";
+                                message: {
+                                    channels: string[] | null;
+                                    deliverAt: string | null;
+                                    eventId: string | null;
+                                    eventType: string;
+                                    id: string;
+                                    /** @description The payload; {"expired": true} once expunged or past its retention (as Svix) */
+                                    payload: {
+                                        [key: string]: unknown;
+                                    };
+                                    tags: string[] | null;
+                                    /** Format: date-time */
+                                    timestamp: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox';
 import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/errors.js';
 import { matches } from '../../core/filter.js';
 import type { Application, DeliveryStatus } from '../../core/types.js';
+import type { SearchableDeliveryStatus } from '../../store/store.js';
 import { traceIngest } from '../../tracing/tracing.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
@@ -16,7 +17,7 @@ import {
   requireEnabled,
   timeParam,
 } from '../context.js';
-import { PayloadTooLargeError } from '../errors.js';
+import { PayloadTooLargeError, QueryError } from '../errors.js';
 import {
   AppParams,
   AttemptByEndpointQuery,
@@ -64,6 +65,21 @@ function retentionHours(body: Static<typeof MessageIn>): number | null {
 
 /** Svix's status codes as delivery states: 0 success, 1 pending, 2 fail, 3 sending. */
 const STATUS_OF_CODE: readonly DeliveryStatus[] = ['succeeded', 'pending', 'failed', 'sending'];
+
+/**
+ * Herald's `status` of the message list: messages with a delivery in that state to any
+ * endpoint. Only pending (1) and failed (2) have an index across endpoints; success (0) and
+ * sending (3) are filtered per endpoint (`GET …/endpoint/{endpoint_id}/msg?status=`).
+ */
+function messageStatusParam(status: string | undefined): SearchableDeliveryStatus | undefined {
+  if (status === undefined) return undefined;
+  if (status === '1') return 'pending';
+  if (status === '2') return 'failed';
+  throw new QueryError(
+    'status',
+    "only 1 (pending) and 2 (failed) filter the messages of every endpoint; for 0 (success) or 3 (sending), list one endpoint's messages: GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg?status=",
+  );
+}
 
 /** The filters a list's query shares with the message list: event types, channel, tag, time window. */
 function messageFilter(q: {
@@ -150,6 +166,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
             ...(payloadRetentionHours !== null ? { payloadRetentionHours } : {}),
             ...(traceContext !== null ? { traceContext } : {}),
             ...(body.transformationsParams ? { transformationsParams: body.transformationsParams } : {}),
+            // Kept with the message for the operator's search (GET /api/v1/search).
+            ...(request.idempotency ? { idempotencyKey: request.idempotency.key } : {}),
             payload,
           });
           return accepted.message;
@@ -177,7 +195,11 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     async (request, reply) => {
       const owner = await appOf(ctx, request, request.params.app_id);
       const q = request.query;
-      const page = await store.listMessages({ appId: owner.id, ...messageFilter(q) }, pageRequest(q));
+      const deliveryStatus = messageStatusParam(q.status);
+      const page = await store.listMessages(
+        { appId: owner.id, ...messageFilter(q), ...(deliveryStatus ? { deliveryStatus } : {}) },
+        pageRequest(q),
+      );
       const withContent = flagParam(q.with_content, true);
       return sendJson(
         reply as FastifyReply,

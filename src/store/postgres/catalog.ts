@@ -21,7 +21,7 @@ import {
   listenerChanges,
   rotatedSecrets,
 } from '../normalise.js';
-import { keyset, pageFrom } from '../paging.js';
+import { keyset, pageFrom, prefixRange } from '../paging.js';
 import {
   type ApplicationRow,
   type EndpointRow,
@@ -57,6 +57,9 @@ const EVENT_TYPE_UPSERT = `
   ON CONFLICT (name) DO UPDATE SET description = excluded.description, schemas = excluded.schemas,
     archived = excluded.archived, deprecated = excluded.deprecated, feature_flag = excluded.feature_flag,
     updated_at = excluded.updated_at`;
+
+/** Endpoints of any application whose URL is in [$1, $2), at most $3: a range of endpoints_by_url. */
+export const ENDPOINTS_BY_URL = 'SELECT * FROM endpoints WHERE url >= $1 AND url < $2 ORDER BY url LIMIT $3';
 
 /** Applications, endpoints and event types of a PostgreSQL store. */
 export class PostgresCatalog {
@@ -275,6 +278,19 @@ export class PostgresCatalog {
       )
     ).rows[0];
     return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  /** See `Store.findEndpoint`. */
+  async findEndpoint(id: string): Promise<Endpoint | null> {
+    const row = (await this.conn.q<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [id])).rows[0];
+    return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  /** See `Store.findEndpointsByUrl`. */
+  async findEndpointsByUrl(prefix: string, limit: number): Promise<Endpoint[]> {
+    const { from, to } = prefixRange(prefix);
+    const { rows } = await this.conn.q<EndpointRow>(ENDPOINTS_BY_URL, [from, to, limit]);
+    return rows.map((r) => toEndpoint(r, this.conn.box));
   }
 
   /** An endpoint of an application; throws `NotFoundError`. */

@@ -44,6 +44,7 @@ import type {
   IdempotentAnswer,
   ListenerClaim,
   MessageFilter,
+  MessageMatch,
   NewApplication,
   NewEndpoint,
   NewEventType,
@@ -215,6 +216,15 @@ export class PostgresStore implements Store {
   }
   async getMessages(appId: string, ids: readonly string[]): Promise<Message[]> {
     return this.messages.getMessages(appId, ids);
+  }
+  async findMessages(key: string, limit: number): Promise<{ matched: MessageMatch; message: Message }[]> {
+    return this.messages.findMessages(key, limit);
+  }
+  async findEndpoint(id: string): Promise<Endpoint | null> {
+    return this.catalog.findEndpoint(id);
+  }
+  async findEndpointsByUrl(prefix: string, limit: number): Promise<Endpoint[]> {
+    return this.catalog.findEndpointsByUrl(prefix, limit);
   }
   async listEndpointDeliveries(
     filter: EndpointDeliveryFilter,

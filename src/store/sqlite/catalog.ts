@@ -21,7 +21,7 @@ import {
   listenerChanges,
   rotatedSecrets,
 } from '../normalise.js';
-import { keyset, pageFrom } from '../paging.js';
+import { keyset, pageFrom, prefixRange } from '../paging.js';
 import {
   type ApplicationRow,
   type EndpointRow,
@@ -55,6 +55,10 @@ interface EventTypeParams {
   feature_flag: string | null;
   now: number;
 }
+
+/** Endpoints of any application whose URL is in [@from, @to): a range of endpoints_by_url. */
+export const ENDPOINTS_BY_URL =
+  'SELECT * FROM endpoints WHERE url >= @from AND url < @to ORDER BY url LIMIT @limit';
 
 function prepare({ db }: SqliteConnection) {
   return {
@@ -100,6 +104,8 @@ function prepare({ db }: SqliteConnection) {
       `SELECT * FROM endpoints WHERE app_id = @appId AND (id = @key OR uid = @key)
        ORDER BY id = @key DESC LIMIT 1`,
     ),
+    endpointAnyApp: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
+    endpointsByUrl: db.prepare<[{ from: string; to: string; limit: number }], EndpointRow>(ENDPOINTS_BY_URL),
     enabledEndpointsOfApp: db.prepare<[string], EndpointRow>(
       'SELECT * FROM endpoints WHERE app_id = ? AND disabled = 0',
     ),
@@ -353,6 +359,16 @@ export class SqliteCatalog {
     if (app === null) return null;
     const row = this.stmt.endpointById.get({ appId: app, key: idOrUid });
     return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  findEndpoint(id: string): Endpoint | null {
+    const row = this.stmt.endpointAnyApp.get(id);
+    return row ? toEndpoint(row, this.conn.box) : null;
+  }
+
+  findEndpointsByUrl(prefix: string, limit: number): Endpoint[] {
+    const rows = this.stmt.endpointsByUrl.all({ ...prefixRange(prefix), limit });
+    return rows.map((r) => toEndpoint(r, this.conn.box));
   }
 
   private mustGetEndpoint(appId: string, idOrUid: string): Endpoint {

@@ -55,6 +55,25 @@ export function windowBounds(w: Where, column: string, bounds: { below?: string;
   }
 }
 
+/** Adds a list's filters on the message `m`: event types, channel, tag. */
+export function messageConditions(
+  w: Where,
+  filter: { eventTypes?: readonly string[]; channel?: string; tag?: string },
+): void {
+  if (filter.eventTypes && filter.eventTypes.length > 0) {
+    w.where.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
+    w.params.eventTypes = JSON.stringify(filter.eventTypes);
+  }
+  if (filter.channel !== undefined) {
+    w.where.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
+    w.params.channel = filter.channel;
+  }
+  if (filter.tag !== undefined) {
+    w.where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
+    w.params.tag = filter.tag;
+  }
+}
+
 /** `WHERE … ORDER BY … LIMIT …` of one page read by `ks` on `column` (the key). */
 export function pageSql(w: Where, ks: Keyset, column: string, limit: number): string {
   const where = [...w.where];

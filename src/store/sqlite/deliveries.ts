@@ -44,7 +44,7 @@ import type {
   TimeWindow,
 } from '../store.js';
 import type { SqliteActivity } from './activity.js';
-import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
+import { messageConditions, pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 import type { SqliteOperational } from './operational.js';
 
 const CLAIM_COLUMNS = `
@@ -113,7 +113,7 @@ const MESSAGE_AS_JSON = `json_object('id', m.id, 'app_id', m.app_id, 'event_type
     'event_id', m.event_id, 'channels', m.channels, 'tags', m.tags, 'payload', m.payload,
     'headers', m.headers, 'deliver_at', m.deliver_at, 'payload_expires_at', m.payload_expires_at,
     'expunged_at', m.expunged_at, 'created_at', m.created_at,
-    'transformations_params', m.transformations_params)`;
+    'transformations_params', m.transformations_params, 'idempotency_key', m.idempotency_key)`;
 
 /**
  * The background tasks' batches (named parameters): each reads at most @limit rows in id order
@@ -595,18 +595,7 @@ export class SqliteDeliveries {
       w.where.push('d.status = @status');
       w.params.status = filter.status;
     }
-    if (filter.eventTypes && filter.eventTypes.length > 0) {
-      w.where.push('m.event_type IN (SELECT value FROM json_each(@eventTypes))');
-      w.params.eventTypes = JSON.stringify(filter.eventTypes);
-    }
-    if (filter.channel !== undefined) {
-      w.where.push('EXISTS (SELECT 1 FROM json_each(m.channels) WHERE value = @channel)');
-      w.params.channel = filter.channel;
-    }
-    if (filter.tag !== undefined) {
-      w.where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = @tag)');
-      w.params.tag = filter.tag;
-    }
+    messageConditions(w, filter);
     windowBounds(w, 'd.msg_id', idWindow('msg', filter));
     const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
     const sql = `SELECT d.*, ${MESSAGE_AS_JSON} AS m

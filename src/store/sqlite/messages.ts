@@ -10,19 +10,20 @@ import type { Endpoint, Message } from '../../core/types.js';
 import { ActivityTally } from '../activity.js';
 import { GroupCommit, type GroupCommitListener, type ItemResult } from '../group-commit.js';
 import { messageRecord } from '../normalise.js';
-import { idWindow, keyset, pageFrom } from '../paging.js';
+import { idWindow, type Keyset, keyset, pageFrom } from '../paging.js';
 import { fromMessage, type MessageRow, type PendingMessage, toMessage } from '../rows.js';
 import type {
   AcceptedMessage,
   ClaimedDelivery,
   MessageFilter,
+  MessageMatch,
   NewMessage,
   Page,
   PageRequest,
 } from '../store.js';
 import type { SqliteActivity } from './activity.js';
 import type { SqliteCatalog } from './catalog.js';
-import { pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
+import { messageConditions, pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
 import type { SqliteDeliveries } from './deliveries.js';
 
 /** A delivery written leased to a standing claim, as a claim would have returned it. */
@@ -49,17 +50,68 @@ function freshDelivery(
   };
 }
 
+/**
+ * The statement of one page of an application's messages (`appId`: its id): on
+ * messages_by_app, or with a delivery status on deliveries_by_app_status, in message-id order
+ * either way. Exported for the query-plan test.
+ */
+export function messageListQuery(
+  appId: string,
+  filter: Omit<MessageFilter, 'appId'>,
+  page: PageRequest,
+): { sql: string; params: Record<string, unknown>; ks: Keyset } {
+  const w: Where = { where: [], params: { appId } };
+  messageConditions(w, filter);
+  const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
+  if (filter.deliveryStatus === undefined) {
+    w.where.unshift('m.app_id = @appId');
+    windowBounds(w, 'm.id', idWindow('msg', filter));
+    return { sql: `SELECT m.* FROM messages m ${pageSql(w, ks, 'm.id', page.limit)}`, params: w.params, ks };
+  }
+  // The index's predicate is repeated, so that the partial index applies; a message with
+  // several deliveries in the state is listed once, for the first of them by endpoint id.
+  w.where.unshift(
+    `d.app_id = @appId AND d.status = @status AND d.status IN ('pending', 'failed')`,
+    `NOT EXISTS (SELECT 1 FROM deliveries o
+       WHERE o.msg_id = d.msg_id AND o.endpoint_id < d.endpoint_id AND o.status = d.status)`,
+  );
+  w.params.status = filter.deliveryStatus;
+  windowBounds(w, 'd.msg_id', idWindow('msg', filter));
+  // CROSS JOIN: SQLite reads deliveries first, as written.
+  const sql = `SELECT m.* FROM deliveries d CROSS JOIN messages m ON m.id = d.msg_id
+    ${pageSql(w, ks, 'd.msg_id', page.limit)}`;
+  return { sql, params: w.params, ks };
+}
+
+/**
+ * The operator's search across applications (named parameters @key, @limit), each on its
+ * own index: the primary key, messages_by_event_id, messages_by_idempotency_key. No ORDER
+ * BY: a key many messages have (an eventId such as "1" in every application) reads `limit`
+ * of them off the index and stops, where a sort would read them all.
+ */
+export const SEARCH_SQL = {
+  byId: 'SELECT * FROM messages WHERE id = @key',
+  byEventId: 'SELECT * FROM messages WHERE event_id = @key LIMIT @limit',
+  byIdempotencyKey: 'SELECT * FROM messages WHERE idempotency_key = @key LIMIT @limit',
+};
+
 function prepare({ db }: SqliteConnection) {
   return {
     insertMessage: db.prepare<[MessageRow]>(
       `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
-         payload_expires_at, expunged_at, trace_context, created_at, transformations_params)
+         payload_expires_at, expunged_at, trace_context, created_at, transformations_params, idempotency_key)
        VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
-         @payload_expires_at, @expunged_at, @trace_context, @created_at, @transformations_params)
+         @payload_expires_at, @expunged_at, @trace_context, @created_at, @transformations_params,
+         @idempotency_key)
        ON CONFLICT DO NOTHING`,
     ),
     messagesByIds: db.prepare<[{ appId: string; ids: string }], MessageRow>(
       'SELECT * FROM messages WHERE app_id = @appId AND id IN (SELECT value FROM json_each(@ids))',
+    ),
+    messageAnyApp: db.prepare<[{ key: string }], MessageRow>(SEARCH_SQL.byId),
+    messagesByEventId: db.prepare<[{ key: string; limit: number }], MessageRow>(SEARCH_SQL.byEventId),
+    messagesByIdempotencyKey: db.prepare<[{ key: string; limit: number }], MessageRow>(
+      SEARCH_SQL.byIdempotencyKey,
     ),
     messageById: db.prepare<[{ appId: string; key: string }], MessageRow>(
       `SELECT * FROM messages WHERE app_id = @appId AND (id = @key OR event_id = @key)
@@ -178,24 +230,22 @@ export class SqliteMessages {
   }
 
   listMessages(filter: MessageFilter, page: PageRequest): Page<Message> {
-    const w: Where = { where: ['app_id = @appId'], params: { appId: this.catalog.mustAppId(filter.appId) } };
-    if (filter.eventTypes && filter.eventTypes.length > 0) {
-      w.where.push('event_type IN (SELECT value FROM json_each(@eventTypes))');
-      w.params.eventTypes = JSON.stringify(filter.eventTypes);
-    }
-    if (filter.channel !== undefined) {
-      w.where.push('EXISTS (SELECT 1 FROM json_each(channels) WHERE value = @channel)');
-      w.params.channel = filter.channel;
-    }
-    if (filter.tag !== undefined) {
-      w.where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)');
-      w.params.tag = filter.tag;
-    }
-    windowBounds(w, 'id', idWindow('msg', filter));
-    const ks = keyset(page, 'descending', filter.after !== undefined && filter.before === undefined);
-    const sql = `SELECT * FROM messages ${pageSql(w, ks, 'id', page.limit)}`;
-    const rows = this.conn.cached<[Record<string, unknown>], MessageRow>(sql).all(w.params);
+    const { sql, params, ks } = messageListQuery(this.catalog.mustAppId(filter.appId), filter, page);
+    const rows = this.conn.cached<[Record<string, unknown>], MessageRow>(sql).all(params);
     return pageFrom(rows.map(toMessage), page, ks, (m) => m.id);
+  }
+
+  findMessages(key: string, limit: number): { matched: MessageMatch; message: Message }[] {
+    const byId = this.stmt.messageAnyApp.get({ key });
+    return [
+      ...(byId ? [{ matched: 'id' as const, message: toMessage(byId) }] : []),
+      ...this.stmt.messagesByEventId
+        .all({ key, limit })
+        .map((r) => ({ matched: 'eventId' as const, message: toMessage(r) })),
+      ...this.stmt.messagesByIdempotencyKey
+        .all({ key, limit })
+        .map((r) => ({ matched: 'idempotencyKey' as const, message: toMessage(r) })),
+    ];
   }
 
   getMessages(appId: string, ids: readonly string[]): Message[] {
