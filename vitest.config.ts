@@ -42,6 +42,7 @@ const ON_EACH_STORE = [
   'test/cli/database.test.ts',
   'test/dashboard/dashboard.test.ts',
   'test/dashboard/manage.test.ts',
+  'test/dashboard/search.test.ts',
   'test/store/listeners.test.ts',
   'test/delivery/dispatcher.test.ts',
   'test/delivery/header-values.test.ts',

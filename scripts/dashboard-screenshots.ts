@@ -79,9 +79,14 @@ try {
   await page.goto(`${herald.url}/dashboard#/apps/${acme.id}/messages`);
   await page.getByRole('link', { name: 'order.created' }).first().waitFor();
   await shot('messages', page);
+  // A host pasted into the one search box: the endpoints under it, in every application.
   await page.goto(`${herald.url}/dashboard#/search`);
-  await page.getByLabel('Message id or eventId').fill('evt_1002');
-  await page.getByRole('button', { name: 'Find' }).click();
+  await page.getByLabel('Search everything').fill(`localhost:${ok.port}`);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('table', { name: 'Endpoints' }).waitFor();
+  await shot('search', page);
+  await page.getByLabel('Search everything').fill('evt_1002');
+  await page.getByRole('button', { name: 'Search' }).click();
   await page.getByRole('link', { name: 'customer.updated' }).click();
   await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
   await page.getByText('No attempt yet').or(page.getByText('Failed').first()).first().waitFor();

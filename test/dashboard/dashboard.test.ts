@@ -103,9 +103,9 @@ describe('the operator dashboard', () => {
     await page.goto(`${herald.url}/dashboard`);
     await signIn(page, herald.token);
 
-    await page.getByRole('link', { name: 'Find a message' }).click();
-    await page.getByLabel('Message id or eventId').fill('order-2');
-    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('link', { name: 'Search' }).click();
+    await page.getByLabel('Search everything').fill('order-2');
+    await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'order.created' }).click();
     const card = page.getByRole('article', { name: `Deliveries to ${receiver.url}` });
     await card.getByText('Failed').first().waitFor();

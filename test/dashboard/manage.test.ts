@@ -308,7 +308,8 @@ describe('the management views of the dashboard', () => {
       ['#/overview', (p) => p.getByRole('heading', { name: 'Overview' }).waitFor()],
       ['#/apps', (p) => p.getByRole('link', { name: 'Acme Shop' }).waitFor()],
       [`#/apps/${appId}`, (p) => p.getByRole('heading', { name: 'Acme Shop' }).waitFor()],
-      ['#/search', (p) => p.getByRole('heading', { name: 'Find a message' }).first().waitFor()],
+      // With results: an application, by its id.
+      [`#/search?q=${appId}`, (p) => p.getByRole('table', { name: 'Applications' }).waitFor()],
       ['#/failures', (p) => p.getByRole('heading', { name: 'Failures' }).waitFor()],
       ['#/event-types', (p) => p.getByRole('row', { name: /order\.shipped/ }).waitFor()],
       ['#/sources', (p) => p.getByRole('heading', { name: 'Sources' }).waitFor()],

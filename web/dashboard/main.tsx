@@ -23,9 +23,10 @@ import { applyTheme, themeFrom } from '../shared/theme.ts';
 import { AppList, AppPage } from './apps.tsx';
 import { EventTypes } from './event-types.tsx';
 import { Failures } from './failures.tsx';
-import { MessageDetail, MessageSearch } from './messages.tsx';
+import { MessageDetail } from './messages.tsx';
 import { OperationalWebhooks } from './operational.tsx';
 import { Overview } from './overview.tsx';
+import { Search as SearchPage } from './search.tsx';
 import { type Dash, DashContext, forgetToken, keepToken, routeOf, storedToken } from './session.ts';
 import { Sources } from './sources.tsx';
 
@@ -108,12 +109,13 @@ function useRoute(): string {
 }
 
 function Page({ route }: { route: string }) {
-  const [section, id, ...rest] = route.split('?')[0]!.split('/').filter(Boolean);
+  const [path, search] = route.split('?');
+  const [section, id, ...rest] = path!.split('/').filter(Boolean);
   if (section === 'apps' && id && rest[0] === 'msg' && rest[1])
     return <MessageDetail appId={id} msgId={rest[1]} />;
   if (section === 'apps' && id) return <AppPage key={id} appId={id} rest={rest} />;
   if (section === 'apps') return <AppList />;
-  if (section === 'search') return <MessageSearch />;
+  if (section === 'search') return <SearchPage query={new URLSearchParams(search ?? '').get('q') ?? ''} />;
   if (section === 'failures') return <Failures />;
   if (section === 'event-types') return <EventTypes />;
   if (section === 'sources') return <Sources />;
@@ -124,7 +126,7 @@ function Page({ route }: { route: string }) {
 const NAV: [string, string, typeof Gauge][] = [
   ['overview', 'Overview', Gauge],
   ['apps', 'Applications', Boxes],
-  ['search', 'Find a message', Search],
+  ['search', 'Search', Search],
   ['failures', 'Failures', AlertTriangle],
   ['event-types', 'Event types', BookOpen],
   ['sources', 'Sources', Inbox],
@@ -142,7 +144,7 @@ function Shell({ token, onSignOut }: { token: string; onSignOut: (why?: string) 
     }),
     [token],
   );
-  const section = route.split('/')[1] ?? 'overview';
+  const section = route.split('?')[0]!.split('/')[1] ?? 'overview';
   return (
     <DashContext.Provider value={dash}>
       <header class="topbar">

@@ -1,11 +1,11 @@
 /**
- * Messages: an application's message log (filters by event type, channel, tag and time,
- * paged through the API), finding a message by its id or `eventId`, and a message's page:
- * every endpoint it went to, with each one's attempts and a resend.
+ * Messages: an application's message log (filters by endpoint, delivery status, event type,
+ * channel, tag and time, on the server, paged through the API), and a message's page: every
+ * endpoint it went to, with each one's attempts and a resend.
  */
-import { Inbox, Search } from 'lucide-preact';
+import { Inbox } from 'lucide-preact';
 import { useState } from 'preact/hooks';
-import { ApiError, type Message, ok } from '../shared/api.ts';
+import { ok } from '../shared/api.ts';
 import { permissionsOf, View, type ViewContext } from '../shared/context.ts';
 import { duration, Id, Time } from '../shared/format.tsx';
 import { Badge, EmptyState, ErrorNote, Loading, PageHeader, Table, useLoad } from '../shared/ui.tsx';
@@ -28,9 +28,42 @@ interface LogFilters {
   preset: string;
   after: string;
   before: string;
+  /** An endpoint's id ('' for any). */
+  endpoint: string;
+  /** Svix's status code of a delivery ('' for any). */
+  status: string;
 }
 
-const NO_FILTERS: LogFilters = { eventType: '', channel: '', tag: '', preset: '', after: '', before: '' };
+const NO_FILTERS: LogFilters = {
+  eventType: '',
+  channel: '',
+  tag: '',
+  preset: '',
+  after: '',
+  before: '',
+  endpoint: '',
+  status: '',
+};
+
+/** How a delivery stands, in words and colour, by Svix's status code. */
+const DELIVERY: Record<number, { word: string; tone: 'ok' | 'bad' | 'warn' | 'neutral' }> = {
+  0: { word: 'Delivered', tone: 'ok' },
+  1: { word: 'Pending', tone: 'warn' },
+  2: { word: 'Failed', tone: 'bad' },
+  3: { word: 'Sending', tone: 'neutral' },
+};
+
+/**
+ * The statuses of the filter bar. Failed and pending are filtered across every endpoint
+ * (`GET /app/{app}/msg?status=`, on an index of those two); delivered and sending only for
+ * one endpoint (`GET …/endpoint/{ep}/msg?status=`).
+ */
+const STATUSES: [string, string, 'any endpoint' | 'one endpoint'][] = [
+  ['2', 'Failed', 'any endpoint'],
+  ['1', 'Pending', 'any endpoint'],
+  ['0', 'Delivered', 'one endpoint'],
+  ['3', 'Sending', 'one endpoint'],
+];
 
 /** The window of the filters, as the API's `after`/`before`. */
 function windowOf(f: LogFilters): { after?: string; before?: string } {
@@ -48,6 +81,33 @@ function windowOf(f: LogFilters): { after?: string; before?: string } {
   return {};
 }
 
+type Api = ReturnType<typeof useDash>['api'];
+
+/**
+ * A page of the log: the application's messages, or with an endpoint chosen the messages sent
+ * to it (Svix's listAttemptedMessages), each with its delivery status there.
+ */
+async function logPage(api: Api, appId: string, f: LogFilters, from: string | null) {
+  const query = {
+    limit: '50',
+    with_content: 'false' as const,
+    ...(from ? { iterator: from } : {}),
+    ...(f.eventType ? { event_types: f.eventType } : {}),
+    ...(f.channel ? { channel: f.channel } : {}),
+    ...(f.tag ? { tag: f.tag } : {}),
+    ...(f.status ? { status: f.status } : {}),
+    ...windowOf(f),
+  };
+  if (f.endpoint)
+    return ok(
+      api.GET('/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg', {
+        params: { path: { app_id: appId, endpoint_id: f.endpoint }, query },
+      }),
+    );
+  const page = await ok(api.GET('/api/v1/app/{app_id}/msg', { params: { path: { app_id: appId }, query } }));
+  return { ...page, data: page.data.map((m) => ({ ...m, status: undefined as number | undefined })) };
+}
+
 /** An application's messages, newest first, 50 a page. */
 export function MessageLog({ appId }: { appId: string }) {
   const { api } = useDash();
@@ -55,28 +115,23 @@ export function MessageLog({ appId }: { appId: string }) {
   const [filters, setFilters] = useState<LogFilters>(NO_FILTERS);
   const [from, setFrom] = useState<string | null>(null);
   const [trail, setTrail] = useState<(string | null)[]>([]);
-  const log = useLoad(
+  const endpoints = useLoad(
     () =>
       ok(
-        api.GET('/api/v1/app/{app_id}/msg', {
-          params: {
-            path: { app_id: appId },
-            query: {
-              limit: '50',
-              with_content: 'false',
-              ...(from ? { iterator: from } : {}),
-              ...(filters.eventType ? { event_types: filters.eventType } : {}),
-              ...(filters.channel ? { channel: filters.channel } : {}),
-              ...(filters.tag ? { tag: filters.tag } : {}),
-              ...windowOf(filters),
-            },
-          },
+        api.GET('/api/v1/app/{app_id}/endpoint', {
+          params: { path: { app_id: appId }, query: { limit: '250' } },
         }),
       ),
-    [appId, filters, from],
+    [appId],
   );
-  const set = (k: keyof LogFilters) => (e: Event) =>
-    setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value });
+  const log = useLoad(() => logPage(api, appId, filters, from), [appId, filters, from]);
+  const set = (k: keyof LogFilters) => (e: Event) => {
+    const next = { ...draft, [k]: (e.target as HTMLInputElement).value };
+    // Delivered and sending are filtered for one endpoint only.
+    if (!next.endpoint && STATUSES.some(([v, , where]) => v === next.status && where === 'one endpoint'))
+      next.status = '';
+    setDraft(next);
+  };
   return (
     <section>
       <form
@@ -89,6 +144,28 @@ export function MessageLog({ appId }: { appId: string }) {
           setFilters({ ...draft });
         }}
       >
+        <label>
+          Endpoint
+          <select value={draft.endpoint} onChange={set('endpoint')}>
+            <option value="">Any endpoint</option>
+            {endpoints.data?.data.map((ep) => (
+              <option key={ep.id} value={ep.id}>
+                {ep.url}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Status
+          <select value={draft.status} onChange={set('status')}>
+            <option value="">Any status</option>
+            {STATUSES.filter(([, , where]) => draft.endpoint || where === 'any endpoint').map(([v, l]) => (
+              <option key={v} value={v}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
         <label>
           Event type
           <input value={draft.eventType} onInput={set('eventType')} placeholder="order.created" />
@@ -125,7 +202,7 @@ export function MessageLog({ appId }: { appId: string }) {
         )}
         <button type="submit">Filter</button>
       </form>
-      <ErrorNote error={log.error} />
+      <ErrorNote error={log.error ?? endpoints.error} />
       {log.loading && <Loading what="messages" />}
       {log.data && log.data.data.length === 0 && (
         <EmptyState icon={<Inbox size={32} aria-hidden="true" />} title="No messages">
@@ -150,6 +227,17 @@ export function MessageLog({ appId }: { appId: string }) {
                 </>
               ),
             },
+            ...(filters.endpoint
+              ? [
+                  {
+                    label: 'At this endpoint',
+                    cell: (m: { status?: number }) => {
+                      const s = DELIVERY[m.status ?? 1] ?? DELIVERY[1]!;
+                      return <Badge tone={s.tone}>{s.word}</Badge>;
+                    },
+                  },
+                ]
+              : []),
             { label: 'Id', cell: (m) => <Id id={m.id} /> },
             { label: 'Accepted', cell: (m) => <Time iso={m.timestamp} /> },
           ]}
@@ -184,140 +272,6 @@ export function MessageLog({ appId }: { appId: string }) {
     </section>
   );
 }
-
-/**
- * Finds a message by its id or `eventId`: in one application when it is named (one request),
- * or else in each application in turn (the API has no lookup across applications; a message
- * id names its application only inside Herald), up to {@link SEARCH_APPS}.
- */
-const SEARCH_APPS = 1000;
-
-type Hit = { appId: string; appName: string; message: Message };
-
-async function findMessage(api: ReturnType<typeof useDash>['api'], q: string, app: string): Promise<Hit[]> {
-  const lookup = async (appId: string, appName: string): Promise<Hit | null> => {
-    try {
-      const message = await ok(
-        api.GET('/api/v1/app/{app_id}/msg/{msg_id}', {
-          params: { path: { app_id: appId, msg_id: q }, query: { with_content: 'false' } },
-        }),
-      );
-      return { appId, appName, message };
-    } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 422)) return null;
-      throw e;
-    }
-  };
-  if (app) {
-    const a = await ok(api.GET('/api/v1/app/{app_id}', { params: { path: { app_id: app } } }));
-    const hit = await lookup(a.id, a.name);
-    return hit ? [hit] : [];
-  }
-  const hits: Hit[] = [];
-  let iterator: string | null = null;
-  let seen = 0;
-  do {
-    const page: Awaited<ReturnType<typeof listApps>> = await listApps(api, iterator);
-    // Eight at a time: quick for a few hundred applications, gentle on the server.
-    for (let i = 0; i < page.data.length; i += 8) {
-      const found = await Promise.all(page.data.slice(i, i + 8).map((a) => lookup(a.id, a.name)));
-      for (const h of found) if (h) hits.push(h);
-    }
-    seen += page.data.length;
-    iterator = page.done ? null : page.iterator;
-  } while (iterator && seen < SEARCH_APPS);
-  return hits;
-}
-
-function listApps(api: ReturnType<typeof useDash>['api'], iterator: string | null) {
-  return ok(
-    api.GET('/api/v1/app', { params: { query: { limit: '250', ...(iterator ? { iterator } : {}) } } }),
-  );
-}
-
-export function MessageSearch() {
-  const { api, go } = useDash();
-  const [q, setQ] = useState('');
-  const [app, setApp] = useState('');
-  const [asked, setAsked] = useState<{ q: string; app: string } | null>(null);
-  const hits = useLoad(
-    () => (asked ? findMessage(api, asked.q, asked.app) : Promise.resolve(null)),
-    [asked?.q, asked?.app],
-  );
-  return (
-    <section>
-      <PageHeader
-        title="Find a message"
-        sub="By its message id (msg_…) or the eventId your product sent it with."
-      />
-      <form
-        class="filters"
-        aria-label="Search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (q.trim()) setAsked({ q: q.trim(), app: app.trim() });
-        }}
-      >
-        <label>
-          Message id or eventId
-          <input value={q} required onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          Application (id or uid; empty: all)
-          <input value={app} onInput={(e) => setApp((e.target as HTMLInputElement).value)} />
-        </label>
-        <button type="submit" class="with-icon">
-          <Search size={15} aria-hidden="true" /> Find
-        </button>
-      </form>
-      <ErrorNote error={hits.error} />
-      {asked && hits.loading && <Loading what="the message" />}
-      {hits.data && hits.data.length === 0 && (
-        <EmptyState icon={<Inbox size={32} aria-hidden="true" />} title="No message found">
-          <p>
-            No message has the id or eventId “{asked?.q}”{asked?.app ? ` in ${asked.app}` : ''}.
-          </p>
-        </EmptyState>
-      )}
-      {hits.data && hits.data.length > 0 && (
-        <Table
-          caption="Messages found"
-          rows={hits.data}
-          rowKey={(h) => `${h.appId}/${h.message.id}`}
-          columns={[
-            {
-              label: 'Message',
-              class: 'wide',
-              cell: (h) => (
-                <>
-                  <a
-                    href={`#/apps/${h.appId}/msg/${h.message.id}`}
-                    onClick={(e) => {
-                      e.preventDefault();
-                      go(`/apps/${h.appId}/msg/${h.message.id}`);
-                    }}
-                  >
-                    <code class="plain">{h.message.eventType}</code>
-                  </a>
-                  <span class="sub">{h.message.eventId ? `event id ${h.message.eventId}` : ''}</span>
-                </>
-              ),
-            },
-            { label: 'Application', cell: (h) => <a href={`#/apps/${h.appId}`}>{h.appName}</a> },
-            { label: 'Accepted', cell: (h) => <Time iso={h.message.timestamp} /> },
-          ]}
-        />
-      )}
-    </section>
-  );
-}
-
-const DELIVERY: Record<number, { word: string; tone: 'ok' | 'bad' | 'warn' | 'neutral' }> = {
-  0: { word: 'Delivered', tone: 'ok' },
-  1: { word: 'Pending', tone: 'warn' },
-  2: { word: 'Failed', tone: 'bad' },
-  3: { word: 'Sending', tone: 'neutral' },
-};
 
 /** A message: its payload, and each endpoint it went to with that endpoint's attempts. */
 export function MessageDetail({ appId, msgId }: { appId: string; msgId: string }) {
