@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { isOperationalApp } from '../../core/operational.js';
-import type { Application, Endpoint } from '../../core/types.js';
+import type { Endpoint } from '../../core/types.js';
 import { requireAdmin } from '../auth.js';
 import type { RouteContext } from '../context.js';
 import { QueryError } from '../errors.js';
@@ -98,14 +98,18 @@ export const searchRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
       const limit = request.query.limit === undefined ? DEFAULT_LIMIT : Number(request.query.limit);
       if (limit < 1 || limit > MAX_LIMIT) throw new QueryError('limit', `must be from 1 to ${MAX_LIMIT}`);
 
-      const application = await store.getApplication(q);
+      // The lookups at once: on PostgreSQL each is a round trip, on a connection of the pool.
       // One more than `limit` of each kind is asked for, to tell whether there are more.
+      const prefixes = urlPrefixes(q);
+      const [application, found, byId, ...byUrls] = await Promise.all([
+        store.getApplication(q),
+        store.findMessages(q, limit + 1),
+        store.findEndpoint(q),
+        ...prefixes.map((prefix) => store.findEndpointsByUrl(prefix, limit + 1)),
+      ]);
       let done = true;
-      const found = (await store.findMessages(q, limit + 1)).filter(
-        (m) => !isOperationalApp(m.message.appId),
-      );
       const messages = (['id', 'eventId', 'idempotencyKey'] as const).flatMap((kind) => {
-        const all = found.filter((m) => m.matched === kind);
+        const all = found.filter((m) => m.matched === kind && !isOperationalApp(m.message.appId));
         if (all.length > limit) done = false;
         return all.slice(0, limit);
       });
@@ -113,21 +117,22 @@ export const searchRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
       const add = (matched: 'id' | 'url' | 'urlPrefix', e: Endpoint) => {
         if (!endpoints.has(e.id) && !isOperationalApp(e.appId)) endpoints.set(e.id, { matched, endpoint: e });
       };
-      const byId = await store.findEndpoint(q);
       if (byId) add('id', byId);
-      for (const prefix of urlPrefixes(q)) {
-        const byUrl = await store.findEndpointsByUrl(prefix, limit + 1);
+      byUrls.forEach((byUrl, i) => {
         if (byUrl.length > limit) done = false;
-        for (const e of byUrl.slice(0, limit)) add(e.url === prefix ? 'url' : 'urlPrefix', e);
-      }
+        for (const e of byUrl.slice(0, limit)) add(e.url === prefixes[i] ? 'url' : 'urlPrefix', e);
+      });
 
       // The application of each match, for the operator to see whose it is.
-      const apps = new Map<string, Application | null>();
-      for (const id of [
-        ...messages.map((m) => m.message.appId),
-        ...[...endpoints.values()].map((e) => e.endpoint.appId),
-      ])
-        if (!apps.has(id)) apps.set(id, await store.getApplication(id));
+      const appIds = [
+        ...new Set([
+          ...messages.map((m) => m.message.appId),
+          ...[...endpoints.values()].map((e) => e.endpoint.appId),
+        ]),
+      ];
+      const apps = new Map(
+        (await Promise.all(appIds.map((id) => store.getApplication(id)))).map((a, i) => [appIds[i]!, a]),
+      );
       const ref = (id: string) => {
         const a = apps.get(id);
         return JSON.stringify(a ? { id: a.id, uid: a.uid, name: a.name } : { id, uid: null, name: id });
