@@ -30,6 +30,24 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
     registers,
   });
   const seen = new Set<string>();
+  // Read before the queue's gauges (a registry collects in the order of registration): their
+  // read is a query, and pg-pool queues every query for a tick even with a connection idle, so
+  // read after it the pool counted each scrape's own query as `waiting` (1 on an idle Herald).
+  const pool = store.poolStats;
+  if (pool) {
+    new Gauge({
+      name: 'herald_db_pool_connections',
+      help: "The PostgreSQL pool's connections (open, idle) and the queries waiting for one (waiting)",
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const stats = pool();
+        this.set({ state: 'open' }, stats.total);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
   // One read of the store sets both gauges: the first one's collect runs before either is
   // written out (a registry writes its metrics in the order they were registered).
   const oldest = new Gauge({
@@ -67,21 +85,6 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
     store.onGroupCommit((n, ms) => {
       size.observe(n);
       duration.observe(ms / 1000);
-    });
-  }
-  const pool = store.poolStats;
-  if (pool) {
-    new Gauge({
-      name: 'herald_db_pool_connections',
-      help: "The PostgreSQL pool's connections (open, idle) and the queries waiting for one (waiting)",
-      labelNames: ['state'] as const,
-      registers,
-      collect() {
-        const stats = pool();
-        this.set({ state: 'open' }, stats.total);
-        this.set({ state: 'idle' }, stats.idle);
-        this.set({ state: 'waiting' }, stats.waiting);
-      },
     });
   }
   return {
