@@ -30,6 +30,7 @@ const ON_EACH_STORE = [
   'test/api/message-tags.test.ts',
   'test/api/messages.test.ts',
   'test/api/metrics.test.ts',
+  'test/api/queue-metrics.test.ts',
   'test/api/nul.test.ts',
   'test/api/operational-webhooks.test.ts',
   'test/api/payload-filters.test.ts',
