@@ -39,6 +39,7 @@ const ON_EACH_STORE = [
   'test/api/svix-sdk.test.ts',
   'test/api/tenants.test.ts',
   'test/api/tracing.test.ts',
+  'test/api/task-tracing.test.ts',
   'test/api/unknown-fields.test.ts',
   'test/cli/database.test.ts',
   'test/dashboard/dashboard.test.ts',
