@@ -13,6 +13,7 @@
  *   npm run build && npx tsx bench/sustained.ts                       # 10 min per store
  *   npm run build && DURATION=120 npx tsx bench/sustained.ts --stores sqlite
  *   npx tsx bench/sustained.ts --duration 300 --interval 30 --load 0.7
+ *   npx tsx bench/sustained.ts --stores postgres --own-postgres   # a server of its own, autovacuum on
  *
  * Verdicts: the last interval's deliveries ≥ 0.9 × the first's, and its p99 ≤ 1.5 × the
  * first's (the first interval includes the warm-up, so both are measured from the second
@@ -28,6 +29,7 @@ import pg from 'pg';
 import { type Cost, startCost } from './cost.js';
 import { PAYLOAD } from './e2e.js';
 import { type HeraldServer, lanes, startHerald, startReceiver, startWorker, stopAll } from './harness.js';
+import { startOwnPostgres } from './own-postgres.js';
 import { quantile } from './proc.js';
 
 const { values } = parseArgs({
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     'capacity-seconds': { type: 'string', default: '20' },
     load: { type: 'string', default: '0.7' },
     stores: { type: 'string', default: 'postgres,sqlite' },
+    /** PostgreSQL on a server the bench starts itself (bench/own-postgres.ts), with autovacuum. */
+    'own-postgres': { type: 'boolean', default: false },
     pg: {
       type: 'string',
       default: process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -143,10 +147,12 @@ async function setUp(store: string): Promise<Setup> {
     };
   }
   const name = `herald_sustained_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new pg.Client(values.pg);
+  const own = values['own-postgres'] ? await startOwnPostgres({ autovacuum: 'on' }) : null;
+  const base = own?.url ?? values.pg;
+  const admin = new pg.Client(base);
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(values.pg);
+  const url = new URL(base);
   url.pathname = `/${name}`;
   const herald = await startHerald(['--role', 'api', '--db', url.toString()]);
   const worker = await startWorker(url.toString());
@@ -171,6 +177,7 @@ async function setUp(store: string): Promise<Setup> {
       await herald.stop();
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      await own?.stop();
     },
   };
 }

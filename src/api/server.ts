@@ -16,10 +16,12 @@ import { ConflictError, ValidationError } from '../core/errors.js';
 import { findTooDeep, JSON_DEPTH_LIMIT, type TooDeep } from '../core/json-depth.js';
 import { findNul } from '../core/nul.js';
 import { inboundRoutes } from '../inbound/gateway.js';
+import { withCause } from '../store/cause.js';
 import type { Store } from '../store/store.js';
 import { APPLICATION_TASKS } from '../tasks/application-tasks.js';
 import { ENDPOINT_TASKS } from '../tasks/endpoint-tasks.js';
 import { TaskRunner, type TaskRunnerOptions } from '../tasks/runner.js';
+import { callerContext, tracing } from '../tracing/tracing.js';
 import { Authenticator, requireAdmin, requireWritable } from './auth.js';
 import { requireCapability } from './capabilities.js';
 import type { RouteContext } from './context.js';
@@ -337,6 +339,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       detail: 'the URL holds a NUL character (%00), which no id or parameter may',
     });
   });
+  // With tracing on, a request's writes have its `traceparent` as their cause: the operational
+  // events they emit join the caller's trace (src/store/cause.ts). Each request gets a scope
+  // of its own, `null` when it sent none, so that none inherits another's. Run at preHandler,
+  // after the body is read (a stream's callbacks run outside the hook's scope).
+  if (tracing())
+    app.addHook('preHandler', (request, _reply, done) => withCause(callerContext(request.headers), done));
   registerCors(app, options.corsOrigins ?? [ANY_ORIGIN]);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;

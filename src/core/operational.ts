@@ -47,6 +47,11 @@ export const FAILING_AFTER_ATTEMPTS = 4;
 export interface OperationalEvent {
   type: OperationalEventType;
   data: Record<string, unknown>;
+  /**
+   * The trace context of what caused it (an attempt's span, a request's `traceparent`), stored
+   * with its message so that its attempts join that trace; absent or `null`: none.
+   */
+  traceContext?: string | null;
 }
 
 /** The names of an endpoint that every endpoint event carries. */
@@ -75,7 +80,7 @@ export function operationalMessage(id: string, event: OperationalEvent, now: num
     headers: null,
     deliverAt: null,
     payloadExpiresAt: null,
-    traceContext: null,
+    traceContext: event.traceContext ?? null,
     transformationsParams: null,
     idempotencyKey: null,
     createdAt: now,

@@ -25,6 +25,9 @@
  *   a lease, as a delivery is.
  * - **inbound request** (`inreq_…`): one request a source received, kept in its log. A
  *   **replay** forwards a stored one again as a new message and logs a `replayed` row.
+ * - **trace context**: a message's stored W3C context (JSON text), whose span its attempts
+ *   are children of; the **cause** of a store write (src/store/cause.ts) is the context of
+ *   the request or task making it, which the operational events it emits store as theirs.
  *
  * The delivery engine's own words (src/delivery/dispatcher.ts, src/store/sqlite/deliveries.ts):
  * - **lease**: a claimed delivery belongs to one worker (`leaseOwner`) until

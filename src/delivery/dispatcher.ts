@@ -11,7 +11,7 @@ import { isOperationalApp } from '../core/operational.js';
 import { judge, nextState, parseRetryAfter } from '../core/retry.js';
 import type { Attempt } from '../core/types.js';
 import type { ClaimedDelivery, DeliveryNext, DisabledEndpoint } from '../store/store.js';
-import { endAttempt, startAttempt, traceHeaders } from '../tracing/tracing.js';
+import { endAttempt, spanContext, startAttempt, traceHeaders } from '../tracing/tracing.js';
 import { TransformPool } from '../transform/pool.js';
 import { TransformationError, type WebhookOut } from '../transform/sandbox.js';
 import { EndpointBudget } from './budget.js';
@@ -411,7 +411,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         `attempt failed: ${result.statusCode ? `status ${result.statusCode}` : result.errorKind}`,
       );
     }
-    this.finish(delivery, attempt, next, disableEndpoint);
+    this.finish(delivery, attempt, next, disableEndpoint, spanContext(span));
   }
 
   /**
@@ -523,6 +523,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     attempt: Attempt | null,
     next: DeliveryNext,
     disableEndpoint: boolean,
+    /** The attempt's span, for the operational events its outcome causes. */
+    traceContext: string | null = null,
   ): void {
     this.recorder.finish({
       owner: this.config.workerId,
@@ -532,6 +534,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       next,
       disableEndpoint,
       attemptsMade: delivery.attempts + (attempt ? 1 : 0),
+      ...(traceContext !== null ? { traceContext } : {}),
     });
   }
 

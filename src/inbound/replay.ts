@@ -6,6 +6,7 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { InboundRequest, Message } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { traceIngest } from '../tracing/tracing.js';
 import { forwardOf } from './forward.js';
 
 /** What a replay made: the new message and the log row that records it. */
@@ -27,6 +28,8 @@ export async function replayInbound(
   store: Pick<Store, 'getSource' | 'getInbound' | 'acceptMessage' | 'recordInbound'>,
   sourceId: string,
   requestId: string,
+  /** The replay request's headers: the new message's ingest is a child of its `traceparent`. */
+  requestHeaders: Record<string, string | string[] | undefined> = {},
 ): Promise<Replayed> {
   const source = await store.getSource(sourceId);
   if (!source) throw new NotFoundError(`source ${sourceId} not found`);
@@ -52,7 +55,23 @@ export async function replayInbound(
   // derived one (`….replay-{request}`) would block a second replay of the same request, or,
   // made unique, only repeat what the `replayed` row says. And with none, a provider's own
   // retry after a replay still meets the first message's eventId and stays a duplicate.
-  const { message } = await store.acceptMessage({ ...input, eventId: null });
+  const message = await traceIngest(
+    requestHeaders,
+    {
+      'herald.source_id': source.id,
+      'herald.app_id': source.appId,
+      'herald.event_type': input.eventType,
+      'herald.replayed_request': original.id,
+    },
+    async (traceContext) =>
+      (
+        await store.acceptMessage({
+          ...input,
+          eventId: null,
+          ...(traceContext !== null ? { traceContext } : {}),
+        })
+      ).message,
+  );
   const request = await store.recordInbound({
     sourceId: source.id,
     status: 'replayed',

@@ -6,10 +6,35 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
-import type { Store } from '../store/store.js';
+import type { QueueStats, Store } from '../store/store.js';
 
 /** Event types counted by name; the ones seen after these are counted as `other`. */
 export const EVENT_TYPE_SERIES = 100;
+
+/**
+ * How long a scrape waits for the store's read of the queue: 2 s. A pool or database that
+ * does not answer (every connection held) gets the queue gauges NaN in that scrape, rather
+ * than holding the whole scrape, the pool's own gauge with it, past Prometheus's timeout
+ * (10 s by default) just when the pool's waits are what the operator needs to see.
+ */
+export const QUEUE_READ_MS = 2_000;
+
+/** Resolves with what `promise` resolves with, or `null` if that takes more than `ms` by `clock`. */
+function within<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | null> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimer(() => resolve(null), ms);
+    promise.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
+  });
+}
 
 /** The API process's metrics, and the function that counts an accepted message. */
 export interface ApiMetrics {
@@ -30,27 +55,62 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
     registers,
   });
   const seen = new Set<string>();
-  // One read of the store sets both gauges: the first one's collect runs before either is
-  // written out (a registry writes its metrics in the order they were registered).
-  const oldest = new Gauge({
-    registers: [],
-    name: 'herald_oldest_due_delivery_age_seconds',
-    help: 'How long the oldest pending delivery that is due has waited past its due time (0: none is late)',
-  });
+  // Read before the queue's gauges (a registry collects in the order of registration): their
+  // read is a query, and pg-pool queues every query for a tick even with a connection idle, so
+  // read after it the pool counted each scrape's own query as `waiting` (1 on an idle Herald).
+  const pool = store.poolStats;
+  if (pool) {
+    new Gauge({
+      name: 'herald_db_pool_connections',
+      help: "The PostgreSQL pool's connections (open, idle) and the queries waiting for one (waiting)",
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const stats = pool();
+        this.set({ state: 'open' }, stats.total);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+  }
+  // One read of the store per scrape, shared by both gauges. Each awaits it in its own
+  // collect: a registry starts every metric's read at once and takes the values of one
+  // without a collect at that moment, so a gauge set by another's collect was one scrape behind.
+  let reading: Promise<{ now: number; stats: QueueStats | null }> | null = null;
+  const readQueue = () => {
+    if (reading === null) {
+      const now = clock.now();
+      reading = within(store.queueStats(now), QUEUE_READ_MS, clock)
+        .then((stats) => ({ now, stats }))
+        .finally(() => {
+          reading = null;
+        });
+    }
+    return reading;
+  };
+  // No reading (the store did not answer in time) is NaN: not the last values, nor 0, which
+  // would say that nothing is late.
   new Gauge({
     name: 'herald_deliveries_queued',
     help: 'Deliveries not yet done: pending (waiting for their due time or a worker) and sending (leased to a worker)',
     labelNames: ['state'] as const,
     registers,
     async collect() {
-      const now = clock.now();
-      const stats = await store.queueStats(now);
-      this.set({ state: 'pending' }, stats.pending);
-      this.set({ state: 'sending' }, stats.sending);
-      oldest.set(stats.oldestDueAt === null ? 0 : Math.max(0, now - stats.oldestDueAt) / 1000);
+      const { stats } = await readQueue();
+      this.set({ state: 'pending' }, stats?.pending ?? Number.NaN);
+      this.set({ state: 'sending' }, stats?.sending ?? Number.NaN);
     },
   });
-  registry.registerMetric(oldest);
+  new Gauge({
+    name: 'herald_oldest_due_delivery_age_seconds',
+    help: 'How long the oldest pending delivery that is due has waited past its due time (0: none is late)',
+    registers,
+    async collect() {
+      const { now, stats } = await readQueue();
+      if (stats === null) this.set(Number.NaN);
+      else this.set(stats.oldestDueAt === null ? 0 : Math.max(0, now - stats.oldestDueAt) / 1000);
+    },
+  });
   if (store.onGroupCommit) {
     const size = new Histogram({
       name: 'herald_group_commit_size',
@@ -67,21 +127,6 @@ export function apiMetrics(store: Store, clock: Clock): ApiMetrics {
     store.onGroupCommit((n, ms) => {
       size.observe(n);
       duration.observe(ms / 1000);
-    });
-  }
-  const pool = store.poolStats;
-  if (pool) {
-    new Gauge({
-      name: 'herald_db_pool_connections',
-      help: "The PostgreSQL pool's connections (open, idle) and the queries waiting for one (waiting)",
-      labelNames: ['state'] as const,
-      registers,
-      collect() {
-        const stats = pool();
-        this.set({ state: 'open' }, stats.total);
-        this.set({ state: 'idle' }, stats.idle);
-        this.set({ state: 'waiting' }, stats.waiting);
-      },
     });
   }
   return {

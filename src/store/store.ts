@@ -285,6 +285,12 @@ export interface Completion {
    * unknown, and neither is sent.
    */
   attemptsMade?: number;
+  /**
+   * The attempt's span as stored JSON text (see `src/tracing`): the operational events it
+   * causes (failing, exhausted, recovered, its endpoint disabled) are its children. Absent:
+   * not traced.
+   */
+  traceContext?: string | null;
 }
 
 /** An endpoint that a batch of completions disabled. */

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock, type Timer } from '../core/clock.js';
 import { HeraldError, StoreUnavailableError } from '../core/errors.js';
 import type { BackgroundTask } from '../core/types.js';
+import { currentCause, withCause } from '../store/cause.js';
 import type { Store } from '../store/store.js';
+import { endTaskSpan, spanContext, startTaskSpan } from '../tracing/tracing.js';
 
 /** What one batch of a task did. */
 export interface TaskStep {
@@ -50,6 +52,12 @@ export interface TaskRunnerOptions {
   /** Who holds the leases. Default a random id. */
   owner?: string;
 }
+
+/** How one run of a task ended: done, failed, given back for another runner, or lost to one. */
+type RunEnd = 'finished' | 'failed' | 'given back' | 'lost';
+
+/** The key of a task's params that holds the trace context of the request that started it. */
+const TRACE_PARAM = 'traceContext';
 
 /** Input of {@link TaskRunner.submit}. */
 export interface TaskRequest {
@@ -118,10 +126,22 @@ export class TaskRunner {
     });
   }
 
-  /** Creates a task held by this runner and starts it; resolves with it as created (`running`). */
+  /**
+   * Creates a task held by this runner and starts it; resolves with it as created (`running`).
+   * The cause of the submit (the request's trace context, src/store/cause.ts) is kept in the
+   * task's params as `traceContext`, which the API never shows: every run of the task, by
+   * whichever runner, is traced as its child.
+   */
   async submit(request: TaskRequest): Promise<BackgroundTask> {
     if (!this.handlers.has(request.kind)) throw new Error(`no handler of ${request.kind} tasks`);
-    const task = await this.store.createTask({ ...request, owner: this.owner, leaseMs: this.leaseMs });
+    const cause = currentCause();
+    const params = cause === null ? request.params : { ...request.params, [TRACE_PARAM]: cause };
+    const task = await this.store.createTask({
+      ...request,
+      params,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+    });
     this.launch(task);
     return task;
   }
@@ -174,22 +194,47 @@ export class TaskRunner {
     this.active.set(task.id, run);
   }
 
+  /**
+   * Runs `task` in the span of this run (with tracing on), which is then the cause of its
+   * writes: the `background_task.finished` event joins the task's trace.
+   */
   private async run(task: BackgroundTask): Promise<void> {
+    const stored = task.params[TRACE_PARAM];
+    const span = startTaskSpan(task, typeof stored === 'string' ? stored : null);
+    if (span === null) {
+      await this.runTask(task);
+      return;
+    }
+    let end: RunEnd = 'failed';
+    try {
+      end = await withCause(spanContext(span), () => this.runTask(task));
+    } finally {
+      endTaskSpan(span, end);
+    }
+  }
+
+  /** Runs `task` to its end here; resolves with how this run ended (for its span). */
+  private async runTask(task: BackgroundTask): Promise<RunEnd> {
     const scope = { taskId: task.id, kind: task.kind, appId: task.appId, endpointId: task.endpointId };
     const handler = this.handlers.get(task.kind);
     let current = task;
     try {
-      if (!handler) return void (await this.fail(current, `no handler of ${task.kind} tasks in this Herald`));
-      if (task.runs > this.maxRuns)
-        return void (await this.fail(
+      if (!handler) {
+        await this.fail(current, `no handler of ${task.kind} tasks in this Herald`);
+        return 'failed';
+      }
+      if (task.runs > this.maxRuns) {
+        await this.fail(
           current,
           `interrupted ${task.runs - 1} times (its runner died during it each time); start it again`,
-        ));
+        );
+        return 'failed';
+      }
       for (;;) {
         if (this.stopping) {
           await this.store.releaseTask(current.id, this.owner);
           this.logger?.info(scope, 'background task given back at shutdown; the next runner resumes it');
-          return;
+          return 'given back';
         }
         const step = await handler.step(current, this.store, this.batchSize);
         const status = step.done ? 'finished' : 'running';
@@ -204,13 +249,13 @@ export class TaskRunner {
             scope,
             'background task lost its lease to another runner; leaving it to that one',
           );
-          return;
+          return 'lost';
         }
         current = { ...current, cursor: step.cursor, data: step.data, status };
         this.events.emit('batch', current);
         if (step.done) {
           this.logger?.info({ ...scope, data: step.data }, 'background task finished');
-          return;
+          return 'finished';
         }
         // Let requests in between batches.
         await new Promise((resolve) => setImmediate(resolve));
@@ -221,7 +266,7 @@ export class TaskRunner {
         // takeover (a lease period later) to resume at its cursor.
         this.logger?.warn({ ...scope, err: error }, 'background task paused: the store is unavailable');
         await this.store.releaseTask(current.id, this.owner).catch(() => undefined);
-        return;
+        return 'given back';
       }
       // What the task's reader sees: Herald's own message, or a generic one (a driver's text
       // can name tables and files); the whole error goes to the log.
@@ -238,6 +283,7 @@ export class TaskRunner {
           'background task stopped; a runner resumes it once its lease expires',
         );
       });
+      return 'failed';
     }
   }
 

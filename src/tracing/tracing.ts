@@ -9,9 +9,19 @@
  * Spans:
  * - `herald.message.create` (server): the API accepting one message, a child of the caller's
  *   `traceparent` if it sent one. Its context is stored with the message.
+ *   The example of `send-example` and an inbound request replayed are ingests too.
  * - `herald.attempt` (client): one HTTP attempt of one delivery, a child of the stored
  *   context, so that a retry hours later, in another worker, is still in the ingest's trace.
  *   Its context goes to the endpoint as `traceparent` unless `--no-trace-propagation`.
+ * - `herald.message.resend` (server): a manual resend, a child of the caller's `traceparent`
+ *   with a link to the message's ingest (whose child the resent attempt is).
+ * - `herald.task` (internal): one run of a background task (recover, replay-missing,
+ *   bulk-replay, ...), a child of the request that started it (its context is kept in the
+ *   task's params, so a runner that takes the task over continues that trace).
+ *
+ * Operational events store a context too (src/store/cause.ts): an attempt's, for the events
+ * its outcome causes, and otherwise the cause of the write that emits them (the caller's
+ * `traceparent`, or the task's span).
  *
  * Each thread that makes spans starts tracing for itself (the dispatcher's thread under
  * `--role all` does, in thread-entry.ts): the API's globals are per thread.
@@ -90,10 +100,8 @@ export async function traceIngest<T extends { id: string }>(
   if (tracer === null) return accept(null);
   const parent = propagation.extract(ROOT_CONTEXT, requestHeaders);
   const span = tracer.startSpan('herald.message.create', { kind: SpanKind.SERVER, attributes }, parent);
-  const carrier: Record<string, string> = {};
-  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
   try {
-    const message = await accept(carrier.traceparent ? JSON.stringify(carrier) : null);
+    const message = await accept(spanContext(span));
     span.setAttribute('herald.msg_id', message.id);
     return message;
   } catch (error) {
@@ -102,6 +110,81 @@ export async function traceIngest<T extends { id: string }>(
   } finally {
     span.end();
   }
+}
+
+/**
+ * Runs `handle` (an API request that acts on what is stored already) in a server span named
+ * `name`, a child of the request's `traceparent` if any, with a link to each stored context
+ * of `links` (the messages it acts on). With tracing off, runs it and makes nothing.
+ */
+export async function traceRequest<T>(
+  name: string,
+  requestHeaders: Record<string, string | string[] | undefined>,
+  attributes: Attributes,
+  links: readonly (string | null)[],
+  handle: () => Promise<T>,
+): Promise<T> {
+  if (tracer === null) return handle();
+  const parent = propagation.extract(ROOT_CONTEXT, requestHeaders);
+  const linked = links.flatMap((stored) => {
+    const context = stored === null ? undefined : trace.getSpanContext(parentOf(stored));
+    return context ? [{ context }] : [];
+  });
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, links: linked }, parent);
+  try {
+    return await handle();
+  } catch (error) {
+    failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * The caller's trace context (its `traceparent`) as stored JSON text, for what a request
+ * causes later (an operational event, a background task); `null` with tracing off or when it
+ * sent none.
+ */
+export function callerContext(requestHeaders: Record<string, string | string[] | undefined>): string | null {
+  if (tracer === null) return null;
+  return storedContext(propagation.extract(ROOT_CONTEXT, requestHeaders));
+}
+
+/** A span's context as stored JSON text (the W3C carrier), for the work it causes to be its child. */
+export function spanContext(span: Span | null): string | null {
+  return span === null ? null : storedContext(trace.setSpan(ROOT_CONTEXT, span));
+}
+
+function storedContext(context: Context): string | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context, carrier);
+  return carrier.traceparent ? JSON.stringify(carrier) : null;
+}
+
+/**
+ * Starts the span of one run of a background task, a child of `stored` (the context of the
+ * request that started it); `null` when tracing is off.
+ */
+export function startTaskSpan(
+  task: { id: string; kind: string; runs: number },
+  stored: string | null,
+): Span | null {
+  if (tracer === null) return null;
+  const attributes: Attributes = {
+    'herald.task_id': task.id,
+    'herald.task_kind': task.kind,
+    'herald.task_run': task.runs,
+  };
+  return tracer.startSpan('herald.task', { kind: SpanKind.INTERNAL, attributes }, parentOf(stored));
+}
+
+/** Ends a task run's span with how the run ended (`failed` is an error). */
+export function endTaskSpan(span: Span | null, status: string): void {
+  if (span === null) return;
+  span.setAttribute('herald.task_run_end', status);
+  if (status === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
+  span.end();
 }
 
 /** The context a stored trace context names, or a new root when there is none (or it is unreadable). */

@@ -23,6 +23,8 @@ export interface ReceivedSpan {
   statusCode: number;
   /** The attributes of the resource that sent it (service.name, ...). */
   resource: Record<string, string | number | boolean>;
+  /** The spans it links to (Span.links). */
+  links: Array<{ traceId: string; spanId: string }>;
 }
 
 /** A running OTLP receiver. */
@@ -131,6 +133,14 @@ export function decodeExport(body: Buffer): ReceivedSpan[] {
           attributes: attributes(bytesOf(fs, 9)),
           statusCode: Number(code?.value ?? 0),
           resource,
+          // Span.Link: trace_id 1, span_id 2.
+          links: bytesOf(fs, 13).map((link) => {
+            const lf = fields(link);
+            return {
+              traceId: bytesOf(lf, 1)[0]?.toString('hex') ?? '',
+              spanId: bytesOf(lf, 2)[0]?.toString('hex') ?? '',
+            };
+          }),
         });
       }
     }

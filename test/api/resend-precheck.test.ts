@@ -65,6 +65,38 @@ describe('resend', () => {
   });
 });
 
+describe('resend while the message is being sent', () => {
+  it('is refused with 409 saying so, and taken once the attempt is recorded', async () => {
+    const { svix } = p;
+    let release!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const r = await receiver((_req, res) => {
+      arrived();
+      void answered.then(() => res.end('ok'));
+    });
+    const app = await svix.application.create({ name: 'In flight' });
+    const ep = await svix.endpoint.create(app.id, { url: r.url });
+    const first = p.nextAttempt();
+    const msg = await svix.message.create(app.id, { eventType: 'a', payload: { n: 1 } });
+    await inFlight;
+    const refused = await p.raw('POST', `/app/${app.id}/msg/${msg.id}/endpoint/${ep.id}/resend`);
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.json)).toContain('is being sent to endpoint');
+    release();
+    await first;
+    const again = p.nextAttempt();
+    await svix.messageAttempt.resend(app.id, msg.id, ep.id);
+    expect((await again).attempt).toMatchObject({ msgId: msg.id, trigger: 'manual', succeeded: true });
+    expect(r.received).toHaveLength(2);
+  });
+});
+
 describe('precheck', () => {
   it('tells whether any enabled endpoint would receive a message of that type and channels', async () => {
     const { svix } = p;

@@ -294,6 +294,53 @@ describe('the management views of the dashboard', () => {
     await page.context().close();
   });
 
+  it('pages through more sources and operational endpoints than one page holds, and back', async () => {
+    const made: string[] = [];
+    for (let i = 0; i < 55; i++) {
+      const n = String(i).padStart(2, '0');
+      made.push(
+        (await admin('POST', '/source', { name: `Bulk ${n}`, provider: 'none', appId })).id as string,
+      );
+      made.push(
+        (await admin('POST', '/operational-webhook/endpoint', { url: `http://127.0.0.1:9/bulk/${n}` }))
+          .id as string,
+      );
+    }
+    const page = await dashboardPage(browser, herald, '#/sources');
+    const shown = async (selector: string, attribute: string) => {
+      await page.locator(selector).first().waitFor();
+      await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' });
+      return page
+        .locator(selector)
+        .evaluateAll(
+          (nodes, name) => nodes.map((n) => n.getAttribute(name as string) ?? n.textContent ?? ''),
+          attribute,
+        );
+    };
+    for (const [hash, selector, attribute] of [
+      ['#/sources', 'article[aria-label^="Source Bulk "]', 'aria-label'],
+      ['#/operational', 'a[href^="#/operational/"]', 'text'],
+    ] as const) {
+      await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
+      const bulk = (all: string[]) => all.filter((x) => /Bulk \d\d|\/bulk\/\d\d/.test(x));
+      const first = bulk(await shown(selector, attribute));
+      expect(first.length, hash).toBeLessThanOrEqual(50);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('button', { name: 'Previous' }).waitFor();
+      const second = bulk(await shown(selector, attribute));
+      // The two pages hold every one of the 55, none twice.
+      expect(new Set([...first, ...second]).size, hash).toBe(55);
+      expect(first.length + second.length, hash).toBe(55);
+      await page.getByRole('button', { name: 'Previous' }).click();
+      await page.getByRole('button', { name: 'Previous' }).waitFor({ state: 'detached' });
+      expect(bulk(await shown(selector, attribute)), hash).toEqual(first);
+    }
+    await page.context().close();
+    for (const id of made) {
+      await admin('DELETE', id.startsWith('src_') ? `/source/${id}` : `/operational-webhook/endpoint/${id}`);
+    }
+  });
+
   it('axe-core finds no serious violation on any view, with a delivery still sending', async () => {
     await admin('POST', `/app/${appId}/endpoint`, { url: `${receiver.url}/hold` });
     const msg = await admin('POST', `/app/${appId}/msg`, {

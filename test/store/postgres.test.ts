@@ -2,8 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { wakeChannel } from '../../src/store/postgres/connection.js';
+import { openConnection, wakeChannel } from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { plainBox } from '../../src/store/secret-box.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
@@ -115,6 +116,64 @@ describe('PostgreSQL specifics', () => {
     } finally {
       await a[Symbol.asyncDispose]();
       await b[Symbol.asyncDispose]();
+    }
+  });
+
+  it('ends a session left idle in a transaction, so a process cut off mid-transaction frees its row locks', async () => {
+    const schema = newSchema();
+    const conn = await openConnection({
+      url: PG_URL,
+      schema,
+      clock: new ManualClock(),
+      poolSize: 2,
+      box: plainBox,
+      migrate: true,
+      idleInTransactionMs: 500,
+    });
+    const other = new pg.Client(PG_URL);
+    await other.connect();
+    try {
+      await other.query(`CREATE TABLE ${schema}.cut (id int PRIMARY KEY)`);
+      await other.query(`INSERT INTO ${schema}.cut VALUES (1)`);
+      // The transaction locks the row, then waits on nothing, as a process whose link is down.
+      let hung!: () => void;
+      const locked = new Promise<void>((resolve) => {
+        hung = resolve;
+      });
+      const cutOff = conn
+        .tx(async (c) => {
+          await c.query(`SELECT * FROM ${schema}.cut WHERE id = 1 FOR UPDATE`);
+          await locked;
+          await c.query('SELECT 1');
+        })
+        .then(
+          () => 'committed',
+          (error: Error) => error.message,
+        );
+      const lockable = async () => {
+        try {
+          await other.query('BEGIN');
+          await other.query(`SELECT * FROM ${schema}.cut WHERE id = 1 FOR UPDATE NOWAIT`);
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await other.query('ROLLBACK');
+        }
+      };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await lockable()).toBe(false);
+      // PostgreSQL ends the idle session; the row is free for others, and nothing committed.
+      const deadline = Date.now() + 10_000;
+      while (!(await lockable()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await lockable()).toBe(true);
+      hung();
+      expect(await cutOff).not.toBe('committed');
+      // The pool replaces the ended session: the connection works on.
+      expect((await conn.tx((c) => c.query('SELECT 1 AS one'))).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await other.end();
+      await conn.close();
     }
   });
 

@@ -17,10 +17,15 @@ import {
   Field,
   Loading,
   PageHeader,
+  Pager,
   Table,
   useLoad,
+  usePages,
 } from '../shared/ui.tsx';
 import { useDash } from './session.ts';
+
+/** Rows a page of the list. */
+const PAGE = 50;
 
 type OpEndpoint =
   paths['/api/v1/operational-webhook/endpoint/{endpoint_id}']['get']['responses'][200]['content']['application/json'];
@@ -34,7 +39,7 @@ const EVENTS: Record<OpEventType, string> = {
   'endpoint.created': 'an endpoint was created',
   'endpoint.updated': 'an endpoint was changed',
   'endpoint.deleted': 'an endpoint was deleted',
-  'endpoint.disabled': 'an endpoint was disabled (by hand, 410 Gone, or failing for days)',
+  'endpoint.disabled': 'an endpoint was disabled (by hand, 410 Gone, failing for days, or an idle listener)',
   'endpoint.enabled': 'an endpoint was enabled again',
   'message.attempt.exhausted': "a message's attempts to an endpoint are all spent",
   'message.attempt.failing': 'a delivery has failed several attempts in a row',
@@ -477,9 +482,15 @@ export function OperationalWebhooks({ id }: { id?: string | undefined }) {
 
 function EndpointList() {
   const { api } = useDash();
+  const pages = usePages();
   const list = useLoad(
-    () => ok(api.GET('/api/v1/operational-webhook/endpoint', { params: { query: { limit: '250' } } })),
-    [],
+    () =>
+      ok(
+        api.GET('/api/v1/operational-webhook/endpoint', {
+          params: { query: { limit: String(PAGE), ...(pages.from ? { iterator: pages.from } : {}) } },
+        }),
+      ),
+    [pages.from],
   );
   const [adding, setAdding] = useState(false);
   const [error, setError] = useState<Error>();
@@ -594,6 +605,7 @@ function EndpointList() {
           ]}
         />
       )}
+      <Pager pages={pages} next={list.data?.done === false ? list.data.iterator : null} />
       <ConfirmDialog
         open={deleting !== null}
         title={`Delete ${deleting?.url ?? ''}?`}

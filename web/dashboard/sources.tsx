@@ -17,10 +17,15 @@ import {
   Field,
   Loading,
   PageHeader,
+  Pager,
   Table,
   useLoad,
+  usePages,
 } from '../shared/ui.tsx';
 import { useDash } from './session.ts';
+
+/** Rows a page of the list. */
+const PAGE = 50;
 
 const PROVIDERS = ['stripe', 'github', 'shopify', 'slack', 'standard-webhooks', 'hmac', 'none'] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -364,7 +369,16 @@ function EditSource({ source, onDone }: { source: SourceRow; onDone: (saved: boo
 
 export function Sources() {
   const { api } = useDash();
-  const list = useLoad(() => ok(api.GET('/api/v1/source', { params: { query: { limit: '250' } } })), []);
+  const pages = usePages();
+  const list = useLoad(
+    () =>
+      ok(
+        api.GET('/api/v1/source', {
+          params: { query: { limit: String(PAGE), ...(pages.from ? { iterator: pages.from } : {}) } },
+        }),
+      ),
+    [pages.from],
+  );
   const [creating, setCreating] = useState(false);
   // The sources whose request log is open (several may be, to compare them).
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
@@ -505,6 +519,7 @@ export function Sources() {
           {open.has(s.id) && <RequestLog source={s} />}
         </article>
       ))}
+      <Pager pages={pages} next={list.data?.done === false ? list.data.iterator : null} />
       <ConfirmDialog
         open={rotating !== null}
         title={`Rotate the secret of ${rotating?.name ?? ''}?`}

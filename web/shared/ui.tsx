@@ -218,3 +218,57 @@ export function Loading({ what }: { what: string }) {
     </p>
   );
 }
+
+/** Where a keyset-paged list is: the iterator of the page shown, and the way back. */
+export interface Pages {
+  /** The iterator the page shown starts at; null: the first page. */
+  from: string | null;
+  /** Shows the page that starts at `iterator`, remembering this one for "Previous". */
+  next: (iterator: string) => void;
+  /** Shows the page before this one. */
+  back: () => void;
+  /** Back to the first page (the filters changed). */
+  reset: () => void;
+  first: boolean;
+}
+
+/** The paging state of a list read through the API's `iterator`. */
+export function usePages(): Pages {
+  const [trail, setTrail] = useState<(string | null)[]>([]);
+  const [from, setFrom] = useState<string | null>(null);
+  return {
+    from,
+    first: trail.length === 0,
+    next: (iterator) => {
+      setTrail([...trail, from]);
+      setFrom(iterator);
+    },
+    back: () => {
+      setFrom(trail.at(-1) ?? null);
+      setTrail(trail.slice(0, -1));
+    },
+    reset: () => {
+      setTrail([]);
+      setFrom(null);
+    },
+  };
+}
+
+/** "Previous" and "Next" under a paged list; `next` is where the next page starts, null at the end. */
+export function Pager({ pages, next }: { pages: Pages; next: string | null | undefined }) {
+  if (pages.first && !next) return null;
+  return (
+    <div class="pager">
+      {!pages.first && (
+        <button type="button" class="secondary outline small" onClick={pages.back}>
+          Previous
+        </button>
+      )}
+      {next && (
+        <button type="button" class="secondary outline small" onClick={() => pages.next(next)}>
+          Next
+        </button>
+      )}
+    </div>
+  );
+}

@@ -8,6 +8,7 @@ import { generateHmacSecret } from '../../core/signing.js';
 import type { Delivery, Endpoint, EventType } from '../../core/types.js';
 import type { BulkReplayFilter, EndpointPatch, NewEndpoint } from '../../store/store.js';
 import { type EndpointTaskParams, endpointTaskData } from '../../tasks/endpoint-tasks.js';
+import { traceIngest } from '../../tracing/tracing.js';
 import {
   appOf,
   endpointOf,
@@ -450,12 +451,27 @@ export const endpointRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       requireEnabled(owner, endpoint, 'an example');
       const eventType = await store.getEventType(request.body.eventType);
       if (!eventType) throw new NotFoundError(`event type ${request.body.eventType} not found`);
-      const { message } = await store.acceptMessage({
-        appId: owner.id,
-        eventType: eventType.name,
-        payload: exampleOf(eventType),
-        onlyEndpointId: endpoint.id,
-      });
+      const payload = exampleOf(eventType);
+      // An ingest as a message created through POST …/msg is: its context is stored with it.
+      const message = await traceIngest(
+        request.headers,
+        {
+          'herald.app_id': owner.id,
+          'herald.event_type': eventType.name,
+          'herald.endpoint_id': endpoint.id,
+          'herald.example': true,
+        },
+        async (traceContext) =>
+          (
+            await store.acceptMessage({
+              appId: owner.id,
+              eventType: eventType.name,
+              payload,
+              onlyEndpointId: endpoint.id,
+              ...(traceContext !== null ? { traceContext } : {}),
+            })
+          ).message,
+      );
       return sendJson(reply, messageJson(message));
     },
   );

@@ -5,7 +5,7 @@ import { NotFoundError, PayloadGoneError, ValidationError } from '../../core/err
 import { matches } from '../../core/filter.js';
 import type { Application, DeliveryStatus } from '../../core/types.js';
 import type { SearchableDeliveryStatus } from '../../store/store.js';
-import { traceIngest } from '../../tracing/tracing.js';
+import { traceIngest, traceRequest } from '../../tracing/tracing.js';
 import { requireAdmin, requireApp } from '../auth.js';
 import {
   appOf,
@@ -405,8 +405,15 @@ export const messageRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
           `message ${message.id} cannot be resent: its payload is gone (expunged, or past its retention)`,
         );
       }
-      // Any enabled endpoint of the application, even one the message never went to.
-      await store.resend(message.id, endpoint.id);
+      // Any enabled endpoint of the application, even one the message never went to. The
+      // attempt is a child of the message's ingest; this request's span links to that trace.
+      await traceRequest(
+        'herald.message.resend',
+        request.headers,
+        { 'herald.app_id': owner.id, 'herald.msg_id': message.id, 'herald.endpoint_id': endpoint.id },
+        [message.traceContext],
+        () => store.resend(message.id, endpoint.id),
+      );
       return reply.status(202).send({});
     },
   );

@@ -201,6 +201,7 @@ export const sourceRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         store,
         request.params.source_id,
         request.params.request_id,
+        request.headers,
       );
       // The payload goes back as its stored bytes, as on every read of a message.
       const text = `{"message":${messageJson(message)},"request":${JSON.stringify(inboundOut(row))}}`;

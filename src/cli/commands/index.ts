@@ -9,6 +9,7 @@ import { endpointCommands } from './endpoint.js';
 import { eventTypeCommands } from './event-type.js';
 import { listenCommands } from './listen.js';
 import { messageCommands } from './message.js';
+import { operationalWebhookCommands } from './operational-webhook.js';
 import { sourceCommands } from './source.js';
 
 /** Adds every management command to `program`; their help marks required flags. */
@@ -31,4 +32,5 @@ export function addManagementCommands(program: Command): void {
   sourceCommands(program);
   eventTypeCommands(program);
   listenCommands(program);
+  operationalWebhookCommands(program);
 }

@@ -122,6 +122,12 @@ export function jsonRecords(records: readonly object[]): string {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const wellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
 
+/**
+ * How long PostgreSQL lets one of Herald's sessions sit in an open transaction with no
+ * statement running before it ends the session (and with it the transaction and its locks).
+ */
+export const IDLE_IN_TRANSACTION_MS = 30_000;
+
 /** What {@link openConnection} needs. */
 export interface ConnectionOptions {
   url: string;
@@ -131,6 +137,8 @@ export interface ConnectionOptions {
   box: SecretBox;
   /** Applies pending migrations; `false` refuses a database that has some. */
   migrate: boolean;
+  /** {@link IDLE_IN_TRANSACTION_MS} unless given (tests make it short). */
+  idleInTransactionMs?: number;
 }
 
 /**
@@ -143,7 +151,11 @@ export async function openConnection(options: ConnectionOptions): Promise<Postgr
     connectionString: options.url,
     max: options.poolSize,
     types,
-    options: `-c search_path=${options.schema}`,
+    // A process cut off from the database mid-transaction (its host partitioned, not dead)
+    // leaves a session idle in that transaction, holding its row locks: the claims of every
+    // other worker skip those rows until TCP gives up, hours later. Herald's transactions
+    // never wait between statements, so PostgreSQL may end one that does after a while.
+    options: `-c search_path=${options.schema} -c idle_in_transaction_session_timeout=${options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS}`,
   };
   const pool = new pg.Pool(config);
   pool.on('error', () => {

@@ -13,6 +13,7 @@ import type { Attempt, Delivery } from '../../core/types.js';
 import { MINUTE_MS } from '../activity.js';
 import { idRange, inWindow } from '../batches.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
+import { beingSent } from '../resend.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -496,6 +497,7 @@ export class PostgresDeliveries {
       [now, msgId, endpointId],
     );
     let delivery = await this.getDelivery(msgId, endpointId);
+    if (!rowCount && delivery?.status === 'sending') throw beingSent(msgId, endpointId);
     if (!delivery) {
       // Never routed there: a new delivery (a racing resend may have made it: then that one).
       ({ rowCount } = await this.conn.q(INSERT_RESENT, [newId('dlv', now), msgId, endpointId, now]));

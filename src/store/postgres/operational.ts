@@ -13,6 +13,7 @@ import {
   operationalMessage,
   subscribes,
 } from '../../core/operational.js';
+import { causedBy, currentCause } from '../cause.js';
 import { completionEvents } from '../operational-events.js';
 import { fromMessage } from '../rows.js';
 import type { Completion, DisabledEndpoint } from '../store.js';
@@ -22,12 +23,12 @@ import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
 /** Writes messages whole. $1: JSON array of message rows. */
 const INSERT_MESSAGES = `
   INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
-    deliver_at, payload_expires_at, expunged_at)
+    deliver_at, payload_expires_at, expunged_at, trace_context)
   SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
-    deliver_at, payload_expires_at, expunged_at
+    deliver_at, payload_expires_at, expunged_at, trace_context
   FROM json_to_recordset($1::json) AS m(id text, app_id text, event_type text, event_id text, channels text,
     tags text, payload text, created_at bigint, headers text, deliver_at bigint, payload_expires_at bigint,
-    expunged_at bigint)`;
+    expunged_at bigint, trace_context text)`;
 
 /** The enabled operational endpoints. $1: the reserved application. */
 const SUBSCRIBERS = 'SELECT id, filter_types FROM endpoints WHERE app_id = $1 AND NOT disabled';
@@ -88,16 +89,18 @@ export class PostgresOperational {
 
   /**
    * Runs `fn` in a transaction with an `emit` on its client, and wakes this process for what
-   * it emitted once it commits (other processes hear the NOTIFY).
+   * it emitted once it commits (other processes hear the NOTIFY). The events it emits store
+   * the write's cause (`currentCause`) as their trace context.
    */
   async transact<T>(
     fn: (c: Queryable, emit: (events: readonly OperationalEvent[]) => Promise<void>) => Promise<T>,
   ): Promise<T> {
     const woken: string[] = [];
     const now = this.conn.clock.now();
+    const cause = currentCause();
     const result = await this.conn.tx((c) =>
       fn(c, async (events) => {
-        woken.push(...(await this.emit(c, events, now)));
+        woken.push(...(await this.emit(c, causedBy(events, cause), now)));
       }),
     );
     if (woken.length > 0) this.conn.emitWake(woken);
@@ -114,7 +117,7 @@ export class PostgresOperational {
     const wanted = completionEvents(completions, disabled);
     if (wanted.attempts.length === 0 && wanted.disabled.length === 0) return [];
     const events: OperationalEvent[] = [];
-    for (const { type, attempt } of wanted.attempts) {
+    for (const { type, attempt, traceContext } of wanted.attempts) {
       const m = (
         await c.query<{ event_id: string | null; app_uid: string | null }>(
           `SELECT m.event_id, a.uid AS app_uid FROM messages m JOIN applications a ON a.id = m.app_id
@@ -122,8 +125,8 @@ export class PostgresOperational {
           [attempt.msgId, attempt.appId],
         )
       ).rows[0];
-      events.push(
-        attemptEvent(type, {
+      events.push({
+        ...attemptEvent(type, {
           appId: attempt.appId,
           appUid: m?.app_uid ?? null,
           endpointId: attempt.endpointId,
@@ -135,7 +138,8 @@ export class PostgresOperational {
             timestamp: attempt.createdAt,
           },
         }),
-      );
+        traceContext,
+      });
     }
     for (const d of wanted.disabled) {
       const e = (
@@ -147,7 +151,10 @@ export class PostgresOperational {
       ).rows[0];
       if (!e) continue;
       const names = { appId: d.appId, appUid: e.app_uid, endpointId: d.endpointId, endpointUid: e.uid };
-      events.push(endpointDisabledEvent(names, 'automatic', e.failing_since ?? now, d.reason));
+      events.push({
+        ...endpointDisabledEvent(names, 'automatic', e.failing_since ?? now, d.reason),
+        traceContext: d.traceContext,
+      });
     }
     return this.emit(c, events, now);
   }

@@ -13,6 +13,7 @@ import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
 import { ActivityTally } from '../activity.js';
 import { idRange, inWindow } from '../batches.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
+import { beingSent } from '../resend.js';
 import {
   type AttemptRow,
   CLAIM_ENDPOINTS_MAX,
@@ -575,10 +576,14 @@ export class SqliteDeliveries {
     const now = this.conn.clock.now();
     const row = this.conn.immediate(() => {
       let { changes } = this.stmt.resend.run({ now, msgId, endpointId });
-      if (changes === 0 && !this.stmt.delivery.get(msgId, endpointId)) {
-        ({ changes } = this.stmt.insertResent.run({ id: newId('dlv', now), msgId, endpointId, now }));
-        if (changes === 0)
-          throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+      if (changes === 0) {
+        const existing = this.stmt.delivery.get(msgId, endpointId);
+        if (existing?.status === 'sending') throw beingSent(msgId, endpointId);
+        if (!existing) {
+          ({ changes } = this.stmt.insertResent.run({ id: newId('dlv', now), msgId, endpointId, now }));
+          if (changes === 0)
+            throw new NotFoundError(`no message ${msgId} with an endpoint ${endpointId} in its application`);
+        }
       }
       return { row: this.stmt.delivery.get(msgId, endpointId)!, changes };
     });

@@ -13,6 +13,7 @@ import {
   operationalMessage,
   subscribes,
 } from '../../core/operational.js';
+import { causedBy, currentCause } from '../cause.js';
 import { completionEvents } from '../operational-events.js';
 import { type EndpointRow, fromMessage, type MessageRow } from '../rows.js';
 import type { Completion, DisabledEndpoint } from '../store.js';
@@ -26,9 +27,9 @@ function prepare({ db }: SqliteConnection) {
     ),
     insertMessage: db.prepare<[MessageRow]>(
       `INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, headers, deliver_at,
-         payload_expires_at, expunged_at, created_at)
+         payload_expires_at, expunged_at, trace_context, created_at)
        VALUES (@id, @app_id, @event_type, @event_id, @channels, @tags, @payload, @headers, @deliver_at,
-         @payload_expires_at, @expunged_at, @created_at)`,
+         @payload_expires_at, @expunged_at, @trace_context, @created_at)`,
     ),
     appUid: db.prepare<[string], { uid: string | null }>('SELECT uid FROM applications WHERE id = ?'),
     attemptNames: db.prepare<[string, string], { event_id: string | null; app_uid: string | null }>(
@@ -114,10 +115,10 @@ export class SqliteOperational {
     if (wanted.attempts.length === 0 && wanted.disabled.length === 0) return;
     if (!this.stmt.anySubscriber.get(OPERATIONAL_APP_ID)) return;
     const events: OperationalEvent[] = [];
-    for (const { type, attempt } of wanted.attempts) {
+    for (const { type, attempt, traceContext } of wanted.attempts) {
       const m = this.stmt.attemptNames.get(attempt.msgId, attempt.appId);
-      events.push(
-        attemptEvent(type, {
+      events.push({
+        ...attemptEvent(type, {
           appId: attempt.appId,
           appUid: m?.app_uid ?? null,
           endpointId: attempt.endpointId,
@@ -129,22 +130,30 @@ export class SqliteOperational {
             timestamp: attempt.createdAt,
           },
         }),
-      );
+        traceContext,
+      });
     }
     for (const d of wanted.disabled) {
       const e = this.stmt.endpointNames.get(d.endpointId);
       if (!e) continue;
       const names = { appId: d.appId, appUid: e.app_uid, endpointId: d.endpointId, endpointUid: e.uid };
-      events.push(endpointDisabledEvent(names, 'automatic', e.failing_since ?? now, d.reason));
+      events.push({
+        ...endpointDisabledEvent(names, 'automatic', e.failing_since ?? now, d.reason),
+        traceContext: d.traceContext,
+      });
     }
     this.emit(events, now, woken);
   }
 
-  /** Runs `fn` in an immediate transaction with an `emit`, and wakes what it emitted to after the commit. */
+  /**
+   * Runs `fn` in an immediate transaction with an `emit`, and wakes what it emitted to after
+   * the commit. The events it emits store the write's cause (`currentCause`) as their trace context.
+   */
   transact<T>(fn: (emit: (events: readonly OperationalEvent[]) => void) => T): T {
     const woken = new Set<string>();
     const now = this.conn.clock.now();
-    const result = this.conn.immediate(() => fn((events) => this.emit(events, now, woken)));
+    const cause = currentCause();
+    const result = this.conn.immediate(() => fn((events) => this.emit(causedBy(events, cause), now, woken)));
     if (woken.size > 0) this.conn.wake([...woken]);
     return result;
   }
