@@ -43,9 +43,10 @@ async function round(outcomes: Record<string, Outcome>): Promise<void> {
       now,
       `https://${name(d) === 'up' ? 'up' : 'down'}.example/${name(d)}`,
     );
-    if (!('ok' in o) && o.status === 'timeout')
-      Object.assign(attempt, { statusCode: null, errorKind: 'timeout' });
-    else if (!('ok' in o)) attempt.statusCode = o.status;
+    if (!('ok' in o)) {
+      attempt.statusCode = o.status === 'timeout' ? null : o.status;
+      if (o.status === 'timeout') attempt.errorKind = 'timeout';
+    }
     const next =
       'ok' in o
         ? { status: 'succeeded' as const }
