@@ -20,7 +20,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { type Fixture, fixture } from '../delivery/fixture.js';
-import { type Receiver, startReceiver, tempDir } from '../helpers.js';
+import { attemptOf, type Receiver, startReceiver, tempDir } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 import { db } from '../store-under-test.js';
 
@@ -232,13 +232,43 @@ describe(`upgrading a ${db} database with data in it`, () => {
         expect((await store.getEndpoint(appId, written.endpointId))?.headers).toEqual({ 'x-shop': 'one' });
         await store.ping();
         // The activity minutes (019) start counting at once, and the retry index answers.
+        // (A database from 019 on holds the fresh one's minutes already: one more is counted.)
         const at = Date.now();
-        await store.acceptMessage({ appId, eventType: 'order.paid', payload: '{"order":3}' });
         const minute = at - (at % 60_000);
-        const counted = await store.activity(minute, minute + 120_000, 120_000);
-        expect(counted.map((b) => b.accepted)).toEqual([1]);
+        const accepted = async () =>
+          (await store.activity(minute - 60_000, minute + 120_000, 180_000))[0]!.accepted;
+        const earlier = await accepted();
+        await store.acceptMessage({ appId, eventType: 'order.paid', payload: '{"order":3}' });
+        expect(await accepted()).toBe(earlier + 1);
         expect(await store.countRetrying()).toEqual({ endpoints: 0, deliveries: 0 });
         expect(await store.snapshotActivity(Date.now())).toBe(true);
+        // The failure groups (021) count a failed attempt at once, with the delivery failed now.
+        const [third] = await store.claimDue({
+          owner: 'after-upgrade',
+          now: Date.now(),
+          leaseMs: 60_000,
+          limit: 10,
+          skipEndpoints: [],
+        });
+        const failedAt = Date.now();
+        await store.complete(
+          [
+            {
+              owner: 'after-upgrade',
+              deliveryId: third!.id,
+              endpointId: third!.endpointId,
+              attempt: { ...attemptOf(third!, false, failedAt, receiver.url), statusCode: 503 },
+              next: { status: 'failed', exhausted: true },
+              disableEndpoint: false,
+            },
+          ],
+          failedAt,
+          86_400_000,
+        );
+        const failures = await store.listFailures({ groupBy: 'endpoint', failedSince: 0, limit: 10 });
+        expect(failures.data.map((g) => [g.cause, g.attempts, g.failedNow, g.failing])).toEqual([
+          ['http_5xx', 1, 1, true],
+        ]);
       } finally {
         await store[Symbol.asyncDispose]();
       }
