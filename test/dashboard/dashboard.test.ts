@@ -127,6 +127,14 @@ describe('the operator dashboard', () => {
     const hostRow = page.getByRole('row', { name: new RegExp(`^${host.replaceAll('.', '\\.')}`) });
     await hostRow.getByRole('link', { name: receiver.url }).waitFor();
     expect(await hostRow.getByRole('cell').nth(2).textContent()).toBe('3');
+    // The switch's buttons fade to their new colours: axe reads them once the fade has ended.
+    await page
+      .getByRole('group', { name: 'Group by' })
+      .evaluate((el) =>
+        Promise.all(
+          el.getAnimations({ subtree: true }).map((a: { finished: Promise<unknown> }) => a.finished),
+        ),
+      );
     expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'By endpoint' }).click();
 
