@@ -90,6 +90,7 @@ describe('PostgreSQL specifics', () => {
       { version: 16 },
       { version: 17 },
       { version: 19 },
+      { version: 21 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

@@ -55,6 +55,7 @@ describe('SQLite specifics', () => {
       { version: 16, name: '016_listeners.sql' },
       { version: 17, name: '017_inbound_body_retention.sql' },
       { version: 19, name: '019_activity.sql' },
+      { version: 21, name: '021_failure_groups.sql' },
     ]);
     db.close();
   });
