@@ -12,6 +12,14 @@ export const FAILURES_KEPT_MS = 14 * 86_400_000;
 /** Endpoints listed per host group at most (newest failure first); `endpointCount` has them all. */
 export const HOST_ENDPOINTS_MAX = 100;
 
+/**
+ * Deliveries failed now counted per endpoint at most, unless the query asks for `exact`
+ * counts: an index range of a million failed deliveries takes a few hundred ms to count
+ * (BENCHMARKS.md), too long for each of a page's 50 endpoints; one endpoint's exact count,
+ * for a confirmation, is one such count.
+ */
+export const FAILED_NOW_CAP = 10_000;
+
 /** One endpoint's failures of one cause, summed over the writers' rows. */
 export interface FailureRow {
   endpointId: string;
@@ -29,7 +37,7 @@ export interface FailureEndpointState {
   url: string;
   disabled: boolean;
   appName: string;
-  /** Its deliveries failed now, created since the query's `failedSince`. */
+  /** Its deliveries failed now, created since the query's `failedSince` ({@link FAILED_NOW_CAP} at most unless `exact`). */
   failedNow: number;
   /** The start of its failure streak; null when its last attempt succeeded. */
   streakSince: number | null;
@@ -43,6 +51,12 @@ export interface FailureQuery {
   appId?: string;
   /** Only groups seen at or after this time (ms). */
   since?: number;
+  /** Only this endpoint's groups. */
+  endpointId?: string;
+  /** Only the groups of endpoints on this host. */
+  host?: string;
+  /** Count the deliveries failed now exactly, however many; else up to {@link FAILED_NOW_CAP}. */
+  exact?: boolean;
   /** Count the deliveries failed now that were created at or after this time (ms): recover's reach. */
   failedSince: number;
   limit: number;
@@ -69,6 +83,8 @@ export interface FailureEndpoint {
   lastStatusCode: number | null;
   /** Its deliveries failed now (since the query's `failedSince`): what recover would send again. */
   failedNow: number;
+  /** `failedNow` stopped at {@link FAILED_NOW_CAP}: there may be more. */
+  failedNowCapped: boolean;
   /** Its last failure of this cause came after its last success, or it has deliveries failed now. */
   failing: boolean;
 }
@@ -88,6 +104,8 @@ export interface FailureGroup {
   failing: boolean;
   /** The sum over the listed endpoints. */
   failedNow: number;
+  /** Some endpoint's `failedNow` stopped at the cap: the sum is a floor. */
+  failedNowCapped: boolean;
   /** How many endpoints the group has (host groups list {@link HOST_ENDPOINTS_MAX} at most). */
   endpointCount: number;
   /** Newest failure first. */
@@ -114,6 +132,8 @@ export async function failurePage(
 ): Promise<FailurePage> {
   const byKey = new Map<string, { key: string; lastAt: number; rows: FailureRow[] }>();
   for (const r of rows) {
+    if (query.endpointId !== undefined && r.endpointId !== query.endpointId) continue;
+    if (query.host !== undefined && r.host !== query.host) continue;
     const key = `${query.groupBy === 'host' ? r.host : r.endpointId} ${r.cause}`;
     const g = byKey.get(key);
     if (g) {
@@ -133,9 +153,9 @@ export async function failurePage(
       const s = state.get(r.endpointId);
       if (!s) return []; // deleted since the rows were read
       const failing = (s.streakSince !== null && r.lastAt >= s.streakSince) || s.failedNow > 0;
-      return [
-        { ...r, appName: s.appName, url: s.url, disabled: s.disabled, failedNow: s.failedNow, failing },
-      ];
+      const failedNowCapped = !query.exact && s.failedNow >= FAILED_NOW_CAP;
+      const { appName, url, disabled, failedNow } = s;
+      return [{ ...r, appName, url, disabled, failedNow, failedNowCapped, failing }];
     });
     const last = g.rows.reduce((a, b) => (b.lastAt > a.lastAt ? b : a));
     return {
@@ -148,6 +168,7 @@ export async function failurePage(
       lastStatusCode: last.lastStatusCode,
       failing: members.some((m) => m.failing),
       failedNow: members.reduce((n, m) => n + m.failedNow, 0),
+      failedNowCapped: members.some((m) => m.failedNowCapped),
       endpointCount: g.rows.length,
       endpoints: members,
     };

@@ -32,6 +32,7 @@ interface Group {
   lastSeen: string;
   lastStatusCode: number | null;
   failedNow: number;
+  failedNowCapped: boolean;
   failing: boolean;
   endpointCount: number;
   endpoints: { id: string; appId: string; appName: string; url: string; failedNow: number }[];
@@ -131,6 +132,19 @@ describe('GET /api/v1/failures', () => {
       await get(`/failures?since=${new Date(START + 1).toISOString()}`)
     ).json()) as Failures;
     expect(later.data).toEqual([]);
+
+    // One endpoint's or one host's group, counted exactly: what a confirmation asks.
+    const one = (await (
+      await get(`/failures?endpoint_id=${endpoints[1]}&exact_counts=true`)
+    ).json()) as Failures;
+    expect(one.data.map((g) => [g.key, g.failedNow, g.failedNowCapped])).toEqual([
+      [`${endpoints[1]} http_5xx`, 3, false],
+    ]);
+    const byHost = (await (
+      await get('/failures?group_by=host&host=DOWN.example&exact_counts=true')
+    ).json()) as Failures;
+    expect(byHost.data.map((g) => [g.key, g.failedNow])).toEqual([['down.example http_5xx', 6]]);
+    expect(((await (await get('/failures?host=up.example')).json()) as Failures).data).toEqual([]);
   });
 
   it('is for the admin token only, and names a bad parameter', async () => {
@@ -141,6 +155,7 @@ describe('GET /api/v1/failures', () => {
       ['limit=0', 'limit'],
       ['iterator=bm90LWFuLWl0ZXJhdG9y', 'iterator'],
       ['colour=red', 'colour'],
+      ['exact_counts=yes', 'exact_counts'],
     ] as const) {
       const res = await get(`/failures?${query}`);
       expect(res.status, query).toBe(422);

@@ -153,6 +153,28 @@ export function Failures({ appId }: { appId?: string }) {
     }
   };
 
+  /** Opens the resend confirmation with the group counted exactly (the list stops at 10,000 an endpoint). */
+  const askResend = async (r: Group) => {
+    setError(undefined);
+    try {
+      const exact = await ok(
+        api.GET('/api/v1/failures', {
+          params: {
+            query: {
+              group_by: by,
+              exact_counts: 'true',
+              ...(by === 'host' ? { host: r.host } : { endpoint_id: r.endpoints[0]!.id }),
+              ...(appId ? { app_id: appId } : {}),
+            },
+          },
+        }),
+      );
+      setAction({ kind: 'resend', group: exact.data.find((x) => x.key === r.key) ?? r });
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+
   const confirm = async () => {
     if (!action) return;
     const { group } = action;
@@ -270,7 +292,11 @@ export function Failures({ appId }: { appId?: string }) {
               ),
             },
             { label: 'Attempts', class: 'num', cell: (r) => r.attempts.toLocaleString() },
-            { label: 'Failed now', class: 'num', cell: (r) => r.failedNow.toLocaleString() },
+            {
+              label: 'Failed now',
+              class: 'num',
+              cell: (r) => `${r.failedNow.toLocaleString()}${r.failedNowCapped ? '+' : ''}`,
+            },
             { label: 'First seen', cell: (r) => <Time iso={r.firstSeen} /> },
             { label: 'Last seen', cell: (r) => <Time iso={r.lastSeen} /> },
             {
@@ -297,7 +323,7 @@ export function Failures({ appId }: { appId?: string }) {
                     <button
                       type="button"
                       class="small with-icon"
-                      onClick={() => setAction({ kind: 'resend', group: r })}
+                      onClick={() => askResend(r)}
                       aria-label={`Resend all failed messages to ${target(r, by)}`}
                     >
                       <RotateCcw size={14} aria-hidden="true" /> Resend all

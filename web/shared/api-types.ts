@@ -2862,8 +2862,14 @@ export interface paths {
                 query?: {
                     /** @description only this application's endpoints (id or uid) */
                     app_id?: string;
+                    /** @description only this endpoint's groups (its id) */
+                    endpoint_id?: string;
+                    /** @description default false: failedNow is counted up to 10,000 per endpoint (failedNowCapped says when it stopped there); true counts every one (slower for a big outage: ask it for one endpoint or host, as a confirmation does) */
+                    exact_counts?: "true" | "false";
                     /** @description endpoint (default): one group per endpoint and cause; host: one per host of the endpoints' URLs and cause, across endpoints and applications */
                     group_by?: "endpoint" | "host";
+                    /** @description only the groups of endpoints on this host (and port) */
+                    host?: string;
                     /** @description the page after the one whose iterator this is */
                     iterator?: string;
                     /** @description 1 to 250, default 50 */
@@ -3981,6 +3987,8 @@ export interface components {
                 disabled: boolean;
                 /** @description deliveries failed now, created in the last 14 days: what a recover from then would send again (less those whose payload is gone or that the endpoint's filter drops) */
                 failedNow: number;
+                /** @description failedNow stopped at 10,000 (there may be more; exact_counts=true counts them all) */
+                failedNowCapped: boolean;
                 /** @description still failing: its last failure came after its last success, or deliveries are failed now */
                 failing: boolean;
                 /**
@@ -4000,6 +4008,8 @@ export interface components {
             }[];
             /** @description the sum of the listed endpoints' failedNow */
             failedNow: number;
+            /** @description failedNow stopped at 10,000 (there may be more; exact_counts=true counts them all) */
+            failedNowCapped: boolean;
             /** @description some endpoint of the group is still failing */
             failing: boolean;
             /**

@@ -7,7 +7,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { FailureCursor, FailureEndpoint } from '../../store/failures.js';
+import { FAILED_NOW_CAP, type FailureCursor, type FailureEndpoint } from '../../store/failures.js';
 import { requireAdmin } from '../auth.js';
 import { appOf, pageLimit, type RouteContext, timeParam } from '../context.js';
 import { QueryError } from '../errors.js';
@@ -31,6 +31,21 @@ const FailuresQuery = Type.Object(
     since: Type.Optional(
       Type.String({ format: 'date-time', description: 'only groups whose last failure is at or after it' }),
     ),
+    endpoint_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: "only this endpoint's groups (its id)" }),
+    ),
+    host: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description: 'only the groups of endpoints on this host (and port)',
+      }),
+    ),
+    exact_counts: Type.Optional(
+      Type.Union([Type.Literal('true'), Type.Literal('false')], {
+        description: `default false: failedNow is counted up to ${FAILED_NOW_CAP.toLocaleString('en')} per endpoint (failedNowCapped says when it stopped there); true counts every one (slower for a big outage: ask it for one endpoint or host, as a confirmation does)`,
+      }),
+    ),
     limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$', description: '1 to 250, default 50' })),
     iterator: Type.Optional(
       Type.String({ maxLength: 2048, description: 'the page after the one whose iterator this is' }),
@@ -49,6 +64,9 @@ const Seen = {
   failedNow: Type.Integer({
     minimum: 0,
     description: `deliveries failed now, created in the last ${RECOVER_MAX_DAYS} days: what a recover from then would send again (less those whose payload is gone or that the endpoint's filter drops)`,
+  }),
+  failedNowCapped: Type.Boolean({
+    description: `failedNow stopped at ${FAILED_NOW_CAP.toLocaleString('en')} (there may be more; exact_counts=true counts them all)`,
   }),
   failing: Type.Boolean({
     description: 'still failing: its last failure came after its last success, or deliveries are failed now',
@@ -112,6 +130,7 @@ const seen = (g: Omit<FailureEndpoint, 'endpointId' | 'appId' | 'appName' | 'url
   lastSeen: iso(g.lastAt),
   lastStatusCode: g.lastStatusCode,
   failedNow: g.failedNow,
+  failedNowCapped: g.failedNowCapped,
   failing: g.failing,
 });
 
@@ -143,6 +162,9 @@ export const failureRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         ...(appId === undefined ? {} : { appId }),
         ...(since === undefined ? {} : { since }),
         ...(after === undefined ? {} : { after }),
+        ...(q.endpoint_id === undefined ? {} : { endpointId: q.endpoint_id }),
+        ...(q.host === undefined ? {} : { host: q.host.toLowerCase() }),
+        exact: q.exact_counts === 'true',
       });
       return {
         data: page.data.map((g) => ({

@@ -5,7 +5,13 @@
  * each group summed over its writers' rows, and pruned.
  */
 import { idFloor } from '../../core/ids.js';
-import { type FailurePage, type FailureQuery, type FailureRow, failurePage } from '../failures.js';
+import {
+  FAILED_NOW_CAP,
+  type FailurePage,
+  type FailureQuery,
+  type FailureRow,
+  failurePage,
+} from '../failures.js';
 import type { PostgresConnection } from './connection.js';
 
 /** The groups, one row per endpoint and cause. $1: application id or null; $2: seen since (ms). */
@@ -20,12 +26,13 @@ const ROWS = `
 
 /**
  * The endpoints of a page, with their deliveries failed now counted on the partial index
- * `deliveries_failed`, and their streak. $1: the endpoint ids; $2: the lowest delivery id counted.
+ * `deliveries_failed` (up to $3; null: all), and their streak. $1: the endpoint ids; $2: the
+ * lowest delivery id counted.
  */
 const ENDPOINTS = `
   SELECT e.id, e.url, e.disabled, a.name AS "appName",
-    (SELECT count(*) FROM deliveries d
-     WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= $2)::float8 AS "failedNow",
+    (SELECT count(*) FROM (SELECT 1 FROM deliveries d
+     WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= $2 LIMIT $3) f)::float8 AS "failedNow",
     (SELECT since FROM failure_streaks s WHERE s.endpoint_id = e.id) AS "streakSince"
   FROM endpoints e JOIN applications a ON a.id = e.app_id
   WHERE e.id = ANY($1::text[])`;
@@ -46,7 +53,7 @@ export class PostgresFailures {
         appName: string;
         failedNow: number;
         streakSince: number | null;
-      }>(ENDPOINTS, [ids, floor]);
+      }>(ENDPOINTS, [ids, floor, query.exact ? null : FAILED_NOW_CAP]);
       return new Map(found.rows.map(({ id, ...s }) => [id, s]));
     });
   }

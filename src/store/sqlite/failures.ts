@@ -6,6 +6,7 @@
 import type { FailureCount, FailureTally } from '../../core/failures.js';
 import { idFloor } from '../../core/ids.js';
 import {
+  FAILED_NOW_CAP,
   type FailureEndpointState,
   type FailurePage,
   type FailureQuery,
@@ -36,14 +37,15 @@ function prepare({ db }: SqliteConnection) {
        FROM failure_groups f JOIN endpoints e ON e.id = f.endpoint_id
        WHERE (@appId IS NULL OR f.app_id = @appId) AND f.last_at >= @since`,
     ),
-    // `deliveries_failed` alone answers the count (a covering index range, no table row read).
+    // `deliveries_failed` alone answers the count (a covering index range, no table row read);
+    // @cap -1: no cap.
     endpoints: db.prepare<
-      [{ ids: string; floor: string }],
+      [{ ids: string; floor: string; cap: number }],
       Omit<FailureEndpointState, 'disabled'> & { id: string; disabled: number }
     >(
       `SELECT e.id, e.url, e.disabled, a.name AS appName,
-         (SELECT count(*) FROM deliveries d INDEXED BY deliveries_failed
-          WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= @floor) AS failedNow,
+         (SELECT count(*) FROM (SELECT 1 FROM deliveries d INDEXED BY deliveries_failed
+          WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= @floor LIMIT @cap)) AS failedNow,
          (SELECT since FROM failure_streaks s WHERE s.endpoint_id = e.id) AS streakSince
        FROM endpoints e JOIN applications a ON a.id = e.app_id
        WHERE e.id IN (SELECT value FROM json_each(@ids))`,
@@ -75,7 +77,8 @@ export class SqliteFailures {
     const rows = this.stmt.rows.all({ appId: query.appId ?? null, since: query.since ?? 0 });
     const floor = idFloor('dlv', query.failedSince);
     return failurePage(query, rows, async (ids) => {
-      const found = this.stmt.endpoints.all({ ids: JSON.stringify(ids), floor });
+      const cap = query.exact ? -1 : FAILED_NOW_CAP;
+      const found = this.stmt.endpoints.all({ ids: JSON.stringify(ids), floor, cap });
       return new Map(found.map(({ id, ...s }) => [id, { ...s, disabled: s.disabled !== 0 }]));
     });
   }
