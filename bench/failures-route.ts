@@ -211,6 +211,9 @@ try {
     await time('group_by=endpoint');
     await time('group_by=host');
     await time('group_by=endpoint&app_id=busy');
+    // The confirmation of "Resend all": the one group, counted exactly.
+    await time(`group_by=endpoint&endpoint_id=${busy.id}&exact_counts=true`);
+    await time('group_by=host&host=busy.example&exact_counts=true');
   };
   await run('as filled');
   if (STORE === 'postgres') {
