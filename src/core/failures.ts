@@ -89,9 +89,14 @@ export function tallyFailures(attempts: readonly Attempt[]): FailureTally {
       g.lastStatusCode = a.statusCode;
     }
   }
+  // In key order: two batches writing the same rows at once lock them in one order (PostgreSQL
+  // upserts them in the order given), so they wait for each other but never deadlock.
+  const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return {
-    groups: [...groups.values()],
-    ended: [...ended],
-    started: [...started].map(([endpointId, since]) => ({ endpointId, since })),
+    groups: [...groups.values()].sort((a, b) => byKey(a.endpointId, b.endpointId) || byKey(a.cause, b.cause)),
+    ended: [...ended].sort(byKey),
+    started: [...started]
+      .map(([endpointId, since]) => ({ endpointId, since }))
+      .sort((a, b) => byKey(a.endpointId, b.endpointId)),
   };
 }

@@ -102,13 +102,16 @@ export const INSERT_DELIVERIES = `
 
 /**
  * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
- * failure streaks of the endpoints that succeeded (a probe of an empty table when none runs).
+ * failure streaks of the endpoints that succeeded (a probe of an empty table when none runs),
+ * locked in id order first, so that two batches ending the same streaks cannot deadlock.
  * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link attemptWriter});
  * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
  */
 const INSERT_ATTEMPTS = `
   WITH ended AS (
-    DELETE FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text($3::json))),
+    DELETE FROM failure_streaks WHERE endpoint_id IN (
+      SELECT endpoint_id FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text($3::json))
+      ORDER BY endpoint_id FOR UPDATE)),
   inserted AS (
   INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at)
