@@ -15,7 +15,7 @@ import {
 import type { PostgresConnection } from './connection.js';
 
 /** The groups, one row per endpoint and cause. $1: application id or null; $2: seen since (ms). */
-const ROWS = `
+export const FAILURE_ROWS = `
   SELECT f.endpoint_id AS "endpointId", min(f.app_id) AS "appId", f.cause,
     (array_agg(f.host ORDER BY f.last_at DESC))[1] AS host,
     min(f.first_at) AS "firstAt", max(f.last_at) AS "lastAt", sum(f.attempts)::float8 AS attempts,
@@ -29,7 +29,7 @@ const ROWS = `
  * `deliveries_failed` (up to $3; null: all), and their streak. $1: the endpoint ids; $2: the
  * lowest delivery id counted.
  */
-const ENDPOINTS = `
+export const FAILURE_ENDPOINTS = `
   SELECT e.id, e.url, e.disabled, a.name AS "appName",
     (SELECT count(*) FROM (SELECT 1 FROM deliveries d
      WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= $2 LIMIT $3) f)::float8 AS "failedNow",
@@ -43,7 +43,7 @@ export class PostgresFailures {
 
   /** See `Store.listFailures`. */
   async list(query: FailureQuery): Promise<FailurePage> {
-    const { rows } = await this.conn.q<FailureRow>(ROWS, [query.appId ?? null, query.since ?? 0]);
+    const { rows } = await this.conn.q<FailureRow>(FAILURE_ROWS, [query.appId ?? null, query.since ?? 0]);
     const floor = idFloor('dlv', query.failedSince);
     return failurePage(query, rows, async (ids) => {
       const found = await this.conn.q<{
@@ -53,7 +53,7 @@ export class PostgresFailures {
         appName: string;
         failedNow: number;
         streakSince: number | null;
-      }>(ENDPOINTS, [ids, floor, query.exact ? null : FAILED_NOW_CAP]);
+      }>(FAILURE_ENDPOINTS, [ids, floor, query.exact ? null : FAILED_NOW_CAP]);
       return new Map(found.rows.map(({ id, ...s }) => [id, s]));
     });
   }

@@ -15,6 +15,26 @@ import {
 } from '../failures.js';
 import type { SqliteConnection } from './connection.js';
 
+/** What the dashboard's page reads (named parameters); neither reads `attempts`. */
+export const FAILURE_SQL = {
+  /** The groups, one row per endpoint and cause (writer 0 only: the row is the group). */
+  rows: `SELECT f.endpoint_id AS endpointId, f.app_id AS appId, f.cause, f.host, f.first_at AS firstAt,
+      f.last_at AS lastAt, f.attempts, f.last_status_code AS lastStatusCode
+    FROM failure_groups f JOIN endpoints e ON e.id = f.endpoint_id
+    WHERE (@appId IS NULL OR f.app_id = @appId) AND f.last_at >= @since`,
+  /**
+   * The state of the endpoints in JSON array @ids, with their deliveries failed now since the
+   * id @floor, up to @cap (-1: all): `deliveries_failed` alone answers the count (a covering
+   * index range, no table row read).
+   */
+  endpoints: `SELECT e.id, e.url, e.disabled, a.name AS appName,
+      (SELECT count(*) FROM (SELECT 1 FROM deliveries d INDEXED BY deliveries_failed
+       WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= @floor LIMIT @cap)) AS failedNow,
+      (SELECT since FROM failure_streaks s WHERE s.endpoint_id = e.id) AS streakSince
+    FROM endpoints e JOIN applications a ON a.id = e.app_id
+    WHERE e.id IN (SELECT value FROM json_each(@ids))`,
+};
+
 function prepare({ db }: SqliteConnection) {
   return {
     add: db.prepare<[FailureCount]>(
@@ -30,26 +50,11 @@ function prepare({ db }: SqliteConnection) {
     startStreak: db.prepare<[{ endpointId: string; since: number }]>(
       'INSERT INTO failure_streaks (endpoint_id, since) VALUES (@endpointId, @since) ON CONFLICT DO NOTHING',
     ),
-    // One row per group on SQLite (writer 0), so the bare columns are the group's own.
-    rows: db.prepare<[{ appId: string | null; since: number }], FailureRow>(
-      `SELECT f.endpoint_id AS endpointId, f.app_id AS appId, f.cause, f.host, f.first_at AS firstAt,
-         f.last_at AS lastAt, f.attempts, f.last_status_code AS lastStatusCode
-       FROM failure_groups f JOIN endpoints e ON e.id = f.endpoint_id
-       WHERE (@appId IS NULL OR f.app_id = @appId) AND f.last_at >= @since`,
-    ),
-    // `deliveries_failed` alone answers the count (a covering index range, no table row read);
-    // @cap -1: no cap.
+    rows: db.prepare<[{ appId: string | null; since: number }], FailureRow>(FAILURE_SQL.rows),
     endpoints: db.prepare<
       [{ ids: string; floor: string; cap: number }],
       Omit<FailureEndpointState, 'disabled'> & { id: string; disabled: number }
-    >(
-      `SELECT e.id, e.url, e.disabled, a.name AS appName,
-         (SELECT count(*) FROM (SELECT 1 FROM deliveries d INDEXED BY deliveries_failed
-          WHERE d.endpoint_id = e.id AND d.status = 'failed' AND d.id >= @floor LIMIT @cap)) AS failedNow,
-         (SELECT since FROM failure_streaks s WHERE s.endpoint_id = e.id) AS streakSince
-       FROM endpoints e JOIN applications a ON a.id = e.app_id
-       WHERE e.id IN (SELECT value FROM json_each(@ids))`,
-    ),
+    >(FAILURE_SQL.endpoints),
     prune: db.prepare<[number]>('DELETE FROM failure_groups WHERE last_at < ?'),
     pruneStreaks: db.prepare<[]>(
       'DELETE FROM failure_streaks WHERE endpoint_id NOT IN (SELECT id FROM endpoints)',
