@@ -58,6 +58,8 @@ const ON_EACH_STORE = [
   'test/transform/transformations.test.ts',
   'test/store/upgrade.test.ts',
   'test/store/activity.test.ts',
+  'test/store/failures.test.ts',
+  'test/api/failures.test.ts',
   'test/api/activity.test.ts',
   'test/api/activity-snapshots.test.ts',
   'test/api/event-type-schemas.test.ts',

@@ -2,21 +2,25 @@
  * The queue's snapshot once a minute, for the dashboard's overview (`Store.snapshotActivity`):
  * every API process runs this, a second into each minute of the clock; the first to get
  * there takes the minute's snapshot and the others find it taken (a read of one row). Once an
- * hour it also deletes the activity minutes older than `keptMs` (`Store.pruneActivity`).
+ * hour it also deletes the activity minutes older than `keptMs` (`Store.pruneActivity`) and
+ * the failure groups not seen for `failuresKeptMs` (`Store.pruneFailures`).
  */
 import { EventEmitter } from 'node:events';
 import { type Logger, pino } from 'pino';
 import { type Clock, systemClock, type Timer } from '../core/clock.js';
 import { ACTIVITY_KEPT_MS, MINUTE_MS } from '../store/activity.js';
+import { FAILURES_KEPT_MS } from '../store/failures.js';
 import type { Store } from '../store/store.js';
 
 /** Options of {@link ActivitySnapshots}; only `store` is required. */
 export interface ActivitySnapshotsOptions {
-  store: Pick<Store, 'snapshotActivity' | 'pruneActivity'>;
+  store: Pick<Store, 'snapshotActivity' | 'pruneActivity' | 'pruneFailures'>;
   clock?: Clock;
   logger?: Logger;
   /** How long activity minutes are kept; default `ACTIVITY_KEPT_MS` (7 days). */
   keptMs?: number;
+  /** How long a failure group not seen is kept; default `FAILURES_KEPT_MS` (14 days). */
+  failuresKeptMs?: number;
 }
 
 /** Past the minute's start, so that a clock a little behind another's still lands in it. */
@@ -29,6 +33,8 @@ export interface ActivityRound {
   took: boolean;
   /** Activity rows pruned, or `null` when the round did not prune. */
   pruned: number | null;
+  /** Failure groups (and streaks of deleted endpoints) pruned, or `null` as `pruned`. */
+  prunedFailures: number | null;
   /** Why it failed, if it did. */
   error?: unknown;
 }
@@ -42,6 +48,7 @@ export class ActivitySnapshots extends EventEmitter implements AsyncDisposable {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly keptMs: number;
+  private readonly failuresKeptMs: number;
   private timer: Timer | null = null;
   private running: Promise<void> | null = null;
   private prunedAt = Number.NEGATIVE_INFINITY;
@@ -53,6 +60,7 @@ export class ActivitySnapshots extends EventEmitter implements AsyncDisposable {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.keptMs = options.keptMs ?? ACTIVITY_KEPT_MS;
+    this.failuresKeptMs = options.failuresKeptMs ?? FAILURES_KEPT_MS;
   }
 
   /** Takes this minute's snapshot now, then one a minute. */
@@ -65,10 +73,11 @@ export class ActivitySnapshots extends EventEmitter implements AsyncDisposable {
   async tick(): Promise<ActivityRound> {
     const now = this.clock.now();
     const took = await this.store.snapshotActivity(now);
-    if (now - this.prunedAt < PRUNE_EVERY_MS) return { took, pruned: null };
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return { took, pruned: null, prunedFailures: null };
     const pruned = await this.store.pruneActivity(now - this.keptMs);
+    const prunedFailures = await this.store.pruneFailures(now - this.failuresKeptMs);
     this.prunedAt = now;
-    return { took, pruned };
+    return { took, pruned, prunedFailures };
   }
 
   private run(): void {
@@ -76,7 +85,7 @@ export class ActivitySnapshots extends EventEmitter implements AsyncDisposable {
     this.running = this.tick()
       .catch((error: unknown): ActivityRound => {
         this.logger.warn({ err: error }, 'activity snapshot failed; next one in a minute');
-        return { took: false, pruned: null, error };
+        return { took: false, pruned: null, prunedFailures: null, error };
       })
       .then((round) => {
         if (!this.stopped) {

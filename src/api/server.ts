@@ -37,6 +37,7 @@ import { contentRoutes } from './routes/content.js';
 import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
+import { failureRoutes } from './routes/failures.js';
 import { type DispatcherHealth, healthRoutes, probeRoutes } from './routes/health.js';
 import { type ListenOptions, listenRoutes } from './routes/listen.js';
 import { messageRoutes } from './routes/messages.js';
@@ -462,6 +463,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(operationalWebhookRoutes, ctx);
       await api.register(activityRoutes, ctx);
       await api.register(searchRoutes, ctx);
+      await api.register(failureRoutes, ctx);
       await api.register(listenRoutes, { ...ctx, ...(options.listen ? { listen: options.listen } : {}) });
 
       await api.register(authRoutes, ctx);

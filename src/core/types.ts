@@ -54,6 +54,10 @@
  *   counted, due now or at its rate limit's slot: at shutdown, when its lease is too short
  *   to try, or when it would wait past the rate limit's horizon.
  *
+ * The dashboard's failures (src/core/failures.ts): a **cause** (`http_5xx` or an error kind), a
+ * **failure group** (an endpoint's failed attempts of one cause, counted as they are recorded)
+ * and an endpoint's **failure streak** (its failed attempts since its last success).
+ *
  * All times are Unix milliseconds taken from an injected {@link Clock}.
  */
 

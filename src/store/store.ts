@@ -20,6 +20,7 @@ import type {
   TaskStatus,
 } from '../core/types.js';
 import type { ActivityBucket } from './activity.js';
+import type { FailurePage, FailureQuery } from './failures.js';
 
 /** The order of a list by its key (an id, or an event type's name). */
 export type Order = 'ascending' | 'descending';
@@ -616,6 +617,15 @@ export interface Store extends AsyncDisposable {
   activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
   /** Deletes the activity minutes (counters and snapshots) before `before` (ms); returns how many rows. */
   pruneActivity(before: number): Promise<number>;
+  /**
+   * Failed attempts grouped by endpoint (or host) and cause, newest failure first, with the
+   * state of each group's endpoints (URL, deliveries failed now, still failing): see
+   * `src/store/failures.ts`. Read from the failure groups that `complete` counts in its own
+   * transaction and from the index of failed deliveries, never from the attempts.
+   */
+  listFailures(query: FailureQuery): Promise<FailurePage>;
+  /** Deletes the failure groups last seen before `before` (ms); returns how many groups. */
+  pruneFailures(before: number): Promise<number>;
 
   /**
    * Opens the listener endpoint `name` of an application (`herald listen`): creates it, or

@@ -9,7 +9,7 @@ import { type ActivityRound, ActivitySnapshots } from '../../src/api/activity-sn
 import { ManualClock } from '../../src/core/clock.js';
 import { MINUTE_MS, minuteOf } from '../../src/store/activity.js';
 import type { Store } from '../../src/store/store.js';
-import { waitForEvent } from '../helpers.js';
+import { attemptOf, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
 /** 40 s into a minute. */
@@ -92,5 +92,47 @@ describe('the activity snapshots round', () => {
     expect(kept.filter((b) => b.queue !== null).map((b) => b.start)).toEqual(
       Array.from({ length: 10 }, (_, i) => minuteOf(START) + (52 + i) * MINUTE_MS),
     );
+  });
+
+  it('drops the failure groups not seen for their kept span, with the hourly prune', async () => {
+    const clock = new ManualClock(START);
+    t = await openTestStore('activity-prune-failures', { clock });
+    const { store } = t;
+    const app = await store.createApplication({ name: 'shop' });
+    await store.createEndpoint(app.id, { url: 'https://down.example/hook' });
+    await store.acceptMessage({ appId: app.id, eventType: 'order.paid', payload: '{}' });
+    const [d] = await store.claimDue({
+      owner: 'w',
+      now: START,
+      leaseMs: 60_000,
+      limit: 1,
+      skipEndpoints: [],
+    });
+    await store.complete(
+      [
+        {
+          owner: 'w',
+          deliveryId: d!.id,
+          endpointId: d!.endpointId,
+          attempt: attemptOf(d!, false, START),
+          next: { status: 'pending', dueAt: START + 86_400_000 },
+          disableEndpoint: false,
+        },
+      ],
+      START,
+      86_400_000,
+    );
+    const r = new ActivitySnapshots({ store, clock, failuresKeptMs: 30 * MINUTE_MS });
+    rounds.push(r);
+    const pruned: (number | null)[] = [];
+    r.on('round', (e: ActivityRound) => pruned.push(e.prunedFailures));
+    const groups = async () =>
+      (await store.listFailures({ groupBy: 'endpoint', failedSince: 0, limit: 10 })).data.length;
+    await started(r);
+    expect([pruned, await groups()]).toEqual([[0], 1]);
+    // The next prune, an hour on: the group, last seen at the start, is past 30 minutes.
+    for (let m = 1; m <= 61; m++) await advanceTo(clock, minuteOf(START) + m * MINUTE_MS + 1_000, r);
+    expect(pruned.filter((n) => n !== null)).toEqual([0, 1]);
+    expect(await groups()).toBe(0);
   });
 });

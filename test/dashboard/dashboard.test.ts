@@ -115,11 +115,28 @@ describe('the operator dashboard', () => {
     await page.getByRole('link', { name: 'Failures' }).click();
     const row = page.getByRole('row', { name: new RegExp(receiver.url.replaceAll('.', '\\.')) });
     await row.getByText('HTTP 5xx').waitFor();
-    // One row: three messages, three attempts.
+    // One row, counted by the server: three attempts, three messages failed now, still failing.
     expect(await page.getByRole('row').count()).toBe(2);
     expect(await row.getByRole('cell').nth(2).textContent()).toBe('3');
     expect(await row.getByRole('cell').nth(3).textContent()).toBe('3');
+    await row.getByText('Failing').waitFor();
     expect(await axeViolations(page)).toEqual([]);
+    // By host: the receiver's host and port, its one endpoint listed under it.
+    const host = new URL(receiver.url).host;
+    await page.getByRole('button', { name: 'By host' }).click();
+    const hostRow = page.getByRole('row', { name: new RegExp(`^${host.replaceAll('.', '\\.')}`) });
+    await hostRow.getByRole('link', { name: receiver.url }).waitFor();
+    expect(await hostRow.getByRole('cell').nth(2).textContent()).toBe('3');
+    // The switch's buttons fade to their new colours: axe reads them once the fade has ended.
+    await page
+      .getByRole('group', { name: 'Group by' })
+      .evaluate((el) =>
+        Promise.all(
+          el.getAnimations({ subtree: true }).map((a: { finished: Promise<unknown> }) => a.finished),
+        ),
+      );
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'By endpoint' }).click();
 
     answer = 200;
     await row.getByRole('button', { name: `Resend all failed messages to ${receiver.url}` }).click();
@@ -128,6 +145,14 @@ describe('the operator dashboard', () => {
     await page.getByRole('status').getByText('Done: 3 messages queued again').waitFor();
     await until(() => delivered.size === 3);
     expect([...delivered].sort()).toEqual(['order-1', 'order-2', 'order-3']);
+    // The history stays; the row now reads recovered, nothing failed now.
+    await until(async () => {
+      const failures = await admin('GET', '/failures');
+      return (failures.data as { failing: boolean }[])[0]?.failing === false;
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await row.getByText('Recovered').waitFor();
+    expect(await row.getByRole('cell').nth(3).textContent()).toBe('0');
     await context.close();
   });
 

@@ -92,6 +92,7 @@ describe('PostgreSQL specifics', () => {
       { version: 17 },
       { version: 19 },
       { version: 20 },
+      { version: 21 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

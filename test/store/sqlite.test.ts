@@ -56,6 +56,7 @@ describe('SQLite specifics', () => {
       { version: 17, name: '017_inbound_body_retention.sql' },
       { version: 19, name: '019_activity.sql' },
       { version: 20, name: '020_search.sql' },
+      { version: 21, name: '021_failure_groups.sql' },
     ]);
     db.close();
   });

@@ -20,7 +20,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import { type Fixture, fixture } from '../delivery/fixture.js';
-import { type Receiver, startReceiver, tempDir } from '../helpers.js';
+import { attemptOf, type Receiver, startReceiver, tempDir } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 import { db } from '../store-under-test.js';
 
@@ -260,6 +260,33 @@ describe(`upgrading a ${db} database with data in it`, () => {
         const pending = await store.listMessages({ appId, deliveryStatus: 'pending' }, { limit: 10 });
         expect(pending.data.map((m) => m.id)).toContain(keyed.message.id);
         expect(pending.data.map((m) => m.id)).not.toContain(written.delivered);
+        // The failure groups (021) count a failed attempt at once, with the delivery failed now.
+        const [third] = await store.claimDue({
+          owner: 'after-upgrade',
+          now: Date.now(),
+          leaseMs: 60_000,
+          limit: 10,
+          skipEndpoints: [],
+        });
+        const failedAt = Date.now();
+        await store.complete(
+          [
+            {
+              owner: 'after-upgrade',
+              deliveryId: third!.id,
+              endpointId: third!.endpointId,
+              attempt: { ...attemptOf(third!, false, failedAt, receiver.url), statusCode: 503 },
+              next: { status: 'failed', exhausted: true },
+              disableEndpoint: false,
+            },
+          ],
+          failedAt,
+          86_400_000,
+        );
+        const failures = await store.listFailures({ groupBy: 'endpoint', failedSince: 0, limit: 10 });
+        expect(failures.data.map((g) => [g.cause, g.attempts, g.failedNow, g.failing])).toEqual([
+          ['http_5xx', 1, 1, true],
+        ]);
       } finally {
         await store[Symbol.asyncDispose]();
       }

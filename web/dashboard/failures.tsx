@@ -1,12 +1,16 @@
 /**
- * Failures grouped by endpoint and cause (status class or error kind): an outage reads as
- * one row, with how many attempts and messages it hit and when it was first and last seen.
- * From a row: resend every failed message of the endpoint (the recover background task, with
- * its progress) and disable the endpoint, each after a confirmation naming what it touches.
+ * Failures grouped by endpoint and cause (status class or error kind), or by host and cause
+ * across endpoints and applications: an outage reads as one row, with how many attempts it
+ * failed, when it was first and last seen, whether it is still failing, and how many
+ * deliveries are failed now. The server counts them (`GET /api/v1/failures`), whatever the
+ * size of the install. From a row: resend every failed message (the recover background task
+ * of each endpoint, with its progress) and disable the endpoint(s), each after a
+ * confirmation naming the count and the URLs it touches.
  */
 import { CheckCircle, Power, RotateCcw } from 'lucide-preact';
 import { useEffect, useState } from 'preact/hooks';
-import { type Attempt, type BackgroundTask, type Endpoint, ok } from '../shared/api.ts';
+import { type BackgroundTask, ok } from '../shared/api.ts';
+import type { paths } from '../shared/api-types.ts';
 import { Time } from '../shared/format.tsx';
 import {
   Badge,
@@ -18,135 +22,52 @@ import {
   Table,
   useLoad,
 } from '../shared/ui.tsx';
-import { type Dash, useDash } from './session.ts';
+import { useDash } from './session.ts';
 
-/** How much is read: applications (all applications view), endpoints each, failed attempts each. */
-const APPS = 50;
-const ENDPOINTS = 250;
-const ATTEMPTS = 250;
-/** Failed messages counted for "resend all", 250 a request. */
-const COUNT_CAP = 10_000;
-/** Recover reaches this far back at most. */
+type Group =
+  paths['/api/v1/failures']['get']['responses'][200]['content']['application/json']['data'][number];
+type Member = Group['endpoints'][number];
+type GroupBy = 'endpoint' | 'host';
+
+/** Groups per page. */
+const PAGE = 50;
+/** Recover reaches this far back at most (the server's limit, less a minute of clock drift). */
 const RECOVER_DAYS = 14;
 
-interface Group {
-  key: string;
-  appId: string;
-  appName: string;
-  endpoint: Endpoint;
-  cause: string;
-  codes: Set<number>;
-  attempts: number;
-  messages: Set<string>;
-  first: string;
-  last: string;
+/** What failed, in words: `http_5xx` is "HTTP 5xx", an error kind its words. */
+function causeWords(cause: string): string {
+  const m = /^http_(\d)xx$/.exec(cause);
+  return m ? `HTTP ${m[1]}xx` : cause.replaceAll('_', ' ');
 }
 
-/** What failed: the status class of a response, or the kind of error when there was none. */
-function causeOf(a: Attempt): string {
-  if (a.responseStatusCode >= 100) return `HTTP ${Math.floor(a.responseStatusCode / 100)}xx`;
-  return (a.errorKind ?? 'error').replaceAll('_', ' ');
+const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+/** The endpoints "Resend all" starts a recover for: enabled ones with failed deliveries. */
+const resendable = (g: Group) => g.endpoints.filter((e) => !e.disabled && e.failedNow > 0);
+
+/** What a row's actions touch, in words: the URL, or the host and how many endpoints. */
+function target(g: Group, by: GroupBy): string {
+  if (by === 'endpoint') return g.endpoints[0]?.url ?? g.host;
+  return `${plural(g.endpointCount, 'endpoint', 'endpoints')} on ${g.host}`;
 }
 
-async function loadGroups(api: Dash['api'], appId: string | undefined): Promise<Group[]> {
-  const apps = appId
-    ? [await ok(api.GET('/api/v1/app/{app_id}', { params: { path: { app_id: appId } } }))]
-    : (await ok(api.GET('/api/v1/app', { params: { query: { limit: String(APPS) } } }))).data;
-  const groups = new Map<string, Group>();
-  for (const app of apps) {
-    const endpoints = await ok(
-      api.GET('/api/v1/app/{app_id}/endpoint', {
-        params: { path: { app_id: app.id }, query: { limit: String(ENDPOINTS) } },
-      }),
-    );
-    await Promise.all(
-      endpoints.data.map(async (endpoint) => {
-        const failed = await ok(
-          api.GET('/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}', {
-            params: {
-              path: { app_id: app.id, endpoint_id: endpoint.id },
-              query: { status: '2', limit: String(ATTEMPTS), with_content: 'false' },
-            },
-          }),
-        );
-        for (const a of failed.data) {
-          const cause = causeOf(a);
-          const key = `${endpoint.id} ${cause}`;
-          let g = groups.get(key);
-          if (!g) {
-            g = {
-              key,
-              appId: app.id,
-              appName: app.name,
-              endpoint,
-              cause,
-              codes: new Set(),
-              attempts: 0,
-              messages: new Set(),
-              first: a.timestamp,
-              last: a.timestamp,
-            };
-            groups.set(key, g);
-          }
-          g.attempts++;
-          g.messages.add(a.msgId);
-          if (a.responseStatusCode >= 100) g.codes.add(a.responseStatusCode);
-          if (a.timestamp < g.first) g.first = a.timestamp;
-          if (a.timestamp > g.last) g.last = a.timestamp;
-        }
-      }),
-    );
-  }
-  return [...groups.values()].sort((a, b) => b.last.localeCompare(a.last));
-}
+type Action = { kind: 'resend' | 'disable'; group: Group };
 
-/** The endpoint's failed messages (delivery given up): how many, and the oldest one's time. */
-async function failedMessages(
-  api: Dash['api'],
-  appId: string,
-  endpointId: string,
-): Promise<{ count: number; capped: boolean; oldest: string | null }> {
-  let count = 0;
-  let oldest: string | null = null;
-  let iterator: string | null = null;
-  for (;;) {
-    const page: { data: { timestamp: string }[]; done: boolean; iterator: string | null } = await ok(
-      api.GET('/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg', {
-        params: {
-          path: { app_id: appId, endpoint_id: endpointId },
-          query: { status: '2', limit: '250', with_content: 'false', ...(iterator ? { iterator } : {}) },
-        },
-      }),
-    );
-    count += page.data.length;
-    for (const m of page.data) if (!oldest || m.timestamp < oldest) oldest = m.timestamp;
-    if (page.done || !page.iterator || count >= COUNT_CAP) return { count, capped: !page.done, oldest };
-    iterator = page.iterator;
-  }
-}
-
-type Action = {
-  kind: 'resend' | 'disable';
-  group: Group;
-  count?: { count: number; capped: boolean; oldest: string | null };
-};
-
-/** Follows a background task until it ends. */
-function TaskProgress({ taskId, onDone }: { taskId: string; onDone: () => void }) {
+/** Follows background tasks until they all end, with the count they have queued again. */
+function TaskProgress({ taskIds }: { taskIds: string[] }) {
   const { api } = useDash();
-  const [task, setTask] = useState<BackgroundTask>();
+  const [tasks, setTasks] = useState<BackgroundTask[]>([]);
   useEffect(() => {
     let stop = false;
     const poll = async () => {
       while (!stop) {
-        const t = await ok(
-          api.GET('/api/v1/background-task/{task_id}', { params: { path: { task_id: taskId } } }),
+        const all = await Promise.all(
+          taskIds.map((id) =>
+            ok(api.GET('/api/v1/background-task/{task_id}', { params: { path: { task_id: id } } })),
+          ),
         );
-        setTask(t);
-        if (t.status !== 'running') {
-          onDone();
-          return;
-        }
+        setTasks(all);
+        if (all.every((t) => t.status !== 'running')) return;
         await new Promise((r) => setTimeout(r, 500));
       }
     };
@@ -154,17 +75,17 @@ function TaskProgress({ taskId, onDone }: { taskId: string; onDone: () => void }
     return () => {
       stop = true;
     };
-  }, [taskId]);
-  const n = (task?.data as { deliveries?: number } | undefined)?.deliveries ?? 0;
+  }, [taskIds.join(' ')]);
+  const n = tasks.reduce((sum, t) => sum + ((t.data as { deliveries?: number }).deliveries ?? 0), 0);
+  const done = tasks.length === taskIds.length && tasks.every((t) => t.status !== 'running');
   return (
     <p role="status" class="with-icon">
-      {task?.status === 'finished' ? (
-        <>
-          <CheckCircle size={15} aria-hidden="true" /> Done: {n.toLocaleString()}{' '}
-          {n === 1 ? 'message' : 'messages'} queued again
-        </>
-      ) : task?.status === 'failed' ? (
+      {done && tasks.some((t) => t.status === 'failed') ? (
         <>The resend failed.</>
+      ) : done ? (
+        <>
+          <CheckCircle size={15} aria-hidden="true" /> Done: {plural(n, 'message', 'messages')} queued again
+        </>
       ) : (
         <>Resending… {n.toLocaleString()} queued so far</>
       )}
@@ -172,23 +93,88 @@ function TaskProgress({ taskId, onDone }: { taskId: string; onDone: () => void }
   );
 }
 
+/** One endpoint of a group: its URL as a link, its application (or description) and state. */
+function EndpointLine({ e, disabled, showApp }: { e: Member; disabled: boolean; showApp: boolean }) {
+  return (
+    <>
+      <a class="url" href={`#/apps/${e.appId}/endpoints/${e.id}`}>
+        {e.url}
+      </a>
+      <span class="sub">
+        {showApp && e.appName}
+        {disabled && (
+          <>
+            {' '}
+            <Badge tone="neutral">Disabled</Badge>
+          </>
+        )}
+      </span>
+    </>
+  );
+}
+
 export function Failures({ appId }: { appId?: string }) {
   const { api } = useDash();
-  const groups = useLoad(() => loadGroups(api, appId), [appId]);
+  const [by, setBy] = useState<GroupBy>('endpoint');
+  const [more, setMore] = useState<{ data: Group[]; iterator: string | null } | null>(null);
+  const load = (iterator?: string) =>
+    ok(
+      api.GET('/api/v1/failures', {
+        params: {
+          query: {
+            group_by: by,
+            limit: String(PAGE),
+            ...(appId ? { app_id: appId } : {}),
+            ...(iterator ? { iterator } : {}),
+          },
+        },
+      }),
+    );
+  const first = useLoad(() => {
+    setMore(null);
+    return load();
+  }, [appId, by]);
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error>();
-  const [tasks, setTasks] = useState<Record<string, string>>({});
+  const [tasks, setTasks] = useState<Record<string, string[]>>({});
   const [disabled, setDisabled] = useState<Record<string, boolean>>({});
+  const isDisabled = (e: Member) => disabled[e.id] || e.disabled;
 
-  const askResend = async (group: Group) => {
-    setError(undefined);
+  const groups = first.data ? [...first.data.data, ...(more?.data ?? [])] : undefined;
+  const next = more ? more.iterator : (first.data?.iterator ?? null);
+  const loadMore = async () => {
+    if (!next) return;
     try {
-      setAction({ kind: 'resend', group, count: await failedMessages(api, group.appId, group.endpoint.id) });
+      const page = await load(next);
+      setMore({ data: [...(more?.data ?? []), ...page.data], iterator: page.iterator });
     } catch (e) {
       setError(e as Error);
     }
   };
+
+  /** Opens the resend confirmation with the group counted exactly (the list stops at 10,000 an endpoint). */
+  const askResend = async (r: Group) => {
+    setError(undefined);
+    try {
+      const exact = await ok(
+        api.GET('/api/v1/failures', {
+          params: {
+            query: {
+              group_by: by,
+              exact_counts: 'true',
+              ...(by === 'host' ? { host: r.host } : { endpoint_id: r.endpoints[0]!.id }),
+              ...(appId ? { app_id: appId } : {}),
+            },
+          },
+        }),
+      );
+      setAction({ kind: 'resend', group: exact.data.find((x) => x.key === r.key) ?? r });
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+
   const confirm = async () => {
     if (!action) return;
     const { group } = action;
@@ -196,25 +182,30 @@ export function Failures({ appId }: { appId?: string }) {
     setError(undefined);
     try {
       if (action.kind === 'resend') {
-        const floor = Date.now() - RECOVER_DAYS * 86_400_000 + 60_000;
-        const oldest = action.count?.oldest
-          ? new Date(action.count.oldest).getTime() - 1000
-          : Date.parse(group.first);
-        const task = await ok(
-          api.POST('/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover', {
-            params: { path: { app_id: group.appId, endpoint_id: group.endpoint.id } },
-            body: { since: new Date(Math.max(oldest, floor)).toISOString() },
-          }),
-        );
-        setTasks({ ...tasks, [group.endpoint.id]: task.id });
+        const since = new Date(Date.now() - RECOVER_DAYS * 86_400_000 + 60_000).toISOString();
+        const started: string[] = [];
+        for (const e of resendable(group)) {
+          const task = await ok(
+            api.POST('/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover', {
+              params: { path: { app_id: e.appId, endpoint_id: e.id } },
+              body: { since },
+            }),
+          );
+          started.push(task.id);
+        }
+        setTasks({ ...tasks, [group.key]: started });
       } else {
-        await ok(
-          api.PATCH('/api/v1/app/{app_id}/endpoint/{endpoint_id}', {
-            params: { path: { app_id: group.appId, endpoint_id: group.endpoint.id } },
-            body: { disabled: true },
-          }),
-        );
-        setDisabled({ ...disabled, [group.endpoint.id]: true });
+        const off = { ...disabled };
+        for (const e of group.endpoints.filter((x) => !isDisabled(x))) {
+          await ok(
+            api.PATCH('/api/v1/app/{app_id}/endpoint/{endpoint_id}', {
+              params: { path: { app_id: e.appId, endpoint_id: e.id } },
+              body: { disabled: true },
+            }),
+          );
+          off[e.id] = true;
+        }
+        setDisabled(off);
       }
       setAction(null);
     } catch (e) {
@@ -223,90 +214,127 @@ export function Failures({ appId }: { appId?: string }) {
       setBusy(false);
     }
   };
-  const count = action?.count;
-  const what = count ? `${count.count.toLocaleString()}${count.capped ? '+' : ''}` : '';
+
+  const g = action?.group;
+  const toResend = g ? resendable(g) : [];
+  const count = toResend.reduce((n, e) => n + e.failedNow, 0);
+  const toDisable = g ? g.endpoints.filter((e) => !isDisabled(e)) : [];
   return (
     <section>
       <PageHeader
         title="Failures"
-        sub={
-          appId
-            ? 'Failed attempts of this application, grouped by endpoint and cause.'
-            : `Failed attempts, grouped by endpoint and cause (the newest ${ATTEMPTS} failures of each endpoint of the first ${APPS} applications).`
-        }
+        sub={`Failed attempts${appId ? ' of this application' : ''}, grouped by ${by} and cause, newest first; counted by the server as they happen, kept ${RECOVER_DAYS} days after the last one.`}
         actions={
-          <button type="button" class="secondary outline small" onClick={groups.reload}>
-            Refresh
-          </button>
+          <div class="failures-actions">
+            <fieldset class="window-switch" aria-label="Group by">
+              {(['endpoint', 'host'] as const).map((b) => (
+                <button
+                  key={b}
+                  type="button"
+                  class={b === by ? '' : 'outline secondary'}
+                  aria-pressed={b === by}
+                  onClick={() => setBy(b)}
+                >
+                  By {b}
+                </button>
+              ))}
+            </fieldset>
+            <button type="button" class="secondary outline small" onClick={first.reload}>
+              Refresh
+            </button>
+          </div>
         }
       />
-      <ErrorNote error={groups.error ?? error} />
-      {groups.loading && <Loading what="failures" />}
-      {groups.data && groups.data.length === 0 && (
+      <ErrorNote error={first.error ?? error} />
+      {first.loading && <Loading what="failures" />}
+      {groups && groups.length === 0 && (
         <EmptyState icon={<CheckCircle size={32} aria-hidden="true" />} title="No failures">
-          <p>No endpoint has a failed attempt.</p>
+          <p>No endpoint has had a failed attempt in the last {RECOVER_DAYS} days.</p>
         </EmptyState>
       )}
-      {groups.data && groups.data.length > 0 && (
+      {groups && groups.length > 0 && (
         <Table
-          caption="Failures by endpoint and cause"
-          rows={groups.data}
-          rowKey={(g) => g.key}
+          caption={`Failures by ${by} and cause`}
+          rows={groups}
+          rowKey={(r) => r.key}
           columns={[
             {
-              label: 'Endpoint',
+              label: by === 'endpoint' ? 'Endpoint' : 'Host',
               class: 'wide',
-              cell: (g) => (
+              cell: (r) => (
                 <>
-                  <a class="url" href={`#/apps/${g.appId}/endpoints/${g.endpoint.id}`}>
-                    {g.endpoint.url}
-                  </a>
-                  <span class="sub">
-                    {appId ? g.endpoint.description : g.appName}
-                    {(disabled[g.endpoint.id] || g.endpoint.disabled) && (
-                      <>
-                        {' '}
-                        <Badge tone="neutral">Disabled</Badge>
-                      </>
-                    )}
-                  </span>
-                  {tasks[g.endpoint.id] && (
-                    <TaskProgress taskId={tasks[g.endpoint.id]!} onDone={() => undefined} />
+                  {by === 'endpoint' && r.endpoints[0] ? (
+                    <EndpointLine e={r.endpoints[0]} disabled={isDisabled(r.endpoints[0])} showApp={!appId} />
+                  ) : (
+                    <>
+                      <strong>{r.host}</strong>
+                      <span class="sub">{plural(r.endpointCount, 'endpoint', 'endpoints')}</span>
+                      <ul class="failure-endpoints">
+                        {r.endpoints.map((e) => (
+                          <li key={e.id}>
+                            <EndpointLine e={e} disabled={isDisabled(e)} showApp={!appId} />
+                          </li>
+                        ))}
+                      </ul>
+                    </>
                   )}
+                  {tasks[r.key] && <TaskProgress taskIds={tasks[r.key]!} />}
                 </>
               ),
             },
             {
               label: 'Cause',
-              cell: (g) => (
+              cell: (r) => (
                 <>
-                  <Badge tone="bad">{g.cause}</Badge>
-                  {g.codes.size > 0 && <span class="sub">{[...g.codes].sort().join(', ')}</span>}
+                  <Badge tone="bad">{causeWords(r.cause)}</Badge>
+                  {r.lastStatusCode !== null && <span class="sub">last {r.lastStatusCode}</span>}
                 </>
               ),
             },
-            { label: 'Attempts', class: 'num', cell: (g) => g.attempts.toLocaleString() },
-            { label: 'Messages', class: 'num', cell: (g) => g.messages.size.toLocaleString() },
-            { label: 'First seen', cell: (g) => <Time iso={g.first} /> },
-            { label: 'Last seen', cell: (g) => <Time iso={g.last} /> },
+            { label: 'Attempts', class: 'num', cell: (r) => r.attempts.toLocaleString() },
+            {
+              label: 'Failed now',
+              class: 'num',
+              cell: (r) => `${r.failedNow.toLocaleString()}${r.failedNowCapped ? '+' : ''}`,
+            },
+            { label: 'First seen', cell: (r) => <Time iso={r.firstSeen} /> },
+            { label: 'Last seen', cell: (r) => <Time iso={r.lastSeen} /> },
+            {
+              label: 'State',
+              cell: (r) =>
+                r.failing ? (
+                  <Badge
+                    tone="bad"
+                    title="the last failure came after the last success, or messages are failed now"
+                  >
+                    Failing
+                  </Badge>
+                ) : (
+                  <Badge tone="ok" title="a success came after the last failure">
+                    Recovered
+                  </Badge>
+                ),
+            },
             {
               label: 'Actions',
-              cell: (g) => (
+              cell: (r) => (
                 <div class="row-actions stack">
-                  <button
-                    type="button"
-                    class="small with-icon"
-                    onClick={() => askResend(g)}
-                    aria-label={`Resend all failed messages to ${g.endpoint.url}`}
-                  >
-                    <RotateCcw size={14} aria-hidden="true" /> Resend all
-                  </button>
-                  {!(disabled[g.endpoint.id] || g.endpoint.disabled) && (
+                  {resendable(r).length > 0 && (
+                    <button
+                      type="button"
+                      class="small with-icon"
+                      onClick={() => askResend(r)}
+                      aria-label={`Resend all failed messages to ${target(r, by)}`}
+                    >
+                      <RotateCcw size={14} aria-hidden="true" /> Resend all
+                    </button>
+                  )}
+                  {r.endpoints.some((e) => !isDisabled(e)) && (
                     <button
                       type="button"
                       class="small secondary outline with-icon"
-                      onClick={() => setAction({ kind: 'disable', group: g })}
-                      aria-label={`Disable ${g.endpoint.url}`}
+                      onClick={() => setAction({ kind: 'disable', group: r })}
+                      aria-label={`Disable ${target(r, by)}`}
                     >
                       <Power size={14} aria-hidden="true" /> Disable
                     </button>
@@ -317,38 +345,47 @@ export function Failures({ appId }: { appId?: string }) {
           ]}
         />
       )}
+      {next && (
+        <button type="button" class="secondary outline small" onClick={loadMore}>
+          More failures
+        </button>
+      )}
       <ConfirmDialog
         open={action !== null}
         title={
           action?.kind === 'resend'
-            ? `Resend ${what} failed ${count?.count === 1 ? 'message' : 'messages'} to ${action.group.endpoint.url}?`
-            : `Disable ${action?.group.endpoint.url ?? ''}?`
+            ? `Resend ${plural(count, 'failed message', 'failed messages')} to ${
+                toResend.length === 1
+                  ? toResend[0]!.url
+                  : `${plural(toResend.length, 'endpoint', 'endpoints')} on ${g?.host}`
+              }?`
+            : `Disable ${toDisable.length === 1 ? toDisable[0]!.url : `${plural(toDisable.length, 'endpoint', 'endpoints')} on ${g?.host}`}?`
         }
-        confirm={action?.kind === 'resend' ? `Resend ${what}` : 'Disable endpoint'}
+        confirm={
+          action?.kind === 'resend'
+            ? `Resend ${count.toLocaleString()}`
+            : toDisable.length === 1
+              ? 'Disable endpoint'
+              : `Disable ${toDisable.length} endpoints`
+        }
         danger={action?.kind === 'disable'}
         busy={busy}
         onConfirm={confirm}
-        confirmDisabled={action?.kind === 'resend' && count?.count === 0}
         onClose={() => setAction(null)}
       >
-        {action?.kind === 'resend' && count?.count === 0 ? (
+        {action?.kind === 'resend' ? (
           <p>
-            None of these messages has failed for good yet: Herald is still retrying them on its schedule.
-            Resend one from its message page to try it now.
-          </p>
-        ) : action?.kind === 'resend' ? (
-          <p>
-            Every message whose delivery to this endpoint failed
-            {count?.oldest && (
-              <>
-                {' '}
-                since <Time iso={count.oldest} />
-              </>
-            )}{' '}
-            is sent again, by a background task on the server (not only the rows shown here).
+            Every message whose delivery failed in the last {RECOVER_DAYS} days is sent again, by a background
+            task on the server for each endpoint (not only the rows shown here)
+            {toResend.length > 1 && <>: {toResend.map((e) => e.url).join(', ')}</>}. Those whose payload is
+            gone are left out.
           </p>
         ) : (
-          <p>The endpoint gets no more messages until it is enabled again; what is pending for it waits.</p>
+          <p>
+            {toDisable.length > 1 && <>{toDisable.map((e) => e.url).join(', ')}: </>}
+            no more messages until {toDisable.length === 1 ? 'it is' : 'they are'} enabled again; what is
+            pending waits.
+          </p>
         )}
       </ConfirmDialog>
     </section>

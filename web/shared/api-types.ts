@@ -2848,6 +2848,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failed attempts grouped by endpoint or host and cause (the dashboard)
+         * @description A Herald extension. One row per endpoint (or host) and cause, newest failure first: an outage reads as one row, however many attempts it failed. With counts, first and last seen, whether it is still failing, and the deliveries failed now that "resend all" (recover) would touch. Groups not seen for 14 days age out. Admin token only.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description only this application's endpoints (id or uid) */
+                    app_id?: string;
+                    /** @description only this endpoint's groups (its id) */
+                    endpoint_id?: string;
+                    /** @description default false: failedNow is counted up to 10,000 per endpoint (failedNowCapped says when it stopped there); true counts every one (slower for a big outage: ask it for one endpoint or host, as a confirmation does) */
+                    exact_counts?: "true" | "false";
+                    /** @description endpoint (default): one group per endpoint and cause; host: one per host of the endpoints' URLs and cause, across endpoints and applications */
+                    group_by?: "endpoint" | "host";
+                    /** @description only the groups of endpoints on this host (and port) */
+                    host?: string;
+                    /** @description the page after the one whose iterator this is */
+                    iterator?: string;
+                    /** @description 1 to 250, default 50 */
+                    limit?: string;
+                    /** @description only groups whose last failure is at or after it */
+                    since?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["def-0"][];
+                            done: boolean;
+                            iterator: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -4033,7 +4093,67 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** FailureGroupOut */
+        "def-0": {
+            /** @description failed attempts counted */
+            attempts: number;
+            /** @description what the attempts failed on: http_4xx, http_5xx, … (the status class), or the error kind when no status came back (timeout, connection_refused, dns, tls, …) */
+            cause: string;
+            /** @description endpoints in the group */
+            endpointCount: number;
+            /** @description the group's endpoints, last failure first (100 at most: endpointCount has them all) */
+            endpoints: {
+                appId: string;
+                appName: string;
+                /** @description failed attempts counted */
+                attempts: number;
+                disabled: boolean;
+                /** @description deliveries failed now, created in the last 14 days: what a recover from then would send again (less those whose payload is gone or that the endpoint's filter drops) */
+                failedNow: number;
+                /** @description failedNow stopped at 10,000 (there may be more; exact_counts=true counts them all) */
+                failedNowCapped: boolean;
+                /** @description still failing: its last failure came after its last success, or deliveries are failed now */
+                failing: boolean;
+                /**
+                 * Format: date-time
+                 * @description the first failed attempt
+                 */
+                firstSeen: string;
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description the last failed attempt
+                 */
+                lastSeen: string;
+                /** @description the status code of the last failed attempt; null: no response (an error) */
+                lastStatusCode: number | null;
+                url: string;
+            }[];
+            /** @description the sum of the listed endpoints' failedNow */
+            failedNow: number;
+            /** @description failedNow stopped at 10,000 (there may be more; exact_counts=true counts them all) */
+            failedNowCapped: boolean;
+            /** @description some endpoint of the group is still failing */
+            failing: boolean;
+            /**
+             * Format: date-time
+             * @description the first failed attempt
+             */
+            firstSeen: string;
+            /** @description the endpoint URL's host (and port) */
+            host: string;
+            /** @description the group: "endpoint-id cause" or "host cause" */
+            key: string;
+            /**
+             * Format: date-time
+             * @description the last failed attempt
+             */
+            lastSeen: string;
+            /** @description the status code of the last failed attempt; null: no response (an error) */
+            lastStatusCode: number | null;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;

@@ -7,6 +7,7 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
+import { tallyFailures } from '../../core/failures.js';
 import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
@@ -101,11 +102,18 @@ export const INSERT_DELIVERIES = `
     due_at bigint, listener boolean)`;
 
 /**
- * Records attempts, and counts them by outcome in their minutes' activity rows.
- * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link attemptWriter}).
+ * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
+ * failure streaks of the endpoints that succeeded (a probe of an empty table when none runs),
+ * locked in id order first, so that two batches ending the same streaks cannot deadlock.
+ * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link attemptWriter});
+ * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
  */
 const INSERT_ATTEMPTS = `
-  WITH inserted AS (
+  WITH ended AS (
+    DELETE FROM failure_streaks WHERE endpoint_id IN (
+      SELECT endpoint_id FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text($3::json))
+      ORDER BY endpoint_id FOR UPDATE)),
+  inserted AS (
   INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at)
   SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
@@ -119,6 +127,29 @@ const INSERT_ATTEMPTS = `
     count(*) FILTER (WHERE NOT succeeded)
   FROM inserted GROUP BY 1
   ${ADD_ACTIVITY}`;
+
+/**
+ * Adds a batch's failures to their groups (the writer's row of each), and starts the failure
+ * streaks of the endpoints that have none; only a batch with a failure runs it.
+ * $1: JSON array of `FailureCount`; $2: the writer ({@link attemptWriter}, as the activity's);
+ * $3: JSON array of `FailureTally.started`.
+ */
+const ADD_FAILURES = `
+  WITH counted AS (
+    INSERT INTO failure_groups AS f (endpoint_id, cause, writer, app_id, host, first_at, last_at, attempts,
+      last_status_code)
+    SELECT "endpointId", cause, $2, "appId", host, "firstAt", "lastAt", attempts, "lastStatusCode"
+    FROM json_to_recordset($1::json) AS g("endpointId" text, cause text, "appId" text, host text,
+      "firstAt" bigint, "lastAt" bigint, attempts int, "lastStatusCode" int)
+    ON CONFLICT (endpoint_id, cause, writer) DO UPDATE SET
+      app_id = excluded.app_id, host = excluded.host,
+      first_at = LEAST(f.first_at, excluded.first_at), last_at = GREATEST(f.last_at, excluded.last_at),
+      attempts = f.attempts + excluded.attempts,
+      last_status_code = CASE WHEN excluded.last_at >= f.last_at THEN excluded.last_status_code
+        ELSE f.last_status_code END)
+  INSERT INTO failure_streaks (endpoint_id, since)
+  SELECT "endpointId", since FROM json_to_recordset($3::json) AS s("endpointId" text, since bigint)
+  ON CONFLICT (endpoint_id) DO NOTHING`;
 
 /**
  * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
@@ -409,8 +440,22 @@ export class PostgresDeliveries {
     if (completions.length === 0) return [];
     let woken: string[] = [];
     const result = await this.conn.tx(async (c) => {
-      const attempts = completions.flatMap((x) => (x.attempt ? [attemptRecord(x.attempt)] : []));
-      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS, [jsonRecords(attempts), attemptWriter()]);
+      const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
+      if (tried.length > 0) {
+        const writer = attemptWriter();
+        const failures = tallyFailures(tried);
+        await c.query(INSERT_ATTEMPTS, [
+          jsonRecords(tried.map(attemptRecord)),
+          writer,
+          JSON.stringify(failures.ended),
+        ]);
+        if (failures.groups.length > 0)
+          await c.query(ADD_FAILURES, [
+            JSON.stringify(failures.groups),
+            writer,
+            JSON.stringify(failures.started),
+          ]);
+      }
       await c.query(COMPLETE_DELIVERIES, [
         jsonRecords(completions.map(completionRecord)),
         completions.length,

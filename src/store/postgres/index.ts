@@ -24,6 +24,7 @@ import type {
 } from '../../core/types.js';
 import type { ActivityBucket } from '../activity.js';
 import { AttemptEvents } from '../attempt-events.js';
+import type { FailurePage, FailureQuery } from '../failures.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
 import type {
@@ -72,6 +73,7 @@ import { PostgresCatalog } from './catalog.js';
 import { openConnection, type PostgresConnection } from './connection.js';
 import { PostgresContent } from './content.js';
 import { PostgresDeliveries } from './deliveries.js';
+import { PostgresFailures } from './failures.js';
 import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { ListenerLocks } from './listener-locks.js';
 import { PostgresMessages } from './messages.js';
@@ -128,6 +130,7 @@ export class PostgresStore implements Store {
   private readonly content: PostgresContent;
   private readonly tasks: PostgresTasks;
   private readonly activityMinutes: PostgresActivity;
+  private readonly failures: PostgresFailures;
 
   constructor(
     private readonly conn: PostgresConnection,
@@ -147,6 +150,7 @@ export class PostgresStore implements Store {
     this.content = new PostgresContent(conn);
     this.tasks = new PostgresTasks(conn, operational);
     this.activityMinutes = new PostgresActivity(conn);
+    this.failures = new PostgresFailures(conn);
   }
 
   async createApplication(input: NewApplication): Promise<Application> {
@@ -318,6 +322,12 @@ export class PostgresStore implements Store {
   }
   async pruneActivity(before: number): Promise<number> {
     return this.activityMinutes.prune(before);
+  }
+  async listFailures(query: FailureQuery): Promise<FailurePage> {
+    return this.failures.list(query);
+  }
+  async pruneFailures(before: number): Promise<number> {
+    return this.failures.prune(before);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);

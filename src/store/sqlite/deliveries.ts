@@ -7,6 +7,7 @@
 
 import { type EndpointState, endpointEffects, endpointsToRead } from '../../core/effects.js';
 import { NotFoundError } from '../../core/errors.js';
+import { tallyFailures } from '../../core/failures.js';
 import { bulkReplayMatches, passesPayloadFilter, replaySelection } from '../../core/filter.js';
 import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery, Endpoint, Message } from '../../core/types.js';
@@ -46,6 +47,7 @@ import type {
 } from '../store.js';
 import type { SqliteActivity } from './activity.js';
 import { messageConditions, pageSql, type SqliteConnection, type Where, windowBounds } from './connection.js';
+import type { SqliteFailures } from './failures.js';
 import type { SqliteOperational } from './operational.js';
 
 const CLAIM_COLUMNS = `
@@ -372,6 +374,8 @@ export class SqliteDeliveries {
     private readonly operational: () => SqliteOperational,
     /** The activity counters, which each batch of completions adds to. */
     private readonly activity: SqliteActivity,
+    /** The failure groups, which each batch of completions with an attempt adds to. */
+    private readonly failures: SqliteFailures,
   ) {
     this.stmt = prepare(conn);
   }
@@ -518,10 +522,12 @@ export class SqliteDeliveries {
         .sort((a, b) => a.after - b.after);
       let next = 0;
       const tally = new ActivityTally();
+      const attempts: Attempt[] = [];
       completions.forEach((c, i) => {
         if (c.attempt) {
           this.insertAttempt(c.attempt);
           tally.attempted(c.attempt.createdAt, c.attempt.succeeded);
+          attempts.push(c.attempt);
         }
         this.finish(c);
         for (let d = disables[next]; d !== undefined && d.after === i; d = disables[++next]) {
@@ -534,6 +540,7 @@ export class SqliteDeliveries {
           this.stmt.setFailingSince.run({ id: e.endpointId, failing_since: e.failingSince });
       }
       this.activity.add(tally);
+      this.failures.add(tallyFailures(attempts));
       this.operational().emitCompletions(completions, disabled, now, woken);
       return disabled;
     });

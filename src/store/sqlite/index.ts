@@ -20,6 +20,7 @@ import type {
 } from '../../core/types.js';
 import type { ActivityBucket } from '../activity.js';
 import { AttemptEvents } from '../attempt-events.js';
+import type { FailurePage, FailureQuery } from '../failures.js';
 import { type InboundRetention, inboundRetention } from '../inbound-retention.js';
 import { plainBox, type SecretBox } from '../secret-box.js';
 import type {
@@ -69,6 +70,7 @@ import { startCheckpointThread } from './checkpoint-thread.js';
 import { SqliteConnection } from './connection.js';
 import { SqliteContent } from './content.js';
 import { SqliteDeliveries } from './deliveries.js';
+import { SqliteFailures } from './failures.js';
 import { SqliteInboundLog, SqliteSources } from './inbound.js';
 import { SqliteMessages } from './messages.js';
 import { SqliteOperational } from './operational.js';
@@ -121,6 +123,7 @@ export class SqliteStore implements Store {
   private readonly content: SqliteContent;
   private readonly tasks: SqliteTasks;
   private readonly activityMinutes: SqliteActivity;
+  private readonly failures: SqliteFailures;
   private readonly attemptEvents = new AttemptEvents();
   readonly standingClaims: StandingClaims;
   readonly backgroundCheckpoints?: Store['backgroundCheckpoints'];
@@ -131,11 +134,13 @@ export class SqliteStore implements Store {
       migrate: options.migrate ?? true,
     });
     this.activityMinutes = new SqliteActivity(this.conn);
+    this.failures = new SqliteFailures(this.conn);
     this.deliveries = new SqliteDeliveries(
       this.conn,
       (key) => this.catalog.appId(key),
       () => this.operational,
       this.activityMinutes,
+      this.failures,
     );
     this.operational = new SqliteOperational(this.conn, (row) => this.deliveries.insert(row));
     this.catalog = new SqliteCatalog(
@@ -332,6 +337,14 @@ export class SqliteStore implements Store {
 
   async pruneActivity(before: number): Promise<number> {
     return this.activityMinutes.prune(before);
+  }
+
+  async listFailures(query: FailureQuery): Promise<FailurePage> {
+    return this.failures.list(query);
+  }
+
+  async pruneFailures(before: number): Promise<number> {
+    return this.failures.prune(before);
   }
   async getDelivery(msgId: string, endpointId: string): Promise<Delivery | null> {
     return this.deliveries.getDelivery(msgId, endpointId);
