@@ -43,6 +43,7 @@ const ON_EACH_STORE = [
   'test/api/unknown-fields.test.ts',
   'test/cli/database.test.ts',
   'test/dashboard/dashboard.test.ts',
+  'test/dashboard/failures-host.test.ts',
   'test/dashboard/manage.test.ts',
   'test/dashboard/search.test.ts',
   'test/store/listeners.test.ts',

@@ -45,6 +45,13 @@ const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} 
 /** The endpoints "Resend all" starts a recover for: enabled ones with failed deliveries. */
 const resendable = (g: Group) => g.endpoints.filter((e) => !e.disabled && e.failedNow > 0);
 
+/** Endpoints' URLs in a sentence: the first five, then how many more. */
+function urls(endpoints: readonly Member[]): string {
+  const shown = endpoints.slice(0, 5).map((e) => e.url);
+  const rest = endpoints.length - shown.length;
+  return rest > 0 ? `${shown.join(', ')} and ${plural(rest, 'other', 'others')}` : shown.join(', ');
+}
+
 /** What a row's actions touch, in words: the URL, or the host and how many endpoints. */
 function target(g: Group, by: GroupBy): string {
   if (by === 'endpoint') return g.endpoints[0]?.url ?? g.host;
@@ -153,23 +160,42 @@ export function Failures({ appId }: { appId?: string }) {
     }
   };
 
-  /** Opens the resend confirmation with the group counted exactly (the list stops at 10,000 an endpoint). */
-  const askResend = async (r: Group) => {
-    setError(undefined);
-    try {
-      const exact = await ok(
+  /**
+   * The group with every endpoint it has, each counted exactly (a page counts up to 10,000 an
+   * endpoint, and a host group lists its first 100): for a host, its endpoint groups of the
+   * same cause, page by page.
+   */
+  const whole = async (r: Group): Promise<Group> => {
+    const exact = async (query: Record<string, string>) =>
+      ok(
         api.GET('/api/v1/failures', {
-          params: {
-            query: {
-              group_by: by,
-              exact_counts: 'true',
-              ...(by === 'host' ? { host: r.host } : { endpoint_id: r.endpoints[0]!.id }),
-              ...(appId ? { app_id: appId } : {}),
-            },
-          },
+          params: { query: { ...query, exact_counts: 'true', ...(appId ? { app_id: appId } : {}) } },
         }),
       );
-      setAction({ kind: 'resend', group: exact.data.find((x) => x.key === r.key) ?? r });
+    if (by === 'endpoint') {
+      const page = await exact({ group_by: 'endpoint', endpoint_id: r.endpoints[0]!.id });
+      return page.data.find((x) => x.key === r.key) ?? r;
+    }
+    const members = new Map<string, Member>();
+    let iterator: string | null = null;
+    do {
+      const page = await exact({
+        group_by: 'endpoint',
+        host: r.host,
+        limit: '250',
+        ...(iterator ? { iterator } : {}),
+      });
+      for (const x of page.data) if (x.cause === r.cause) for (const e of x.endpoints) members.set(e.id, e);
+      iterator = page.done ? null : page.iterator;
+    } while (iterator);
+    return { ...r, endpoints: [...members.values()], endpointCount: members.size };
+  };
+
+  /** Opens the confirmation of `kind` on the whole group. */
+  const ask = async (kind: Action['kind'], r: Group) => {
+    setError(undefined);
+    try {
+      setAction({ kind, group: await whole(r) });
     } catch (e) {
       setError(e as Error);
     }
@@ -323,7 +349,7 @@ export function Failures({ appId }: { appId?: string }) {
                     <button
                       type="button"
                       class="small with-icon"
-                      onClick={() => askResend(r)}
+                      onClick={() => ask('resend', r)}
                       aria-label={`Resend all failed messages to ${target(r, by)}`}
                     >
                       <RotateCcw size={14} aria-hidden="true" /> Resend all
@@ -333,7 +359,7 @@ export function Failures({ appId }: { appId?: string }) {
                     <button
                       type="button"
                       class="small secondary outline with-icon"
-                      onClick={() => setAction({ kind: 'disable', group: r })}
+                      onClick={() => ask('disable', r)}
                       aria-label={`Disable ${target(r, by)}`}
                     >
                       <Power size={14} aria-hidden="true" /> Disable
@@ -377,12 +403,11 @@ export function Failures({ appId }: { appId?: string }) {
           <p>
             Every message whose delivery failed in the last {RECOVER_DAYS} days is sent again, by a background
             task on the server for each endpoint (not only the rows shown here)
-            {toResend.length > 1 && <>: {toResend.map((e) => e.url).join(', ')}</>}. Those whose payload is
-            gone are left out.
+            {toResend.length > 1 && <>: {urls(toResend)}</>}. Those whose payload is gone are left out.
           </p>
         ) : (
           <p>
-            {toDisable.length > 1 && <>{toDisable.map((e) => e.url).join(', ')}: </>}
+            {toDisable.length > 1 && <>{urls(toDisable)}: </>}
             no more messages until {toDisable.length === 1 ? 'it is' : 'they are'} enabled again; what is
             pending waits.
           </p>
