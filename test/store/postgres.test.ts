@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { takeWriter } from '../../src/store/postgres/activity.js';
 import { openConnection, wakeChannel } from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { plainBox } from '../../src/store/secret-box.js';
@@ -175,6 +176,82 @@ describe('PostgreSQL specifics', () => {
     } finally {
       await other.end();
       await conn.close();
+    }
+  });
+
+  it("a batch stuck in its transaction holds its own activity row only: others' completions go on", async () => {
+    const schema = newSchema();
+    const clock = new ManualClock(Date.UTC(2026, 5, 1, 12));
+    const store = await openPostgresStore({ url: PG_URL, schema, clock, poolSize: 2 });
+    // 15 processes cut off mid-batch: each took a writer of the completions' 16 and upserted
+    // this minute's row of it, and waits there, holding both.
+    const stuck: pg.Client[] = [];
+    try {
+      const app = await store.createApplication({ name: 'x' });
+      const ep = await store.createEndpoint(app.id, { url: 'https://e.example' });
+      for (let i = 0; i < 5; i++) await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
+      const minute = clock.now() - (clock.now() % 60_000);
+      const held = new Set<number>();
+      for (let i = 0; i < 15; i++) {
+        const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+        await client.connect();
+        stuck.push(client);
+        await client.query('BEGIN');
+        const w = await takeWriter(client, schema, 'attempts');
+        await client.query(
+          'INSERT INTO activity_minutes (minute, writer, succeeded) VALUES ($1, $2, 1) ON CONFLICT (minute, writer) DO UPDATE SET succeeded = activity_minutes.succeeded + 1',
+          [minute, w],
+        );
+        held.add(w);
+      }
+      expect(held.size).toBe(15);
+      // Five batches, one after the other: each takes the one writer left, none waits.
+      const claimed = await store.claimDue({
+        owner: 'w',
+        now: clock.now(),
+        leaseMs: 60_000,
+        limit: 5,
+        skipEndpoints: [],
+      });
+      for (const d of claimed) {
+        const attempt = {
+          id: `atmpt_${d.id.slice(4)}`,
+          deliveryId: d.id,
+          msgId: d.msgId,
+          endpointId: d.endpointId,
+          appId: d.appId,
+          url: 'https://e.example',
+          trigger: 'scheduled' as const,
+          succeeded: true,
+          statusCode: 200,
+          responseBody: '',
+          durationMs: 1,
+          errorKind: null,
+          errorMessage: null,
+          requestHeaders: {},
+          createdAt: clock.now(),
+        };
+        const completed = store.complete(
+          [
+            {
+              owner: 'w',
+              deliveryId: d.id,
+              endpointId: ep.id,
+              attempt,
+              next: { status: 'succeeded' },
+              disableEndpoint: false,
+            },
+          ],
+          clock.now(),
+          86_400_000,
+        );
+        const waited = new Promise((resolve) => setTimeout(() => resolve('waited'), 5_000));
+        expect(await Promise.race([completed.then(() => 'done'), waited])).toBe('done');
+      }
+      expect((await store.activity(minute, minute + 60_000, 60_000))[0]!.succeeded).toBe(5);
+    } finally {
+      for (const client of stuck) await client.end();
+      await store[Symbol.asyncDispose]();
     }
   });
 

@@ -2,9 +2,11 @@
  * Activity per minute on PostgreSQL (see `src/store/activity.ts`). The counters are added by
  * the statements that insert messages and attempts themselves (a data-modifying CTE: no round
  * trip more per batch); each batch upserts the row of one of {@link WRITERS} writers of its
- * kind, picked at random, so that the batches of many processes committing in the same
- * minute seldom queue behind one row lock. A window sums a minute's rows.
+ * kind, one that no other open transaction holds ({@link takeWriter}), so that the batches of
+ * many processes committing in the same minute do not queue behind one row lock. A window
+ * sums a minute's rows.
  */
+import { createHash } from 'node:crypto';
 import {
   type ActivityBucket,
   type ActivityCounts,
@@ -12,19 +14,50 @@ import {
   activityBuckets,
   minuteOf,
 } from '../activity.js';
-import type { PostgresConnection } from './connection.js';
+import type { PostgresConnection, Queryable } from './connection.js';
 
 /** Rows per minute and kind of writer (ingest, attempts): 16 of each. */
 const WRITERS = 16;
 
-/** The writer row an ingest batch adds to: 0 to 15. */
-export function ingestWriter(): number {
-  return Math.floor(Math.random() * WRITERS);
-}
+/**
+ * A writer row (of the minute's activity, and of the failure groups) is taken for a
+ * transaction with a transaction-level advisory lock on (this class, the writer), tried on
+ * the writers of its kind in random order: a batch takes one no other open transaction
+ * holds. A process cut off from the database in the middle of a batch (its session idle in
+ * the transaction until PostgreSQL ends it) then holds its one writer's rows, and every other
+ * batch takes another, instead of waiting on that row lock: without this, one partitioned
+ * worker stalled the completions of every worker for as long as its session lived.
+ * (`OFFSET 0` keeps the planner from pushing the lock into the scan of the series, where it
+ * would take every writer at once.)
+ */
+const TAKE_WRITER = `
+  SELECT w FROM (SELECT w FROM generate_series($2::int, $3::int) AS w ORDER BY random() OFFSET 0) s
+  WHERE pg_try_advisory_xact_lock($1::int, s.w) LIMIT 1`;
 
-/** The writer row a batch of completions adds to: 16 to 31. */
-export function attemptWriter(): number {
-  return WRITERS + Math.floor(Math.random() * WRITERS);
+/** The advisory lock class of a schema's writer rows. */
+function writerClass(schema: string): number {
+  let key = writerClasses.get(schema);
+  if (key === undefined) {
+    key = createHash('sha256').update(`activity writers:${schema}`).digest().readInt32BE(0);
+    writerClasses.set(schema, key);
+  }
+  return key;
+}
+const writerClasses = new Map<string, number>();
+
+/**
+ * Takes a writer row for the transaction of `c`: ingest batches 0 to 15, batches of
+ * completions 16 to 31. When every one of them is held (more open batches than writers), it
+ * waits for one picked at random, as any upsert of a shared row would.
+ */
+export async function takeWriter(c: Queryable, schema: string, kind: 'ingest' | 'attempts'): Promise<number> {
+  const first = kind === 'ingest' ? 0 : WRITERS;
+  const key = writerClass(schema);
+  const { rows } = await c.query<{ w: number }>(TAKE_WRITER, [key, first, first + WRITERS - 1]);
+  if (rows[0]) return rows[0].w;
+  const w = first + Math.floor(Math.random() * WRITERS);
+  await c.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [key, w]);
+  return w;
 }
 
 /**

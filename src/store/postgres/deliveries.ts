@@ -43,7 +43,7 @@ import type {
   Release,
   TimeWindow,
 } from '../store.js';
-import { ADD_ACTIVITY, attemptWriter } from './activity.js';
+import { ADD_ACTIVITY, takeWriter } from './activity.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
 import type { PostgresOperational } from './operational.js';
 
@@ -105,7 +105,7 @@ export const INSERT_DELIVERIES = `
  * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
  * failure streaks of the endpoints that succeeded (a probe of an empty table when none runs),
  * locked in id order first, so that two batches ending the same streaks cannot deadlock.
- * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link attemptWriter});
+ * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link takeWriter});
  * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
  */
 const INSERT_ATTEMPTS = `
@@ -131,7 +131,7 @@ const INSERT_ATTEMPTS = `
 /**
  * Adds a batch's failures to their groups (the writer's row of each), and starts the failure
  * streaks of the endpoints that have none; only a batch with a failure runs it.
- * $1: JSON array of `FailureCount`; $2: the writer ({@link attemptWriter}, as the activity's);
+ * $1: JSON array of `FailureCount`; $2: the writer ({@link takeWriter}, as the activity's);
  * $3: JSON array of `FailureTally.started`.
  */
 const ADD_FAILURES = `
@@ -442,7 +442,7 @@ export class PostgresDeliveries {
     const result = await this.conn.tx(async (c) => {
       const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
       if (tried.length > 0) {
-        const writer = attemptWriter();
+        const writer = await takeWriter(c, this.conn.schema, 'attempts');
         const failures = tallyFailures(tried);
         await c.query(INSERT_ATTEMPTS, [
           jsonRecords(tried.map(attemptRecord)),

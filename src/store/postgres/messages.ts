@@ -29,7 +29,7 @@ import type {
   Page,
   PageRequest,
 } from '../store.js';
-import { ADD_ACTIVITY, ingestWriter } from './activity.js';
+import { ADD_ACTIVITY, takeWriter } from './activity.js';
 import type { PostgresCatalog } from './catalog.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, Where } from './connection.js';
 import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
@@ -40,7 +40,7 @@ const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT dis
 /**
  * Stores messages, skipping those whose eventId exists in their application, and counts those
  * stored in their minute's activity row. $1: JSON array of {@link MessageRow}; $2: the
- * activity writer ({@link ingestWriter}). Returns the ids inserted.
+ * activity writer ({@link takeWriter}). Returns the ids inserted.
  */
 const INSERT_MESSAGES = `
   WITH inserted AS (
@@ -162,9 +162,12 @@ export class PostgresMessages {
         fromMessage({ ...message, appId: apps.get(message.appId)!.id }),
       );
       const inserted = new Set(
-        (await c.query<{ id: string }>(INSERT_MESSAGES, [jsonRecords(rows), ingestWriter()])).rows.map(
-          (r) => r.id,
-        ),
+        (
+          await c.query<{ id: string }>(INSERT_MESSAGES, [
+            jsonRecords(rows),
+            await takeWriter(c, this.conn.schema, 'ingest'),
+          ])
+        ).rows.map((r) => r.id),
       );
       const deliveries: NewDeliveryRecord[] = [];
       const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
