@@ -59,6 +59,7 @@ const ON_EACH_STORE = [
   'test/transform/transformations.test.ts',
   'test/store/upgrade.test.ts',
   'test/store/activity.test.ts',
+  'test/store/resend.test.ts',
   'test/store/failures.test.ts',
   'test/api/failures.test.ts',
   'test/api/activity.test.ts',

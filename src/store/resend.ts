@@ -1,7 +1,8 @@
 /**
  * What a resend of a delivery that is being sent right now answers: the attempt in flight is
  * the one the endpoint gets, and making the delivery due again under it would be lost when
- * that attempt is recorded. Both stores refuse it the same way.
+ * that attempt is recorded. Both stores refuse it the same way while the sender's lease
+ * lasts; once it has expired (the sender died) the resend is taken.
  */
 import { ConflictError } from '../core/errors.js';
 

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { OPERATIONAL_APP_ID } from '../../src/core/operational.js';
 import type { Attempt } from '../../src/core/types.js';
 import type { FailureQuery } from '../../src/store/failures.js';
 import type { ClaimedDelivery, Completion, Store } from '../../src/store/store.js';
@@ -122,6 +123,39 @@ describe(`failure groups on ${db}`, () => {
     const timeout = page.data.find((g) => g.cause === 'timeout')!;
     expect(timeout.lastStatusCode).toBeNull();
     expect(page.data.find((g) => g.key.startsWith(ep.b1!))!.lastStatusCode).toBe(503);
+  });
+
+  it("leaves out the operational webhooks' own endpoints (Herald's, not an application's)", async () => {
+    const ops = await store.createEndpoint(OPERATIONAL_APP_ID, { url: 'https://down.example/ops' });
+    // Its event of an endpoint created fails there.
+    await store.createEndpoint(shop, { url: 'https://up.example/new' });
+    const claimed = await store.claimDue({
+      owner: 'w',
+      now: clock.now(),
+      leaseMs: 60_000,
+      limit: 500,
+      skipEndpoints: [],
+    });
+    const event = claimed.find((d) => d.endpointId === ops.id)!;
+    const attempt = { ...attemptOf(event, false, clock.now(), ops.url), statusCode: 500 };
+    await store.complete(
+      [
+        {
+          owner: 'w',
+          deliveryId: event.id,
+          endpointId: ops.id,
+          attempt,
+          next: { status: 'failed', exhausted: true },
+          disableEndpoint: false,
+        },
+      ],
+      clock.now(),
+      5 * 86_400_000,
+    );
+    for (const groupBy of ['endpoint', 'host'] as const) {
+      const page = await store.listFailures(query({ groupBy }));
+      expect(page.data.flatMap((g) => g.endpoints.map((e) => e.endpointId))).not.toContain(ops.id);
+    }
   });
 
   it('groups by host across endpoints and applications', async () => {

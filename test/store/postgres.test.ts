@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { takeWriter } from '../../src/store/postgres/activity.js';
-import { openConnection, wakeChannel } from '../../src/store/postgres/connection.js';
+import { againOnDeadlock, openConnection, wakeChannel } from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { plainBox } from '../../src/store/secret-box.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
@@ -177,6 +177,25 @@ describe('PostgreSQL specifics', () => {
       await other.end();
       await conn.close();
     }
+  });
+
+  it("runs a transaction again when it was a deadlock's victim, three times at most; no other error", async () => {
+    const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    let runs = 0;
+    const failingTwice = () => (++runs <= 2 ? Promise.reject(deadlock) : Promise.resolve('done'));
+    expect(await againOnDeadlock(failingTwice)).toBe('done');
+    expect(runs).toBe(3);
+    runs = 0;
+    const failing = (error: Error) => () => {
+      runs++;
+      return Promise.reject(error);
+    };
+    await expect(againOnDeadlock(failing(deadlock))).rejects.toBe(deadlock);
+    expect(runs).toBe(3);
+    runs = 0;
+    const other = Object.assign(new Error('unique violation'), { code: '23505' });
+    await expect(againOnDeadlock(failing(other))).rejects.toBe(other);
+    expect(runs).toBe(1);
   });
 
   it("a batch stuck in its transaction holds its own activity row only: others' completions go on", async () => {

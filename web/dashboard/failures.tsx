@@ -177,17 +177,22 @@ export function Failures({ appId }: { appId?: string }) {
       return page.data.find((x) => x.key === r.key) ?? r;
     }
     const members = new Map<string, Member>();
-    let iterator: string | null = null;
-    do {
-      const page = await exact({
-        group_by: 'endpoint',
-        host: r.host,
-        limit: '250',
-        ...(iterator ? { iterator } : {}),
-      });
-      for (const x of page.data) if (x.cause === r.cause) for (const e of x.endpoints) members.set(e.id, e);
-      iterator = page.done ? null : page.iterator;
-    } while (iterator);
+    // The pages run newest failure first: a group that fails again while they are read moves
+    // ahead of the pages read. Read again (three times at most) until every endpoint the row
+    // counts has been seen.
+    for (let pass = 0; pass < 3 && members.size < r.endpointCount; pass++) {
+      let iterator: string | null = null;
+      do {
+        const page = await exact({
+          group_by: 'endpoint',
+          host: r.host,
+          limit: '250',
+          ...(iterator ? { iterator } : {}),
+        });
+        for (const x of page.data) if (x.cause === r.cause) for (const e of x.endpoints) members.set(e.id, e);
+        iterator = page.done ? null : page.iterator;
+      } while (iterator);
+    }
     return { ...r, endpoints: [...members.values()], endpointCount: members.size };
   };
 

@@ -128,6 +128,22 @@ const wellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
  */
 export const IDLE_IN_TRANSACTION_MS = 30_000;
 
+/**
+ * Runs `run` again, up to 3 times in all, when PostgreSQL ended its transaction as the victim
+ * of a deadlock (40P01): the transaction was rolled back whole, so running it again is safe.
+ * Two batches of completions can deadlock on the failure streaks of two endpoints that one
+ * ends and the other starts (each locks the rows of one kind in order, but the kinds in turn).
+ */
+export async function againOnDeadlock<T>(run: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (tries >= 3 || (error as { code?: unknown }).code !== '40P01') throw error;
+    }
+  }
+}
+
 /** What {@link openConnection} needs. */
 export interface ConnectionOptions {
   url: string;

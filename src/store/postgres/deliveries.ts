@@ -44,7 +44,14 @@ import type {
   TimeWindow,
 } from '../store.js';
 import { ADD_ACTIVITY, takeWriter } from './activity.js';
-import { APP_BY_KEY, jsonRecords, type PostgresConnection, type Queryable, Where } from './connection.js';
+import {
+  APP_BY_KEY,
+  againOnDeadlock,
+  jsonRecords,
+  type PostgresConnection,
+  type Queryable,
+  Where,
+} from './connection.js';
 import type { PostgresOperational } from './operational.js';
 
 /** An attempt as a row of {@link INSERT_ATTEMPTS}. */
@@ -439,46 +446,49 @@ export class PostgresDeliveries {
   ): Promise<DisabledEndpoint[]> {
     if (completions.length === 0) return [];
     let woken: string[] = [];
-    const result = await this.conn.tx(async (c) => {
-      const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
-      if (tried.length > 0) {
-        const writer = await takeWriter(c, this.conn.schema, 'attempts');
-        const failures = tallyFailures(tried);
-        await c.query(INSERT_ATTEMPTS, [
-          jsonRecords(tried.map(attemptRecord)),
-          writer,
-          JSON.stringify(failures.ended),
-        ]);
-        if (failures.groups.length > 0)
-          await c.query(ADD_FAILURES, [
-            JSON.stringify(failures.groups),
+    const result = await againOnDeadlock(() =>
+      this.conn.tx(async (c) => {
+        woken = [];
+        const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
+        if (tried.length > 0) {
+          const writer = await takeWriter(c, this.conn.schema, 'attempts');
+          const failures = tallyFailures(tried);
+          await c.query(INSERT_ATTEMPTS, [
+            jsonRecords(tried.map(attemptRecord)),
             writer,
-            JSON.stringify(failures.started),
+            JSON.stringify(failures.ended),
           ]);
-      }
-      await c.query(COMPLETE_DELIVERIES, [
-        jsonRecords(completions.map(completionRecord)),
-        completions.length,
-      ]);
-      const state = await endpointStates(c, completions);
-      if (state.size === 0) {
-        woken = await this.operational.emitCompletions(c, completions, [], now);
-        return [];
-      }
-      const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
-      for (const effect of endpoints) {
-        if (effect.failingSince !== undefined)
-          await c.query(SET_FAILING_SINCE, [effect.endpointId, effect.failingSince]);
-        if (effect.disable) {
-          await c.query(DISABLE_ENDPOINT, [effect.endpointId, now, effect.disable.reason]);
-          // Every delivery of the batch is written already: those a later completion of the
-          // batch made pending again stay pending (`spare`), as in batch order.
-          await failPending(c, effect.endpointId, effect.disable.spare);
+          if (failures.groups.length > 0)
+            await c.query(ADD_FAILURES, [
+              JSON.stringify(failures.groups),
+              writer,
+              JSON.stringify(failures.started),
+            ]);
         }
-      }
-      woken = await this.operational.emitCompletions(c, completions, disabled, now);
-      return disabled;
-    });
+        await c.query(COMPLETE_DELIVERIES, [
+          jsonRecords(completions.map(completionRecord)),
+          completions.length,
+        ]);
+        const state = await endpointStates(c, completions);
+        if (state.size === 0) {
+          woken = await this.operational.emitCompletions(c, completions, [], now);
+          return [];
+        }
+        const { endpoints, disabled } = endpointEffects(completions, state, now, autoDisableAfterMs);
+        for (const effect of endpoints) {
+          if (effect.failingSince !== undefined)
+            await c.query(SET_FAILING_SINCE, [effect.endpointId, effect.failingSince]);
+          if (effect.disable) {
+            await c.query(DISABLE_ENDPOINT, [effect.endpointId, now, effect.disable.reason]);
+            // Every delivery of the batch is written already: those a later completion of the
+            // batch made pending again stay pending (`spare`), as in batch order.
+            await failPending(c, effect.endpointId, effect.disable.spare);
+          }
+        }
+        woken = await this.operational.emitCompletions(c, completions, disabled, now);
+        return disabled;
+      }),
+    );
     if (woken.length > 0) this.conn.emitWake(woken);
     return result;
   }
@@ -538,7 +548,7 @@ export class PostgresDeliveries {
     const now = this.conn.clock.now();
     let { rowCount } = await this.conn.q(
       `UPDATE deliveries SET status = 'pending', due_at = $1, next_trigger = 'manual', lease_owner = NULL
-       WHERE msg_id = $2 AND endpoint_id = $3 AND status <> 'sending'`,
+       WHERE msg_id = $2 AND endpoint_id = $3 AND (status <> 'sending' OR due_at <= $1)`,
       [now, msgId, endpointId],
     );
     let delivery = await this.getDelivery(msgId, endpointId);

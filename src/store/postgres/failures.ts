@@ -5,6 +5,7 @@
  * each group summed over its writers' rows, and pruned.
  */
 import { idFloor } from '../../core/ids.js';
+import { OPERATIONAL_APP_ID } from '../../core/operational.js';
 import {
   FAILED_NOW_CAP,
   type FailurePage,
@@ -14,14 +15,17 @@ import {
 } from '../failures.js';
 import type { PostgresConnection } from './connection.js';
 
-/** The groups, one row per endpoint and cause. $1: application id or null; $2: seen since (ms). */
+/**
+ * The groups, one row per endpoint and cause, but those of the operational webhooks' endpoints
+ * (Herald's own, not an application's). $1: application id or null; $2: seen since (ms).
+ */
 export const FAILURE_ROWS = `
   SELECT f.endpoint_id AS "endpointId", min(f.app_id) AS "appId", f.cause,
     (array_agg(f.host ORDER BY f.last_at DESC))[1] AS host,
     min(f.first_at) AS "firstAt", max(f.last_at) AS "lastAt", sum(f.attempts)::float8 AS attempts,
     (array_agg(f.last_status_code ORDER BY f.last_at DESC))[1] AS "lastStatusCode"
   FROM failure_groups f JOIN endpoints e ON e.id = f.endpoint_id
-  WHERE ($1::text IS NULL OR f.app_id = $1) AND f.last_at >= $2
+  WHERE ($1::text IS NULL OR f.app_id = $1) AND f.last_at >= $2 AND f.app_id <> '${OPERATIONAL_APP_ID}'
   GROUP BY f.endpoint_id, f.cause`;
 
 /**

@@ -288,7 +288,7 @@ function prepare({ db }: SqliteConnection) {
     ),
     resend: db.prepare<[{ now: number; msgId: string; endpointId: string }]>(
       `UPDATE deliveries SET status = 'pending', due_at = @now, next_trigger = 'manual', lease_owner = NULL
-       WHERE msg_id = @msgId AND endpoint_id = @endpointId AND status <> 'sending'`,
+       WHERE msg_id = @msgId AND endpoint_id = @endpointId AND (status <> 'sending' OR due_at <= @now)`,
     ),
     endpoint: db.prepare<[string], EndpointRow>('SELECT * FROM endpoints WHERE id = ?'),
     endpointsByIds: db.prepare<[string], EndpointRow>(

@@ -5,6 +5,7 @@
  */
 import type { FailureCount, FailureTally } from '../../core/failures.js';
 import { idFloor } from '../../core/ids.js';
+import { OPERATIONAL_APP_ID } from '../../core/operational.js';
 import {
   FAILED_NOW_CAP,
   type FailureEndpointState,
@@ -17,11 +18,12 @@ import type { SqliteConnection } from './connection.js';
 
 /** What the dashboard's page reads (named parameters); neither reads `attempts`. */
 export const FAILURE_SQL = {
-  /** The groups, one row per endpoint and cause (writer 0 only: the row is the group). */
+  /** The groups, one row per endpoint and cause (writer 0 only: the row is the group), but the operational webhooks'. */
   rows: `SELECT f.endpoint_id AS endpointId, f.app_id AS appId, f.cause, f.host, f.first_at AS firstAt,
       f.last_at AS lastAt, f.attempts, f.last_status_code AS lastStatusCode
     FROM failure_groups f JOIN endpoints e ON e.id = f.endpoint_id
-    WHERE (@appId IS NULL OR f.app_id = @appId) AND f.last_at >= @since`,
+    WHERE (@appId IS NULL OR f.app_id = @appId) AND f.last_at >= @since
+      AND f.app_id <> '${OPERATIONAL_APP_ID}'`,
   /**
    * The state of the endpoints in JSON array @ids, with their deliveries failed now since the
    * id @floor, up to @cap (-1: all): `deliveries_failed` alone answers the count (a covering
