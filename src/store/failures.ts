@@ -5,6 +5,7 @@
  * state of the endpoints on a page; this module groups by host when asked, orders, pages,
  * and says which groups are still failing, the same way for both.
  */
+import type { FailureCount } from '../core/failures.js';
 
 /** How long a group not seen is kept (14 days, as far back as recover reaches). */
 export const FAILURES_KEPT_MS = 14 * 86_400_000;
@@ -20,17 +21,8 @@ export const HOST_ENDPOINTS_MAX = 100;
  */
 export const FAILED_NOW_CAP = 10_000;
 
-/** One endpoint's failures of one cause, summed over the writers' rows. */
-export interface FailureRow {
-  endpointId: string;
-  appId: string;
-  cause: string;
-  host: string;
-  firstAt: number;
-  lastAt: number;
-  attempts: number;
-  lastStatusCode: number | null;
-}
+/** One endpoint's failures of one cause, summed over the writers' rows: what batches add up to. */
+export type FailureRow = FailureCount;
 
 /** What a page needs to know of an endpoint now. */
 export interface FailureEndpointState {

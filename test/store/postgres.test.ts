@@ -7,6 +7,7 @@ import { againOnDeadlock, openConnection, wakeChannel } from '../../src/store/po
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { plainBox } from '../../src/store/secret-box.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
+import { attemptOf } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
 import { expectMigratedLog, OLD_LOG, oldBody } from './old-inbound-log.js';
@@ -233,23 +234,7 @@ describe('PostgreSQL specifics', () => {
         skipEndpoints: [],
       });
       for (const d of claimed) {
-        const attempt = {
-          id: `atmpt_${d.id.slice(4)}`,
-          deliveryId: d.id,
-          msgId: d.msgId,
-          endpointId: d.endpointId,
-          appId: d.appId,
-          url: 'https://e.example',
-          trigger: 'scheduled' as const,
-          succeeded: true,
-          statusCode: 200,
-          responseBody: '',
-          durationMs: 1,
-          errorKind: null,
-          errorMessage: null,
-          requestHeaders: {},
-          createdAt: clock.now(),
-        };
+        const attempt = attemptOf(d, true, clock.now());
         const completed = store.complete(
           [
             {
