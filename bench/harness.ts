@@ -325,7 +325,11 @@ export async function startWorker(db: string): Promise<ChildProcess> {
   const child = fork(
     new URL('../bin/herald.js', import.meta.url),
     ['serve', '--role', 'worker', '--db', db, '--allow-network', '127.0.0.0/8', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+    {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      // HERALD_BENCH_NODE_ARGS as in startHerald: profiles each worker too.
+      execArgv: process.env.HERALD_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+    },
   );
   sampleRss(child);
   await new Promise<void>((resolve, reject) => {

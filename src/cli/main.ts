@@ -258,6 +258,10 @@ program
     false,
   )
   .option(
+    '--no-pg-prepared-statements',
+    'PostgreSQL: send every statement unnamed, for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21; env HERALD_PG_PREPARED_STATEMENTS=false)',
+  )
+  .option(
     '--no-trace-propagation',
     'with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), send no traceparent header to endpoints (env HERALD_TRACE_PROPAGATION=false)',
   )
@@ -292,6 +296,8 @@ program
         bodyMaxAgeMs: inboundBodyMs(o.inboundBodyDays ?? o.retentionDays, o.inboundMaxAgeDays),
       },
       migrate: o.migrate,
+      pgPreparedStatements:
+        o.pgPreparedStatements && process.env.HERALD_PG_PREPARED_STATEMENTS?.trim().toLowerCase() !== 'false',
       listenerIdleDays: o.listenerIdleDays,
       metrics: { port: o.metricsPort, public: o.metricsPublic, perEndpoint: o.metricsPerEndpoint },
       tracePropagation:

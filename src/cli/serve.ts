@@ -58,6 +58,8 @@ export interface ServeOptions {
   inboundRetention: InboundRetention;
   /** Applies pending migrations at start; `false` (`--no-migrate`) refuses to start with any. */
   migrate: boolean;
+  /** PostgreSQL: run the delivery path's statements as named (prepared) ones. */
+  pgPreparedStatements: boolean;
   /**
    * With tracing on (`OTEL_EXPORTER_OTLP_ENDPOINT`), send each attempt's `traceparent` to its
    * endpoint; `false` (`--no-trace-propagation`) keeps the spans and sends no header.
@@ -109,6 +111,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const store = await openStore(options.db, box, {
     inboundRetention: options.inboundRetention,
     migrate: options.migrate,
+    postgresPreparedStatements: options.pgPreparedStatements,
   }).catch(async (error: unknown) => {
     await starting?.close();
     throw error;

@@ -17,6 +17,8 @@ export interface OpenStoreOptions {
   inboundRetention?: Partial<InboundRetention>;
   /** Applies pending migrations (default); `false` refuses a database that has some. */
   migrate?: boolean;
+  /** PostgreSQL only: see `ConnectionOptions.preparedStatements`. Default true. */
+  postgresPreparedStatements?: boolean;
 }
 
 const isPostgres = (db: string) => /^postgres(ql)?:\/\//.test(db);
@@ -27,10 +29,17 @@ export async function openStore(
   secretBox: SecretBox = plainBox,
   options: OpenStoreOptions = {},
 ): Promise<Store> {
-  if (isPostgres(db)) return openPostgresStore({ url: db, secretBox, ...options });
+  const { postgresPreparedStatements, ...common } = options;
+  if (isPostgres(db))
+    return openPostgresStore({
+      url: db,
+      secretBox,
+      ...common,
+      ...(postgresPreparedStatements === undefined ? {} : { preparedStatements: postgresPreparedStatements }),
+    });
   if (db.includes('://'))
     throw new ValidationError('--db', 'must be a SQLite file path or a postgres:// URL');
-  return openSqliteStore({ path: db, secretBox, ...options });
+  return openSqliteStore({ path: db, secretBox, ...common });
 }
 
 /**

@@ -3,7 +3,12 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { takeWriter } from '../../src/store/postgres/activity.js';
-import { againOnDeadlock, openConnection, wakeChannel } from '../../src/store/postgres/connection.js';
+import {
+  againOnDeadlock,
+  openConnection,
+  prepared,
+  wakeChannel,
+} from '../../src/store/postgres/connection.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { plainBox } from '../../src/store/secret-box.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
@@ -178,6 +183,37 @@ describe('PostgreSQL specifics', () => {
       await other.end();
       await conn.close();
     }
+  });
+
+  it('prepares the statements of the delivery path once per session; none with preparedStatements off (for PgBouncer)', async () => {
+    const statement = prepared('SELECT $1::int + 1 AS answer');
+    const sessionStatements = async (preparedStatements: boolean) => {
+      const conn = await openConnection({
+        url: PG_URL,
+        schema: newSchema(),
+        clock: new ManualClock(),
+        poolSize: 1,
+        box: plainBox,
+        migrate: true,
+        preparedStatements,
+      });
+      try {
+        for (const n of [1, 2, 3]) expect((await conn.q(statement, [n])).rows).toEqual([{ answer: n + 1 }]);
+        // In a transaction too (the batches of the delivery path run there).
+        await conn.tx(async (c) => expect((await c.query(statement, [41])).rows).toEqual([{ answer: 42 }]));
+        const { rows } = await conn.q<{ name: string }>(
+          'SELECT name FROM pg_prepared_statements WHERE statement = $1',
+          [statement],
+        );
+        return rows.map((r) => r.name);
+      } finally {
+        await conn.close();
+      }
+    };
+    const names = await sessionStatements(true);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^herald_[0-9a-f]{24}$/);
+    expect(await sessionStatements(false)).toEqual([]);
   });
 
   it("runs a transaction again when it was a deadlock's victim, three times at most; no other error", async () => {

@@ -14,7 +14,7 @@ import {
   activityBuckets,
   minuteOf,
 } from '../activity.js';
-import type { PostgresConnection, Queryable } from './connection.js';
+import { type PostgresConnection, prepared, type Queryable } from './connection.js';
 
 /** Rows per minute and kind of writer (ingest, attempts): 16 of each. */
 const WRITERS = 16;
@@ -30,9 +30,9 @@ const WRITERS = 16;
  * (`OFFSET 0` keeps the planner from pushing the lock into the scan of the series, where it
  * would take every writer at once.)
  */
-const TAKE_WRITER = `
+const TAKE_WRITER = prepared(`
   SELECT w FROM (SELECT w FROM generate_series($2::int, $3::int) AS w ORDER BY random() OFFSET 0) s
-  WHERE pg_try_advisory_xact_lock($1::int, s.w) LIMIT 1`;
+  WHERE pg_try_advisory_xact_lock($1::int, s.w) LIMIT 1`);
 
 /** The advisory lock class of a schema's writer rows. */
 function writerClass(schema: string): number {

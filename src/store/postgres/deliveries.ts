@@ -49,6 +49,7 @@ import {
   againOnDeadlock,
   jsonRecords,
   type PostgresConnection,
+  prepared,
   type Queryable,
   Where,
 } from './connection.js';
@@ -102,11 +103,11 @@ export interface NewDeliveryRecord {
 }
 
 /** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
-export const INSERT_DELIVERIES = `
+export const INSERT_DELIVERIES = prepared(`
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at, listener)
   SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at, listener
   FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
-    due_at bigint, listener boolean)`;
+    due_at bigint, listener boolean)`);
 
 /**
  * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
@@ -115,7 +116,7 @@ export const INSERT_DELIVERIES = `
  * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link takeWriter});
  * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
  */
-const INSERT_ATTEMPTS = `
+const INSERT_ATTEMPTS = prepared(`
   WITH ended AS (
     DELETE FROM failure_streaks WHERE endpoint_id IN (
       SELECT endpoint_id FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text($3::json))
@@ -133,7 +134,7 @@ const INSERT_ATTEMPTS = `
   SELECT created_at - created_at % ${MINUTE_MS}, $2, 0, count(*) FILTER (WHERE succeeded),
     count(*) FILTER (WHERE NOT succeeded)
   FROM inserted GROUP BY 1
-  ${ADD_ACTIVITY}`;
+  ${ADD_ACTIVITY}`);
 
 /**
  * Adds a batch's failures to their groups (the writer's row of each), and starts the failure
@@ -141,7 +142,7 @@ const INSERT_ATTEMPTS = `
  * $1: JSON array of `FailureCount`; $2: the writer ({@link takeWriter}, as the activity's);
  * $3: JSON array of `FailureTally.started`.
  */
-const ADD_FAILURES = `
+const ADD_FAILURES = prepared(`
   WITH counted AS (
     INSERT INTO failure_groups AS f (endpoint_id, cause, writer, app_id, host, first_at, last_at, attempts,
       last_status_code)
@@ -156,7 +157,7 @@ const ADD_FAILURES = `
         ELSE f.last_status_code END)
   INSERT INTO failure_streaks (endpoint_id, since)
   SELECT "endpointId", since FROM json_to_recordset($3::json) AS s("endpointId" text, since bigint)
-  ON CONFLICT (endpoint_id) DO NOTHING`;
+  ON CONFLICT (endpoint_id) DO NOTHING`);
 
 /**
  * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
@@ -168,29 +169,34 @@ const ADD_FAILURES = `
  * a sequential scan to one index probe per record (measured: 10% fewer completions per
  * second in batches of 32, against the `unnest` of typed arrays this replaced).
  */
-const COMPLETE_DELIVERIES = `
+const COMPLETE_DELIVERIES = prepared(`
   UPDATE deliveries d
   SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
     last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
   FROM (SELECT * FROM json_to_recordset($1::json)
       AS x(id text, owner text, status text, due_at bigint, counted int, attempted_at bigint) LIMIT $2) u
-  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`;
+  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`);
 
 /**
  * Gives leased deliveries back untried, each due at its own time; only the lease holder can.
  * $1: JSON array of {id, due_at}; $2: how many records $1 holds (see {@link COMPLETE_DELIVERIES});
  * $3: the lease owner.
  */
-const RELEASE_DELIVERIES = `
+const RELEASE_DELIVERIES = prepared(`
   UPDATE deliveries d SET status = 'pending', due_at = r.due_at, lease_owner = NULL
   FROM (SELECT * FROM json_to_recordset($1::json) AS x(id text, due_at bigint) LIMIT $2) r
-  WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`;
+  WHERE d.id = r.id AND d.lease_owner = $3 AND d.status = 'sending'`);
 
 /** The claimed deliveries with what their attempts need. */
 const CLAIMED_COLUMNS = `
   SELECT c.*, m.event_type, CASE WHEN m.expunged_at IS NULL THEN m.payload END AS payload, m.headers,
     m.trace_context, m.transformations_params, e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
+
+/** When the next delivery is due (pending) or its lease ends (sending); null when none is. */
+const NEXT_DUE = prepared(
+  `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
+);
 
 /** Leases the deliveries of `due` (a query of ids) to a worker. */
 const claimOf = (due: string) => `
@@ -204,27 +210,32 @@ const claimOf = (due: string) => `
  * Leases the oldest due deliveries: pending ones whose time has come, and leased ones whose
  * lease expired. $1: now; $2: limit; $3: the lease's expiry; $4: the lease owner.
  */
-const CLAIM_DUE = claimOf(`
+const CLAIM_DUE = prepared(
+  claimOf(`
   SELECT id FROM deliveries
   WHERE status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
   ORDER BY due_at LIMIT $2
-  FOR UPDATE SKIP LOCKED`);
+  FOR UPDATE SKIP LOCKED`),
+);
 
 /**
  * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
  * $1-$4 as {@link CLAIM_DUE}; $5: the listener endpoint.
  */
-const CLAIM_LISTENER = claimOf(`
+const CLAIM_LISTENER = prepared(
+  claimOf(`
   SELECT id FROM deliveries
   WHERE endpoint_id = $5 AND status IN ('pending', 'sending') AND listener AND due_at <= $1
   ORDER BY due_at, id LIMIT $2
-  FOR UPDATE SKIP LOCKED`);
+  FOR UPDATE SKIP LOCKED`),
+);
 
 /**
  * {@link CLAIM_DUE} past saturated endpoints: endpoint by endpoint (oldest due first), so that
  * no claim reads a saturated endpoint's backlog. $1-$4 as there; $5: the endpoints to skip.
  */
-const CLAIM_DUE_SKIPPING = claimOf(`
+const CLAIM_DUE_SKIPPING = prepared(
+  claimOf(`
   SELECT x.id FROM (
     SELECT e.id, f.first_due FROM endpoints e
     CROSS JOIN LATERAL (
@@ -241,7 +252,8 @@ const CLAIM_DUE_SKIPPING = claimOf(`
     ORDER BY due_at LIMIT $2
     FOR UPDATE SKIP LOCKED
   ) x
-  LIMIT $2`);
+  LIMIT $2`),
+);
 
 /**
  * A delivery made by a replay, unless the message has one to the endpoint already.
@@ -340,7 +352,9 @@ export async function failPending(
  * Endpoints whose failure clock runs, among $1 (ids). Read without a lock: see
  * {@link endpointStates}.
  */
-const FAILING_ENDPOINTS = 'SELECT id FROM endpoints WHERE id = ANY($1::text[]) AND failing_since IS NOT NULL';
+const FAILING_ENDPOINTS = prepared(
+  'SELECT id FROM endpoints WHERE id = ANY($1::text[]) AND failing_since IS NOT NULL',
+);
 
 /**
  * The state of endpoints $1 (ids), locked until the transaction ends, in id order so that two
@@ -348,12 +362,12 @@ const FAILING_ENDPOINTS = 'SELECT id FROM endpoints WHERE id = ANY($1::text[]) A
  * lock an UPDATE of these columns takes anyway: it leaves alone the `KEY SHARE` lock that a
  * fan-out's delivery insert takes on its endpoint (the foreign key), so ingest never waits.
  */
-const LOCK_ENDPOINT_STATES = `
+const LOCK_ENDPOINT_STATES = prepared(`
   SELECT id, app_id, failing_since, disabled FROM endpoints
-  WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`;
+  WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`);
 
 /** Sets an endpoint's failure clock. $1: the endpoint; $2: the new value (null: cleared). */
-const SET_FAILING_SINCE = 'UPDATE endpoints SET failing_since = $2 WHERE id = $1';
+const SET_FAILING_SINCE = prepared('UPDATE endpoints SET failing_since = $2 WHERE id = $1');
 
 /** Disables an endpoint. $1: the endpoint; $2: now (its `updated_at`, `disabled_at`); $3: the reason. */
 const DISABLE_ENDPOINT = `UPDATE endpoints SET disabled = TRUE, updated_at = $2, disabled_reason = $3, disabled_at = $2
@@ -506,9 +520,7 @@ export class PostgresDeliveries {
 
   /** See `Store`. */
   async nextDueAt(): Promise<number | null> {
-    const { rows } = await this.conn.q<{ due: number | null }>(
-      `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
-    );
+    const { rows } = await this.conn.q<{ due: number | null }>(NEXT_DUE);
     return rows[0]?.due ?? null;
   }
 

@@ -97,6 +97,8 @@ export interface PostgresStoreOptions {
   inboundRetention?: Partial<InboundRetention>;
   /** Applies pending migrations (default); `false` refuses to open a database that has some. */
   migrate?: boolean;
+  /** See `ConnectionOptions.preparedStatements`. Default true. */
+  preparedStatements?: boolean;
 }
 
 /** Opens (creating the schema and migrating if needed) a PostgreSQL store. */
@@ -109,6 +111,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     poolSize: options.poolSize ?? 10,
     box: options.secretBox ?? plainBox,
     migrate: options.migrate ?? true,
+    preparedStatements: options.preparedStatements ?? true,
   });
   return new PostgresStore(conn, options.maxBatch ?? 512, retention);
 }

@@ -31,7 +31,7 @@ import type {
 } from '../store.js';
 import { ADD_ACTIVITY, takeWriter } from './activity.js';
 import type { PostgresCatalog } from './catalog.js';
-import { APP_BY_KEY, jsonRecords, type PostgresConnection, Where } from './connection.js';
+import { APP_BY_KEY, jsonRecords, type PostgresConnection, prepared, Where } from './connection.js';
 import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
 
 /** An application's enabled endpoints, the candidates of a fan-out. $1: the application id. */
@@ -42,7 +42,7 @@ const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT dis
  * stored in their minute's activity row. $1: JSON array of {@link MessageRow}; $2: the
  * activity writer ({@link takeWriter}). Returns the ids inserted.
  */
-const INSERT_MESSAGES = `
+const INSERT_MESSAGES = prepared(`
   WITH inserted AS (
   INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
     deliver_at, payload_expires_at, expunged_at, trace_context, transformations_params, idempotency_key)
@@ -57,7 +57,7 @@ const INSERT_MESSAGES = `
     INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
     SELECT created_at - created_at % ${MINUTE_MS}, $2, count(*), 0, 0 FROM inserted GROUP BY 1
     ${ADD_ACTIVITY})
-  SELECT id FROM inserted`;
+  SELECT id FROM inserted`);
 
 /** Adds a list's filters on the message `m`: event types, channel, tag. */
 function messageConditions(
