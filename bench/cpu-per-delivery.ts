@@ -16,6 +16,9 @@
  * `herald serve --role api` and `WORKERS` (default 1) `--role worker` processes, and counts
  * Herald's CPU (API + workers) and PostgreSQL's apart: the sum of the backends serving the
  * bench database (their pids from `pg_stat_activity`, CPU from `/proc/<pid>/stat`).
+ * `OWN_POSTGRES=1` runs them on a server of the bench's own instead (bench/own-postgres.ts:
+ * PostgreSQL's defaults, autovacuum on, no other database on it, and no checkpoint during
+ * the runs).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -23,13 +26,21 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { PAYLOAD } from './e2e.js';
 import type { HeraldServer } from './harness.js';
+import { startOwnPostgres } from './own-postgres.js';
 
 const N = Number(process.env.N ?? 25_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARM_UP = 2_000;
 const STORE = process.env.STORE ?? 'sqlite';
 const WORKERS = Number(process.env.WORKERS ?? 1);
-const PG_URL = process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** `OWN_POSTGRES=1`: a server of the bench's own (bench/own-postgres.ts), nothing else on it. */
+const ownPostgres =
+  STORE === 'postgres' && process.env.OWN_POSTGRES === '1'
+    ? // No checkpoint inside a run: the full-page writes after one moved a run's PostgreSQL CPU 2 x.
+      await startOwnPostgres({ max_wal_size: '16GB', checkpoint_timeout: '1h' })
+    : null;
+const PG_URL =
+  ownPostgres?.url ?? process.env.HERALD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Clock ticks per second of /proc's CPU times (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 const message = {
@@ -135,4 +146,8 @@ async function main(): Promise<void> {
     );
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await ownPostgres?.stop();
+}

@@ -289,6 +289,42 @@ describe('PostgreSQL specifics', () => {
         expect(await Promise.race([completed.then(() => 'done'), waited])).toBe('done');
       }
       expect((await store.activity(minute, minute + 60_000, 60_000))[0]!.succeeded).toBe(5);
+      // The sixteenth held too: a batch waits for one of them, and goes on once it is free.
+      const last = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+      await last.connect();
+      stuck.push(last);
+      await last.query('BEGIN');
+      held.add(await takeWriter(last, schema, 'attempts'));
+      expect(held.size).toBe(16);
+      await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
+      const [d] = await store.claimDue({
+        owner: 'w',
+        now: clock.now(),
+        leaseMs: 60_000,
+        limit: 1,
+        skipEndpoints: [],
+      });
+      const completed = store
+        .complete(
+          [
+            {
+              owner: 'w',
+              deliveryId: d!.id,
+              endpointId: ep.id,
+              attempt: attemptOf(d!, true, clock.now()),
+              next: { status: 'succeeded' },
+              disableEndpoint: false,
+            },
+          ],
+          clock.now(),
+          86_400_000,
+        )
+        .then(() => 'done');
+      const soon = new Promise((resolve) => setTimeout(() => resolve('waiting'), 500));
+      expect(await Promise.race([completed, soon])).toBe('waiting');
+      for (const client of stuck.splice(0)) await client.end();
+      expect(await completed).toBe('done');
+      expect((await store.activity(minute, minute + 60_000, 60_000))[0]!.succeeded).toBe(6);
     } finally {
       for (const client of stuck) await client.end();
       await store[Symbol.asyncDispose]();

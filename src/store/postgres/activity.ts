@@ -35,7 +35,7 @@ const TAKE_WRITER = prepared(`
   WHERE pg_try_advisory_xact_lock($1::int, s.w) LIMIT 1`);
 
 /** The advisory lock class of a schema's writer rows. */
-function writerClass(schema: string): number {
+export function writerClass(schema: string): number {
   let key = writerClasses.get(schema);
   if (key === undefined) {
     key = createHash('sha256').update(`activity writers:${schema}`).digest().readInt32BE(0);
@@ -51,7 +51,7 @@ const writerClasses = new Map<string, number>();
  * waits for one picked at random, as any upsert of a shared row would.
  */
 export async function takeWriter(c: Queryable, schema: string, kind: 'ingest' | 'attempts'): Promise<number> {
-  const first = kind === 'ingest' ? 0 : WRITERS;
+  const first = firstWriter(kind);
   const key = writerClass(schema);
   const { rows } = await c.query<{ w: number }>(TAKE_WRITER, [key, first, first + WRITERS - 1]);
   if (rows[0]) return rows[0].w;
@@ -59,6 +59,24 @@ export async function takeWriter(c: Queryable, schema: string, kind: 'ingest' | 
   await c.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [key, w]);
   return w;
 }
+
+/**
+ * {@link takeWriter} inside a statement, for a batch written as one statement with no
+ * transaction of its own to take it in first: a query of one row, `w`, the writer taken (the
+ * second branch, waiting for one at random, runs only when every one is held). `key` and
+ * `first` are the statement's parameters holding the lock class ({@link writerClass}) and the
+ * first writer of the kind ({@link firstWriter}).
+ */
+export function writerQuery(key: string, first: string): string {
+  return `SELECT COALESCE(
+    (SELECT s.w FROM (SELECT w FROM generate_series(${first}::int, ${first}::int + ${WRITERS - 1}) AS w
+      ORDER BY random() OFFSET 0) s WHERE pg_try_advisory_xact_lock(${key}::int, s.w) LIMIT 1),
+    (SELECT r.w FROM (SELECT ${first}::int + floor(random() * ${WRITERS})::int AS w OFFSET 0) r
+      CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(${key}::int, r.w)) l)) AS w`;
+}
+
+/** The first writer of a kind, a parameter of {@link writerQuery}. */
+export const firstWriter = (kind: 'ingest' | 'attempts'): number => (kind === 'ingest' ? 0 : WRITERS);
 
 /**
  * The end of an `INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)

@@ -356,11 +356,13 @@ export class PostgresConnection {
    * deliveries may be due for `endpointIds` (`null`: any endpoint).
    */
   notify(on: Queryable, endpointIds: readonly string[] | null) {
+    return on.query('SELECT pg_notify($1, $2)', this.wakeNotice(endpointIds));
+  }
+
+  /** The channel and payload of `pg_notify` that wakes other processes for `endpointIds`. */
+  wakeNotice(endpointIds: readonly string[] | null): [channel: string, payload: string] {
     const payload = endpointIds === null ? 'null' : JSON.stringify(endpointIds);
-    return on.query('SELECT pg_notify($1, $2)', [
-      this.channel,
-      payload.length > WAKE_PAYLOAD_MAX ? 'null' : payload,
-    ]);
+    return [this.channel, payload.length > WAKE_PAYLOAD_MAX ? 'null' : payload];
   }
 
   /**

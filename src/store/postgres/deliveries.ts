@@ -13,6 +13,7 @@ import { idFloor, newId } from '../../core/ids.js';
 import type { Attempt, Delivery } from '../../core/types.js';
 import { MINUTE_MS } from '../activity.js';
 import { idRange, inWindow } from '../batches.js';
+import { completionEvents } from '../operational-events.js';
 import { idWindow, keyset, pageFrom } from '../paging.js';
 import { beingSent } from '../resend.js';
 import {
@@ -43,7 +44,7 @@ import type {
   Release,
   TimeWindow,
 } from '../store.js';
-import { ADD_ACTIVITY, takeWriter } from './activity.js';
+import { ADD_ACTIVITY, firstWriter, takeWriter, writerClass, writerQuery } from './activity.js';
 import {
   APP_BY_KEY,
   againOnDeadlock,
@@ -102,39 +103,72 @@ export interface NewDeliveryRecord {
   listener: boolean;
 }
 
-/** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
-export const INSERT_DELIVERIES = prepared(`
+/** Creates the pending deliveries of JSON array `records` ({@link NewDeliveryRecord}), `where` they pass. */
+export const insertDeliveries = (records: string, where = '') => `
   INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, due_at, created_at, listener)
   SELECT id, msg_id, endpoint_id, app_id, 'pending', 0, due_at, at, listener
-  FROM json_to_recordset($1::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
-    due_at bigint, listener boolean)`);
+  FROM json_to_recordset(${records}::json) AS d(id text, msg_id text, endpoint_id text, app_id text, at bigint,
+    due_at bigint, listener boolean) ${where}`;
+
+/** Creates pending deliveries. $1: JSON array of {@link NewDeliveryRecord}. */
+export const INSERT_DELIVERIES = prepared(insertDeliveries('$1'));
 
 /**
- * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
- * failure streaks of the endpoints that succeeded (a probe of an empty table when none runs),
- * locked in id order first, so that two batches ending the same streaks cannot deadlock.
- * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link takeWriter});
- * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
+ * Ends the failure streaks of the endpoints of JSON array `ids` (a probe of an empty table
+ * when none runs), locked in id order first, so that two batches ending the same streaks
+ * cannot deadlock.
  */
-const INSERT_ATTEMPTS = prepared(`
-  WITH ended AS (
-    DELETE FROM failure_streaks WHERE endpoint_id IN (
-      SELECT endpoint_id FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text($3::json))
-      ORDER BY endpoint_id FOR UPDATE)),
-  inserted AS (
+const endStreaks = (ids: string) => `
+  DELETE FROM failure_streaks WHERE endpoint_id IN (
+    SELECT endpoint_id FROM failure_streaks WHERE endpoint_id IN (SELECT json_array_elements_text(${ids}::json))
+    ORDER BY endpoint_id FOR UPDATE)`;
+
+/** Records the attempts of JSON array `records` ({@link attemptRecord}), returning their time and outcome. */
+const insertAttempts = (records: string) => `
   INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at)
   SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, trigger, succeeded, status_code,
     response_body, duration_ms, error_kind, error_message, request_headers, created_at
-  FROM json_to_recordset($1::json) AS a(id text, delivery_id text, msg_id text, endpoint_id text, app_id text,
-    url text, trigger text, succeeded boolean, status_code int, response_body text, duration_ms int,
+  FROM json_to_recordset(${records}::json) AS a(id text, delivery_id text, msg_id text, endpoint_id text,
+    app_id text, url text, trigger text, succeeded boolean, status_code int, response_body text, duration_ms int,
     error_kind text, error_message text, request_headers text, created_at bigint)
-  RETURNING created_at, succeeded)
+  RETURNING created_at, succeeded`;
+
+/** Counts the attempts of the CTE `inserted` by outcome in their minutes' rows of `writer`. */
+const countAttempts = (writer: string) => `
   INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
-  SELECT created_at - created_at % ${MINUTE_MS}, $2, 0, count(*) FILTER (WHERE succeeded),
+  SELECT created_at - created_at % ${MINUTE_MS}, ${writer}, 0, count(*) FILTER (WHERE succeeded),
     count(*) FILTER (WHERE NOT succeeded)
   FROM inserted GROUP BY 1
-  ${ADD_ACTIVITY}`);
+  ${ADD_ACTIVITY}`;
+
+/**
+ * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
+ * whose lease another worker took meanwhile is left to that worker. `records`: JSON array of
+ * {@link completionRecord}; `count`: how many records it holds.
+ *
+ * `LIMIT count` only tells the planner the batch's size: it takes any set-returning function
+ * for 100 rows, and on a table of some thousands of deliveries then prefers a hash join over
+ * a sequential scan to one index probe per record (measured: 10% fewer completions per
+ * second in batches of 32, against the `unnest` of typed arrays this replaced).
+ */
+const completeDeliveries = (records: string, count: string) => `
+  UPDATE deliveries d
+  SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
+    last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
+  FROM (SELECT * FROM json_to_recordset(${records}::json)
+      AS x(id text, owner text, status text, due_at bigint, counted int, attempted_at bigint) LIMIT ${count}) u
+  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`;
+
+/**
+ * Records attempts, counts them by outcome in their minutes' activity rows, and ends the
+ * failure streaks of the endpoints that succeeded.
+ * $1: JSON array of attempt rows ({@link attemptRecord}); $2: the activity writer ({@link takeWriter});
+ * $3: JSON array of the endpoint ids whose streak ends (`FailureTally.ended`).
+ */
+const INSERT_ATTEMPTS = prepared(`
+  WITH ended AS (${endStreaks('$3')}), inserted AS (${insertAttempts('$1')})
+  ${countAttempts('$2')}`);
 
 /**
  * Adds a batch's failures to their groups (the writer's row of each), and starts the failure
@@ -159,23 +193,27 @@ const ADD_FAILURES = prepared(`
   SELECT "endpointId", since FROM json_to_recordset($3::json) AS s("endpointId" text, since bigint)
   ON CONFLICT (endpoint_id) DO NOTHING`);
 
+/** See {@link completeDeliveries}. $1: JSON array of {@link completionRecord}; $2: how many. */
+const COMPLETE_DELIVERIES = prepared(completeDeliveries('$1', '$2'));
+
 /**
- * Moves leased deliveries on after an attempt (or none, when `counted` is 0); a delivery
- * whose lease another worker took meanwhile is left to that worker.
- * $1: JSON array of {@link completionRecord}; $2: how many records $1 holds.
- *
- * `LIMIT $2` only tells the planner the batch's size: it takes any set-returning function
- * for 100 rows, and on a table of some thousands of deliveries then prefers a hash join over
- * a sequential scan to one index probe per record (measured: 10% fewer completions per
- * second in batches of 32, against the `unnest` of typed arrays this replaced).
+ * A batch of completions that changes no endpoint but clearing failure clocks and raises no
+ * operational event, as one statement (no transaction round trips): its attempts (all
+ * succeeded: a failure adds to a failure group) recorded and counted as by
+ * {@link INSERT_ATTEMPTS}, the deliveries moved on as by {@link COMPLETE_DELIVERIES}, and the
+ * failure clock of each endpoint with a success cleared where it runs (what `endpointEffects`
+ * does when no completion disables or exhausts; the UPDATE locks only the rows it changes, so
+ * batches to healthy endpoints take no endpoint lock, as with the probe of {@link endpointStates}).
+ * $1: attempts (JSON); $2: the writers' lock class; $3: first writer ({@link writerQuery});
+ * $4: ended streaks (JSON); $5: completions (JSON); $6: how many; $7: endpoints with a success.
  */
-const COMPLETE_DELIVERIES = prepared(`
-  UPDATE deliveries d
-  SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.counted,
-    last_attempt_at = COALESCE(u.attempted_at, d.last_attempt_at), lease_owner = NULL, next_trigger = 'scheduled'
-  FROM (SELECT * FROM json_to_recordset($1::json)
-      AS x(id text, owner text, status text, due_at bigint, counted int, attempted_at bigint) LIMIT $2) u
-  WHERE d.id = u.id AND d.lease_owner = u.owner AND d.status = 'sending'`);
+const COMPLETE_SIMPLE = prepared(`
+  WITH writer AS (${writerQuery('$2', '$3')}),
+  ended AS (${endStreaks('$4')}),
+  inserted AS (${insertAttempts('$1')}),
+  counted AS (${countAttempts('(SELECT w FROM writer)')}),
+  completed AS (${completeDeliveries('$5', '$6')})
+  UPDATE endpoints SET failing_since = NULL WHERE id = ANY($7::text[]) AND failing_since IS NOT NULL`);
 
 /**
  * Gives leased deliveries back untried, each due at its own time; only the lease holder can.
@@ -459,14 +497,33 @@ export class PostgresDeliveries {
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
     if (completions.length === 0) return [];
+    const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
+    const failures = tallyFailures(tried);
+    if (
+      tried.length > 0 &&
+      failures.groups.length === 0 &&
+      !completions.some((x) => x.disableEndpoint || (x.next.status === 'failed' && x.next.exhausted)) &&
+      completionEvents(completions, []).attempts.length === 0
+    ) {
+      await againOnDeadlock(() =>
+        this.conn.q(COMPLETE_SIMPLE, [
+          jsonRecords(tried.map(attemptRecord)),
+          writerClass(this.conn.schema),
+          firstWriter('attempts'),
+          JSON.stringify(failures.ended),
+          jsonRecords(completions.map(completionRecord)),
+          completions.length,
+          endpointsToRead(completions),
+        ]),
+      );
+      return [];
+    }
     let woken: string[] = [];
     const result = await againOnDeadlock(() =>
       this.conn.tx(async (c) => {
         woken = [];
-        const tried = completions.flatMap((x) => (x.attempt ? [x.attempt] : []));
         if (tried.length > 0) {
           const writer = await takeWriter(c, this.conn.schema, 'attempts');
-          const failures = tallyFailures(tried);
           await c.query(INSERT_ATTEMPTS, [
             jsonRecords(tried.map(attemptRecord)),
             writer,

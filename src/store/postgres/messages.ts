@@ -29,21 +29,26 @@ import type {
   Page,
   PageRequest,
 } from '../store.js';
-import { ADD_ACTIVITY, takeWriter } from './activity.js';
+import { ADD_ACTIVITY, firstWriter, writerClass, writerQuery } from './activity.js';
 import type { PostgresCatalog } from './catalog.js';
 import { APP_BY_KEY, jsonRecords, type PostgresConnection, prepared, Where } from './connection.js';
-import { INSERT_DELIVERIES, type NewDeliveryRecord } from './deliveries.js';
+import { insertDeliveries, type NewDeliveryRecord } from './deliveries.js';
 
 /** An application's enabled endpoints, the candidates of a fan-out. $1: the application id. */
 const ENABLED_ENDPOINTS = 'SELECT * FROM endpoints WHERE app_id = $1 AND NOT disabled';
 
 /**
- * Stores messages, skipping those whose eventId exists in their application, and counts those
- * stored in their minute's activity row. $1: JSON array of {@link MessageRow}; $2: the
- * activity writer ({@link takeWriter}). Returns the ids inserted.
+ * A batch of messages as one statement (no transaction round trips): stores them, skipping
+ * those whose eventId exists in their application, counts those stored in their minute's
+ * activity row (a writer of {@link writerQuery}), creates the deliveries of those stored, and
+ * wakes the other processes once it commits when it created any. Returns the ids stored.
+ * $1: JSON array of {@link MessageRow}; $2, $3: the writers' lock class and first writer;
+ * $4: JSON array of {@link NewDeliveryRecord}, for every message of $1 (those of a message
+ * not stored are left out); $5, $6: the channel and payload of the wake-up.
  */
-const INSERT_MESSAGES = prepared(`
-  WITH inserted AS (
+const INGEST = prepared(`
+  WITH writer AS (${writerQuery('$2', '$3')}),
+  inserted AS (
   INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
     deliver_at, payload_expires_at, expunged_at, trace_context, transformations_params, idempotency_key)
   SELECT id, app_id, event_type, event_id, channels, tags, payload, created_at, headers,
@@ -55,9 +60,11 @@ const INSERT_MESSAGES = prepared(`
   RETURNING id, created_at),
   counted AS (
     INSERT INTO activity_minutes (minute, writer, accepted, succeeded, failed)
-    SELECT created_at - created_at % ${MINUTE_MS}, $2, count(*), 0, 0 FROM inserted GROUP BY 1
-    ${ADD_ACTIVITY})
-  SELECT id FROM inserted`);
+    SELECT created_at - created_at % ${MINUTE_MS}, (SELECT w FROM writer), count(*), 0, 0 FROM inserted GROUP BY 1
+    ${ADD_ACTIVITY}),
+  delivered AS (${insertDeliveries('$4', 'WHERE msg_id IN (SELECT id FROM inserted)')} RETURNING 1),
+  woken AS (SELECT pg_notify($5, $6) FROM (SELECT count(*) AS n FROM delivered) d WHERE d.n > 0)
+  SELECT id, (SELECT count(*) FROM woken) AS woken FROM inserted`);
 
 /** Adds a list's filters on the message `m`: event types, channel, tag. */
 function messageConditions(
@@ -142,66 +149,75 @@ export class PostgresMessages {
     return this.ingest.submit({ message, onlyEndpointId: input.onlyEndpointId });
   }
 
-  /** Writes a batch of messages and their deliveries in one transaction (multi-row inserts). */
+  /**
+   * Writes a batch of messages and their deliveries in one statement ({@link INGEST}). The
+   * applications and their endpoints are read first, each by a statement of its own, as they
+   * were inside a transaction: under READ COMMITTED each statement sees what is committed when
+   * it starts, so the batch sees no other state than it did then.
+   */
   private async commitMessages(batch: PendingMessage[]): Promise<ItemResult<AcceptedMessage>[]> {
+    const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
+    for (const { message } of batch) {
+      if (apps.has(message.appId)) continue;
+      const row = await this.catalog.appRow(message.appId);
+      const endpoints = row
+        ? (await this.conn.q<EndpointRow>(ENABLED_ENDPOINTS, [row.id])).rows.map((r) =>
+            toEndpoint(r, this.conn.box),
+          )
+        : [];
+      apps.set(message.appId, row ? { id: row.id, endpoints } : null);
+    }
+    const rows: MessageRow[] = [];
+    const deliveries: NewDeliveryRecord[] = [];
+    const routed = new Map<string, number>();
     const woken = new Set<string>();
-    const results = await this.conn.tx(async (c) => {
-      const apps = new Map<string, { id: string; endpoints: Endpoint[] } | null>();
-      for (const { message } of batch) {
-        if (apps.has(message.appId)) continue;
-        const row = await this.catalog.appRow(message.appId, c);
-        const endpoints = row
-          ? (await c.query<EndpointRow>(ENABLED_ENDPOINTS, [row.id])).rows.map((r) =>
-              toEndpoint(r, this.conn.box),
-            )
-          : [];
-        apps.set(message.appId, row ? { id: row.id, endpoints } : null);
+    for (const { message, onlyEndpointId } of batch) {
+      const app = apps.get(message.appId);
+      if (!app) continue;
+      const stored = { ...message, appId: app.id };
+      rows.push(fromMessage(stored));
+      let count = 0;
+      for (const endpoint of recipients(app.endpoints, stored, onlyEndpointId)) {
+        deliveries.push({
+          id: newId('dlv', stored.createdAt),
+          msg_id: stored.id,
+          endpoint_id: endpoint.id,
+          app_id: app.id,
+          at: stored.createdAt,
+          due_at: stored.deliverAt ?? stored.createdAt,
+          listener: endpoint.listener !== null,
+        });
+        woken.add(endpoint.id);
+        count++;
       }
-      const known = batch.filter(({ message }) => apps.get(message.appId));
-      const rows = known.map(({ message }) =>
-        fromMessage({ ...message, appId: apps.get(message.appId)!.id }),
-      );
-      const inserted = new Set(
-        (
-          await c.query<{ id: string }>(INSERT_MESSAGES, [
-            jsonRecords(rows),
-            await takeWriter(c, this.conn.schema, 'ingest'),
-          ])
-        ).rows.map((r) => r.id),
-      );
-      const deliveries: NewDeliveryRecord[] = [];
-      const out = batch.map(({ message, onlyEndpointId }): ItemResult<AcceptedMessage> => {
-        const app = apps.get(message.appId);
-        if (!app) return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
-        if (!inserted.has(message.id)) {
-          return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
-        }
-        const stored = { ...message, appId: app.id };
-        let count = 0;
-        for (const endpoint of recipients(app.endpoints, stored, onlyEndpointId)) {
-          deliveries.push({
-            id: newId('dlv', stored.createdAt),
-            msg_id: stored.id,
-            endpoint_id: endpoint.id,
-            app_id: app.id,
-            at: stored.createdAt,
-            due_at: stored.deliverAt ?? stored.createdAt,
-            listener: endpoint.listener !== null,
-          });
-          woken.add(endpoint.id);
-          count++;
-        }
-        return { ok: true, value: { message: stored, deliveries: count } };
-      });
-      if (deliveries.length > 0) {
-        await c.query(INSERT_DELIVERIES, [jsonRecords(deliveries)]);
-        await this.conn.notify(c, [...woken]);
+      routed.set(message.id, count);
+    }
+    let inserted = new Set<string>();
+    if (rows.length > 0) {
+      const { rows: stored } = await this.conn.q<{ id: string }>(INGEST, [
+        jsonRecords(rows),
+        writerClass(this.conn.schema),
+        firstWriter('ingest'),
+        jsonRecords(deliveries),
+        ...this.conn.wakeNotice([...woken]),
+      ]);
+      inserted = new Set(stored.map((r) => r.id));
+    }
+    const results = batch.map(({ message }): ItemResult<AcceptedMessage> => {
+      const app = apps.get(message.appId);
+      if (!app) return { ok: false, error: new NotFoundError(`application ${message.appId} not found`) };
+      if (!inserted.has(message.id)) {
+        return { ok: false, error: new ConflictError(`a message with eventId ${message.eventId} exists`) };
       }
-      return out;
+      return {
+        ok: true,
+        value: { message: { ...message, appId: app.id }, deliveries: routed.get(message.id)! },
+      };
     });
     // Other processes hear the NOTIFY; this one is woken now, without the round trip (and
     // ignores the echo).
-    if (woken.size > 0) this.conn.emitWake([...woken]);
+    const wokenStored = deliveries.filter((d) => inserted.has(d.msg_id)).map((d) => d.endpoint_id);
+    if (wokenStored.length > 0) this.conn.emitWake([...new Set(wokenStored)]);
     return results;
   }
 
