@@ -8,7 +8,7 @@
  *     && (cd /tmp/before && npm run build)
  *   npm run build && npx tsx bench/cpu-per-delivery.ts /tmp/before "$PWD"
  *
- * `N` (default 25,000) messages after 2,000 to warm up, from 64 lanes to one endpoint;
+ * `N` (default 25,000) messages after `WARM_UP` (default 2,000) to warm up, from 64 lanes to one endpoint;
  * `ROUNDS` (default 3). Prints each run, then each build's median [runs].
  *
  * `STORE=postgres` runs each build on a fresh PostgreSQL database (under
@@ -30,7 +30,7 @@ import { startOwnPostgres } from './own-postgres.js';
 
 const N = Number(process.env.N ?? 25_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const WARM_UP = 2_000;
+const WARM_UP = Number(process.env.WARM_UP ?? 2_000);
 const STORE = process.env.STORE ?? 'sqlite';
 const WORKERS = Number(process.env.WORKERS ?? 1);
 /** `OWN_POSTGRES=1`: a server of the bench's own (bench/own-postgres.ts), nothing else on it. */

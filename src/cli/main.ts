@@ -259,7 +259,7 @@ program
   )
   .option(
     '--no-pg-prepared-statements',
-    'PostgreSQL: send every statement unnamed, for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21; env HERALD_PG_PREPARED_STATEMENTS=false)',
+    'PostgreSQL: send every statement unnamed, for a proxy that does not keep named prepared statements (env HERALD_PG_PREPARED_STATEMENTS=false)',
   )
   .option(
     '--no-trace-propagation',

@@ -197,23 +197,23 @@ const ADD_FAILURES = prepared(`
 const COMPLETE_DELIVERIES = prepared(completeDeliveries('$1', '$2'));
 
 /**
- * A batch of completions that changes no endpoint but clearing failure clocks and raises no
- * operational event, as one statement (no transaction round trips): its attempts (all
- * succeeded: a failure adds to a failure group) recorded and counted as by
- * {@link INSERT_ATTEMPTS}, the deliveries moved on as by {@link COMPLETE_DELIVERIES}, and the
- * failure clock of each endpoint with a success cleared where it runs (what `endpointEffects`
- * does when no completion disables or exhausts; the UPDATE locks only the rows it changes, so
- * batches to healthy endpoints take no endpoint lock, as with the probe of {@link endpointStates}).
+ * A batch of completions that changes no endpoint and raises no operational event, as one
+ * statement (no transaction round trips): its attempts (all succeeded: a failure adds to a
+ * failure group) recorded and counted as by {@link INSERT_ATTEMPTS}, and the deliveries moved
+ * on as by {@link COMPLETE_DELIVERIES}. It takes the locks a transaction of the other batches
+ * takes, in their order: its writer first (the streaks' DELETE waits for it, a one-time
+ * filter), then the streaks it ends in id order; then only rows of its own (its writer's
+ * activity row, its leased deliveries). No endpoint row: a batch with a success to an
+ * endpoint whose failure clock runs is not one of these ({@link FAILING_ENDPOINTS} first).
  * $1: attempts (JSON); $2: the writers' lock class; $3: first writer ({@link writerQuery});
- * $4: ended streaks (JSON); $5: completions (JSON); $6: how many; $7: endpoints with a success.
+ * $4: ended streaks (JSON); $5: completions (JSON); $6: how many.
  */
 const COMPLETE_SIMPLE = prepared(`
   WITH writer AS (${writerQuery('$2', '$3')}),
-  ended AS (${endStreaks('$4')}),
+  ended AS (${endStreaks('$4')} AND (SELECT w FROM writer) IS NOT NULL),
   inserted AS (${insertAttempts('$1')}),
-  counted AS (${countAttempts('(SELECT w FROM writer)')}),
-  completed AS (${completeDeliveries('$5', '$6')})
-  UPDATE endpoints SET failing_since = NULL WHERE id = ANY($7::text[]) AND failing_since IS NOT NULL`);
+  counted AS (${countAttempts('(SELECT w FROM writer)')})
+  ${completeDeliveries('$5', '$6')}`);
 
 /**
  * Gives leased deliveries back untried, each due at its own time; only the lease holder can.
@@ -503,7 +503,10 @@ export class PostgresDeliveries {
       tried.length > 0 &&
       failures.groups.length === 0 &&
       !completions.some((x) => x.disableEndpoint || (x.next.status === 'failed' && x.next.exhausted)) &&
-      completionEvents(completions, []).attempts.length === 0
+      completionEvents(completions, []).attempts.length === 0 &&
+      // A success stops a running failure clock: that batch changes an endpoint (the probe
+      // is safe unlocked, see endpointStates).
+      (await this.conn.q(FAILING_ENDPOINTS, [endpointsToRead(completions)])).rowCount === 0
     ) {
       await againOnDeadlock(() =>
         this.conn.q(COMPLETE_SIMPLE, [
@@ -513,7 +516,6 @@ export class PostgresDeliveries {
           JSON.stringify(failures.ended),
           jsonRecords(completions.map(completionRecord)),
           completions.length,
-          endpointsToRead(completions),
         ]),
       );
       return [];
