@@ -7,7 +7,8 @@
  * from the POST sent to the receiver's arrival (each payload carries its `sentAt`), the
  * backlog (sent, not yet arrived), CPU µs per delivery of Herald (+ PostgreSQL's serving
  * backends), and the store's size: on PostgreSQL, the queue tables' total size, dead
- * tuples and autovacuum runs (`pg_stat_user_tables`); on SQLite, the file's pages and free
+ * tuples and autovacuum runs (`pg_stat_user_tables`), the WAL written, checkpoints and
+ * vacuums running at the interval's end (`pg_stat_bgwriter`, `pg_stat_progress_vacuum`); on SQLite, the file's pages and free
  * pages (and the WAL's size). Loopback only; every loop ends by itself.
  *
  *   npm run build && npx tsx bench/sustained.ts                       # 10 min per store
@@ -79,7 +80,28 @@ interface Row {
 type Sizer = () => Promise<string>;
 
 function pgSizer(client: pg.Client): Sizer {
+  /** The WAL position and checkpoint count at the end of the interval before. */
+  let before: { lsn: string; checkpoints: number } | null = null;
   return async () => {
+    const server = (
+      await client.query<{ lsn: string; checkpoints: string; vacuums: string }>(
+        `SELECT pg_current_wal_lsn()::text AS lsn, checkpoints_timed + checkpoints_req AS checkpoints,
+                (SELECT count(*) FROM pg_stat_progress_vacuum) AS vacuums
+           FROM pg_stat_bgwriter`,
+      )
+    ).rows[0]!;
+    const wal = before
+      ? Number(
+          (await client.query<{ d: string }>('SELECT pg_wal_lsn_diff($1, $2) AS d', [server.lsn, before.lsn]))
+            .rows[0]!.d,
+        )
+      : null;
+    const checkpoints = before ? Number(server.checkpoints) - before.checkpoints : null;
+    before = { lsn: server.lsn, checkpoints: Number(server.checkpoints) };
+    const serverLine =
+      wal === null
+        ? ''
+        : `; WAL +${(wal / 2 ** 20).toFixed(0)} MiB, ${checkpoints} checkpoint(s), ${server.vacuums} vacuum(s) running`;
     const { rows } = await client.query<{
       relname: string;
       bytes: string;
@@ -99,7 +121,7 @@ function pgSizer(client: pg.Client): Sizer {
           `${r.relname} ${(Number(r.bytes) / 2 ** 20).toFixed(1)} MiB, ${fmt(Number(r.dead))} dead, ` +
           `${r.autovacuums} autovacuum(s)${r.last ? ` (last ${r.last.toISOString().slice(11, 19)})` : ''}`,
       )
-      .join('; ')}`;
+      .join('; ')}${serverLine}`;
   };
 }
 
