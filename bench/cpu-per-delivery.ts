@@ -36,7 +36,8 @@ const WORKERS = Number(process.env.WORKERS ?? 1);
 /** `OWN_POSTGRES=1`: a server of the bench's own (bench/own-postgres.ts), nothing else on it. */
 const ownPostgres =
   STORE === 'postgres' && process.env.OWN_POSTGRES === '1'
-    ? // No checkpoint inside a run: the full-page writes after one moved a run's PostgreSQL CPU 2 x.
+    ? // No checkpoint inside a run: with the defaults two rounds of one build gave PostgreSQL CPU
+      // 2 x apart (checkpoints' full-page writes likely).
       await startOwnPostgres({ max_wal_size: '16GB', checkpoint_timeout: '1h' })
     : null;
 const PG_URL =

@@ -26,6 +26,11 @@ function newSchema(): string {
   return name;
 }
 
+/** Leases up to `limit` due deliveries to worker 'w' for a minute. */
+function claimFor(store: Store, now: number, limit: number) {
+  return store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit, skipEndpoints: [] });
+}
+
 afterAll(async () => {
   const client = new pg.Client(PG_URL);
   await client.connect();
@@ -262,13 +267,7 @@ describe('PostgreSQL specifics', () => {
       }
       expect(held.size).toBe(15);
       // Five batches, one after the other: each takes the one writer left, none waits.
-      const claimed = await store.claimDue({
-        owner: 'w',
-        now: clock.now(),
-        leaseMs: 60_000,
-        limit: 5,
-        skipEndpoints: [],
-      });
+      const claimed = await claimFor(store, clock.now(), 5);
       for (const d of claimed) {
         const attempt = attemptOf(d, true, clock.now());
         const completed = store.complete(
@@ -297,13 +296,7 @@ describe('PostgreSQL specifics', () => {
       held.add(await takeWriter(last, schema, 'attempts'));
       expect(held.size).toBe(16);
       await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
-      const [d] = await store.claimDue({
-        owner: 'w',
-        now: clock.now(),
-        leaseMs: 60_000,
-        limit: 1,
-        skipEndpoints: [],
-      });
+      const [d] = await claimFor(store, clock.now(), 1);
       const completed = store
         .complete(
           [
@@ -478,13 +471,7 @@ describe('PostgreSQL specifics', () => {
       await store.createEndpoint(app.id, { url: 'https://e.example' });
       const { message } = await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '"\ud800"' });
       expect((await store.getMessage(app.id, message.id))!.payload).toBe('"\ufffd"');
-      const [d] = await store.claimDue({
-        owner: 'w',
-        now: clock.now(),
-        leaseMs: 60_000,
-        limit: 1,
-        skipEndpoints: [],
-      });
+      const [d] = await claimFor(store, clock.now(), 1);
       const attempt = {
         id: 'atmpt_1',
         deliveryId: d!.id,

@@ -215,9 +215,8 @@ export class PostgresMessages {
       };
     });
     // Other processes hear the NOTIFY; this one is woken now, without the round trip (and
-    // ignores the echo).
-    const wokenStored = deliveries.filter((d) => inserted.has(d.msg_id)).map((d) => d.endpoint_id);
-    if (wokenStored.length > 0) this.conn.emitWake([...new Set(wokenStored)]);
+    // ignores the echo), for the same endpoints (those of a duplicate too: a wake for nothing).
+    if (inserted.size > 0 && woken.size > 0) this.conn.emitWake([...woken]);
     return results;
   }
 
