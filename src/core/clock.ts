@@ -53,6 +53,11 @@ export class ManualClock implements Clock {
     };
   }
 
+  /** Whether a timer waits for the clock (a loop asleep on it): tests advance once one does. */
+  get waiting(): boolean {
+    return this.timers.some((t) => !t.cancelled);
+  }
+
   /** Moves time forward by `ms` and fires every timer that has come due, in order. */
   advance(ms: number): void {
     this.current += ms;

@@ -45,6 +45,10 @@ describe('deliverAt', () => {
     const first = await svix.message.create(app.id, { eventType: 'reminder.due', payload: { now: true } });
     expect((await now).attempt.msgId).toBe(first.id);
 
+    // The loop claims again after that attempt, then sleeps on the clock: advance once it does,
+    // or a claim still in flight would read the time before the advance and sleep past it.
+    const deadline = Date.now() + 10_000;
+    while (!clock.waiting && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const early = p.claimAt(at - 1);
     clock.advance(at - 1 - clock.now());
     expect((await early).claimed).toBe(0);
