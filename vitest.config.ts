@@ -53,6 +53,7 @@ const ON_EACH_STORE = [
   'test/delivery/resilience.test.ts',
   'test/delivery/responses.test.ts',
   'test/delivery/throttle.test.ts',
+  'test/delivery/wake-backoff.test.ts',
   'test/inbound/gateway.test.ts',
   'test/inbound/body-retention.test.ts',
   'test/store/retention.test.ts',

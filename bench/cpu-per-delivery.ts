@@ -8,7 +8,7 @@
  *     && (cd /tmp/before && npm run build)
  *   npm run build && npx tsx bench/cpu-per-delivery.ts /tmp/before "$PWD"
  *
- * `N` (default 25,000) messages after `WARM_UP` (default 2,000) to warm up, from 64 lanes to one endpoint;
+ * `N` (default 25,000) messages after `WARM_UP` (default 2,000) to warm up, from `LANES` (default 64) lanes to one endpoint;
  * `ROUNDS` (default 3). Prints each run, then each build's median [runs].
  *
  * `STORE=postgres` runs each build on a fresh PostgreSQL database (under
@@ -33,6 +33,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARM_UP = Number(process.env.WARM_UP ?? 2_000);
 const STORE = process.env.STORE ?? 'sqlite';
 const WORKERS = Number(process.env.WORKERS ?? 1);
+/** Requests the load generator keeps in flight (`LANES`, default 64): fewer for a lighter load. */
+const LANES = Number(process.env.LANES ?? 64);
 /** `OWN_POSTGRES=1`: a server of the bench's own (bench/own-postgres.ts), nothing else on it. */
 const ownPostgres =
   STORE === 'postgres' && process.env.OWN_POSTGRES === '1'
@@ -110,16 +112,20 @@ async function main(): Promise<void> {
         const app = await herald.post('/app', { name: 'bench' });
         await herald.post(`/app/${app.id}/endpoint`, { url: `${receiver.url}?ep=0` });
         const send = () => herald.send(`/app/${app.id}/msg`, message);
-        await h.lanes(WARM_UP, 64, send);
+        await h.lanes(WARM_UP, LANES, send);
         await h.until(receiver.count, WARM_UP);
         await receiver.reset();
         const before = heraldTicks();
+        const eachBefore = pids.map(ticks);
         const pgBefore = STORE === 'postgres' ? await backendTicks(admin, database) : new Map();
         const started = performance.now();
-        await h.lanes(N, 64, send);
+        await h.lanes(N, LANES, send);
         await h.until(receiver.count, N);
         const seconds = (performance.now() - started) / 1000;
         const us = ((heraldTicks() - before) / TICKS_PER_SECOND / N) * 1e6;
+        const each = pids.map((pid, i) =>
+          (((ticks(pid) - eachBefore[i]!) / TICKS_PER_SECOND / N) * 1e6).toFixed(0),
+        );
         const pgAfter = STORE === 'postgres' ? await backendTicks(admin, database) : new Map();
         const pgUs = (backendDelta(pgBefore, pgAfter) / TICKS_PER_SECOND / N) * 1e6;
         const r = runs.get(root)!;
@@ -127,7 +133,8 @@ async function main(): Promise<void> {
         r.pgUs.push(pgUs);
         r.rate.push(N / seconds);
         console.log(
-          `${root}: ${us.toFixed(0)} us Herald CPU per delivery${STORE === 'postgres' ? `, ${pgUs.toFixed(0)} us PostgreSQL` : ''}, ${(N / seconds).toFixed(0)}/s`,
+          `${root}: ${us.toFixed(0)} us Herald CPU per delivery${STORE === 'postgres' ? `, ${pgUs.toFixed(0)} us PostgreSQL` : ''}, ${(N / seconds).toFixed(0)}/s` +
+            (pids.length > 1 ? ` (API ${each[0]}, workers ${each.slice(1).join(' + ')})` : ''),
         );
       } finally {
         await h.stopAll(workers);

@@ -44,6 +44,7 @@ describe('herald CLI', () => {
   it.each([
     [['serve', '--port', 'abc'], /--port.*must be a port number/],
     [['serve', '--role', 'boss'], /--role.*boss.*invalid/i],
+    [['serve', '--wake-backoff-ms', '60000', '--port', '0'], /--wake-backoff-ms.*from 0 to 10000/],
     [['serve', '--allow-network', '10.0.0.0/99', '--port', '0'], /allowNetwork.*not a CIDR range/],
     [
       ['serve', '--db', 'mysql://localhost/herald', '--port', '0'],

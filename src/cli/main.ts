@@ -28,6 +28,15 @@ function wholeNumber(value: string): number {
   return n;
 }
 
+/** A parser of whole numbers from 0 to `max`. */
+function wholeNumberUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = wholeNumber(value);
+    if (n > max) throw new InvalidArgumentError(`must be a whole number from 0 to ${max}`);
+    return n;
+  };
+}
+
 /** A parser of whole numbers from 1 to `max`. */
 function countUpTo(max: number): (value: string) => number {
   return (value) => {
@@ -191,6 +200,15 @@ program
   )
   .addOption(
     new Option(
+      '--wake-backoff-ms <ms>',
+      'longest wait before a worker whose wake-ups found nothing (others took the work) answers the next; 0: at once',
+    )
+      .default(DISPATCHER_DEFAULTS.wakeBackoffMs)
+      .env('HERALD_WAKE_BACKOFF_MS')
+      .argParser(wholeNumberUpTo(10_000)),
+  )
+  .addOption(
+    new Option(
       '--dispatcher-stall-ms <ms>',
       'health reports the dispatcher in error (503) once its loop has not turned this long while work is due',
     )
@@ -280,6 +298,7 @@ program
       logFormat: o.logFormat ?? defaultLogFormat(),
       headerStyle: o.headerStyle,
       leaseMs: o.leaseMs,
+      wakeBackoffMs: o.wakeBackoffMs,
       stallMs: o.dispatcherStallMs,
       adminToken: process.env.HERALD_ADMIN_TOKEN || undefined,
       mainKey: process.env.HERALD_MAIN_KEY || undefined,

@@ -38,6 +38,8 @@ export interface ServeOptions {
   headerStyle: 'standard' | 'svix';
   /** Lease of claimed deliveries in ms (how soon a dead worker's deliveries are taken over). */
   leaseMs: number;
+  /** Longest wait before a worker whose wake-ups found nothing answers the next (ms; 0: at once). */
+  wakeBackoffMs: number;
   /** How long the dispatcher may stall while work is due before health reports it (ms). */
   stallMs: number;
   adminToken: string | undefined;
@@ -140,6 +142,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     allowNetworks: options.allowNetwork,
     headerStyle: options.headerStyle,
     leaseMs: options.leaseMs,
+    wakeBackoffMs: options.wakeBackoffMs,
     stallMs: options.stallMs,
     userAgent: `Herald/${options.version}`,
     tracePropagation: options.tracePropagation,

@@ -56,6 +56,14 @@ export const DISPATCHER_DEFAULTS = {
    * writing the same SQLite file).
    */
   idleRecheckMs: 30_000,
+  /**
+   * Longest wait in ms before a worker answers a wake-up from the store, once wake-ups it
+   * answered kept finding nothing (other workers took the work first): the wait doubles from
+   * 1/16 of this with each such claim in a row, and ends as soon as work comes to the worker
+   * (a claim finds some, or its standing claim is filled). Workers that win the work answer
+   * at once; 0 answers every wake-up at once.
+   */
+  wakeBackoffMs: 50,
   /** `User-Agent` of every request. */
   userAgent: 'Herald/0.1.0',
   /**
@@ -93,6 +101,7 @@ export interface DispatcherOptions {
   maxResponseBytes?: number;
   shutdownDeadlineMs?: number;
   idleRecheckMs?: number;
+  wakeBackoffMs?: number;
   userAgent?: string;
   stallMs?: number;
   /** Where the loop records its turns (`liveness.ts`); default a record of its own. */
@@ -107,6 +116,13 @@ export type DispatcherConfig = Required<Omit<DispatcherOptions, 'resolver' | 'li
 
 function positiveInt(field: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new ValidationError(field, 'must be a whole number >= 1');
+  return value;
+}
+
+function wholeMs(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 10_000) {
+    throw new ValidationError(field, 'must be a whole number of ms from 0 to 10000');
+  }
   return value;
 }
 
@@ -142,6 +158,7 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes ?? d.maxResponseBytes),
     shutdownDeadlineMs: positiveInt('shutdownDeadlineMs', options.shutdownDeadlineMs ?? d.shutdownDeadlineMs),
     idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
+    wakeBackoffMs: wholeMs('wakeBackoffMs', options.wakeBackoffMs ?? d.wakeBackoffMs),
     userAgent: options.userAgent ?? d.userAgent,
     stallMs: positiveInt('stallMs', options.stallMs ?? d.stallMs),
     tracePropagation: options.tracePropagation ?? d.tracePropagation,

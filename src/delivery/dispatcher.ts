@@ -65,6 +65,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private unsubscribe: (() => void) | null = null;
   private unsubscribeFresh: (() => void) | null = null;
   private readonly settled = new Set<Promise<void>>();
+  /** Claims in a row that answered a store wake-up and found nothing (see `wakeBackoffMs`). */
+  private emptyWakeClaims = 0;
+  /** The next claim answers a store wake-up. */
+  private answeringWake = false;
+  /** A wake-up held back by {@link answerWake}, answered when this timer fires. */
+  private heldWake: NodeJS.Timeout | null = null;
 
   constructor(options: DispatcherOptions) {
     super();
@@ -96,7 +102,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.loop) return this;
     this.unsubscribe = this.config.store.onWake((endpointIds) => {
       // Work for saturated endpoints only cannot be claimed now; their completions wake us.
-      if (endpointIds === null || endpointIds.some((id) => !this.budget.isSaturated(id))) this.signal();
+      if (endpointIds === null || endpointIds.some((id) => !this.budget.isSaturated(id))) this.answerWake();
     });
     this.unsubscribeFresh =
       this.config.store.standingClaims?.onFresh((owner, deliveries) => {
@@ -117,6 +123,32 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Deliveries this worker holds right now (queued or in flight). */
   get inFlight(): number {
     return this.budget.held;
+  }
+
+  /**
+   * Answers a wake-up from the store: at once, unless the last wake-ups this worker answered
+   * found nothing, a sign that other workers take the work first. Then it waits, longer with
+   * each such claim in a row (up to `wakeBackoffMs`), and answers every wake-up heard
+   * meanwhile with one claim. A busy system's workers thus stop all claiming for each
+   * commit; the waiting ones join in as soon as work is left for them. Real time, not the
+   * dispatcher's clock: this paces claims against the database, it schedules no delivery.
+   */
+  private answerWake(): void {
+    const backoff = this.config.wakeBackoffMs;
+    const wait =
+      this.emptyWakeClaims === 0 ? 0 : Math.min(backoff, (backoff / 16) * 2 ** (this.emptyWakeClaims - 1));
+    if (wait < 1) {
+      this.answeringWake = true;
+      this.signal();
+      return;
+    }
+    if (this.heldWake) return;
+    this.heldWake = setTimeout(() => {
+      this.heldWake = null;
+      this.answeringWake = true;
+      this.signal();
+    }, wait);
+    this.heldWake.unref();
   }
 
   /** Wakes the loop: work may be due or capacity freed. */
@@ -150,6 +182,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         continue;
       }
       this.signalled = false;
+      const answering = this.answeringWake;
+      this.answeringWake = false;
       const limit = Math.min(free, batchSize);
       const now = clock.now();
       let claimed: ClaimedDelivery[];
@@ -172,6 +206,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         continue;
       }
       for (const delivery of claimed) this.hold(delivery);
+      if (claimed.length > 0) this.emptyWakeClaims = 0;
+      else if (answering) this.emptyWakeClaims++;
       if (claimed.length === limit || this.signalled) continue;
       const due = await store.nextDueAt().catch(() => null);
       if (due !== null && due > now) {
@@ -193,6 +229,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const delivery of deliveries) this.giveBack(delivery);
       return;
     }
+    // Work comes to this worker: it answers wake-ups at once again.
+    this.emptyWakeClaims = 0;
     for (const delivery of deliveries) this.hold(delivery);
   }
 
@@ -570,6 +608,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.stopping) return;
     this.stopping = true;
     this.unsubscribe?.();
+    if (this.heldWake) clearTimeout(this.heldWake);
     this.signal();
     await this.loop;
     // Withdraw the standing claim; what filled it meanwhile arrives before this answer, and

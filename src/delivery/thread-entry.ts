@@ -28,6 +28,7 @@ const dispatcher = new Dispatcher({
   allowNetworks: data.allowNetworks,
   headerStyle: data.headerStyle,
   leaseMs: data.leaseMs,
+  wakeBackoffMs: data.wakeBackoffMs,
   userAgent: data.userAgent,
   stallMs: data.stallMs,
   liveness: new Liveness(data.liveness),

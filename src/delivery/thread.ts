@@ -20,6 +20,8 @@ export interface DispatcherThreadData {
   allowNetworks: string[];
   headerStyle: HeaderStyle;
   leaseMs: number;
+  /** See `DispatcherOptions.wakeBackoffMs`. */
+  wakeBackoffMs: number;
   userAgent: string;
   /** Sends `traceparent` with each attempt when tracing is on. */
   tracePropagation: boolean;

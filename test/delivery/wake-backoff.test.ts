@@ -1,0 +1,96 @@
+/**
+ * A worker whose wake-ups keep finding nothing (other workers took the work first) answers
+ * the next ones later, with one claim for all of them (`wakeBackoffMs`); the first claim
+ * that finds work makes it answer at once again.
+ */
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClaimedDelivery, ClaimRequest, Store } from '../../src/store/store.js';
+import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
+import { type Fixture, fixture } from './fixture.js';
+
+const receiver = receiversClosedAfterEach();
+let f: Fixture;
+
+afterEach(async () => {
+  await f?.close();
+});
+
+/** Counts the claims made on `store` (the real store's, passed through), and tells when one ends. */
+function countClaims(store: Store) {
+  const ended = new EventEmitter();
+  let count = 0;
+  const counted =
+    (claim: (request: ClaimRequest) => Promise<ClaimedDelivery[]>) => async (request: ClaimRequest) => {
+      try {
+        return await claim(request);
+      } finally {
+        count++;
+        ended.emit('claim', count);
+      }
+    };
+  store.claimDue = counted(store.claimDue.bind(store));
+  const standing = store.standingClaims;
+  if (standing) standing.claim = counted(standing.claim.bind(standing));
+  return {
+    get count() {
+      return count;
+    },
+    /** Resolves when the claims made so far reach `n`. */
+    reach: (n: number) =>
+      count >= n
+        ? Promise.resolve()
+        : waitForEvent<number>(ended, 'claim', (c) => c >= n).then(() => undefined),
+  };
+}
+
+const BACKOFF_MS = 4_000;
+
+describe('wake-up backoff', () => {
+  it('answers wake-ups that keep finding nothing later and together, and at once after a claim finds work', async () => {
+    f = await fixture({ wakeBackoffMs: BACKOFF_MS });
+    const r = await receiver();
+    await f.store.createEndpoint(f.appId, { url: r.url });
+    await f.idle();
+    const claims = countClaims(f.store);
+    const later = () =>
+      f.store.acceptMessage({
+        appId: f.appId,
+        eventType: 'report.ready',
+        payload: '{}',
+        deliverAt: Date.now() + 3_600_000,
+      });
+
+    // Each message due in an hour wakes the worker, and its claim finds nothing: the first is
+    // answered at once, the next after 1/16 of the backoff, then 1/8.
+    for (let i = 1; i <= 3; i++) {
+      await later();
+      await claims.reach(i);
+    }
+    expect(claims.count).toBe(3);
+
+    // Now the wait is 1/4 of the backoff (1 s): five wake-ups in a burst get one claim.
+    const burst = Date.now();
+    for (let i = 0; i < 5; i++) await later();
+    await claims.reach(4);
+    expect(Date.now() - burst).toBeGreaterThanOrEqual(BACKOFF_MS / 4 - 50);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(claims.count).toBe(4);
+
+    // A message due now is still delivered (on PostgreSQL after the wait, 1/2 of the backoff;
+    // on SQLite straight through the standing claim), and a claim that found work ends the
+    // backoff: the message after it is claimed as soon as its wake-up comes (without the
+    // reset, after the whole backoff).
+    const due = () => f.store.acceptMessage({ appId: f.appId, eventType: 'report.ready', payload: '{}' });
+    const first = f.nextAttempt();
+    await due();
+    expect((await first).attempt.succeeded).toBe(true);
+    await f.idle();
+    const second = f.nextAttempt();
+    const sent = Date.now();
+    await due();
+    expect((await second).attempt.succeeded).toBe(true);
+    expect(Date.now() - sent).toBeLessThan(BACKOFF_MS / 2);
+    expect(r.received).toHaveLength(2);
+  });
+});
