@@ -329,9 +329,9 @@ function print(
       `sent at ${fmt(rate)}/s (${LOAD}) for ${DURATION} s, intervals of ${INTERVAL} s\n`,
   );
   console.log(
-    '| interval | sent | delivered | p99 ms | max ms | backlog | CPU µs per delivery | machine idle | store |',
+    '| interval | sent | delivered | p99 ms | max ms | backlog | CPU µs per delivery | other processes, µs per delivery | machine idle | store |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
     console.log(
       `| ${r.minute} | ${fmt(r.sent)} | ${fmt(r.deliveries)} | ${r.p99.toFixed(0)} | ${r.max.toFixed(0)} | ${fmt(r.backlog)} | ` +

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseCorsOrigins } from '../api/cors.js';
 import { HeraldError } from '../core/errors.js';
-import { DISPATCHER_DEFAULTS } from '../delivery/config.js';
+import { DISPATCHER_DEFAULTS, WAKE_BACKOFF_MAX_MS } from '../delivery/config.js';
 import { LISTENER_SWEEPER_DEFAULTS } from '../delivery/listener-sweeper.js';
 import { INBOUND_RETENTION_DEFAULTS } from '../store/inbound-retention.js';
 import { generateMainKey } from '../store/secret-box.js';
@@ -31,8 +31,9 @@ function wholeNumber(value: string): number {
 /** A parser of whole numbers from 0 to `max`. */
 function wholeNumberUpTo(max: number): (value: string) => number {
   return (value) => {
-    const n = wholeNumber(value);
-    if (n > max) throw new InvalidArgumentError(`must be a whole number from 0 to ${max}`);
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > max)
+      throw new InvalidArgumentError(`must be a whole number from 0 to ${max}`);
     return n;
   };
 }
@@ -201,11 +202,11 @@ program
   .addOption(
     new Option(
       '--wake-backoff-ms <ms>',
-      'longest wait before a worker whose wake-ups found nothing (others took the work) answers the next; 0: at once',
+      `longest wait (0 to ${WAKE_BACKOFF_MAX_MS}) before a worker whose wake-ups kept finding nothing (other workers took the work) answers the next; 0: at once`,
     )
       .default(DISPATCHER_DEFAULTS.wakeBackoffMs)
       .env('HERALD_WAKE_BACKOFF_MS')
-      .argParser(wholeNumberUpTo(10_000)),
+      .argParser(wholeNumberUpTo(WAKE_BACKOFF_MAX_MS)),
   )
   .addOption(
     new Option(

@@ -57,11 +57,9 @@ export const DISPATCHER_DEFAULTS = {
    */
   idleRecheckMs: 30_000,
   /**
-   * Longest wait in ms before a worker answers a wake-up from the store, once wake-ups it
-   * answered kept finding nothing (other workers took the work first): the wait doubles from
-   * 1/16 of this with each such claim in a row, and ends as soon as work comes to the worker
-   * (a claim finds some, or its standing claim is filled). Workers that win the work answer
-   * at once; 0 answers every wake-up at once.
+   * Longest wait in ms before a worker answers a wake-up from the store, once the wake-ups it
+   * answered kept finding nothing (other workers took the work first); 0 answers every
+   * wake-up at once. See `wake-backoff.ts` for when the wait starts, grows and ends.
    */
   wakeBackoffMs: 50,
   /** `User-Agent` of every request. */
@@ -119,9 +117,15 @@ function positiveInt(field: string, value: number): number {
   return value;
 }
 
-function wholeMs(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > 10_000) {
-    throw new ValidationError(field, 'must be a whole number of ms from 0 to 10000');
+/** The longest `wakeBackoffMs` accepted. */
+export const WAKE_BACKOFF_MAX_MS = 10_000;
+
+function wakeBackoff(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > WAKE_BACKOFF_MAX_MS) {
+    throw new ValidationError(
+      'wakeBackoffMs',
+      `must be a whole number of ms from 0 to ${WAKE_BACKOFF_MAX_MS}`,
+    );
   }
   return value;
 }
@@ -158,7 +162,7 @@ export function resolveDispatcherConfig(options: DispatcherOptions): DispatcherC
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes ?? d.maxResponseBytes),
     shutdownDeadlineMs: positiveInt('shutdownDeadlineMs', options.shutdownDeadlineMs ?? d.shutdownDeadlineMs),
     idleRecheckMs: positiveInt('idleRecheckMs', options.idleRecheckMs ?? d.idleRecheckMs),
-    wakeBackoffMs: wholeMs('wakeBackoffMs', options.wakeBackoffMs ?? d.wakeBackoffMs),
+    wakeBackoffMs: wakeBackoff(options.wakeBackoffMs ?? d.wakeBackoffMs),
     userAgent: options.userAgent ?? d.userAgent,
     stallMs: positiveInt('stallMs', options.stallMs ?? d.stallMs),
     tracePropagation: options.tracePropagation ?? d.tracePropagation,

@@ -22,6 +22,7 @@ import { type AttemptEvent, Recorder } from './recorder.js';
 import { customHeaders, requestHeaders } from './request-headers.js';
 import { HttpSender, type SendResult } from './sender.js';
 import { Throttle } from './throttle.js';
+import { WakeBackoff } from './wake-backoff.js';
 
 /** A request gets at least this long, or is not started. */
 const MIN_REQUEST_MS = 1_000;
@@ -65,8 +66,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private unsubscribe: (() => void) | null = null;
   private unsubscribeFresh: (() => void) | null = null;
   private readonly settled = new Set<Promise<void>>();
-  /** Claims in a row that answered a store wake-up and found nothing (see `wakeBackoffMs`). */
-  private emptyWakeClaims = 0;
+  /** When wake-ups from the store are answered (`wakeBackoffMs`). */
+  private readonly wakeBackoff: WakeBackoff;
   /** The next claim answers a store wake-up. */
   private answeringWake = false;
   /** A wake-up held back by {@link answerWake}, answered when this timer fires. */
@@ -80,6 +81,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Every in-flight request listens for shutdown; hundreds at once are expected.
     setMaxListeners(0, this.shutdown.signal);
     this.endpointBudget = 2 * this.config.endpointConcurrency;
+    this.wakeBackoff = new WakeBackoff(this.config.wakeBackoffMs);
     // Claim when a good share of capacity is free, so claims stay batched under load.
     this.refillAt = Math.max(1, Math.min(this.config.batchSize, Math.ceil(this.config.concurrency / 4)));
     this.recorder = new Recorder({
@@ -126,29 +128,35 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /**
-   * Answers a wake-up from the store: at once, unless the last wake-ups this worker answered
-   * found nothing, a sign that other workers take the work first. Then it waits, longer with
-   * each such claim in a row (up to `wakeBackoffMs`), and answers every wake-up heard
-   * meanwhile with one claim. A busy system's workers thus stop all claiming for each
-   * commit; the waiting ones join in as soon as work is left for them. Real time, not the
-   * dispatcher's clock: this paces claims against the database, it schedules no delivery.
+   * Answers a wake-up from the store: at once, or after the wait {@link WakeBackoff} sets
+   * when this worker's last wake-ups found nothing (other workers take the work first); the
+   * wake-ups heard meanwhile are answered by the same claim. Real time, not the dispatcher's
+   * clock: this paces claims against the database, it schedules no delivery.
    */
   private answerWake(): void {
-    const backoff = this.config.wakeBackoffMs;
-    const wait =
-      this.emptyWakeClaims === 0 ? 0 : Math.min(backoff, (backoff / 16) * 2 ** (this.emptyWakeClaims - 1));
-    if (wait < 1) {
+    // A held wake-up's claim will see this commit too.
+    if (this.heldWake) return;
+    const wait = this.wakeBackoff.waitFor(performance.now());
+    if (wait === 0) {
       this.answeringWake = true;
       this.signal();
       return;
     }
-    if (this.heldWake) return;
     this.heldWake = setTimeout(() => {
       this.heldWake = null;
       this.answeringWake = true;
       this.signal();
     }, wait);
     this.heldWake.unref();
+  }
+
+  /** A held wake-up, answered now (by a claim about to start, or at once). */
+  private releaseHeldWake(): boolean {
+    if (!this.heldWake) return false;
+    clearTimeout(this.heldWake);
+    this.heldWake = null;
+    this.answeringWake = true;
+    return true;
   }
 
   /** Wakes the loop: work may be due or capacity freed. */
@@ -182,6 +190,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         continue;
       }
       this.signalled = false;
+      // This claim sees every commit whose wake-up was heard before it: it answers a held one.
+      this.releaseHeldWake();
       const answering = this.answeringWake;
       this.answeringWake = false;
       const limit = Math.min(free, batchSize);
@@ -206,8 +216,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         continue;
       }
       for (const delivery of claimed) this.hold(delivery);
-      if (claimed.length > 0) this.emptyWakeClaims = 0;
-      else if (answering) this.emptyWakeClaims++;
+      this.wakeBackoff.claimed(claimed.length, answering, performance.now());
       if (claimed.length === limit || this.signalled) continue;
       const due = await store.nextDueAt().catch(() => null);
       if (due !== null && due > now) {
@@ -229,8 +238,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const delivery of deliveries) this.giveBack(delivery);
       return;
     }
-    // Work comes to this worker: it answers wake-ups at once again.
-    this.emptyWakeClaims = 0;
+    // Work comes to this worker: it answers wake-ups at once again, a held one now.
+    this.wakeBackoff.workArrived();
+    if (this.releaseHeldWake()) this.signal();
     for (const delivery of deliveries) this.hold(delivery);
   }
 
@@ -608,7 +618,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.stopping) return;
     this.stopping = true;
     this.unsubscribe?.();
-    if (this.heldWake) clearTimeout(this.heldWake);
+    this.releaseHeldWake();
     this.signal();
     await this.loop;
     // Withdraw the standing claim; what filled it meanwhile arrives before this answer, and

@@ -62,7 +62,8 @@ describe('wake-up backoff', () => {
       });
 
     // Each message due in an hour wakes the worker, and its claim finds nothing: the first is
-    // answered at once, the next after 1/16 of the backoff, then 1/8.
+    // answered at once, the next after 1/16 of the backoff, then 1/8 (the claims follow each
+    // other closely: a streak older than the backoff would be forgotten).
     for (let i = 1; i <= 3; i++) {
       await later();
       await claims.reach(i);
@@ -83,8 +84,14 @@ describe('wake-up backoff', () => {
     // reset, after the whole backoff).
     const due = () => f.store.acceptMessage({ appId: f.appId, eventType: 'report.ready', payload: '{}' });
     const first = f.nextAttempt();
+    const accepted = Date.now();
     await due();
     expect((await first).attempt.succeeded).toBe(true);
+    if (!f.store.standingClaims) {
+      const waited = Date.now() - accepted;
+      expect(waited).toBeGreaterThanOrEqual(BACKOFF_MS / 2 - 50);
+      expect(waited).toBeLessThan(BACKOFF_MS / 2 + 1_500);
+    }
     await f.idle();
     const second = f.nextAttempt();
     const sent = Date.now();
@@ -92,5 +99,30 @@ describe('wake-up backoff', () => {
     expect((await second).attempt.succeeded).toBe(true);
     expect(Date.now() - sent).toBeLessThan(BACKOFF_MS / 2);
     expect(r.received).toHaveLength(2);
+  });
+
+  it('forgets a streak older than the backoff: a lone worker answers a wake-up heard later at once', async () => {
+    f = await fixture({ wakeBackoffMs: 2_400 });
+    const r = await receiver();
+    await f.store.createEndpoint(f.appId, { url: r.url });
+    await f.idle();
+    const claims = countClaims(f.store);
+    for (let i = 1; i <= 4; i++) {
+      await f.store.acceptMessage({
+        appId: f.appId,
+        eventType: 'report.ready',
+        payload: '{}',
+        deliverAt: Date.now() + 3_600_000,
+      });
+      await claims.reach(i);
+    }
+    // The streak now holds the next wake-up for 1,200 ms; once the backoff has passed since
+    // its last empty claim, it is forgotten.
+    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    const attempt = f.nextAttempt();
+    const accepted = Date.now();
+    await f.store.acceptMessage({ appId: f.appId, eventType: 'report.ready', payload: '{}' });
+    expect((await attempt).attempt.succeeded).toBe(true);
+    expect(Date.now() - accepted).toBeLessThan(800);
   });
 });
