@@ -37,7 +37,10 @@ export class WakeBackoff {
 
   /** A claim ended at `now` with `found` deliveries; `answering` if it answered a wake-up. */
   claimed(found: number, answering: boolean, now: number): void {
-    if (found > 0) return this.workArrived();
+    if (found > 0) {
+      this.workArrived();
+      return;
+    }
     if (answering && !this.previousFound) {
       this.streak = Math.min(this.streak + 1, STREAK_MAX);
       this.lastEmptyAt = now;
