@@ -197,6 +197,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const limit = Math.min(free, batchSize);
       const now = clock.now();
       let claimed: ClaimedDelivery[];
+      /** When the next delivery left is due, if the claim said (`undefined`: ask the store). */
+      let nextDue: number | null | undefined;
       try {
         const request = {
           owner: this.config.workerId,
@@ -207,9 +209,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         };
         // With standing claims, what this claim could not fill stays open in the same
         // transaction: messages accepted next come straight here (StandingClaims.claim).
-        claimed = await (store.standingClaims
-          ? store.standingClaims.claim(request)
-          : store.claimDue(request));
+        if (store.standingClaims) claimed = await store.standingClaims.claim(request);
+        else ({ claimed, nextDueAt: nextDue } = await store.claimDueAndNext(request));
       } catch (error) {
         this.config.logger.error({ err: error }, 'claiming deliveries failed; retrying in 1 s');
         await this.waitForSignal(1_000);
@@ -218,7 +219,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const delivery of claimed) this.hold(delivery);
       this.wakeBackoff.claimed(claimed.length, answering, performance.now());
       if (claimed.length === limit || this.signalled) continue;
-      const due = await store.nextDueAt().catch(() => null);
+      const due = nextDue !== undefined ? nextDue : await store.nextDueAt().catch(() => null);
       if (due !== null && due > now) {
         const current = clock.now();
         if (due <= current) continue;

@@ -31,6 +31,7 @@ type Method = Exclude<keyof DeliveryStore, 'onWake' | 'standingClaims'> | 'stand
 
 const STORE_METHODS: ReadonlySet<string> = new Set<Method>([
   'claimDue',
+  'claimDueAndNext',
   'nextDueAt',
   'complete',
   'release',
@@ -221,6 +222,12 @@ export class RemoteDeliveryStore implements DeliveryStore {
 
   claimDue(...args: Parameters<DeliveryStore['claimDue']>): ReturnType<DeliveryStore['claimDue']> {
     return this.call('claimDue', args);
+  }
+
+  claimDueAndNext(
+    ...args: Parameters<DeliveryStore['claimDueAndNext']>
+  ): ReturnType<DeliveryStore['claimDueAndNext']> {
+    return this.call('claimDueAndNext', args);
   }
 
   nextDueAt(): ReturnType<DeliveryStore['nextDueAt']> {

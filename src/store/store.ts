@@ -167,6 +167,19 @@ export interface ClaimRequest {
   skipEndpoints: readonly string[];
 }
 
+/** What {@link Store.claimDueAndNext} answers. */
+export interface ClaimWithNext {
+  claimed: ClaimedDelivery[];
+  /**
+   * The earliest due time after the claim's `now` among the deliveries it left, pending or
+   * leased (a lease's end; not the leases this claim takes); `null` if none is due later,
+   * or if the claim took its whole limit (its caller claims again rather than sleeps). Deliveries already due that it did
+   * not take (held by another claim, or of endpoints it skipped) are not in it: they are
+   * claimed on a later wake-up, as after {@link Store.nextDueAt}.
+   */
+  nextDueAt: number | null;
+}
+
 /** Input of {@link StandingClaims.stand}: what a worker's last claim left room for. */
 export interface StandingOrder {
   /** The lease of each delivery taken lasts until its message's time + `leaseMs`. */
@@ -574,6 +587,12 @@ export interface Store extends AsyncDisposable {
    */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /**
+   * Claims as {@link claimDue} and tells in the same call when the next delivery it left is
+   * due (see {@link ClaimWithNext}): what a worker calls in its loop, so that a claim that
+   * comes back short does not take a second round trip for the time to sleep until.
+   */
+  claimDueAndNext(request: ClaimRequest): Promise<ClaimWithNext>;
+  /**
    * Records attempts and moves their deliveries on, in one transaction. A delivery whose
    * lease another worker took meanwhile keeps that worker's state; the attempt is still kept.
    * Applies auto-disable: an endpoint whose deliveries exhaust their retries with no success
@@ -845,5 +864,12 @@ export interface Store extends AsyncDisposable {
 /** What the dispatcher needs of a store: claiming, recording, and endpoints to send to. */
 export type DeliveryStore = Pick<
   Store,
-  'claimDue' | 'nextDueAt' | 'complete' | 'release' | 'getEndpoint' | 'onWake' | 'standingClaims'
+  | 'claimDue'
+  | 'claimDueAndNext'
+  | 'nextDueAt'
+  | 'complete'
+  | 'release'
+  | 'getEndpoint'
+  | 'onWake'
+  | 'standingClaims'
 >;

@@ -64,6 +64,13 @@ export async function startParity(
     claims.emit('claim', { now: request.now, claimed: rows.length } satisfies SeenClaim);
     return rows;
   };
+  // A dispatcher without standing claims (PostgreSQL) claims with the next due time.
+  const claimDueAndNext = store.claimDueAndNext.bind(store);
+  store.claimDueAndNext = async (request: ClaimRequest) => {
+    const answer = await claimDueAndNext(request);
+    claims.emit('claim', { now: request.now, claimed: answer.claimed.length } satisfies SeenClaim);
+    return answer;
+  };
   // With standing claims (SQLite) the dispatcher claims through them, in the same transaction.
   const standing = store.standingClaims;
   if (standing) {

@@ -30,29 +30,32 @@ export interface Fixture {
 
 /**
  * Watches the claims the dispatchers make on `store` (the real store: each call goes through
- * unchanged), through `claimDue` or the standing claims' `claim`, and tells, per worker,
+ * unchanged), through `claimDue`, `claimDueAndNext` or the standing claims' `claim`, and tells, per worker,
  * whether its last claim came back short of its limit.
  */
 function watchClaims(store: Store) {
   const claims = new EventEmitter();
   const state = new Map<string, { open: number; short: boolean }>();
   const watched =
-    (claim: (request: ClaimRequest) => Promise<ClaimedDelivery[]>) => async (request: ClaimRequest) => {
+    <R>(claim: (request: ClaimRequest) => Promise<R>, rowsOf: (answer: R) => ClaimedDelivery[]) =>
+    async (request: ClaimRequest) => {
       const s = state.get(request.owner) ?? { open: 0, short: false };
       state.set(request.owner, s);
       s.open++;
       try {
-        const rows = await claim(request);
-        s.short = rows.length < request.limit;
-        return rows;
+        const answer = await claim(request);
+        s.short = rowsOf(answer).length < request.limit;
+        return answer;
       } finally {
         s.open--;
         claims.emit('claimed', request.owner);
       }
     };
-  store.claimDue = watched(store.claimDue.bind(store));
+  const asIs = (rows: ClaimedDelivery[]) => rows;
+  store.claimDue = watched(store.claimDue.bind(store), asIs);
+  store.claimDueAndNext = watched(store.claimDueAndNext.bind(store), (answer) => answer.claimed);
   const standing = store.standingClaims;
-  if (standing) standing.claim = watched(standing.claim.bind(standing));
+  if (standing) standing.claim = watched(standing.claim.bind(standing), asIs);
   const isIdle = (owner: string) => {
     const s = state.get(owner);
     return s !== undefined && s.open === 0 && s.short;

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClaimedDelivery, ClaimRequest, Store } from '../../src/store/store.js';
+import type { ClaimRequest, Store } from '../../src/store/store.js';
 import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
 import { type Fixture, fixture } from './fixture.js';
 
@@ -21,7 +21,8 @@ function countClaims(store: Store) {
   const ended = new EventEmitter();
   let count = 0;
   const counted =
-    (claim: (request: ClaimRequest) => Promise<ClaimedDelivery[]>) => async (request: ClaimRequest) => {
+    <R>(claim: (request: ClaimRequest) => Promise<R>) =>
+    async (request: ClaimRequest) => {
       try {
         return await claim(request);
       } finally {
@@ -30,6 +31,7 @@ function countClaims(store: Store) {
       }
     };
   store.claimDue = counted(store.claimDue.bind(store));
+  store.claimDueAndNext = counted(store.claimDueAndNext.bind(store));
   const standing = store.standingClaims;
   if (standing) standing.claim = counted(standing.claim.bind(standing));
   return {

@@ -439,6 +439,34 @@ export function storeContract(backend: string, open: OpenStore): void {
         expect(await store.nextDueAt()).toBe(now + 60_000);
       });
 
+      it('claims with the next due time of what it left, later than its now', async () => {
+        const { store, clock, app, ep, msgs } = await withDeliveries(3);
+        const now = clock.now();
+        const request = { owner: 'w', now, leaseMs: 60_000, limit: 2, skipEndpoints: [] };
+        // A full claim: no next due time (its caller claims again).
+        const first = await store.claimDueAndNext(request);
+        expect(first.claimed.map((c) => c.msgId)).toEqual(msgs.slice(0, 2).map((m) => m.id));
+        expect(first.claimed[0]).toMatchObject({ attempts: 0, payload: '{}', leaseExpiresAt: now + 60_000 });
+        expect(first.nextDueAt).toBeNull();
+        // A short claim: what is left are the first claim's leases, and a message due in a minute.
+        await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}', deliverAt: now + 30_000 });
+        const second = await store.claimDueAndNext({ ...request, owner: 'w2', now: now + 1 });
+        expect(second.claimed.map((c) => c.msgId)).toEqual([msgs[2]!.id]);
+        expect(second.nextDueAt).toBe(now + 30_000);
+        // Nothing to claim: still the next due time; past a saturated endpoint too.
+        const empty = await store.claimDueAndNext({ ...request, now: now + 2 });
+        expect(empty).toEqual({ claimed: [], nextDueAt: now + 30_000 });
+        const skipping = await store.claimDueAndNext({
+          ...request,
+          now: now + 40_000,
+          skipEndpoints: [ep.id],
+        });
+        expect(skipping).toEqual({ claimed: [], nextDueAt: now + 60_000 });
+        expect(await store.claimDueAndNext({ ...request, now: now + 120_000, limit: 10 })).toMatchObject({
+          nextDueAt: null,
+        });
+      });
+
       it('skips saturated endpoints and deliveries not yet due', async () => {
         const { store, clock, ep } = await withDeliveries(2);
         const now = clock.now();

@@ -35,6 +35,7 @@ import type {
   BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
+  ClaimWithNext,
   Completion,
   DisabledEndpoint,
   ListenerClaim,
@@ -236,25 +237,45 @@ const NEXT_DUE = prepared(
   `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
 );
 
-/** Leases the deliveries of `due` (a query of ids) to a worker. */
-const claimOf = (due: string) => `
+/**
+ * Leases the deliveries of `due` (a query of ids) to a worker. `withNext` also answers, in
+ * the same statement, when the next delivery it leaves is due after $1 (`next_due`, read
+ * only when it took fewer than its limit $2): one row per delivery claimed with `next_due`
+ * beside it, or one row of nulls and `next_due` when it claimed none. The statement's
+ * snapshot shows the rows it claims as they were (due at or before $1), so they are not
+ * counted.
+ */
+const claimOf = (due: string, withNext = false) => {
+  const claim = `
   WITH due AS (${due}), claimed AS (
     UPDATE deliveries d SET status = 'sending', due_at = $3, lease_owner = $4
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger
-  )${CLAIMED_COLUMNS}`;
+  )`;
+  if (!withNext) return `${claim}${CLAIMED_COLUMNS}`;
+  return `${claim}, taken AS (${CLAIMED_COLUMNS})
+  SELECT taken.*, n.next_due FROM (
+    SELECT CASE WHEN (SELECT count(*) FROM claimed) < $2 THEN (
+      SELECT MIN(due_at) FROM deliveries
+      WHERE status IN ('pending', 'sending') AND NOT listener AND due_at > $1
+    ) END AS next_due
+  ) n LEFT JOIN taken ON true`;
+};
+
+/** What {@link CLAIM_DUE} takes: the oldest due deliveries, locked. */
+const DUE = `
+  SELECT id FROM deliveries
+  WHERE status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
+  ORDER BY due_at LIMIT $2
+  FOR UPDATE SKIP LOCKED`;
 
 /**
  * Leases the oldest due deliveries: pending ones whose time has come, and leased ones whose
  * lease expired. $1: now; $2: limit; $3: the lease's expiry; $4: the lease owner.
  */
-const CLAIM_DUE = prepared(
-  claimOf(`
-  SELECT id FROM deliveries
-  WHERE status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
-  ORDER BY due_at LIMIT $2
-  FOR UPDATE SKIP LOCKED`),
-);
+const CLAIM_DUE = prepared(claimOf(DUE));
+/** {@link CLAIM_DUE} with the next due time (see {@link claimOf}). */
+const CLAIM_DUE_NEXT = prepared(claimOf(DUE, true));
 
 /**
  * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
@@ -268,12 +289,8 @@ const CLAIM_LISTENER = prepared(
   FOR UPDATE SKIP LOCKED`),
 );
 
-/**
- * {@link CLAIM_DUE} past saturated endpoints: endpoint by endpoint (oldest due first), so that
- * no claim reads a saturated endpoint's backlog. $1-$4 as there; $5: the endpoints to skip.
- */
-const CLAIM_DUE_SKIPPING = prepared(
-  claimOf(`
+/** What {@link CLAIM_DUE_SKIPPING} takes. */
+const DUE_SKIPPING = `
   SELECT x.id FROM (
     SELECT e.id, f.first_due FROM endpoints e
     CROSS JOIN LATERAL (
@@ -290,8 +307,15 @@ const CLAIM_DUE_SKIPPING = prepared(
     ORDER BY due_at LIMIT $2
     FOR UPDATE SKIP LOCKED
   ) x
-  LIMIT $2`),
-);
+  LIMIT $2`;
+
+/**
+ * {@link CLAIM_DUE} past saturated endpoints: endpoint by endpoint (oldest due first), so that
+ * no claim reads a saturated endpoint's backlog. $1-$4 as there; $5: the endpoints to skip.
+ */
+const CLAIM_DUE_SKIPPING = prepared(claimOf(DUE_SKIPPING));
+/** {@link CLAIM_DUE_SKIPPING} with the next due time (see {@link claimOf}). */
+const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, true));
 
 /**
  * A delivery made by a replay, unless the message has one to the endpoint already.
@@ -467,6 +491,23 @@ export class PostgresDeliveries {
       request.skipEndpoints.length === 0 ? params : [...params, request.skipEndpoints],
     );
     return rows.map((r) => toClaimed(r, leaseExpiresAt));
+  }
+
+  /** See `Store.claimDueAndNext`. */
+  async claimDueAndNext(request: ClaimRequest): Promise<ClaimWithNext> {
+    const leaseExpiresAt = request.now + request.leaseMs;
+    const params = [request.now, request.limit, leaseExpiresAt, request.owner];
+    const { rows } = await this.conn.q<
+      { [K in keyof ClaimRow]: ClaimRow[K] | null } & { next_due: number | null }
+    >(
+      request.skipEndpoints.length === 0 ? CLAIM_DUE_NEXT : CLAIM_DUE_SKIPPING_NEXT,
+      request.skipEndpoints.length === 0 ? params : [...params, request.skipEndpoints],
+    );
+    const claimed = rows.filter((r): r is ClaimRow & { next_due: number | null } => r.id !== null);
+    return {
+      claimed: claimed.map((r) => toClaimed(r, leaseExpiresAt)),
+      nextDueAt: rows[0]?.next_due ?? null,
+    };
   }
 
   /** See `Store.claimListener`: leases a listener endpoint's due deliveries and marks it seen. */

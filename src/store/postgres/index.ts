@@ -37,6 +37,7 @@ import type {
   BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
+  ClaimWithNext,
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
@@ -267,6 +268,10 @@ export class PostgresStore implements Store {
 
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);
+  }
+
+  async claimDueAndNext(request: ClaimRequest): Promise<ClaimWithNext> {
+    return this.deliveries.claimDueAndNext(request);
   }
   async complete(
     completions: readonly Completion[],

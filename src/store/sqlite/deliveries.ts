@@ -34,6 +34,7 @@ import type {
   BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
+  ClaimWithNext,
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
@@ -277,6 +278,10 @@ function prepare({ db }: SqliteConnection) {
     nextDue: db.prepare<[], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND listener = 0`,
     ),
+    nextDueAfter: db.prepare<[now: number], { due: number | null }>(
+      `SELECT MIN(due_at) AS due FROM deliveries
+       WHERE status IN ('pending', 'sending') AND listener = 0 AND due_at > ?`,
+    ),
     listenerSeen: db.prepare<[now: number, id: string]>(
       'UPDATE endpoints SET listener_seen_at = ? WHERE id = ? AND listener IS NOT NULL',
     ),
@@ -433,6 +438,17 @@ export class SqliteDeliveries {
 
   claimDue(request: ClaimRequest): ClaimedDelivery[] {
     return this.conn.immediate(() => this.lease(request));
+  }
+
+  /** See `Store.claimDueAndNext`. */
+  claimDueAndNext(request: ClaimRequest): ClaimWithNext {
+    return this.conn.immediate(() => {
+      // Read before the claim, as PostgreSQL's one statement sees it: the claim's own leases
+      // are not counted (what it takes is due at or before `now`, so not counted either).
+      const nextDueAt = this.stmt.nextDueAfter.get(request.now)?.due ?? null;
+      const claimed = this.lease(request);
+      return { claimed, nextDueAt: claimed.length < request.limit ? nextDueAt : null };
+    });
   }
 
   /** Leases due deliveries to `request.owner`, in the caller's transaction. */

@@ -33,6 +33,7 @@ import type {
   BulkReplayFilter,
   ClaimedDelivery,
   ClaimRequest,
+  ClaimWithNext,
   Completion,
   DisabledEndpoint,
   EndpointDeliveryFilter,
@@ -290,6 +291,9 @@ export class SqliteStore implements Store {
   }
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     return this.deliveries.claimDue(request);
+  }
+  async claimDueAndNext(request: ClaimRequest): Promise<ClaimWithNext> {
+    return this.deliveries.claimDueAndNext(request);
   }
   async complete(
     completions: readonly Completion[],
