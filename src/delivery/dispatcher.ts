@@ -225,8 +225,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         if (due <= current) continue;
         await this.waitForSignal(Math.min(due - current, this.config.idleRecheckMs));
       } else {
-        // Nothing due, or due work left unclaimed because its endpoints are saturated:
-        // their completions signal us.
+        // Nothing due later (but for saturated endpoints, whose completions signal us), or,
+        // with standing claims, due work left unclaimed because its endpoints are saturated.
         await this.waitForSignal(this.config.idleRecheckMs);
       }
     }

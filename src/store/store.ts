@@ -172,10 +172,11 @@ export interface ClaimWithNext {
   claimed: ClaimedDelivery[];
   /**
    * The earliest due time after the claim's `now` among the deliveries it left, pending or
-   * leased (a lease's end; not the leases this claim takes); `null` if none is due later,
-   * or if the claim took its whole limit (its caller claims again rather than sleeps). Deliveries already due that it did
-   * not take (held by another claim, or of endpoints it skipped) are not in it: they are
-   * claimed on a later wake-up, as after {@link Store.nextDueAt}.
+   * leased (a lease's end; not the leases this claim takes), of the endpoints it did not
+   * skip; `null` if none is due later, or if the claim took its whole limit (its caller
+   * claims again rather than sleeps). Deliveries already due that it did not take (held by
+   * another claim) are not in it: they are the other claim's. A skipped endpoint's
+   * deliveries are not in it either: its completions in this worker are what wake it.
    */
   nextDueAt: number | null;
 }
@@ -200,7 +201,7 @@ export type FreshListener = (owner: string, deliveries: ClaimedDelivery[]) => vo
  * Standing claims: a capability of a store that commits messages in this process (SQLite),
  * so that it can hand their deliveries to a waiting worker as it writes them, without a
  * claim. A store spanning processes (PostgreSQL) leaves it out: there every delivery waits
- * for `claimDue`, woken by a notification.
+ * for a claim (`claimDueAndNext`), woken by a notification.
  */
 export interface StandingClaims {
   /**

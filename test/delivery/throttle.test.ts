@@ -96,9 +96,12 @@ describe('endpoint rate limit', () => {
     expect(endpoint).toMatchObject({ throttleRate: 10, rateLimit: 10 });
     for (let i = 0; i < 8; i++) await herald.post(`/app/${app.id}/msg`, { eventType: 'a.b', payload: { i } });
     await until(async () => r.received.length === 8);
-    // Unthrottled, eight deliveries arrive within milliseconds; at 10/s they span 0.7 s.
-    const span = r.received.at(-1)!.at - r.received[0]!.at;
-    expect(span).toBeGreaterThanOrEqual(650);
+    // Unthrottled, eight deliveries arrive within milliseconds; at 10/s they start 0.1 s
+    // apart. Counted from the second arrival: the first request also opens the connection, so
+    // on a loaded machine it arrives later after its start than the others (spans of 643 ms
+    // from the first were seen under the full suite).
+    const span = r.received.at(-1)!.at - r.received[1]!.at;
+    expect(span).toBeGreaterThanOrEqual(550);
   });
 });
 

@@ -453,15 +453,25 @@ export function storeContract(backend: string, open: OpenStore): void {
         const second = await store.claimDueAndNext({ ...request, owner: 'w2', now: now + 1 });
         expect(second.claimed.map((c) => c.msgId)).toEqual([msgs[2]!.id]);
         expect(second.nextDueAt).toBe(now + 30_000);
-        // Nothing to claim: still the next due time; past a saturated endpoint too.
+        // Nothing to claim: still the next due time.
         const empty = await store.claimDueAndNext({ ...request, now: now + 2 });
         expect(empty).toEqual({ claimed: [], nextDueAt: now + 30_000 });
+        // Past a saturated endpoint: its due times are left out too (its completions wake the
+        // worker), so the next is another endpoint's message, later than the first's leases.
+        const other = await store.createEndpoint(app.id, { url: 'https://b.example', filterTypes: ['b'] });
+        await store.acceptMessage({ appId: app.id, eventType: 'b', payload: '{}', deliverAt: now + 90_000 });
         const skipping = await store.claimDueAndNext({
           ...request,
           now: now + 40_000,
           skipEndpoints: [ep.id],
         });
-        expect(skipping).toEqual({ claimed: [], nextDueAt: now + 60_000 });
+        expect(skipping).toEqual({ claimed: [], nextDueAt: now + 90_000 });
+        const past = await store.claimDueAndNext({
+          ...request,
+          now: now + 40_000,
+          skipEndpoints: [other.id],
+        });
+        expect(past.claimed.map((c) => c.endpointId)).toEqual([ep.id]);
         expect(await store.claimDueAndNext({ ...request, now: now + 120_000, limit: 10 })).toMatchObject({
           nextDueAt: null,
         });

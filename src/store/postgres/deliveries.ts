@@ -238,26 +238,28 @@ const NEXT_DUE = prepared(
 );
 
 /**
- * Leases the deliveries of `due` (a query of ids) to a worker. `withNext` also answers, in
- * the same statement, when the next delivery it leaves is due after $1 (`next_due`, read
- * only when it took fewer than its limit $2): one row per delivery claimed with `next_due`
- * beside it, or one row of nulls and `next_due` when it claimed none. The statement's
- * snapshot shows the rows it claims as they were (due at or before $1), so they are not
- * counted.
+ * Leases the deliveries of `due` (a query of ids) to a worker. `next` other than `none` also
+ * answers, in the same statement, when the next delivery it leaves is due after $1
+ * (`next_due`, read only when it took fewer than its limit $2; `unskipped`: not counting the
+ * skipped endpoints $5, whose completions wake the worker instead of their due times): one
+ * row per delivery claimed with `next_due` beside it, or one row of nulls and `next_due` when
+ * it claimed none. The statement's snapshot shows the rows it claims as they were (due at or
+ * before $1), so they are not counted.
  */
-const claimOf = (due: string, withNext = false) => {
+const claimOf = (due: string, next: 'none' | 'any' | 'unskipped' = 'none') => {
   const claim = `
   WITH due AS (${due}), claimed AS (
     UPDATE deliveries d SET status = 'sending', due_at = $3, lease_owner = $4
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.next_trigger
   )`;
-  if (!withNext) return `${claim}${CLAIMED_COLUMNS}`;
+  if (next === 'none') return `${claim}${CLAIMED_COLUMNS}`;
+  const unskipped = next === 'unskipped' ? 'AND NOT (endpoint_id = ANY($5::text[]))' : '';
   return `${claim}, taken AS (${CLAIMED_COLUMNS})
   SELECT taken.*, n.next_due FROM (
     SELECT CASE WHEN (SELECT count(*) FROM claimed) < $2 THEN (
       SELECT MIN(due_at) FROM deliveries
-      WHERE status IN ('pending', 'sending') AND NOT listener AND due_at > $1
+      WHERE status IN ('pending', 'sending') AND NOT listener AND due_at > $1 ${unskipped}
     ) END AS next_due
   ) n LEFT JOIN taken ON true`;
 };
@@ -275,7 +277,7 @@ const DUE = `
  */
 const CLAIM_DUE = prepared(claimOf(DUE));
 /** {@link CLAIM_DUE} with the next due time (see {@link claimOf}). */
-const CLAIM_DUE_NEXT = prepared(claimOf(DUE, true));
+const CLAIM_DUE_NEXT = prepared(claimOf(DUE, 'any'));
 
 /**
  * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
@@ -315,7 +317,7 @@ const DUE_SKIPPING = `
  */
 const CLAIM_DUE_SKIPPING = prepared(claimOf(DUE_SKIPPING));
 /** {@link CLAIM_DUE_SKIPPING} with the next due time (see {@link claimOf}). */
-const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, true));
+const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, 'unskipped'));
 
 /**
  * A delivery made by a replay, unless the message has one to the endpoint already.

@@ -278,9 +278,10 @@ function prepare({ db }: SqliteConnection) {
     nextDue: db.prepare<[], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND listener = 0`,
     ),
-    nextDueAfter: db.prepare<[now: number], { due: number | null }>(
+    nextDueAfter: db.prepare<[now: number, skip: string], { due: number | null }>(
       `SELECT MIN(due_at) AS due FROM deliveries
-       WHERE status IN ('pending', 'sending') AND listener = 0 AND due_at > ?`,
+       WHERE status IN ('pending', 'sending') AND listener = 0 AND due_at > ?
+         AND endpoint_id NOT IN (SELECT value FROM json_each(?))`,
     ),
     listenerSeen: db.prepare<[now: number, id: string]>(
       'UPDATE endpoints SET listener_seen_at = ? WHERE id = ? AND listener IS NOT NULL',
@@ -444,8 +445,10 @@ export class SqliteDeliveries {
   claimDueAndNext(request: ClaimRequest): ClaimWithNext {
     return this.conn.immediate(() => {
       // Read before the claim, as PostgreSQL's one statement sees it: the claim's own leases
-      // are not counted (what it takes is due at or before `now`, so not counted either).
-      const nextDueAt = this.stmt.nextDueAfter.get(request.now)?.due ?? null;
+      // are not counted (what it takes is due at or before `now`, so not counted either), nor
+      // are the skipped endpoints (their completions wake the worker).
+      const skip = JSON.stringify(request.skipEndpoints);
+      const nextDueAt = this.stmt.nextDueAfter.get(request.now, skip)?.due ?? null;
       const claimed = this.lease(request);
       return { claimed, nextDueAt: claimed.length < request.limit ? nextDueAt : null };
     });
