@@ -145,7 +145,10 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     });
     expect(res.status).toBe(200);
     await endpoint.arrived(1);
-    const spans = await otlp.until((s) => named(s, 'herald.attempt').length === 1);
+    // Both spans: the API's and the dispatcher thread's exporters send them apart, either first.
+    const spans = await otlp.until(
+      (s) => named(s, 'herald.attempt').length === 1 && named(s, 'herald.message.create').length === 1,
+    );
     const ingest = named(spans, 'herald.message.create')[0]!;
     expect(ingest).toMatchObject({ traceId: CLIENT_TRACE, parentSpanId: CLIENT_SPAN });
     expect(ingest.attributes['herald.source_id']).toBe(source.id);
