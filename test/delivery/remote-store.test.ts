@@ -95,6 +95,38 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
     expect((await again)[0]?.attempt.trigger).toBe('manual');
   });
 
+  it('without standing claims (as on PostgreSQL) claims with the next due time, and sleeps until it', async () => {
+    const store = sqlite();
+    const receiver: Receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const { port1, port2 } = channel();
+    cleanups.push(hostDeliveryStore(store, port1));
+    const remote = new RemoteDeliveryStore(port2, { standingClaims: false });
+    const app = await store.createApplication({ name: 'remote' });
+    const endpoint = await store.createEndpoint(app.id, { url: receiver.url });
+    const now = Date.now();
+    await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}' });
+    await store.acceptMessage({ appId: app.id, eventType: 'a', payload: '{}', deliverAt: now + 1_500 });
+    const request = { owner: 'w', now: now + 10, leaseMs: 60_000, limit: 5, skipEndpoints: [] };
+    const answer = await remote.claimDueAndNext(request);
+    expect(answer.claimed.map((c) => c.endpointId)).toEqual([endpoint.id]);
+    expect(answer.nextDueAt).toBe(now + 1_500);
+    await store.release('w', [{ deliveryId: answer.claimed[0]!.id, dueAt: now }]);
+    // An idle re-check of 10 minutes and no wake-up for the later message: only the next due
+    // time the claim answered can start it.
+    const dispatcher = new Dispatcher({
+      store: remote,
+      allowNetworks: ['127.0.0.0/8'],
+      idleRecheckMs: 600_000,
+    });
+    const attempts = collectEvents<AttemptEvent>(dispatcher, 'attempt', 2);
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop());
+    await attempts;
+    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received[1]!.at).toBeGreaterThanOrEqual(now + 1_500);
+  });
+
   it('a call the host store fails rejects with the class and message of the host error, that error as cause', async () => {
     const dir = tempDir();
     const store = openSqliteStore({ path: dir.path('closed.db') });
