@@ -28,25 +28,18 @@ function wholeNumber(value: string): number {
   return n;
 }
 
-/** A parser of whole numbers from 0 to `max`. */
-function wholeNumberUpTo(max: number): (value: string) => number {
+/** A parser of whole numbers from `min` to `max` (the message names both). */
+function wholeNumberIn(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > max)
-      throw new InvalidArgumentError(`must be a whole number from 0 to ${max}`);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return n;
   };
 }
 
 /** A parser of whole numbers from 1 to `max`. */
-function countUpTo(max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max)
-      throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
-    return n;
-  };
-}
+const countUpTo = (max: number) => wholeNumberIn(1, max);
 
 const DAY_MS = 86_400_000;
 
@@ -206,7 +199,7 @@ program
     )
       .default(DISPATCHER_DEFAULTS.wakeBackoffMs)
       .env('HERALD_WAKE_BACKOFF_MS')
-      .argParser(wholeNumberUpTo(WAKE_BACKOFF_MAX_MS)),
+      .argParser(wholeNumberIn(0, WAKE_BACKOFF_MAX_MS)),
   )
   .addOption(
     new Option(

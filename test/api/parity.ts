@@ -11,7 +11,8 @@ import { buildApi } from '../../src/api/server.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
 import type { Resolver } from '../../src/delivery/ssrf.js';
-import type { ClaimRequest, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import { watchEveryClaim } from '../delivery/claims.js';
 import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
 
@@ -58,29 +59,11 @@ export async function startParity(
   await store.saveToken(hashToken(token), null);
   // Every claim goes through to the real store unchanged; its time and size are told.
   const claims = new EventEmitter();
-  const claimDue = store.claimDue.bind(store);
-  store.claimDue = async (request: ClaimRequest) => {
-    const rows = await claimDue(request);
-    claims.emit('claim', { now: request.now, claimed: rows.length } satisfies SeenClaim);
-    return rows;
-  };
-  // A dispatcher without standing claims (PostgreSQL) claims with the next due time.
-  const claimDueAndNext = store.claimDueAndNext.bind(store);
-  store.claimDueAndNext = async (request: ClaimRequest) => {
-    const answer = await claimDueAndNext(request);
-    claims.emit('claim', { now: request.now, claimed: answer.claimed.length } satisfies SeenClaim);
-    return answer;
-  };
-  // With standing claims (SQLite) the dispatcher claims through them, in the same transaction.
-  const standing = store.standingClaims;
-  if (standing) {
-    const claim = standing.claim.bind(standing);
-    standing.claim = async (request: ClaimRequest) => {
-      const rows = await claim(request);
-      claims.emit('claim', { now: request.now, claimed: rows.length } satisfies SeenClaim);
-      return rows;
-    };
-  }
+  watchEveryClaim(store, {
+    ended(request, claimed) {
+      if (claimed) claims.emit('claim', { now: request.now, claimed: claimed.length } satisfies SeenClaim);
+    },
+  });
   const dispatcher = new Dispatcher({
     store,
     allowNetworks: ['127.0.0.0/8'],

@@ -3,9 +3,10 @@ import { EventEmitter } from 'node:events';
 import { ManualClock } from '../../src/core/clock.js';
 import type { DispatcherOptions } from '../../src/delivery/config.js';
 import { type AttemptEvent, Dispatcher } from '../../src/delivery/dispatcher.js';
-import type { ClaimedDelivery, ClaimRequest, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { collectEvents, waitForEvent } from '../helpers.js';
 import { openTestStore, type TestStore } from '../store-under-test.js';
+import { watchEveryClaim } from './claims.js';
 
 export interface Fixture {
   store: Store;
@@ -30,32 +31,25 @@ export interface Fixture {
 
 /**
  * Watches the claims the dispatchers make on `store` (the real store: each call goes through
- * unchanged), through `claimDue`, `claimDueAndNext` or the standing claims' `claim`, and tells, per worker,
- * whether its last claim came back short of its limit.
+ * unchanged, however it claims: {@link watchEveryClaim}), and tells, per worker, whether its
+ * last claim came back short of its limit.
  */
 function watchClaims(store: Store) {
   const claims = new EventEmitter();
   const state = new Map<string, { open: number; short: boolean }>();
-  const watched =
-    <R>(claim: (request: ClaimRequest) => Promise<R>, rowsOf: (answer: R) => ClaimedDelivery[]) =>
-    async (request: ClaimRequest) => {
+  watchEveryClaim(store, {
+    started(request) {
       const s = state.get(request.owner) ?? { open: 0, short: false };
       state.set(request.owner, s);
       s.open++;
-      try {
-        const answer = await claim(request);
-        s.short = rowsOf(answer).length < request.limit;
-        return answer;
-      } finally {
-        s.open--;
-        claims.emit('claimed', request.owner);
-      }
-    };
-  const asIs = (rows: ClaimedDelivery[]) => rows;
-  store.claimDue = watched(store.claimDue.bind(store), asIs);
-  store.claimDueAndNext = watched(store.claimDueAndNext.bind(store), (answer) => answer.claimed);
-  const standing = store.standingClaims;
-  if (standing) standing.claim = watched(standing.claim.bind(standing), asIs);
+    },
+    ended(request, claimed) {
+      const s = state.get(request.owner)!;
+      s.open--;
+      if (claimed) s.short = claimed.length < request.limit;
+      claims.emit('claimed', request.owner);
+    },
+  });
   const isIdle = (owner: string) => {
     const s = state.get(owner);
     return s !== undefined && s.open === 0 && s.short;

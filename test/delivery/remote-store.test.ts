@@ -36,14 +36,19 @@ function channel() {
   return { port1, port2 };
 }
 
+/** A SQLite store hosted on one end of a port, the remote store on the other, and a receiver. */
+async function overPort(capabilities?: ConstructorParameters<typeof RemoteDeliveryStore>[1]) {
+  const store = sqlite();
+  const receiver: Receiver = await startReceiver();
+  cleanups.push(() => receiver.close());
+  const { port1, port2 } = channel();
+  cleanups.push(hostDeliveryStore(store, port1));
+  return { store, receiver, remote: new RemoteDeliveryStore(port2, capabilities ?? capabilitiesOf(store)) };
+}
+
 describe('the delivery store across a port (the dispatcher thread of herald serve)', () => {
   it('a dispatcher over the port delivers what the host store accepts (standing claim, claims) and resends (wake-up)', async () => {
-    const store = sqlite();
-    const receiver: Receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const { port1, port2 } = channel();
-    cleanups.push(hostDeliveryStore(store, port1));
-    const remote = new RemoteDeliveryStore(port2, capabilitiesOf(store));
+    const { store, receiver, remote } = await overPort();
     expect(remote.standingClaims).toBeDefined();
     // An idle re-check of 10 minutes: only the forwarded wake-up can start these deliveries.
     const dispatcher = new Dispatcher({
@@ -96,12 +101,7 @@ describe('the delivery store across a port (the dispatcher thread of herald serv
   });
 
   it('without standing claims (as on PostgreSQL) claims with the next due time, and sleeps until it', async () => {
-    const store = sqlite();
-    const receiver: Receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const { port1, port2 } = channel();
-    cleanups.push(hostDeliveryStore(store, port1));
-    const remote = new RemoteDeliveryStore(port2, { standingClaims: false });
+    const { store, receiver, remote } = await overPort({ standingClaims: false });
     const app = await store.createApplication({ name: 'remote' });
     const endpoint = await store.createEndpoint(app.id, { url: receiver.url });
     const now = Date.now();

@@ -5,8 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClaimRequest, Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { receiversClosedAfterEach, waitForEvent } from '../helpers.js';
+import { watchEveryClaim } from './claims.js';
 import { type Fixture, fixture } from './fixture.js';
 
 const receiver = receiversClosedAfterEach();
@@ -20,20 +21,12 @@ afterEach(async () => {
 function countClaims(store: Store) {
   const ended = new EventEmitter();
   let count = 0;
-  const counted =
-    <R>(claim: (request: ClaimRequest) => Promise<R>) =>
-    async (request: ClaimRequest) => {
-      try {
-        return await claim(request);
-      } finally {
-        count++;
-        ended.emit('claim', count);
-      }
-    };
-  store.claimDue = counted(store.claimDue.bind(store));
-  store.claimDueAndNext = counted(store.claimDueAndNext.bind(store));
-  const standing = store.standingClaims;
-  if (standing) standing.claim = counted(standing.claim.bind(standing));
+  watchEveryClaim(store, {
+    ended() {
+      count++;
+      ended.emit('claim', count);
+    },
+  });
   return {
     get count() {
       return count;

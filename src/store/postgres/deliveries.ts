@@ -264,7 +264,7 @@ const claimOf = (due: string, next: 'none' | 'any' | 'unskipped' = 'none') => {
   ) n LEFT JOIN taken ON true`;
 };
 
-/** What {@link CLAIM_DUE} takes: the oldest due deliveries, locked. */
+/** What {@link CLAIM_DUE_NEXT} takes: the oldest due deliveries, locked. */
 const DUE = `
   SELECT id FROM deliveries
   WHERE status IN ('pending', 'sending') AND NOT listener AND due_at <= $1
@@ -273,15 +273,14 @@ const DUE = `
 
 /**
  * Leases the oldest due deliveries: pending ones whose time has come, and leased ones whose
- * lease expired. $1: now; $2: limit; $3: the lease's expiry; $4: the lease owner.
+ * lease expired, with the next due time (see {@link claimOf}). $1: now; $2: limit; $3: the
+ * lease's expiry; $4: the lease owner.
  */
-const CLAIM_DUE = prepared(claimOf(DUE));
-/** {@link CLAIM_DUE} with the next due time (see {@link claimOf}). */
 const CLAIM_DUE_NEXT = prepared(claimOf(DUE, 'any'));
 
 /**
  * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
- * $1-$4 as {@link CLAIM_DUE}; $5: the listener endpoint.
+ * $1-$4 as {@link CLAIM_DUE_NEXT}; $5: the listener endpoint.
  */
 const CLAIM_LISTENER = prepared(
   claimOf(`
@@ -291,7 +290,7 @@ const CLAIM_LISTENER = prepared(
   FOR UPDATE SKIP LOCKED`),
 );
 
-/** What {@link CLAIM_DUE_SKIPPING} takes. */
+/** What {@link CLAIM_DUE_SKIPPING_NEXT} takes. */
 const DUE_SKIPPING = `
   SELECT x.id FROM (
     SELECT e.id, f.first_due FROM endpoints e
@@ -312,11 +311,10 @@ const DUE_SKIPPING = `
   LIMIT $2`;
 
 /**
- * {@link CLAIM_DUE} past saturated endpoints: endpoint by endpoint (oldest due first), so that
- * no claim reads a saturated endpoint's backlog. $1-$4 as there; $5: the endpoints to skip.
+ * {@link CLAIM_DUE_NEXT} past saturated endpoints: endpoint by endpoint (oldest due first), so
+ * that no claim reads a saturated endpoint's backlog; the next due time leaves them out. $1-$4
+ * as there; $5: the endpoints to skip.
  */
-const CLAIM_DUE_SKIPPING = prepared(claimOf(DUE_SKIPPING));
-/** {@link CLAIM_DUE_SKIPPING} with the next due time (see {@link claimOf}). */
 const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, 'unskipped'));
 
 /**
@@ -484,15 +482,9 @@ export class PostgresDeliveries {
     private readonly operational: PostgresOperational,
   ) {}
 
-  /** See `Store`. */
+  /** See `Store`: the claim of {@link claimDueAndNext}, one statement for both. */
   async claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    const leaseExpiresAt = request.now + request.leaseMs;
-    const params = [request.now, request.limit, leaseExpiresAt, request.owner];
-    const { rows } = await this.conn.q<ClaimRow>(
-      request.skipEndpoints.length === 0 ? CLAIM_DUE : CLAIM_DUE_SKIPPING,
-      request.skipEndpoints.length === 0 ? params : [...params, request.skipEndpoints],
-    );
-    return rows.map((r) => toClaimed(r, leaseExpiresAt));
+    return (await this.claimDueAndNext(request)).claimed;
   }
 
   /** See `Store.claimDueAndNext`. */
