@@ -19,6 +19,7 @@ const LABELS: Record<string, string> = {
   bullmq: 'peer BullMQ',
   pgboss: 'peer pg-boss',
   fanout: 'fan-out x50, SQLite',
+  pgfanout: 'fan-out x50, PostgreSQL',
   isolation: 'isolation, SQLite',
 };
 /** The wait classes in the order they are shown; any other lands in `other`. */
@@ -97,6 +98,7 @@ export function reportCosts(costs: Record<string, Cost[]>, rates: Record<string,
   }
   const sqlite = costs.e2e?.length ? m('e2e', (c) => c.sender) : null;
   const engine = costs.engine?.length ? m('engine', (c) => c.sender) : null;
+  const fanout = costs.fanout?.length ? m('fanout', (c) => c.sender) : null;
   const ratioLines: string[] = [];
   const sender = (c: Cost) => c.sender;
   for (const [key, base, baseKey, baseLabel] of [
@@ -105,6 +107,7 @@ export function reportCosts(costs: Record<string, Cost[]>, rates: Record<string,
     ['pge2e3', sqlite, 'e2e', "SQLite's e2e Herald"],
     ['pge2e4', sqlite, 'e2e', "SQLite's e2e Herald"],
     ['pgboss', sqlite, 'e2e', "SQLite's e2e Herald"],
+    ['pgfanout', fanout, 'fanout', "SQLite's fan-out Herald"],
     ['pg1', engine, 'engine', "SQLite's engine"],
     ['pg2', engine, 'engine', "SQLite's engine"],
   ] as const) {

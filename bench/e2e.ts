@@ -235,17 +235,58 @@ export async function peerOneToOne(
  * Scenario 7: scenario 2 on PostgreSQL: one `--role api` process and `workers` worker
  * processes on the database `db`. Deliveries/s.
  */
-export async function pgOneToOne(
+export function pgOneToOne(
   receiver: ReceiverProcess,
   n: number,
   workers: number,
   db: string,
 ): Promise<number> {
+  return onPostgres(db, workers, async (herald, meter) => {
+    const app = await appWith(herald, [receiver.url]);
+    return timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), meter);
+  });
+}
+
+/**
+ * Scenario 3 on PostgreSQL (issue 22): `messages` × `endpoints` deliveries through one
+ * `--role api` process and `workers` worker processes on the database `db`. Deliveries/s.
+ */
+export function pgFanOut(
+  receiver: ReceiverProcess,
+  messages: number,
+  endpoints: number,
+  workers: number,
+  db: string,
+): Promise<number> {
+  return onPostgres(db, workers, async (herald, meter) => {
+    const app = await appWith(
+      herald,
+      Array.from({ length: endpoints }, () => receiver.url),
+    );
+    return timed(
+      receiver,
+      messages,
+      messages * endpoints,
+      16,
+      () => herald.send(`/app/${app}/msg`, message),
+      meter,
+    );
+  });
+}
+
+/**
+ * Runs `fn` against one `--role api` process and `workers` worker processes on the
+ * PostgreSQL database `db`, with the meter of them all; stops them after.
+ */
+async function onPostgres<T>(
+  db: string,
+  workers: number,
+  fn: (herald: HeraldServer, meter: Meter) => Promise<T>,
+): Promise<T> {
   const herald = await startHerald(['--role', 'api', '--db', db]);
   const children = await Promise.all(Array.from({ length: workers }, () => startWorker(db)));
   try {
-    const app = await appWith(herald, [receiver.url]);
-    return await timed(receiver, n, n, 64, () => herald.send(`/app/${app}/msg`, message), {
+    return await fn(herald, {
       procs: [
         { role: 'herald api', pid: herald.pid },
         ...children.map((c, i) => ({ role: `herald worker ${i + 1}`, pid: c.pid! })),

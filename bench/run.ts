@@ -18,7 +18,9 @@
  *   many `--role worker` processes on a fresh database; the worker scaling of issue 22.
  * - peers: the same work by a BullMQ and a pg-boss sender (`bench/peers/`), behind the
  *   same kind of ingest route (`--skip-peers` to omit).
- * - fan-out: messages × 50 endpoints through the API.
+ * - fan-out: messages × 50 endpoints through the API, on SQLite (`fanout`) and on PostgreSQL
+ *   (`pgfanout`: 1 API + 1 worker process on a fresh database); raw is their ceiling (one
+ *   HTTP exchange per delivery), not the relay.
  * - isolation: 20 healthy endpoints and one that never answers; healthy rate vs fan-out
  *   (the same number of healthy deliveries as fan-out's deliveries).
  * - latency: a steady rate for some seconds; from the API's 202, and from the POST, to arrival.
@@ -63,6 +65,7 @@ import {
   oneToOne,
   type Percentiles,
   peerOneToOne,
+  pgFanOut,
   pgOneToOne,
   relayOneToOne,
 } from './e2e.js';
@@ -118,6 +121,7 @@ const SCENARIOS = [
   'pge2e4',
   'pgboss',
   'fanout',
+  'pgfanout',
   'isolation',
   'latency',
   'backlog',
@@ -127,7 +131,7 @@ for (const name of only ?? []) {
   if (!SCENARIOS.includes(name))
     throw new Error(`--only: unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
 }
-const PG = ['pg1', 'pg2', 'pge2e1', 'pge2e2', 'pge2e3', 'pge2e4', 'pgboss'];
+const PG = ['pg1', 'pg2', 'pge2e1', 'pge2e2', 'pge2e3', 'pge2e4', 'pgboss', 'pgfanout'];
 const PEERS = ['bullmq', 'pgboss', 'pge2e1', 'pge2e2'];
 /** Whether a scenario runs: named by --only (or no --only), and not left out by --skip-*. */
 const want = (name: string) =>
@@ -345,6 +349,14 @@ async function runAll(): Promise<Results> {
         }
       }
       if (want('fanout')) add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
+      if (want('pgfanout')) {
+        const db = await freshDatabase(values.pg);
+        try {
+          add('pgfanout', await pgFanOut(receiver, FANOUT_MESSAGES, 50, 1, db.url));
+        } finally {
+          await db.drop();
+        }
+      }
       if (want('isolation')) add('isolation', await isolation(receiver, hanging, ISOLATION_MESSAGES));
       if (want('latency')) {
         const l = await latency(receiver, 1_000, LATENCY_SECONDS);
@@ -435,8 +447,13 @@ function report(results: Results, out: URL, data: boolean): void {
   row('peer: BullMQ (Redis) sender, same ingest route and work', 'bullmq');
   row('peer: pg-boss (PostgreSQL) sender, same ingest route and work', 'pgboss');
   row('fan-out through the HTTP API, x50 endpoints (SQLite)', 'fanout');
+  row('fan-out through the HTTP API, x50 endpoints (PostgreSQL, 1 API + 1 worker process)', 'pgfanout');
   if (rates.fanout)
     row('isolation: 20 healthy + 1 hanging endpoint', 'isolation', median(rates.fanout), ' of fan-out');
+  if (rates.fanout && rates.pgfanout)
+    console.log(
+      `\nFan-out x50 on PostgreSQL against SQLite in deliveries/s: ${(median(rates.pgfanout) / median(rates.fanout)).toFixed(2)}`,
+    );
   reportCosts(results.costs, rates);
   // Runs saved before the fifth session measured from the POST only.
   const from202 = latencies.every((l) => l.from202) ? latencies.map((l) => l.from202!) : [];
