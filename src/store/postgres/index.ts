@@ -79,6 +79,7 @@ import { PostgresInboundLog, PostgresSources } from './inbound.js';
 import { ListenerLocks } from './listener-locks.js';
 import { PostgresMessages } from './messages.js';
 import { PostgresOperational } from './operational.js';
+import { PlannerStats } from './planner-stats.js';
 import { PostgresTasks } from './tasks.js';
 
 /** Options of {@link openPostgresStore}. */
@@ -123,6 +124,8 @@ export class PostgresStore implements Store {
   private readonly attemptEvents = new AttemptEvents();
   /** Other processes' attempts, heard while this one has attempt listeners. */
   private readonly attemptFeed: AttemptFeed;
+  /** Analyzes the queue tables that outgrow their statistics (see planner-stats.ts). */
+  readonly plannerStats: PlannerStats;
   private attemptListeners = 0;
   private readonly listenerLocks: ListenerLocks;
   private readonly catalog: PostgresCatalog;
@@ -148,6 +151,7 @@ export class PostgresStore implements Store {
     this.catalog = new PostgresCatalog(conn, operational);
     this.messages = new PostgresMessages(conn, this.catalog, maxBatch);
     this.deliveries = new PostgresDeliveries(conn, operational);
+    this.plannerStats = new PlannerStats(conn);
     this.sources = new PostgresSources(conn, (key) => this.catalog.appRow(key));
     this.inbound = new PostgresInboundLog((sql, params) => conn.q(sql, params), conn.clock, retention);
     this.access = new PostgresAccess(conn);
@@ -279,6 +283,7 @@ export class PostgresStore implements Store {
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
     const disabled = await this.deliveries.complete(completions, now, autoDisableAfterMs);
+    this.plannerStats.wrote(completions.length);
     this.attemptEvents.committed(completions);
     // Told to the processes that tail, if any; the commit stands whatever becomes of this.
     void this.attemptFeed.committed(completions).catch(() => undefined);
@@ -485,6 +490,7 @@ export class PostgresStore implements Store {
     if (this.disposed) return;
     this.disposed = true;
     await this.messages.flush();
+    await this.plannerStats.settled();
     await this.attemptFeed.close();
     await this.listenerLocks.close();
     await this.conn.close();
