@@ -283,7 +283,7 @@ export class PostgresStore implements Store {
     autoDisableAfterMs: number,
   ): Promise<DisabledEndpoint[]> {
     const disabled = await this.deliveries.complete(completions, now, autoDisableAfterMs);
-    this.plannerStats.wrote(completions.length);
+    this.plannerStats.completed(completions.length);
     this.attemptEvents.committed(completions);
     // Told to the processes that tail, if any; the commit stands whatever becomes of this.
     void this.attemptFeed.committed(completions).catch(() => undefined);

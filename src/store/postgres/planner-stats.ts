@@ -12,35 +12,40 @@
  * fourteenth session). The same happens whenever a table outgrows its statistics between two
  * autovacuum passes (a few test messages, then a burst).
  *
- * So the process that completes deliveries counts the rows it wrote, and every
- * {@link CHECK_EVERY_ROWS} it asks, in one catalog query, whether a queue table holds more
- * than {@link OUTGROWN_FACTOR} times the rows its statistics say (and at least
+ * So the process that completes deliveries counts them, and every
+ * {@link CHECK_EVERY_COMPLETIONS} it asks, in one catalog query, whether a queue table holds
+ * more than {@link OUTGROWN_FACTOR} times the rows its statistics say (and at least
  * {@link MIN_ROWS}); it analyzes each that does. One process analyzes at a time (a
- * transaction-level advisory lock). Best effort: a failed check or ANALYZE is left for the
- * next one and for autovacuum, which stays the steady-state mechanism.
+ * transaction-level advisory lock), and never waits for a table another ANALYZE or a VACUUM
+ * holds (`SKIP_LOCKED`). Only the tables Herald's user owns are looked at: PostgreSQL skips
+ * another owner's with a warning, not an error (a database migrated by another role,
+ * `herald migrate` with `--no-migrate` elsewhere). Best effort: a failed check or ANALYZE is
+ * left for the next one and for autovacuum, which stays the steady-state mechanism.
  */
 import { createHash } from 'node:crypto';
 import type { PostgresConnection } from './connection.js';
 
 /** The tables whose statements run on the delivery path with generic plans. */
 const QUEUE_TABLES = ['deliveries', 'messages', 'attempts'] as const;
-/** Rows written between two checks (one catalog query each). */
-export const CHECK_EVERY_ROWS = 1_000;
+/** Deliveries completed between two checks (one catalog query each). */
+export const CHECK_EVERY_COMPLETIONS = 1_000;
 /** A table is analyzed once it holds this many times the rows its statistics say… */
 export const OUTGROWN_FACTOR = 4;
 /** …and at least this many (below it, a sequential scan is cheap whatever the plan). */
 export const MIN_ROWS = 1_000;
 
 /**
- * The queue tables of the current schema that have outgrown their statistics: live rows (the
- * statistics collector's count, flushed within a second of each commit) over `pg_class`'s
- * `reltuples` (-1 until the first VACUUM or ANALYZE).
+ * The queue tables of the current schema, owned by the current user (or a role it is a
+ * member of), that have outgrown their statistics: live rows (the statistics collector's
+ * count, which a busy session reports every second and an idle one within ten) over
+ * `pg_class`'s `reltuples` (-1 until the first VACUUM or ANALYZE).
  */
 const OUTGROWN = `
   SELECT c.relname FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_stat_user_tables s ON s.relid = c.oid
   WHERE n.nspname = current_schema() AND c.relname = ANY($1::text[])
+    AND pg_has_role(c.relowner, 'USAGE')
     AND s.n_live_tup >= $2 AND s.n_live_tup > $3 * GREATEST(c.reltuples, 0)
   ORDER BY c.relname`;
 
@@ -49,7 +54,7 @@ export function plannerStatsLock(schema: string): number {
   return createHash('sha256').update(`planner stats:${schema}`).digest().readInt32BE(0);
 }
 
-/** Watches the rows written to the queue tables and analyzes the tables that outgrow their statistics. */
+/** Counts the deliveries completed and analyzes the queue tables that outgrow their statistics. */
 export class PlannerStats {
   private sinceCheck = 0;
   private checking: Promise<string[]> | null = null;
@@ -59,10 +64,10 @@ export class PlannerStats {
     this.lockKey = plannerStatsLock(conn.schema);
   }
 
-  /** Counts `rows` written; past {@link CHECK_EVERY_ROWS} since the last check, starts one (not awaited). */
-  wrote(rows: number): void {
-    this.sinceCheck += rows;
-    if (this.sinceCheck < CHECK_EVERY_ROWS || this.checking) return;
+  /** Counts `count` deliveries completed; past {@link CHECK_EVERY_COMPLETIONS} since the last check, starts one (not awaited). */
+  completed(count: number): void {
+    this.sinceCheck += count;
+    if (this.sinceCheck < CHECK_EVERY_COMPLETIONS || this.checking) return;
     this.sinceCheck = 0;
     this.checking = this.refresh()
       .catch(() => [])
@@ -92,7 +97,7 @@ export class PlannerStats {
         OUTGROWN_FACTOR,
       ]);
       // The names come from QUEUE_TABLES (matched above), never from input.
-      for (const { relname } of rows) await c.query(`ANALYZE ${relname}`);
+      for (const { relname } of rows) await c.query(`ANALYZE (SKIP_LOCKED) ${relname}`);
       return rows.map((r) => r.relname);
     });
   }
