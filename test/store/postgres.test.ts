@@ -105,6 +105,7 @@ describe('PostgreSQL specifics', () => {
       { version: 19 },
       { version: 20 },
       { version: 21 },
+      { version: 22 },
     ]);
     for (const s of stores) await s[Symbol.asyncDispose]();
   });

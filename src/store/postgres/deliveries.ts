@@ -232,15 +232,21 @@ const CLAIMED_COLUMNS = `
     m.trace_context, m.transformations_params, e.updated_at AS endpoint_version
   FROM claimed c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`;
 
-/** When the next delivery is due (pending) or its lease ends (sending); null when none is. */
-const NEXT_DUE = prepared(
-  `SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener`,
+/**
+ * When the next delivery is due (pending) or its lease ends (sending); null when none is. The
+ * first entry of deliveries_due, read in order (`MIN(due_at)` may be planned as a scan of
+ * every due delivery when the statistics say there are few).
+ */
+export const NEXT_DUE = prepared(
+  `SELECT (SELECT due_at FROM deliveries WHERE status IN ('pending', 'sending') AND NOT listener
+     ORDER BY due_at LIMIT 1) AS due`,
 );
 
 /**
  * Leases the deliveries of `due` (a query of ids) to a worker. `next` other than `none` also
  * answers, in the same statement, when the next delivery it leaves is due after $1
- * (`next_due`, read only when it took fewer than its limit $2; `unskipped`: not counting the
+ * (`next_due`, read only when it took fewer than its limit $2, in order from
+ * deliveries_due as {@link NEXT_DUE} is; `unskipped`: not counting the
  * skipped endpoints $5, whose completions wake the worker instead of their due times): one
  * row per delivery claimed with `next_due` beside it, or one row of nulls and `next_due` when
  * it claimed none. The statement's snapshot shows the rows it claims as they were (due at or
@@ -258,8 +264,9 @@ const claimOf = (due: string, next: 'none' | 'any' | 'unskipped' = 'none') => {
   return `${claim}, taken AS (${CLAIMED_COLUMNS})
   SELECT taken.*, n.next_due FROM (
     SELECT CASE WHEN (SELECT count(*) FROM claimed) < $2 THEN (
-      SELECT MIN(due_at) FROM deliveries
+      SELECT due_at FROM deliveries
       WHERE status IN ('pending', 'sending') AND NOT listener AND due_at > $1 ${unskipped}
+      ORDER BY due_at LIMIT 1
     ) END AS next_due
   ) n LEFT JOIN taken ON true`;
 };
@@ -276,7 +283,7 @@ const DUE = `
  * lease expired, with the next due time (see {@link claimOf}). $1: now; $2: limit; $3: the
  * lease's expiry; $4: the lease owner.
  */
-const CLAIM_DUE_NEXT = prepared(claimOf(DUE, 'any'));
+export const CLAIM_DUE_NEXT = prepared(claimOf(DUE, 'any'));
 
 /**
  * Leases one listener endpoint's due deliveries (`herald listen`), oldest first.
@@ -315,7 +322,7 @@ const DUE_SKIPPING = `
  * that no claim reads a saturated endpoint's backlog; the next due time leaves them out. $1-$4
  * as there; $5: the endpoints to skip.
  */
-const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, 'unskipped'));
+export const CLAIM_DUE_SKIPPING_NEXT = prepared(claimOf(DUE_SKIPPING, 'unskipped'));
 
 /**
  * A delivery made by a replay, unless the message has one to the endpoint already.
