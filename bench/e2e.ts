@@ -108,20 +108,29 @@ export async function relayOneToOne(receiver: ReceiverProcess, n: number): Promi
 
 /** Scenario 3: `messages` × `endpoints` deliveries. Deliveries/s. */
 export function fanOut(receiver: ReceiverProcess, messages: number, endpoints: number): Promise<number> {
-  return withHerald(async (herald) => {
-    const app = await appWith(
-      herald,
-      Array.from({ length: endpoints }, () => receiver.url),
-    );
-    return timed(
-      receiver,
-      messages,
-      messages * endpoints,
-      16,
-      () => herald.send(`/app/${app}/msg`, message),
-      serve(herald),
-    );
-  });
+  return withHerald((herald) => fanOutOn(herald, serve(herald), receiver, messages, endpoints));
+}
+
+/** Fan-out's window on a running Herald: `messages` to `endpoints` endpoints, 16 clients. */
+async function fanOutOn(
+  herald: HeraldServer,
+  meter: Meter,
+  receiver: ReceiverProcess,
+  messages: number,
+  endpoints: number,
+): Promise<number> {
+  const app = await appWith(
+    herald,
+    Array.from({ length: endpoints }, () => receiver.url),
+  );
+  return timed(
+    receiver,
+    messages,
+    messages * endpoints,
+    16,
+    () => herald.send(`/app/${app}/msg`, message),
+    meter,
+  );
 }
 
 /** Latency percentiles in ms. */
@@ -258,20 +267,7 @@ export function pgFanOut(
   workers: number,
   db: string,
 ): Promise<number> {
-  return onPostgres(db, workers, async (herald, meter) => {
-    const app = await appWith(
-      herald,
-      Array.from({ length: endpoints }, () => receiver.url),
-    );
-    return timed(
-      receiver,
-      messages,
-      messages * endpoints,
-      16,
-      () => herald.send(`/app/${app}/msg`, message),
-      meter,
-    );
-  });
+  return onPostgres(db, workers, (herald, meter) => fanOutOn(herald, meter, receiver, messages, endpoints));
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { newId } from '../src/core/ids.js';
 import type { Attempt } from '../src/core/types.js';
-import type { ClaimedDelivery } from '../src/store/store.js';
+import type { ClaimedDelivery, Completion } from '../src/store/store.js';
 
 /** A request as a receiver saw it. */
 export interface Received {
@@ -172,5 +172,17 @@ export function attemptOf(
     errorMessage: null,
     requestHeaders: {},
     createdAt: at,
+  };
+}
+
+/** The completion of claimed delivery `d` by worker `owner` after a successful attempt at `at`. */
+export function successOf(d: ClaimedDelivery, at: number, owner = 'w'): Completion {
+  return {
+    owner,
+    deliveryId: d.id,
+    endpointId: d.endpointId,
+    attempt: attemptOf(d, true, at),
+    next: { status: 'succeeded' },
+    disableEndpoint: false,
   };
 }

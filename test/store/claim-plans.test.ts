@@ -10,8 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAIM_DUE_NEXT, CLAIM_DUE_SKIPPING_NEXT, NEXT_DUE } from '../../src/store/postgres/deliveries.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
-import type { Completion } from '../../src/store/store.js';
-import { attemptOf } from '../helpers.js';
+import { successOf } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 
 const schema = `cp${process.pid}_${Date.now().toString(36)}`;
@@ -61,17 +60,11 @@ async function quietQueue(): Promise<void> {
       skipEndpoints: [],
     });
     expect(claimed).toHaveLength(2_000);
-    const done = claimed.map(
-      (d): Completion => ({
-        owner: 'w',
-        deliveryId: d.id,
-        endpointId: d.endpointId,
-        attempt: attemptOf(d, true, now),
-        next: { status: 'succeeded' },
-        disableEndpoint: false,
-      }),
+    await store.complete(
+      claimed.map((d) => successOf(d, now)),
+      now,
+      86_400_000,
     );
-    await store.complete(done, now, 86_400_000);
     for (let i = 0; i < 5; i++) await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
   } finally {
     await store[Symbol.asyncDispose]();

@@ -13,8 +13,7 @@ import {
   OUTGROWN_FACTOR,
   plannerStatsLock,
 } from '../../src/store/postgres/planner-stats.js';
-import type { Completion } from '../../src/store/store.js';
-import { attemptOf } from '../helpers.js';
+import { successOf } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 
 const prefix = `ps${process.pid}_${Date.now().toString(36)}`;
@@ -64,7 +63,7 @@ async function storeWith(n: number) {
   schemas.push(schema);
   const setup = await openPostgresStore({ url: PG_URL, schema });
   const app = await setup.createApplication({ name: 'planner stats' });
-  const endpoint = await setup.createEndpoint(app.id, { url: 'https://receiver.invalid/hook' });
+  await setup.createEndpoint(app.id, { url: 'https://receiver.invalid/hook' });
   await setup[Symbol.asyncDispose]();
   await sql(schema, (c) =>
     c.query(
@@ -73,7 +72,7 @@ async function storeWith(n: number) {
   );
   await load(schema, app.id, n);
   store = await openPostgresStore({ url: PG_URL, schema });
-  return { store, schema, appId: app.id, endpoint };
+  return { store, schema, appId: app.id };
 }
 
 /** Runs `fn` on a connection of its own to `schema`. */
@@ -177,7 +176,7 @@ describe('queue tables that outgrow their statistics (PostgreSQL)', () => {
   });
 
   it('is checked by the process completing deliveries, once every thousand it completes', async () => {
-    const { store, schema, endpoint } = await storeWith(CHECK_EVERY_COMPLETIONS);
+    const { store, schema } = await storeWith(CHECK_EVERY_COMPLETIONS);
     await liveRowsCounted(schema, 'deliveries', CHECK_EVERY_COMPLETIONS);
     const now = Date.now();
     const claimed = await store.claimDue({
@@ -188,14 +187,7 @@ describe('queue tables that outgrow their statistics (PostgreSQL)', () => {
       skipEndpoints: [],
     });
     expect(claimed).toHaveLength(CHECK_EVERY_COMPLETIONS);
-    const done = (d: (typeof claimed)[number]): Completion => ({
-      owner: 'w',
-      deliveryId: d.id,
-      endpointId: endpoint.id,
-      attempt: attemptOf(d, true, now),
-      next: { status: 'succeeded' },
-      disableEndpoint: false,
-    });
+    const done = (d: (typeof claimed)[number]) => successOf(d, now);
     // One short of the count: no check has started.
     await store.complete(claimed.slice(0, -1).map(done), now, 86_400_000);
     expect(await store.plannerStats.settled()).toEqual([]);
