@@ -68,6 +68,8 @@ try {
   console.log(rows);
   await db.end();
 } finally {
+  // A worker still stopped would never hear the SIGTERM that ends it.
+  if (mode !== 'fresh') process.kill(worker.pid!, 'SIGCONT');
   await stopAll([worker]);
   await herald.stop();
   await receiver.stop();

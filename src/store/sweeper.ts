@@ -122,9 +122,13 @@ export class Sweeper<K extends string> extends EventEmitter implements AsyncDisp
         if (n < this.batchSize) break;
         // SQLite's statements run synchronously: let requests in between two batches, and
         // rest as the pace says (a real wait: the batch's cost is real time, whatever the clock).
+        // A timer counts from the event loop's time, which the batch itself may have left
+        // behind, and in whole milliseconds: it can end a little early, so the rest is topped
+        // up until less than a millisecond of it is left.
         const rest = (performance.now() - started) * this.restPerMs;
-        if (rest >= 1) await sleep(rest);
-        else await nextTurn();
+        if (rest < 1) await nextTurn();
+        const restEnds = performance.now() + rest;
+        for (let left = rest; left >= 1; left = restEnds - performance.now()) await sleep(left);
       }
       if (done > 0 && this.work.after && !this.stopped) await this.work.after();
     } catch (error) {
