@@ -4,9 +4,10 @@
 -- and a sort, for each claim. PostgreSQL chose it whenever its statistics said the queue was
 -- small (a generic plan made while it was, kept when a backlog came): with 100,000 deliveries
 -- due, a worker drained them at 2,600/s rising to 7,300/s as the backlog shrank, where it
--- now drains them at 8,200-9,300/s (BENCHMARKS.md, fourteenth session). `endpoint_id IS NOT NULL` holds for every row; it is in the predicate so
--- that only a query naming its endpoint (`endpoint_id = …`, which implies it) can use the index,
--- and a claim across endpoints has deliveries_due alone, read in order.
+-- now drains them at 8,200-9,300/s (BENCHMARKS.md, fourteenth session).
+-- `endpoint_id IS NOT NULL` holds for every row; it is in the predicate so that only a query
+-- naming its endpoint (`endpoint_id = …`, which implies it) can use the index, and a claim
+-- across endpoints has deliveries_due alone, read in order.
 --
 -- Built under a new name before the old one is dropped: the build reads the whole table and
 -- holds off writes to it (not reads) until the migration commits; the DROP's exclusive lock
