@@ -277,6 +277,16 @@ async function freshDatabase(baseUrl: string): Promise<{ url: string; drop: () =
   };
 }
 
+/** Runs `fn` on a new empty database of `--pg`'s server, dropped after. */
+async function onFreshDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const db = await freshDatabase(values.pg);
+  try {
+    return await fn(db.url);
+  } finally {
+    await db.drop();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const spread = (xs: number[]) => `${fmt(median(xs))} [${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}]`;
@@ -333,30 +343,13 @@ async function runAll(): Promise<Results> {
       if (want('bullmq')) add('bullmq', await peerOneToOne(receiver, MESSAGES, 'bullmq', []));
       for (const workers of [1, 2, 3, 4]) {
         if (!want(`pge2e${workers}`)) continue;
-        const pgdb = await freshDatabase(values.pg);
-        try {
-          add(`pge2e${workers}`, await pgOneToOne(receiver, MESSAGES, workers, pgdb.url));
-        } finally {
-          await pgdb.drop();
-        }
+        add(`pge2e${workers}`, await onFreshDatabase((db) => pgOneToOne(receiver, MESSAGES, workers, db)));
       }
-      if (want('pgboss')) {
-        const db = await freshDatabase(values.pg);
-        try {
-          add('pgboss', await peerOneToOne(receiver, MESSAGES, 'pgboss', [db.url]));
-        } finally {
-          await db.drop();
-        }
-      }
+      if (want('pgboss'))
+        add('pgboss', await onFreshDatabase((db) => peerOneToOne(receiver, MESSAGES, 'pgboss', [db])));
       if (want('fanout')) add('fanout', await fanOut(receiver, FANOUT_MESSAGES, 50));
-      if (want('pgfanout')) {
-        const db = await freshDatabase(values.pg);
-        try {
-          add('pgfanout', await pgFanOut(receiver, FANOUT_MESSAGES, 50, 1, db.url));
-        } finally {
-          await db.drop();
-        }
-      }
+      if (want('pgfanout'))
+        add('pgfanout', await onFreshDatabase((db) => pgFanOut(receiver, FANOUT_MESSAGES, 50, 1, db)));
       if (want('isolation')) add('isolation', await isolation(receiver, hanging, ISOLATION_MESSAGES));
       if (want('latency')) {
         const l = await latency(receiver, 1_000, LATENCY_SECONDS);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { newId } from '../src/core/ids.js';
 import type { Attempt } from '../src/core/types.js';
-import type { ClaimedDelivery, Completion } from '../src/store/store.js';
+import type { ClaimedDelivery, Completion, Store } from '../src/store/store.js';
 
 /** A request as a receiver saw it. */
 export interface Received {
@@ -185,4 +185,24 @@ export function successOf(d: ClaimedDelivery, at: number, owner = 'w'): Completi
     next: { status: 'succeeded' },
     disableEndpoint: false,
   };
+}
+
+/** Leases up to `limit` due deliveries to worker 'w' for a minute. */
+export function claimFor(store: Pick<Store, 'claimDue'>, now: number, limit: number) {
+  return store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit, skipEndpoints: [] });
+}
+
+/** Accepts `n` messages of type `e` into `appId`, `batch` at a time. */
+export async function acceptMany(
+  store: Pick<Store, 'acceptMessage'>,
+  appId: string,
+  n: number,
+  batch = 200,
+): Promise<void> {
+  for (let i = 0; i < n; i += batch)
+    await Promise.all(
+      Array.from({ length: Math.min(batch, n - i) }, () =>
+        store.acceptMessage({ appId, eventType: 'e', payload: '{}' }),
+      ),
+    );
 }

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAIM_DUE_NEXT, CLAIM_DUE_SKIPPING_NEXT, NEXT_DUE } from '../../src/store/postgres/deliveries.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
-import { successOf } from '../helpers.js';
+import { acceptMany, claimFor, successOf } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 
 const schema = `cp${process.pid}_${Date.now().toString(36)}`;
@@ -47,27 +47,16 @@ async function quietQueue(): Promise<void> {
   try {
     const app = await store.createApplication({ name: 'claim plans' });
     for (const n of [1, 2]) await store.createEndpoint(app.id, { url: `https://receiver.invalid/${n}` });
-    for (let i = 0; i < 1_000; i += 100)
-      await Promise.all(
-        Array.from({ length: 100 }, () =>
-          store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' }),
-        ),
-      );
+    await acceptMany(store, app.id, 1_000);
     const now = Date.now();
-    const claimed = await store.claimDue({
-      owner: 'w',
-      now,
-      leaseMs: 60_000,
-      limit: 2_000,
-      skipEndpoints: [],
-    });
+    const claimed = await claimFor(store, now, 2_000);
     expect(claimed).toHaveLength(2_000);
     await store.complete(
       claimed.map((d) => successOf(d, now)),
       now,
       86_400_000,
     );
-    for (let i = 0; i < 5; i++) await store.acceptMessage({ appId: app.id, eventType: 'e', payload: '{}' });
+    await acceptMany(store, app.id, 5);
   } finally {
     await store[Symbol.asyncDispose]();
   }

@@ -13,7 +13,7 @@ import {
   OUTGROWN_FACTOR,
   plannerStatsLock,
 } from '../../src/store/postgres/planner-stats.js';
-import { successOf } from '../helpers.js';
+import { acceptMany, claimFor, successOf } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 
 const prefix = `ps${process.pid}_${Date.now().toString(36)}`;
@@ -44,12 +44,7 @@ afterAll(async () => {
  */
 async function load(schema: string, appId: string, n: number): Promise<void> {
   const loader = await openPostgresStore({ url: PG_URL, schema });
-  for (let i = 0; i < n; i += 200)
-    await Promise.all(
-      Array.from({ length: Math.min(200, n - i) }, () =>
-        loader.acceptMessage({ appId, eventType: 'e', payload: '{}' }),
-      ),
-    );
+  await acceptMany(loader, appId, n);
   await loader[Symbol.asyncDispose]();
 }
 
@@ -179,13 +174,7 @@ describe('queue tables that outgrow their statistics (PostgreSQL)', () => {
     const { store, schema } = await storeWith(CHECK_EVERY_COMPLETIONS);
     await liveRowsCounted(schema, 'deliveries', CHECK_EVERY_COMPLETIONS);
     const now = Date.now();
-    const claimed = await store.claimDue({
-      owner: 'w',
-      now,
-      leaseMs: 60_000,
-      limit: CHECK_EVERY_COMPLETIONS,
-      skipEndpoints: [],
-    });
+    const claimed = await claimFor(store, now, CHECK_EVERY_COMPLETIONS);
     expect(claimed).toHaveLength(CHECK_EVERY_COMPLETIONS);
     const done = (d: (typeof claimed)[number]) => successOf(d, now);
     // One short of the count: no check has started.

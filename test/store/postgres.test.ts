@@ -12,7 +12,7 @@ import {
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { plainBox } from '../../src/store/secret-box.js';
 import type { Completion, DisabledEndpoint, Store } from '../../src/store/store.js';
-import { attemptOf } from '../helpers.js';
+import { attemptOf, claimFor } from '../helpers.js';
 import { PG_URL } from '../pg.js';
 import { storeContract } from './contract.js';
 import { expectMigratedLog, OLD_LOG, oldBody } from './old-inbound-log.js';
@@ -24,11 +24,6 @@ function newSchema(): string {
   const name = `${prefix}_${schemas.length}`;
   schemas.push(name);
   return name;
-}
-
-/** Leases up to `limit` due deliveries to worker 'w' for a minute. */
-function claimFor(store: Store, now: number, limit: number) {
-  return store.claimDue({ owner: 'w', now, leaseMs: 60_000, limit, skipEndpoints: [] });
 }
 
 afterAll(async () => {
